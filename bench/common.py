@@ -39,7 +39,7 @@ from responder.sandbox.runtime import start_sandbox  # noqa: E402
 from responder.sandbox.scenario import DEFAULT_SCENARIO  # noqa: E402
 from responder.settings import Settings  # noqa: E402
 from responder.store import Store  # noqa: E402
-from responder.tasks import TaskRunner  # noqa: E402
+from responder.replace.runner import TaskRunner  # noqa: E402
 from responder.web import create_app  # noqa: E402
 
 FINISHED = ("done", "failed", "rejected")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from responder.engine import CapacityEngine, EngineConfig, Holding  # noqa: E402
+from responder.capacity.engine import CapacityEngine, EngineConfig, Holding  # noqa: E402
 from responder.errors import NoCapacity  # noqa: E402
 from responder.model import Offering  # noqa: E402
 

@@ -17,7 +17,7 @@ import time
 from responder.errors import BadEvent
 from responder.settings import Settings
 from responder.store import Store
-from responder.tasks import TaskRunner
+from responder.replace.runner import TaskRunner
 from responder.web import handle_body
 
 log = logging.getLogger("responder.lambda")

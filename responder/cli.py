@@ -75,7 +75,7 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
     """Serve /invoke, /events, /tasks, /healthz and /metrics, with a background ticker."""
     from werkzeug.serving import run_simple
 
-    from responder.tasks import TaskRunner
+    from responder.replace.runner import TaskRunner
     from responder.web import create_app
 
     settings = _settings()
@@ -108,7 +108,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
            database_url: str | None) -> None:
     """Run one event file to completion and print the outcome."""
     from responder.parsing import parse_body
-    from responder.tasks import TaskRunner
+    from responder.replace.runner import TaskRunner
     from responder.web import handle_events
 
     settings = _settings()
@@ -178,7 +178,7 @@ def _emit(summary: dict, as_json: bool) -> None:
 @click.option("--database-url", default=None, help="Task store URL.")
 def tick(database_url: str | None) -> None:
     """Advance every due task once (cron / timer trigger)."""
-    from responder.tasks import TaskRunner
+    from responder.replace.runner import TaskRunner
 
     settings = _settings()
     _setup_logging(settings.log_level)
@@ -188,7 +188,7 @@ def tick(database_url: str | None) -> None:
 
 def _register_odcr() -> None:
     try:
-        from responder.odcr_cli import odcr
+        from responder.odcr.cli import odcr
     except ImportError:  # the ODCR manager lands separately
         return
     cli.add_command(odcr)

@@ -30,7 +30,7 @@ from responder.model import EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
 from responder.settings import Settings
 from responder.store import Store
-from responder.tasks import TaskRunner
+from responder.replace.runner import TaskRunner
 
 log = logging.getLogger("responder.web")
 
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             clouds = clouds_from_settings(settings)
         on_finish = None
         if settings.notify_webhook_url:
-            from responder.notify import WebhookNotifier
+            from responder.notify.webhook import WebhookNotifier
 
             on_finish = WebhookNotifier(settings.notify_webhook_url)
         runner = TaskRunner(store, clouds, settings, on_finish=on_finish)

@@ -61,7 +61,7 @@ def test_settings(tmp_path):
 def responder_factory(sandbox_factory, test_settings):
     """build(scenario=None, settings_changes={}, **scenario_overrides) → (client, runner, sandbox)."""
     from responder.store import Store
-    from responder.tasks import TaskRunner
+    from responder.replace.runner import TaskRunner
     from responder.web import create_app
 
     def build(scenario=None, settings=None, **overrides):

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from responder.store import Store, make_engine
-from responder.tasks import TaskRunner
+from responder.replace.runner import TaskRunner
 from tests.conftest import event_bytes
 from tests.scenarios import ALIYUN_TYPES, ALIYUN_ZONES, scenario, sold_out
 

@@ -10,7 +10,7 @@ import pytest
 
 from handlers import lambda_function
 from responder.store import Store
-from responder.tasks import TaskRunner
+from responder.replace.runner import TaskRunner
 from tests.conftest import event_bytes, event_json
 from tests.scenarios import scenario, sold_out
 

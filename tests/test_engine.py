@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from responder.engine import (CapacityEngine, EngineConfig, Holding, MemoryLedger, Waits,
+from responder.capacity.engine import (CapacityEngine, EngineConfig, Holding, MemoryLedger, Waits,
                               client_token)
 from responder.errors import Fatal, Invalid, NoCapacity, NotFound, Throttled
 from responder.model import Offering
@@ -319,7 +319,7 @@ def test_progress_events_tell_the_whole_story():
 
 
 def test_the_sql_ledger_resumes_like_the_memory_one(tmp_path):
-    from responder.ledger import SqlLedger
+    from responder.capacity.ledger import SqlLedger
 
     clock = SimClock()
     market = Market(clock, {A: 4}, {A: [(30, 6)]})

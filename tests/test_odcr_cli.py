@@ -46,7 +46,7 @@ def scenario(tmp_path, cloud="aws", available=0, schedule=(), zone=None, faults=
 
 def cli(*args, env=None, timeout=90):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "responder.odcr_cli", *map(str, args)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "responder.odcr.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, env=full_env, timeout=timeout)
     return proc
 
@@ -179,7 +179,7 @@ def test_three_zones_spread_the_target(tmp_path):
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_cleanly_and_still_prints_the_json(tmp_path, sig, code):
     path = scenario(tmp_path, "aliyun", available=2)
-    proc = subprocess.Popen([sys.executable, "-m", "responder.odcr_cli", "--cloud", "aliyun", "create",
+    proc = subprocess.Popen([sys.executable, "-m", "responder.odcr.cli", "--cloud", "aliyun", "create",
                              "--instance-type", TYPE["aliyun"], "--availability-zone", ZONES["aliyun"][0],
                              "--count", "10", "--sandbox", "--scenario", str(path), "--wait-after-success", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -235,7 +235,7 @@ def test_a_run_killed_with_sigkill_resumes_from_the_ledger_without_buying_twice(
     cloud, box, args, env = live
     sub = ["create", "--instance-type", TYPE[cloud], "--availability-zone", ZONES[cloud][0], "--count", "10",
            "--run-id", "resume-me", "--wait-after-halving", "0.05", "--wait-after-shortage", "0.1"]
-    proc = subprocess.Popen([sys.executable, "-m", "responder.odcr_cli", *args, *sub, "--wait-after-success", "30"],
+    proc = subprocess.Popen([sys.executable, "-m", "responder.odcr.cli", *args, *sub, "--wait-after-success", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **env})
     for line in proc.stderr:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet
 from responder.model import Market
-from responder.planner import markets_for, plan_candidates
+from responder.replace.planner import markets_for, plan_candidates
 
 CATALOG = {s.instance_type: s for s in [
     InstanceTypeSpec("ecs.g7.large", "ecs.g7", 2, 8),

@@ -1,7 +1,7 @@
 """The capacity engine's ledger in SQL: one row per cloud call, intent before, result after.
 
 Parts: ledger (the table, on responder.store.metadata so Store creates it), SqlLedger (implements
-responder.engine.Ledger over a SQLAlchemy engine or URL), sqlite_url (a path or URL → URL).
+responder.capacity.engine.Ledger over a SQLAlchemy engine or URL), sqlite_url (a path or URL → URL).
 
 A run interrupted anywhere (Ctrl+C, kill -9, a lost Lambda) is resumed by building the engine with
 the same run_id: holdings come back from `ok` rows and a `pending` row is re-issued with its
@@ -16,7 +16,7 @@ from typing import Union
 
 import sqlalchemy as sa
 
-from responder.engine import LedgerEntry
+from responder.capacity.engine import LedgerEntry
 from responder.model import Market, Offering
 from responder.store import make_engine, metadata
 

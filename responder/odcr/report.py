@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from responder.engine import EngineEvent, Holding, Outcome
+from responder.capacity.engine import EngineEvent, Holding, Outcome
 
 STATUS_EVERY = 30.0
 

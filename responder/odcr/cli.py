@@ -31,11 +31,11 @@ from typing import Any, Optional
 import click
 from rich.console import Console
 
-from responder.engine import CapacityEngine, EngineConfig, MemoryLedger, Outcome, Waits
+from responder.capacity.engine import CapacityEngine, EngineConfig, MemoryLedger, Outcome, Waits
 from responder.errors import CloudError, Invalid, NotFound
 from responder.model import Offering
-from responder.odcr_report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for
-from responder.reservations import ReservationAcquirer
+from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for
+from responder.capacity.reservations import ReservationAcquirer
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTHING, EXIT_AUTH, EXIT_CLOUD = 0, 2, 3, 4, 5, 6
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -214,7 +214,7 @@ class _Run:
     def _ledger(self):
         if self.opts["ledger"] is None and self.opts["sandbox"]:
             return MemoryLedger()  # the sandbox dies with the process; so would anything to resume
-        from responder.ledger import SqlLedger
+        from responder.capacity.ledger import SqlLedger
 
         target = self.opts["ledger"] or str(DEFAULT_LEDGER)
         if "://" not in target:
@@ -284,7 +284,7 @@ def _exit_code(outcome: Outcome, signum: Optional[int]) -> int:
     return EXIT_PARTIAL if outcome.acquired > 0 else EXIT_NOTHING
 
 
-def main() -> None:  # `python -m responder.odcr_cli`, until the lead's `responder` group mounts it
+def main() -> None:  # `python -m responder.odcr.cli`, until the lead's `responder` group mounts it
     odcr(prog_name="odcr")
 
 

@@ -23,11 +23,11 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, Throttled
 from responder.model import Interruption
 from responder.settings import Settings
-from responder.steps import STEPS, Context, finish, stamp
+from responder.replace.steps import STEPS, Context, finish, stamp
 from responder.store import Store, TaskRow
-from responder.verify import event_rejection
+from responder.replace.verify import event_rejection
 
-log = logging.getLogger("responder.tasks")
+log = logging.getLogger("responder.replace.runner")
 MAX_TRANSIENT_RETRIES = 8
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 20.0
 

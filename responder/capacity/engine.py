@@ -4,7 +4,7 @@ Parts: client_token (deterministic, <= 64 ASCII chars), Holding (what we hold: a
 a batch of instances), Acquirer (the protocol callers implement), EngineEvent (progress
 callbacks), Outcome, LedgerEntry / Ledger / MemoryLedger (intent before each call, result after:
 a resumed run never buys twice), CapacityEngine (the loop). The per-offering policy (Waits,
-EngineConfig, OfferState) lives in responder/engine_state.py and is re-exported here.
+EngineConfig, OfferState) lives in responder/capacity/offer_policy.py and is re-exported here.
 
 The loop: pick the first offering that is ready, ask it for min(size, remaining); grow the last
 holding on that offering when the acquirer can (fewer, larger reservations), otherwise create.
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Protocol
 
-from responder.engine_state import EngineConfig, OfferState, Waits
+from responder.capacity.offer_policy import EngineConfig, OfferState, Waits
 from responder.errors import CloudError, Invalid, NoCapacity, NotFound, Throttled
 from responder.model import Offering
 

@@ -19,17 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from responder import planner
+from responder.replace import planner
 from responder.caching import TTLCache
 from responder.clouds.base import CloudPort, InstanceInfo
 from responder.errors import NotFound
-from responder.launching import launch_replacement, reserve_capacity
+from responder.replace.launch import launch_replacement, reserve_capacity
 from responder.model import Cloud, EventKind, Interruption, Market
 from responder.settings import Settings
 from responder.store import Store, TaskRow
-from responder.verify import instance_rejection
+from responder.replace.verify import instance_rejection
 
-log = logging.getLogger("responder.tasks")
+log = logging.getLogger("responder.replace.runner")
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
 
 

@@ -13,7 +13,7 @@ twice when the first resize had in fact gone through before the crash.
 from __future__ import annotations
 
 from responder.clouds.base import CloudPort, Reservation
-from responder.engine import Holding
+from responder.capacity.engine import Holding
 from responder.model import Offering
 
 

@@ -3,7 +3,7 @@
 Parts: Waits (the old ODCR tool's three waits, as parameters), EngineConfig, OfferState (size,
 readiness, negative cache, halving, and what a success or a refusal teaches about free capacity).
 
-Kept apart from responder/engine.py so the policy can be read (and tuned against
+Kept apart from responder/capacity/engine.py so the policy can be read (and tuned against
 bench/odcr_sim.py, see BENCHMARKS.md) without the ledger and resume machinery around it.
 """
 

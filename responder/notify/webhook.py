@@ -11,7 +11,7 @@ import requests
 
 from responder.store import TaskRow
 
-log = logging.getLogger("responder.notify")
+log = logging.getLogger("responder.notify.webhook")
 
 
 class WebhookNotifier:

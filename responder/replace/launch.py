@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from responder.clouds.base import LaunchRequest
-from responder.engine import CapacityEngine, EngineConfig, Holding, LedgerEntry, Waits
+from responder.capacity.engine import CapacityEngine, EngineConfig, Holding, LedgerEntry, Waits
 from responder.errors import NoCapacity
 from responder.model import Market, Offering
-from responder.planner import Candidate
+from responder.replace.planner import Candidate
 
 NEGATIVE_TTL = 60.0  # seconds an offering that said "no stock" is skipped
 LAUNCH_ENGINE = EngineConfig(waits=Waits(after_success=0.0, after_halving=0.0, after_shortage=NEGATIVE_TTL),
@@ -142,7 +142,7 @@ def reserve_capacity(ctx, task) -> dict | None:
     """Reserve one instance's worth of on-demand capacity (AWS ODCR) for the best candidate that
     has it, through the same engine and with the ledger on the task row. Returns the reservation
     as a dict, or None when every candidate refused."""
-    from responder.reservations import ReservationAcquirer
+    from responder.capacity.reservations import ReservationAcquirer
 
     offerings = list(dict.fromkeys(Offering(c["instance_type"], c["zone"], Market.ONDEMAND)
                                    for c in task.data.get("candidates", [])))

@@ -18,7 +18,7 @@ from responder.errors import BadEvent
 from responder.settings import Settings
 from responder.store import Store
 from responder.replace.runner import TaskRunner
-from responder.web import handle_body
+from responder.intake import handle_body
 
 log = logging.getLogger("responder.lambda")
 SAFETY_MARGIN_MS = 15_000  # stop ticking this long before Lambda's timeout

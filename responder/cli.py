@@ -109,7 +109,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     """Run one event file to completion and print the outcome."""
     from responder.parsing import parse_body
     from responder.replace.runner import TaskRunner
-    from responder.web import handle_events
+    from responder.intake import handle_events
 
     settings = _settings()
     _setup_logging("WARNING" if as_json else settings.log_level)

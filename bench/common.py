@@ -34,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from responder.replace.record import Task  # noqa: E402
 from responder.sandbox.loopback import LoopbackServer  # noqa: E402
 from responder.sandbox.runtime import start_sandbox  # noqa: E402
 from responder.sandbox.scenario import DEFAULT_SCENARIO  # noqa: E402
@@ -131,7 +132,7 @@ class Responder:
     def wait_finished(self, task_id: str, timeout: float = 60.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            task = self.runner.store.get(task_id)
+            task = Task(self.runner.store.get(task_id))
             if task.status in FINISHED:
                 return task
             time.sleep(0.02)
@@ -240,13 +241,13 @@ def replacements(bench: CloudBench, latency_ms: float, k: int, build_seconds: fl
             if task.status != "done":
                 raise RuntimeError(f"replacement of {instance_id} ended {task.status}: {task.reason}")
             calls = emulator.calls[first:]
-            image_id = task.data["image_id"]
+            image_id = task.record.image.image_id
             available = bench.image_created_at(emulator, image_id) + build_seconds
             launch = next(c for c in calls if c["action"] == bench.launch_action)
             running = max(i for i, c in enumerate(calls) if c["action"] == "DescribeInstances")
-            timings = task.data["timings"]
+            timings = task.record.timings
             runs.append({"instance": instance_id, "lag_s": (launch["t"] - available) / time_scale,
-                         "image_polls": task.data.get("image_polls", 0),
+                         "image_polls": task.record.image.polls,
                          "calls": [c["action"] for c in calls],
                          "calls_to_running": running + 1,
                          "product_lag_s": timings["launch_issued"] - timings["image_available"]})

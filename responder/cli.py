@@ -110,6 +110,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     from responder.parsing import parse_body
     from responder.replace.runner import TaskRunner
     from responder.intake import handle_events
+    from responder.replace.record import Task
 
     settings = _settings()
     _setup_logging("WARNING" if as_json else settings.log_level)
@@ -132,7 +133,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
                 final = runner.run_to_end(task["id"], timeout=timeout)
                 outcomes.append(outcome_json(final, box, started))
             elif task:
-                outcomes.append({**outcome_json(store.get(task["id"]), box, started), "duplicate": True})
+                outcomes.append({**outcome_json(Task(store.get(task["id"])), box, started), "duplicate": True})
             else:
                 outcomes.append({"status": result["outcome"], "reason": result.get("reason", "")})
     finally:
@@ -148,17 +149,17 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
 
 
 def outcome_json(task, box, started: float) -> dict:
-    data = task.data
-    chosen = data.get("replacement") or {}
-    timings = data.get("timings", {})
-    received = timings.get("received", started)
+    record = task.record
+    chosen = record.launch.replacement
+    received = record.timings.get("received", started)
     return {
         "task_id": task.id, "status": task.status, "reason": task.reason, "cloud": task.cloud,
-        "region": task.region, "instance_id": task.instance_id, "image_id": data.get("image_id"),
-        "replacement_ids": data.get("replacement_ids", []), "instance_type": chosen.get("instance_type"),
-        "zone": chosen.get("zone"), "market": chosen.get("market"),
+        "region": task.region, "instance_id": task.instance_id, "image_id": record.image.image_id or None,
+        "replacement_ids": list(record.launch.replacement_ids),
+        "instance_type": chosen.instance_type if chosen else None, "zone": chosen.zone if chosen else None,
+        "market": chosen.market if chosen else None, "intended_calls": record.intended,
         "calls": box.calls(task.cloud) if box else [],
-        "timings": {k: round(v - received, 3) for k, v in timings.items()},
+        "timings": {k: round(v - received, 3) for k, v in record.timings.items()},
     }
 
 

@@ -1,10 +1,13 @@
 """The error taxonomy every cloud adapter classifies into, once.
 
-Parts: CloudError (base, carries code/message/operation), NoCapacity, Throttled, NotFound,
-Invalid, Fatal; BadEvent for payloads we refuse at the edge.
+Parts: CloudError (base, carries code/message/operation), NoCapacity, Transient (the call may
+succeed if made again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a
+Transient the API asked for), NotFound, Invalid, TokenReused (the cloud saw this ClientToken with
+other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge.
 
 Adapters raise these; callers decide. Unknown cloud codes are Fatal: retrying an error we do not
-understand risks spending money twice.
+understand risks spending money twice. Retrying a Transient create is safe only because every
+create carries a deterministic token and its exact parameters are saved before the call.
 """
 
 from __future__ import annotations
@@ -26,8 +29,18 @@ class NoCapacity(CloudError):
     """The offering (type, zone, market) has no stock right now; another may."""
 
 
-class Throttled(CloudError):
+class Transient(CloudError):
+    """The call failed on the way or on the server's side (5xx, timeout, reset); the same call,
+    with the same token and parameters, may succeed after a backoff. A create may have happened."""
+
+
+class Throttled(Transient):
     """The API asked us to slow down; the same call may succeed after a backoff."""
+
+
+class TokenReused(CloudError):
+    """The cloud already saw this ClientToken with other parameters (EC2 IdempotentParameterMismatch,
+    ECS IdempotenceParamNotMatch): the first call happened. Find what it made; never re-create."""
 
 
 class NotFound(CloudError):

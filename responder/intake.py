@@ -1,12 +1,14 @@
 """The edge dispatch shared by HTTP (/invoke, /events), Lambda and the CLI: raw bytes → parsed
 events → what to do with each → the answer.
 
-Parts: Unavailable (the store or a cloud is down: 503, redeliver), handle_body (parse, then act),
+Parts: Action, action_for (the pure decision: what an event asks of us under these settings),
+Unavailable (the store or a cloud is down: 503, redeliver), handle_body (parse, then act),
 handle_events (act on parsed events; replay parses first to know which sandbox clouds to start).
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +17,29 @@ from responder.metrics import Metrics
 from responder.model import EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
 from responder.replace.runner import TaskRunner
+from responder.settings import Settings
+
+
+class Action(str, Enum):
+    IGNORE = "ignore"  # acknowledged, nothing to do
+    TICK = "tick"  # advance whatever is due
+    NOTE = "note"  # recorded on the instance's task, if it has one
+    REPLACE = "replace"  # verify, image, launch a replacement (and/or reserve, per RESPONDER_AWS_ACTION)
+    IMAGE_ONLY = "image-only"  # verify, image, stop: a rebalance answered with a ready image
+
+
+def action_for(event, settings: Settings) -> Action:
+    """What to do with one parsed event. Pure: no store, no cloud."""
+    if isinstance(event, Ignored):
+        return Action.IGNORE
+    if isinstance(event, Tick):
+        return Action.TICK
+    if event.kind in (EventKind.STATE_CHANGE, EventKind.HEALTH):
+        return Action.NOTE
+    if event.kind == EventKind.REBALANCE:
+        return {"ignore": Action.IGNORE, "image-only": Action.IMAGE_ONLY}.get(settings.rebalance_policy,
+                                                                              Action.REPLACE)
+    return Action.REPLACE
 
 
 class Unavailable(Exception):
@@ -42,23 +67,27 @@ def handle_events(runner: TaskRunner, events: list, metrics: Metrics | None = No
 
 
 def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
+    action = action_for(event, runner.settings)
+    if action == Action.TICK:
+        return {"outcome": "ticked", "advanced": runner.tick()}
     if isinstance(event, Ignored):
         return {"outcome": "ignored", "reason": event.reason}
-    if isinstance(event, Tick):
-        return {"outcome": "ticked", "advanced": runner.tick()}
     assert isinstance(event, Interruption)
     labels = {"cloud": event.cloud.value, "kind": event.kind.value}
-    if event.kind == EventKind.REBALANCE and runner.settings.rebalance_policy == "ignore":
-        return {"outcome": "ignored", "reason": "rebalance policy is ignore", **labels}
-    if event.kind in (EventKind.STATE_CHANGE, EventKind.HEALTH):
+    if action == Action.IGNORE:
+        return {"outcome": "ignored", "reason": f"rebalance policy is {runner.settings.rebalance_policy}", **labels}
+    if action == Action.NOTE:
         noted = runner.note(event)
         return {"outcome": "noted" if noted else "ignored", **labels,
                 "reason": f"{event.kind.value} event recorded on task" if noted else "no task for this instance",
                 **({"task": noted.to_json()} if noted else {})}
     try:  # an unconfigured cloud raises CloudError in submit: 503, redelivered once it is configured
-        submitted = runner.submit(event)
+        submitted = runner.submit(event)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
     except SQLAlchemyError as exc:
         raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     task = submitted.task
-    outcome = "duplicate" if submitted.duplicate else ("rejected" if task.status == "rejected" else "accepted")
+    if submitted.duplicate:
+        outcome = "duplicate"
+    else:  # never "accepted" for a task that already ended
+        outcome = {"rejected": "rejected", "failed": "failed"}.get(task.status, "accepted")
     return {"outcome": outcome, "duplicate": submitted.duplicate, "task": task.to_json(), **labels}

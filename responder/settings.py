@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
-REBALANCE_POLICIES = ("replace", "image-only", "ignore")
+REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token"}
@@ -40,14 +40,23 @@ class Settings:
     database_url: str = "sqlite:///responder.db"
     auth_token: str = ""  # when set, callers must send it (Authorization: Bearer / X-Responder-Token / ?token=)
     market_policy: str = "spot-then-ondemand"
-    rebalance_policy: str = "replace"
+    # A recommendation is not a notice (many are false alarms): take an image, so the real notice
+    # launches from a ready image. `replace` launches at once and retires the original.
+    rebalance_policy: str = "image-only"
+    rebalance_retire: bool = True  # `replace`: terminate the original once the replacement runs
+    rebalance_retire_delay_seconds: float = 60.0  # ...this long after it is Running (drain time)
     aws_action: str = "launch"  # launch a replacement, reserve capacity (ODCR), or both
     allowed_accounts: tuple[str, ...] = ()
     allowed_regions: tuple[str, ...] = ()
     tag_selector: tuple[tuple[str, str], ...] = ()  # the instance must carry every key=value
     dry_run: bool = False
     max_body_bytes: int = 256 * 1024
-    max_launches_per_hour: int = 100  # a money cap: tasks beyond it fail instead of buying
+    max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
+    max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
+    max_transient_retries: int = 12  # consecutive transient errors before a task fails
+    # Transient errors are retried until this long after receipt: the notice window (Aliyun 300 s,
+    # AWS 120 s) plus the time an image and a launch take after the original is gone.
+    retry_deadline_seconds: float = 1800.0
     launch_retry_seconds: float = 300.0  # keep trying sold-out candidates this long before failing
     image_timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
@@ -132,6 +141,12 @@ class Settings:
             dry_run=_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
+            max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
+            retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
+            rebalance_retire=_bool("RESPONDER_REBALANCE_RETIRE", get("RESPONDER_REBALANCE_RETIRE", "true")),
+            rebalance_retire_delay_seconds=number("RESPONDER_REBALANCE_RETIRE_DELAY_SECONDS",
+                                                  cls.rebalance_retire_delay_seconds),
             launch_retry_seconds=number("RESPONDER_LAUNCH_RETRY_SECONDS", cls.launch_retry_seconds),
             image_timeout_seconds=number("RESPONDER_IMAGE_TIMEOUT_SECONDS", cls.image_timeout_seconds),
             lease_seconds=number("RESPONDER_LEASE_SECONDS", cls.lease_seconds),

@@ -119,16 +119,19 @@ class Store:
             conn.execute(sa.text("SELECT 1"))
 
     def claim(self, key: str, cloud: str, region: str, instance_id: str, kind: str,
-              data: dict[str, Any] | None = None) -> ClaimResult:
+              data: dict[str, Any] | None = None, lease_seconds: float = 0.0) -> ClaimResult:
         """Create the task for `key`, or return the existing one (duplicate=True).
 
         A task that ended `rejected` is re-opened: a forged event must not block the real one.
+        With `lease_seconds`, a new (or re-opened) task is leased to the caller from the start, so
+        the request that claimed it works it before any ticker can.
         """
         now = self.clock()
+        lease = dict(lease_owner=self._me(), lease_until=now + lease_seconds) if lease_seconds else {}
         task_id = "t-" + uuid.uuid4().hex[:20]
         values = dict(id=task_id, key=key, cloud=cloud, region=region, instance_id=instance_id, kind=kind,
                       status="received", reason="", data=json.dumps(data or {}), deliveries=1, next_at=0.0,
-                      created_at=now, updated_at=now)
+                      created_at=now, updated_at=now, **lease)
         try:
             with self.engine.begin() as conn:
                 conn.execute(tasks.insert().values(**values))
@@ -143,7 +146,7 @@ class Store:
             reopened = conn.execute(
                 tasks.update().where(tasks.c.key == key, tasks.c.status == "rejected")
                 .values(status="received", reason="", data=json.dumps(data or {}), kind=kind, next_at=0.0,
-                        updated_at=now)).rowcount
+                        updated_at=now, **lease)).rowcount
             row = conn.execute(tasks.select().where(tasks.c.key == key)).one()
         return ClaimResult(_row_to_task(row), duplicate=not reopened)
 

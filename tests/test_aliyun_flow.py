@@ -32,9 +32,9 @@ def test_same_type_is_replaced_in_the_same_zone(responder_factory):
     client, runner, box = responder_factory(scenario(offers=[], cloud="aliyun"))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["instance_type"] == "ecs.g7.large"
-    assert task.data["replacement"]["zone"] == "cn-hangzhou-i"
-    assert task.data["replacement"]["market"] == "spot"
+    assert task.record.launch.replacement.instance_type == "ecs.g7.large"
+    assert task.record.launch.replacement.zone == "cn-hangzhou-i"
+    assert task.record.launch.replacement.market == "spot"
     calls = box.calls("aliyun")
     assert calls[:2] == ["DescribeInstances", "CreateImage"]
     assert calls.count("CreateImage") == 1 and calls.count("RunInstances") == 1
@@ -44,7 +44,7 @@ def test_sold_out_in_the_zone_goes_to_another_zone_of_the_same_vpc(responder_fac
     client, runner, box = responder_factory(scenario(cloud="aliyun"))  # the default: g7 spot gone in zone i
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert (task.data["replacement"]["instance_type"], task.data["replacement"]["zone"]) == (
+    assert (task.record.launch.replacement.instance_type, task.record.launch.replacement.zone) == (
         "ecs.g7.large", "cn-hangzhou-j")
 
 
@@ -52,16 +52,16 @@ def test_same_type_sold_out_everywhere_falls_back_to_a_same_memory_type(responde
     client, runner, box = responder_factory(scenario(offers=sold_out(["ecs.g7.large"], ALIYUN_ZONES), cloud="aliyun"))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["instance_type"] == "ecs.g6.large"
-    assert task.data["replacement"]["market"] == "spot"
+    assert task.record.launch.replacement.instance_type == "ecs.g6.large"
+    assert task.record.launch.replacement.market == "spot"
 
 
 def test_spot_sold_out_falls_back_to_on_demand(responder_factory):
     client, runner, box = responder_factory(scenario(offers=sold_out(ALIYUN_TYPES, ALIYUN_ZONES), cloud="aliyun"))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["market"] == "ondemand"
-    assert task.data["replacement"]["instance_type"] == "ecs.g7.large"
+    assert task.record.launch.replacement.market == "ondemand"
+    assert task.record.launch.replacement.instance_type == "ecs.g7.large"
 
 
 def test_spot_only_policy_never_buys_on_demand(responder_factory):
@@ -85,14 +85,14 @@ def test_stock_that_vanishes_between_probe_and_launch_moves_to_the_next_candidat
     offers = [{"type": "ecs.g7.large", "zone": "cn-hangzhou-i", "market": "spot", "available": 5}]
     client, runner, box = responder_factory(scenario(offers=offers, cloud="aliyun", image_build_seconds=40))
     status, body = deliver(client)
-    assert status == 202 and body["task"]["candidates"][0]["zone"] == "cn-hangzhou-i"  # the probe saw stock
+    assert status == 202 and body["task"]["plan"]["candidates"][0]["zone"] == "cn-hangzhou-i"  # the probe saw stock
     # A competitor buys it all while the image builds.
     assert box.emulators["aliyun"].stock.take("ecs.g7.large", "cn-hangzhou-i", "spot", 5)
     task = runner.run_to_end(body["task"]["id"], timeout=30)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["zone"] == "cn-hangzhou-j"
+    assert task.record.launch.replacement.zone == "cn-hangzhou-j"
     assert box.calls("aliyun").count("RunInstances") == 2
-    assert any("cn-hangzhou-i" in r and "NoStock" in r for r in task.data["refusals"])
+    assert any("cn-hangzhou-i" in r and "NoStock" in r for r in task.record.launch.refusals)
 
 
 def test_image_create_failed_fails_the_task_with_the_reason(responder_factory):
@@ -111,7 +111,7 @@ def test_throttling_backs_off_and_still_replaces(responder_factory):
     assert task.status == "done", task.reason
     calls = box.calls("aliyun")
     assert calls.count("CreateImage") == 2 and calls.count("RunInstances") == 3
-    assert len({i for i in task.data["replacement_ids"]}) == 1
+    assert len({i for i in task.record.launch.replacement_ids}) == 1
 
 
 def test_twenty_concurrent_duplicate_deliveries_make_one_image_and_one_replacement(responder_factory):

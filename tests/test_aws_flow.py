@@ -4,12 +4,14 @@ with the ranked overrides → Running → Elastic IP moved."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from handlers import lambda_function
 from responder.store import Store
+from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from tests.conftest import event_bytes, event_json
 from tests.scenarios import scenario, sold_out
@@ -39,18 +41,18 @@ def test_same_type_is_replaced_with_one_fleet_call_and_the_elastic_ip_moves(resp
     client, runner, box = responder_factory(aws(offers=[]))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["instance_type"] == "m5.large"
+    assert task.record.launch.replacement.instance_type == "m5.large"
     calls = box.calls("aws")
     assert calls.index("CreateImage") < calls.index("CreateFleet")
     assert calls.count("CreateImage") == 1 and calls.count("CreateFleet") == 1
-    assert task.data.get("elastic_ip_moved") is True and "AssociateAddress" in calls
+    assert task.record.launch.elastic_ip_moved is True and "AssociateAddress" in calls
 
 
 def test_spot_sold_out_in_the_zone_is_refused_by_the_fleet_and_another_zone_wins(responder_factory):
     client, runner, box = responder_factory(aws())  # default: m5.large spot gone in us-east-2a
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["zone"] != "us-east-2a"
+    assert task.record.launch.replacement.zone != "us-east-2a"
     assert box.calls("aws").count("CreateFleet") == 1
 
 
@@ -58,8 +60,8 @@ def test_same_type_sold_out_everywhere_goes_to_another_family(responder_factory)
     client, runner, box = responder_factory(aws(offers=sold_out(["m5.large"], AWS_ZONES)))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["instance_type"] in ("m6i.large", "m7i.large")
-    assert task.data["replacement"]["market"] == "spot"
+    assert task.record.launch.replacement.instance_type in ("m6i.large", "m7i.large")
+    assert task.record.launch.replacement.market == "spot"
 
 
 def test_spot_gone_everywhere_falls_back_to_on_demand(responder_factory):
@@ -67,14 +69,42 @@ def test_spot_gone_everywhere_falls_back_to_on_demand(responder_factory):
     client, runner, box = responder_factory(aws(offers=sold_out(types, AWS_ZONES)))
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement"]["market"] == "ondemand"
+    assert task.record.launch.replacement.market == "ondemand"
 
 
-def test_rebalance_replace_acts_before_the_warning(responder_factory):
-    client, runner, box = responder_factory(aws(), settings={"rebalance_policy": "replace"})
+def test_rebalance_replace_acts_before_the_warning_and_retires_the_original(responder_factory):
+    client, runner, box = responder_factory(aws(), settings={"rebalance_policy": "replace",
+                                                             "rebalance_retire_delay_seconds": 0.0})
     task = run(client, runner, REBALANCE)
     assert task.status == "done", task.reason
-    assert task.kind == "rebalance" and task.data["replacement_ids"]
+    assert task.kind == "rebalance" and task.record.launch.replacement_ids and task.record.launch.retired
+    calls = box.calls("aws")
+    assert calls.index("CreateFleet") < calls.index("TerminateInstances")
+    original = event_json(REBALANCE)["detail"]["instance-id"]
+    assert box.clouds["aws"].instance_states("us-east-2", [original])[original] in ("shutting-down", "terminated")
+
+
+def test_rebalance_replace_without_retiring_keeps_the_original(responder_factory):
+    client, runner, box = responder_factory(aws(), settings={"rebalance_policy": "replace", "rebalance_retire": False})
+    task = run(client, runner, REBALANCE)
+    assert task.status == "done" and not task.record.launch.retired
+    assert "TerminateInstances" not in box.calls("aws")
+
+
+def test_rebalance_by_default_takes_an_image_and_the_real_warning_launches_from_it(responder_factory):
+    client, runner, box = responder_factory(aws())
+    rebalance = event_json(REBALANCE)
+    rebalance["detail"]["instance-id"] = event_json(WARNING)["detail"]["instance-id"]  # the doomed instance
+    response = client.post("/events", data=json.dumps(rebalance), content_type="application/json")
+    task = runner.run_to_end(response.get_json()["task"]["id"], timeout=60)
+    assert task.status == "done" and "image-only" in task.reason and not task.record.launch.replacement_ids
+    image_id = task.record.image.image_id
+    assert "CreateFleet" not in box.calls("aws")
+    task = run(client, runner, "aws/spot-interruption-warning.json")
+    assert task.status == "done", task.reason
+    assert task.record.image.image_id == image_id and task.record.launch.replacement_ids
+    calls = box.calls("aws")
+    assert calls.count("CreateImage") == 1 and calls.count("CreateFleet") == 1
 
 
 def test_rebalance_image_only_takes_an_image_and_launches_nothing(responder_factory):
@@ -119,7 +149,7 @@ def test_state_change_and_health_events_are_acknowledged_and_noted(responder_fac
     writes_before = [c for c in box.calls("aws") if c in WRITES]
     status, noted = deliver(client, "aws/state-change-terminated.json")
     assert status == 200 and noted["outcome"] == "noted" and noted["task"]["id"] == first["task"]["id"]
-    assert runner.store.get(first["task"]["id"]).data["original_terminated_at"] > 0
+    assert Task(runner.store.get(first["task"]["id"])).record.original_terminated_at > 0
     status, health = deliver(client, "aws/health-scheduled-change.json")
     assert status == 200 and health["outcome"] == "noted"
     assert [c for c in box.calls("aws") if c in WRITES] == writes_before  # acknowledging buys nothing
@@ -228,18 +258,18 @@ def test_reserve_policy_holds_an_odcr_instead_of_launching(responder_factory):
     client, runner, box = responder_factory(aws(), settings={"aws_action": "reserve"})
     task = run(client, runner)
     assert task.status == "done", task.reason
-    reservation = task.data["reservation"]
-    assert reservation["reservation_id"].startswith("cr-") and reservation["count"] == 1
+    reservation = task.record.reservation.reserved
+    assert reservation.reservation_id.startswith("cr-") and reservation.count == 1
     calls = box.calls("aws")
     assert "CreateFleet" not in calls and calls.count("CreateCapacityReservation") == 1
-    described = box.clouds["aws"].describe_reservation("us-east-2", reservation["reservation_id"])
-    assert (described.instance_type, described.total) == (reservation["instance_type"], 1)
+    described = box.clouds["aws"].describe_reservation("us-east-2", reservation.reservation_id)
+    assert (described.instance_type, described.total) == (reservation.instance_type, 1)
 
 
 def test_both_policy_launches_and_reserves_where_the_replacement_runs(responder_factory):
     client, runner, box = responder_factory(aws(), settings={"aws_action": "both"})
     task = run(client, runner)
     assert task.status == "done", task.reason
-    assert task.data["replacement_ids"]
-    assert (task.data["reservation"]["instance_type"], task.data["reservation"]["zone"]) == (
-        task.data["replacement"]["instance_type"], task.data["replacement"]["zone"])
+    assert task.record.launch.replacement_ids
+    assert (task.record.reservation.reserved.instance_type, task.record.reservation.reserved.zone) == (
+        task.record.launch.replacement.instance_type, task.record.launch.replacement.zone)

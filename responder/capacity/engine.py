@@ -10,36 +10,29 @@ The loop: pick the first offering that is ready, ask it for min(size, remaining)
 holding on that offering when the acquirer can (fewer, larger reservations), otherwise create.
 NoCapacity halves the size (20→10→5→2→1); a refusal at 1 puts the offering in a negative cache
 for a TTL and the next offering is tried at once; we only sleep when no offering is ready.
-Throttling sleeps with a capped, jittered backoff and retries the same call with the same token.
+A transient error (throttling, 5xx, timeout) retries the same call with the same token after a
+capped, jittered backoff, at most `max_transient_retries` times in a row; with
+`transient_ends_run` (replacements, whose runner retries on the task row) it ends the run instead,
+the call left pending so the next run re-issues it.
 Time comes from the injected `clock` / `sleep` / `rand`, so tests and bench/odcr_sim.py run it in
 simulated time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Protocol
 
 from responder.capacity.offer_policy import EngineConfig, OfferState, Waits
-from responder.errors import CloudError, Invalid, NoCapacity, NotFound, Throttled
+from responder.capacity.tokens import client_token
+from responder.errors import CloudError, Invalid, NoCapacity, NotFound, Transient
+from responder.retry import Backoff
 from responder.model import Offering
 
 __all__ = ["client_token", "Holding", "Acquirer", "Waits", "EngineConfig", "EngineEvent", "Outcome",
            "LedgerEntry", "Ledger", "MemoryLedger", "CapacityEngine"]
-
-
-def client_token(run_id: str, seq: int) -> str:
-    """A ClientToken both clouds accept (ASCII, <= 64): the same (run, step) always gives the same
-    token, so a call re-issued after a crash is recognised by the cloud's idempotency."""
-    suffix = f"-s{seq}"
-    if re.fullmatch(r"[A-Za-z0-9_-]+", run_id) and len(run_id) + len(suffix) <= 64:
-        return run_id + suffix
-    # Hash instead of truncating: two long run ids sharing a prefix must not collide.
-    return "r" + hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:40] + suffix
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ class EngineEvent:
 
 @dataclass
 class Outcome:
-    """reason: completed | deadline | exhausted | stopped | error (then `error` says which)."""
+    """reason: completed | deadline | exhausted | stopped | transient | error (then `error` says which)."""
 
     target: int
     acquired: int
@@ -234,10 +227,11 @@ class CapacityEngine:
                 break
             error = self._call(entry)
             if error is not None:
-                reason = "error"
+                reason = "transient" if isinstance(error, Transient) else "error"
                 break
         outcome = Outcome(self.target, self.acquired, list(self.holdings.values()), self.attempts,
-                          self.clock() - start, reason if self.remaining or reason == "error" else "completed",
+                          self.clock() - start,
+                          reason if self.remaining or reason in ("error", "transient") else "completed",
                           error)
         self._emit("done", message=outcome.reason)
         return outcome
@@ -275,11 +269,15 @@ class CapacityEngine:
                 got = self.acquirer.grow(replace(base, count=e.total - e.count), e.count, e.token)
             else:
                 got = self.acquirer.create(e.offering, e.count, e.token)
-        except Throttled:
-            # Nothing was done: retry the very same call (same token) after a capped, jittered backoff.
+        except Transient as exc:
+            # Maybe nothing was done, maybe the answer was lost: the very same call (same token,
+            # same parameters) is what may be sent again, never a new one.
             self.throttles += 1
-            cap = min(self.config.throttle_cap, self.config.throttle_base * 2 ** (self.throttles - 1))
-            delay = cap * (0.5 + 0.5 * self.rand())
+            if self.config.transient_ends_run or self.throttles > self.config.max_transient_retries:
+                self.last_error = exc
+                self._emit("error", offering=e.offering, count=e.count, message=str(exc))
+                return exc
+            delay = Backoff(self.config.throttle_base, self.config.throttle_cap).delay(self.throttles, self.rand)
             self.throttle_until = self.clock() + delay
             self._emit("throttled", offering=e.offering, count=e.count, seconds=delay)
             return None

@@ -33,6 +33,8 @@ class EngineConfig:
     timeout: Optional[float] = None  # seconds from run() start; None = until done or stopped
     throttle_base: float = 1.0  # first throttling backoff, doubled per consecutive Throttled...
     throttle_cap: float = 20.0  # ...up to this; each delay is jittered to [50 %, 100 %]
+    max_transient_retries: int = 8  # consecutive transient failures of one call before the run ends
+    transient_ends_run: bool = False  # True: return at the first one; the caller retries later
     grow_last_first: bool = True  # grow the last holding on an offering before creating another
     allow_create: bool = True  # False: only grow the holdings given (ODCR expand)
     stop_when_exhausted: bool = False  # return instead of waiting when every offering is negative

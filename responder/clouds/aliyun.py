@@ -25,7 +25,8 @@ from aliyunsdkcore.client import AcsClient
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest,
+                                   LaunchResult, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
 
@@ -37,6 +38,9 @@ _LOOPBACK = ("127.", "localhost", "[::1]")
 
 class AliyunCloud(AliyunCapacityMixin):
     cloud = "aliyun"
+    # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
+    # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
+    capabilities = Capabilities()
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str = "",
                  endpoint: str = "", timeout: int = 10):
@@ -135,6 +139,26 @@ class AliyunCloud(AliyunCapacityMixin):
                                {"InstanceIds": json.dumps(chunk), "PageSize": 100})["Instances"]["Instance"]
             states.update({i["InstanceId"]: i.get("Status", "") for i in found})
         return states
+
+    def find_launched(self, region: str, client_token: str) -> tuple[str, ...]:
+        found = self._call(region, "DescribeInstances", f"looking up the launch {client_token}",
+                           {"Tag.1.Key": TOKEN_TAG, "Tag.1.Value": client_token, "PageSize": 100})
+        return tuple(sorted(i["InstanceId"] for i in found["Instances"]["Instance"]
+                            if i.get("Status") not in ("Stopped", "Deleted")))
+
+    def terminate_instance(self, region: str, instance_id: str) -> None:
+        self._call(region, "DeleteInstance", f"releasing {instance_id}", {"InstanceId": instance_id, "Force": "true"})
+
+    def associate_address(self, region: str, allocation_id: str, instance_id: str) -> str:
+        self._call(region, "AssociateEipAddress", f"binding EIP {allocation_id} to {instance_id}",
+                   {"AllocationId": allocation_id, "InstanceId": instance_id})
+        return allocation_id
+
+    def placement_scores(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
+        return {}  # ECS publishes no placement scores: candidates keep the planner's tier order
+
+    def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
+        return {}
 
     # -- images ----------------------------------------------------------------------------
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,

@@ -4,16 +4,17 @@ Parts: NO_CAPACITY, THROTTLED, NOT_FOUND, INVALID (module-level frozensets), the
 over a code, and classify (an aliyunsdkcore exception → the taxonomy, keeping Aliyun's code and
 message and naming the action and what we were doing).
 
-Unknown codes are Fatal: an error we do not understand is not retried. Network failures (the SDK's
-ClientException SDK.HttpError: timeout, refused connection) count as Throttled: every create
-carries a ClientToken, so the one retrying layer may safely send the same call again.
+Unknown codes are Fatal: an error we do not understand is not retried. Server faults (HTTP 5xx,
+InternalError, ServiceUnavailable) and network failures (the SDK's ClientException SDK.HttpError:
+timeout, reset, refused connection) are Transient: every create carries a ClientToken and is re-sent
+with the same parameters, so the one retrying layer may safely send the same call again.
 """
 
 from __future__ import annotations
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 
-from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled
+from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
 
 NO_CAPACITY = frozenset({
     "OperationDenied.NoStock",  # HTTP 403 from RunInstances / CreateCapacityReservation / Modify...
@@ -31,9 +32,18 @@ THROTTLED = frozenset({
     "Throttling.User",
     "Throttling.Api",
     "Throttling.Resource",
-    "ServiceUnavailable",
-    "SDK.HttpError",  # no answer at all; see the module docstring
 })
+
+TRANSIENT = frozenset({
+    "InternalError",  # HTTP 500 "The request processing has failed due to some unknown error."
+    "ServiceUnavailable",  # HTTP 503
+    "SDK.HttpError",  # no answer at all; see the module docstring
+    "SDK.ServerUnreachable",
+    "UnknownError",
+})
+
+# ECS: a ClientToken sent again with other parameters. The first call happened.
+TOKEN_REUSED = frozenset({"IdempotenceParamNotMatch", "IdempotentParameterMismatch"})
 
 NOT_FOUND = frozenset({
     "InvalidInstanceId.NotFound",
@@ -46,7 +56,6 @@ NOT_FOUND = frozenset({
 
 INVALID = frozenset({
     "MissingParameter",
-    "IdempotenceParamNotMatch",
     "IncorrectImageStatus",
     "IncorrectInstanceStatus",
     "InvalidParameter",
@@ -62,7 +71,6 @@ FATAL = frozenset({
     "InvalidSecurityToken.Malformed",
     "Forbidden.RAM",
     "Forbidden",
-    "InternalError",
 })
 
 
@@ -88,6 +96,8 @@ _KINDS: tuple = (
     (FATAL.__contains__, Fatal),
     (is_no_capacity, NoCapacity),
     (is_throttled, Throttled),
+    (TOKEN_REUSED.__contains__, TokenReused),
+    (TRANSIENT.__contains__, Transient),
     (is_not_found, NotFound),
     (is_invalid, Invalid),
 )
@@ -104,5 +114,7 @@ def classify(error: Exception, action: str = "", doing: str = "") -> CloudError:
         code, message = type(error).__name__, str(error)
     if doing:
         message = f"{doing}: {message}" if message else doing
-    kind = next((k for test, k in _KINDS if test(code)), Fatal)
+    kind = next((k for test, k in _KINDS if test(code)), None)
+    if kind is None:  # an unknown code: a server-side fault may be retried, anything else may not
+        kind = Transient if status is not None and status >= 500 else Fatal
     return kind(code or "Unknown", message, action, status)

@@ -19,11 +19,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list as _tags
-from responder.clouds.aws_errors import classify
+from responder.clouds.aws_errors import classify, classify_transport
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
-from responder.clouds.base import (ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest, LaunchResult,
-                                   Subnet)
-from responder.errors import Fatal, NoCapacity, NotFound
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
+                                   LaunchRequest, LaunchResult, Subnet)
+from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
 
 RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
@@ -35,8 +35,10 @@ class AwsCloud(AwsCapacityMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin."""
 
     cloud = "aws"
-    launches_many_offerings = True  # one CreateFleet carries every ranked (type x subnet) override
-    offerings_are_static = True  # DescribeInstanceTypeOfferings says where a type is sold, not stock
+    # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
+    # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
+    capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
+                                placement_scores=True, elastic_ips=True)
 
     def __init__(self, endpoint_url: str | None = None, *, session: boto3.session.Session | None = None,
                  timeout: float = 10.0, **session_kwargs: Any):
@@ -62,8 +64,8 @@ class AwsCloud(AwsCapacityMixin):
             return getattr(self._ec2(region), operation)(**kwargs)
         except ClientError as err:
             raise classify(err, doing) from err
-        except BotoCoreError as err:  # no HTTP answer at all: not a code we can classify
-            raise Fatal(type(err).__name__, f"{doing}: {err}", operation) from err
+        except BotoCoreError as err:  # no HTTP answer at all
+            raise classify_transport(err, operation, doing) from err
 
     def _pages(self, region: str, operation: str, key: str, doing: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -129,6 +131,15 @@ class AwsCloud(AwsCapacityMixin):
         found = self._pages(region, "describe_instances", "Reservations", f"reading states of {len(instance_ids)} instances",
                             Filters=[{"Name": "instance-id", "Values": list(instance_ids)}])
         return {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
+
+    def find_launched(self, region: str, client_token: str) -> tuple[str, ...]:
+        found = self._pages(region, "describe_instances", "Reservations", f"looking up the launch {client_token}",
+                            Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": [client_token]},
+                                     {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        return tuple(sorted(i["InstanceId"] for r in found for i in r["Instances"]))
+
+    def terminate_instance(self, region: str, instance_id: str) -> None:
+        self._call(region, "terminate_instances", f"terminating {instance_id}", InstanceIds=[instance_id])
 
     # -- images ----------------------------------------------------------------------------
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,

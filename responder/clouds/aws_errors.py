@@ -5,14 +5,16 @@ predicates over a code, and classify (a botocore ClientError → the taxonomy, k
 message and naming the operation and what we were doing).
 
 Unknown codes are Fatal: an error we do not understand is not retried (Karpenter pkg/errors and
-botocore's retry checkers work the same way).
+botocore's retry checkers work the same way), unless EC2 answered it with HTTP 5xx: server faults
+(InternalError, Unavailable, ServiceUnavailable) and transport failures (timeouts, resets, refused
+connections: classify_transport) are Transient, re-sent with the same token and parameters.
 """
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
-from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled
+from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
 
 NO_CAPACITY = frozenset({
     "InsufficientInstanceCapacity",  # HTTP 500 from RunInstances / CreateCapacityReservation
@@ -35,6 +37,15 @@ THROTTLED = frozenset({
     "EC2ThrottledException",
 })
 
+TRANSIENT = frozenset({
+    "InternalError",  # HTTP 500
+    "InternalFailure",
+    "ServiceUnavailable",  # HTTP 503
+    "Unavailable",
+})
+
+TOKEN_REUSED = frozenset({"IdempotentParameterMismatch"})
+
 NOT_FOUND = frozenset({
     "InvalidInstanceID.NotFound",
     "InvalidInstanceID.Malformed",  # an id that cannot exist is, for a caller, not found
@@ -54,7 +65,6 @@ INVALID = frozenset({
     "MissingParameter",
     "InvalidInstanceType",
     "InvalidAvailabilityZone",
-    "IdempotentParameterMismatch",
     "IncorrectState",
     "IncorrectInstanceState",
     "ValidationError",
@@ -68,7 +78,6 @@ FATAL = frozenset({
     "AuthFailure",
     "OptInRequired",
     "Blocked",
-    "InternalError",
 })
 
 
@@ -107,6 +116,10 @@ def classify(error: ClientError, doing: str = "") -> CloudError:
         kind = NoCapacity
     elif is_throttled(code):
         kind = Throttled
+    elif code in TOKEN_REUSED:
+        kind = TokenReused
+    elif code in TRANSIENT or (status or 0) >= 500 and code not in FATAL:
+        kind = Transient
     elif is_not_found(code):
         kind = NotFound
     elif is_invalid(code):
@@ -114,3 +127,13 @@ def classify(error: ClientError, doing: str = "") -> CloudError:
     else:
         kind = Fatal
     return kind(code or "Unknown", message, operation, status)
+
+
+def classify_transport(error: BotoCoreError, operation: str, doing: str = "") -> CloudError:
+    """No HTTP answer at all: a timeout, a reset or a refused connection may be tried again (the
+    call may or may not have happened); anything else botocore raises (credentials, parameter
+    validation) is ours to fix."""
+    message = f"{doing}: {error}" if doing else str(error)
+    if isinstance(error, (BotoConnectionError, HTTPClientError)):
+        return Transient(type(error).__name__, message, operation)
+    return Fatal(type(error).__name__, message, operation)

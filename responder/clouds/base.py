@@ -1,7 +1,8 @@
 """The cloud port: domain verbs returning neutral dataclasses.
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
-Reservation, CloudPort (the Protocol every adapter implements).
+Reservation, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG, CloudPort
+(the Protocol every adapter implements in full).
 
 Adapters translate to and from one cloud's API and classify its errors into responder.errors.
 They never sleep, never retry, never decide: the engine and the task state machine do that.
@@ -72,6 +73,17 @@ class Subnet:
     vpc_id: str
 
 
+TOKEN_TAG = "responder:token"  # every launched instance carries its launch's ClientToken
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    launches_many_offerings: bool = False  # one launch call may carry several ranked offerings
+    offerings_are_static: bool = False  # offerings_with_stock says where a type is sold, not live stock
+    placement_scores: bool = False  # placement_scores / spot_prices answer with real figures
+    elastic_ips: bool = False  # an Elastic IP of the original can be moved to the replacement
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     """Launch `count` clones of `source` from `image_id`; `offerings` in preference order.
@@ -110,8 +122,28 @@ class Reservation:
 
 class CloudPort(Protocol):
     cloud: str
+    capabilities: Capabilities
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
+
+    def clone_details(self, region: str, info: InstanceInfo) -> InstanceInfo:
+        """`info` completed with what the instance API leaves out (user data, role, disks, EIP)."""
+        ...
+
+    def find_launched(self, region: str, client_token: str) -> tuple[str, ...]:
+        """Instances (not terminated) that a launch with this token made, found by TOKEN_TAG: what
+        a lost answer or a reused token leaves behind."""
+        ...
+
+    def terminate_instance(self, region: str, instance_id: str) -> None: ...
+
+    def associate_address(self, region: str, allocation_id: str, instance_id: str) -> str: ...
+
+    def placement_scores(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
+        """(type, zone) → score; empty where the cloud has no such figure."""
+        ...
+
+    def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]: ...
 
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,
                      tags: tuple[tuple[str, str], ...] = ()) -> str: ...

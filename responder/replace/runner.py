@@ -1,12 +1,19 @@
-"""The task state machine: received → imaging → launching → done | failed | rejected.
+"""The task runner: received → imaging → launching → done | failed | rejected.
 
-Parts: TaskRunner (submit an event, advance one task, tick every due task, run one to the end),
-SubmitResult.
+Parts: TaskRunner (submit an event, advance one task, note a state change, tick every due task,
+run one to the end), SubmitResult.
 
-`advance` is idempotent and never waits: it takes the task's lease, runs steps until one sets a
-time to come back (`next_at`) or the task finishes, saves, and releases. Anyone may tick; the
-lease keeps two tickers off one task. Throttling and transient faults back off (capped, jittered)
-on the row, so a restart resumes from where the row says.
+`advance` is idempotent and never waits: it takes the task's lease, asks the steps what to do,
+has the executor make those calls, folds the answers back, and stops when a step sets a time to
+come back or the task ends; then it saves and releases. The request that claims a task holds its
+lease from the claim on, so it works the task before any ticker may: the first delivery of an
+event always gets the same answer.
+
+The one retry layer for replacements lives here: a transient error (throttling, 5xx, timeout,
+reset) backs off on the task row (capped, jittered, reset by any success) within an attempt cap
+and a deadline after the notice; a restart resumes the backoff from the row. A task never ends
+`failed` while a replacement it launched exists: pending launches are looked up by their token
+first, and an instance found is adopted; one that exists but never ran is named in the reason.
 """
 
 from __future__ import annotations
@@ -18,100 +25,124 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from responder.caching import TTLCache
 from responder.clouds.base import CloudPort
-from responder.errors import CloudError, Throttled
-from responder.model import Interruption
-from responder.settings import Settings
-from responder.replace.steps import STEPS, Context, finish, stamp
-from responder.store import Store, TaskRow
+from responder.errors import CloudError, NotFound, Transient
+from responder.model import EventKind, Interruption
+from responder.replace import steps
+from responder.replace.caps import MoneyCaps
+from responder.replace.executor import Executor
+from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
+from responder.replace.steps import CapReached, Call, Facts
 from responder.replace.verify import event_rejection
+from responder.retry import Backoff, RetryBudget
+from responder.settings import Settings
+from responder.store import Store, TaskRow
 
-log = logging.getLogger("responder.replace.runner")
-MAX_TRANSIENT_RETRIES = 8
-BACKOFF_BASE, BACKOFF_CAP = 0.5, 20.0
+log = logging.getLogger("responder.tasks")
+MAX_CALLS_PER_ADVANCE = 40  # a step that neither waits nor moves is a bug, not a loop
+RETRY_BACKOFF = Backoff(base=0.5, cap=20.0)
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    task: TaskRow
+    task: Task
     duplicate: bool
 
 
 class TaskRunner:
     def __init__(self, store: Store, clouds: dict[str, CloudPort], settings: Settings,
                  clock: Callable[[], float] = time.time, rand: Callable[[], float] = random.random,
-                 on_finish: Callable[[TaskRow], None] | None = None):
+                 on_finish: Callable[[TaskRow], None] | None = None, caps: MoneyCaps | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.store = store
         self.clouds = clouds
         self.settings = settings
         self.clock = clock
         self.rand = rand
         self.on_finish = on_finish
-        self.catalogs = TTLCache(ttl=3600)
-        self.subnets = TTLCache(ttl=300)
-        self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
-        self.build_estimates: dict = {}
+        self.caps = caps or MoneyCaps(store, per_hour=settings.max_launches_per_hour,
+                                      per_event=settings.max_spend_per_event, clock=clock)
+        self.facts = Facts()
+        self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
 
     # -- entry points -------------------------------------------------------------------------
-
     def submit(self, event: Interruption) -> SubmitResult:
-        """Claim the task for this instance, then move it as far as it goes without waiting.
-
-        Duplicates return the existing task at once: the first delivery's owner works it.
-        """
+        """Claim the task for this instance (holding its lease), then move it as far as it goes
+        without waiting. Duplicates return the existing task at once: its owner works it."""
         if event.cloud.value not in self.clouds:
             raise CloudError("CloudNotConfigured", f"no {event.cloud.value} cloud is configured for {event.key}")
+        record = TaskRecord(event=EventFacts(account=event.account, event_id=event.event_id,
+                                             event_time=event.event_time, shape=event.shape,
+                                             detail=dict(event.detail)),
+                            timings={"received": self.clock()})
         claim = self.store.claim(event.key, event.cloud.value, event.region, event.instance_id, event.kind.value,
-                                 data={"event": {"account": event.account, "event_id": event.event_id,
-                                                 "event_time": event.event_time, "shape": event.shape,
-                                                 "detail": dict(event.detail)},
-                                       "timings": {"received": self.clock()}})
+                                 data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
-            return SubmitResult(claim.task, duplicate=True)
-        task = claim.task
-        rejection = event_rejection(event, self.settings)
-        if rejection:
-            finish(task, "rejected", rejection)
-            self._save_finished(task)
-            return SubmitResult(task, duplicate=False)
-        self._wake.set()
-        return SubmitResult(self.advance(task.id) or task, duplicate=False)
-
-    def advance(self, task_id: str) -> TaskRow | None:
-        if not self.store.lease(task_id, self.settings.lease_seconds):
-            return self.store.get(task_id)  # someone else is working it
+            task = Task(claim.task)
+            if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
+                return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
+            return SubmitResult(task, duplicate=True)
+        task = Task(claim.task)
         try:
-            task = self.store.get(task_id)
-            if task is None or task.status not in STEPS or task.next_at > self.clock():
-                return task
-            self._run_steps(task)
+            rejection = event_rejection(event, self.settings)
+            if rejection:
+                task.finish("rejected", rejection)
+                self._save_finished(task)
+                return SubmitResult(task, duplicate=False)
+            self._work(task)
+        finally:
+            self.store.release(task.id)
+        self._wake.set()
+        return SubmitResult(task, duplicate=False)
+
+    def _interrupt_after_rebalance(self, task_id: str) -> Task:
+        """The real interruption of an instance whose rebalance recommendation was answered with an
+        image only: verify it again (now the cloud must say it is reclaiming), then launch from
+        that image."""
+        if not self.store.lease(task_id, self.settings.lease_seconds):
+            return Task(self.store.get(task_id))
+        try:
+            task = Task(self.store.get(task_id))
+            if steps.acts_as_rebalance(task):
+                record = task.record
+                record.interrupted_at = self.clock()
+                record.source, record.plan.candidates, record.plan.probed_markets = None, None, []
+                task.row.status, task.row.reason, task.next_at = "received", "", 0.0
+                self._work(task)
             return task
         finally:
             self.store.release(task_id)
 
-    def note(self, event: Interruption) -> TaskRow | None:
-        """A state-change or health event about an instance we have a task for: record it there."""
-        task = self.store.get_by_key(event.key)
-        if task is None:
-            return None
-        if not self.store.lease(task.id, self.settings.lease_seconds):
-            return task  # a worker holds it; the note is not worth a lost update
+    def advance(self, task_id: str) -> Task | None:
+        if not self.store.lease(task_id, self.settings.lease_seconds):
+            return Task.of(self.store.get(task_id))  # someone else is working it
         try:
-            task = self.store.get(task.id)
-            self._record_note(task, event)
+            task = Task.of(self.store.get(task_id))
+            if task is None or task.status not in steps.DECIDERS or task.next_at > self.clock():
+                return task
+            self._work(task)
+            return task
         finally:
-            self.store.release(task.id)
-        return task
+            self.store.release(task_id)
 
-    def _record_note(self, task: TaskRow, event: Interruption) -> None:
-        task.data.setdefault("notes", []).append({"kind": event.kind.value, "detail": dict(event.detail),
-                                                  "at": self.clock()})
-        task.data["notes"] = task.data["notes"][-20:]
-        if event.detail_value("state") in ("terminated", "shutting-down"):
-            task.data["original_terminated_at"] = self.clock()
-        self.store.save(task)
+    def note(self, event: Interruption) -> Task | None:
+        """A state-change or health event about an instance we have a task for: record it there."""
+        row = self.store.get_by_key(event.key)
+        if row is None:
+            return None
+        if not self.store.lease(row.id, self.settings.lease_seconds):
+            return Task(row)  # a worker holds it; the note is not worth a lost update
+        try:
+            task = Task(self.store.get(row.id))
+            now = self.clock()
+            task.record.notes = (task.record.notes + [Note(event.kind.value, dict(event.detail), now)])[-20:]
+            if event.detail_value("state") in ("terminated", "shutting-down"):
+                task.record.original_terminated_at = now
+            self._save(task)
+            return task
+        finally:
+            self.store.release(row.id)
 
     def wake(self) -> None:
         self._wake.set()
@@ -124,8 +155,8 @@ class TaskRunner:
     def tick(self) -> int:
         """Advance every unfinished task that is due; returns how many were advanced."""
         due = self.store.due()
-        for task in due:
-            self.advance(task.id)
+        for row in due:
+            self.advance(row.id)
         return len(due)
 
     def seconds_until_due(self, cap: float) -> float:
@@ -135,66 +166,115 @@ class TaskRunner:
             return cap
         return max(0.0, min(cap, earliest - self.clock()))
 
-    def run_to_end(self, task_id: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> TaskRow:
+    def run_to_end(self, task_id: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> Task | None:
         """Tick one task until it finishes (replay, tests); sleeps until each step is due."""
         deadline = self.clock() + timeout
         while True:
             task = self.advance(task_id)
-            if task is None or task.status not in STEPS or self.clock() >= deadline:
+            if task is None or task.finished or self.clock() >= deadline:
                 return task
             sleep(max(0.005, min(task.next_at - self.clock(), deadline - self.clock())))
 
-    # -- internals ----------------------------------------------------------------------------
-
-    def _context(self, task: TaskRow) -> Context:
-        return Context(settings=self.settings, store=self.store, cloud=self.clouds[task.cloud], clock=self.clock,
-                       catalogs=self.catalogs, subnets=self.subnets, build_estimates=self.build_estimates,
-                       market_facts=self.market_facts, rand=self.rand)
-
-    def _run_steps(self, task: TaskRow) -> None:
-        ctx = self._context(task)
-        for _ in range(10):  # bounded: a step that neither waits nor moves is a bug, not a loop
-            status = task.status
-            if status not in STEPS:
-                break
-            try:
-                STEPS[status](ctx, task)
-                task.data.pop("transient_failures", None)
-            except Throttled as exc:
-                self._back_off(task, f"throttled: {exc}")
-                break
-            except CloudError as exc:
-                finish(task, "failed", f"{status}: {exc}")
-                log.warning("task %s failed in %s: %s", task.id, status, exc)
-            except Exception as exc:  # network faults, SDK client errors: transient until proven otherwise
-                log.exception("task %s: transient error in %s", task.id, status)
-                failures = task.data.get("transient_failures", 0) + 1
-                task.data["transient_failures"] = failures
-                if failures > MAX_TRANSIENT_RETRIES:
-                    finish(task, "failed", f"{status}: gave up after {failures} errors: {exc}")
-                else:
-                    self._back_off(task, f"error: {exc}")
-                break
-            if task.next_at > self.clock():
-                break  # the step (or the one that handed over) asked to come back later
-        if task.status in ("done", "failed", "rejected"):
+    # -- working a task -----------------------------------------------------------------------
+    def _work(self, task: Task) -> None:
+        self._run_steps(task)
+        if task.finished:
             self._save_finished(task)
         else:
-            self.store.save(task)
+            self._save(task)
 
-    def _back_off(self, task: TaskRow, why: str) -> None:
-        n = task.data.get("backoffs", 0)
-        task.data["backoffs"] = n + 1
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** n) * (0.5 + self.rand() / 2)
-        task.data["last_error"] = why
-        task.next_at = self.clock() + delay
+    def _run_steps(self, task: Task) -> None:
+        for _ in range(MAX_CALLS_PER_ADVANCE):
+            if task.finished:
+                return
+            now = self.clock()
+            decision = steps.decide(task, self.settings, now)
+            if decision.finish:
+                task.finish(*decision.finish)
+                return
+            if decision.wait_until is not None:
+                task.next_at = decision.wait_until
+                return
+            for call in decision.calls:
+                if not self._make(task, call):
+                    return
+            if task.next_at > self.clock():
+                return  # a step asked to come back later
 
-    def _save_finished(self, task: TaskRow) -> None:
-        stamp(task, "finished", self.clock())
-        self.store.save(task)
+    def _make(self, task: Task, call: Call) -> bool:
+        """Make one call and fold in its answer; False when the task must stop for now."""
+        try:
+            answer = self.executor.run(task, call)
+        except CapReached as exc:
+            task.finish("failed", str(exc))
+            return False
+        except Transient as exc:
+            self._retry_later(task, call, exc)
+            return False
+        except NotFound as exc:
+            if call.verb != "describe_instance":
+                self._fail(task, f"{task.status}: {exc}")
+                return False
+            ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
+        except CloudError as exc:
+            self._fail(task, f"{task.status}: {exc}")
+            return False
+        else:
+            task.record.retry = RetryState()  # any success resets the backoff
+            ended = steps.observe(task, call, answer, self.settings, self.clock(), self.facts)
+        if ended:
+            task.finish(*ended)
+            return False
+        return True
+
+    def _retry_later(self, task: Task, call: Call, exc: Transient) -> None:
+        now = self.clock()
+        retry = task.record.retry
+        retry.failures += 1
+        retry.last_error = f"{call.verb}: {exc}"[:500]
+        retry.first_failure_at = retry.first_failure_at or now
+        budget = RetryBudget(self.settings.max_transient_retries,
+                             task.record.timings.get("received", now) + self.settings.retry_deadline_seconds)
+        if budget.exhausted(retry.failures, now):
+            self._fail(task, f"{task.status}: gave up after {retry.failures} transient errors: {exc}")
+            return
+        task.next_at = now + RETRY_BACKOFF.delay(retry.failures, self.rand)
+        log.info("task %s: %s failed (%s), retry %d in %.1f s", task.id, call.verb, exc.code, retry.failures,
+                 task.next_at - now)
+
+    def _fail(self, task: Task, reason: str) -> None:
+        """End the task `failed` — unless a launch whose answer was lost made an instance: adopt it."""
+        launch = task.record.launch
+        if not launch.replacement_ids:
+            unsettled = [e.token for e in launch.ledger if e.status in ("pending", "error")]
+            try:
+                found = next((ids for ids in (self.clouds[task.cloud].find_launched(task.region, t)
+                                              for t in unsettled) if ids), ())
+            except CloudError as exc:
+                found = ()
+                reason += f"; could not check whether a launch went through ({exc.code}): check tag responder:task={task.id}"
+            if found:
+                now = self.clock()
+                launch.replacement_ids, launch.adopted, launch.launched_at = list(found), True, now
+                launch.next_check_at = now
+                task.record.stamp("launch_issued", now)
+                task.status, task.next_at = "launching", now
+                log.warning("task %s: adopted %s, launched by a call whose answer was lost", task.id, found)
+                return
+        if launch.replacement_ids:
+            reason += f"; replacement {', '.join(launch.replacement_ids)} exists and is left as it is"
+        log.warning("task %s failed: %s", task.id, reason)
+        task.finish("failed", reason)
+
+    def _save(self, task: Task) -> None:
+        self.store.save(task.synced_row())
+
+    def _save_finished(self, task: Task) -> None:
+        task.record.stamp("finished", self.clock())
+        self._save(task)
         log.info("task %s %s: %s", task.id, task.status, task.reason)
         if self.on_finish:
             try:
-                self.on_finish(task)
+                self.on_finish(task.row)
             except Exception:  # a broken webhook must never undo a replacement
                 log.exception("notification for task %s failed", task.id)

@@ -1,148 +1,327 @@
-"""What each task state does. Each step moves the task as far as it can without waiting, and
-either changes `task.status` (the runner calls the next step at once) or sets `task.next_at`.
+"""What each task state does: pure transitions that read the record and say what to call next.
 
-Parts: Context (what a step may use), step_received (verify, then image at once, then probe),
-probe, step_imaging (adaptive image polling), step_launching (launch through the capacity engine,
-wait for Running), poll delays.
+Parts: Call (an intended cloud call: verb, arguments, token), Decision (calls to make, a time to
+come back, or an end), Facts (what the runner learned across tasks: image build times), decide
+(the task's record → the next Decision), observe (a call's answer → the record), and the pieces
+per state: verification, image polling, probe results, the launch outcome, Running, retiring the
+original after a rebalance replacement, reservations.
 
-Every cloud write carries a deterministic ClientToken derived from the task id and the attempt,
-and the intent is saved before the call, so a crash and resume re-sends the same token and the
-cloud returns what it already made instead of buying twice.
+Nothing here calls a cloud or the store: the executor (executor.py) makes each Call and hands the
+answer back to `observe`, and the runner (runner.py) saves the record and applies the retry
+policy. Dry-run runs the same decisions and records the writes it would make as data.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import random
-import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
-from responder.replace import planner
-from responder.caching import TTLCache
-from responder.clouds.base import CloudPort, InstanceInfo
-from responder.errors import NotFound
-from responder.replace.launch import launch_replacement, reserve_capacity
+from responder.capacity.tokens import token_for
+from responder.clouds.base import InstanceInfo
+from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.settings import Settings
-from responder.store import Store, TaskRow
+from responder.replace import planner
+from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection
+from responder.settings import Settings
 
-log = logging.getLogger("responder.replace.runner")
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
+WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address", "terminate_instance"})
+
+
+@dataclass(frozen=True)
+class Call:
+    verb: str  # what the executor does: a CloudPort verb, or probe / acquire_replacement / reserve
+    args: dict[str, Any] = field(default_factory=dict)
+    token: str = ""  # the deterministic ClientToken of a create
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verb": self.verb, **({"token": self.token} if self.token else {}), "args": self.args}
 
 
 @dataclass
-class Context:
-    settings: Settings
-    store: Store
-    cloud: CloudPort
-    clock: Callable[[], float]
-    catalogs: TTLCache
-    subnets: TTLCache
-    build_estimates: dict  # (cloud, region) → (seconds an image takes, exact?): the first poll lands near it
-    market_facts: TTLCache = dataclasses.field(default_factory=lambda: TTLCache(ttl=60))
-    sleep: Callable[[float], None] = time.sleep
-    rand: Callable[[], float] = random.random
-
-    def task_stamp(self, task: TaskRow, name: str) -> None:
-        stamp(task, name, self.clock())
+class Decision:
+    calls: list[Call] = field(default_factory=list)
+    wait_until: Optional[float] = None
+    finish: Optional[tuple[str, str]] = None  # (status, reason)
 
 
-def finish(task: TaskRow, status: str, reason: str = "") -> None:
-    task.status = status
-    task.reason = reason
-    task.next_at = 0.0
+@dataclass
+class Facts:
+    """Learned across tasks by one runner: (cloud, region) → (seconds an image takes, exact?)."""
+
+    build_estimates: dict = field(default_factory=dict)
 
 
-def stamp(task: TaskRow, name: str, now: float) -> None:
-    task.data.setdefault("timings", {}).setdefault(name, now)
+class CapReached(Exception):
+    """A money cap refused the spend; the message names the setting."""
 
 
-LAUNCH_CAP_REASON = "launch cap reached: %d replacements in the last hour (RESPONDER_MAX_LAUNCHES_PER_HOUR)"
+def image_name(task: Task) -> str:
+    # From the claim key, like every token: a second store makes the same name, and EC2 refuses
+    # a duplicate name, so two stores cannot make two images.
+    return f"responder-{task.instance_id}-{token_for(task.key, 'image')[1:9]}"
 
 
-def _over_launch_cap(ctx: Context, now: float) -> bool:
-    return ctx.store.count_launches_since(now - 3600) >= ctx.settings.max_launches_per_hour
+def markets(settings: Settings) -> list[Market]:
+    return planner.markets_for(settings.market_policy)
 
 
-def source_of(task: TaskRow) -> InstanceInfo:
-    raw = dict(task.data["source"])
-    raw["security_group_ids"] = tuple(raw.get("security_group_ids") or ())
-    raw["tags"] = tuple(tuple(t) for t in raw.get("tags") or ())
-    return InstanceInfo(**raw)
+def next_market(task: Task, settings: Settings) -> Optional[Market]:
+    probed = task.record.plan.probed_markets
+    return next((m for m in markets(settings) if m.value not in probed), None)
 
 
-def step_received(ctx: Context, task: TaskRow) -> None:
-    """Verify with the cloud, then CreateImage straight away: the image is the long pole."""
-    now = ctx.clock()
-    event = task.data["event"]
-    try:
-        info = ctx.cloud.describe_instance(task.region, task.instance_id)
-    except NotFound:
-        return finish(task, "rejected", f"instance {task.instance_id} not found in {task.region}")
-    interruption = Interruption(cloud=Cloud(task.cloud), region=task.region, instance_id=task.instance_id,
-                                kind=EventKind(task.kind), account=event.get("account", ""))
-    reason = instance_rejection(interruption, info, ctx.settings)
-    if reason:
-        return finish(task, "rejected", reason)
-    task.data["source"] = dataclasses.asdict(info)
-    stamp(task, "verified", now)
-    if ctx.settings.dry_run:
-        probe(ctx, task, planner.markets_for(ctx.settings.market_policy)[0])
-        first = (task.data["candidates"] or [None])[0]
-        return finish(task, "done", f"dry-run: would image {task.instance_id} and launch "
-                                    f"{'%(instance_type)s in %(zone)s (%(market)s)' % first if first else 'nothing (no stock)'}")
-    if _over_launch_cap(ctx, now):  # refuse early, before even the image costs anything
-        return finish(task, "failed", LAUNCH_CAP_REASON % ctx.settings.max_launches_per_hour)
-    name = f"responder-{task.instance_id}-{task.id[-8:]}"
-    task.data["image_name"] = name
-    task.data["image_id"] = ctx.cloud.create_image(
-        task.region, task.instance_id, name, client_token=f"{task.id}-image",
-        tags=(("responder:source-instance", task.instance_id), ("responder:task", task.id)))
-    stamp(task, "image_requested", ctx.clock())
+def _probe(task: Task, settings: Settings) -> Decision:
+    market = next_market(task, settings) or markets(settings)[0]
+    return Decision([Call("probe", {"market": market.value})])
+
+
+# -- decide --------------------------------------------------------------------------------
+def decide(task: Task, settings: Settings, now: float) -> Decision:
+    return DECIDERS[task.status](task, settings, now)
+
+
+def _decide_received(task: Task, settings: Settings, now: float) -> Decision:
+    record = task.record
+    if record.source is None:
+        return Decision([Call("describe_instance", {"instance_id": task.instance_id})])
+    if settings.dry_run:
+        if record.plan.candidates is None:
+            return _probe(task, settings)
+        record.intended = [c.to_json() for c in dry_run_writes(task)]
+        first = (record.plan.candidates or [None])[0]
+        what = f"{first.instance_type} in {first.zone} ({first.market})" if first else "nothing (no stock)"
+        return Decision(finish=("done", f"dry-run: would image {task.instance_id} and launch {what}"))
+    if not record.image.image_id:
+        return Decision([create_image_call(task)])
     task.status = "imaging"
-    prepare_launch(ctx, task)
-    task.next_at = ctx.clock() + image_poll_delay(ctx, task, elapsed=0.0, progress=0.0)
+    return Decision()
 
 
-def prepare_launch(ctx: Context, task: TaskRow) -> None:
-    """While the image builds: read what a clone needs that DescribeInstances does not carry (user
-    data, role, system disk — Aliyun keeps them in other APIs), then probe stock. Idempotent:
-    a throttled or crashed attempt resumes here without repeating what it already learned."""
-    if not task.data.get("details_fetched") and hasattr(ctx.cloud, "clone_details"):
-        task.data["source"] = dataclasses.asdict(ctx.cloud.clone_details(task.region, source_of(task)))
-    task.data["details_fetched"] = True
-    if "candidates" not in task.data:
-        probe(ctx, task, planner.markets_for(ctx.settings.market_policy)[0])
+def create_image_call(task: Task) -> Call:
+    return Call("create_image", {"instance_id": task.instance_id, "name": image_name(task),
+                                 "tags": [["responder:source-instance", task.instance_id],
+                                          ["responder:task", task.id]]},
+                token=token_for(task.key, "image"))
 
 
-def probe(ctx: Context, task: TaskRow, market: Market) -> None:
-    """Rank the candidates that have stock on `market` now; records them on the task."""
-    source = source_of(task)
-    catalog = ctx.catalogs.get_or_load((task.cloud, task.region), lambda: ctx.cloud.instance_types(task.region))
-    types = [t for t, _ in planner.candidate_types(source, catalog)]
-    if getattr(ctx.cloud, "offerings_are_static", False):  # AWS: where a type is offered, not live stock
-        in_stock = ctx.market_facts.get_or_load(("offerings", task.cloud, task.region, tuple(types), market),
-                                                lambda: ctx.cloud.offerings_with_stock(task.region, types, market))
-    else:  # Aliyun: DescribeAvailableResource is live stock, never cached
-        in_stock = ctx.cloud.offerings_with_stock(task.region, types, market)
-    subnets = ctx.subnets.get_or_load((task.cloud, task.region, source.vpc_id),
-                                      lambda: ctx.cloud.subnets(task.region, source.vpc_id))
-    scores = prices = None
-    if market == Market.SPOT and hasattr(ctx.cloud, "placement_scores"):
-        # Scores and prices move slowly; a burst of interruptions in one region shares one read.
-        scores = ctx.market_facts.get_or_load(("scores", task.region, tuple(types)),
-                                              lambda: ctx.cloud.placement_scores(task.region, types))
-        prices = ctx.market_facts.get_or_load(("prices", task.region, tuple(types)),
-                                              lambda: ctx.cloud.spot_prices(task.region, types))
-    planned = planner.plan_candidates(source, catalog, market, in_stock, subnets, scores, prices)
-    task.data["candidates"] = [c.to_json() for c in planned]
-    task.data.setdefault("probed_markets", []).append(market.value)
+def dry_run_writes(task: Task) -> list[Call]:
+    """The writes a real run would start with: the image, then one launch over the ranked offerings."""
+    offerings = [[c.instance_type, c.zone, c.market] for c in task.record.plan.candidates or []]
+    return [create_image_call(task),
+            Call("acquire_replacement", {"offerings": offerings, "count": 1},
+                 token=token_for(task.key, "launch") + "-s1")]
 
 
-def image_poll_delay(ctx: Context, task: TaskRow, elapsed: float, progress: float) -> float:
+def _decide_imaging(task: Task, settings: Settings, now: float) -> Decision:
+    record = task.record
+    if not record.plan.details_fetched:
+        return Decision([Call("clone_details")])
+    if record.plan.candidates is None:
+        return _probe(task, settings)
+    if now < record.image.next_poll_at:
+        return Decision(wait_until=record.image.next_poll_at)
+    return Decision([Call("describe_image", {"image_id": record.image.image_id})])
+
+
+def _decide_launching(task: Task, settings: Settings, now: float) -> Decision:
+    record, launch = task.record, task.record.launch
+    if task.cloud == Cloud.AWS.value and settings.aws_action == "reserve":
+        if not record.reservation.attempted:
+            return Decision([Call("reserve")])
+        return Decision(finish=reserve_outcome(task))
+    if not launch.replacement_ids:
+        if launch.since is None:
+            launch.since = now
+            record.stamp("launching_since", now)
+        if record.plan.candidates is None:
+            return _probe(task, settings)
+        return Decision([Call("acquire_replacement", {"market": record.plan.probed_markets[-1]})])
+    if "running" not in record.timings:
+        if now < launch.next_check_at:
+            return Decision(wait_until=launch.next_check_at)
+        return Decision([Call("instance_states", {"instance_ids": list(launch.replacement_ids)})])
+    source = record.source
+    if source and source.elastic_ip_allocation and not launch.elastic_ip_moved:
+        return Decision([Call("associate_address", {"allocation_id": source.elastic_ip_allocation,
+                                                    "instance_id": launch.replacement_ids[0]})])
+    if task.cloud == Cloud.AWS.value and settings.aws_action == "both" and not record.reservation.attempted:
+        return Decision([Call("reserve")])
+    if _retires_original(task, settings) and not launch.retired:
+        if launch.retire_at is None:
+            launch.retire_at = record.timings["running"] + settings.rebalance_retire_delay_seconds
+        if now < launch.retire_at:
+            return Decision(wait_until=launch.retire_at)
+        return Decision([Call("terminate_instance", {"instance_id": task.instance_id})])
+    chosen = launch.replacement
+    where = f" ({chosen.instance_type} in {chosen.zone}, {chosen.market})" if chosen else ""
+    return Decision(finish=("done", f"replaced by {', '.join(launch.replacement_ids)}{where}"
+                                    + ("; original retired" if launch.retired else "")))
+
+
+def acts_as_rebalance(task: Task) -> bool:
+    """A rebalance task, until the real interruption of the same instance arrives."""
+    return task.kind == EventKind.REBALANCE.value and task.record.interrupted_at is None
+
+
+def _retires_original(task: Task, settings: Settings) -> bool:
+    """Rebalance `replace`: like EC2 Auto Scaling capacity rebalancing, the original is terminated
+    once its replacement runs, so a recommendation never doubles the bill for long."""
+    return acts_as_rebalance(task) and settings.rebalance_retire
+
+
+def reserve_outcome(task: Task) -> tuple[str, str]:
+    reserved = task.record.reservation.reserved
+    if reserved is None:
+        return "failed", "no capacity to reserve for any candidate: " + "; ".join(task.record.launch.refusals)
+    return "done", (f"reserved {reserved.reservation_id} ({reserved.instance_type} in {reserved.zone}); "
+                    f"no replacement launched (RESPONDER_AWS_ACTION=reserve)")
+
+
+DECIDERS: dict[str, Callable[[Task, Settings, float], Decision]] = {
+    "received": _decide_received,
+    "imaging": _decide_imaging,
+    "launching": _decide_launching,
+}
+
+
+# -- observe -------------------------------------------------------------------------------
+def observe(task: Task, call: Call, answer: Any, settings: Settings, now: float, facts: Facts,
+            error: Optional[CloudError] = None) -> Optional[tuple[str, str]]:
+    """Fold one call's answer (or its classified error) into the record. Returns (status, reason)
+    when the task ends here. Errors other than the ones a step expects are the runner's."""
+    return OBSERVERS[call.verb](task, answer, settings, now, facts, error)
+
+
+def _saw_instance(task: Task, info: Optional[InstanceInfo], settings: Settings, now: float, facts: Facts,
+                  error: Optional[CloudError]):
+    if isinstance(error, NotFound) or info is None:
+        return "rejected", f"instance {task.instance_id} not found in {task.region}"
+    kind = EventKind.REBALANCE if acts_as_rebalance(task) else EventKind(task.kind)
+    if kind == EventKind.REBALANCE and task.record.interrupted_at is not None:
+        kind = EventKind.INTERRUPTION
+    interruption = Interruption(cloud=Cloud(task.cloud), region=task.region, instance_id=task.instance_id,
+                                kind=kind, account=task.record.event.account)
+    reason = instance_rejection(interruption, info, settings)
+    if reason:
+        return "rejected", reason
+    task.record.source = info
+    task.record.stamp("verified", now)
+    return None
+
+
+def _made_image(task: Task, image_id: str, settings: Settings, now: float, facts: Facts, error) -> None:
+    record = task.record
+    record.image.image_id, record.image.name = image_id, image_name(task)
+    record.image.token = token_for(task.key, "image")
+    record.stamp("image_requested", now)
+    record.image.next_poll_at = now + image_poll_delay(facts, task, elapsed=0.0, progress=0.0)
+    task.status = "imaging"
+
+
+def _got_details(task: Task, info: InstanceInfo, settings, now, facts, error) -> None:
+    task.record.source = info
+    task.record.plan.details_fetched = True
+
+
+def _probed(task: Task, found, settings: Settings, now, facts, error) -> None:
+    """`found` is the executor's ProbeResult; ranking it is pure planning."""
+    source = task.record.source
+    planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
+                                      found.scores, found.prices)
+    task.record.plan.candidates = planned
+    task.record.plan.probed_markets.append(found.market.value)
+
+
+def _saw_image(task: Task, image, settings: Settings, now: float, facts: Facts, error):
+    record = task.record
+    requested = record.timings["image_requested"]
+    record.image.polls += 1
+    if image.state == "failed":
+        return "failed", f"image {image.image_id} CreateFailed{': ' + image.reason if image.reason else ''}"
+    if image.state != "available":
+        if now - requested > settings.image_timeout_seconds:
+            return "failed", f"image {image.image_id} not available after {settings.image_timeout_seconds:.0f} s"
+        progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
+        record.image.last_creating_after = now - requested
+        if 0 < progress < 100:
+            record.image.total_estimate = (now - requested) * 100 / progress
+        record.image.next_poll_at = now + image_poll_delay(facts, task, now - requested, progress)
+        return None
+    record.image.available = True
+    record.stamp("image_available", now)
+    facts.build_estimates[(task.cloud, task.region)] = learned_build_time(facts, task, now - requested)
+    if acts_as_rebalance(task) and settings.rebalance_policy == "image-only":
+        return "done", "rebalance policy image-only: image taken, no replacement launched"
+    task.status = "launching"
+    return None
+
+
+def _launched(task: Task, outcome, settings: Settings, now: float, facts, error):
+    record, launch = task.record, task.record.launch
+    if outcome.instance_ids:
+        launch.replacement_ids = list(outcome.instance_ids)
+        launch.replacement = outcome.chosen
+        launch.adopted = outcome.adopted
+        launch.launched_at = now
+        launch.next_check_at = now + 1.0
+        record.stamp("launch_issued", now)
+        return None
+    if next_market(task, settings) is not None:
+        record.plan.candidates = None  # this market is sold out: probe the next one at once
+        return None
+    waited = now - (launch.since or now)
+    if waited >= settings.launch_retry_seconds:
+        return "failed", "no stock for any candidate: " + ("; ".join(launch.refusals) or "no candidate had stock")
+    record.plan.probed_markets, record.plan.candidates = [], None  # stock frees up: look again later
+    task.next_at = now + min(30.0, max(1.0, settings.launch_retry_seconds - waited))
+    return None
+
+
+def _saw_states(task: Task, states: dict[str, str], settings: Settings, now: float, facts, error):
+    launch = task.record.launch
+    if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
+        task.record.stamp("running", now)
+        return None
+    waited = now - (launch.launched_at or now)
+    if waited > RUNNING_TIMEOUT:
+        return "failed", (f"replacement {', '.join(launch.replacement_ids)} not running after "
+                          f"{RUNNING_TIMEOUT:.0f} s (states: {states or 'not found'}); it is left as it is")
+    launch.next_check_at = now + min(10.0, max(0.5, waited * 0.5))
+    return None
+
+
+def _moved_address(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.launch.elastic_ip_moved = True
+
+
+def _reserved(task: Task, reserved: Optional[Reserved], settings, now, facts, error) -> None:
+    task.record.reservation.attempted = True
+    task.record.reservation.reserved = reserved
+
+
+def _retired(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.launch.retired = True
+    task.record.stamp("original_retired", now)
+
+
+OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
+    "describe_instance": _saw_instance,
+    "create_image": _made_image,
+    "clone_details": _got_details,
+    "probe": _probed,
+    "describe_image": _saw_image,
+    "acquire_replacement": _launched,
+    "instance_states": _saw_states,
+    "associate_address": _moved_address,
+    "reserve": _reserved,
+    "terminate_instance": _retired,
+}
+
+
+# -- image polling -------------------------------------------------------------------------
+def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
     """Poll when the image should be ready, not on a fixed 20 s beat.
 
     With a progress figure, extrapolate; else aim at how long images take here — exactly when
@@ -151,7 +330,7 @@ def image_poll_delay(ctx: Context, task: TaskRow, elapsed: float, progress: floa
     """
     if 0 < progress < 100 and elapsed > 0:
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
-    known = ctx.build_estimates.get((task.cloud, task.region))
+    known = facts.build_estimates.get((task.cloud, task.region))
     if not known:
         return min(15.0, max(0.5, elapsed * 0.5))
     estimate, exact = known
@@ -161,110 +340,16 @@ def image_poll_delay(ctx: Context, task: TaskRow, elapsed: float, progress: floa
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(0.5, max(0.1, estimate * 0.05))
 
 
-def step_imaging(ctx: Context, task: TaskRow) -> None:
-    prepare_launch(ctx, task)
-    now = ctx.clock()
-    requested = task.data["timings"]["image_requested"]
-    image = ctx.cloud.describe_image(task.region, task.data["image_id"])
-    task.data["image_polls"] = task.data.get("image_polls", 0) + 1
-    if image.state == "failed":
-        return finish(task, "failed", f"image {image.image_id} CreateFailed{': ' + image.reason if image.reason else ''}")
-    if image.state != "available":
-        if now - requested > ctx.settings.image_timeout_seconds:
-            return finish(task, "failed", f"image {image.image_id} not available after "
-                                          f"{ctx.settings.image_timeout_seconds:.0f} s")
-        progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
-        task.data["image_last_creating"] = now - requested
-        if 0 < progress < 100:
-            task.data["image_total_estimate"] = (now - requested) * 100 / progress
-        task.next_at = now + image_poll_delay(ctx, task, now - requested, progress)
-        return
-    stamp(task, "image_available", now)
-    ctx.build_estimates[(task.cloud, task.region)] = _learned_build_time(ctx, task, now - requested)
-    if task.kind == EventKind.REBALANCE.value and ctx.settings.rebalance_policy == "image-only":
-        return finish(task, "done", "rebalance policy image-only: image taken, no replacement launched")
-    task.status = "launching"
-
-
-def _learned_build_time(ctx: Context, task: TaskRow, seen_available_after: float) -> tuple[float, bool]:
+def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> tuple[float, bool]:
     """How long an image takes here, for the next task's first poll. From the progress figure
     when the cloud gives one (Aliyun); else the midpoint between the last "creating" answer and
     this one (AWS); taking the moment we noticed would teach every later task to poll late."""
-    if "image_total_estimate" in task.data:
-        return task.data["image_total_estimate"], True
-    if "image_last_creating" in task.data:
-        return (task.data["image_last_creating"] + seen_available_after) / 2, False
-    known = ctx.build_estimates.get((task.cloud, task.region))
+    image = task.record.image
+    if image.total_estimate is not None:
+        return image.total_estimate, True
+    if image.last_creating_after is not None:
+        return (image.last_creating_after + seen_available_after) / 2, False
+    known = facts.build_estimates.get((task.cloud, task.region))
     if known:  # available at the first look: the estimate was not too short; never let it grow
         return min(known[0], seen_available_after), known[1]
     return seen_available_after, False
-
-
-def step_launching(ctx: Context, task: TaskRow) -> None:
-    now = ctx.clock()
-    action = ctx.settings.aws_action if task.cloud == "aws" else "launch"
-    if action == "reserve":
-        return _reserve(ctx, task, then_finish=True)
-    if task.data.get("replacement_ids"):
-        return _wait_running(ctx, task, now)
-    stamp(task, "launching_since", now)
-    # Checked again where the money is spent: tasks received together all passed the early check.
-    if not task.data.get("ledger") and _over_launch_cap(ctx, now):
-        return finish(task, "failed", LAUNCH_CAP_REASON % ctx.settings.max_launches_per_hour)
-    outcome = launch_replacement(ctx, task, source_of(task))
-    if outcome.instance_ids:
-        task.data["replacement_ids"] = list(outcome.instance_ids)
-        task.data["replacement"] = outcome.chosen
-        task.data["launched_at"] = ctx.clock()
-        task.next_at = ctx.clock() + 1.0
-        return
-    markets = planner.markets_for(ctx.settings.market_policy)
-    remaining = [m for m in markets if m.value not in task.data.get("probed_markets", [])]
-    if remaining:
-        probe(ctx, task, remaining[0])  # spot is gone: look at the next market at once
-        return step_launching(ctx, task)
-    waited = now - task.data["timings"]["launching_since"]
-    if waited >= ctx.settings.launch_retry_seconds:
-        return finish(task, "failed", "no stock for any candidate: " + outcome.summary())
-    task.data["probed_markets"] = []  # stock frees up over time: look again after a pause
-    probe(ctx, task, markets[0])
-    task.next_at = now + min(30.0, max(1.0, ctx.settings.launch_retry_seconds - waited))
-
-
-def _wait_running(ctx: Context, task: TaskRow, now: float) -> None:
-    states = ctx.cloud.instance_states(task.region, task.data["replacement_ids"])
-    if states and all(s.lower() == "running" for s in states.values()):
-        stamp(task, "running", now)
-        if hasattr(ctx.cloud, "associate_address") and task.data["source"].get("elastic_ip_allocation"):
-            ctx.cloud.associate_address(task.region, task.data["source"]["elastic_ip_allocation"],
-                                        task.data["replacement_ids"][0])
-            task.data["elastic_ip_moved"] = True
-        if ctx.settings.aws_action == "both" and task.cloud == "aws" and "reservation" not in task.data:
-            _reserve(ctx, task, then_finish=False)
-        chosen = task.data["replacement"]
-        return finish(task, "done", f"replaced by {', '.join(task.data['replacement_ids'])} "
-                                    f"({chosen['instance_type']} in {chosen['zone']}, {chosen['market']})")
-    waited = now - task.data["launched_at"]
-    if waited > RUNNING_TIMEOUT:
-        return finish(task, "failed", f"replacement {', '.join(task.data['replacement_ids'])} not running after "
-                                      f"{RUNNING_TIMEOUT:.0f} s (states: {states or 'not found'})")
-    task.next_at = now + min(10.0, max(0.5, waited * 0.5))
-
-
-def _reserve(ctx: Context, task: TaskRow, then_finish: bool) -> None:
-    """Policy reserve / both (AWS): hold on-demand capacity (an ODCR) through the capacity engine."""
-    reservation = reserve_capacity(ctx, task)
-    task.data["reservation"] = reservation
-    if not then_finish:
-        return
-    if reservation is None:
-        return finish(task, "failed", "no capacity to reserve for any candidate: " + "; ".join(task.data.get("refusals", [])))
-    finish(task, "done", f"reserved {reservation['reservation_id']} ({reservation['instance_type']} in "
-                         f"{reservation['zone']}); no replacement launched (RESPONDER_AWS_ACTION=reserve)")
-
-
-STEPS: dict[str, Callable[[Context, TaskRow], Any]] = {
-    "received": step_received,
-    "imaging": step_imaging,
-    "launching": step_launching,
-}

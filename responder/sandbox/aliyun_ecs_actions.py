@@ -37,6 +37,8 @@ def describe_instances(world: World, region: Region, params: dict[str, str]) -> 
             continue
         if params.get("InstanceType") and rendered["InstanceType"] != params["InstanceType"]:
             continue
+        if not _has_tags(rendered, params):
+            continue
         found.append(rendered)
     body: dict[str, Any] = {"TotalCount": len(found)}
     if params.get("MaxResults") or params.get("NextToken"):
@@ -47,6 +49,19 @@ def describe_instances(world: World, region: Region, params: dict[str, str]) -> 
         body.update(PageNumber=number, PageSize=size)
     body["Instances"] = {"Instance": page}
     return body
+
+
+def _has_tags(rendered: dict[str, Any], params: dict[str, str]) -> bool:
+    """DescribeInstances `Tag.N.Key` / `Tag.N.Value` (N = 1..20): every named tag must match."""
+    tags = {t["TagKey"]: t.get("TagValue", "") for t in rendered.get("Tags", {}).get("Tag", [])}
+    for n in range(1, 21):
+        key = params.get(f"Tag.{n}.Key")
+        if key is None:
+            continue
+        value = params.get(f"Tag.{n}.Value")
+        if key not in tags or (value is not None and tags[key] != value):
+            return False
+    return True
 
 
 def describe_instance_status(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,119 @@
+"""The only code in the replacement flow that calls a cloud: one method per Call verb.
+
+Parts: ProbeResult (what a stock probe saw), Executor (run(task, call) → the answer; keeps the
+slow-changing facts cached; takes the money caps before every spend).
+
+Steps (steps.py) decide which calls to make and fold the answers into the record; the runner
+(runner.py) saves and retries. Nothing else in replace/ talks to a cloud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from responder.caching import TTLCache
+from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
+from responder.model import Market
+from responder.replace import planner
+from responder.replace.caps import MoneyCaps, Spend
+from responder.replace.launch import LaunchContext, launch_replacement
+from responder.replace.record import Task
+from responder.replace.reserve import reserve_capacity
+from responder.replace.steps import CapReached, Call, markets
+from responder.settings import Settings
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    market: Market
+    catalog: dict[str, InstanceTypeSpec]
+    in_stock: set[tuple[str, str]]
+    subnets: list[Subnet]
+    scores: dict[tuple[str, str], float] | None = None
+    prices: dict[tuple[str, str], float] | None = None
+
+
+class Executor:
+    def __init__(self, clouds: dict[str, CloudPort], settings: Settings, caps: MoneyCaps,
+                 save: Callable[[Task], None], clock: Callable[[], float], sleep: Callable[[float], None],
+                 rand: Callable[[], float]):
+        self.clouds, self.settings, self.caps = clouds, settings, caps
+        self.save, self.clock, self.sleep, self.rand = save, clock, sleep, rand
+        self.catalogs = TTLCache(ttl=3600)
+        self.subnets = TTLCache(ttl=300)
+        self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
+
+    def run(self, task: Task, call: Call) -> Any:
+        return getattr(self, "_" + call.verb)(task, self.clouds[task.cloud], call)
+
+    # -- money -----------------------------------------------------------------------------
+    def _refuse_if_capped(self) -> None:
+        """A look before the image (nothing is taken): tasks beyond the hourly cap stop early."""
+        used = self.caps.used_since(self.clock() - 3600)
+        if used >= self.settings.max_launches_per_hour:
+            raise CapReached(f"launch cap reached: {used} spends in the last hour "
+                             f"(RESPONDER_MAX_LAUNCHES_PER_HOUR={self.settings.max_launches_per_hour})")
+
+    def take_spend(self, task: Task, token: str, kind: str) -> None:
+        verdict = self.caps.take(Spend(token=token, claim_key=task.key, kind=kind))
+        if not verdict.ok:
+            raise CapReached(verdict.reason)
+
+    def _launch_context(self, cloud: CloudPort) -> LaunchContext:
+        return LaunchContext(cloud=cloud, clock=self.clock, sleep=self.sleep, rand=self.rand, save=self.save,
+                             take_spend=self.take_spend, give_back=self.caps.give_back)
+
+    # -- one method per verb ---------------------------------------------------------------
+    def _describe_instance(self, task: Task, cloud: CloudPort, call: Call):
+        return cloud.describe_instance(task.region, task.instance_id)
+
+    def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        self._refuse_if_capped()
+        return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
+                                  tags=tuple(tuple(t) for t in call.args["tags"]))
+
+    def _clone_details(self, task: Task, cloud: CloudPort, call: Call):
+        return cloud.clone_details(task.region, task.record.source)
+
+    def _describe_image(self, task: Task, cloud: CloudPort, call: Call):
+        return cloud.describe_image(task.region, call.args["image_id"])
+
+    def _probe(self, task: Task, cloud: CloudPort, call: Call) -> ProbeResult:
+        """Stock for the candidate types on one market, with what ranks them."""
+        market = Market(call.args["market"])
+        source = task.record.source
+        catalog = self.catalogs.get_or_load((task.cloud, task.region), lambda: cloud.instance_types(task.region))
+        types = [t for t, _ in planner.candidate_types(source, catalog)]
+        if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable
+            in_stock = self.market_facts.get_or_load(("offerings", task.cloud, task.region, tuple(types), market),
+                                                     lambda: cloud.offerings_with_stock(task.region, types, market))
+        else:  # live stock (Aliyun DescribeAvailableResource): never cached
+            in_stock = cloud.offerings_with_stock(task.region, types, market)
+        subnets = self.subnets.get_or_load((task.cloud, task.region, source.vpc_id),
+                                           lambda: cloud.subnets(task.region, source.vpc_id))
+        scores = prices = None
+        if market == Market.SPOT and cloud.capabilities.placement_scores:
+            # Scores and prices move slowly; a burst of interruptions in one region shares one read.
+            scores = self.market_facts.get_or_load(("scores", task.region, tuple(types)),
+                                                   lambda: cloud.placement_scores(task.region, types))
+            prices = self.market_facts.get_or_load(("prices", task.region, tuple(types)),
+                                                   lambda: cloud.spot_prices(task.region, types))
+        return ProbeResult(market, catalog, in_stock, subnets, scores, prices)
+
+    def _acquire_replacement(self, task: Task, cloud: CloudPort, call: Call):
+        return launch_replacement(self._launch_context(cloud), task, markets(self.settings)[0])
+
+    def _instance_states(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
+        return cloud.instance_states(task.region, call.args["instance_ids"])
+
+    def _associate_address(self, task: Task, cloud: CloudPort, call: Call):
+        if not cloud.capabilities.elastic_ips:
+            return None
+        return cloud.associate_address(task.region, call.args["allocation_id"], call.args["instance_id"])
+
+    def _reserve(self, task: Task, cloud: CloudPort, call: Call):
+        return reserve_capacity(self._launch_context(cloud), task)
+
+    def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        cloud.terminate_instance(task.region, call.args["instance_id"])

@@ -1,0 +1,254 @@
+"""The typed, versioned task record: everything one replacement has learned, in one place.
+
+Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
+RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+(a task row with its record, what the flow works on), and
+the small generic codec (`encode`, `decode`) it uses for nested dataclasses.
+
+The record is stored as JSON in the task row's `data` column. No other module reads or writes
+that JSON: they work on these dataclasses. A record written by an older schema is upgraded in
+`TaskRecord.from_json` (one function per version step), so a task in flight survives a deploy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from responder.capacity.engine import LedgerEntry
+from responder.clouds.base import InstanceInfo, LaunchRequest
+from responder.model import Offering
+from responder.replace.planner import Candidate
+from responder.store import TaskRow
+
+SCHEMA_VERSION = 2
+
+
+@dataclass
+class EventFacts:
+    """What the delivery said (not verified): kept for the operator and the notice deadline."""
+
+    account: str = ""
+    event_id: str = ""
+    event_time: str = ""
+    shape: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImageState:
+    name: str = ""
+    token: str = ""
+    image_id: str = ""
+    polls: int = 0
+    last_creating_after: Optional[float] = None  # seconds after the request of the last "creating" answer
+    total_estimate: Optional[float] = None  # from the progress figure, when the cloud gives one
+    available: bool = False
+    next_poll_at: float = 0.0
+
+
+@dataclass
+class Plan:
+    details_fetched: bool = False
+    candidates: Optional[list[Candidate]] = None  # None: not probed yet; [] probed, nothing in stock
+    probed_markets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LaunchState:
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    # token → the exact launch request sent with it: a resumed call re-sends these very parameters.
+    requests: dict[str, LaunchRequest] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+    unavailable: dict[str, float] = field(default_factory=dict)  # str(offering) → skip until
+    since: Optional[float] = None
+    replacement_ids: list[str] = field(default_factory=list)
+    replacement: Optional[Candidate] = None
+    launched_offering: Optional[Offering] = None
+    launched_at: Optional[float] = None
+    next_check_at: float = 0.0
+    adopted: bool = False  # found by its token after a lost answer, not from the launch's own reply
+    elastic_ip_moved: bool = False
+    retire_at: Optional[float] = None  # rebalance `replace`: when the original is terminated
+    retired: bool = False
+
+
+@dataclass
+class Reserved:
+    reservation_id: str
+    instance_type: str
+    zone: str
+    count: int
+
+
+@dataclass
+class ReservationState:
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    attempted: bool = False
+    reserved: Optional[Reserved] = None
+
+
+@dataclass
+class RetryState:
+    """The one retry layer's memory: consecutive transient failures, reset by any success."""
+
+    failures: int = 0
+    last_error: str = ""
+    first_failure_at: Optional[float] = None
+
+
+@dataclass
+class Note:
+    kind: str
+    detail: dict[str, str]
+    at: float
+
+
+@dataclass
+class TaskRecord:
+    version: int = SCHEMA_VERSION
+    event: EventFacts = field(default_factory=EventFacts)
+    source: Optional[InstanceInfo] = None
+    image: ImageState = field(default_factory=ImageState)
+    plan: Plan = field(default_factory=Plan)
+    launch: LaunchState = field(default_factory=LaunchState)
+    reservation: ReservationState = field(default_factory=ReservationState)
+    retry: RetryState = field(default_factory=RetryState)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
+    original_terminated_at: Optional[float] = None
+    interrupted_at: Optional[float] = None  # a rebalance task: when the real interruption arrived
+    intended: list[dict[str, Any]] = field(default_factory=list)  # dry-run: the calls it would make
+
+    def stamp(self, name: str, now: float) -> None:
+        """Record when a milestone was first reached (later calls keep the first time)."""
+        self.timings.setdefault(name, now)
+
+    def to_json(self) -> dict[str, Any]:
+        return encode(self)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> "TaskRecord":
+        raw = dict(raw or {})
+        version = int(raw.get("version", 1))
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"task record version {version} is newer than this responder ({SCHEMA_VERSION})")
+        if version < 2:
+            raw = _from_v1(raw)
+        return decode(cls, raw)
+
+    @classmethod
+    def loads(cls, text: str | None) -> "TaskRecord":
+        return cls.from_json(json.loads(text) if text else None)
+
+
+def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 was a free-form dict; keep what a resumed task needs (event, timings)."""
+    return {"version": 2, "event": raw.get("event") or {}, "timings": raw.get("timings") or {}}
+
+
+# -- the codec: nested dataclasses, lists, dicts, tuples, Optional, enums ---------------------
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def decode(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Union:  # Optional[X]
+        inner = [a for a in args if a is not type(None)]
+        return decode(inner[0], value)
+    if origin is list:
+        return [decode(args[0], v) for v in value]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(args[0], v) for v in value)
+        return tuple(decode(a, v) for a, v in zip(args, value))
+    if origin is dict:
+        return {k: decode(args[1], v) for k, v in value.items()}
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = _hints(kind)
+        names = {f.name for f in dataclasses.fields(kind)}
+        return kind(**{k: decode(hints[k], v) for k, v in value.items() if k in names})
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+class Task:
+    """A task row and its typed record, as the replacement flow works on them."""
+
+    def __init__(self, row: TaskRow, record: TaskRecord | None = None):
+        self.row = row
+        self.record = record if record is not None else TaskRecord.from_json(row.data)
+
+    @classmethod
+    def of(cls, row: TaskRow | None) -> "Task | None":
+        return cls(row) if row is not None else None
+
+    id = property(lambda self: self.row.id)
+    key = property(lambda self: self.row.key)
+    cloud = property(lambda self: self.row.cloud)
+    region = property(lambda self: self.row.region)
+    instance_id = property(lambda self: self.row.instance_id)
+    kind = property(lambda self: self.row.kind)
+    reason = property(lambda self: self.row.reason)
+    deliveries = property(lambda self: self.row.deliveries)
+
+    @property
+    def status(self) -> str:
+        return self.row.status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self.row.status = value
+
+    @property
+    def next_at(self) -> float:
+        return self.row.next_at
+
+    @next_at.setter
+    def next_at(self, value: float) -> None:
+        self.row.next_at = value
+
+    @property
+    def finished(self) -> bool:
+        return self.row.status in ("done", "failed", "rejected")
+
+    def finish(self, status: str, reason: str = "") -> None:
+        self.row.status, self.row.reason, self.row.next_at = status, reason, 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return self.synced_row().to_json()
+
+    def synced_row(self) -> TaskRow:
+        """The row with the record written into it: what the store saves."""
+        self.row.data = self.record.to_json()
+        return self.row

@@ -10,7 +10,7 @@ from aliyun_fixtures import (  # noqa: F401  (fixtures are used by name)
 from responder.clouds.aliyun import AliyunCloud
 from responder.clouds.aliyun_errors import classify, is_no_capacity, is_throttled
 from responder.clouds.base import LaunchRequest
-from responder.errors import Fatal, Invalid, NoCapacity, NotFound, Throttled
+from responder.errors import Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
 from responder.model import Market, Offering
 
 
@@ -181,7 +181,7 @@ def test_proxy_variables_do_not_divert_loopback_calls(aliyun_emulator, small_sce
 
 def test_codes_are_classified_once():
     assert is_no_capacity("Zone.NotOnSale") and is_no_capacity("InstanceType.Offline")
-    assert is_throttled("Throttling.User") and is_throttled("ServiceUnavailable")
+    assert is_throttled("Throttling.User") and not is_throttled("ServiceUnavailable")
     from aliyunsdkcore.acs_exception.exceptions import ServerException
 
     def kind(code: str, status: int = 400) -> type:
@@ -189,7 +189,11 @@ def test_codes_are_classified_once():
 
     assert kind("InvalidInstanceId.NotFound", 404) is NotFound
     assert kind("InvalidImageName.Malformed") is Invalid and kind("MissingParameter.RegionId") is Invalid
-    assert kind("SomethingNew.Unheard") is Fatal and kind("InternalError", 500) is Fatal
+    assert kind("SomethingNew.Unheard") is Fatal
+    # Server-side faults may succeed when sent again (same token, same parameters): Transient.
+    assert kind("InternalError", 500) is Transient and kind("ServiceUnavailable", 503) is Transient
+    assert kind("SomethingNew.Unheard", 502) is Transient
+    assert kind("IdempotenceParamNotMatch") is TokenReused
     assert kind("InvalidResourceType.NotSupported", 403) is NoCapacity
 
 

@@ -64,6 +64,11 @@ class Executor:
         return LaunchContext(cloud=cloud, clock=self.clock, sleep=self.sleep, rand=self.rand, save=self.save,
                              take_spend=self.take_spend, give_back=self.caps.give_back)
 
+    def find_launched(self, task: Task, tokens: list[str]) -> tuple[str, ...]:
+        """The instances the first of these launch tokens made, if any did (lost answers)."""
+        cloud = self.clouds[task.cloud]
+        return next((ids for ids in (cloud.find_launched(task.region, t) for t in tokens) if ids), ())
+
     # -- one method per verb ---------------------------------------------------------------
     def _describe_instance(self, task: Task, cloud: CloudPort, call: Call):
         return cloud.describe_instance(task.region, task.instance_id)

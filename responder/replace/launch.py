@@ -133,7 +133,7 @@ class LaunchAcquirer:
             source=self.task.record.source, image_id=self.task.record.image.image_id,
             offerings=tuple(c.offering for c in batch),
             subnet_by_zone=tuple(sorted({(c.zone, c.subnet_id) for c in batch})), client_token=token, count=count,
-            extra_tags=(("responder:replaces", self.task.instance_id), ("responder:task", self.task.id),
+            extra_tags=(("responder:replaces", self.task.instance_id), ("responder:claim", self.task.key),
                         (TOKEN_TAG, token)),
         )
 

@@ -22,7 +22,7 @@ from responder.replace.record import Reserved, Task
 class _CappedReservations(ReservationAcquirer):
     def __init__(self, ctx: LaunchContext, task: Task):
         super().__init__(ctx.cloud, task.region, "open",
-                         tags=(("responder:replaces", task.instance_id), ("responder:task", task.id)))
+                         tags=(("responder:replaces", task.instance_id), ("responder:claim", task.key)))
         self.ctx, self.task = ctx, task
 
     def create(self, offering: Offering, count: int, token: str) -> Holding:

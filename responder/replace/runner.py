@@ -248,11 +248,11 @@ class TaskRunner:
         if not launch.replacement_ids:
             unsettled = [e.token for e in launch.ledger if e.status in ("pending", "error")]
             try:
-                found = next((ids for ids in (self.clouds[task.cloud].find_launched(task.region, t)
-                                              for t in unsettled) if ids), ())
+                found = self.executor.find_launched(task, unsettled)
             except CloudError as exc:
                 found = ()
-                reason += f"; could not check whether a launch went through ({exc.code}): check tag responder:task={task.id}"
+                reason += (f"; could not check whether a launch went through ({exc.code}): "
+                           f"look for tag responder:claim={task.key}")
             if found:
                 now = self.clock()
                 launch.replacement_ids, launch.adopted, launch.launched_at = list(found), True, now

@@ -102,7 +102,7 @@ def _decide_received(task: Task, settings: Settings, now: float) -> Decision:
 def create_image_call(task: Task) -> Call:
     return Call("create_image", {"instance_id": task.instance_id, "name": image_name(task),
                                  "tags": [["responder:source-instance", task.instance_id],
-                                          ["responder:task", task.id]]},
+                                          ["responder:claim", task.key]]},
                 token=token_for(task.key, "image"))
 
 

@@ -1,8 +1,8 @@
-"""Aliyun replacement benchmark (issue 2): receipt → CreateImage, image Available → RunInstances,
+"""Aliyun replacement benchmark: receipt → CreateImage, image Available → RunInstances,
 API calls per replacement and a 200-event burst, on the wire sandbox at 0 ms and 50 ms per call.
 
 Run: python bench/aliyun_replacement.py [--events 100] [--burst 200] [--senders 16] [--json]
-Method and figures: BENCHMARKS.md, "Aliyun replacement (issue 2)". Harness: bench/common.py.
+Method and figures: BENCHMARKS.md, "Aliyun replacement". Harness: bench/common.py.
 """
 
 from __future__ import annotations

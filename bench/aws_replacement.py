@@ -1,9 +1,9 @@
-"""AWS replacement benchmark (issue 3): receipt → CreateImage, image Available → CreateFleet,
+"""AWS replacement benchmark: receipt → CreateImage, image Available → CreateFleet,
 API calls per replacement and a 200-event burst, on the wire sandbox at 0 ms and 50 ms per call,
 set against the 2-minute spot interruption warning.
 
 Run: python bench/aws_replacement.py [--events 100] [--burst 200] [--senders 16] [--json]
-Method and figures: BENCHMARKS.md, "AWS replacement (issue 3)". Harness: bench/common.py.
+Method and figures: BENCHMARKS.md, "AWS replacement". Harness: bench/common.py.
 """
 
 from __future__ import annotations

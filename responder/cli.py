@@ -107,6 +107,7 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
 def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, timeout: float,
            database_url: str | None) -> None:
     """Run one event file to completion and print the outcome."""
+    from responder.model import Interruption
     from responder.parsing import parse_body
     from responder.replace.runner import TaskRunner
     from responder.intake import handle_events
@@ -119,7 +120,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     except BadEvent as exc:  # refused before any cloud starts
         _emit({"status": "invalid", "error": str(exc), "http_status": exc.status}, as_json)
         sys.exit(EXIT_BAD_INPUT)
-    needed = tuple({e.cloud.value for e in events if hasattr(e, "cloud")})
+    needed = tuple({e.cloud.value for e in events if isinstance(e, Interruption)})
     settings, store, clouds, box = build_runtime(sandbox, scenario, database_url,
                                                  settings.with_(background_ticker=False), only=needed)
     runner = TaskRunner(store, clouds, settings)

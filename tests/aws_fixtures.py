@@ -1,4 +1,4 @@
-"""Shared fixtures for the AWS emulator and adapter tests (conftest.py belongs to the lead).
+"""Shared fixtures for the AWS emulator and adapter tests (imported by the modules that use them).
 
 Parts: aws_env (fake credentials, no proxies), scenario (the default scenario, sped up), emulator
 (a running AwsEc2Emulator), ec2 (a raw boto3 client on it, retries off), cloud (AwsCloud on it),

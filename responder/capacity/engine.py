@@ -37,7 +37,9 @@ __all__ = ["client_token", "Holding", "Acquirer", "Waits", "EngineConfig", "Engi
 
 @dataclass(frozen=True)
 class Holding:
-    """Capacity we hold on one offering: a reservation (count = its total) or launched instances."""
+    """Capacity we hold on one offering: a reservation (holding_id = the reservation id, count = its
+    total), or a batch of launched instances (holding_id = the launch's ClientToken, which names
+    the batch; members = the instance ids; count = how many)."""
 
     holding_id: str
     offering: Offering

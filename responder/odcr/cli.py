@@ -5,7 +5,7 @@ subcommand, so `odcr --region X create ...` and `odcr create ... --region X` bot
 tool broke on the second), odcr (the click group), create, expand, _Run (sandbox / cloud / ledger /
 signals / engine for one invocation), _exit_code.
 
-The successor of the old ODCR script (docs: /work/shared/seeds, "ODCR本地管理工具"): same
+The successor of the old ODCR script ("ODCR本地管理工具"): same
 algorithm family (halve on shortage, grow the last reservation first, the same three waits as
 options), same result JSON on the last line of stdout, progress on stderr. New: several zones
 (`--availability-zone a,b,c`), Aliyun (`--cloud aliyun`), a ledger so `--run-id` resumes a run
@@ -284,7 +284,7 @@ def _exit_code(outcome: Outcome, signum: Optional[int]) -> int:
     return EXIT_PARTIAL if outcome.acquired > 0 else EXIT_NOTHING
 
 
-def main() -> None:  # `python -m responder.odcr.cli`, until the lead's `responder` group mounts it
+def main() -> None:  # `python -m responder.odcr.cli`; `responder odcr` mounts the same group
     odcr(prog_name="odcr")
 
 

@@ -139,13 +139,14 @@ class LaunchAcquirer:
 
     def _held(self, request: LaunchRequest, ids: tuple[str, ...], got: Offering | None = None,
               adopted: bool = False) -> Holding:
+        """A launched batch as the engine holds it: named by its ClientToken, the instances as members."""
         # The engine books the holding under the offering it asked for; a fleet may have launched
         # another of its overrides, so the record keeps what really launched (unknown when adopted:
         # then the first offering of the request stands for it).
         launched = got or request.offerings[0]
         self.task.record.launch.launched_offering = launched
         self.task.record.launch.adopted = adopted
-        return Holding(ids[0], launched, len(ids), members=tuple(ids))
+        return Holding(request.client_token, launched, len(ids), members=tuple(ids))
 
     def _usable(self, offering: Offering) -> bool:
         until = self.task.record.launch.unavailable.get(str(offering), 0)
@@ -184,7 +185,8 @@ def launch_replacement(ctx: LaunchContext, task: Task, first_market: Market) -> 
     if outcome.holdings:
         held = outcome.holdings[-1]
         offering = launch.launched_offering or held.offering
-        result.instance_ids = held.members or (held.holding_id,)
+        # A batch restored from the ledger alone carries no members: its token finds them.
+        result.instance_ids = held.members or ctx.cloud.find_launched(task.region, held.holding_id)
         result.adopted = launch.adopted
         result.chosen = next((c for c in candidates if c.offering == offering), None) or Candidate(
             offering.instance_type, offering.zone, offering.market.value, "", "launched")

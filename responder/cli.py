@@ -35,6 +35,7 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
     box = None
     clouds = None
     if sandbox:
+        _require_sandbox()
         from responder.sandbox.runtime import start_sandbox
 
         box = start_sandbox(scenario, only=only)
@@ -50,6 +51,16 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
 
         clouds = clouds_from_settings(settings)
     return settings, Store(settings.database_url), clouds, box
+
+
+def _require_sandbox() -> None:
+    """Exit 2 (a usage error) when the sandbox extra is not installed."""
+    from responder.extras import MissingExtra, require_sandbox
+
+    try:
+        require_sandbox()
+    except MissingExtra as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _settings() -> Settings:

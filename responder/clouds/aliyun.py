@@ -16,12 +16,12 @@ from __future__ import annotations
 import importlib
 import dataclasses
 import json
+import os
 import threading
 from typing import Any
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
-from aliyunsdkcore.client import AcsClient
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
@@ -55,23 +55,30 @@ class AliyunCloud(AliyunCapacityMixin):
         self._protocol = "http" if endpoint.startswith("http://") or loopback else "https"
         self._proxy = {"http": None, "https": None} if loopback else None
         self._timeout = timeout
-        self._clients: dict[str, AcsClient] = {}
+        self._clients: dict[str, Any] = {}  # "pid:region" → AcsClient
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never show credentials, even in a debugger or a log line
         return f"AliyunCloud(endpoint={self._endpoint or 'default'!r})"
 
     # -- transport -------------------------------------------------------------------------
-    def _client(self, region: str) -> AcsClient:
+    def _client(self, region: str):
+        """The region's AcsClient, shared by every thread: each call builds its own request
+        object, the signer keeps no per-call state, and the client's requests Session sends through
+        a urllib3 pool of pool_size connections (at least the server's threads per process)."""
+        key = f"{os.getpid()}:{region}"  # a forked worker makes its own: pools are not fork-safe
         with self._lock:
-            client = self._clients.get(region)
+            client = self._clients.get(key)
             if client is None:
+                # Imported here: the SDK's client and its vendored requests cost ~90 ms at startup.
+                from aliyunsdkcore.client import AcsClient
+
                 client = AcsClient(region_id=region, credential=self._credential, auto_retry=False,
                                    max_retry_time=0, timeout=self._timeout, connect_timeout=min(5, self._timeout),
                                    pool_size=16, proxy=self._proxy)
                 if self._endpoint:
                     client.add_endpoint(region, "Ecs", self._endpoint)
-                self._clients[region] = client
+                self._clients[key] = client
             return client
 
     def _call(self, region: str, action: str, doing: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -7,15 +7,25 @@ placement_scores, spot_prices, associate_address. Errors are classified by aws_e
 
 botocore's own retries are off (total_max_attempts=1): exactly one layer retries, and it is the engine.
 The adapter never sleeps, never retries, never decides.
+
+Clients: boto3 sessions are not thread-safe ("Session objects are not thread safe and should not be
+shared across threads and processes",
+https://boto3.amazonaws.com/v1/documentation/api/latest/guide/session.html#multithreading-or-multiprocessing-with-sessions),
+and the web server calls the adapter from many threads and, under gunicorn, from forked workers.
+So the session is made lazily in the process that uses it, only touched under a lock, and clients
+are cached per (process, thread, region). One session per thread would also be safe, but each
+loads the EC2 service model again (about 0.15 s and 30 MB a thread); a further client from a
+warm session costs about 6 ms. boto3 itself is imported when the first client is made, not when
+the adapter is built, so an app that never calls AWS never pays its import.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list as _tags
@@ -40,24 +50,47 @@ class AwsCloud(AwsCapacityMixin):
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
                                 placement_scores=True, elastic_ips=True)
 
-    def __init__(self, endpoint_url: str | None = None, *, session: boto3.session.Session | None = None,
+    def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, **session_kwargs: Any):
-        self._session = session or boto3.session.Session(**session_kwargs)
+        """`session`: a boto3 Session to make clients from (used under the lock, in this process
+        only); otherwise one is made from `session_kwargs` on first use, per process."""
+        self._given_session = session
+        self._session_kwargs = session_kwargs
         self._endpoint_url = endpoint_url
-        # total_max_attempts=1: one attempt, zero retries. (botocore's `max_attempts` counts
-        # *retries* in legacy mode, so {"max_attempts": 1} would still send a failed call twice.)
-        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                              connect_timeout=timeout, read_timeout=timeout)
-        self._clients: dict[str, Any] = {}
+        self._timeout = timeout
+        self._lock = threading.Lock()  # guards the session: client creation goes through it
+        self._session_of_pid: tuple[int, Any] | None = None
+        self._local = threading.local()  # this thread's clients: {(pid, region): client}
         self._zone_names: dict[str, dict[str, str]] = {}
         self._ebs_optimized: dict[tuple[str, str], bool] = {}
 
+    def __repr__(self) -> str:  # session_kwargs may hold keys: never show them
+        return f"AwsCloud(endpoint_url={self._endpoint_url!r})"
+
     # -- plumbing --------------------------------------------------------------------------
     def _ec2(self, region: str):
-        if region not in self._clients:
-            self._clients[region] = self._session.client("ec2", region_name=region, endpoint_url=self._endpoint_url,
-                                                         config=self._config)
-        return self._clients[region]
+        """This thread's EC2 client for region, made on first use."""
+        clients = self._local.__dict__.setdefault("clients", {})
+        key = (os.getpid(), region)
+        client = clients.get(key)
+        if client is None:
+            client = clients[key] = self._new_client(region)
+        return client
+
+    def _new_client(self, region: str):
+        from botocore.config import Config
+
+        # total_max_attempts=1: one attempt, zero retries. (botocore's `max_attempts` counts
+        # *retries* in legacy mode, so {"max_attempts": 1} would still send a failed call twice.)
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                        connect_timeout=self._timeout, read_timeout=self._timeout)
+        with self._lock:
+            pid = os.getpid()
+            if self._session_of_pid is None or self._session_of_pid[0] != pid:
+                # A forked child must not reuse its parent's session or connection pools.
+                self._session_of_pid = (pid, self._given_session or _new_session(**self._session_kwargs))
+            return self._session_of_pid[1].client("ec2", region_name=region, endpoint_url=self._endpoint_url,
+                                                  config=config)
 
     def _call(self, region: str, operation: str, doing: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -267,6 +300,12 @@ class AwsCloud(AwsCapacityMixin):
                            Filters=[{"Name": "launch-template-name", "Values": [name]}])["LaunchTemplates"]
         return found[0]["LaunchTemplateId"]
 
+
+
+def _new_session(**kwargs: Any):
+    import boto3.session
+
+    return boto3.session.Session(**kwargs)
 
 
 def _raise_refusal(errors: list[dict[str, Any]], doing: str) -> None:

@@ -1,0 +1,27 @@
+"""Optional install extras: which are present, and the message when one is missing.
+
+Parts: SANDBOX_MODULES (what only the sandbox clouds import), MissingExtra, require_sandbox.
+
+A production install (`pip install .` / requirements.txt) carries no emulator; the sandbox clouds
+need `pip install '.[sandbox]'`. Checked up front, before any emulator starts, so a missing
+extra is one clear message and not an ImportError halfway through starting the clouds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+SANDBOX_MODULES = ("moto", "yaml")  # the `sandbox` extra in pyproject.toml: moto, PyYAML
+
+
+class MissingExtra(RuntimeError):
+    """An optional extra this command needs is not installed; the message says how to install it."""
+
+
+def require_sandbox() -> None:
+    """Raise MissingExtra unless every module of the `sandbox` extra can be imported."""
+    missing = [name for name in SANDBOX_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtra(
+            f"--sandbox needs the sandbox extra, which this install lacks ({', '.join(missing)} not found): "
+            "pip install -e '.[sandbox]' (or pip install -r requirements-sandbox.txt)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from responder.errors import BadEvent
+from responder.extras import sandbox_or_usage_error
 from responder.settings import Settings, SettingsError
 from responder.store import UNFINISHED
 
@@ -35,7 +36,7 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
     box = None
     clouds = None
     if sandbox:
-        _require_sandbox()
+        sandbox_or_usage_error()
         from responder.sandbox.runtime import start_sandbox
 
         box = start_sandbox(scenario, only=only)
@@ -51,16 +52,6 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
 
         clouds = clouds_from_settings(settings)
     return settings, Store(settings.database_url), clouds, box
-
-
-def _require_sandbox() -> None:
-    """Exit 2 (a usage error) when the sandbox extra is not installed."""
-    from responder.extras import MissingExtra, require_sandbox
-
-    try:
-        require_sandbox()
-    except MissingExtra as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _settings() -> Settings:

@@ -1,6 +1,7 @@
 """Optional install extras: which are present, and the message when one is missing.
 
-Parts: SANDBOX_MODULES (what only the sandbox clouds import), MissingExtra, require_sandbox.
+Parts: SANDBOX_MODULES (what only the sandbox clouds import), MissingExtra, require_sandbox,
+sandbox_or_usage_error (the same as a click usage error: exit 2).
 
 A production install (`pip install .` / requirements.txt) carries no emulator; the sandbox clouds
 need `pip install '.[sandbox]'`. Checked up front, before any emulator starts, so a missing
@@ -25,3 +26,13 @@ def require_sandbox() -> None:
         raise MissingExtra(
             f"--sandbox needs the sandbox extra, which this install lacks ({', '.join(missing)} not found): "
             "pip install -e '.[sandbox]' (or pip install -r requirements-sandbox.txt)")
+
+
+def sandbox_or_usage_error() -> None:
+    """For CLI commands: a missing sandbox extra is a usage error (exit 2), not a traceback."""
+    import click
+
+    try:
+        require_sandbox()
+    except MissingExtra as exc:
+        raise click.UsageError(str(exc)) from None

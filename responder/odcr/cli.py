@@ -33,6 +33,7 @@ from rich.console import Console
 
 from responder.capacity.engine import CapacityEngine, EngineConfig, MemoryLedger, Outcome, Waits
 from responder.errors import CloudError, Invalid, NotFound
+from responder.extras import sandbox_or_usage_error
 from responder.model import Offering
 from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for
 from responder.capacity.reservations import ReservationAcquirer
@@ -181,6 +182,7 @@ class _Run:
     def _cloud(self):
         opts, cloud = self.opts, self.opts["cloud"]
         if opts["sandbox"]:
+            sandbox_or_usage_error()
             from responder.sandbox.runtime import start_sandbox
             from responder.sandbox.scenario import load_scenario
 

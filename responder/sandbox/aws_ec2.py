@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from responder.sandbox import aws_capacity, aws_launch, aws_seed
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
-from responder.sandbox.loopback import LoopbackServer, QuietHandler
+from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
 from responder.sandbox.scenario import Scenario, load_scenario
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default; used when a scenario region names none
@@ -224,6 +224,8 @@ class AwsEc2Emulator:
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
         except Ec2Error as err:
             status, data = err.status, error_body(err.code, err.message)
+        except DropConnection:
+            raise  # a timeout / reset fault: werkzeug ends the connection without an answer
         except Exception as err:  # a bug in an intercept: answer as EC2 would, keep the trace
             log.exception("sandbox EC2 failed on %s", action)
             code = getattr(err, "error_type", "") or "InternalError"  # moto's own errors carry their code

@@ -96,3 +96,36 @@ def test_replays_in_other_processes_share_the_one_cloud(shared, tmp_path):
         assert secret not in logged
     keys = {k for cloud in calls.values() for c in cloud for k in c["params"]}
     assert not keys & {"Signature", "AccessKeyId", "SecurityToken", "X-Amz-Signature", "X-Amz-Credential"}
+
+
+def test_one_port_answers_both_sdks_and_the_state_shows_their_reservations(monkeypatch):
+    import boto3
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkcore.request import CommonRequest
+    from botocore.config import Config
+
+    from responder.sandbox.scenario import load_scenario
+    from responder.sandbox.shared import SharedSandbox
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with SharedSandbox(load_scenario()) as box:
+        ec2 = boto3.client("ec2", region_name="us-east-2", endpoint_url=f"http://{box.address}",
+                           aws_access_key_id="sandbox-key", aws_secret_access_key="sandbox-secret",
+                           config=Config(retries={"total_max_attempts": 1}))
+        reserved = ec2.create_capacity_reservation(InstanceType="m5.large", InstancePlatform="Linux/UNIX",
+                                                   AvailabilityZone="us-east-2b", InstanceCount=2)["CapacityReservation"]
+        ecs = AcsClient("sandbox-key", "sandbox-secret", "cn-hangzhou", auto_retry=False)
+        ecs.add_endpoint("cn-hangzhou", "Ecs", box.address)
+        request = CommonRequest(domain=None, version="2014-05-26", action_name="CreateCapacityReservation")
+        request.set_method("POST")
+        request.set_product("Ecs")
+        for key, value in {"RegionId": "cn-hangzhou", "InstanceType": "ecs.g7.large", "InstanceAmount": "3",
+                           "ZoneId.1": "cn-hangzhou-j"}.items():
+            request.add_query_param(key, value)
+        pool = json.loads(ecs.do_action_with_exception(request))["PrivatePoolOptionsId"]
+        state = box.state()
+        assert [(r["id"], r["total"]) for r in state["aws"]["reservations"]] == [(reserved["CapacityReservationId"], 2)]
+        assert [(r["id"], r["total"], r["zone"]) for r in state["aliyun"]["reservations"]] == [(pool, 3, "cn-hangzhou-j")]
+        assert [c["action"] for c in box.calls()["aws"]] == ["CreateCapacityReservation"]
+        assert [c["action"] for c in box.calls()["aliyun"]] == ["CreateCapacityReservation"]

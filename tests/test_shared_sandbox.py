@@ -35,7 +35,7 @@ def test_it_prints_only_the_seven_exports_and_writes_the_same_lines_to_the_env_f
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_it_cleanly(tmp_path, sig):
+def test_a_signal_stops_it_cleanly(sig):
     box = SandboxProcess().wait_ready()
     assert box.state()["aliyun"]["instances"]
     assert box.stop(sig) == 0

@@ -1,6 +1,6 @@
-"""The `responder` command: serve, replay, tick, and the ODCR manager (`responder odcr ...`).
+"""The `responder` command: serve, replay, tick, sandbox, and the ODCR manager (`responder odcr ...`).
 
-Parts: cli (click group), serve, replay, tick, build_runtime (settings + store + clouds, real or
+Parts: cli (click group), serve, replay, tick, sandbox (one shared sandbox cloud for many processes), build_runtime (settings + store + clouds, real or
 sandbox), outcome_json (what replay prints).
 """
 
@@ -188,6 +188,24 @@ def tick(database_url: str | None) -> None:
     _setup_logging(settings.log_level)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
     click.echo(json.dumps({"advanced": TaskRunner(store, clouds, settings).tick()}))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
+@click.option("--port", type=int, default=9100, show_default=True, help="Port (0 = any free port).")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="Scenario file (default: the shipped one).")
+@click.option("--env-file", type=click.Path(dir_okay=False), help="Also write the export lines to this file.")
+def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) -> None:
+    """Serve both sandbox clouds on one port; print `export` lines that point responder at it."""
+    from responder.sandbox.scenario import ScenarioError, load_scenario
+    from responder.sandbox.shared import run_shared
+
+    _setup_logging(_settings().log_level)
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise click.UsageError(str(exc)) from None
+    run_shared(loaded, host, port, env_file)
 
 
 def _register_odcr() -> None:

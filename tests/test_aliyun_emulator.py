@@ -227,3 +227,29 @@ def test_the_call_log_never_holds_credentials(aliyun_emulator, small_scenario):
     logged = requests.get(f"http://{emu.endpoint}/_sandbox/calls", timeout=5).json()["calls"]
     assert logged[0]["action"] == "DescribeVSwitches"
     assert not {"AccessKeyId", "Signature", "SecurityToken"} & set(logged[0]["params"])
+
+
+def test_a_run_instances_token_reused_for_another_amount_is_refused_and_buys_nothing(aliyun_emulator, small_scenario):
+    emu = aliyun_emulator(small_scenario)
+    client = sdk_client(emu)
+    image_id = call(client, "CreateImage", InstanceId=DOOMED, ImageName="img")["ImageId"]
+    emu.clock.advance(5)
+    launch = dict(ImageId=image_id, InstanceType="ecs.g7.large", VSwitchId=VSW_J, SpotStrategy="SpotAsPriceGo",
+                  ClientToken="run-2")
+    call(client, "RunInstances", Amount=1, **launch)
+    err = error_of(client, "RunInstances", Amount=2, **launch)
+    assert (err.get_http_status(), err.get_error_code()) == (400, "IdempotenceParamNotMatch")
+    assert emu.stock.available("ecs.g7.large", "cn-hangzhou-j", "spot") == 2
+
+
+def test_a_region_outside_the_scenario_is_invalid_region_id_not_found(aliyun_emulator, small_scenario):
+    emu = aliyun_emulator(small_scenario)
+    client = sdk_client(emu)
+    request = CommonRequest(domain=None, version="2014-05-26", action_name="DescribeInstances")
+    request.set_method("POST")
+    request.set_product("Ecs")
+    request.add_query_param("RegionId", "cn-atlantis")
+    with pytest.raises(ServerException) as err:
+        client.do_action_with_exception(request)
+    assert (err.value.get_http_status(), err.value.get_error_code()) == (404, "InvalidRegionId.NotFound")
+    assert emu.calls_of("DescribeInstances")[-1]["code"] == "InvalidRegionId.NotFound"

@@ -189,3 +189,93 @@ def test_offerings_come_from_the_scenario_catalog(ec2):
                                                   Filters=[{"Name": "instance-type", "Values": ["m6g.large", "t3.nano"]}])
     assert {(o["InstanceType"], o["Location"]) for o in offers["InstanceTypeOfferings"]} == {
         ("m6g.large", z) for z in ("us-east-2a", "us-east-2b", "us-east-2c")}
+
+
+# -- EC2's ClientToken rule, one generic layer for every action that takes a token -----------------
+
+def _template(ec2, name="tmpl-token", token="lt-token-1", key="my-kp"):
+    image = ec2.describe_instances(InstanceIds=[SPOT_ID])["Reservations"][0]["Instances"][0]["ImageId"]
+    return ec2.create_launch_template(LaunchTemplateName=name, ClientToken=token,
+                                      LaunchTemplateData={"ImageId": image, "KeyName": key})["LaunchTemplate"]
+
+
+def _fleet(ec2, template_id, count, token):
+    return ec2.create_fleet(
+        Type="instant", ClientToken=token,
+        TargetCapacitySpecification={"TotalTargetCapacity": count, "DefaultTargetCapacityType": "spot"},
+        LaunchTemplateConfigs=[{"LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "$Latest"},
+                                "Overrides": [{"InstanceType": "m5.large", "SubnetId": "subnet-0a1b2c3d4e5f60002"}]}])
+
+
+def _mismatch(call, *args, **kwargs):
+    with pytest.raises(ClientError) as err:
+        call(*args, **kwargs)
+    assert err.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return err.value
+
+
+def test_a_repeated_create_fleet_token_replays_the_first_fleet_and_another_target_is_refused(emulator, ec2):
+    template = _template(ec2)
+    before = emulator.stock.available("m5.large", "us-east-2b", "spot")
+    first = _fleet(ec2, template["LaunchTemplateId"], 2, "fleet-token-1")
+    again = _fleet(ec2, template["LaunchTemplateId"], 2, "fleet-token-1")
+    assert again["FleetId"] == first["FleetId"]
+    assert again["Instances"][0]["InstanceIds"] == first["Instances"][0]["InstanceIds"]
+    assert emulator.stock.available("m5.large", "us-east-2b", "spot") == before - 2
+    _mismatch(_fleet, ec2, template["LaunchTemplateId"], 3, "fleet-token-1")
+    assert emulator.stock.available("m5.large", "us-east-2b", "spot") == before - 2
+
+
+def test_a_repeated_run_instances_token_launches_once_and_other_parameters_are_refused(emulator, ec2):
+    launch = dict(ImageId="ami-03cf127a", InstanceType="m5.large", MinCount=1, MaxCount=1,
+                  SubnetId="subnet-0a1b2c3d4e5f60003", ClientToken="run-token-1")
+    first = ec2.run_instances(**launch)["Instances"][0]["InstanceId"]
+    assert ec2.run_instances(**launch)["Instances"][0]["InstanceId"] == first
+    in_subnet = ec2.describe_instances(Filters=[{"Name": "subnet-id", "Values": ["subnet-0a1b2c3d4e5f60003"]}])
+    assert [i["InstanceId"] for r in in_subnet["Reservations"] for i in r["Instances"]] == [first]
+    _mismatch(ec2.run_instances, **dict(launch, InstanceType="m6i.large"))
+
+
+def test_a_repeated_launch_template_token_returns_the_same_template_and_other_data_is_refused(emulator, ec2):
+    first = _template(ec2)
+    assert _template(ec2)["LaunchTemplateId"] == first["LaunchTemplateId"]
+    assert len(ec2.describe_launch_templates()["LaunchTemplates"]) == 1
+    _mismatch(_template, ec2, key="other-kp")
+
+
+def test_a_capacity_reservation_token_reused_with_other_tags_is_refused_by_the_generic_layer(emulator, ec2):
+    first = _reserve(ec2, 1, zone="us-east-2b", token="cr-token-9")
+    assert _reserve(ec2, 1, zone="us-east-2b", token="cr-token-9")["CapacityReservationId"] == first["CapacityReservationId"]
+    kwargs = dict(InstanceType="m5.large", InstancePlatform="Linux/UNIX", AvailabilityZone="us-east-2b",
+                  InstanceCount=1, EndDateType="unlimited", InstanceMatchCriteria="open", ClientToken="cr-token-9")
+    _mismatch(ec2.create_capacity_reservation, **kwargs)  # only the match criteria differ
+
+
+def test_a_token_is_free_again_after_a_refused_create(scenario_dict, make_emulator):
+    scenario_dict["stock"]["offers"].append({"type": "m5.large", "zone": "us-east-2c", "market": "ondemand",
+                                             "available": 0, "schedule": [{"at": 30, "add": 1}]})
+    emu = make_emulator(scenario_dict)
+    ec2 = client_for(emu)
+    launch = dict(ImageId="ami-03cf127a", InstanceType="m5.large", MinCount=1, MaxCount=1,
+                  SubnetId="subnet-0a1b2c3d4e5f60003", ClientToken="retry-after-no-stock")
+    with pytest.raises(ClientError) as err:
+        ec2.run_instances(**launch)
+    assert err.value.response["Error"]["Code"] == "InsufficientInstanceCapacity"
+    emu.clock.advance(30)
+    assert ec2.run_instances(**launch)["Instances"][0]["InstanceType"] == "m5.large"
+
+
+# -- a region the account does not have --------------------------------------------------------
+
+def test_a_region_outside_the_scenario_is_an_auth_failure_not_a_server_error(emulator):
+    import boto3
+    from botocore.config import Config
+
+    far = boto3.client("ec2", region_name="ap-southeast-7", endpoint_url=emulator.endpoint_url,
+                       config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as err:
+        far.describe_instances()
+    assert err.value.response["Error"]["Code"] == "AuthFailure"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+    assert emulator.calls_of("DescribeInstances")[-1]["code"] == "AuthFailure"

@@ -80,9 +80,11 @@ class AliyunEcsEmulator:
         self._http = LoopbackServer(self._wsgi, port, name="aliyun-ecs-emulator")
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "AliyunEcsEmulator":
-        self.port = self._http.start()
-        self.endpoint = f"127.0.0.1:{self.port}"
+    def start(self, serve: bool = True) -> "AliyunEcsEmulator":
+        """serve=False: no server of its own; a shared server calls `wsgi` (shared.py)."""
+        if serve:
+            self.port = self._http.start()
+            self.endpoint = f"127.0.0.1:{self.port}"
         return self
 
     def stop(self) -> None:
@@ -105,6 +107,9 @@ class AliyunEcsEmulator:
         return [c for c in self.calls if c["action"] == action]
 
     # -- HTTP ------------------------------------------------------------------------------
+    def wsgi(self, environ, start_response):
+        return self._wsgi(environ, start_response)
+
     def _wsgi(self, environ, start_response):
         request = Request(environ)
         if request.path.startswith("/_sandbox/"):
@@ -128,8 +133,18 @@ class AliyunEcsEmulator:
         started, arrived = self.clock(), time.time()
         if self.scenario.latency_ms > 0:
             time.sleep(self.scenario.latency_ms / 1000.0)
+        fault = None
         try:
             self._authenticate(request.method, params)
+            if action not in ACTIONS:
+                raise EcsError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404)
+            fault = self.faults.fault_for(action)
+            if fault is not None and fault.ends_before_action:
+                self._log(action, 0, fault.kind, started, arrived, params, fault)
+                fault.before()  # timeout / reset: the connection ends here, nothing was done
+            if fault is not None and fault.kind == "error":
+                raise EcsError(fault.code, fault.message or _FAULT_MESSAGE.get(fault.code, "Injected by the sandbox scenario."),
+                               fault.status or _FAULT_STATUS.get(fault.code, 400))
             body = self._dispatch(action, params)
             status, code = 200, ""
         except EcsError as err:
@@ -137,10 +152,19 @@ class AliyunEcsEmulator:
             body = {"Code": err.code, "Message": err.message, "HostId": request.host or "ecs.aliyuncs.com",
                     "Recommend": f"https://api.aliyun.com/troubleshoot?q={err.code}&product=Ecs"}
         body["RequestId"] = request_id()
-        with self._calls_lock:
-            self._calls.append({"action": action, "status": status, "code": code, "t": started, "wall": arrived,
-                                "params": {k: v for k, v in params.items() if k not in _SECRET_PARAMS}})
+        self._log(action, status, code, started, arrived, params, fault)
+        if fault is not None:
+            fault.after()  # lost: the action was done for real, and its answer never leaves
         return _json(body, status)
+
+    def _log(self, action: str, status: int, code: str, started: float, arrived: float, params: dict[str, str],
+             fault=None) -> None:
+        entry = {"action": action, "status": status, "code": code, "t": started, "wall": arrived,
+                 "params": {k: v for k, v in params.items() if k not in _SECRET_PARAMS}}
+        if fault is not None:
+            entry["fault"] = fault.kind
+        with self._calls_lock:
+            self._calls.append(entry)
 
     def _authenticate(self, method: str, params: dict[str, str]) -> None:
         if params.get("AccessKeyId") != self.access_key_id:
@@ -170,17 +194,9 @@ class AliyunEcsEmulator:
             raise EcsError("InvalidVersion", "Specified parameter Version is not valid.", 400)
 
     def _dispatch(self, action: str, params: dict[str, str]) -> dict[str, Any]:
-        handler = ACTIONS.get(action)
-        if handler is None:
-            raise EcsError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404)
-        fault = self.faults.next_fault(action)
-        if fault is not None:
-            code = str(fault.get("code", "Throttling"))
-            raise EcsError(code, str(fault.get("message") or _FAULT_MESSAGE.get(code, "Injected by the sandbox scenario.")),
-                           int(fault.get("status") or _FAULT_STATUS.get(code, 400)))
         with self.world.lock:
             region = self.world.region(params.get("RegionId", ""))
-            return dict(handler(self.world, region, params))
+            return dict(ACTIONS[action](self.world, region, params))
 
 
 def _json(body: dict[str, Any], status: int) -> Response:

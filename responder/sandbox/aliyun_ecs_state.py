@@ -155,6 +155,9 @@ class World:
         if not region_id:
             raise missing("RegionId")
         if region_id not in self.regions:
+            # ECS names region mistakes InvalidRegionId (or NotSupportedEndpoint) in "Troubleshoot
+            # API error codes" (https://www.alibabacloud.com/help/doc-detail/40644.htm); the doc gives
+            # no status, so the harsher reading: 404, a not-found the caller must not retry.
             raise EcsError("InvalidRegionId.NotFound", f"The specified region does not exist: {region_id}", 404)
         return self.regions[region_id]
 
@@ -174,7 +177,12 @@ class World:
     # -- idempotency -----------------------------------------------------------------------
     def replay(self, action: str, params: dict[str, str]) -> dict[str, Any] | None:
         """The earlier answer for this ClientToken, or None. A token reused with different
-        parameters is refused, as ECS does."""
+        parameters is refused, as ECS does: "If you specify a request with a ClientToken value that
+        is in use but with different request parameters, ECS returns the
+        IdempotentParameterMismatch error code" (How to ensure idempotence,
+        https://www.alibabacloud.com/help/doc-detail/25693.html). That page spells the code
+        IdempotentParameterMismatch while the code answered here (and classified by the adapter) is
+        IdempotenceParamNotMatch; either way it is a 400 the caller must not retry."""
         token = params.get("ClientToken", "")
         if not token:
             return None

@@ -3,7 +3,8 @@
 Parts: AwsEc2Emulator (start/stop/context manager, `endpoint_url`, `calls`, `clock`, `stock`),
 its WSGI middleware (records every call, adds the scenario's latency and injected faults, answers
 what moto lacks, and otherwise forwards to moto's own WSGI app), and the `/_sandbox/*` control
-routes (advance scenario time, read the call log and the stock).
+routes (advance scenario time, read the call log and the stock). ClientToken idempotency is one
+generic layer for every action (aws_tokens); a region not in the scenario answers AuthFailure.
 
 What is intercepted, and where: capacity reservations and spot placement scores in aws_capacity;
 RunInstances / CreateFleet capacity, image build time and the scenario's instance-type offerings in
@@ -26,14 +27,17 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from responder.sandbox import aws_capacity, aws_launch, aws_seed
+from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
-from responder.sandbox.loopback import LoopbackServer, QuietHandler
+from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
 from responder.sandbox.scenario import Scenario, load_scenario
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default; used when a scenario region names none
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 log = logging.getLogger(__name__)
 _ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+# Query-signed requests (curl, presigned URLs) carry these; never in the call log.
+_SECRET_PARAMS = {"AWSAccessKeyId", "Signature", "SecurityToken"}
 
 
 class Call:
@@ -97,6 +101,7 @@ class AwsEc2Emulator:
         self.views: dict[str, aws_capacity.RegionView] = {}
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
         self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds)
+        self.tokens = ClientTokens()
         self.endpoint_url = ""
         self._server: LoopbackServer | None = None
         self._moto = None
@@ -123,8 +128,9 @@ class AwsEc2Emulator:
         return 200, ec2_response(call.action, result)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "AwsEc2Emulator":
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    def start(self, serve: bool = True) -> "AwsEc2Emulator":
+        """serve=False: seed moto but run no server of its own; a shared server calls `wsgi`."""
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         for region in self.regions:
             account = region.account or DEFAULT_ACCOUNT
@@ -138,10 +144,9 @@ class AwsEc2Emulator:
             self.reservations[region.region] = aws_capacity.CapacityReservations(view)
         self._moto = DomainDispatcherApplication(create_backend_app)
 
-        class QuietMotoHandler(MotoRequestHandler):  # moto's environ fix-ups, loopback's silence
-            log_request = QuietHandler.log_request
-
-        self._server = LoopbackServer(self._wsgi, self.port, "aws-ec2-emulator", handler=QuietMotoHandler)
+        if not serve:
+            return self
+        self._server = LoopbackServer(self._wsgi, self.port, "aws-ec2-emulator", handler=quiet_moto_handler())
         self.port = self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         return self
@@ -162,17 +167,31 @@ class AwsEc2Emulator:
 
     # -- the middleware --------------------------------------------------------------------
     def _record(self, action: str, status: int, code: str, params: dict[str, str],
-                t: float | None = None, wall: float | None = None) -> None:
+                t: float | None = None, wall: float | None = None, fault: str | None = None) -> None:
         """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency)."""
+        entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall}
+        if fault:
+            entry["fault"] = fault
         with self._calls_lock:
-            self.calls.append({"action": action, "status": status, "code": code, "params": params,
-                               "t": t, "wall": wall})
+            self.calls.append(entry)
 
     def _region_of(self, environ: dict[str, Any]) -> str:
+        """The region of the SigV4 credential scope (curl without a signature: the first region)."""
         match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if match and match.group(1) in self.views:
-            return match.group(1)
-        return self.region
+        if not match:
+            return self.region
+        if match.group(1) not in self.views:
+            # EC2 answers a request signed for a region it does not serve to this account (unknown,
+            # or an opt-in region not enabled) with AuthFailure, HTTP 401: "The provided credentials
+            # could not be validated" (Error codes for the Amazon EC2 API,
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; the
+            # not-opted-in case reported at https://github.com/turbot/steampipe-plugin-aws/issues/75).
+            # OptInRequired would invite the caller to subscribe; AuthFailure is the harsher reading.
+            raise Ec2Error("AuthFailure", "AWS was not able to validate the provided access credentials", 401)
+        return match.group(1)
+
+    def wsgi(self, environ: dict[str, Any], start_response):
+        return self._wsgi(environ, start_response)
 
     def _wsgi(self, environ: dict[str, Any], start_response):
         if environ.get("PATH_INFO", "").startswith("/_sandbox/"):
@@ -185,22 +204,28 @@ class AwsEc2Emulator:
         body = environ["wsgi.input"].read(length) if length else b""
         params = parse_query(body, environ.get("QUERY_STRING", ""))
         action = params.get("Action", "")
-        region = self._region_of(environ)
-        # moto picks the account from this header; scenario instances live in the scenario's account.
-        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.views[region].account
+        logged = {k: v for k, v in params.items() if k not in _SECRET_PARAMS and not k.startswith("X-Amz-")}
         if self.scenario.latency_ms:
             time.sleep(self.scenario.latency_ms / 1000.0)
-        call = Call(self, region, action, params, environ)
-        fault = self.faults.next_fault(action)
+        fault = None
         try:
-            if fault is not None:
-                code = str(fault.get("code", "InternalError"))
-                raise Ec2Error(code, str(fault.get("message") or _FAULT_MESSAGES.get(code, "Injected fault.")),
-                               int(fault["status"]) if fault.get("status") else status_for(code))
+            region = self._region_of(environ)
+            # moto picks the account from this header; scenario instances live in the scenario's account.
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.views[region].account
+            call = Call(self, region, action, params, environ)
+            fault = self.faults.fault_for(action)
+            if fault is not None and fault.ends_before_action:
+                self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind)
+                fault.before()  # timeout / reset: the connection ends here, nothing was done
+            if fault is not None and fault.kind == "error":
+                raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
+                               fault.status or status_for(fault.code))
             handler = self._handlers.get(action)
-            status, data = handler(call) if handler else call.forward()
+            status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
         except Ec2Error as err:
             status, data = err.status, error_body(err.code, err.message)
+        except DropConnection:
+            raise  # a timeout / reset fault: werkzeug ends the connection without an answer
         except Exception as err:  # a bug in an intercept: answer as EC2 would, keep the trace
             log.exception("sandbox EC2 failed on %s", action)
             code = getattr(err, "error_type", "") or "InternalError"  # moto's own errors carry their code
@@ -210,7 +235,9 @@ class AwsEc2Emulator:
         if status >= 400:
             match = _ERROR_CODE.search(data)
             code = match.group(1).decode() if match else ""
-        self._record(action, status, code, params, t=started, wall=arrived)
+        self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None)
+        if fault is not None:
+            fault.after()  # lost: the action was done for real, and its answer never leaves
         start_response(f"{status} {'OK' if status < 400 else 'Error'}",
                        [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(data)))])
         return [data]
@@ -235,7 +262,20 @@ class AwsEc2Emulator:
         return [data]
 
 
+def quiet_moto_handler():
+    """moto's environ fix-ups with loopback's silence and connection drops."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietMotoHandler(QuietHandler, MotoRequestHandler):
+        pass
+
+    return QuietMotoHandler
+
+
 _FAULT_MESSAGES = {
+    "InternalError": "An internal error has occurred.",
+    "Unavailable": "The server is overloaded and can't handle the request.",
+    "ServiceUnavailable": "The server is overloaded and can't handle the request.",
     "RequestLimitExceeded": "Request limit exceeded.",
     "InsufficientInstanceCapacity": "We currently do not have sufficient capacity in the Availability Zone you requested.",
 }

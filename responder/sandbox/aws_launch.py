@@ -119,24 +119,9 @@ def run_instances(call) -> tuple[int, bytes]:
     return status, body
 
 
-class _FleetMemo:
-    """CreateFleet responses by ClientToken: a retried create returns the first answer."""
-
-    def __init__(self):
-        self.by_token: dict[str, bytes] = {}
-        self.lock = threading.Lock()
-
-
 def create_fleet(call) -> tuple[int, bytes]:
-    memo = call.emulator.__dict__.setdefault("_fleet_memo", _FleetMemo())
-    token = call.p.get("ClientToken", "")
-    with memo.lock:
-        if token and token in memo.by_token:
-            return 200, memo.by_token[token]
-        body = ec2_response("CreateFleet", _fleet(call))
-        if token:
-            memo.by_token[token] = body
-        return 200, body
+    # A retried CreateFleet with the same ClientToken is answered by the middleware's token layer.
+    return 200, ec2_response("CreateFleet", _fleet(call))
 
 
 def _fleet(call) -> dict[str, Any]:
@@ -228,6 +213,7 @@ class ImageBook:
         self._build = build_seconds
         self._result_of_source: dict[str, str] = {}
         self._images: dict[str, tuple[float, str]] = {}
+        self._sources: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def register_source(self, instance_id: str, result: str) -> None:
@@ -236,6 +222,13 @@ class ImageBook:
     def created(self, image_id: str, instance_id: str) -> None:
         with self._lock:
             self._images[image_id] = (self._clock(), self._result_of_source.get(instance_id, "available"))
+            self._sources[image_id] = instance_id
+
+    def snapshot(self) -> list[dict[str, str]]:
+        """Every image made through CreateImage: id, source instance and state."""
+        with self._lock:
+            ids = list(self._images)
+        return [{"id": i, "instance": self._sources.get(i, ""), "state": self.state(i) or ""} for i in ids]
 
     def state(self, image_id: str) -> str | None:
         with self._lock:

@@ -1,8 +1,9 @@
 """The scenario format shared by every emulator, and the live state it drives.
 
 Parts: load_scenario (YAML/JSON file or dict → Scenario), Scenario (regions, instances, catalog,
-stock, latency, faults), StockBook (capacity per offering that changes over time and is consumed by
-launches and reservations), FaultPlan (injected errors), SandboxClock (scaled scenario time).
+stock, latency, faults, seed), StockBook (capacity per offering that changes over time and is
+consumed by launches and reservations), SandboxClock (scaled scenario time). FaultPlan (injected
+errors, timeouts, resets, lost answers) lives in faults.py and is re-exported here.
 
 The format is documented in docs/scenario.md; a default scenario ships as
 responder/sandbox/scenarios/default.yaml and matches the sample events in events/.
@@ -19,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from responder.sandbox.faults import FaultPlan, validate_rule
+
+__all__ = ["FaultPlan", "Scenario", "ScenarioError", "StockBook", "SandboxClock", "load_scenario"]
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.yaml"
 UNLIMITED = 10**9
@@ -102,33 +107,6 @@ class StockBook:
             self._offer(instance_type, zone, market).available += count
 
 
-class FaultPlan:
-    """Injected errors: each rule fails the next `times` calls of `action` with `code`.
-
-    Rule: {action: CreateImage, code: Throttling, times: 2, after: 0, status: 400, message: ...}.
-    `after` skips that many matching calls first. times: -1 means forever.
-    """
-
-    def __init__(self, rules: list[dict[str, Any]]):
-        self._rules = [dict(rule, seen=0, fired=0) for rule in rules]
-        self._lock = threading.Lock()
-
-    def next_fault(self, action: str) -> dict[str, Any] | None:
-        with self._lock:
-            for rule in self._rules:
-                if rule.get("action") not in (action, "*"):
-                    continue
-                rule["seen"] += 1
-                if rule["seen"] <= int(rule.get("after", 0)):
-                    continue
-                times = int(rule.get("times", 1))
-                if times >= 0 and rule["fired"] >= times:
-                    continue
-                rule["fired"] += 1
-                return rule
-        return None
-
-
 @dataclass
 class Region:
     cloud: str
@@ -152,6 +130,7 @@ class Scenario:
     stock: list[dict[str, Any]]
     faults: list[dict[str, Any]]
     raw: dict[str, Any]
+    seed: int = 0  # seeds the RNG of `rate` faults
 
     def regions_of(self, cloud: str) -> list[Region]:
         return [r for r in self.regions if r.cloud == cloud]
@@ -175,7 +154,7 @@ class Scenario:
         return StockBook(self.stock_default, offers, clock)
 
     def new_faults(self) -> FaultPlan:
-        return FaultPlan(copy.deepcopy(self.faults))
+        return FaultPlan(copy.deepcopy(self.faults), self.seed)
 
 
 def _require(mapping: dict, key: str, where: str):
@@ -214,6 +193,11 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
             raw=r,
         ))
     stock = data.get("stock", {}) or {}
+    faults = list(data.get("faults", []) or [])
+    for i, rule in enumerate(faults):
+        problem = validate_rule(rule, f"faults[{i}]")
+        if problem:
+            raise ScenarioError(problem)
     return Scenario(
         name=str(data.get("name", "unnamed")),
         latency_ms=float(data.get("latency_ms", 0)),
@@ -222,6 +206,7 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
         regions=regions,
         stock_default=int(stock.get("default", UNLIMITED)),
         stock=list(stock.get("offers", [])),
-        faults=list(data.get("faults", [])),
+        faults=faults,
         raw=data,
+        seed=int(data.get("seed", 0)),
     )

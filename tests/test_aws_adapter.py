@@ -121,10 +121,12 @@ def test_catalog_offerings_and_subnets(cloud):
     assert sorted(s.zone for s in subnets) == ["us-east-2a", "us-east-2b", "us-east-2c"]
 
 
-def test_placement_scores_are_keyed_by_zone_name(cloud):
-    scores = cloud.placement_scores(REGION, ["m5.large", "r5.large"])
-    assert scores[("m5.large", "us-east-2a")] == 1 and scores[("m5.large", "us-east-2b")] == 10
-    assert scores[("r5.large", "us-east-2a")] == 10
+def test_placement_scores_are_keyed_by_zone_name_and_come_from_one_group_of_the_candidates(cloud, emulator):
+    scores = cloud.placement_scores(REGION, ["m5.large", "m6i.large", "m7i.large", "r5.large"], target_capacity=40)
+    # r5.large is alone in its shape, so it joins the group before it: one request for all four.
+    assert len(emulator.calls_of("GetSpotPlacementScores")) == 1
+    assert scores[("m5.large", "us-east-2a")] == 7 and scores[("m5.large", "us-east-2b")] == 10  # 300 // 40, 400 // 40
+    assert scores[("r5.large", "us-east-2a")] == 7
 
 
 def _request(cloud, offerings, token="launch-1", count=1):

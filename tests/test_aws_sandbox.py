@@ -135,7 +135,8 @@ def test_instant_fleet_skips_sold_out_overrides_and_reports_them_in_errors(emula
         "SecurityGroupIds": ["sg-0123456789abcdef0"], "KeyName": "my-kp"})["LaunchTemplate"]
     answer = ec2.create_fleet(
         Type="instant", TargetCapacitySpecification={"TotalTargetCapacity": 2, "DefaultTargetCapacityType": "spot"},
-        SpotOptions={"AllocationStrategy": "price-capacity-optimized"},
+        # lowest-price tries the (equally priced) pools in turn, so the sold-out one is tried and refused.
+        SpotOptions={"AllocationStrategy": "lowest-price"},
         LaunchTemplateConfigs=[{"LaunchTemplateSpecification": {"LaunchTemplateId": template["LaunchTemplateId"],
                                                                 "Version": "$Latest"},
                                 "Overrides": [{"InstanceType": "m5.large", "SubnetId": "subnet-0a1b2c3d4e5f60001"},

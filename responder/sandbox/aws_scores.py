@@ -1,7 +1,8 @@
 """GetSpotPlacementScores as EC2 documents it: one score per Region or per zone for a *set* of types.
 
 Parts: CONFIGS_PER_DAY (the emulator's request-configuration limit), ScoreBook (configurations
-first used in the last 24 hours, per account), get_spot_placement_scores (the handler), _request
+first used in the last 24 hours, per account), type_catalog (vCPUs and MiB per type),
+get_spot_placement_scores (the handler), _request
 (the parameters checked as EC2 checks them), _location_score (capacity of the set against the
 target, then the few-types cap).
 
@@ -84,7 +85,7 @@ def _book(call) -> ScoreBook:
         return books.setdefault(call.view.account, ScoreBook(call.emulator.clock, limit))
 
 
-def _catalog(call) -> dict[str, tuple[int, int]]:
+def type_catalog(call) -> dict[str, tuple[int, int]]:
     """type → (vCPUs, MiB): the scenario's catalog where it lists types, else moto's real one."""
     from moto.ec2.models.instance_types import INSTANCE_TYPES
 
@@ -108,7 +109,7 @@ def _request(call) -> dict[str, Any]:
     if not types:
         raise Ec2Error("MissingParameter", "The request must contain the parameter InstanceTypes or "
                                            "InstanceRequirementsWithMetadata.")
-    catalog = _catalog(call)
+    catalog = type_catalog(call)
     unknown = [t for t in types if t not in catalog]
     if unknown:
         raise Ec2Error("InvalidParameterValue", f"The following supplied instance types do not exist: [{', '.join(unknown)}]")

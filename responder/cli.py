@@ -1,4 +1,5 @@
-"""The `responder` command: serve, replay, tick, and the ODCR manager (`responder odcr ...`).
+"""The `responder` command: serve, replay, tick, the ODCR manager (`responder odcr ...`), and
+`responder spot-scores` / `responder nodepools` (responder.spot.cli).
 
 Parts: cli (click group), serve, replay, tick, build_runtime (settings + store + clouds, real or
 sandbox), outcome_json (what replay prints).
@@ -195,6 +196,16 @@ def _register_odcr() -> None:
 
 
 _register_odcr()
+
+
+def _register_spot() -> None:
+    from responder.spot.cli import nodepools, spot_scores
+
+    cli.add_command(spot_scores)
+    cli.add_command(nodepools)
+
+
+_register_spot()
 
 
 def main() -> None:

@@ -153,3 +153,14 @@ def test_on_demand_fleets_are_prioritized_with_the_rank_as_priority():
                             {"us-east-2b": SUBNET_B, "us-east-2c": SUBNET_C}, Market.ONDEMAND, 1, "od-1")
     assert request["OnDemandOptions"] == {"AllocationStrategy": "prioritized"}
     assert [o["Priority"] for o in request["LaunchTemplateConfigs"][0]["Overrides"]] == [0.0, 1.0]
+
+
+def test_spot_prices_read_back_the_prices_the_lowest_price_strategy_weighs(priced):
+    from responder.clouds.aws import AwsCloud
+
+    cloud = AwsCloud(endpoint_url=priced.endpoint_url, region_name=REGION)
+    prices = cloud.spot_prices(REGION, ["m5.large", "m6i.large"])
+    assert prices[("m5.large", "us-east-2b")] == 0.09 and prices[("m6i.large", "us-east-2b")] == 0.03
+    assert {t for t, _ in prices} == {"m5.large", "m6i.large"}
+    cheapest = min(prices, key=prices.get)[0]
+    assert launched_types(client_for(priced), fleet(client_for(priced), DEAR_FIRST)) == {cheapest: 1}

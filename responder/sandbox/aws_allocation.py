@@ -3,7 +3,8 @@
 Parts: Pool (one override: its Priority, position, type, zone, free units and price), STRATEGIES
 (per market, with the default), strategy_of (the request's strategy, refused when unknown),
 price_of (the scenario's `prices`, else a stand-in from the type's size), fill_order (the pools in
-the order the strategy takes them), diversified_share.
+the order the strategy takes them), diversified_share, describe_spot_price_history (the same
+prices, as DescribeSpotPriceHistory answers them).
 
 From the Amazon EC2 API Reference (SpotOptionsRequest, OnDemandOptionsRequest,
 FleetLaunchTemplateOverridesRequest) and the User Guide ("Allocation strategies for Spot
@@ -25,10 +26,12 @@ target counts as high-capacity; those come first (by price or Priority), the res
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
-from responder.sandbox.aws_wire import Ec2Error
+from responder.sandbox.aws_scores import type_catalog
+from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response
 
 STRATEGIES = {
     "spot": ("lowest-price", ("lowest-price", "diversified", "capacity-optimized", "capacity-optimized-prioritized",
@@ -99,3 +102,24 @@ def diversified_share(strategy: str, pools: list[Pool], total: int) -> int | Non
         return None
     with_stock = [p for p in pools if p.free > 0] or pools
     return max(1, -(-total // len(with_stock)))
+
+
+def describe_spot_price_history(call) -> tuple[int, bytes]:
+    """DescribeSpotPriceHistory from the same prices the fleet strategies weigh (moto answers one
+    flat price for everything), one current Linux/UNIX price per offered (type, zone)."""
+    p = call.p
+    wanted = set(as_list(p.get("InstanceType")))
+    zones = set(call.view.zones)
+    for f in as_list(p.get("Filter")):
+        if f.get("Name") == "availability-zone":
+            zones &= set(as_list(f.get("Value")))
+        elif f.get("Name") == "instance-type":
+            wanted = (wanted & set(as_list(f.get("Value")))) if wanted else set(as_list(f.get("Value")))
+    products = set(as_list(p.get("ProductDescription"))) or {"Linux/UNIX"}
+    catalog = type_catalog(call)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    rows = [{"AvailabilityZone": z, "InstanceType": t, "ProductDescription": "Linux/UNIX", "Timestamp": now,
+             "SpotPrice": f"{price_of(call.emulator.scenario.raw, catalog, t, z, 'spot'):.6f}"}
+            for t in sorted(wanted or catalog) for z in sorted(zones)
+            if "Linux/UNIX" in products and call.view.offered(t, z)]
+    return 200, ec2_response("DescribeSpotPriceHistory", {"SpotPriceHistory": rows})

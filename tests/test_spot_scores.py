@@ -208,3 +208,27 @@ def test_spot_scores_refuses_bad_input_with_exit_2_and_a_message(tmp_path, scena
     assert result.exit_code == 2
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_spot_scores_names_every_region_asked_and_a_family_sold_out_in_one_is_healthy_in_another(tmp_path, scenario_dict):
+    data = family_scenario(scenario_dict)
+    east = next(r for r in data["regions"] if r["cloud"] == "aws")
+    data["regions"].append({"cloud": "aws", "region": "us-west-2", "account": east["account"],
+                            "zones": ["us-west-2a", "us-west-2b"], "instance_types": east["instance_types"],
+                            "subnets": [], "instances": []})
+    result = run_cli("spot-scores", "--sandbox", "--scenario", scenario_file(tmp_path, data), "--families", "c5",
+                     "--sizes", "large,xlarge,2xlarge", "--regions", "us-east-2,us-west-2", "--single-az", "--json")
+    assert result.exit_code == 0, result.stderr
+    c5 = json.loads(result.stdout)["families"][0]
+    by_zone = {(s["region"], s["zone"]): s["score"] for s in c5["scores"]}
+    assert by_zone == {("us-east-2", "us-east-2a"): 1, ("us-east-2", "us-east-2b"): 1, ("us-east-2", "us-east-2c"): 1,
+                       ("us-west-2", "us-west-2a"): 10, ("us-west-2", "us-west-2b"): 10}
+    assert c5["best"] == 10 and c5["healthy"]
+
+
+def test_spot_scores_runs_on_the_credential_chain_against_an_endpoint(families_emulator, monkeypatch):
+    monkeypatch.setenv("RESPONDER_AWS_ENDPOINT_URL", families_emulator.endpoint_url)
+    result = run_cli("spot-scores", "--region", REGION, "--families", "m5,r5", "--sizes", "large,xlarge,2xlarge", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [f["family"] for f in json.loads(result.stdout)["families"]] == ["m5", "r5"]
+    assert len(families_emulator.calls_of("GetSpotPlacementScores")) == 3  # the set, then each family

@@ -12,12 +12,13 @@ import json
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import given, strategies as st
 from botocore.exceptions import ClientError
 
 from aws_fixtures import *  # noqa: F401,F403
 from aws_fixtures import REGION, client_for
 from responder.clouds.aws import AwsCloud
-from responder.spot.groups import base_variant, candidate_groups, parse_type
+from responder.spot.groups import base_variant, candidate_groups, distinct_count, parse_type
 from spot_fixtures import family_scenario, run_cli, scenario_file
 
 M_LARGE = ["m5.large", "m6i.large", "r5.large"]
@@ -232,3 +233,14 @@ def test_spot_scores_runs_on_the_credential_chain_against_an_endpoint(families_e
     assert result.exit_code == 0, result.stderr
     assert [f["family"] for f in json.loads(result.stdout)["families"]] == ["m5", "r5"]
     assert len(families_emulator.calls_of("GetSpotPlacementScores")) == 3  # the set, then each family
+
+
+@given(st.lists(st.sampled_from(sorted(SHAPES)), max_size=8))
+def test_candidate_groups_cover_every_candidate_once_and_are_never_short_when_they_need_not_be(candidates):
+    groups = candidate_groups(candidates, SHAPES.get)
+    flat = [t for g in groups for t in g]
+    assert sorted(flat) == sorted(set(candidates))
+    if distinct_count(set(candidates)) >= 3:
+        assert all(distinct_count(g) >= 3 for g in groups)
+    else:
+        assert len(groups) <= 1

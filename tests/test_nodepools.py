@@ -103,6 +103,9 @@ def test_when_every_family_scores_low_no_nodepool_is_written(tmp_path, scenario_
     (["--families", "m5", "--min-score", "12"], "--min-score"),
     (["--instance-types", "m5.large,x9.large"], "x9.large"),
     (["--sizes", "large"], "no families"),
+    (["--families", "m5", "--consolidate-after", "soon"], "--consolidate-after"),
+    (["--families", "m5", "--limit-cpu", "lots"], "--limit-cpu"),
+    (["--families", "m5", "--name", "Flexible_Pool"], "--name"),
 ])
 def test_nodepools_refuses_bad_input_with_exit_2_before_scoring(scenario, args, named):
     result = run_cli("nodepools", "--sandbox", "--scenario", scenario, *args)

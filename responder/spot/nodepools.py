@@ -17,6 +17,7 @@ weight (100 by default) and a lower one is refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -27,6 +28,11 @@ NODE_CLASSES = {
     "ec2nodeclass": ("karpenter.k8s.aws", "EC2NodeClass", "karpenter.k8s.aws"),
 }
 _ARCH = {"x86_64": "amd64", "arm64": "arm64", "i386": "386"}
+# The NodePool CRD's patterns for disruption.consolidateAfter and a limits quantity.
+_DURATION = re.compile(r"^(([0-9]+(s|m|h))+|Never)$")
+_QUANTITY = re.compile(r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+                       r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class PoolError(ValueError):
@@ -61,6 +67,13 @@ class PoolOptions:
         for label, weight in (("--spot-weight", self.spot_weight), ("--ondemand-weight", self.ondemand_weight)):
             if not 1 <= weight <= 100:
                 raise PoolError(f"{label} must be 1..100 (NodePool spec.weight), not {weight}")
+        if not _NAME.match(self.name) or len(self.name) > 50:
+            raise PoolError(f"--name must be lower-case letters, digits and '-' (a Kubernetes name), not {self.name!r}")
+        if not _DURATION.match(self.consolidate_after):
+            raise PoolError(f"--consolidate-after must be like 30s, 5m, 1h30m or Never, not {self.consolidate_after!r}")
+        for resource, quantity in self.limits:
+            if not _QUANTITY.match(quantity):
+                raise PoolError(f"--limit-{resource} must be a Kubernetes quantity (1000, 500m, 1000Gi), not {quantity!r}")
         if self.spot_weight <= self.ondemand_weight:
             raise PoolError(f"--spot-weight ({self.spot_weight}) must be above --ondemand-weight "
                             f"({self.ondemand_weight}): Karpenter tries the higher weight first")

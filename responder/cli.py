@@ -1,7 +1,9 @@
-"""The `responder` command: serve, replay, tick, sandbox, and the ODCR manager (`responder odcr ...`).
+"""The `responder` command: serve, replay, tick, sandbox, the ODCR manager (`responder odcr ...`),
+and `responder spot-scores` / `responder nodepools` (responder.spot.cli).
 
-Parts: cli (click group), serve, replay, tick, sandbox (one shared sandbox cloud for many processes), build_runtime (settings + store + clouds, real or
-sandbox), outcome_json (what replay prints).
+Parts: cli (click group), serve, replay, tick, sandbox (one shared sandbox cloud for many
+processes), build_runtime (settings + store + clouds, real or sandbox), outcome_json (what replay
+prints).
 """
 
 from __future__ import annotations
@@ -217,6 +219,16 @@ def _register_odcr() -> None:
 
 
 _register_odcr()
+
+
+def _register_spot() -> None:
+    from responder.spot.cli import nodepools, spot_scores
+
+    cli.add_command(spot_scores)
+    cli.add_command(nodepools)
+
+
+_register_spot()
 
 
 def main() -> None:

@@ -121,10 +121,12 @@ def test_catalog_offerings_and_subnets(cloud):
     assert sorted(s.zone for s in subnets) == ["us-east-2a", "us-east-2b", "us-east-2c"]
 
 
-def test_placement_scores_are_keyed_by_zone_name(cloud):
-    scores = cloud.placement_scores(REGION, ["m5.large", "r5.large"])
-    assert scores[("m5.large", "us-east-2a")] == 1 and scores[("m5.large", "us-east-2b")] == 10
-    assert scores[("r5.large", "us-east-2a")] == 10
+def test_placement_scores_are_keyed_by_zone_name_and_come_from_one_group_of_the_candidates(cloud, emulator):
+    scores = cloud.placement_scores(REGION, ["m5.large", "m6i.large", "m7i.large", "r5.large"], target_capacity=40)
+    # r5.large is alone in its shape, so it joins the group before it: one request for all four.
+    assert len(emulator.calls_of("GetSpotPlacementScores")) == 1
+    assert scores[("m5.large", "us-east-2a")] == 7 and scores[("m5.large", "us-east-2b")] == 10  # 300 // 40, 400 // 40
+    assert scores[("r5.large", "us-east-2a")] == 7
 
 
 def _request(cloud, offerings, token="launch-1", count=1):
@@ -139,7 +141,8 @@ def test_launch_clones_the_source_into_the_first_offering_with_stock(cloud, ec2)
     spot = [Offering("m5.large", z, Market.SPOT) for z in ("us-east-2a", "us-east-2b")]
     result = cloud.launch(REGION, _request(cloud, spot))
     assert result.offering == Offering("m5.large", "us-east-2b", Market.SPOT)
-    assert result.refused == ((Offering("m5.large", "us-east-2a", Market.SPOT), "InsufficientInstanceCapacity"),)
+    # capacity-optimized-prioritized goes to capacity first: the sold-out pool is not tried, so not refused.
+    assert result.refused == ()
     inst = ec2.describe_instances(InstanceIds=list(result.instance_ids))["Reservations"][0]["Instances"][0]
     tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
     assert tags["responder:replaces"] == SPOT_ID and tags["app"] == "batch"

@@ -108,21 +108,25 @@ def test_the_seeded_spot_instance_looks_like_ec2_shows_it(ec2):
     assert addresses[0]["PublicIp"] == inst["PublicIpAddress"]
 
 
-def test_placement_scores_follow_spot_stock_per_zone(ec2):
-    scores = ec2.get_spot_placement_scores(InstanceTypes=["m5.large"], TargetCapacity=1, SingleAvailabilityZone=True,
+M_SHAPE = ["m5.large", "m6i.large", "m7i.large"]  # three different types: a set EC2 scores fairly
+
+
+def test_placement_scores_follow_spot_stock_of_the_whole_set_per_zone(ec2):
+    scores = ec2.get_spot_placement_scores(InstanceTypes=M_SHAPE, TargetCapacity=40, SingleAvailabilityZone=True,
                                            RegionNames=[REGION])["SpotPlacementScores"]
     zone_of = {z["ZoneId"]: z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
     by_zone = {zone_of[s["AvailabilityZoneId"]]: s["Score"] for s in scores}
-    assert by_zone == {"us-east-2a": 1, "us-east-2b": 10, "us-east-2c": 10}  # 2a is sold out on spot
+    # 100 free per type and zone, but m5.large is sold out on spot in 2a: 200 // 40 there, 300 // 40 elsewhere.
+    assert by_zone == {"us-east-2a": 5, "us-east-2b": 7, "us-east-2c": 7}
 
 
 def test_scenario_placement_scores_win(scenario_dict, make_emulator):
     aws = next(r for r in scenario_dict["regions"] if r["cloud"] == "aws")
     aws["placement_scores"] = [{"type": "m5.large", "zone": "us-east-2c", "score": 3}]
     ec2 = client_for(make_emulator(scenario_dict))
-    scores = ec2.get_spot_placement_scores(InstanceTypes=["m5.large"], TargetCapacity=1, SingleAvailabilityZone=True,
+    scores = ec2.get_spot_placement_scores(InstanceTypes=M_SHAPE, TargetCapacity=1, SingleAvailabilityZone=True,
                                            RegionNames=[REGION])["SpotPlacementScores"]
-    assert sorted(s["Score"] for s in scores) == [1, 3, 10]
+    assert sorted(s["Score"] for s in scores) == [3, 10, 10]
 
 
 def test_instant_fleet_skips_sold_out_overrides_and_reports_them_in_errors(emulator, ec2):
@@ -131,7 +135,8 @@ def test_instant_fleet_skips_sold_out_overrides_and_reports_them_in_errors(emula
         "SecurityGroupIds": ["sg-0123456789abcdef0"], "KeyName": "my-kp"})["LaunchTemplate"]
     answer = ec2.create_fleet(
         Type="instant", TargetCapacitySpecification={"TotalTargetCapacity": 2, "DefaultTargetCapacityType": "spot"},
-        SpotOptions={"AllocationStrategy": "price-capacity-optimized"},
+        # lowest-price tries the (equally priced) pools in turn, so the sold-out one is tried and refused.
+        SpotOptions={"AllocationStrategy": "lowest-price"},
         LaunchTemplateConfigs=[{"LaunchTemplateSpecification": {"LaunchTemplateId": template["LaunchTemplateId"],
                                                                 "Version": "$Latest"},
                                 "Overrides": [{"InstanceType": "m5.large", "SubnetId": "subnet-0a1b2c3d4e5f60001"},

@@ -2,8 +2,9 @@
 
 Parts: OWNED_TAG, tag_list, AwsCapacityMixin — create_reservation / modify_reservation /
 describe_reservation / cancel_reservation / list_reservations (ODCRs: Linux/UNIX, EndDateType
-unlimited, InstanceMatchCriteria open|targeted, tagged as ours, ClientToken), placement_scores
-(GetSpotPlacementScores per type, zone ids mapped back to zone names), spot_prices
+unlimited, InstanceMatchCriteria open|targeted, tagged as ours, ClientToken), spot_placement_scores
+(one GetSpotPlacementScores configuration, zone ids mapped back to zone names), spot_scorer,
+placement_scores (per (type, zone) from groups of >= 3 types, via responder.spot), spot_prices
 (DescribeSpotPriceHistory, latest per type and zone), associate_address, zone_names.
 
 Mixed into AwsCloud, which provides `_call(region, operation, doing, **kwargs)`, `_pages(...)`,
@@ -18,6 +19,7 @@ from typing import Any
 from responder.clouds.base import Reservation
 from responder.errors import NotFound
 from responder.model import Offering
+from responder.spot.scorer import Score, ScoreRequest, SpotScorer
 
 OWNED_TAG = ("responder:managed", "true")  # marks what the responder created, for list/cleanup
 
@@ -111,20 +113,36 @@ class AwsCapacityMixin:
             self._zone_names[region] = {z["ZoneId"]: z["ZoneName"] for z in zones}
         return self._zone_names[region]
 
+    def spot_placement_scores(self, region: str, request: ScoreRequest) -> list[Score]:
+        """One GetSpotPlacementScores configuration (all pages), zone ids mapped to zone names of
+        the Region they belong to."""
+        raw = self._pages(region, "get_spot_placement_scores", "SpotPlacementScores",  # type: ignore[attr-defined]
+                          f"scoring spot placement of {', '.join(request.instance_types)}", **request.api_kwargs())
+        rows = []
+        for s in raw:
+            scored_region, zone_id = s.get("Region", region), s.get("AvailabilityZoneId", "")
+            zone = self.zone_names(scored_region).get(zone_id, zone_id) if zone_id else ""
+            rows.append(Score(scored_region, zone, int(s.get("Score", 0))))
+        return rows
+
+    def spot_scorer(self) -> SpotScorer:
+        """One scorer per adapter: its cache of request configurations lives as long as the adapter."""
+        return self.__dict__.setdefault("_spot_scorer", SpotScorer(self.spot_placement_scores))
+
     def placement_scores(self, region: str, instance_types: list[str],
                          target_capacity: int = 1) -> dict[tuple[str, str], int]:
-        """Spot placement score (1-10) per (type, zone). EC2 scores a *set* of types per zone, so
-        each type is asked on its own to keep the scores comparable between types."""
-        names = self.zone_names(region)
-        scores: dict[tuple[str, str], int] = {}
-        for instance_type in instance_types:
-            raw = self._pages(region, "get_spot_placement_scores", "SpotPlacementScores",  # type: ignore[attr-defined]
-                              f"scoring spot placement of {instance_type}", InstanceTypes=[instance_type],
-                              TargetCapacity=target_capacity, SingleAvailabilityZone=True, RegionNames=[region])
-            for s in raw:
-                zone = names.get(s.get("AvailabilityZoneId", ""), s.get("AvailabilityZoneId", ""))
-                scores[(instance_type, zone)] = int(s.get("Score", 0))
-        return scores
+        """Spot placement score (1-10) per (type, zone), for ranking. EC2 scores a *set* of types and
+        scores one or two types low, so the candidates are scored in groups of >= 3 types of one
+        shape (responder.spot.groups.candidate_groups), per zone, and each type gets its group's
+        zone scores; configurations are cached and kept within EC2's 24-hour limit (SpotScorer).
+        A group the limit refused is left out: the caller ranks those types without a score."""
+        shapes = self.__dict__.setdefault("_type_shapes", {})
+        missing = [t for t in dict.fromkeys(instance_types) if (region, t) not in shapes]
+        if missing:
+            for name, spec in self.instance_types(region, missing).items():  # type: ignore[attr-defined]
+                shapes[(region, name)] = (spec.cpu, round(spec.memory_gib, 2), spec.architecture)
+        return self.spot_scorer().per_type_zone(region, list(instance_types), lambda t: shapes.get((region, t)),
+                                                target_capacity)
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
         """Latest Linux/UNIX spot price per (type, zone)."""

@@ -2,7 +2,8 @@
 
 Parts: template_name (deterministic, from the ClientToken), launch_template_data (a clone of the
 source instance: image, key pair, security groups, IAM instance profile, user data, tags + extra
-tags), fleet_request (CreateFleet Type=instant with one override per offering × subnet).
+tags), allocation_strategy (the one that honours a ranking), fleet_request (CreateFleet
+Type=instant with one override per offering × subnet, Priority = rank).
 
 Kept apart from the adapter so the request shape can be tested without a cloud.
 """
@@ -44,12 +45,31 @@ def launch_template_data(request: LaunchRequest) -> dict[str, Any]:
     return data
 
 
+def allocation_strategy(market: Market, ranked: bool) -> str:
+    """The CreateFleet strategy that honours the overrides' order when the order matters.
+
+    Only two strategies read override Priority (EC2 API Reference, FleetLaunchTemplateOverridesRequest):
+    on-demand `prioritized`, and spot `capacity-optimized-prioritized`, which "uses priority on a
+    best-effort basis ... but optimizes for capacity first". `price-capacity-optimized` (AWS's
+    general recommendation for spot) ignores Priority, so a ranking sent with it does nothing; it is
+    used only when there is no ranking to keep (one override, or `ranked=False`)."""
+    if market != Market.SPOT:
+        return "prioritized"
+    return "capacity-optimized-prioritized" if ranked else "price-capacity-optimized"
+
+
 def fleet_request(template_id: str, offerings: list[Offering], subnet_of: dict[str, str], market: Market,
-                  count: int, client_token: str) -> dict[str, Any]:
-    """Overrides in preference order. On-demand uses `prioritized` (Priority = position); spot uses
-    price-capacity-optimized, which lets EC2 weigh the pools itself, as AWS recommends."""
-    overrides = [{"InstanceType": o.instance_type, "SubnetId": subnet_of[o.zone], "Priority": float(i)}
-                 for i, o in enumerate(offerings)]
+                  count: int, client_token: str, ranked: bool = True) -> dict[str, Any]:
+    """Overrides in preference order, Priority = position (0 = first choice), with the strategy that
+    reads it (allocation_strategy); a single override is no ranking."""
+    ranked = ranked and len(offerings) > 1
+    strategy = allocation_strategy(market, ranked)
+    overrides = []
+    for i, o in enumerate(offerings):
+        override: dict[str, Any] = {"InstanceType": o.instance_type, "SubnetId": subnet_of[o.zone]}
+        if strategy in ("prioritized", "capacity-optimized-prioritized"):
+            override["Priority"] = float(i)
+        overrides.append(override)
     spot = market == Market.SPOT
     request: dict[str, Any] = {
         "Type": "instant",
@@ -59,8 +79,5 @@ def fleet_request(template_id: str, offerings: list[Offering], subnet_of: dict[s
         "TargetCapacitySpecification": {"TotalTargetCapacity": count,
                                         "DefaultTargetCapacityType": "spot" if spot else "on-demand"},
     }
-    if spot:
-        request["SpotOptions"] = {"AllocationStrategy": "price-capacity-optimized"}
-    else:
-        request["OnDemandOptions"] = {"AllocationStrategy": "prioritized"}
+    request["SpotOptions" if spot else "OnDemandOptions"] = {"AllocationStrategy": strategy}
     return request

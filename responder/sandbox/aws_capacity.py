@@ -1,10 +1,9 @@
-"""What moto lacks, answered from the scenario: On-Demand Capacity Reservations and spot
-placement scores.
+"""What moto lacks, answered from the scenario: On-Demand Capacity Reservations (spot placement
+scores are in aws_scores).
 
 Parts: RegionView (one scenario region as the intercepts see it: zones, zone ids, offered types,
 stock, clock), CapacityReservations (Create/Modify/Describe/CancelCapacityReservation, consuming
-the StockBook's on-demand capacity, ClientToken idempotent), placement_scores
-(GetSpotPlacementScores).
+the StockBook's on-demand capacity, ClientToken idempotent).
 
 Handlers take the unflattened query parameters and return the result dict that
 aws_wire.ec2_response serializes; refusals raise Ec2Error with the code real EC2 uses.
@@ -184,35 +183,3 @@ def _filter_value(r: dict[str, Any], name: str) -> str:
     field_name = {"state": "State", "instance-type": "InstanceType", "availability-zone": "AvailabilityZone",
                   "instance-match-criteria": "InstanceMatchCriteria", "owner-id": "OwnerId"}.get(name, "")
     return str(r.get(field_name, ""))
-
-
-def placement_scores(view: RegionView, p: dict[str, Any]) -> dict[str, Any]:
-    """GetSpotPlacementScores: 1..10 per AZ (SingleAvailabilityZone) or per region.
-
-    A scenario `placement_scores` entry {type|types, zone, score} wins; otherwise the score is the
-    spot units free for the requested types divided by the target capacity, clamped to 1..10 —
-    "10 = very likely to succeed", which is how AWS describes the scale.
-    """
-    types = as_list(p.get("InstanceType"))
-    target = max(1, int(p.get("TargetCapacity", "1") or 1))
-    regions = as_list(p.get("RegionName")) or [view.region]
-    if not types:
-        raise Ec2Error("InvalidParameterValue", "InstanceTypes or InstanceRequirementsWithMetadata is required")
-    if view.region not in regions:
-        return {"SpotPlacementScores": []}
-
-    def zone_score(zone: str) -> int:
-        for rule in view.scores:
-            rule_types = rule.get("types") or [rule.get("type")]
-            if rule.get("zone") == zone and set(types) & set(rule_types):
-                return int(rule["score"])
-        free = sum(view.stock.available(t, zone, "spot") for t in types if view.offered(t, zone))
-        return min(10, max(1, free // target))
-
-    per_zone = {z: zone_score(z) for z in view.zones}
-    if p.get("SingleAvailabilityZone") in ("true", "True"):
-        scores = [{"Region": view.region, "AvailabilityZoneId": view.zone_ids.get(z, z), "Score": s}
-                  for z, s in per_zone.items()]
-    else:
-        scores = [{"Region": view.region, "Score": max(per_zone.values(), default=1)}]
-    return {"SpotPlacementScores": sorted(scores, key=lambda s: -s["Score"])}

@@ -6,10 +6,11 @@ what moto lacks, and otherwise forwards to moto's own WSGI app), and the `/_sand
 routes (advance scenario time, read the call log and the stock). ClientToken idempotency is one
 generic layer for every action (aws_tokens); a region not in the scenario answers AuthFailure.
 
-What is intercepted, and where: capacity reservations and spot placement scores in aws_capacity;
-RunInstances / CreateFleet capacity, image build time and the scenario's instance-type offerings in
-aws_launch; the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's
-backend by aws_seed before the server starts.
+What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
+aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; RunInstances /
+CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
+the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
+aws_seed before the server starts.
 
 moto's state is process-global (keyed by account and region): starting an emulator resets the
 EC2 backend of each scenario region, so run one emulator per region at a time.
@@ -26,7 +27,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import aws_capacity, aws_launch, aws_seed
+from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_scores, aws_seed
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -110,7 +111,8 @@ class AwsEc2Emulator:
             "ModifyCapacityReservation": lambda c: self._ok(c, self.reservations[c.region].modify(c.p)),
             "DescribeCapacityReservations": lambda c: self._ok(c, self.reservations[c.region].describe(c.p)),
             "CancelCapacityReservation": lambda c: self._ok(c, self.reservations[c.region].cancel(c.p)),
-            "GetSpotPlacementScores": lambda c: self._ok(c, aws_capacity.placement_scores(c.view, c.p)),
+            "GetSpotPlacementScores": aws_scores.get_spot_placement_scores,
+            "DescribeSpotPriceHistory": aws_allocation.describe_spot_price_history,
             "RunInstances": aws_launch.run_instances,
             "CreateFleet": aws_launch.create_fleet,
             "CreateImage": aws_launch.create_image,

@@ -3,7 +3,8 @@
 Parts: offered_fn (which (type, zone) a scenario region sells), describe_offerings
 (DescribeInstanceTypeOfferings from the scenario), run_instances (RunInstances consuming stock,
 InsufficientInstanceCapacity as HTTP 500), create_fleet (CreateFleet instant, implemented here:
-first override with stock wins, refused overrides reported in Errors[], instances created in moto),
+override pools filled in the order the allocation strategy takes them — aws_allocation; Priority
+only where EC2 reads it — refused overrides reported in Errors[], instances created in moto),
 ImageBook + create_image / describe_images (pending for image_build_seconds of scenario time,
 then available — or failed when the source instance says `image_result: failed`).
 
@@ -19,6 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
+from responder.sandbox import aws_allocation, aws_scores
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response, tags_from
 
 # Keep EC2's default namespace (moto writes it without the trailing slash) when re-serializing.
@@ -124,48 +126,72 @@ def create_fleet(call) -> tuple[int, bytes]:
     return 200, ec2_response("CreateFleet", _fleet(call))
 
 
-def _fleet(call) -> dict[str, Any]:
-    p, backend = call.p, call.backend
-    target = p.get("TargetCapacitySpecification", {})
-    remaining = int(target.get("TotalTargetCapacity", "1"))
-    spot = target.get("DefaultTargetCapacityType", "on-demand") == "spot"
-    market, lifecycle = ("spot", "spot") if spot else ("ondemand", "on-demand")
-    instance_tags = tags_from(p, "instance")
-    candidates = []  # (priority, order, config, override)
-    for config in as_list(p.get("LaunchTemplateConfigs")):
-        for override in as_list(config.get("Overrides")) or [{}]:
-            candidates.append((float(override.get("Priority", 0) or 0), len(candidates), config, override))
-    candidates.sort(key=lambda c: (c[0], c[1]))  # prioritized: lowest Priority first, else as given
-    instances, errors = [], []
-    for _, _, config, override in candidates:
-        if remaining <= 0:
-            break
+def _pools(call, market: str) -> list[aws_allocation.Pool]:
+    """One pool per override (type × subnet/zone), with its free units and price right now."""
+    backend, catalog = call.backend, aws_scores.type_catalog(call)
+    pools = []
+    for config in as_list(call.p.get("LaunchTemplateConfigs")):
         spec = config.get("LaunchTemplateSpecification", {})
         template = backend._get_template_from_args(spec).data
-        instance_type = override.get("InstanceType") or template.get("InstanceType", "")
-        subnet_id = override.get("SubnetId") or template.get("SubnetId", "")
-        zone = backend.get_subnet(subnet_id).availability_zone if subnet_id else override.get("AvailabilityZone", "")
-        described = {"LaunchTemplateSpecification": {k: v for k, v in spec.items()},
-                     "Overrides": {k: v for k, v in override.items() if k in ("InstanceType", "SubnetId", "AvailabilityZone", "Priority")}}
-        if not call.view.offered(instance_type, zone):
-            err = _unsupported(instance_type, zone)
-        else:
-            count = min(remaining, max(call.view.stock.available(instance_type, zone, market), 0))
-            if market == "ondemand" and call.emulator.reservations[call.region].use_open(instance_type, zone, remaining):
-                count, err = remaining, None
+        for override in as_list(config.get("Overrides")) or [{}]:
+            instance_type = override.get("InstanceType") or template.get("InstanceType", "")
+            subnet_id = override.get("SubnetId") or template.get("SubnetId", "")
+            zone = backend.get_subnet(subnet_id).availability_zone if subnet_id else override.get("AvailabilityZone", "")
+            offered = call.view.offered(instance_type, zone)
+            free = max(call.view.stock.available(instance_type, zone, market), 0) if offered else 0
+            priority = override.get("Priority")
+            pools.append(aws_allocation.Pool(
+                None if priority in (None, "") else float(priority), len(pools), instance_type, zone, free,
+                aws_allocation.price_of(call.emulator.scenario.raw, catalog, instance_type, zone, market),
+                (spec, template, override, subnet_id, offered)))
+    return pools
+
+
+def _fleet(call) -> dict[str, Any]:
+    """Fill the target from the override pools in the order the allocation strategy takes them
+    (aws_allocation); pools tried and refused are reported in Errors[], as EC2 does."""
+    p, backend = call.p, call.backend
+    target = p.get("TargetCapacitySpecification", {})
+    total = remaining = int(target.get("TotalTargetCapacity", "1"))
+    spot = target.get("DefaultTargetCapacityType", "on-demand") == "spot"
+    market, lifecycle = ("spot", "spot") if spot else ("ondemand", "on-demand")
+    strategy = aws_allocation.strategy_of(p, market)
+    instance_tags = tags_from(p, "instance")
+    pools = _pools(call, market)
+    order = aws_allocation.fill_order(strategy, pools, remaining)
+    share = aws_allocation.diversified_share(strategy, pools, total)
+    instances, errors, refused = [], [], set()
+    for cap in ([share, None] if share else [None]):  # diversified: an even share first, then the rest
+        for pool in order:
+            if remaining <= 0:
+                break
+            if pool.position in refused:
+                continue
+            spec, template, override, subnet_id, offered = pool.payload
+            instance_type, zone = pool.instance_type, pool.zone
+            described = {"LaunchTemplateSpecification": dict(spec),
+                         "Overrides": {k: v for k, v in override.items()
+                                       if k in ("InstanceType", "SubnetId", "AvailabilityZone", "Priority")}}
+            want = min(remaining, cap or remaining)
+            count = min(want, max(call.view.stock.available(instance_type, zone, market), 0))
+            if not offered:
+                err = _unsupported(instance_type, zone)
+            elif market == "ondemand" and call.emulator.reservations[call.region].use_open(instance_type, zone, want):
+                count, err = want, None
             elif count > 0 and call.view.stock.take(instance_type, zone, market, count):
                 err = None
             else:
                 err = _insufficient(instance_type, zone)
-        if err is not None:
-            errors.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle,
-                           "ErrorCode": err.code, "ErrorMessage": err.message})
-            continue
-        ids = _launch(backend, template, override, instance_type, subnet_id, zone, count, spot,
-                      dict(_template_tags(template), **instance_tags))
-        remaining -= count
-        instances.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle, "InstanceIds": ids,
-                          "InstanceType": instance_type, "Platform": "Linux/UNIX"})
+            if err is not None:
+                refused.add(pool.position)
+                errors.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle,
+                               "ErrorCode": err.code, "ErrorMessage": err.message})
+                continue
+            ids = _launch(backend, template, override, instance_type, subnet_id, zone, count, spot,
+                          dict(_template_tags(template), **instance_tags))
+            remaining -= count
+            instances.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle, "InstanceIds": ids,
+                              "InstanceType": instance_type, "Platform": "Linux/UNIX"})
     return {"FleetId": "fleet-" + uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4], "Errors": errors,
             "Instances": instances}
 

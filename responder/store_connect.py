@@ -41,8 +41,8 @@ class StoreUnavailable(Exception):
 def unavailable_on_error(component: str):
     """Decorate a method so any SQLAlchemy error leaving it becomes StoreUnavailable(component).
 
-    `from None`: the driver error must not ride along as __context__, or a logged traceback would
-    print its message (host, port, SQL parameters) after all."""
+    Raised outside the `except` block: the driver error must not ride along as __context__, or a
+    logged traceback or an error reporter would show its message (host, port, SQL parameters)."""
 
     def decorate(method):
         @functools.wraps(method)
@@ -50,7 +50,8 @@ def unavailable_on_error(component: str):
             try:
                 return method(*args, **kwargs)
             except SQLAlchemyError as exc:
-                raise StoreUnavailable(component, exc.__class__.__name__) from None
+                failed = exc.__class__.__name__
+            raise StoreUnavailable(component, failed)
 
         return guarded
 

@@ -14,6 +14,7 @@ waits, then finds the schema at head and does nothing.
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ LOCK_NAME = "responder_schema_upgrade"
 PG_LOCK_KEY = 0x5E5B0D1  # any constant bigint; the advisory lock namespace is per database
 # An upgrader may wait for another's DDL: far longer than a request's statement bound.
 UPGRADE_TIMEOUTS = Timeouts(connect=3, statement=120, pool=3)
+# Alembic says "Context impl ..." at INFO on every schema check, i.e. on every Store opened.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -89,12 +92,14 @@ def open_schema(engine: sa.Engine, url: str, upgrade_it: bool | None, component:
         if upgrade_it:
             upgrade(url, engine)
         require_current(engine, url)
+        return
     except sa.exc.SQLAlchemyError as exc:
-        engine.dispose()
-        raise StoreUnavailable(component, exc.__class__.__name__) from None
+        failed = exc.__class__.__name__  # raised below, outside this block: no driver message as context
     except BaseException:
         engine.dispose()
         raise
+    engine.dispose()
+    raise StoreUnavailable(component, failed)
 
 
 def upgrade(url: str, engine: sa.Engine | None = None) -> tuple[str | None, str]:

@@ -36,14 +36,6 @@ def test_the_revisions_build_exactly_the_tables_the_code_queries(database_url):
     assert differences == []
 
 
-def test_a_megabyte_fits_the_task_data_column(database_url):
-    store = Store(database_url, upgrade=True)
-    task = store.claim("aws:us-east-2:i-big", "aws", "us-east-2", "i-big", "interruption",
-                       data={"user_data": "u" * 1_100_000}).task
-    assert len(store.get(task.id).data["user_data"]) == 1_100_000
-    store.engine.dispose()
-
-
 @pytest.mark.parametrize("backend", ["mariadb", "postgres"])
 def test_a_server_store_refuses_an_empty_schema_and_names_the_upgrade_command(backend, tmp_path):
     with fresh_database(backend, tmp_path) as url:

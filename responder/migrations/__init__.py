@@ -149,7 +149,10 @@ class _schema_lock:
         self.dialect = conn.dialect.name
 
     def __enter__(self):
-        if self.dialect == "postgresql":  # released by the commit (or rollback) that ends the upgrade
+        # pg_advisory_xact_lock: released by the commit (or rollback) that ends the upgrade
+        # (postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS). GET_LOCK: held by the
+        # session until RELEASE_LOCK or disconnect (mariadb.com/kb/en/get_lock).
+        if self.dialect == "postgresql":
             self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
         elif self.dialect in ("mysql", "mariadb"):
             got = self.conn.execute(sa.text("SELECT GET_LOCK(:name, :wait)"),

@@ -14,9 +14,12 @@ The invariants:
 Why a take cannot overspend: a cap is rows, not a count. A scope ("hour", "event:<claim key>")
 has one row per unit it may hold, its slots, and a unit is taken by a conditional UPDATE of one
     UPDATE slots SET token=:t, taken_at=:now WHERE scope=:s AND slot=:i AND (token IS NULL OR taken_at < :since)
-where rowcount 1 means won. Racers for one slot queue on its row lock (InnoDB and PostgreSQL
-READ COMMITTED then re-check the WHERE against the committed row; SQLite has one writer at a
-time) and the loser moves to the next slot. Nobody reads a count and then acts on it, so two
+where rowcount 1 means won. Racers for one slot queue on its row lock and the loser moves to the
+next slot: PostgreSQL READ COMMITTED re-evaluates the WHERE on the row the winner committed
+(postgresql.org/docs/current/transaction-iso.html, "the search condition of the command (the
+WHERE clause) is re-evaluated"), InnoDB's UPDATE reads the latest committed row, and at READ
+COMMITTED releases the locks of rows it did not change (dev.mysql.com/doc/refman/8.4/en/
+innodb-transaction-isolation-levels.html); SQLite has one writer at a time. Nobody reads a count and then acts on it, so two
 transactions cannot both see "99 < 100". Every unit of a spend, in every scope, is taken in one
 transaction, hour scope first (one lock order for all): a refusal anywhere rolls all of it back.
 A unique (scope, token, part) index makes a second slot for one token impossible, even when two

@@ -165,13 +165,15 @@ class MoneyCaps:
         if scope.since is not None:
             free = free | (slots.taken_at < scope.since)
         in_scope = (slots.scope == scope.name) & (slots.slot < scope.cap)
+        # Counted before the hints are read: slot rows are only ever added, so when all `made` rows
+        # existed then, the (later) hints saw every one of them, and none free means none free.
+        made = conn.execute(sa.select(sa.func.count()).where(in_scope)).scalar_one()
         hints = conn.execute(sa.select(slots.slot).where(in_scope & free).order_by(slots.slot)).scalars().all()
         for slot in hints:  # a hint only: the conditional UPDATE decides
             won = conn.execute(spend_slots.update().where(in_scope & (slots.slot == slot) & free).values(
                 token=spend.token, part=part, kind=spend.kind, claim_key=spend.claim_key, taken_at=now)).rowcount
             if won:
                 return
-        made = conn.execute(sa.select(sa.func.count()).where(in_scope)).scalar_one()
         if made < scope.cap:
             raise _NeedSlots(scope.name)
         raise _Refused(scope.refusal)

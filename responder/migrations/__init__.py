@@ -39,7 +39,7 @@ class SchemaOutOfDate(RuntimeError):
     """The database schema is not the one this responder's code expects; the message says what to run."""
 
     def __init__(self, url: str, current: str | None, head: str, newer: bool = False):
-        self.current, self.head = current, head
+        self.current, self.head, self.newer = current, head, newer
         shown = redact_url(url)
         if newer:
             message = (f"the store at {shown} is at schema revision {current}, newer than this responder knows "
@@ -85,12 +85,17 @@ def open_schema(engine: sa.Engine, url: str, upgrade_it: bool | None, component:
     """Upgrade (True), never upgrade (False) or upgrade only SQLite (None), then insist on head.
 
     Raises SchemaOutOfDate, or StoreUnavailable(component) when the database does not answer;
-    either way the engine's connections are closed."""
+    on either failure the engine's connections are closed."""
     if upgrade_it is None:
         upgrade_it = engine.dialect.name == "sqlite"
     try:
-        if upgrade_it:
-            upgrade(url, engine)
+        try:
+            require_current(engine, url)  # a plain read: most opens find the schema at head
+            return
+        except SchemaOutOfDate as behind:
+            if not upgrade_it or behind.newer:
+                raise
+        upgrade(url, engine)  # takes the upgrade lock, so only when there is something to do
         require_current(engine, url)
         return
     except sa.exc.SQLAlchemyError as exc:

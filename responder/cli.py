@@ -1,9 +1,10 @@
 """The `responder` command: serve, replay, tick, sandbox, the ODCR manager (`responder odcr ...`),
-and `responder spot-scores` / `responder nodepools` (responder.spot.cli).
+`responder spot-scores` / `responder nodepools` (responder.spot.cli), and the store's schema
+(`responder db upgrade | current`).
 
 Parts: cli (click group), serve, replay, tick, sandbox (one shared sandbox cloud for many
-processes), build_runtime (settings + store + clouds, real or sandbox), outcome_json (what replay
-prints).
+processes), build_runtime (settings + store + clouds, real or sandbox), open_store (a Store, or one
+line and exit 1), outcome_json (what replay prints).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ def _setup_logging(level: str) -> None:
 def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None, settings: Settings,
                   only: tuple[str, ...] | None = None):
     """(settings, store, clouds, sandbox-or-None). The sandbox keeps its store in a temp file."""
-    from responder.store import Store
-
     box = None
     clouds = None
     if sandbox:
@@ -53,7 +52,21 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
         from responder.clouds.factory import clouds_from_settings
 
         clouds = clouds_from_settings(settings)
-    return settings, Store(settings.database_url), clouds, box
+    # The sandbox's store is a scratch one: it upgrades itself, even at a server URL.
+    return settings, open_store(settings.database_url, upgrade=True if sandbox else None), clouds, box
+
+
+def open_store(url: str, upgrade: bool | None = None):
+    """Store(url), or one line on stderr and exit 1 when it is down or its schema is behind."""
+    from responder.migrations import SchemaOutOfDate
+    from responder.store import Store, StoreUnavailable, redact_url
+
+    try:
+        return Store(url, upgrade=upgrade)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"{exc} at {redact_url(url)}") from None
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _settings() -> Settings:
@@ -229,6 +242,15 @@ def _register_spot() -> None:
 
 
 _register_spot()
+
+
+def _register_db() -> None:
+    from responder.db_cli import db
+
+    cli.add_command(db)
+
+
+_register_db()
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-SANDBOX_MODULES = ("moto", "yaml")  # the `sandbox` extra in pyproject.toml: moto, PyYAML
+SANDBOX_MODULES = ("moto",)  # the `sandbox` extra in pyproject.toml
 
 
 class MissingExtra(RuntimeError):

@@ -18,6 +18,7 @@ from responder.model import EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
+from responder.store_connect import StoreUnavailable
 
 
 class Action(str, Enum):
@@ -83,7 +84,7 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
                 **({"task": noted.to_json()} if noted else {})}
     try:  # an unconfigured cloud raises CloudError in submit: 503, redelivered once it is configured
         submitted = runner.submit(event)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, StoreUnavailable) as exc:
         raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     task = submitted.task
     if submitted.duplicate:

@@ -74,6 +74,8 @@ class Settings:
     aws_secret_access_key: str = ""
     aws_session_token: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    max_spend_per_event: int = 2  # a money cap: units one interruption may buy (launch + reservation)
+    max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -86,6 +88,10 @@ class Settings:
             raise SettingsError(f"RESPONDER_AWS_ACTION must be one of {', '.join(AWS_ACTIONS)}, not {self.aws_action!r}")
         if self.max_body_bytes <= 0:
             raise SettingsError("RESPONDER_MAX_BODY_BYTES must be positive")
+        if self.max_spend_per_event < 0:
+            raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
+        if self.max_odcr_count < 1:
+            raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
 
     def __repr__(self) -> str:
         shown = []
@@ -93,6 +99,10 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
                 value = "***"
+            if f.name == "database_url":
+                from responder.store_connect import redact_url
+
+                value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -163,4 +173,6 @@ class Settings:
             aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=get("AWS_SESSION_TOKEN"),
+            max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
         )

@@ -1,11 +1,17 @@
 """Durable task rows in SQLAlchemy Core: SQLite by default, MySQL/MariaDB or PostgreSQL by URL.
 
-Parts: metadata + tasks table, TaskRow (what a row holds), Store (claim, get, list, save, lease,
-release, due), ClaimResult.
+Parts: metadata + tasks table (the shape the migrations in responder.migrations build), TaskRow
+(what a row holds), Store (claim, get, list, save, lease, release, due), ClaimResult; re-exported
+from responder.store_connect: make_engine, StoreUnavailable, redact_url.
 
 One task per cloud:region:instance (`key`, unique): the unique constraint makes a redelivered
 event find the existing task, however many deliveries race. A lease column taken with a
 conditional UPDATE keeps two tickers off the same task on every backend.
+
+The schema is Alembic's (`responder db upgrade`). A Store refuses a database whose schema is not
+at this code's head (SchemaOutOfDate, naming the command to run) unless asked to upgrade it: a
+server database shared by several responders is upgraded once, on purpose, by an operator or a
+deploy step. A SQLite file is one host's scratch, so by default it upgrades itself.
 """
 
 from __future__ import annotations
@@ -18,31 +24,43 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 
+from responder import migrations
+from responder.migrations import SchemaOutOfDate
+from responder.store_connect import StoreUnavailable, make_engine, redact_url, unavailable_on_error
+
+__all__ = ["Store", "TaskRow", "ClaimResult", "StoreUnavailable", "SchemaOutOfDate", "make_engine", "redact_url",
+           "metadata", "tasks", "LONG_TEXT", "UNFINISHED"]
+
 metadata = sa.MetaData()
+# At least a megabyte on every backend: a type catalogue plus user data overflows MySQL's 64 KB TEXT.
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 tasks = sa.Table(
     "responder_tasks",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("key", sa.String(255), nullable=False),
     sa.Column("cloud", sa.String(16), nullable=False),
     sa.Column("region", sa.String(64), nullable=False),
     sa.Column("instance_id", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False, default=""),
-    sa.Column("data", sa.Text, nullable=False, default="{}"),  # JSON: everything learned so far
+    sa.Column("data", LONG_TEXT, nullable=False, default="{}"),  # JSON: everything learned so far
     sa.Column("deliveries", sa.Integer, nullable=False, default=1),
     sa.Column("next_at", sa.Double, nullable=False, default=0.0, index=True),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.Double, nullable=True),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("key", name="uq_responder_tasks_key"),
 )
 
 UNFINISHED = ("received", "imaging", "launching")
+_guarded = unavailable_on_error("task store")  # driver errors leave a Store method as StoreUnavailable
 
 
 @dataclass
@@ -84,40 +102,26 @@ def _row_to_task(row) -> TaskRow:
     )
 
 
-def make_engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            # WAL lets the web thread read while the ticker writes.
-            cursor = dbapi_connection.cursor()
-            if ":memory:" not in url and url != "sqlite://":
-                cursor.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL survives a process crash (what FC and gunicorn restarts are) without
-                # an fsync per commit; only an OS crash could lose the last commits.
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-
-
 class Store:
     """Task persistence. Every method is one short transaction; safe across threads and processes."""
 
-    def __init__(self, url: str = "sqlite:///responder.db", clock: Callable[[], float] = time.time):
+    def __init__(self, url: str = "sqlite:///responder.db", clock: Callable[[], float] = time.time,
+                 upgrade: bool | None = None):
+        """`upgrade`: True upgrades the schema to head first, False never does, None (the default)
+        upgrades SQLite and refuses an out-of-date server database. Raises SchemaOutOfDate or
+        StoreUnavailable."""
         self.url = url
         self.engine = make_engine(url)
         self.clock = clock
         self.owner = f"{uuid.uuid4().hex[:12]}"
-        metadata.create_all(self.engine)
+        migrations.open_schema(self.engine, url, upgrade, "task store")
 
+    @_guarded
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    @_guarded
     def claim(self, key: str, cloud: str, region: str, instance_id: str, kind: str,
               data: dict[str, Any] | None = None, lease_seconds: float = 0.0) -> ClaimResult:
         """Create the task for `key`, or return the existing one (duplicate=True).
@@ -150,16 +154,19 @@ class Store:
             row = conn.execute(tasks.select().where(tasks.c.key == key)).one()
         return ClaimResult(_row_to_task(row), duplicate=not reopened)
 
+    @_guarded
     def get(self, task_id: str) -> TaskRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(tasks.select().where(tasks.c.id == task_id)).first()
         return _row_to_task(row) if row else None
 
+    @_guarded
     def get_by_key(self, key: str) -> TaskRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(tasks.select().where(tasks.c.key == key)).first()
         return _row_to_task(row) if row else None
 
+    @_guarded
     def list(self, status: str | None = None, limit: int = 100) -> list[TaskRow]:
         query = tasks.select().order_by(tasks.c.created_at.desc()).limit(limit)
         if status:
@@ -167,6 +174,7 @@ class Store:
         with self.engine.connect() as conn:
             return [_row_to_task(r) for r in conn.execute(query)]
 
+    @_guarded
     def save(self, task: TaskRow) -> None:
         task.updated_at = self.clock()
         with self.engine.begin() as conn:
@@ -179,6 +187,7 @@ class Store:
         ticker it woke live in one process; they must not both hold the lease."""
         return f"{self.owner}:{threading.get_ident()}"
 
+    @_guarded
     def lease(self, task_id: str, seconds: float) -> bool:
         """Take the task for `seconds` unless another owner holds an unexpired lease."""
         now, me = self.clock(), self._me()
@@ -190,11 +199,13 @@ class Store:
                 ).values(lease_owner=me, lease_until=now + seconds)).rowcount
         return taken == 1
 
+    @_guarded
     def release(self, task_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(tasks.update().where(tasks.c.id == task_id, tasks.c.lease_owner == self._me())
                          .values(lease_owner=None, lease_until=None))
 
+    @_guarded
     def due(self, limit: int = 100) -> list[TaskRow]:
         """Unfinished tasks whose next step is due now."""
         now = self.clock()
@@ -204,6 +215,7 @@ class Store:
         with self.engine.connect() as conn:
             return [_row_to_task(r) for r in conn.execute(query)]
 
+    @_guarded
     def next_due_at(self) -> float | None:
         """When the earliest unfinished task is due (a ticker sleeps until then)."""
         with self.engine.connect() as conn:
@@ -211,11 +223,3 @@ class Store:
                                 .where(tasks.c.status.in_(UNFINISHED),
                                        sa.or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < self.clock())
                                        )).scalar()
-
-    def count_launches_since(self, since: float) -> int:
-        """Tasks that reached a launch after `since`: the money cap counts these."""
-        with self.engine.connect() as conn:
-            # A launched task is saved at launch, so updated_at >= launched_at narrows the scan.
-            rows = conn.execute(sa.select(tasks.c.data).where(tasks.c.updated_at >= since,
-                                                              tasks.c.status.in_(("launching", "done", "failed"))))
-            return sum(1 for (data,) in rows if json.loads(data).get("launched_at", 0) >= since)

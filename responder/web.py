@@ -27,7 +27,7 @@ from responder.errors import BadEvent, CloudError
 from responder.metrics import Metrics
 from responder.intake import Unavailable, handle_body
 from responder.settings import Settings
-from responder.store import Store
+from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
 
 log = logging.getLogger("responder.web")
@@ -63,6 +63,15 @@ class Ticker(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.runner.wake()
+
+
+STORE_DOWN = {"error": "task store unavailable", "component": "store"}
+
+
+def _is_store_down(exc: Exception) -> bool:
+    if isinstance(exc, Unavailable):  # intake's wrapper: look at what it wrapped
+        exc = exc.__cause__ or exc
+    return isinstance(exc, (StoreUnavailable, SQLAlchemyError))
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, clouds: dict | None = None,
@@ -145,8 +154,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     def healthz():
         try:
             runner.store.ping()
-        except SQLAlchemyError as exc:
-            return jsonify(status="unavailable", store=str(exc.__class__.__name__)), 503
+        except (StoreUnavailable, SQLAlchemyError):
+            return jsonify(status="unavailable", **STORE_DOWN), 503
         return jsonify(status="ok", version=__version__, clouds=sorted(runner.clouds), store="ok")
 
     @app.get("/metrics")
@@ -161,13 +170,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             status = exc.code or 500
             message = ("body is over the size limit of %d bytes" % settings.max_body_bytes if status == 413
                        else exc.description)
-        elif isinstance(exc, (Unavailable, SQLAlchemyError, CloudError)):
+        elif _is_store_down(exc):  # never str(exc): a driver message names hosts and SQL parameters
+            status, message = 503, None
+            log.warning("task store unavailable (%s)", getattr(exc, "cause", "") or exc.__class__.__name__)
+        elif isinstance(exc, (Unavailable, CloudError)):
             status, message = 503, str(exc)
             log.warning("unavailable: %s", exc)
         else:
             status, message = 500, f"internal error: {exc.__class__.__name__}"
             log.exception("unhandled error")
-        response = jsonify(error=message, status=status)
+        response = jsonify(STORE_DOWN if message is None else {"error": message, "status": status})
         response.status_code = status
         if request.path == "/invoke" and status >= 500:
             response.headers["x-fc-status"] = "404"  # FC: function error → async retry

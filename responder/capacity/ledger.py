@@ -1,7 +1,9 @@
 """The capacity engine's ledger in SQL: one row per cloud call, intent before, result after.
 
-Parts: ledger (the table, on responder.store.metadata so Store creates it), SqlLedger (implements
-responder.capacity.engine.Ledger over a SQLAlchemy engine or URL), sqlite_url (a path or URL → URL).
+Parts: ledger (the table, on responder.store.metadata; revision 0001 in responder.migrations
+builds it), SqlLedger (implements responder.capacity.engine.Ledger over a SQLAlchemy engine or
+URL, with the store's schema policy: a SQLite ledger upgrades itself, a server one must be at
+head), sqlite_url (a path or URL → URL).
 
 A run interrupted anywhere (Ctrl+C, kill -9, a lost Lambda) is resumed by building the engine with
 the same run_id: holdings come back from `ok` rows and a `pending` row is re-issued with its
@@ -16,6 +18,7 @@ from typing import Union
 
 import sqlalchemy as sa
 
+from responder import migrations
 from responder.capacity.engine import LedgerEntry
 from responder.model import Market, Offering
 from responder.store import make_engine, metadata
@@ -39,7 +42,7 @@ ledger = sa.Table(
     sa.Column("initial", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.String(32), nullable=False, default=""),
     sa.Column("error", sa.String(255), nullable=False, default=""),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),  # epoch seconds: FLOAT is single precision on MySQL
 )
 
 
@@ -51,9 +54,10 @@ def sqlite_url(path_or_url: str) -> str:
 
 
 class SqlLedger:
-    def __init__(self, target: Union[str, sa.Engine]):
+    def __init__(self, target: Union[str, sa.Engine], upgrade: bool | None = None):
         self.engine = make_engine(sqlite_url(target)) if isinstance(target, str) else target
-        ledger.create(self.engine, checkfirst=True)
+        url = sqlite_url(target) if isinstance(target, str) else target.url.render_as_string(hide_password=False)
+        migrations.open_schema(self.engine, url, upgrade, "capacity ledger")
 
     def entries(self, run_id: str) -> list[LedgerEntry]:
         with self.engine.connect() as conn:

@@ -2,8 +2,8 @@
 
 Parts: EXIT_* (documented exit codes), SHARED (options accepted on the group *and* on each
 subcommand, so `odcr --region X create ...` and `odcr create ... --region X` both work — the old
-tool broke on the second), odcr (the click group), create, expand, _Run (sandbox / cloud / ledger /
-signals / engine for one invocation), _exit_code.
+tool broke on the second), odcr (the click group), create, expand, _refuse_above_limit (the
+--count bound), _Run (sandbox / cloud / ledger / signals / engine for one invocation), _exit_code.
 
 The successor of the old ODCR script ("ODCR本地管理工具"): same
 algorithm family (halve on shortage, grow the last reservation first, the same three waits as
@@ -11,7 +11,8 @@ options), same result JSON on the last line of stdout, progress on stderr. New: 
 (`--availability-zone a,b,c`), Aliyun (`--cloud aliyun`), a ledger so `--run-id` resumes a run
 killed at any point without buying twice, `--sandbox` to try it all without an account.
 
-Exit codes: 0 target reached; 2 bad input (arguments, unknown zone/type, reservation not found);
+Exit codes: 0 target reached; 2 bad input (arguments, a --count above RESPONDER_MAX_ODCR_COUNT,
+unknown zone/type, reservation not found);
 3 partial (some capacity, not all, by the deadline); 4 nothing acquired; 5 credentials or
 permissions; 6 other cloud error; 130 interrupted by Ctrl+C, 143 by SIGTERM (the JSON still says
 what was acquired).
@@ -102,6 +103,7 @@ def odcr(ctx: click.Context, **shared):
 @click.pass_context
 def create(ctx: click.Context, instance_type: str, zones: str, count: int, preference: str, **local):
     """Reserve COUNT instances of a type in one or more zones, in as few reservations as possible."""
+    _refuse_above_limit(count)
     opts = _options(ctx, local)
     zone_list = [z.strip() for z in zones.split(",") if z.strip()]
     if not zone_list:
@@ -121,6 +123,7 @@ def create(ctx: click.Context, instance_type: str, zones: str, count: int, prefe
 @click.pass_context
 def expand(ctx: click.Context, odcr_id: str, count: int, **local):
     """Add COUNT instances to an existing reservation."""
+    _refuse_above_limit(count)
     opts = _options(ctx, local)
     title = f"target: add {count} to {odcr_id}; timeout {opts['timeout']:g} min"
     with _Run(opts, "expand", title, count) as run:
@@ -131,6 +134,20 @@ def expand(ctx: click.Context, odcr_id: str, count: int, **local):
         outcome = run.engine(acquirer, [current.offering], count, config, holdings=(current,))
         final = next((h.count for h in outcome.holdings if h.holding_id == odcr_id), current.count)
         run.finish(expand_result(outcome, odcr_id, final, run.elapsed(), **run.extra()), outcome)
+
+
+def _refuse_above_limit(count: int) -> None:
+    """A --count above RESPONDER_MAX_ODCR_COUNT exits 2 before any cloud call: 1000 typed for 100
+    is a bill, not a typo."""
+    from responder.settings import Settings, SettingsError
+
+    try:
+        limit = Settings.from_env().max_odcr_count
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    if count > limit:
+        raise click.BadParameter(f"{count} is above RESPONDER_MAX_ODCR_COUNT={limit} (raise the setting to reserve more)",
+                                 param_hint="--count")
 
 
 class _Failed(Exception):

@@ -1,0 +1,1 @@
+"""Alembic revisions of the responder schema, oldest first (Alembic ignores this file)."""

@@ -1,0 +1,117 @@
+"""Connecting to the store so that it answers or says it cannot, within seconds.
+
+Parts: TIMEOUTS (connect, statement, pool checkout), make_engine (SQLite / MySQL / PostgreSQL with
+those timeouts), StoreUnavailable (the one error a store caller sees when the database is down),
+unavailable_on_error (the decorator that turns driver errors into it), redact_url.
+
+A database that accepts TCP connections but never answers must not hang a request, a ticker or a
+CLI: every backend gets a connect timeout, a per-statement bound and a pool checkout timeout, so
+an operation fails in under five seconds. The driver's own message is never passed on: it names
+the host and port and, for a failed statement, the SQL parameters (task JSON, user data).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: int = 3  # seconds; libpq's connect_timeout has a floor of 2
+    statement: int = 3  # seconds a statement (or a row-lock wait) may take
+    pool: int = 3  # seconds to wait for a pooled connection when all are checked out
+
+
+TIMEOUTS = Timeouts()
+
+
+class StoreUnavailable(Exception):
+    """The database did not answer, refused us, or timed out. Retry later (HTTP: 503)."""
+
+    def __init__(self, component: str = "task store", cause: str = ""):
+        self.component = component
+        self.cause = cause  # the exception class only: driver messages carry hosts and parameters
+        super().__init__(f"{component} unavailable" + (f" ({cause})" if cause else ""))
+
+
+def unavailable_on_error(component: str):
+    """Decorate a method so any SQLAlchemy error leaving it becomes StoreUnavailable(component).
+
+    Raised outside the `except` block: the driver error must not ride along as __context__, or a
+    logged traceback or an error reporter would show its message (host, port, SQL parameters)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except SQLAlchemyError as exc:
+                failed = exc.__class__.__name__
+            raise StoreUnavailable(component, failed)
+
+        return guarded
+
+    return decorate
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and hints."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing rather than leaked
+        return "<unparsable database URL>"
+
+
+def is_memory_sqlite(url: str) -> bool:
+    parsed = sa.engine.make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def make_engine(url: str, timeouts: Timeouts = TIMEOUTS) -> sa.Engine:
+    backend = sa.engine.make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, timeouts)
+    if backend in ("mysql", "mariadb"):
+        # PyMySQL: read_timeout also bounds the server greeting, so a silent server fails here.
+        # innodb_lock_wait_timeout makes a row-lock wait end server-side before the socket gives
+        # up, so the connection stays usable.
+        connect_args = {"connect_timeout": timeouts.connect, "read_timeout": timeouts.statement,
+                        "write_timeout": timeouts.statement,
+                        "init_command": f"SET SESSION innodb_lock_wait_timeout={max(1, timeouts.statement - 1)}"}
+    elif backend == "postgresql":
+        # connect_timeout covers the whole startup, per host, 2 s at the least
+        # (postgresql.org/docs/current/libpq-connect.html); after that libpq has no read timeout,
+        # so statement_timeout (server-side) bounds each statement.
+        connect_args = {"connect_timeout": timeouts.connect,
+                        "options": f"-c statement_timeout={timeouts.statement * 1000}"
+                                   f" -c lock_timeout={max(1, timeouts.statement - 1) * 1000}"}
+    else:
+        connect_args = {}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=timeouts.pool,
+                            connect_args=connect_args)
+
+
+def _sqlite_engine(url: str, timeouts: Timeouts) -> sa.Engine:
+    # A writer that waits longer than this for another's lock gets "database is locked".
+    busy_seconds = timeouts.statement + 1
+    memory = is_memory_sqlite(url)
+    pooling = {} if memory else {"pool_timeout": timeouts.pool}  # memory: one connection per thread, no queue
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_seconds}, **pooling)
+
+    @sa.event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        # WAL lets the web thread read while the ticker writes.
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives a process crash (what FC and gunicorn restarts are) without
+            # an fsync per commit; only an OS crash could lose the last commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_seconds * 1000}")
+        cursor.close()
+
+    return engine

@@ -74,7 +74,6 @@ class Settings:
     aws_secret_access_key: str = ""
     aws_session_token: str = ""
     extra: dict = field(default_factory=dict, compare=False)
-    max_spend_per_event: int = 2  # a money cap: units one interruption may buy (launch + reservation)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
 
     def __post_init__(self):
@@ -173,6 +172,5 @@ class Settings:
             aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=get("AWS_SESSION_TOKEN"),
-            max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
         )

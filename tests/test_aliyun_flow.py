@@ -263,7 +263,7 @@ def test_dry_run_plans_without_writing(responder_factory):
 def test_launch_cap_stops_buying(responder_factory):
     client, runner, box = responder_factory(scenario(cloud="aliyun"), settings={"max_launches_per_hour": 0})
     _, body = deliver(client)
-    assert body["task"]["status"] == "failed" and "launch cap" in body["task"]["reason"]
+    assert body["task"]["status"] == "failed" and "RESPONDER_MAX_LAUNCHES_PER_HOUR" in body["task"]["reason"]
     assert not WRITES & set(box.calls("aliyun"))
 
 
@@ -277,7 +277,7 @@ def test_the_launch_cap_is_checked_again_where_the_money_is_spent(responder_fact
     assert first["task"]["status"] == second["task"]["status"] == "imaging"
     outcomes = [runner.run_to_end(b["task"]["id"], timeout=30) for b in (first, second)]
     assert [t.status for t in outcomes] == ["done", "failed"]
-    assert "launch cap" in outcomes[1].reason
+    assert "RESPONDER_MAX_LAUNCHES_PER_HOUR" in outcomes[1].reason
     assert box.calls("aliyun").count("RunInstances") == 1
 
 

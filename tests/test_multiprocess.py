@@ -76,7 +76,7 @@ def database_url(request):
     url = template.format(name=name)
     from responder.store import Store
 
-    store = Store(url)  # the schema, once, before any serve process starts
+    store = Store(url, upgrade=True)  # the schema, once, before any serve process starts
     store.engine.dispose()
     yield url
     drop = f"DROP DATABASE {name}" + (" WITH (FORCE)" if request.param == "postgres" else "")
@@ -163,7 +163,7 @@ def cluster(tmp_path, database_url):
 def wait_all_finished(url: str, count: int, timeout: float) -> list:
     from responder.store import UNFINISHED, Store
 
-    store = Store(url)
+    store = Store(url, upgrade=True)
     try:
         deadline = time.monotonic() + timeout
         while True:

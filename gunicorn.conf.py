@@ -27,3 +27,13 @@ loglevel = os.environ.get("RESPONDER_LOG_LEVEL", "info").lower()
 # No gunicornc control socket: nobody uses it here, and it would be created under $HOME, which the
 # container's non-root user cannot write.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Mask secrets in every log record (gunicorn's error and access logs too) before the first
+    worker forks; workers inherit the record factory. The SDK loggers stay at WARNING unless
+    RESPONDER_SDK_DEBUG=true."""
+    from responder.logsafe import install_log_redaction
+    from responder.settings import Settings
+
+    install_log_redaction(Settings.from_env())

@@ -22,7 +22,10 @@ from responder.store import UNFINISHED
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, settings: Settings) -> None:
+    from responder.logsafe import install_log_redaction
+
+    install_log_redaction(settings)  # before the first record: every one is masked
     logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -79,7 +82,7 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
     from responder.web import create_app
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings)
     settings, store, clouds, box = build_runtime(sandbox, scenario, database_url, settings)
     app = create_app(settings, runner=TaskRunner(store, clouds, settings))
     app.start_ticker()
@@ -112,7 +115,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     from responder.intake import handle_events
 
     settings = _settings()
-    _setup_logging("WARNING" if as_json else settings.log_level)
+    _setup_logging("WARNING" if as_json else settings.log_level, settings)
     try:
         events = parse_body(Path(event_file).read_bytes(), settings.max_body_bytes)
     except BadEvent as exc:  # refused before any cloud starts
@@ -181,7 +184,7 @@ def tick(database_url: str | None) -> None:
     from responder.replace.runner import TaskRunner
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
     click.echo(json.dumps({"advanced": TaskRunner(store, clouds, settings).tick()}))
 

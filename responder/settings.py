@@ -1,8 +1,8 @@
 """Typed settings from the environment (and a .env file via python-dotenv); the only module that
 reads os.environ.
 
-Parts: Settings (frozen, validated, secrets redacted in repr), SettingsError, MARKET_POLICIES,
-REBALANCE_POLICIES, AWS_ACTIONS.
+Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
+SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
+
+from responder.logsafe import redact_url
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("replace", "image-only", "ignore")
@@ -38,7 +40,7 @@ def _bool(name: str, value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///responder.db"
-    auth_token: str = ""  # when set, callers must send it (Authorization: Bearer / X-Responder-Token / ?token=)
+    auth_token: str = ""  # when set, callers must send it (Authorization: Bearer / X-Responder-Token; never a query)
     market_policy: str = "spot-then-ondemand"
     rebalance_policy: str = "replace"
     aws_action: str = "launch"  # launch a replacement, reserve capacity (ODCR), or both
@@ -64,6 +66,7 @@ class Settings:
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
     aws_session_token: str = ""
+    sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -84,6 +87,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
                 value = "***"
+            elif f.name == "database_url":
+                value = redact_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -148,4 +153,5 @@ class Settings:
             aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=get("AWS_SESSION_TOKEN"),
+            sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
         )

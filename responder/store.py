@@ -20,6 +20,8 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from responder.logsafe import public_task_view
+
 metadata = sa.MetaData()
 
 tasks = sa.Table(
@@ -62,12 +64,14 @@ class TaskRow:
     updated_at: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The public view every answer and notification shows: the original instance's user data
+        appears only as its size and a sha256 prefix (logsafe.public_task_view)."""
+        return public_task_view({
             "id": self.id, "key": self.key, "cloud": self.cloud, "region": self.region,
             "instance_id": self.instance_id, "kind": self.kind, "status": self.status,
             "reason": self.reason, "deliveries": self.deliveries, "created_at": self.created_at,
             "updated_at": self.updated_at, **{k: v for k, v in self.data.items() if not k.startswith("_")},
-        }
+        })
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,12 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)([^@\s/'\"
 # key = value, key: value, 'key': 'value', "key":"value", key:\nvalue (botocore's "Signature:\n…"),
 # key%3Dvalue (a query string quoted inside Aliyun's string-to-sign).
 # `\b` before the shorter names keeps NextToken / ClientToken (not secrets) readable.
+_CREDENTIAL_NAMES = (r"(?:signature|x-amz-signature|securitytoken|x-amz-security-token|\btoken|session_?token|"
+                     r"access_?token|secret_?access_?key|access_?key_?secret|\bpassword|\buser_?data)")
 _CREDENTIAL_PARAM = re.compile(
-    r"(?i)((?:signature|x-amz-signature|securitytoken|x-amz-security-token|\btoken|session_?token|access_?token|"
-    r"secret_?access_?key|access_?key_?secret|\bpassword|\buser_?data)"
-    r"['\"]?\s*(?:[:=]|%3D)\s*(?:b?['\"])?)([^\s'\"&,;<>{\[][^\s'\"&,;<>]*)")
+    rf"(?i)({_CREDENTIAL_NAMES}['\"]?\s*(?:[:=]|%3D)\s*(?:b?['\"])?)([^\s'\"&,;<>{{\[][^\s'\"&,;<>]*)")
+# EC2's XML answers: <userData><value>…</value></userData>, <sessionToken>…</sessionToken>.
+_CREDENTIAL_XML = re.compile(rf"(?i)(<{_CREDENTIAL_NAMES}>\s*(?:<value>)?)([^<\s][^<]*)")
 _AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*(?:b?['\"])?(?:bearer\s+|basic\s+)?)([^\s'\",;&]+)")
 
 
@@ -116,6 +118,7 @@ class Redactor:
             text = known.sub(MASK, text)
         text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
         text = _AUTHORIZATION.sub(rf"\1{MASK}", text)
+        text = _CREDENTIAL_XML.sub(rf"\1{MASK}", text)
         return _CREDENTIAL_PARAM.sub(rf"\1{MASK}", text)
 
     def scrub(self, record: logging.LogRecord) -> logging.LogRecord:

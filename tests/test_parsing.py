@@ -219,7 +219,21 @@ def test_detail_fields_of_another_type_are_400_naming_the_path(name, path, value
 
 def test_a_bad_value_is_quoted_trimmed_in_the_message_not_whole():
     event = event_json("aws/spot-interruption-warning.json")
-    event["detail"]["instance-id"] = "i-" + "Z" * 100_000
+    event["detail"]["instance-id"] = "i-" + "Z" * 1000
     with pytest.raises(BadEvent) as caught:
         parse_body(json.dumps(event).encode())
     assert "not a valid EC2 instance id" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_a_kept_text_field_longer_than_the_limit_is_refused_before_it_reaches_the_store():
+    from responder.parsing.fields import MAX_TEXT_CHARS
+
+    event = event_json("aliyun/cloudmonitor-interruption.json")
+    event["id"] = "e" * (MAX_TEXT_CHARS + 1)
+    with pytest.raises(BadEvent) as caught:
+        parse_body(json.dumps(event).encode())
+    assert f"id is {MAX_TEXT_CHARS + 1} characters, over the limit of {MAX_TEXT_CHARS}" in str(caught.value)
+    health = event_json("aws/health-scheduled-change.json")
+    health["resources"] = ["r" * (MAX_TEXT_CHARS + 1)]
+    with pytest.raises(BadEvent, match=r"resources\[0\] is"):
+        parse_body(json.dumps(health).encode())

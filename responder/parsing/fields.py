@@ -1,7 +1,7 @@
 """Small validators shared by the per-cloud parsers: each error names the field and the problem.
 
-Parts: text_field, matching, region_field, mapping_field, list_field, text_items, shown (a value
-trimmed for a message).
+Parts: text_field (typed and length-bounded), matching, region_field, mapping_field, list_field,
+text_items, shown (a value trimmed for a message), MAX_TEXT_CHARS.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from responder.errors import BadEvent
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z0-9]+){1,4}$")
 SHOWN_CHARS = 80  # how much of a bad value a message repeats: enough to recognise, never a whole body
+# The longest field we read is an ARN (~100 characters). What we keep goes into the task row, whose
+# JSON column is a MySQL TEXT (64 KiB): an unbounded id or time could make a bad event fail to store
+# (503, redelivered for ever) instead of being refused once.
+MAX_TEXT_CHARS = 1024
 
 
 def shown(value: str) -> str:
@@ -27,6 +31,12 @@ def text_field(container: dict, name: str, path: str, required: bool = True) -> 
         return ""
     if not isinstance(value, str):
         raise BadEvent(f"{path} must be a string, not {type(value).__name__}")
+    return _bounded(value, path)
+
+
+def _bounded(value: str, path: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise BadEvent(f"{path} is {len(value)} characters, over the limit of {MAX_TEXT_CHARS}")
     return value
 
 
@@ -63,4 +73,5 @@ def text_items(container: dict, name: str, path: str) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise BadEvent(f"{path}[{index}] must be a string, not {type(item).__name__}")
+        _bounded(item, f"{path}[{index}]")
     return items

@@ -66,6 +66,12 @@ def _settings() -> Settings:
 @click.version_option(package_name="interruption-responder")
 def cli() -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
+    from responder.logsafe import install_log_redaction
+
+    try:  # every subcommand (odcr too) logs through the redaction, even one that sets up no logging
+        install_log_redaction(Settings.from_env())
+    except SettingsError:
+        pass  # the subcommand reads the settings again and reports the bad one
 
 
 @cli.command()

@@ -224,6 +224,42 @@ def test_a_value_of_every_other_type_at_every_path_of_every_sample_never_gets_a_
     assert checked > 1000
 
 
+@pytest.fixture(scope="module")
+def token_client(fuzz_app):
+    """The same runner behind an app that requires a token."""
+    from responder.web import create_app
+
+    client, _ = fuzz_app
+    runner = client.application.extensions["responder"]["runner"]
+    return create_app(runner.settings.with_(auth_token="fuzz-token"), runner=runner).test_client()
+
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=40)
+
+
+QUERY_VALUES = st.text(max_size=12) | st.sampled_from(["\u00b2", "\u0661\u0662", "-1", "9" * 30, "1e3", " 5", "0"])
+
+
+@settings(FUZZ, max_examples=int(300 * FUZZ_SCALE))
+@given(query=st.dictionaries(st.sampled_from(["status", "limit", "token", "x"]), QUERY_VALUES, max_size=3),
+       token=st.one_of(st.just("fuzz-token"), st.just("fuzz-token"), st.none(), HEADER_TEXT), bearer=st.booleans(),
+       path=st.sampled_from(["/tasks", "/tasks", "/tasks/t-nope", "/healthz", "/metrics"]))
+def test_query_strings_and_token_headers_never_get_a_5xx(token_client, query, token, bearer, path):
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"} if bearer else {"X-Responder-Token": token}
+    response = token_client.get(path, query_string=query, headers=headers)
+    assert response.status_code < 500, response.get_data()[:300]
+    if response.status_code >= 400:
+        assert response.get_json()["error"]
+    if "token" in query and path.startswith("/tasks"):
+        assert response.status_code == 400 and "query string" in response.get_json()["error"]
+
+
+def test_a_limit_written_in_other_unicode_digits_is_ignored_not_a_500(token_client):
+    # "²".isdigit() is true but int("²") raises: the limit must be checked with isdecimal.
+    response = token_client.get("/tasks", query_string={"limit": "\u00b2"}, headers={"X-Responder-Token": "fuzz-token"})
+    assert response.status_code == 200 and "tasks" in response.get_json()
+
+
 def test_the_fuzz_reaches_the_depth_and_size_limits_with_the_status_they_promise(fuzz_app):
     client, _ = fuzz_app
     deep = client.post("/events", data=_encode({"name": DEEP}, 5_000))

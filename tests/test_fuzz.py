@@ -78,7 +78,8 @@ def generated_events(draw):
     if shape == "eventbridge":
         return {"specversion": "1.0", "type": "ecs:Instance:PreemptibleInstanceInterruption",
                 "aliyunregionid": region, "data": {"instanceId": draw(ALIYUN_IDS), "action": "delete"}}
-    detail_type = {"spot": "EC2 Spot Instance Interruption Warning", "rebalance": "EC2 Instance Rebalance Recommendation",
+    detail_type = {"spot": "EC2 Spot Instance Interruption Warning",
+                   "rebalance": "EC2 Instance Rebalance Recommendation",
                    "state": "EC2 Instance State-change Notification", "health": "AWS Health Event"}[shape]
     instance = draw(AWS_IDS)
     if shape == "health":

@@ -170,7 +170,8 @@ def test_a_full_flow_leaks_no_planted_secret_into_logs_answers_or_notifications(
     bearer, header = {"Authorization": f"Bearer {AUTH_TOKEN}"}, {"X-Responder-Token": AUTH_TOKEN}
     answers = []
 
-    for name, headers in (("aliyun/cloudmonitor-interruption.json", bearer), ("aws/spot-interruption-warning.json", header)):
+    flows = (("aliyun/cloudmonitor-interruption.json", bearer), ("aws/spot-interruption-warning.json", header))
+    for name, headers in flows:
         accepted = client.post("/events", data=event_bytes(name), headers=headers)
         assert accepted.status_code == 202, accepted.get_json()
         answers.append(accepted)
@@ -245,7 +246,8 @@ def test_a_task_failed_by_a_credentials_error_leaks_nothing_in_its_reason_answer
     task = runner.store.get_by_key(f"aliyun:cn-hangzhou:{ALIYUN_INSTANCE}")
     assert ALIYUN_STS in seen["aliyun"] and task is not None
     assert task.status == "failed" and "AccessKeySecret" in task.reason
-    assert any("InvalidAccessKeySecret" in line and line.startswith("ERROR aliyunsdkcore") for line in captured_logs.lines)
+    assert any(line.startswith("ERROR aliyunsdkcore") and "InvalidAccessKeySecret" in line
+               for line in captured_logs.lines)
     assert [json.loads(b)["task"]["status"] for b in receiver.bodies] == ["failed"]
     shown = client.get(f"/tasks/{task.id}", headers={"X-Responder-Token": AUTH_TOKEN})
     for text in (_answer_text(answer), _answer_text(shown), *[b.decode() for b in receiver.bodies],
@@ -316,3 +318,35 @@ def test_gunicorn_installs_the_redaction_before_it_forks_workers(monkeypatch, ca
     conf["on_starting"](None)
     logging.getLogger("gunicorn.access").info('"POST /events HTTP/1.1" 401 - X-Responder-Token: %s', AUTH_TOKEN)
     assert captured_logs.lines and leaks("\n".join(captured_logs.lines)) == []
+
+
+def test_the_redacting_filter_masks_records_for_a_logging_config_that_wants_it_on_a_handler():
+    from responder.logsafe import RedactingFilter
+
+    record = logging.LogRecord("botocore.endpoint", logging.DEBUG, __file__, 1, "headers=%s",
+                               ({"X-Amz-Security-Token": AWS_SESSION},), None)
+    assert RedactingFilter(Redactor([AWS_SESSION])).filter(record) and leaks(record.getMessage()) == []
+
+
+def test_a_store_refusing_the_planted_database_password_answers_503_without_it(tmp_path, captured_logs,
+                                                                               planted_clouds):
+    """The store's URL carries the planted password; the driver's refusal (access denied, or no
+    server) reaches the 503 answer, /healthz and the log without it."""
+    from responder.replace.runner import TaskRunner
+    from responder.store import Store, make_engine
+    from responder.web import create_app
+
+    clouds, _, _ = planted_clouds
+    url = f"mysql+pymysql://planted_user:{quote(DB_PASSWORD, safe='')}@127.0.0.1:3306/responder_absent"
+    settings = planted_settings(tmp_path, "").with_(database_url=url, auth_token="")
+    install_log_redaction(settings)
+    runner = TaskRunner(Store(f"sqlite:///{tmp_path}/first.db"), clouds, settings)
+    runner.store.engine.dispose()
+    runner.store.engine = make_engine(url)
+    client = create_app(settings, runner=runner).test_client()
+    down = client.post("/events", data=event_bytes("aliyun/cloudmonitor-interruption.json"))
+    health = client.get("/healthz")
+    assert down.status_code == 503 and health.status_code == 503
+    assert any("unavailable" in line for line in captured_logs.lines)
+    for text in (_answer_text(down), _answer_text(health), *captured_logs.lines):
+        assert leaks(text) == [], text[:400]

@@ -2,8 +2,9 @@
 
 Parts: public_task_view (a task's JSON with user data reduced to its size and a sha256 prefix),
 user_data_summary, redact_url (a URL without its password), Redactor (masks known secret values
-and credential-shaped parameters / headers in any text), secret_values (what settings hold that
-must never be shown), install_log_redaction (one call from every place that configures logging),
+and credential-shaped parameters / headers / XML elements in any text), RedactingFilter (the same
+as a logging.Filter), secret_values (what settings hold that must never be shown),
+install_log_redaction (one call from every place that configures logging), active_redactor,
 SDK_LOGGERS.
 
 Why a log record factory and not a handler filter: a filter on a handler misses handlers added
@@ -28,8 +29,10 @@ MASK = "***"
 SHA256_PREFIX_CHARS = 12
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words in every line
 USER_DATA_KEYS = frozenset({"user_data", "UserData", "userData"})
-# The SDKs log signed URLs, headers and request parameters at DEBUG; they stay at WARNING unless
-# RESPONDER_SDK_DEBUG is set, and even then every record passes through the Redactor.
+# The SDKs log signed URLs, headers and request parameters at DEBUG (boto3's own reference, under
+# set_stream_logger: "when logging anything from 'botocore' the full wire trace will appear in your
+# logs"); they stay at WARNING unless RESPONDER_SDK_DEBUG is set, and even then every record passes
+# through the Redactor.
 SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "aliyunsdkcore", "aliyunsdkecs")
 
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)([^@\s/'\"]+)(@)")

@@ -34,7 +34,8 @@ from responder.replace.runner import TaskRunner
 log = logging.getLogger("responder.web")
 
 
-TOKEN_IN_QUERY = "a token in the query string is refused (it lands in access logs): send it as Authorization: Bearer"
+TOKEN_IN_QUERY = ("a token in the query string is refused (query strings land in access logs): send it in a "
+                  "header, Authorization: Bearer or X-Responder-Token")
 UNAUTHORISED = "missing or wrong token (Authorization: Bearer or X-Responder-Token)"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from responder.logsafe import redact_url
 
@@ -89,6 +90,8 @@ class Settings:
                 value = "***"
             elif f.name == "database_url":
                 value = redact_url(value)
+            elif f.name == "notify_webhook_url" and value:  # Slack / DingTalk URLs embed their token
+                value = f"{urlsplit(value).scheme}://{urlsplit(value).hostname}/***"
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 

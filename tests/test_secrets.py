@@ -260,6 +260,8 @@ def test_settings_repr_hides_the_database_password_and_every_secret():
                         auth_token=AUTH_TOKEN, aliyun_access_key_secret=ALIYUN_SECRET, aliyun_security_token=ALIYUN_STS,
                         aws_secret_access_key=AWS_SECRET, aws_session_token=AWS_SESSION)
     assert leaks(repr(settings)) == [] and "mysql+pymysql://responder:***@127.0.0.1:3306/r" in repr(settings)
+    hook = Settings(notify_webhook_url=f"https://oapi.dingtalk.com/robot/send?access_token={AUTH_TOKEN}")
+    assert leaks(repr(hook)) == [] and "https://oapi.dingtalk.com/***" in repr(hook)
     assert redact_url("postgresql+psycopg://u:pw@h/d") == "postgresql+psycopg://u:***@h/d"
 
 

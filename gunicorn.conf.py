@@ -46,8 +46,14 @@ _metrics = {"dir": "", "own": False}
 
 
 def on_starting(server):
-    """Choose the metrics directory and start it from zero: files of a previous run would be added
-    to this run's totals."""
+    """Mask secrets in every log record (gunicorn's error and access logs too) before the first
+    worker forks; workers inherit the record factory (the SDK loggers stay at WARNING unless
+    RESPONDER_SDK_DEBUG=true). Then choose the metrics directory and start it from zero: files of
+    a previous run would be added to this run's totals."""
+    from responder.logsafe import install_log_redaction
+    from responder.settings import Settings
+
+    install_log_redaction(Settings.from_env())
     chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if not chosen:
         chosen = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="responder-metrics-")

@@ -15,6 +15,7 @@ import logging
 import time
 
 from responder.errors import BadEvent
+from responder.logsafe import install_log_redaction
 from responder.settings import Settings
 from responder.store import Store
 from responder.replace.runner import TaskRunner
@@ -32,6 +33,7 @@ def _get_runner() -> TaskRunner:
         from responder.clouds.factory import clouds_from_settings
 
         settings = Settings.from_env()
+        install_log_redaction(settings)  # Lambda's own handler ships every record to CloudWatch
         _runner = TaskRunner(Store(settings.database_url), clouds_from_settings(settings), settings)
     return _runner
 

@@ -26,7 +26,10 @@ from responder.store import UNFINISHED
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, settings: Settings) -> None:
+    from responder.logsafe import install_log_redaction
+
+    install_log_redaction(settings)  # before the first record: every one is masked
     logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -80,6 +83,12 @@ def _settings() -> Settings:
 @click.version_option(package_name="interruption-responder")
 def cli() -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
+    from responder.logsafe import install_log_redaction
+
+    try:  # every subcommand (odcr too) logs through the redaction, even one that sets up no logging
+        install_log_redaction(Settings.from_env())
+    except SettingsError:
+        pass  # the subcommand reads the settings again and reports the bad one
 
 
 @cli.command()
@@ -96,7 +105,7 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
     from responder.web import create_app
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings)
     settings, store, clouds, box = build_runtime(sandbox, scenario, database_url, settings)
     app = create_app(settings, runner=TaskRunner(store, clouds, settings))
     app.start_ticker()
@@ -131,7 +140,7 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     from responder.replace.record import Task
 
     settings = _settings()
-    _setup_logging("WARNING" if as_json else settings.log_level)
+    _setup_logging("WARNING" if as_json else settings.log_level, settings)
     try:
         events = parse_body(Path(event_file).read_bytes(), settings.max_body_bytes)
     except BadEvent as exc:  # refused before any cloud starts
@@ -200,7 +209,7 @@ def tick(database_url: str | None) -> None:
     from responder.replace.runner import TaskRunner
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
     click.echo(json.dumps({"advanced": TaskRunner(store, clouds, settings).tick()}))
 

@@ -1,8 +1,8 @@
 """Typed settings from the environment (and a .env file via python-dotenv); the only module that
 reads os.environ.
 
-Parts: Settings (frozen, validated, secrets redacted in repr), SettingsError, MARKET_POLICIES,
-REBALANCE_POLICIES, AWS_ACTIONS.
+Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
+SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
+from urllib.parse import urlsplit
+
+from responder.logsafe import redact_url
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
@@ -38,7 +41,7 @@ def _bool(name: str, value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///responder.db"
-    auth_token: str = ""  # when set, callers must send it (Authorization: Bearer / X-Responder-Token / ?token=)
+    auth_token: str = ""  # when set, callers must send it (Authorization: Bearer / X-Responder-Token; never a query)
     market_policy: str = "spot-then-ondemand"
     # A recommendation is not a notice (many are false alarms): take an image, so the real notice
     # launches from a ready image. `replace` launches at once and retires the original.
@@ -73,6 +76,7 @@ class Settings:
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
     aws_session_token: str = ""
+    sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
 
@@ -98,10 +102,10 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
                 value = "***"
-            if f.name == "database_url":
-                from responder.store_connect import redact_url
-
+            elif f.name == "database_url":
                 value = redact_url(value)
+            elif f.name == "notify_webhook_url" and value:  # Slack / DingTalk URLs embed their token
+                value = f"{urlsplit(value).scheme}://{urlsplit(value).hostname}/***"
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -173,4 +177,5 @@ class Settings:
             aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
+            sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
         )

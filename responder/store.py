@@ -33,6 +33,7 @@ from responder.store_connect import StoreUnavailable, make_engine, redact_url, u
 
 __all__ = ["Store", "TaskRow", "ClaimResult", "StoreUnavailable", "SchemaOutOfDate", "make_engine", "redact_url",
            "metadata", "tasks", "LONG_TEXT", "UNFINISHED"]
+from responder.logsafe import public_task_view
 
 metadata = sa.MetaData()
 # At least a megabyte on every backend: a type catalogue plus user data overflows MySQL's 64 KB TEXT.
@@ -80,12 +81,14 @@ class TaskRow:
     updated_at: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The public view every answer and notification shows: the original instance's user data
+        appears only as its size and a sha256 prefix (logsafe.public_task_view)."""
+        return public_task_view({
             "id": self.id, "key": self.key, "cloud": self.cloud, "region": self.region,
             "instance_id": self.instance_id, "kind": self.kind, "status": self.status,
             "reason": self.reason, "deliveries": self.deliveries, "created_at": self.created_at,
             "updated_at": self.updated_at, **{k: v for k, v in self.data.items() if not k.startswith("_")},
-        }
+        })
 
 
 @dataclass(frozen=True)

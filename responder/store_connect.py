@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
+from responder.logsafe import redact_url  # noqa: F401  (re-exported: the store's messages use it)
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,6 @@ def unavailable_on_error(component: str):
         return guarded
 
     return decorate
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, for messages and hints."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing rather than leaked
-        return "<unparsable database URL>"
 
 
 def is_memory_sqlite(url: str) -> bool:

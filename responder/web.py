@@ -26,6 +26,7 @@ from responder import __version__
 from responder.errors import BadEvent, CloudError
 from responder.metrics import Metrics
 from responder.intake import Unavailable, handle_body
+from responder.logsafe import active_redactor
 from responder.settings import Settings
 from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
@@ -33,10 +34,18 @@ from responder.replace.runner import TaskRunner
 log = logging.getLogger("responder.web")
 
 
+TOKEN_IN_QUERY = ("a token in the query string is refused (query strings land in access logs): send it in a "
+                  "header, Authorization: Bearer or X-Responder-Token")
+UNAUTHORISED = "missing or wrong token (Authorization: Bearer or X-Responder-Token)"
+
+
 def _authorised(settings: Settings) -> bool:
+    """The caller's token, from the headers only: a query string is written to every access log."""
+    if "token" in request.args:
+        raise BadEvent(TOKEN_IN_QUERY)
     if not settings.auth_token:
         return True
-    offered = (request.headers.get("X-Responder-Token") or request.args.get("token")
+    offered = (request.headers.get("X-Responder-Token")
                or request.headers.get("Authorization", "").removeprefix("Bearer ").strip())
     return hmac.compare_digest(offered.encode(), settings.auth_token.encode())
 
@@ -130,21 +139,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     @app.post("/events")
     def events():
         if not _authorised(settings):
-            return jsonify(error="missing or wrong token (Authorization: Bearer, X-Responder-Token or ?token=)"), 401
+            return jsonify(error=UNAUTHORISED), 401
         return deliver("events")
 
     @app.get("/tasks")
     def list_tasks():
         if not _authorised(settings):
-            return jsonify(error="missing or wrong token"), 401
+            return jsonify(error=UNAUTHORISED), 401
         status = request.args.get("status")
-        limit = min(int(request.args.get("limit", "100")) if request.args.get("limit", "").isdigit() else 100, 1000)
+        limit = min(int(request.args.get("limit", "100")) if request.args.get("limit", "").isdecimal() else 100, 1000)
         return jsonify(tasks=[t.to_json() for t in runner.store.list(status=status, limit=limit)])
 
     @app.get("/tasks/<task_id>")
     def get_task(task_id: str):
         if not _authorised(settings):
-            return jsonify(error="missing or wrong token"), 401
+            return jsonify(error=UNAUTHORISED), 401
         task = runner.store.get(task_id)
         if task is None:
             return jsonify(error=f"no task {task_id}"), 404
@@ -174,8 +183,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             status, message = 503, None
             log.warning("task store unavailable (%s)", getattr(exc, "cause", "") or exc.__class__.__name__)
         elif isinstance(exc, (Unavailable, CloudError)):
-            status, message = 503, str(exc)
-            log.warning("unavailable: %s", exc)
+            # A cloud's message may carry a URL, a signed string or a parameter.
+            status, message = 503, active_redactor().redact(str(exc))
+            log.warning("unavailable: %s", message)
         else:
             status, message = 500, f"internal error: {exc.__class__.__name__}"
             log.exception("unhandled error")

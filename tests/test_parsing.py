@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
 
 import pytest
 
 from responder.errors import BadEvent
 from responder.model import Cloud, EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
-from tests.conftest import EVENTS, event_bytes
+from tests.conftest import EVENTS, event_bytes, event_json
 
 
 def test_cloudmonitor_event_becomes_an_interruption():
@@ -93,6 +95,8 @@ def test_bad_bodies_are_refused_with_a_message_naming_the_problem(body, status, 
     ("invalid/unknown-shape.json", "unknown payload shape"),
     ("invalid/region-mismatch.json", "names region"),
     ("invalid/bad-instance-id-format.json", "not a valid ECS instance id"),
+    ("invalid/too-deeply-nested.json", "over the limit of 32"),
+    ("invalid/health-resources-not-a-list.json", "resources must be an array, not str"),
 ])
 def test_every_invalid_sample_is_refused(name, words):
     with pytest.raises(BadEvent) as caught:
@@ -111,3 +115,127 @@ def test_every_valid_sample_parses():
         if "invalid" in path.parts:
             continue
         assert parse_body(path.read_bytes()), path
+
+
+# --- bounds before parsing, and the type of every field read -------------------------------------
+
+HEALTH = event_json("aws/health-scheduled-change.json")
+
+
+def test_nesting_deeper_than_the_limit_is_refused_naming_the_limit_before_json_parses_it():
+    from responder.parsing.limits import MAX_DEPTH
+
+    for body in (b"[" * 100_000, b'{"a":' * 50_000, b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)):
+        with pytest.raises(BadEvent) as caught:
+            parse_body(body)
+        assert caught.value.status == 400 and f"over the limit of {MAX_DEPTH}" in str(caught.value)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    from responder.parsing.limits import nesting_depth
+
+    assert nesting_depth('{"a": "[[[[{{{{\\"[[[", "b": [1, {"c": "]]]]"}]}') == 3
+    event = event_json("aliyun/cloudmonitor-interruption.json")
+    event["content"]["note"] = "[" * 5000
+    [parsed] = parse_body(json.dumps(event).encode())
+    assert isinstance(parsed, Interruption)
+
+
+def test_a_payload_at_the_depth_limit_is_parsed_not_refused_for_depth():
+    from responder.parsing.limits import MAX_DEPTH
+
+    body = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    with pytest.raises(BadEvent) as caught:
+        parse_body(body)
+    assert "must be a JSON object" in str(caught.value)
+
+
+@pytest.mark.parametrize("body,words", [
+    (b'{"name": ' + b"1" * 5000 + b"}", "over the limit of 40"),
+    (b'{"name": NaN}', "NaN is not a JSON value"),
+    (b'{"name": -Infinity}', "-Infinity is not a JSON value"),
+    ('{"name": "x"}'.encode("utf-16"), "not UTF-8"),
+    (b'{"name": "\xc3\x28"}', "not UTF-8"),
+])
+def test_huge_numbers_non_json_constants_and_non_utf8_bodies_are_400(body, words):
+    with pytest.raises(BadEvent) as caught:
+        parse_body(body)
+    assert caught.value.status == 400 and words in str(caught.value)
+
+
+def test_more_events_in_one_array_than_the_limit_is_refused():
+    from responder.parsing import MAX_EVENTS_PER_BODY
+
+    body = json.dumps([event_json("fc/timer-trigger.json")] * (MAX_EVENTS_PER_BODY + 1)).encode()
+    with pytest.raises(BadEvent) as caught:
+        parse_body(body)
+    assert f"over the limit of {MAX_EVENTS_PER_BODY}" in str(caught.value)
+
+
+def _health(**changes):
+    event = copy.deepcopy(HEALTH)
+    for path, value in changes.items():
+        container, *keys = path.split("__")
+        target = event if container == "top" else event["detail"]
+        target[keys[0]] = value
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("body,words", [
+    (_health(top__resources="i-1234567890abcdef0"), "resources must be an array, not str"),
+    (_health(top__resources={"a": 1}), "resources must be an array, not dict"),
+    (_health(top__resources=[7]), "resources[0] must be a string, not int"),
+    (_health(detail__affectedEntities=5), "detail.affectedEntities must be an array, not int"),
+    (_health(detail__affectedEntities=["i-1234567890abcdef0"]), "detail.affectedEntities[0] must be an object"),
+    (_health(detail__affectedEntities=[{"entityValue": ["x"]}]), "entityValue must be a string, not list"),
+    (_health(detail__eventTypeCode=3), "detail.eventTypeCode must be a string"),
+])
+def test_aws_health_fields_of_another_type_are_400_naming_the_path(body, words):
+    with pytest.raises(BadEvent) as caught:
+        parse_body(body)
+    assert caught.value.status == 400 and words in str(caught.value)
+
+
+def test_aws_health_with_null_lists_names_no_instance_and_is_ignored():
+    [parsed] = parse_body(_health(top__resources=None, detail__affectedEntities=None))
+    assert isinstance(parsed, Ignored)
+
+
+@pytest.mark.parametrize("name,path,value,words", [
+    ("aws/spot-interruption-warning.json", ("detail", "instance-action"), {"x": 1}, "detail.instance-action must be"),
+    ("aws/state-change-terminated.json", ("detail", "state"), 1, "detail.state must be a string"),
+    ("aliyun/cloudmonitor-interruption.json", ("content", "action"), ["delete"], "content.action must be a string"),
+    ("aliyun/eventbridge-interruption.json", ("data", "action"), 0.5, "data.action must be a string"),
+    ("fc/timer-trigger.json", ("triggerName",), {"n": 1}, "triggerName must be a string"),
+])
+def test_detail_fields_of_another_type_are_400_naming_the_path(name, path, value, words):
+    event = event_json(name)
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(BadEvent) as caught:
+        parse_body(json.dumps(event).encode())
+    assert caught.value.status == 400 and words in str(caught.value)
+
+
+def test_a_bad_value_is_quoted_trimmed_in_the_message_not_whole():
+    event = event_json("aws/spot-interruption-warning.json")
+    event["detail"]["instance-id"] = "i-" + "Z" * 1000
+    with pytest.raises(BadEvent) as caught:
+        parse_body(json.dumps(event).encode())
+    assert "not a valid EC2 instance id" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_a_kept_text_field_longer_than_the_limit_is_refused_before_it_reaches_the_store():
+    from responder.parsing.fields import MAX_TEXT_CHARS
+
+    event = event_json("aliyun/cloudmonitor-interruption.json")
+    event["id"] = "e" * (MAX_TEXT_CHARS + 1)
+    with pytest.raises(BadEvent) as caught:
+        parse_body(json.dumps(event).encode())
+    assert f"id is {MAX_TEXT_CHARS + 1} characters, over the limit of {MAX_TEXT_CHARS}" in str(caught.value)
+    health = event_json("aws/health-scheduled-change.json")
+    health["resources"] = ["r" * (MAX_TEXT_CHARS + 1)]
+    with pytest.raises(BadEvent, match=r"resources\[0\] is"):
+        parse_body(json.dumps(health).encode())

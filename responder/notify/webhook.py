@@ -1,17 +1,36 @@
 """Notifications when a task finishes: a JSON webhook (Slack/DingTalk/Feishu-compatible `text`).
 
-Parts: WebhookNotifier. Failures are logged, never raised: a broken webhook must not undo work.
+Parts: WebhookNotifier, notification_body (the short text and the public summary it sends),
+NOTIFIED_FIELDS. Failures are logged, never raised: a broken webhook must not undo work.
+
+What is sent is a short text and a few fields of the task's public view (logsafe.public_task_view,
+through TaskRow.to_json) — never the whole record: the source instance's details (user data, key
+pair, tags) stay in the store. Webhook URLs often embed their own token, so a failure is logged
+by its kind and status only, never with the URL.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import requests
 
+from responder.logsafe import active_redactor
 from responder.store import TaskRow
 
 log = logging.getLogger("responder.notify.webhook")
+NOTIFIED_FIELDS = ("id", "key", "cloud", "region", "instance_id", "kind", "status", "reason", "deliveries",
+                   "image_id", "replacement_ids", "replacement", "updated_at")
+
+
+def notification_body(task: TaskRow) -> dict[str, Any]:
+    view = task.to_json()
+    reason = active_redactor().redact(task.reason)  # a cloud's error text can quote a signed request
+    text = f"[responder] {task.cloud} {task.region} {task.instance_id}: {task.status} — {reason}"
+    summary = {name: view[name] for name in NOTIFIED_FIELDS if name in view}
+    summary["reason"] = reason
+    return {"text": text, "msgtype": "text", "content": {"text": text}, "task": summary}
 
 
 class WebhookNotifier:
@@ -19,10 +38,13 @@ class WebhookNotifier:
         self.url = url
         self.timeout = timeout
 
+    def __repr__(self) -> str:
+        return "WebhookNotifier(url=***)"
+
     def __call__(self, task: TaskRow) -> None:
-        text = f"[responder] {task.cloud} {task.region} {task.instance_id}: {task.status} — {task.reason}"
-        body = {"text": text, "msgtype": "text", "content": {"text": text}, "task": task.to_json()}
         try:
-            requests.post(self.url, json=body, timeout=self.timeout).raise_for_status()
+            requests.post(self.url, json=notification_body(task), timeout=self.timeout).raise_for_status()
+        except requests.HTTPError as exc:
+            log.warning("webhook notification for task %s failed: HTTP %s", task.id, exc.response.status_code)
         except requests.RequestException as exc:
-            log.warning("webhook notification failed: %s", exc)
+            log.warning("webhook notification for task %s failed: %s", task.id, exc.__class__.__name__)

@@ -1,32 +1,26 @@
 """Every payload shape → one model: Interruption, Ignored or Tick. Unknown shapes are refused.
 
-Parts: parse_body (raw bytes → list of models; BadEvent with a 4xx naming the problem),
-parse_payload (one decoded JSON value), the shape detection that routes to aliyun.py / aws.py.
+Parts: parse_body (raw bytes → list of models; BadEvent with a 4xx naming the problem; the size,
+encoding and depth bounds are in limits.py), parse_payload (one decoded JSON value), the shape
+detection that routes to aliyun.py / aws.py.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Union
 
 from responder.errors import BadEvent
 from responder.model import Ignored, Interruption, Tick
 from responder.parsing import aliyun, aws
+from responder.parsing.fields import text_field
+from responder.parsing.limits import decode_json
 
 Parsed = Union[Interruption, Ignored, Tick]
 MAX_EVENTS_PER_BODY = 100
 
 
 def parse_body(raw: bytes, max_bytes: int = 256 * 1024) -> list[Parsed]:
-    if len(raw) > max_bytes:
-        raise BadEvent(f"body is {len(raw)} bytes, over the {max_bytes}-byte limit", status=413)
-    if not raw.strip():
-        raise BadEvent("empty body: expected a JSON event or a JSON array of events")
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEvent(f"body is not JSON: {exc}") from None
-    return parse_payload(payload)
+    return parse_payload(decode_json(raw, max_bytes))
 
 
 def parse_payload(payload: Any) -> list[Parsed]:
@@ -56,7 +50,7 @@ def _parse_one(event: Any) -> Parsed:
     if "name" in event and ("content" in event or "product" in event or "regionId" in event):
         return aliyun.parse_cloudmonitor(event)
     if "triggerTime" in event and "triggerName" in event:
-        return Tick(source=f"fc-timer:{event.get('triggerName')}")
+        return Tick(source=f"fc-timer:{text_field(event, 'triggerName', 'triggerName')[:80]}")
     if event.get("kind") == "tick":
         return Tick(source="request")
     raise BadEvent("unknown payload shape: expected an Aliyun CloudMonitor event, an Aliyun EventBridge "

@@ -224,7 +224,8 @@ def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) ->
     from responder.sandbox.scenario import ScenarioError, load_scenario
     from responder.sandbox.shared import run_shared
 
-    _setup_logging(_settings().log_level)
+    settings = _settings()
+    _setup_logging(settings.log_level, settings)
     try:
         loaded = load_scenario(scenario)
     except ScenarioError as exc:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from responder.logsafe import redact_url  # noqa: F401  (re-exported: the store's messages use it)
+
+from responder.logsafe import redact_url  # noqa: F401  (the store's messages use it from here)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class Settings:
     image_timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
     tick_interval: float = 1.0
+    tick_workers: int = 8  # due tasks advanced in parallel per tick: a burst's polls and retries overlap
     background_ticker: bool = True
     notify_webhook_url: str = ""
     log_level: str = "INFO"
@@ -93,6 +94,8 @@ class Settings:
             raise SettingsError("RESPONDER_MAX_BODY_BYTES must be positive")
         if self.max_spend_per_event < 0:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
+        if self.tick_workers < 1:
+            raise SettingsError(f"RESPONDER_TICK_WORKERS must be >= 1, not {self.tick_workers}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
 
@@ -164,6 +167,7 @@ class Settings:
             image_timeout_seconds=number("RESPONDER_IMAGE_TIMEOUT_SECONDS", cls.image_timeout_seconds),
             lease_seconds=number("RESPONDER_LEASE_SECONDS", cls.lease_seconds),
             tick_interval=number("RESPONDER_TICK_INTERVAL", cls.tick_interval),
+            tick_workers=number("RESPONDER_TICK_WORKERS", cls.tick_workers, int),
             background_ticker=_bool("RESPONDER_BACKGROUND_TICKER", get("RESPONDER_BACKGROUND_TICKER", "true")),
             notify_webhook_url=get("RESPONDER_NOTIFY_WEBHOOK_URL"),
             log_level=get("RESPONDER_LOG_LEVEL", cls.log_level).upper(),

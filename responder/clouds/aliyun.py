@@ -40,7 +40,7 @@ class AliyunCloud(AliyunCapacityMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
-    capabilities = Capabilities()
+    capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"))
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str = "",
                  endpoint: str = "", timeout: int = 10):
@@ -123,19 +123,26 @@ class AliyunCloud(AliyunCapacityMixin):
             image_id=raw.get("ImageId", ""),
         )
 
-    def clone_details(self, region: str, info: InstanceInfo) -> InstanceInfo:
+    def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """What DescribeInstances leaves out, each from the API that owns it: user data, RAM role,
-        system disk. Called after CreateImage, while the image builds, so verification stays one call."""
+        system disk (one call per part). Called after CreateImage, while the image builds, so
+        verification stays one call; asked part by part, so a retry repeats only what failed."""
         instance_id = info.instance_id
         doing = f"reading clone details of {instance_id}"
-        user_data = self._call(region, "DescribeUserData", doing, {"InstanceId": instance_id}).get("UserData") or ""
-        roles = self._call(region, "DescribeInstanceRamRole", doing, {"InstanceIds": json.dumps([instance_id])})
-        role_rows = roles.get("InstanceRamRoleSets", {}).get("InstanceRamRoleSet", [])
-        disks = self._call(region, "DescribeDisks", doing, {"InstanceId": instance_id, "DiskType": "system"})
-        disk = (disks.get("Disks", {}).get("Disk") or [{}])[0]
-        return dataclasses.replace(
-            info, user_data=user_data, role=role_rows[0].get("RamRoleName", "") if role_rows else "",
-            system_disk_category=disk.get("Category", ""), system_disk_size=int(disk.get("Size") or 0))
+        for part in parts or self.capabilities.clone_parts:
+            if part == "user_data":
+                user_data = self._call(region, "DescribeUserData", doing, {"InstanceId": instance_id}).get("UserData")
+                info = dataclasses.replace(info, user_data=user_data or "")
+            elif part == "role":
+                roles = self._call(region, "DescribeInstanceRamRole", doing, {"InstanceIds": json.dumps([instance_id])})
+                rows = roles.get("InstanceRamRoleSets", {}).get("InstanceRamRoleSet", [])
+                info = dataclasses.replace(info, role=rows[0].get("RamRoleName", "") if rows else "")
+            elif part == "system_disk":
+                disks = self._call(region, "DescribeDisks", doing, {"InstanceId": instance_id, "DiskType": "system"})
+                disk = (disks.get("Disks", {}).get("Disk") or [{}])[0]
+                info = dataclasses.replace(info, system_disk_category=disk.get("Category", ""),
+                                           system_disk_size=int(disk.get("Size") or 0))
+        return info
 
     def instance_states(self, region: str, instance_ids: list[str]) -> dict[str, str]:
         """Status per instance id; ids ECS no longer knows are absent from the result."""

@@ -48,7 +48,7 @@ class AwsCloud(AwsCapacityMixin):
     # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
     # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
-                                placement_scores=True, elastic_ips=True)
+                                placement_scores=True, elastic_ips=True, clone_parts=("user_data", "elastic_ip"))
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, **session_kwargs: Any):
@@ -134,16 +134,21 @@ class AwsCloud(AwsCapacityMixin):
             spot_request_state=request_state,
         )
 
-    def clone_details(self, region: str, info: InstanceInfo) -> InstanceInfo:
-        """User data and the Elastic IP: read after CreateImage, while the image builds, so
-        verification stays two calls (the instance and its spot request)."""
+    def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
+        """User data and the Elastic IP (one call per part): read after CreateImage, while the image
+        builds, so verification stays two calls (the instance and its spot request)."""
         doing = f"reading clone details of {info.instance_id}"
-        user_data = self._call(region, "describe_instance_attribute", doing, InstanceId=info.instance_id,
-                               Attribute="userData").get("UserData", {}).get("Value", "")
-        addresses = self._call(region, "describe_addresses", doing,
-                               Filters=[{"Name": "instance-id", "Values": [info.instance_id]}])["Addresses"]
-        allocation = next((a.get("AllocationId", "") for a in addresses if a.get("AllocationId")), "")
-        return dataclasses.replace(info, user_data=user_data, elastic_ip_allocation=allocation)
+        for part in parts or self.capabilities.clone_parts:
+            if part == "user_data":
+                user_data = self._call(region, "describe_instance_attribute", doing, InstanceId=info.instance_id,
+                                       Attribute="userData").get("UserData", {}).get("Value", "")
+                info = dataclasses.replace(info, user_data=user_data)
+            elif part == "elastic_ip":
+                addresses = self._call(region, "describe_addresses", doing,
+                                       Filters=[{"Name": "instance-id", "Values": [info.instance_id]}])["Addresses"]
+                allocation = next((a.get("AllocationId", "") for a in addresses if a.get("AllocationId")), "")
+                info = dataclasses.replace(info, elastic_ip_allocation=allocation)
+        return info
 
     def _spot_request_state(self, region: str, raw: dict[str, Any]) -> str:
         doing = f"reading the spot request of {raw['InstanceId']}"

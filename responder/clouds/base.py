@@ -82,6 +82,7 @@ class Capabilities:
     offerings_are_static: bool = False  # offerings_with_stock says where a type is sold, not live stock
     placement_scores: bool = False  # placement_scores / spot_prices answer with real figures
     elastic_ips: bool = False  # an Elastic IP of the original can be moved to the replacement
+    clone_parts: tuple[str, ...] = ()  # what clone_details reads, one call each, in this order
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,9 @@ class CloudPort(Protocol):
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
 
-    def clone_details(self, region: str, info: InstanceInfo) -> InstanceInfo:
-        """`info` completed with what the instance API leaves out (user data, role, disks, EIP)."""
+    def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
+        """`info` completed with what the instance API leaves out (user data, role, disks, EIP):
+        the given parts of capabilities.clone_parts, or all of them."""
         ...
 
     def find_launched(self, region: str, client_token: str) -> tuple[str, ...]:

@@ -79,7 +79,7 @@ class Executor:
                                   tags=tuple(tuple(t) for t in call.args["tags"]))
 
     def _clone_details(self, task: Task, cloud: CloudPort, call: Call):
-        return cloud.clone_details(task.region, task.record.source)
+        return cloud.clone_details(task.region, task.record.source, parts=(call.args["part"],))
 
     def _describe_image(self, task: Task, cloud: CloudPort, call: Call):
         return cloud.describe_image(task.region, call.args["image_id"])

@@ -53,7 +53,7 @@ class ImageState:
 
 @dataclass
 class Plan:
-    details_fetched: bool = False
+    details_fetched: list[str] = field(default_factory=list)  # clone parts read so far
     candidates: Optional[list[Candidate]] = None  # None: not probed yet; [] probed, nothing in stock
     probed_markets: list[str] = field(default_factory=list)
 

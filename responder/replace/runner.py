@@ -22,6 +22,7 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -40,7 +41,8 @@ from responder.store import Store, TaskRow
 
 log = logging.getLogger("responder.tasks")
 MAX_CALLS_PER_ADVANCE = 40  # a step that neither waits nor moves is a bug, not a loop
-RETRY_BACKOFF = Backoff(base=0.5, cap=20.0)
+# A server fault is worth retrying soon (the notice window is minutes); repeats back off to 20 s.
+RETRY_BACKOFF = Backoff(base=0.25, cap=20.0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class TaskRunner:
         self.facts = Facts()
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- entry points -------------------------------------------------------------------------
     def submit(self, event: Interruption) -> SubmitResult:
@@ -153,10 +157,19 @@ class TaskRunner:
         self._wake.clear()
 
     def tick(self) -> int:
-        """Advance every unfinished task that is due; returns how many were advanced."""
+        """Advance every unfinished task that is due; returns how many were advanced. Tasks are
+        advanced by up to `tick_workers` threads: each waits on the cloud, and one task's backoff
+        or image poll must not queue a burst of others behind it (leases keep them apart)."""
         due = self.store.due()
-        for row in due:
-            self.advance(row.id)
+        if len(due) <= 1 or self.settings.tick_workers <= 1:
+            for row in due:
+                self.advance(row.id)
+            return len(due)
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.settings.tick_workers, thread_name_prefix="responder-tick")
+        for future in [self._pool.submit(self.advance, row.id) for row in due]:
+            future.result()
         return len(due)
 
     def seconds_until_due(self, cap: float) -> float:
@@ -188,7 +201,7 @@ class TaskRunner:
             if task.finished:
                 return
             now = self.clock()
-            decision = steps.decide(task, self.settings, now)
+            decision = steps.decide(task, self.settings, now, self.clouds[task.cloud].capabilities)
             if decision.finish:
                 task.finish(*decision.finish)
                 return

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from responder.capacity.tokens import token_for
-from responder.clouds.base import InstanceInfo
+from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
 from responder.replace import planner
@@ -78,11 +78,11 @@ def _probe(task: Task, settings: Settings) -> Decision:
 
 
 # -- decide --------------------------------------------------------------------------------
-def decide(task: Task, settings: Settings, now: float) -> Decision:
-    return DECIDERS[task.status](task, settings, now)
+def decide(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
+    return DECIDERS[task.status](task, settings, now, capabilities)
 
 
-def _decide_received(task: Task, settings: Settings, now: float) -> Decision:
+def _decide_received(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record = task.record
     if record.source is None:
         return Decision([Call("describe_instance", {"instance_id": task.instance_id})])
@@ -114,10 +114,11 @@ def dry_run_writes(task: Task) -> list[Call]:
                  token=token_for(task.key, "launch") + "-s1")]
 
 
-def _decide_imaging(task: Task, settings: Settings, now: float) -> Decision:
+def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record = task.record
-    if not record.plan.details_fetched:
-        return Decision([Call("clone_details")])
+    missing = [p for p in capabilities.clone_parts if p not in record.plan.details_fetched]
+    if missing:  # one part per call: a retry repeats only the part that failed
+        return Decision([Call("clone_details", {"part": missing[0]})])
     if record.plan.candidates is None:
         return _probe(task, settings)
     if now < record.image.next_poll_at:
@@ -125,7 +126,7 @@ def _decide_imaging(task: Task, settings: Settings, now: float) -> Decision:
     return Decision([Call("describe_image", {"image_id": record.image.image_id})])
 
 
-def _decide_launching(task: Task, settings: Settings, now: float) -> Decision:
+def _decide_launching(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record, launch = task.record, task.record.launch
     if task.cloud == Cloud.AWS.value and settings.aws_action == "reserve":
         if not record.reservation.attempted:
@@ -179,7 +180,7 @@ def reserve_outcome(task: Task) -> tuple[str, str]:
                     f"no replacement launched (RESPONDER_AWS_ACTION=reserve)")
 
 
-DECIDERS: dict[str, Callable[[Task, Settings, float], Decision]] = {
+DECIDERS: dict[str, Callable[[Task, Settings, float, Capabilities], Decision]] = {
     "received": _decide_received,
     "imaging": _decide_imaging,
     "launching": _decide_launching,
@@ -191,10 +192,10 @@ def observe(task: Task, call: Call, answer: Any, settings: Settings, now: float,
             error: Optional[CloudError] = None) -> Optional[tuple[str, str]]:
     """Fold one call's answer (or its classified error) into the record. Returns (status, reason)
     when the task ends here. Errors other than the ones a step expects are the runner's."""
-    return OBSERVERS[call.verb](task, answer, settings, now, facts, error)
+    return OBSERVERS[call.verb](task, call, answer, settings, now, facts, error)
 
 
-def _saw_instance(task: Task, info: Optional[InstanceInfo], settings: Settings, now: float, facts: Facts,
+def _saw_instance(task: Task, call: Call, info: Optional[InstanceInfo], settings: Settings, now: float, facts: Facts,
                   error: Optional[CloudError]):
     if isinstance(error, NotFound) or info is None:
         return "rejected", f"instance {task.instance_id} not found in {task.region}"
@@ -211,7 +212,7 @@ def _saw_instance(task: Task, info: Optional[InstanceInfo], settings: Settings, 
     return None
 
 
-def _made_image(task: Task, image_id: str, settings: Settings, now: float, facts: Facts, error) -> None:
+def _made_image(task: Task, call: Call, image_id: str, settings: Settings, now: float, facts: Facts, error) -> None:
     record = task.record
     record.image.image_id, record.image.name = image_id, image_name(task)
     record.image.token = token_for(task.key, "image")
@@ -220,12 +221,12 @@ def _made_image(task: Task, image_id: str, settings: Settings, now: float, facts
     task.status = "imaging"
 
 
-def _got_details(task: Task, info: InstanceInfo, settings, now, facts, error) -> None:
+def _got_details(task: Task, call: Call, info: InstanceInfo, settings, now, facts, error) -> None:
     task.record.source = info
-    task.record.plan.details_fetched = True
+    task.record.plan.details_fetched.append(call.args["part"])
 
 
-def _probed(task: Task, found, settings: Settings, now, facts, error) -> None:
+def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error) -> None:
     """`found` is the executor's ProbeResult; ranking it is pure planning."""
     source = task.record.source
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
@@ -234,7 +235,7 @@ def _probed(task: Task, found, settings: Settings, now, facts, error) -> None:
     task.record.plan.probed_markets.append(found.market.value)
 
 
-def _saw_image(task: Task, image, settings: Settings, now: float, facts: Facts, error):
+def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, facts: Facts, error):
     record = task.record
     requested = record.timings["image_requested"]
     record.image.polls += 1
@@ -251,14 +252,16 @@ def _saw_image(task: Task, image, settings: Settings, now: float, facts: Facts, 
         return None
     record.image.available = True
     record.stamp("image_available", now)
-    facts.build_estimates[(task.cloud, task.region)] = learned_build_time(facts, task, now - requested)
+    learned = learned_build_time(facts, task, now - requested)
+    if learned is not None:
+        facts.build_estimates[(task.cloud, task.region)] = learned
     if acts_as_rebalance(task) and settings.rebalance_policy == "image-only":
         return "done", "rebalance policy image-only: image taken, no replacement launched"
     task.status = "launching"
     return None
 
 
-def _launched(task: Task, outcome, settings: Settings, now: float, facts, error):
+def _launched(task: Task, call: Call, outcome, settings: Settings, now: float, facts, error):
     record, launch = task.record, task.record.launch
     if outcome.instance_ids:
         launch.replacement_ids = list(outcome.instance_ids)
@@ -279,7 +282,7 @@ def _launched(task: Task, outcome, settings: Settings, now: float, facts, error)
     return None
 
 
-def _saw_states(task: Task, states: dict[str, str], settings: Settings, now: float, facts, error):
+def _saw_states(task: Task, call: Call, states: dict[str, str], settings: Settings, now: float, facts, error):
     launch = task.record.launch
     if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
         task.record.stamp("running", now)
@@ -292,16 +295,16 @@ def _saw_states(task: Task, states: dict[str, str], settings: Settings, now: flo
     return None
 
 
-def _moved_address(task: Task, answer, settings, now, facts, error) -> None:
+def _moved_address(task: Task, call: Call, answer, settings, now, facts, error) -> None:
     task.record.launch.elastic_ip_moved = True
 
 
-def _reserved(task: Task, reserved: Optional[Reserved], settings, now, facts, error) -> None:
+def _reserved(task: Task, call: Call, reserved: Optional[Reserved], settings, now, facts, error) -> None:
     task.record.reservation.attempted = True
     task.record.reservation.reserved = reserved
 
 
-def _retired(task: Task, answer, settings, now, facts, error) -> None:
+def _retired(task: Task, call: Call, answer, settings, now, facts, error) -> None:
     task.record.launch.retired = True
     task.record.stamp("original_retired", now)
 
@@ -340,7 +343,7 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(0.5, max(0.1, estimate * 0.05))
 
 
-def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> tuple[float, bool]:
+def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:
     """How long an image takes here, for the next task's first poll. From the progress figure
     when the cloud gives one (Aliyun); else the midpoint between the last "creating" answer and
     this one (AWS); taking the moment we noticed would teach every later task to poll late."""
@@ -352,4 +355,6 @@ def learned_build_time(facts: Facts, task: Task, seen_available_after: float) ->
     known = facts.build_estimates.get((task.cloud, task.region))
     if known:  # available at the first look: the estimate was not too short; never let it grow
         return min(known[0], seen_available_after), known[1]
-    return seen_available_after, False
+    # Available at the first look with nothing known: only an upper bound (the first look may
+    # have come late, after a backoff); learning it would make every later task poll late.
+    return None

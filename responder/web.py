@@ -39,10 +39,14 @@ TOKEN_IN_QUERY = ("a token in the query string is refused (query strings land in
 UNAUTHORISED = "missing or wrong token (Authorization: Bearer or X-Responder-Token)"
 
 
-def _authorised(settings: Settings) -> bool:
-    """The caller's token, from the headers only: a query string is written to every access log."""
+def _refuse_token_in_query() -> None:
+    """On every route: a token in a query string is in every access log, so it is never accepted."""
     if "token" in request.args:
         raise BadEvent(TOKEN_IN_QUERY)
+
+
+def _authorised(settings: Settings) -> bool:
+    """The caller's token, from the headers only (the query string was refused before any route)."""
     if not settings.auth_token:
         return True
     offered = (request.headers.get("X-Responder-Token")
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
 
     runner.on_finish = on_finish
     app = Flask("responder")
+    app.before_request(_refuse_token_in_query)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["responder"] = {"runner": runner, "metrics": metrics, "settings": settings}
 

@@ -273,3 +273,47 @@ def test_both_policy_launches_and_reserves_where_the_replacement_runs(responder_
     assert task.record.launch.replacement_ids
     assert (task.record.reservation.reserved.instance_type, task.record.reservation.reserved.zone) == (
         task.record.launch.replacement.instance_type, task.record.launch.replacement.zone)
+
+
+TWO_DOOMED = {"i-0b662ef9931388ba0": {"spot_request_state": "marked-for-termination"}}
+
+
+def _warning_for(instance_id: str) -> str:
+    body = event_json(WARNING)
+    body["detail"]["instance-id"] = instance_id
+    return json.dumps(body)
+
+
+def test_the_money_cap_holds_in_reserve_mode(responder_factory):
+    """A cap of one spend per hour: two interruptions, one reservation, and the second task says why."""
+    client, runner, box = responder_factory(aws(instances=TWO_DOOMED),
+                                            settings={"aws_action": "reserve", "max_launches_per_hour": 1})
+    ids = [client.post("/events", data=_warning_for(i), content_type="application/json").get_json()["task"]["id"]
+           for i in ("i-1234567890abcdef0", "i-0b662ef9931388ba0")]
+    tasks = [runner.run_to_end(i, timeout=60) for i in ids]
+    assert sorted(t.status for t in tasks) == ["done", "failed"]
+    assert "RESPONDER_MAX_LAUNCHES_PER_HOUR" in next(t.reason for t in tasks if t.status == "failed")
+    assert box.calls("aws").count("CreateCapacityReservation") == 1
+
+
+def test_launch_and_reservation_of_one_event_are_bounded_by_the_per_event_cap(responder_factory):
+    """`both` under a per-event cap of one: the replacement is bought, the reservation is not, and
+    the task says so (done: the capacity that matters runs)."""
+    client, runner, box = responder_factory(aws(), settings={"aws_action": "both", "max_spend_per_event": 1})
+    task = run(client, runner)
+    assert task.status == "done" and task.record.launch.replacement_ids
+    assert "no reservation" in task.reason and "RESPONDER_MAX_SPEND_PER_EVENT" in task.reason
+    assert task.record.reservation.reserved is None
+    assert "CreateCapacityReservation" not in box.calls("aws")
+
+
+def test_the_on_demand_fallback_is_a_spend_the_hourly_cap_counts(responder_factory):
+    spot_gone = sold_out(["m5.large", "m6i.large", "m7i.large", "c5.xlarge"], AWS_ZONES)
+    client, runner, box = responder_factory(aws(offers=spot_gone, instances=TWO_DOOMED),
+                                            settings={"max_launches_per_hour": 1})
+    ids = [client.post("/events", data=_warning_for(i), content_type="application/json").get_json()["task"]["id"]
+           for i in ("i-1234567890abcdef0", "i-0b662ef9931388ba0")]
+    tasks = [runner.run_to_end(i, timeout=60) for i in ids]
+    done = [t for t in tasks if t.status == "done"]
+    assert len(done) == 1 and done[0].record.launch.replacement.market == "ondemand"
+    assert "RESPONDER_MAX_LAUNCHES_PER_HOUR" in next(t.reason for t in tasks if t.status == "failed")

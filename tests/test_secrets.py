@@ -218,9 +218,12 @@ def test_refusals_answer_the_status_that_tells_the_caller_what_is_wrong(tmp_path
     no_token = client.post("/events", data=event)
     in_query = client.post(f"/events?token={AUTH_TOKEN}", data=event)
     tasks_in_query = client.get(f"/tasks?token={AUTH_TOKEN}")
+    others_in_query = [client.post(f"/invoke?token={AUTH_TOKEN}", data=event), client.get("/healthz?token=x"),
+                       client.get("/metrics?token=x")]
     assert no_token.status_code == 401 and "Authorization: Bearer" in no_token.get_json()["error"]
     assert in_query.status_code == 400 and "query string" in in_query.get_json()["error"]
     assert tasks_in_query.status_code == 400 and "Authorization: Bearer" in tasks_in_query.get_json()["error"]
+    assert [r.status_code for r in others_in_query] == [400, 400, 400]  # every route, not just the guarded ones
     assert emulators["aliyun"].calls == []  # refused before any cloud call
 
 

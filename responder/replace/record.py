@@ -90,6 +90,7 @@ class ReservationState:
     ledger: list[LedgerEntry] = field(default_factory=list)
     attempted: bool = False
     reserved: Optional[Reserved] = None
+    refused: str = ""  # why a reservation beside a replacement was not made (a money cap)
 
 
 @dataclass

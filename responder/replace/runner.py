@@ -219,7 +219,11 @@ class TaskRunner:
         try:
             answer = self.executor.run(task, call)
         except CapReached as exc:
-            task.finish("failed", str(exc))
+            if call.verb == "reserve" and task.record.launch.replacement_ids:
+                # `both`: the replacement runs; the reservation beside it is what the cap refused.
+                task.record.reservation.attempted, task.record.reservation.refused = True, str(exc)
+                return True
+            self._fail(task, str(exc))
             return False
         except Transient as exc:
             self._retry_later(task, call, exc)

@@ -157,8 +157,10 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
         return Decision([Call("terminate_instance", {"instance_id": task.instance_id})])
     chosen = launch.replacement
     where = f" ({chosen.instance_type} in {chosen.zone}, {chosen.market})" if chosen else ""
+    refused = record.reservation.refused
     return Decision(finish=("done", f"replaced by {', '.join(launch.replacement_ids)}{where}"
-                                    + ("; original retired" if launch.retired else "")))
+                                    + ("; original retired" if launch.retired else "")
+                                    + (f"; no reservation: {refused}" if refused else "")))
 
 
 def acts_as_rebalance(task: Task) -> bool:

@@ -144,3 +144,23 @@ def test_db_upgrade_against_a_dead_server_is_one_line_without_the_password():
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: task store unavailable (OperationalError) at postgresql+psycopg://u:***@127.0.0.1:1/none"]
+
+
+def test_the_cheap_head_and_revision_reads_agree_with_alembic(database_url):
+    """Store checks the schema without importing Alembic (cold starts); its answers must be Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    from responder import migrations
+
+    script = ScriptDirectory.from_config(migrations.alembic_config())
+    assert migrations.head_revision() == script.get_current_head()
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert migrations.current_revision(conn) is None
+        migrations.upgrade(database_url)
+        with engine.connect() as conn:
+            expected = MigrationContext.configure(conn, opts={"version_table": migrations.VERSION_TABLE})
+            assert migrations.current_revision(conn) == expected.get_current_revision() == script.get_current_head()
+    finally:
+        engine.dispose()

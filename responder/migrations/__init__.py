@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from responder.store_connect import StoreUnavailable, Timeouts, is_memory_sqlite, make_engine, redact_url
 
@@ -51,17 +48,38 @@ class SchemaOutOfDate(RuntimeError):
         super().__init__(message)
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None):
+    # Alembic is imported only to upgrade: checking the revision (every start, every cold Lambda)
+    # is one SELECT and a look at the file names, far cheaper than loading the migration scripts.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+_REVISION = re.compile(r'^revision(?::[^=]*)?=\s*["\']([^"\']+)["\']', re.M)
+_DOWN = re.compile(r'^down_revision(?::[^=]*)?=\s*(?:None|["\']([^"\']+)["\'])', re.M)
+
+
 @functools.lru_cache(maxsize=1)
 def _revisions() -> tuple[str, frozenset[str]]:
-    script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), frozenset(s.revision for s in script.walk_revisions())
+    """(head, every known revision), read from the version files' `revision` / `down_revision`
+    lines without importing them (tests check the answer equals Alembic's own ScriptDirectory)."""
+    revisions, parents = set(), set()
+    for path in (HERE / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        if found:
+            revisions.add(found.group(1))
+            down = _DOWN.search(text)
+            if down and down.group(1):
+                parents.add(down.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have exactly one head, not {sorted(heads)}")
+    return heads.pop(), frozenset(revisions)
 
 
 def head_revision() -> str:
@@ -69,7 +87,11 @@ def head_revision() -> str:
 
 
 def current_revision(conn: sa.Connection) -> str | None:
-    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    """The revision stamped in VERSION_TABLE, or None on a database without it."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return rows[0] if len(rows) == 1 else (None if not rows else ",".join(sorted(rows)))
 
 
 def require_current(engine: sa.Engine, url: str) -> None:
@@ -120,6 +142,8 @@ def upgrade(url: str, engine: sa.Engine | None = None) -> tuple[str | None, str]
             with _schema_lock(conn):
                 before = current_revision(conn)
                 if before != head_revision():
+                    from alembic import command
+
                     command.upgrade(alembic_config(conn), "head")
                 after = current_revision(conn)
                 conn.commit()

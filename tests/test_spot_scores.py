@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from aws_fixtures import *  # noqa: F401,F403
 from aws_fixtures import REGION, client_for
 from responder.clouds.aws import AwsCloud
-from responder.spot.groups import base_variant, candidate_groups, distinct_count, parse_type
+from responder.clouds.spot_groups import base_variant, candidate_groups, distinct_count, parse_type
 from spot_fixtures import family_scenario, run_cli, scenario_file
 
 M_LARGE = ["m5.large", "m6i.large", "r5.large"]

@@ -19,7 +19,7 @@ from typing import Any
 from responder.clouds.base import Reservation
 from responder.errors import NotFound
 from responder.model import Offering
-from responder.spot.scorer import Score, ScoreRequest, SpotScorer
+from responder.clouds.spot_scorer import Score, ScoreRequest, SpotScorer
 
 OWNED_TAG = ("responder:managed", "true")  # marks what the responder created, for list/cleanup
 
@@ -133,7 +133,7 @@ class AwsCapacityMixin:
                          target_capacity: int = 1) -> dict[tuple[str, str], int]:
         """Spot placement score (1-10) per (type, zone), for ranking. EC2 scores a *set* of types and
         scores one or two types low, so the candidates are scored in groups of >= 3 types of one
-        shape (responder.spot.groups.candidate_groups), per zone, and each type gets its group's
+        shape (responder.clouds.spot_groups.candidate_groups), per zone, and each type gets its group's
         zone scores; configurations are cached and kept within EC2's 24-hour limit (SpotScorer).
         A group the limit refused is left out: the caller ranks those types without a score."""
         shapes = self.__dict__.setdefault("_type_shapes", {})

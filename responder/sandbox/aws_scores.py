@@ -41,7 +41,7 @@ import threading
 from typing import Any, Callable
 
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response
-from responder.spot.groups import MIN_GROUP, distinct_count
+from responder.clouds.spot_groups import MIN_GROUP, distinct_count
 
 CONFIGS_PER_DAY = 10
 DAY_SECONDS = 24 * 3600.0

@@ -19,7 +19,7 @@ import sys
 import click
 
 from responder.errors import CloudError, Invalid
-from responder.spot.groups import parse_type
+from responder.clouds.spot_groups import parse_type
 from responder.spot.nodepools import NODE_CLASSES, HealthyFamily, PoolError, PoolOptions, nodepools as build_pools, to_yaml
 from responder.spot.report import SelectionError, report_json, report_lines, resolve_selection, score_families
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from responder.spot.groups import MIN_GROUP, distinct_count, families_of, family_types
-from responder.spot.scorer import Score, ScoreRequest, SpotScorer
+from responder.clouds.spot_groups import MIN_GROUP, distinct_count, families_of, family_types
+from responder.clouds.spot_scorer import Score, ScoreRequest, SpotScorer
 
 
 class SelectionError(ValueError):

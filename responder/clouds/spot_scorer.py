@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 from responder.errors import CloudError
-from responder.spot.groups import candidate_groups
+from responder.clouds.spot_groups import candidate_groups
 
 CONFIG_LIMIT_CODE = "MaxConfigLimitExceeded"
 DAY_SECONDS = 24 * 3600.0

@@ -14,7 +14,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+import json
+
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.request import CommonRequest
 
 from responder.sandbox.aliyun_ecs import AliyunEcsEmulator
 from responder.sandbox.scenario import load_scenario
@@ -93,3 +96,14 @@ def sdk_client(emulator, secret: str = "sandbox-secret", key: str = "sandbox-key
                        pool_size=32)
     client.add_endpoint(REGION, "Ecs", emulator.endpoint)
     return client
+
+
+def ecs_call(client: AcsClient, action: str, **params) -> dict:
+    """One ECS RPC call through the real SDK's CommonRequest (any action, flat parameters)."""
+    request = CommonRequest(domain=None, version="2014-05-26", action_name=action)
+    request.set_method("POST")
+    request.set_product("Ecs")
+    request.add_query_param("RegionId", REGION)
+    for key, value in params.items():
+        request.add_query_param(key, value)
+    return json.loads(client.do_action_with_exception(request))

@@ -12,18 +12,11 @@ from aliyunsdkcore.request import CommonRequest
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 
 from aliyun_fixtures import (  # noqa: F401  (fixtures are used by name)
-    DOOMED, REGION, VSW_I, VSW_J, aliyun_emulator, no_proxy_env, sdk_client, small_scenario,
+    DOOMED, REGION, VSW_I, VSW_J, aliyun_emulator, ecs_call, no_proxy_env, sdk_client, small_scenario,
 )
 
 
-def call(client, action: str, **params) -> dict:
-    request = CommonRequest(domain=None, version="2014-05-26", action_name=action)
-    request.set_method("POST")
-    request.set_product("Ecs")
-    request.add_query_param("RegionId", REGION)
-    for key, value in params.items():
-        request.add_query_param(key, value)
-    return json.loads(client.do_action_with_exception(request))
+call = ecs_call
 
 
 def error_of(client, action: str, **params) -> ServerException:

@@ -20,20 +20,13 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 
 from aws_fixtures import *  # noqa: F401,F403
 from aws_fixtures import SPOT_ID
-from aliyun_fixtures import DOOMED, REGION, aliyun_emulator, no_proxy_env, sdk_client, small_scenario  # noqa: F401,E402
+from aliyun_fixtures import DOOMED, REGION, aliyun_emulator, ecs_call, no_proxy_env, sdk_client, small_scenario  # noqa: F401,E402
 from responder.sandbox.scenario import ScenarioError, load_scenario
 
 AWS_REGION = "us-east-2"
 
 
-def aliyun_call(client, action: str, **params) -> dict:
-    request = CommonRequest(domain=None, version="2014-05-26", action_name=action)
-    request.set_method("POST")
-    request.set_product("Ecs")
-    request.add_query_param("RegionId", REGION)
-    for key, value in params.items():
-        request.add_query_param(key, value)
-    return json.loads(client.do_action_with_exception(request))
+aliyun_call = ecs_call
 
 
 def aliyun_images(client) -> list[dict]:

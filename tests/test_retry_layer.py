@@ -84,14 +84,19 @@ def test_a_network_failure_does_not_hold_the_request_thread(responder_factory, m
     assert "SDK.HttpError" in task.record.retry.last_error
 
 
+def _in_two_stores(box, settings, tmp_path, event: str):
+    """The same event delivered to two runners with a SQLite store each, both worked to the end."""
+    from responder.intake import handle_body
+
+    runners = [TaskRunner(Store(f"sqlite:///{tmp_path}/store{n}.db"), box.clouds, settings) for n in range(2)]
+    ids = [handle_body(r, event_bytes(event))[1]["task"]["id"] for r in runners]
+    return [r.run_to_end(i, timeout=60) for r, i in zip(runners, ids)]
+
+
 def test_two_stores_working_one_event_make_one_image_and_one_replacement(sandbox_factory, test_settings, tmp_path):
     """One SQLite file per container: the claim cannot dedupe across them, the tokens must."""
     box = sandbox_factory(scenario(cloud="aliyun"))
-    runners = [TaskRunner(Store(f"sqlite:///{tmp_path}/store{n}.db"), box.clouds, test_settings) for n in range(2)]
-    from responder.intake import handle_body
-
-    ids = [handle_body(r, event_bytes(ALIYUN))[1]["task"]["id"] for r in runners]
-    tasks = [r.run_to_end(i, timeout=60) for r, i in zip(runners, ids)]
+    tasks = _in_two_stores(box, test_settings, tmp_path, ALIYUN)
     assert [t.status for t in tasks] == ["done", "done"]
     calls = box.calls("aliyun")
     images = {c["params"]["ClientToken"] for c in box.emulators["aliyun"].calls if c["action"] == "CreateImage"}
@@ -104,11 +109,7 @@ def test_two_stores_working_one_event_make_one_image_and_one_replacement(sandbox
 
 def test_two_stores_working_one_aws_event_make_one_fleet(sandbox_factory, test_settings, tmp_path):
     box = sandbox_factory(scenario(cloud="aws"))
-    runners = [TaskRunner(Store(f"sqlite:///{tmp_path}/store{n}.db"), box.clouds, test_settings) for n in range(2)]
-    from responder.intake import handle_body
-
-    ids = [handle_body(r, event_bytes(AWS))[1]["task"]["id"] for r in runners]
-    tasks = [r.run_to_end(i, timeout=60) for r, i in zip(runners, ids)]
+    tasks = _in_two_stores(box, test_settings, tmp_path, AWS)
     assert [t.status for t in tasks] == ["done", "done"]
     assert tasks[0].record.launch.replacement_ids == tasks[1].record.launch.replacement_ids
     assert tasks[0].record.image.image_id == tasks[1].record.image.image_id

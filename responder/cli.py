@@ -30,6 +30,11 @@ def _setup_logging(level: str, settings: Settings) -> None:
     from responder.logsafe import install_log_redaction
 
     install_log_redaction(settings)  # before the first record: every one is masked
+    if settings.log_format == "json":  # one JSON object per line, with task / instance / request ids
+        from responder.logformat import configure_logging
+
+        configure_logging(settings, level)
+        return
     logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

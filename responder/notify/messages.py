@@ -181,7 +181,15 @@ def render(notice: Notice) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
+MAX_VALUE_CHARS = 300  # a chat line, not a log: a long reason (every sold-out offering) is cut
+
+
 def _text(value: Any) -> str:
+    text = _joined(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"
+
+
+def _joined(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_text(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list):

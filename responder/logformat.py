@@ -39,11 +39,16 @@ def log_context(**fields: str | None) -> Iterator[None]:
             var.reset(token)
 
 
-def bind(**fields: str | None) -> None:
-    """Bind context fields until the current context ends (a Flask request's own context)."""
-    for name, value in fields.items():
-        if name in _context:
-            _context[name].set(value)
+def bind(**fields: str | None):
+    """Bind context fields until the returned function is called (a request's before / teardown
+    hooks: a worker thread serves many requests, and one's id must not stay on the next's lines)."""
+    tokens = [(_context[name], _context[name].set(value)) for name, value in fields.items() if name in _context]
+
+    def unbind() -> None:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+    return unbind
 
 
 class ContextFilter(logging.Filter):

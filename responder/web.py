@@ -108,14 +108,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     for name, cloud in list(runner.clouds.items()):  # in place: the executor holds this very dict
         if not isinstance(cloud, CountingCloud):
             runner.clouds[name] = CountingCloud(cloud, name, metrics)
-    notifier = None
-    if settings.notify_urls or settings.notify_webhook_url:
-        from responder import notify
-        from responder.notify.service import Notifier
+    from responder.notify.service import attach
 
-        notifier = Notifier(runner.store, settings, metrics=metrics, caps=runner.caps, targets=targets)
-        runner.notices = notifier.task_notices
-        notify.install(notifier)
+    notifier = attach(runner, settings, metrics=metrics, targets=targets)
+    if notifier is not None:
         try:
             notifier.started(sorted(runner.clouds))
         except (StoreUnavailable, SQLAlchemyError):
@@ -161,8 +157,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
 
     @app.before_request
     def bind_request_id():
-        bind_log_context(request_id=(request.headers.get("x-fc-request-id") or request.headers.get("X-Request-Id")
-                                     or uuid.uuid4().hex)[:64])
+        g.unbind_log_context = bind_log_context(request_id=(
+            request.headers.get("x-fc-request-id") or request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64])
+
+    @app.teardown_request
+    def unbind_request_id(_exc):
+        unbind = g.pop("unbind_log_context", None)
+        if unbind is not None:
+            unbind()
 
     @app.get("/")
     def status_page():

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import requests
 
 from responder.logsafe import active_redactor
-from responder.notify.messages import KINDS, LEVELS, Notice, plain_body, render
+from responder.notify.messages import FINISHED_KINDS, KINDS, LEVELS, Notice, plain_body, render
 
 log = logging.getLogger("responder.notify")
 logging.getLogger("apprise").setLevel(logging.WARNING)  # its INFO/DEBUG lines quote request URLs
@@ -133,10 +133,11 @@ def parse_channels(spec: str, timeout: float = 5.0) -> list[Channel]:
 
 
 def channels_from_settings(settings) -> list[Channel]:
-    """RESPONDER_NOTIFY_URLS, and RESPONDER_NOTIFY_WEBHOOK_URL as one more plain-POST channel."""
+    """RESPONDER_NOTIFY_URLS, and RESPONDER_NOTIFY_WEBHOOK_URL as one more plain-POST channel
+    that hears of finished tasks only (replaced, failed, cap reached, rejected), as it always did."""
     timeout = getattr(settings, "notify_timeout_seconds", 5.0)
     channels = parse_channels(",".join(getattr(settings, "notify_urls", ())), timeout=timeout)
-    if settings.notify_webhook_url:
+    if settings.notify_webhook_url:  # as before: one POST per finished task, now retried
         active_redactor().add(url_secrets(settings.notify_webhook_url))
-        channels.append(PlainPostChannel(settings.notify_webhook_url, timeout=timeout))
+        channels.append(PlainPostChannel(settings.notify_webhook_url, kinds=FINISHED_KINDS, timeout=timeout))
     return channels

@@ -199,10 +199,21 @@ def _joined(value: Any) -> str:
     return str(value)
 
 
+FINISHED_STATUS = {"replaced": "done", "failed": "failed", "cap_reached": "failed", "rejected": "rejected"}
+FINISHED_KINDS = frozenset(FINISHED_STATUS)  # what RESPONDER_NOTIFY_WEBHOOK_URL has always been sent
+
+
 def plain_body(notice: Notice) -> dict[str, Any]:
     """The JSON a plain https:// webhook receives: Slack-, DingTalk- and Feishu-compatible text
-    fields beside the notice's public fields."""
+    fields beside the notice's public fields, and for a finished task the `task` summary the
+    single webhook always sent (id, status, where, reason)."""
     title, body = render(notice)
     text = f"{title}\n{body}"
-    return {"text": text, "msgtype": "text", "content": {"text": text}, "kind": notice.kind,
-            "level": notice.level, "fields": notice.fields}
+    answer = {"text": text, "msgtype": "text", "content": {"text": text}, "kind": notice.kind,
+              "level": notice.level, "fields": notice.fields}
+    if notice.task_id and notice.kind in FINISHED_STATUS:
+        f = notice.fields
+        answer["task"] = {"id": notice.task_id, "status": FINISHED_STATUS[notice.kind], "cloud": f.get("cloud"),
+                          "region": f.get("region"), "instance_id": f.get("instance_id"), "kind": f.get("event"),
+                          "reason": f.get("reason", ""), "replacement_ids": f.get("replacement_ids", [])}
+    return answer

@@ -2,8 +2,8 @@
 
 Parts: Notifier (enqueue, task_notices for the runner's save, tick: the daily report then
 delivery, health, started), Dispatcher (the thread that ticks the Notifier in `serve` /
-gunicorn, apart from the task ticker so a slow channel never delays a replacement),
-notifier_from_settings.
+gunicorn, apart from the task ticker so a slow channel never delays a replacement), attach (the
+wiring every entry point shares).
 """
 
 from __future__ import annotations
@@ -105,5 +105,15 @@ class Dispatcher(threading.Thread):
         self.stopping.set()
 
 
-def notifier_from_settings(store, settings, **kwargs) -> Notifier:
-    return Notifier(store, settings, **kwargs)
+def attach(runner, settings, **kwargs) -> Notifier | None:
+    """The wiring every entry point shares: when a channel is configured, a Notifier over the
+    runner's store whose notices the runner saves with each state change, installed as the
+    process's (responder.notify.emit); None when nothing is configured."""
+    if not (settings.notify_urls or settings.notify_webhook_url):
+        return None
+    from responder import notify
+
+    notifier = Notifier(runner.store, settings, caps=runner.caps, **kwargs)
+    runner.notices = notifier.task_notices
+    notify.install(notifier)
+    return notifier

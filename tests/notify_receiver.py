@@ -1,6 +1,6 @@
 """A real HTTP server on loopback standing in for every notification channel's endpoint.
 
-Parts: Receiver (keeps each request's path, query, headers and body; `down(n)` answers the next n
+Parts: receiver (the fixture: one Receiver per test), Receiver (keeps each request's path, query, headers and body; `down(n)` answers the next n
 requests with 503, as a channel that is failing for a while), Received, point_apprise_at (moves
 an apprise service's fixed endpoint, e.g. hooks.slack.com, to the receiver: the library still
 builds and sends the real request).
@@ -13,6 +13,8 @@ import json
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import pytest
 
 
 @dataclass
@@ -92,3 +94,10 @@ def point_apprise_at(monkeypatch, receiver: Receiver) -> None:
         public = getattr(plugin, attribute)
         parts = urlsplit(public)
         monkeypatch.setattr(plugin, attribute, public.replace(f"{parts.scheme}://{parts.netloc}", receiver.base))
+
+
+@pytest.fixture
+def receiver():
+    hook = Receiver()
+    yield hook
+    hook.stop()

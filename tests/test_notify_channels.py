@@ -20,7 +20,7 @@ SLACK_TOKENS = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")
 @pytest.fixture
 def receiver(monkeypatch):
     hook = Receiver()
-    point_apprise_at(monkeypatch, hook)
+    point_apprise_at(monkeypatch, hook)  # Slack, DingTalk, ... post here instead of their public hosts
     yield hook
     hook.stop()
 

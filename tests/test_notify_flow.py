@@ -10,18 +10,11 @@ import re
 
 import pytest
 
-from notify_receiver import Receiver
+from notify_receiver import receiver  # noqa: F401 - the fixture
 from tests.conftest import event_bytes
 from tests.scenarios import scenario
 
 EVENT = "aliyun/cloudmonitor-interruption.json"
-
-
-@pytest.fixture
-def receiver():
-    hook = Receiver()
-    yield hook
-    hook.stop()
 
 
 @pytest.fixture

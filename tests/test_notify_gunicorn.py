@@ -18,19 +18,12 @@ import time
 import pytest
 import requests
 
-from notify_receiver import Receiver
+from notify_receiver import receiver  # noqa: F401 - the fixture
 from sandbox_process import SandboxProcess
 from tests.conftest import ROOT, event_bytes
 from test_metrics_multiprocess import free_port
 
 EVENTS = ("aliyun/cloudmonitor-interruption.json", "aws/spot-interruption-warning.json")
-
-
-@pytest.fixture
-def receiver():
-    hook = Receiver()
-    yield hook
-    hook.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from notify_receiver import Receiver
+from notify_receiver import receiver  # noqa: F401 - the fixture
 from responder.notify.daily import report_due
 from responder.notify.messages import make_notice
 from responder.notify.service import Notifier
@@ -26,13 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def receiver():
-    hook = Receiver()
-    yield hook
-    hook.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from notify_receiver import receiver  # noqa: F401 - the fixture
 from tests.conftest import event_bytes
 from tests.scenarios import scenario
+from tests.test_aws_flow import lambda_env  # noqa: F401 - the fixture
 
 EVENT = "aliyun/cloudmonitor-interruption.json"
 
@@ -96,3 +97,15 @@ def test_a_no_capacity_answer_is_counted_by_the_offering_asked_for_and_passed_on
     text = metrics.render().decode()
     assert 'responder_capacity_errors_total{instance_type="m5.large",market="ondemand",zone="us-east-2a"} 1.0' in text
     assert 'responder_cloud_api_calls_total{action="create_reservation",cloud="aws",result="no_capacity"} 1.0' in text
+
+
+def test_a_lambda_invocation_delivers_its_own_notifications_before_it_returns(lambda_env, monkeypatch, receiver):
+    from handlers import lambda_function
+    from tests.conftest import event_json
+    from tests.test_aws_flow import WARNING, FakeLambdaContext
+
+    monkeypatch.setenv("RESPONDER_NOTIFY_URLS", f"{{kinds=interruption+replaced}}{receiver.base}/hook")
+    lambda_function.reset()
+    result = lambda_function.lambda_handler(event_json(WARNING), FakeLambdaContext(seconds=60 + 15))
+    assert result["statusCode"] == 202
+    assert [r.json()["kind"] for r in receiver.requests] == ["interruption", "replaced"]

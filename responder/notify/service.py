@@ -35,6 +35,7 @@ class Notifier:
         self.caps = caps
         self.targets = targets
         self.metrics = metrics
+        self._reported = None  # the scheduled time of the last daily report this process queued
         self.outbox = Outbox(store, channels if channels is not None else channels_from_settings(settings),
                              clock=clock, on_result=self._count)
 
@@ -74,10 +75,12 @@ class Notifier:
         """Queue the daily report when due, then deliver what is due; returns sends made."""
         try:
             scheduled = report_due(self.clock(), self.settings.notify_daily_at, self.settings.notify_daily_timezone)
-            if scheduled is not None:
+            # Built once per day and process: the dedupe key (the local date) stops other processes.
+            if scheduled is not None and scheduled != self._reported:
                 notice = daily_report(self.store, scheduled, caps=self.caps, targets=self.targets,
                                       per_hour_cap=self.settings.max_launches_per_hour)
                 self.outbox.enqueue([notice])
+                self._reported = scheduled
         except Exception:
             log.exception("daily report failed")
         return self.outbox.deliver_due(budget_seconds)

@@ -26,9 +26,14 @@ KINDS = {  # kind → default level
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info",
 }
-# How long the clouds give between the notice and the release: Aliyun's preemptible interruption
-# event comes about 5 minutes ahead, AWS's spot interruption warning 2 minutes ahead. Used as the
-# release time when no state change told us when the original really went.
+# How long the clouds give between the notice and the release, used as the release time when no
+# state change told us when the original really went. Aliyun: "the instance enters the Pending
+# Release status. Then, the instance is released in about five minutes"
+# (alibabacloud.com/help/faq-detail/48269.htm). AWS: "a warning that is issued two minutes before
+# Amazon EC2 stops or terminates your Spot Instance"
+# (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html). "About"
+# five minutes could be less; the gap is then measured from a release that came earlier than we
+# assume, i.e. shown smaller than it was: a state-change event, when it arrives, replaces it.
 NOTICE_SECONDS = {"aliyun": 300.0, "aws": 120.0}
 _SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|credential|user_?data|key_?pair|authorization)")
 CAP_SETTINGS = ("RESPONDER_MAX_LAUNCHES_PER_HOUR", "RESPONDER_MAX_SPEND_PER_EVENT")

@@ -109,3 +109,12 @@ def test_a_lambda_invocation_delivers_its_own_notifications_before_it_returns(la
     result = lambda_function.lambda_handler(event_json(WARNING), FakeLambdaContext(seconds=60 + 15))
     assert result["statusCode"] == 202
     assert [r.json()["kind"] for r in receiver.requests] == ["interruption", "replaced"]
+
+
+def test_forged_events_repeated_within_an_hour_send_one_rejected_notice(notifying, receiver):
+    client, runner, box, notifier = notifying(cloud="aliyun")
+    for _ in range(3):
+        assert client.post("/events", data=event_bytes("aliyun/forged-not-recycling.json")).get_json()["outcome"] \
+            == "rejected"
+    notifier.tick()
+    assert [r.json()["kind"] for r in receiver.requests].count("rejected") == 1

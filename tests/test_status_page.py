@@ -107,3 +107,17 @@ def test_the_page_shows_a_replaced_and_a_failed_task_and_logs_no_console_error(p
     artifacts.mkdir(parents=True, exist_ok=True)
     shot = artifacts / "status-page.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+
+
+def test_targets_from_the_targets_flow_show_on_the_page_and_in_the_metrics(tmp_path):
+    from responder.settings import Settings
+    from responder.web import create_app
+
+    pools = [{"name": "pool-a", "desired": 8, "held": 5}]
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/t.db", background_ticker=False), clouds={},
+                     targets=lambda: pools)
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "<td>pool-a</td><td>8</td><td>5</td>" in page
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'responder_target_desired_capacity{target="pool-a"} 8.0' in metrics
+    assert 'responder_target_held_capacity{target="pool-a"} 5.0' in metrics

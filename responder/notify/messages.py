@@ -106,8 +106,10 @@ def task_notices(task) -> list[Notice]:
         if source else {}
     notices = []
     if task.status == "rejected":
-        notices.append(make_notice("rejected", f"{key}:rejected", task_id=task.id, reason=task.reason,
-                                   account=record.event.account, **base))
+        # One per instance and hour, however many forged deliveries: a signal, not a flood.
+        hour = int(received // 3600)
+        notices.append(make_notice("rejected", f"{task.id}:rejected:{hour}", task_id=task.id, reason=task.reason,
+                                   account=record.event.account, deliveries=task.deliveries, **base))
         return notices
     if "verified" in record.timings:
         notices.append(make_notice("interruption", f"{key}:interruption", task_id=task.id, **base, **old))

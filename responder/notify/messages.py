@@ -166,8 +166,19 @@ def _seconds(value: Any) -> str:
     return "-" if value is None else f"{float(value):.0f} s"
 
 
+_HEADLINE_FIELDS = {  # what each kind's first line already says, so the list below skips it
+    "replaced": {"old_type", "old_zone", "old_market", "new_type", "new_zone", "new_market", "gap_seconds",
+                 "data_kept", "reason"},
+    "daily_report": {"date", "timezone"},
+}
+_LABELS = {"replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
+           "median_gap_seconds": "median gap", "worst_gap_seconds": "worst gap", "todo": "what to do",
+           "old_type": "type", "old_zone": "zone", "old_market": "market", "launch_attempts": "launch attempts",
+           "in_progress": "in progress"}
+
+
 def render(notice: Notice) -> tuple[str, str]:
-    """(title, Markdown body): a headline line, then one `key: value` line per field."""
+    """(title, Markdown body): a headline, then one `- label: value` line per field it did not say."""
     f = notice.fields
     title = f"[responder] {TITLES.get(notice.kind, notice.kind)}"
     where = " ".join(str(f[k]) for k in ("cloud", "region", "instance_id") if f.get(k))
@@ -181,11 +192,18 @@ def render(notice: Notice) -> tuple[str, str]:
         head = f"**{f.get('date', '')}** ({f.get('timezone', '')}), the last 24 hours"
     else:
         head = f"**{where}**" if where else ""
-    shown = [k for k in f if k not in ("cloud", "region", "instance_id") and k not in _SHOWN_LAST]
+    said = _HEADLINE_FIELDS.get(notice.kind, set()) | {"cloud", "region", "instance_id"}
+    shown = [k for k in f if k not in said and k not in _SHOWN_LAST]
+    shown += [k for k in _SHOWN_LAST if f.get(k) and k not in said]
     lines = [head] if head else []
-    lines += [f"- {k}: {_text(f[k])}" for k in shown]
-    lines += [f"- {k}: {_text(f[k])}" for k in _SHOWN_LAST if f.get(k)]
+    lines += [f"- {_LABELS.get(k, k.replace('_', ' '))}: {_value(k, f[k])}" for k in shown]
     return title, "\n".join(lines)
+
+
+def _value(name: str, value: Any) -> str:
+    if name.endswith("_seconds") and isinstance(value, (int, float)):
+        return _seconds(value)
+    return _text(value)
 
 
 MAX_VALUE_CHARS = 300  # a chat line, not a log: a long reason (every sold-out offering) is cut

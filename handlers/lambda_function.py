@@ -15,6 +15,7 @@ import logging
 import time
 
 from responder.errors import BadEvent
+from responder.logformat import log_context
 from responder.logsafe import install_log_redaction
 from responder.settings import Settings
 from responder.store import Store
@@ -52,6 +53,11 @@ def reset() -> None:
 def lambda_handler(event, context):
     runner = _get_runner()
     request_id = getattr(context, "aws_request_id", "-")
+    with log_context(request_id=request_id):  # on every line of this invocation (RESPONDER_LOG_FORMAT=json)
+        return _handle(runner, event, context, request_id)
+
+
+def _handle(runner: TaskRunner, event, context, request_id: str):
     try:
         status, body = handle_body(runner, json.dumps(event).encode("utf-8"))
     except BadEvent as exc:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import requests
 
 from responder.logsafe import active_redactor
+from responder.settings import SettingsError
 from responder.notify.messages import FINISHED_KINDS, KINDS, LEVELS, Notice, plain_body, render
 
 log = logging.getLogger("responder.notify")
@@ -77,7 +78,7 @@ class AppriseChannel(Channel):
         self._apprise = apprise
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
-            raise ValueError(f"RESPONDER_NOTIFY_URLS: apprise cannot use a {urlsplit(url).scheme}:// URL "
+            raise SettingsError(f"RESPONDER_NOTIFY_URLS: apprise cannot use a {urlsplit(url).scheme}:// URL "
                              "(see https://appriseit.com/services/)")
         plugin.socket_connect_timeout = min(self.timeout, 3.0)
         plugin.socket_read_timeout = self.timeout
@@ -103,7 +104,8 @@ def url_secrets(url: str) -> list[str]:
 
 
 def parse_channels(spec: str, timeout: float = 5.0) -> list[Channel]:
-    """RESPONDER_NOTIFY_URLS → channels; raises ValueError naming a bad filter, kind or level."""
+    """RESPONDER_NOTIFY_URLS → channels; raises SettingsError (a ValueError) naming a bad filter,
+    kind, level or scheme."""
     channels = []
     for entry in (e.strip() for e in _ENTRY_START.split(spec.strip()) if e.strip()):
         kinds, level = frozenset(), "info"
@@ -115,15 +117,15 @@ def parse_channels(spec: str, timeout: float = 5.0) -> list[Channel]:
                     kinds = frozenset(k.strip() for k in value.split("+") if k.strip())
                     unknown = sorted(kinds - set(KINDS))
                     if unknown:
-                        raise ValueError(f"RESPONDER_NOTIFY_URLS: unknown kind(s) {', '.join(unknown)} "
+                        raise SettingsError(f"RESPONDER_NOTIFY_URLS: unknown kind(s) {', '.join(unknown)} "
                                          f"(known: {', '.join(KINDS)})")
                 elif name.strip() == "level":
                     level = value.strip()
                     if level not in LEVELS:
-                        raise ValueError(f"RESPONDER_NOTIFY_URLS: level must be one of {', '.join(LEVELS)}, "
+                        raise SettingsError(f"RESPONDER_NOTIFY_URLS: level must be one of {', '.join(LEVELS)}, "
                                          f"not {level!r}")
                 else:
-                    raise ValueError(f"RESPONDER_NOTIFY_URLS: unknown filter {name.strip()!r} "
+                    raise SettingsError(f"RESPONDER_NOTIFY_URLS: unknown filter {name.strip()!r} "
                                      "(use kinds=a+b;level=warning)")
             entry = entry[match.end():]
         active_redactor().add(url_secrets(entry))

@@ -15,6 +15,7 @@ import logging
 import time
 
 from responder.errors import BadEvent
+from responder.logformat import log_context
 from responder.logsafe import install_log_redaction
 from responder.settings import Settings
 from responder.store import Store
@@ -24,6 +25,7 @@ from responder.intake import handle_body
 log = logging.getLogger("responder.lambda")
 SAFETY_MARGIN_MS = 15_000  # stop ticking this long before Lambda's timeout
 _runner: TaskRunner | None = None
+_notifier = None  # responder.notify.service.Notifier when a channel is configured
 
 
 def _get_runner() -> TaskRunner:
@@ -35,18 +37,27 @@ def _get_runner() -> TaskRunner:
         settings = Settings.from_env()
         install_log_redaction(settings)  # Lambda's own handler ships every record to CloudWatch
         _runner = TaskRunner(Store(settings.database_url), clouds_from_settings(settings), settings)
+        from responder.notify.service import attach
+
+        global _notifier
+        _notifier = attach(_runner, settings)
     return _runner
 
 
 def reset() -> None:
     """Forget the cached runner (tests, or after the environment changed)."""
-    global _runner
-    _runner = None
+    global _runner, _notifier
+    _runner, _notifier = None, None
 
 
 def lambda_handler(event, context):
     runner = _get_runner()
     request_id = getattr(context, "aws_request_id", "-")
+    with log_context(request_id=request_id):  # on every line of this invocation (RESPONDER_LOG_FORMAT=json)
+        return _handle(runner, event, context, request_id)
+
+
+def _handle(runner: TaskRunner, event, context, request_id: str):
     try:
         status, body = handle_body(runner, json.dumps(event).encode("utf-8"))
     except BadEvent as exc:
@@ -54,7 +65,21 @@ def lambda_handler(event, context):
         return {"statusCode": exc.status, "error": str(exc)}
     # Anything else (store down, cloud unconfigured) propagates: Lambda retries the event.
     _drive(runner, context)
+    _deliver_notifications(context)
     return {"statusCode": status, **body}
+
+
+def _deliver_notifications(context) -> None:
+    """Send what the outbox holds with the invocation's remaining time; what is left waits for
+    the next invocation (the rows stay pending), and a channel's failure never fails the event."""
+    if _notifier is None:
+        return
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    budget = max(0.0, (remaining() - SAFETY_MARGIN_MS) / 1000) if remaining else 10.0
+    try:
+        _notifier.tick(budget_seconds=budget)
+    except Exception:
+        log.exception("notification delivery failed")
 
 
 def _drive(runner: TaskRunner, context) -> None:

@@ -30,6 +30,11 @@ def _setup_logging(level: str, settings: Settings) -> None:
     from responder.logsafe import install_log_redaction
 
     install_log_redaction(settings)  # before the first record: every one is masked
+    if settings.log_format == "json":  # one JSON object per line, with task / instance / request ids
+        from responder.logformat import configure_logging
+
+        configure_logging(settings, level)
+        return
     logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -211,7 +216,13 @@ def tick(database_url: str | None) -> None:
     settings = _settings()
     _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
-    click.echo(json.dumps({"advanced": TaskRunner(store, clouds, settings).tick()}))
+    from responder.notify.service import attach
+
+    runner = TaskRunner(store, clouds, settings)
+    notifier = attach(runner, settings)
+    advanced = runner.tick()
+    # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
+    click.echo(json.dumps({"advanced": advanced, "notified": notifier.tick() if notifier else 0}))
 
 
 @cli.command()

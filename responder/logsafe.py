@@ -88,7 +88,9 @@ def secret_values(settings) -> list[str]:
     and the webhook URL (Slack, DingTalk and Feishu URLs carry their own access token)."""
     names = ("auth_token", "aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_security_token",
              "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "notify_webhook_url")
-    return [v for v in [getattr(settings, n, "") for n in names] + [_url_password(settings.database_url)] if v]
+    notify_urls = list(getattr(settings, "notify_urls", ()))  # apprise URLs carry tokens too
+    return [v for v in [getattr(settings, n, "") for n in names] + notify_urls
+            + [_url_password(settings.database_url)] if v]
 
 
 def _variants(secret: str) -> set[str]:

@@ -1,7 +1,10 @@
 """Prometheus metrics: a registry of the app's own (tests create many apps), or, under gunicorn,
 every worker's values added up.
 
-Parts: Metrics (events, tasks finished, request latency), render, multiprocess_mode.
+Parts: Metrics (events, tasks finished, request latency, cloud API calls, capacity errors, the
+replacement histograms, notifications; observe_task), StoreCollector (tasks by status, targets'
+desired and held capacity, channel health: read from the store at scrape time), CountingCloud
+(counts a cloud port's calls by action and result), render, multiprocess_mode.
 
 Under gunicorn each worker is a process with its own counters, and a scrape reaches one worker at
 random. prometheus_client's multiprocess mode fixes that: with PROMETHEUS_MULTIPROC_DIR in the
@@ -9,12 +12,30 @@ environment before prometheus_client is first imported, every value lives in a f
 directory, and a MultiProcessCollector sums the files of all workers, live or dead
 (https://prometheus.github.io/client_python/multiprocess/). gunicorn.conf.py sets the directory.
 The library decides the mode once, at import; multiprocess_mode asks it rather than the
-environment, so /metrics can never aggregate files nobody writes.
+environment, so /metrics can never aggregate files nobody writes. What is a level rather than a
+count (tasks by status, capacity held) is read from the shared store when scraped, so every
+worker answers the same and nothing is summed twice.
+
+Names follow https://prometheus.io/docs/practices/naming/: a `responder_` prefix, base units
+(`_seconds`), `_total` for counters, labels for what varies (never a task or instance id).
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily
+
+from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, Transient
+
+# A replacement takes from seconds (stock probe) to an hour (a large image): buckets up to 1 h.
+REPLACEMENT_BUCKETS = (1, 5, 10, 20, 30, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600)
+MILESTONES = (  # histogram attribute, timing it ends at, timing it starts from
+    ("to_image_requested", "image_requested", "received"),
+    ("to_launch_issued", "launch_issued", "received"),
+    ("to_running", "running", "received"),
+)
 
 
 def multiprocess_mode() -> bool:
@@ -22,16 +43,66 @@ def multiprocess_mode() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
+def _result(exc: BaseException | None) -> str:
+    for kind, name in ((None, "ok"), (NoCapacity, "no_capacity"), (Throttled, "throttled"),
+                       (Transient, "transient"), (NotFound, "not_found"), (Invalid, "invalid"), (Fatal, "fatal")):
+        if (exc is None and kind is None) or (kind is not None and isinstance(exc, kind)):
+            return name
+    return "error"
+
+
 class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
+        r = self.registry
         self.events = Counter("responder_events_total", "Events received, by cloud, kind and outcome",
-                              ["cloud", "kind", "outcome"], registry=self.registry)
+                              ["cloud", "kind", "outcome"], registry=r)
         self.finished = Counter("responder_tasks_finished_total", "Tasks finished, by cloud and status",
-                                ["cloud", "status"], registry=self.registry)
+                                ["cloud", "status"], registry=r)
         self.request_seconds = Histogram("responder_request_seconds", "Time to answer an event delivery",
-                                         ["endpoint"], registry=self.registry,
+                                         ["endpoint"], registry=r,
                                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.api_calls = Counter("responder_cloud_api_calls_total", "Cloud API calls, by cloud, action and result",
+                                 ["cloud", "action", "result"], registry=r)
+        self.capacity_errors = Counter("responder_capacity_errors_total",
+                                       "Insufficient-capacity answers, by instance type, zone and market",
+                                       ["instance_type", "zone", "market"], registry=r)
+        self.to_image_requested = Histogram(
+            "responder_receipt_to_image_requested_seconds", "Receipt of the notice to the image request",
+            ["cloud"], registry=r, buckets=REPLACEMENT_BUCKETS)
+        self.to_launch_issued = Histogram(
+            "responder_receipt_to_launch_issued_seconds", "Receipt of the notice to the replacement's launch",
+            ["cloud"], registry=r, buckets=REPLACEMENT_BUCKETS)
+        self.to_running = Histogram(
+            "responder_receipt_to_running_seconds", "Receipt of the notice to the replacement Running",
+            ["cloud"], registry=r, buckets=REPLACEMENT_BUCKETS)
+        self.gap = Histogram(
+            "responder_replacement_gap_seconds",
+            "The original's release to the replacement Running (0 when it ran before the release)",
+            ["cloud"], registry=r, buckets=(0,) + REPLACEMENT_BUCKETS)
+        self.notifications_sent = Counter("responder_notifications_sent_total", "Notifications delivered, by channel",
+                                          ["channel"], registry=r)
+        self.notifications_failed = Counter("responder_notifications_failed_total",
+                                            "Failed notification attempts, by channel", ["channel"], registry=r)
+        self.store_collector: StoreCollector | None = None
+
+    def observe_task(self, task) -> None:
+        """A finished task's milestones into the histograms (a Task: its row and typed record)."""
+        from responder.notify.messages import timeline
+
+        timings = task.record.timings
+        received = timings.get("received", task.row.created_at)
+        for attribute, end, _start in MILESTONES:
+            if end in timings:
+                getattr(self, attribute).labels(task.cloud).observe(max(0.0, timings[end] - received))
+        gap = timeline(task).get("gap")
+        if task.status == "done" and gap is not None:
+            self.gap.labels(task.cloud).observe(gap)
+
+    def watch_store(self, collector: "StoreCollector") -> None:
+        self.store_collector = collector
+        if not multiprocess_mode():
+            self.registry.register(collector)
 
     def render(self) -> bytes:
         if not multiprocess_mode():
@@ -42,4 +113,87 @@ class Metrics:
         # worker's files now, and this process's own registry would count its values twice.
         merged = CollectorRegistry()
         MultiProcessCollector(merged)
+        if self.store_collector is not None:
+            merged.register(self.store_collector)
         return generate_latest(merged)
+
+
+class StoreCollector:
+    """Levels read from the shared store at scrape time: tasks by status, each target's desired
+    and held capacity (a callable the targets flow provides), and each channel's health."""
+
+    def __init__(self, store, targets: Callable[[], list[dict]] | None = None,
+                 channel_health: Callable[[], dict[str, dict]] | None = None):
+        self.store = store
+        self.targets = targets
+        self.channel_health = channel_health
+
+    def collect(self):
+        import sqlalchemy as sa
+
+        from responder.store import tasks
+
+        by_status = GaugeMetricFamily("responder_tasks", "Task rows, by status", labels=["status"])
+        try:
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(sa.select(tasks.c.status, sa.func.count()).group_by(tasks.c.status)).all()
+        except Exception:  # a scrape must answer while the store is down; /healthz says why
+            rows = []
+        for status in ("received", "imaging", "launching", "done", "failed", "rejected"):
+            by_status.add_metric([status], dict(rows).get(status, 0))
+        yield by_status
+        if self.targets is not None:
+            desired = GaugeMetricFamily("responder_target_desired_capacity", "Capacity a target wants", labels=["target"])
+            held = GaugeMetricFamily("responder_target_held_capacity", "Capacity a target holds", labels=["target"])
+            for target in self.targets():
+                desired.add_metric([target["name"]], target["desired"])
+                held.add_metric([target["name"]], target["held"])
+            yield desired
+            yield held
+        if self.channel_health is not None:
+            failing = GaugeMetricFamily("responder_notification_channel_failing",
+                                        "1 while a notification channel keeps failing", labels=["channel"])
+            try:
+                health = self.channel_health()
+            except Exception:
+                health = {}
+            for name, state in health.items():
+                failing.add_metric([name], 1 if state["status"] == "failing" else 0)
+            yield failing
+
+
+class CountingCloud:
+    """A cloud port that counts each call (by port verb and result) and each no-capacity answer
+    (by the offering asked for) before passing the answer or the error on unchanged."""
+
+    def __init__(self, cloud, name: str, metrics: Metrics):
+        self._cloud, self._name, self._metrics = cloud, name, metrics
+
+    def __getattr__(self, attribute):
+        target = getattr(self._cloud, attribute)
+        if not callable(target) or attribute.startswith("_"):
+            return target
+
+        def counted(*args, **kwargs):
+            try:
+                answer = target(*args, **kwargs)
+            except CloudError as exc:
+                self._metrics.api_calls.labels(self._name, attribute, _result(exc)).inc()
+                if isinstance(exc, NoCapacity):
+                    for offering in _offerings(args, kwargs):
+                        market = getattr(offering.market, "value", offering.market)
+                        self._metrics.capacity_errors.labels(offering.instance_type, offering.zone, market).inc()
+                raise
+            self._metrics.api_calls.labels(self._name, attribute, "ok").inc()
+            return answer
+
+        return counted
+
+
+def _offerings(args, kwargs) -> list:
+    for value in list(args) + list(kwargs.values()):
+        if hasattr(value, "offerings"):  # a LaunchRequest
+            return list(value.offerings)
+        if hasattr(value, "instance_type") and hasattr(value, "zone") and hasattr(value, "market"):
+            return [value]
+    return []

@@ -80,6 +80,11 @@ class Settings:
     sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
+    notify_urls: tuple[str, ...] = ()  # apprise URLs (or https:// plain POSTs), each with an optional {filter}
+    notify_timeout_seconds: float = 5.0  # per channel send
+    notify_daily_at: str = "07:00"  # local time of the daily report
+    notify_daily_timezone: str = "Asia/Seoul"
+    log_format: str = "text"  # or "json": one JSON object per line
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -98,6 +103,7 @@ class Settings:
             raise SettingsError(f"RESPONDER_TICK_WORKERS must be >= 1, not {self.tick_workers}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
+        _check_notify(self)
 
     def __repr__(self) -> str:
         shown = []
@@ -109,6 +115,8 @@ class Settings:
                 value = redact_url(value)
             elif f.name == "notify_webhook_url" and value:  # Slack / DingTalk URLs embed their token
                 value = f"{urlsplit(value).scheme}://{urlsplit(value).hostname}/***"
+            elif f.name == "notify_urls" and value:  # so do apprise URLs: show only how many
+                value = f"{len(value)} URL(s) ***"
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -182,4 +190,28 @@ class Settings:
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
+            # Kept whole: the channels module splits entries (an e-mail URL's to=a,b has commas).
+            notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip() else (),
+            notify_timeout_seconds=number("RESPONDER_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds),
+            notify_daily_at=get("RESPONDER_NOTIFY_DAILY_AT", cls.notify_daily_at),
+            notify_daily_timezone=get("RESPONDER_NOTIFY_DAILY_TIMEZONE", cls.notify_daily_timezone),
+            log_format=get("RESPONDER_LOG_FORMAT", cls.log_format).lower(),
         )
+
+
+def _check_notify(settings: "Settings") -> None:
+    """The notification and log-format settings, checked at start rather than at 07:00."""
+    import re
+    from zoneinfo import ZoneInfo
+
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"RESPONDER_LOG_FORMAT must be text or json, not {settings.log_format!r}")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):
+        raise SettingsError(f"RESPONDER_NOTIFY_DAILY_AT must be HH:MM (24 h), not {settings.notify_daily_at!r}")
+    try:
+        ZoneInfo(settings.notify_daily_timezone)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise SettingsError("RESPONDER_NOTIFY_DAILY_TIMEZONE must be an IANA time zone such as Asia/Seoul, "
+                            f"not {settings.notify_daily_timezone!r}") from None
+    if settings.notify_timeout_seconds <= 0:
+        raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")

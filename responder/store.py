@@ -1,7 +1,8 @@
 """Durable task rows in SQLAlchemy Core: SQLite by default, MySQL/MariaDB or PostgreSQL by URL.
 
-Parts: metadata + tasks table (the shape the migrations in responder.migrations build), TaskRow
-(what a row holds), Store (claim, get, list, save, lease, release, due), ClaimResult; re-exported
+Parts: metadata + tasks table (the shape the migrations in responder.migrations build), the
+notification outbox tables and insert_notices, TaskRow (what a row holds), Store (claim, get,
+list, save, save_with_outbox, lease, release, due), ClaimResult; re-exported
 from responder.store_connect: make_engine, StoreUnavailable, redact_url.
 
 One task per cloud:region:instance (`key`, unique): the unique constraint makes a redelivered
@@ -32,7 +33,7 @@ from responder.migrations import SchemaOutOfDate
 from responder.store_connect import StoreUnavailable, make_engine, redact_url, unavailable_on_error
 
 __all__ = ["Store", "TaskRow", "ClaimResult", "StoreUnavailable", "SchemaOutOfDate", "make_engine", "redact_url",
-           "metadata", "tasks", "LONG_TEXT", "UNFINISHED"]
+           "metadata", "tasks", "LONG_TEXT", "UNFINISHED", "outbox", "outbox_deliveries", "insert_notices"]
 from responder.logsafe import public_task_view
 
 metadata = sa.MetaData()
@@ -58,6 +59,35 @@ tasks = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.UniqueConstraint("key", name="uq_responder_tasks_key"),
+)
+
+# The notification outbox: a row per notification, written in the same transaction as the state
+# change that causes it (Store.save_with_outbox), and a row per (notification, channel) once a
+# deliverer has taken it. responder.notify.delivery reads and updates them.
+outbox = sa.Table(
+    "responder_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(255), nullable=False),  # one notification per key, ever
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("task_id", sa.String(40), nullable=True),
+    sa.Column("payload", LONG_TEXT, nullable=False),  # JSON: the notice's public fields
+    sa.Column("created_at", sa.Double, nullable=False, index=True),
+    sa.UniqueConstraint("dedupe_key", name="uq_responder_outbox_dedupe_key"),
+)
+outbox_deliveries = sa.Table(
+    "responder_outbox_deliveries",
+    metadata,
+    sa.Column("outbox_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_at", sa.Double, nullable=False),
+    sa.Column("lease_until", sa.Double, nullable=True),
+    sa.Column("last_error", sa.String(255), nullable=False),
+    sa.Column("sent_at", sa.Double, nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
 )
 
 UNFINISHED = ("received", "imaging", "launching")
@@ -95,6 +125,29 @@ class TaskRow:
 class ClaimResult:
     task: TaskRow
     duplicate: bool
+
+
+def insert_notices(conn: sa.Connection, notices: list, now: float) -> int:
+    """Insert the notices not yet in the outbox, and a pending delivery row for each channel a
+    notice names (`notice.channels`), inside the caller's transaction; returns how many were new.
+    A task's notices are written only by its lease holder, so two writers of one task key do not
+    race; the unique dedupe key still makes a second copy impossible."""
+    if not notices:
+        return 0
+    keys = [n.dedupe_key for n in notices]
+    present = set(conn.execute(sa.select(outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(keys))).scalars())
+    written = 0
+    for notice in notices:
+        if notice.dedupe_key in present or not notice.channels:
+            continue
+        present.add(notice.dedupe_key)
+        outbox_id = conn.execute(outbox.insert().values(created_at=now, **notice.outbox_values())
+                                 ).inserted_primary_key[0]
+        conn.execute(outbox_deliveries.insert(), [
+            dict(outbox_id=outbox_id, channel=channel, status="pending", attempts=0, next_at=now,
+                 lease_until=None, last_error="", sent_at=None, updated_at=now) for channel in notice.channels])
+        written += 1
+    return written
 
 
 def _row_to_task(row) -> TaskRow:
@@ -184,6 +237,19 @@ class Store:
             conn.execute(tasks.update().where(tasks.c.id == task.id).values(
                 status=task.status, reason=task.reason, data=json.dumps(task.data), next_at=task.next_at,
                 updated_at=task.updated_at))
+
+    @_guarded
+    def save_with_outbox(self, task: TaskRow, notices: list) -> None:
+        """Save the task row and insert its notifications (objects with `outbox_values()`) in one
+        transaction: a notification exists exactly when the state change that caused it does.
+        A notice whose dedupe key is already in the outbox is skipped (re-saving a state re-derives
+        the same notices)."""
+        task.updated_at = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(tasks.update().where(tasks.c.id == task.id).values(
+                status=task.status, reason=task.reason, data=json.dumps(task.data), next_at=task.next_at,
+                updated_at=task.updated_at))
+            insert_notices(conn, notices, task.updated_at)
 
     def _me(self) -> str:
         """The lease owner: this process *and* thread. The request that submitted a task and the

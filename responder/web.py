@@ -1,7 +1,8 @@
 """The Flask app factory: /invoke (FC custom-runtime event contract), /events (plain HTTP),
-/tasks, /tasks/<id>, /healthz, /metrics; one JSON error handler.
+/tasks, /tasks/<id>, /healthz, /metrics, / (the status page); one JSON error handler.
 
-Parts: create_app, Ticker (background advance of due tasks in `serve` / gunicorn). What a
+Parts: create_app (also wires notifications: the outbox hook, the dispatcher, the start-up
+notice), Ticker (background advance of due tasks in `serve` / gunicorn). What a
 delivery means is decided in responder.intake, shared by every edge (HTTP, FC, Lambda, CLI).
 
 Statuses tell the sender whether to redeliver: 2xx for handled, duplicate, ignored or rejected
@@ -24,7 +25,8 @@ from werkzeug.exceptions import HTTPException
 
 from responder import __version__
 from responder.errors import BadEvent, CloudError
-from responder.metrics import Metrics
+from responder.logformat import bind as bind_log_context
+from responder.metrics import CountingCloud, Metrics, StoreCollector
 from responder.intake import Unavailable, handle_body
 from responder.logsafe import active_redactor
 from responder.settings import Settings
@@ -87,8 +89,16 @@ def _is_store_down(exc: Exception) -> bool:
     return isinstance(exc, (StoreUnavailable, SQLAlchemyError))
 
 
+def _basic_auth_token() -> str:
+    """The password of an HTTP Basic header: how a browser sends the token to the status page."""
+    auth = request.authorization
+    return (auth.password or "") if auth is not None and auth.type == "basic" else ""
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None, clouds: dict | None = None,
-               runner: TaskRunner | None = None) -> Flask:
+               runner: TaskRunner | None = None, targets=None) -> Flask:
+    """`targets`: a callable returning [{"name", "desired", "held"}] for the status page, the
+    metrics and the daily report (the targets flow provides it)."""
     settings = settings or Settings.from_env()
     if runner is None:
         store = store or Store(settings.database_url)
@@ -96,17 +106,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             from responder.clouds.factory import clouds_from_settings
 
             clouds = clouds_from_settings(settings)
-        on_finish = None
-        if settings.notify_webhook_url:
-            from responder.notify.webhook import WebhookNotifier
-
-            on_finish = WebhookNotifier(settings.notify_webhook_url)
-        runner = TaskRunner(store, clouds, settings, on_finish=on_finish)
+        # RESPONDER_NOTIFY_WEBHOOK_URL is one outbox channel now (notify.channels), not a hook.
+        runner = TaskRunner(store, clouds, settings)
     metrics = Metrics()
+    for name, cloud in list(runner.clouds.items()):  # in place: the executor holds this very dict
+        if not isinstance(cloud, CountingCloud):
+            runner.clouds[name] = CountingCloud(cloud, name, metrics)
+    from responder.notify.service import attach
+
+    notifier = attach(runner, settings, metrics=metrics, targets=targets)
+    if notifier is not None:
+        try:
+            notifier.started(sorted(runner.clouds))
+        except (StoreUnavailable, SQLAlchemyError):
+            log.warning("could not queue the start-up notification: task store unavailable")
+    metrics.watch_store(StoreCollector(runner.store, targets, notifier.health if notifier else None))
     previous_finish = runner.on_finish
 
     def on_finish(task):
+        from responder.replace.record import Task
+
         metrics.finished.labels(task.cloud, task.status).inc()
+        metrics.observe_task(Task(task))
         if previous_finish:
             previous_finish(task)
 
@@ -114,12 +135,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     app = Flask("responder")
     app.before_request(_refuse_token_in_query)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["responder"] = {"runner": runner, "metrics": metrics, "settings": settings}
+    app.extensions["responder"] = {"runner": runner, "metrics": metrics, "settings": settings,
+                                   "notifier": notifier}
 
     def start_ticker() -> Ticker:
         ticker = Ticker(runner, settings.tick_interval)
         ticker.start()
         app.extensions["responder"]["ticker"] = ticker
+        if notifier is not None:  # its own thread: a slow channel never delays a replacement
+            from responder.notify.service import Dispatcher
+
+            dispatcher = Dispatcher(notifier, interval=max(settings.tick_interval, 1.0))
+            dispatcher.start()
+            app.extensions["responder"]["dispatcher"] = dispatcher
         return ticker
 
     app.start_ticker = start_ticker  # type: ignore[attr-defined]
@@ -131,6 +159,29 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         finally:
             metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - started)
         return jsonify(body), status
+
+    @app.before_request
+    def bind_request_id():
+        g.unbind_log_context = bind_log_context(request_id=(
+            request.headers.get("x-fc-request-id") or request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64])
+
+    @app.teardown_request
+    def unbind_request_id(_exc):
+        unbind = g.pop("unbind_log_context", None)
+        if unbind is not None:
+            unbind()
+
+    @app.get("/")
+    def status_page():
+        if settings.auth_token and not (_authorised(settings) or hmac.compare_digest(
+                _basic_auth_token().encode(), settings.auth_token.encode())):
+            return Response(UNAUTHORISED + ", or the token as the password of HTTP Basic", 401,
+                            {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
+        from responder.status.page import render_status
+
+        return Response(render_status(runner.store, targets=targets,
+                                      channel_health=notifier.health if notifier else None),
+                        mimetype="text/html")
 
     @app.post("/invoke")
     def invoke():
@@ -170,7 +221,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             runner.store.ping()
         except (StoreUnavailable, SQLAlchemyError):
             return jsonify(status="unavailable", **STORE_DOWN), 503
-        return jsonify(status="ok", version=__version__, clouds=sorted(runner.clouds), store="ok")
+        health = dict(status="ok", version=__version__, clouds=sorted(runner.clouds), store="ok")
+        if notifier is not None:  # a failing channel is reported, never a reason to answer 503
+            health["notifications"] = notifier.health()
+        return jsonify(health)
 
     @app.get("/metrics")
     def metrics_endpoint():

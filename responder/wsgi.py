@@ -7,6 +7,10 @@ from responder.settings import Settings
 from responder.web import create_app
 
 settings = Settings.from_env()
+if settings.log_format == "json":
+    from responder.logformat import configure_logging
+
+    configure_logging(settings)
 app = create_app(settings)
 if settings.background_ticker:
     app.start_ticker()

@@ -40,7 +40,7 @@ def wait_until_serving(url: str, process: subprocess.Popen, deadline: float) -> 
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still importing the app on a busy machine
             pass
         time.sleep(0.1)
     raise AssertionError(f"gunicorn did not answer {url} in time")

@@ -1,4 +1,6 @@
-"""Notifications when a task finishes: a JSON webhook (Slack/DingTalk/Feishu-compatible `text`).
+"""An in-process hook that POSTs a finished task to one JSON webhook (Slack/DingTalk/Feishu-compatible
+`text`), for callers that pass it to TaskRunner(on_finish=...). A configured
+RESPONDER_NOTIFY_WEBHOOK_URL goes through the outbox instead (notify.channels, retried, once).
 
 Parts: WebhookNotifier, notification_body (the short text and the public summary it sends),
 NOTIFIED_FIELDS. Failures are logged, never raised: a broken webhook must not undo work.

@@ -28,6 +28,7 @@ from typing import Callable
 
 from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, Transient
+from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import steps
 from responder.replace.caps import MoneyCaps
@@ -69,6 +70,9 @@ class TaskRunner:
         self._wake = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # What happened, as notices saved with the state (the outbox): set by the app factory
+        # when notification channels are configured; None saves the task alone.
+        self.notices: Callable[[Task], list] | None = None
 
     # -- entry points -------------------------------------------------------------------------
     def submit(self, event: Interruption) -> SubmitResult:
@@ -190,6 +194,10 @@ class TaskRunner:
 
     # -- working a task -----------------------------------------------------------------------
     def _work(self, task: Task) -> None:
+        with log_context(task_id=task.id, instance_id=task.instance_id):  # on every line logged while working it
+            self._work_unlogged(task)
+
+    def _work_unlogged(self, task: Task) -> None:
         self._run_steps(task)
         if task.finished:
             self._save_finished(task)
@@ -284,7 +292,15 @@ class TaskRunner:
         task.finish("failed", reason)
 
     def _save(self, task: Task) -> None:
-        self.store.save(task.synced_row())
+        if self.notices is None:
+            self.store.save(task.synced_row())
+            return
+        try:
+            notices = self.notices(task)
+        except Exception:  # deriving a message must never stop the state from being saved
+            log.exception("notifications for task %s could not be derived", task.id)
+            notices = []
+        self.store.save_with_outbox(task.synced_row(), notices)
 
     def _save_finished(self, task: Task) -> None:
         task.record.stamp("finished", self.clock())

@@ -1,4 +1,4 @@
-"""The `responder` command: serve, replay, tick, sandbox, the ODCR manager (`responder odcr ...`),
+"""The `responder` command: serve, replay, tick, sandbox, standing capacity (`responder targets ...`), the ODCR manager (`responder odcr ...`),
 `responder spot-scores` / `responder nodepools` (responder.spot.cli), and the store's schema
 (`responder db upgrade | current`).
 
@@ -51,6 +51,13 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
         raise click.UsageError("--scenario only makes sense with --sandbox")
     if database_url:
         settings = settings.with_(database_url=database_url)
+    else:
+        from responder.targets.secret_url import SecretRefused, with_secret_url
+
+        try:
+            settings = with_secret_url(settings)
+        except SecretRefused as exc:
+            raise click.ClickException(str(exc)) from None
     if clouds is None:
         from responder.clouds.factory import clouds_from_settings
 
@@ -211,7 +218,10 @@ def tick(database_url: str | None) -> None:
     settings = _settings()
     _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
-    click.echo(json.dumps({"advanced": TaskRunner(store, clouds, settings).tick()}))
+    from responder.targets.tick import tick_targets
+
+    runner = TaskRunner(store, clouds, settings)
+    click.echo(json.dumps({"advanced": runner.tick(), "targets": tick_targets(runner)}))
 
 
 @cli.command()
@@ -252,6 +262,15 @@ def _register_spot() -> None:
 
 
 _register_spot()
+
+
+def _register_targets() -> None:
+    from responder.targets.cli import targets
+
+    cli.add_command(targets)
+
+
+_register_targets()
 
 
 def _register_db() -> None:

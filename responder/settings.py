@@ -79,6 +79,11 @@ class Settings:
     sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
+    max_target_count: int = 1000  # largest count a capacity target may ask for
+    targets_interval_seconds: float = 300.0  # a target is reconciled at most this often
+    targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
+    target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
+    database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -95,6 +100,8 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
+        if self.max_target_count < 1:
+            raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
 
     def __repr__(self) -> str:
         shown = []
@@ -178,4 +185,10 @@ class Settings:
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
+            max_target_count=number("RESPONDER_MAX_TARGET_COUNT", cls.max_target_count, int),
+            targets_interval_seconds=number("RESPONDER_TARGETS_INTERVAL_SECONDS", cls.targets_interval_seconds),
+            targets_tick_budget_seconds=number("RESPONDER_TARGETS_TICK_BUDGET_SECONDS",
+                                               cls.targets_tick_budget_seconds),
+            target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
+            database_secret=get("RESPONDER_DATABASE_SECRET"),
         )

@@ -1,5 +1,6 @@
 """The Flask app factory: /invoke (FC custom-runtime event contract), /events (plain HTTP),
-/tasks, /tasks/<id>, /healthz, /metrics; one JSON error handler.
+/tasks, /tasks/<id>, /targets, /targets/<name> (responder.targets.routes), /healthz, /metrics; one
+JSON error handler.
 
 Parts: create_app, Ticker (background advance of due tasks in `serve` / gunicorn). What a
 delivery means is decided in responder.intake, shared by every edge (HTTP, FC, Lambda, CLI).
@@ -30,6 +31,7 @@ from responder.logsafe import active_redactor
 from responder.settings import Settings
 from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
+from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.web")
 
@@ -63,6 +65,7 @@ class Ticker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self.runner.tick()
+                tick_targets(self.runner)  # cheap when no target is due: one indexed query
                 pause = self.runner.seconds_until_due(self.interval)
             except Exception:
                 log.exception("tick failed")
@@ -87,7 +90,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                runner: TaskRunner | None = None) -> Flask:
     settings = settings or Settings.from_env()
     if runner is None:
-        store = store or Store(settings.database_url)
+        if store is None:
+            from responder.targets.secret_url import with_secret_url
+
+            store = Store(with_secret_url(settings).database_url)
         if clouds is None:
             from responder.clouds.factory import clouds_from_settings
 
@@ -170,6 +176,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     @app.get("/metrics")
     def metrics_endpoint():
         return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    from responder.targets.routes import register as register_targets
+
+    register_targets(app, lambda: _authorised(settings), UNAUTHORISED)
 
     @app.errorhandler(Exception)
     def json_error(exc: Exception):

@@ -1,0 +1,120 @@
+"""Reconcile on the sandbox, through the real SDKs, on both clouds: the gap is bought in as few
+reservations as the engine allows, expired and cancelled reservations count as gone and are
+replaced, capacity above target is kept or released per target, and a run killed mid-call is
+resumed without a second purchase.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from responder.targets.model import TARGET_TAG
+from tests.scenarios import scenario
+from tests.targets_fixtures import Rig, drought, make_target
+
+CLOUDS = ["aws", "aliyun"]
+
+
+def _rig(sandbox_factory, tmp_path, cloud, offers, **settings):
+    box = sandbox_factory(scenario(offers=offers, cloud=cloud), time_scale=1)
+    return Rig(box, f"sqlite:///{tmp_path}/targets.db", **settings)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_target_of_25_on_a_market_freeing_10_then_5_then_10_ends_in_one_reservation(sandbox_factory, tmp_path, cloud):
+    rig = _rig(sandbox_factory, tmp_path, cloud,
+               [drought(cloud, 10, [{"at": 100, "add": 5}, {"at": 200, "add": 10}])])
+    rig.tstore.add(make_target(cloud, count=25))
+    seen = []
+    for step in range(3):
+        rig.tick()
+        seen.append(rig.row().stats["held"])
+        rig.advance(100)
+    assert seen == [10, 15, 25]
+    live = [r for r in rig.reservations(cloud) if r.state == "active"]
+    assert len(live) == 1 and live[0].total == 25  # grown, never 3 chunks of 10 + 5
+    assert rig.row().to_json()["state"] == "met"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_met_target_makes_no_purchase_on_the_next_tick(sandbox_factory, tmp_path, cloud):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    rig.tstore.add(make_target(cloud, count=4))
+    rig.tick()
+    before = rig.box.calls(cloud)
+    rig.tick()
+    after = rig.box.calls(cloud)[len(before):]
+    assert rig.row().stats["held"] == 4
+    assert [c for c in after if "Create" in c or "Modify" in c] == []
+    assert after == ["DescribeCapacityReservations"]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_cancelled_reservation_counts_as_gone_and_is_replaced(sandbox_factory, tmp_path, cloud):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    rig.tstore.add(make_target(cloud, count=3))
+    rig.tick()
+    first = rig.reservations(cloud)[0]
+    rig.box.clouds[cloud].cancel_reservation(make_target(cloud).region, first.reservation_id)
+    rig.tick()
+    states = sorted((r.reservation_id == first.reservation_id, r.state, r.total) for r in rig.reservations(cloud))
+    assert states[-1][1] in ("cancelled", "released") and states[-1][0]
+    assert [s for s in states if s[1] == "active"] == [(False, "active", 3)]
+    assert rig.row().stats["held"] == 3
+
+
+def test_an_expired_reservation_counts_as_gone_and_is_replaced(sandbox_factory, tmp_path):
+    rig = _rig(sandbox_factory, tmp_path, "aws", [])
+    rig.tstore.add(make_target("aws", count=2, end_date="2030-01-01T00:00:00+00:00"))
+    rig.tick()
+    first = rig.reservations("aws")[0]
+    assert first.end_date.startswith("2030-01-01")
+    rig.box.emulators["aws"].reservations["us-east-2"].expire(first.reservation_id)
+    rig.tick()
+    by_state = {r.state: r for r in rig.reservations("aws")}
+    assert set(by_state) == {"expired", "active"} and by_state["active"].total == 2
+    assert rig.row().stats["held"] == 2
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("release", [False, True])
+def test_capacity_above_target_is_kept_or_released_as_the_target_says(sandbox_factory, tmp_path, cloud, release):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    t = make_target(cloud, count=6, release_excess=release)
+    rig.tstore.add(t)
+    rig.tick()
+    rig.tstore.update(make_target(cloud, count=2, release_excess=release))
+    rig.tick()
+    row = rig.row()
+    live = sum(r.total for r in rig.reservations(cloud) if r.state == "active")
+    if release:
+        assert (live, row.stats["held"], row.stats["excess"]) == (2, 2, 0)
+    else:
+        assert (live, row.stats["held"], row.stats["excess"]) == (6, 6, 4)
+        assert row.to_json()["state"] == "over"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_run_killed_with_a_create_in_flight_resumes_without_a_second_purchase(sandbox_factory, tmp_path, cloud):
+    """The create reached the cloud but its answer was never written (kill -9 between the call and
+    the ledger): the next tick re-issues it with the same ClientToken and gets the same reservation."""
+    from responder.capacity.engine import LedgerEntry
+    from responder.capacity.reservations import ReservationAcquirer
+    from responder.model import Offering
+    from responder.targets.reconcile import run_id_for
+
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    t = make_target(cloud, count=5)
+    rig.tstore.add(t)
+    run_id = run_id_for(t.name, 1)
+    offering = Offering(t.instance_types[0], t.zones[0])
+    entry = LedgerEntry(run_id, 1, "create", offering, 5, f"{run_id}-s1", total=5)
+    rig.ledger.intend(entry)  # what the killed process wrote before its call...
+    ReservationAcquirer(rig.box.clouds[cloud], t.region, "open", ((TARGET_TAG, t.name),)).create(offering, 5, entry.token)
+    owner, _ = rig.tstore.lease_due(60)  # ...and the stats it never got to finish
+    rig.tstore.finish(owner, t.name, {"run_id": run_id, "gen": 1}, 0.0)
+    rig.tick()
+    live = [r for r in rig.reservations(cloud) if r.state == "active"]
+    assert [r.total for r in live] == [5]
+    assert rig.row().stats["held"] == 5
+    assert [e.status for e in rig.ledger.entries(run_id)] == ["ok"]

@@ -101,7 +101,7 @@ class Reconciler:
         cloud = self.clouds[t.cloud]
         totals = held.totals(t.kind)
         count = held.count(t.kind)
-        noted: dict = {"attempts": 0, "error": "", "transient": False}
+        noted: dict = {"attempts": 0, "error": "", "transient": False, "bought": []}
         run_id = stats.get("run_id")
         if run_id and any(e.status == "pending" for e in self.ledger.entries(run_id)):
             count = self._resume(cloud, t, run_id, totals, count, budget, noted)
@@ -134,7 +134,8 @@ class Reconciler:
             next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"])
         else:
             stats["throttles"] = 0
-        stats["holdings"] = held.summary(t.kind)
+        bought = {b["id"]: b for b in noted["bought"]}
+        stats["holdings"] = [bought.pop(h["id"], h) for h in held.summary(t.kind)] + list(bought.values())
         self.tstore.finish(owner, t.name, stats, next_at)
 
     def _resume(self, cloud, t, run_id: str, totals: dict, count: int, budget: float, noted: dict) -> int:
@@ -181,6 +182,10 @@ class Reconciler:
             if h.holding_id not in touched:
                 continue
             gained += max(0, h.count - totals.get(h.holding_id, 0))
+            o = h.offering
+            noted["bought"] += ([{"id": h.holding_id, "type": o.instance_type, "zone": o.zone, "total": h.count,
+                                  "state": "active"}] if t.kind == "reservation" else
+                                [{"id": m, "type": o.instance_type, "zone": o.zone, "state": "pending"} for m in h.members])
             totals[h.holding_id] = max(h.count, totals.get(h.holding_id, 0))
         return gained
 

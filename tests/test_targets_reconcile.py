@@ -118,3 +118,61 @@ def test_a_run_killed_with_a_create_in_flight_resumes_without_a_second_purchase(
     assert [r.total for r in live] == [5]
     assert rig.row().stats["held"] == 5
     assert [e.status for e in rig.ledger.entries(run_id)] == ["ok"]
+
+
+@pytest.mark.parametrize("cloud, pending", [("aws", "pending"), ("aliyun", "Pending"), ("aliyun", "Preparing")])
+def test_a_reservation_still_being_provisioned_counts_as_held_and_is_not_bought_again(sandbox_factory, tmp_path, cloud, pending):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    rig.tstore.add(make_target(cloud, count=3))
+    rig.tick()
+    first = rig.reservations(cloud)[0]
+    _set_state(rig, cloud, first.reservation_id, pending)
+    rig.tick()
+    assert [(r.reservation_id, r.state) for r in rig.reservations(cloud)] == [(first.reservation_id, pending.lower())]
+    assert rig.row().stats["held"] == 3
+
+
+def test_a_failed_reservation_counts_as_gone_and_is_replaced(sandbox_factory, tmp_path):
+    rig = _rig(sandbox_factory, tmp_path, "aws", [])
+    rig.tstore.add(make_target("aws", count=3))
+    rig.tick()
+    _set_state(rig, "aws", rig.reservations("aws")[0].reservation_id, "failed")
+    rig.tick()
+    assert sorted(r.state for r in rig.reservations("aws")) == ["active", "failed"]
+    assert rig.row().stats["held"] == 3
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_target_past_its_end_date_buys_nothing(sandbox_factory, tmp_path, cloud):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    rig.tstore.add(make_target(cloud, count=3, end_date="2020-01-01T00:00:00+00:00"))
+    rig.tick()
+    assert rig.reservations(cloud) == []
+    assert rig.row().to_json()["state"] == "ended"
+
+
+def test_an_aliyun_reservation_with_an_end_time_is_released_at_that_time(sandbox_factory, tmp_path):
+    import datetime as dt
+    import time
+
+    rig = _rig(sandbox_factory, tmp_path, "aliyun", [])
+    ends = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)).replace(microsecond=0)
+    rig.tstore.add(make_target("aliyun", count=2, end_date=ends.isoformat()))
+    rig.tick()
+    made = rig.reservations("aliyun")
+    assert [(r.state, r.end_date) for r in made] == [("active", ends.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+    time.sleep(max(0.0, ends.timestamp() - time.time()) + 1.2)
+    rig.tick()
+    assert [r.state for r in rig.reservations("aliyun")] == ["released"]
+    assert rig.row().to_json()["state"] == "ended"
+
+
+def _set_state(rig, cloud: str, reservation_id: str, state: str) -> None:
+    if cloud == "aws":
+        rig.box.emulators["aws"].reservations["us-east-2"].set_state(reservation_id, state)
+    else:
+        from responder.sandbox.aliyun_ecs_capacity import set_reservation_status
+
+        world = rig.box.emulators["aliyun"].world
+        with world.lock:
+            set_reservation_status(world, reservation_id, state)

@@ -106,7 +106,8 @@ class Reconciler:
         if run_id and any(e.status == "pending" for e in self.ledger.entries(run_id)):
             count = self._resume(cloud, t, run_id, totals, count, budget, noted)
         gap = t.count - count
-        if gap > 0 and not noted["transient"]:
+        ended = bool(t.end_date) and _dt.datetime.fromisoformat(t.end_date.replace("Z", "+00:00")).timestamp() <= now
+        if gap > 0 and not noted["transient"] and not ended:
             if t.kind == "instances" and not stats.get("first_attempt"):
                 events.emit("hunt_started", target=t.name, cloud=t.cloud, region=t.region,
                             zones=",".join(t.zones), instance_types=",".join(t.instance_types), count=t.count)
@@ -118,6 +119,8 @@ class Reconciler:
             count += got
             report.acquired += got
         self._record(t, stats, count, noted, now)
+        if ended:  # past its end date a target buys nothing: what it held has expired with it
+            stats["state"] = "ended"
         excess = count - t.count
         if excess > 0 and t.release_excess:
             released, done = release_excess(cloud, t, held, excess)

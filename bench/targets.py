@@ -100,19 +100,24 @@ def measure_tick(n_targets: int, gap_share: float, seed: int) -> dict:
             fill = {"seconds": round(time.perf_counter() - started, 2), "calls": dict(bench.calls_since(mark)),
                     "acquired": first.acquired}
             short = rnd.sample(targets, int(n_targets * gap_share))
+            # The old function on the same change, from its counters (it makes no describe call):
+            # a cancelled reservation is invisible to it, a raised count is one new chunk of <= 10.
+            old = {"describe_calls": 0, "new_reservations": 0, "units_missed": 0}
             for k, t in enumerate(short):  # half lose a reservation (cancelled), half ask for more
                 if k % 2:
+                    old["units_missed"] += t.count
                     for r in bench.live(t.region, t.name):
                         bench.aws.cancel_reservation(t.region, r.reservation_id)
                 else:
                     bench.tstore.update(Target(**{**t.__dict__, "count": t.count + rnd.randint(1, 5)}))
+                    old["new_reservations"] += 1
             mark, started = bench.mark(), time.perf_counter()
             tick = bench.reconciler.tick(budget=600)
             seconds = time.perf_counter() - started
             calls = bench.calls_since(mark)
             mark, started = bench.mark(), time.perf_counter()
             idle = bench.reconciler.tick(budget=600)
-            return {"targets": n_targets, "short": len(short), "fill_tick": fill,
+            return {"targets": n_targets, "short": len(short), "fill_tick": fill, "old_tool_same_change": old,
                     "tick": {"seconds": round(seconds, 2), "calls": dict(calls), "acquired": tick.acquired,
                              "reconciled": tick.reconciled, "listings": tick.calls, "still_short": tick.short},
                     "idle_tick": {"seconds": round(time.perf_counter() - started, 2),

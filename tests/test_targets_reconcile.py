@@ -176,3 +176,38 @@ def _set_state(rig, cloud: str, reservation_id: str, state: str) -> None:
         world = rig.box.emulators["aliyun"].world
         with world.lock:
             set_reservation_status(world, reservation_id, state)
+
+
+THROTTLE = {"aws": "RequestLimitExceeded", "aliyun": "Throttling.User"}
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_throttled_purchase_backs_off_on_the_target_row_and_buys_nothing(sandbox_factory, tmp_path, cloud):
+    import time
+
+    box = sandbox_factory(scenario(cloud=cloud, faults=[{"action": "CreateCapacityReservation",
+                                                         "code": THROTTLE[cloud], "times": 5}]), time_scale=1)
+    rig = Rig(box, f"sqlite:///{tmp_path}/targets.db")
+    rig.tstore.add(make_target(cloud, count=3))
+    rig.tick()
+    row = rig.row()
+    assert row.stats["last_error"] == THROTTLE[cloud] and row.stats["held"] == 0
+    assert row.next_at > time.time() + 2  # backoff on the row, not a sleep in the tick
+    assert rig.tick().due == 0  # not due again until the backoff ends
+    assert rig.reservations(cloud) == []
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_create_whose_answer_is_lost_is_resumed_with_its_token_and_bought_once(sandbox_factory, tmp_path, cloud):
+    box = sandbox_factory(scenario(cloud=cloud, faults=[{"action": "CreateCapacityReservation", "kind": "lost",
+                                                         "times": 1}]), time_scale=1)
+    rig = Rig(box, f"sqlite:///{tmp_path}/targets.db")
+    t = make_target(cloud, count=4)
+    rig.tstore.add(t)
+    rig.tick()  # the cloud made it, the answer never came back: the ledger row stays pending
+    assert [e.status for e in rig.ledger.entries(rig.row().stats["run_id"])] == ["pending"]
+    rig.tstore.update(t)  # due again now instead of after the backoff
+    rig.tick()
+    assert [(r.state, r.total) for r in rig.reservations(cloud)] == [("active", 4)]
+    assert rig.row().stats["held"] == 4
+    assert box.calls(cloud).count("CreateCapacityReservation") == 2  # the same call, sent twice

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -65,9 +66,10 @@ def _iso(ts: float) -> str:
 
 class Reconciler:
     def __init__(self, tstore: TargetStore, store, clouds: dict, settings: Settings, ledger,
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+                 rand: Callable[[], float] = random.random):
         self.tstore, self.store, self.clouds, self.settings, self.ledger = tstore, store, clouds, settings, ledger
-        self.clock, self.monotonic = clock, monotonic
+        self.clock, self.monotonic, self.rand = clock, monotonic, rand
 
     def tick(self, budget: float | None = None) -> TickReport:
         budget = self.settings.targets_tick_budget_seconds if budget is None else budget
@@ -134,7 +136,7 @@ class Reconciler:
         next_at = now + interval
         if noted["transient"]:
             stats["throttles"] = stats.get("throttles", 0) + 1
-            next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"])
+            next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"], self.rand)
         else:
             stats["throttles"] = 0
         bought = {b["id"]: b for b in noted["bought"]}

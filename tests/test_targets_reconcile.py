@@ -211,3 +211,13 @@ def test_a_create_whose_answer_is_lost_is_resumed_with_its_token_and_bought_once
     assert [(r.state, r.total) for r in rig.reservations(cloud)] == [("active", 4)]
     assert rig.row().stats["held"] == 4
     assert box.calls(cloud).count("CreateCapacityReservation") == 2  # the same call, sent twice
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("written", ["2031-06-01T10:00:00Z", "2031-06-01T18:00:00+08:00"])
+def test_an_end_date_in_any_iso_form_reaches_the_cloud_as_the_same_utc_instant(sandbox_factory, tmp_path, cloud, written):
+    rig = _rig(sandbox_factory, tmp_path, cloud, [])
+    rig.tstore.add(make_target(cloud, count=1, end_date=written))
+    rig.tick()
+    ends = rig.reservations(cloud)[0].end_date
+    assert ends.replace("+00:00", "Z").startswith("2031-06-01T10:00:00")

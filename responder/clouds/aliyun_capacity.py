@@ -7,6 +7,7 @@ Reservation). Mixed into AliyunCloud, which supplies `_call`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from typing import Any
 
@@ -54,8 +55,9 @@ class AliyunCapacityMixin:
             "InstanceChargeType": "PostPaid", "EndTimeType": "Unlimited", "Platform": "linux",
             "ClientToken": client_token, **flatten_tags(tags),
         }
-        if end_date:  # ECS takes yyyy-MM-ddTHH:mm:ssZ (UTC)
-            params.update({"EndTimeType": "Limited", "EndTime": end_date[:19].replace("+00:00", "") + "Z"})
+        if end_date:  # ECS takes yyyy-MM-ddTHH:mm:ssZ, in UTC
+            ends = _dt.datetime.fromisoformat(end_date.replace("Z", "+00:00")).astimezone(_dt.timezone.utc)
+            params.update({"EndTimeType": "Limited", "EndTime": ends.strftime("%Y-%m-%dT%H:%M:%SZ")})
         body = self._call(region, "CreateCapacityReservation",
                           f"reserving {count} x {offering.instance_type} in {offering.zone}", params)
         # Built from what we asked rather than a second call: a throttled describe right after a

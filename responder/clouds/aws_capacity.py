@@ -53,7 +53,8 @@ class AwsCapacityMixin:
         `end_date` (ISO time): EndDateType=limited, the reservation expires then."""
         ending: dict[str, Any] = {"EndDateType": "unlimited"}
         if end_date:
-            ending = {"EndDateType": "limited", "EndDate": _dt.datetime.fromisoformat(end_date)}
+            ending = {"EndDateType": "limited",
+                      "EndDate": _dt.datetime.fromisoformat(end_date.replace("Z", "+00:00"))}
         doing = f"reserving {count} x {offering.instance_type} in {offering.zone}"
         answer = self._call(  # type: ignore[attr-defined]
             region, "create_capacity_reservation", doing,

@@ -37,6 +37,11 @@ from responder.targets.table import TargetRow, TargetStore
 log = logging.getLogger("responder.targets")
 NEGATIVE_TTL = 3600.0  # longer than any tick: a refused offering is not asked again in this run
 LEASE_MARGIN = 30.0
+# EC2's Describe* calls are eventually consistent ("Eventual consistency in the Amazon EC2 API",
+# EC2 API Reference): a reservation made a moment ago may be missing from the next listing. For
+# this long, what the previous run bought and the listing does not show yet still counts as held
+# (the harsher reading for money: a short wait for the gap rather than a second purchase).
+CONSISTENCY_GRACE = 300.0
 THROTTLE_BACKOFF = Backoff(base=5.0, cap=300.0)
 
 
@@ -102,8 +107,8 @@ class Reconciler:
             return
         cloud = self.clouds[t.cloud]
         totals = held.totals(t.kind)
-        count = held.count(t.kind)
-        noted: dict = {"attempts": 0, "error": "", "transient": False, "bought": []}
+        count = held.count(t.kind) + self._not_listed_yet(held, t.kind, stats.get("recent"), totals, now)
+        noted: dict = {"attempts": 0, "error": "", "transient": False, "bought": [], "tokens": {}}
         run_id = stats.get("run_id")
         if run_id and any(e.status == "pending" for e in self.ledger.entries(run_id)):
             count = self._resume(cloud, t, run_id, totals, count, budget, noted)
@@ -128,6 +133,7 @@ class Reconciler:
             released, done = release_excess(cloud, t, held, excess)
             if released:
                 events.emit("released", target=t.name, units=released, actions="; ".join(done))
+                stats.pop("recent", None)  # we shrank what we bought: the old totals are not "late"
             count -= released
             report.released += released
             stats["held"], stats["excess"] = count, max(0, count - t.count)
@@ -141,7 +147,29 @@ class Reconciler:
             stats["throttles"] = 0
         bought = {b["id"]: b for b in noted["bought"]}
         stats["holdings"] = [bought.pop(h["id"], h) for h in held.summary(t.kind)] + list(bought.values())
+        if noted["bought"]:
+            stats["recent"] = {"at": now, "totals": {b["id"]: b.get("total", 1) for b in noted["bought"]}}
+            if t.kind == "instances":  # instance holdings are counted per launch token
+                stats["recent"]["totals"] = dict(noted["tokens"])
+        elif stats.get("recent") and now - stats["recent"].get("at", 0) >= CONSISTENCY_GRACE:
+            stats.pop("recent")
         self.tstore.finish(owner, t.name, stats, next_at)
+
+    @staticmethod
+    def _not_listed_yet(held: Held, kind: str, recent: dict | None, totals: dict, now: float) -> int:
+        """Units the previous run bought that the listing does not show yet (within the grace).
+        A reservation listed in a dead state (cancelled, expired) is gone, not late."""
+        if not recent or now - recent.get("at", 0) >= CONSISTENCY_GRACE:
+            return 0
+        listed = {r.reservation_id for r in held.reservations} if kind == "reservation" else set(totals)
+        late = 0
+        for holding_id, total in recent.get("totals", {}).items():
+            if holding_id not in listed:
+                late += int(total)
+            elif holding_id in totals and totals[holding_id] < total:
+                late += int(total) - totals[holding_id]
+                totals[holding_id] = int(total)
+        return late
 
     def _resume(self, cloud, t, run_id: str, totals: dict, count: int, budget: float, noted: dict) -> int:
         """Finish the call a killed run left in flight, and nothing more."""
@@ -187,6 +215,7 @@ class Reconciler:
             if h.holding_id not in touched:
                 continue
             gained += max(0, h.count - totals.get(h.holding_id, 0))
+            noted["tokens"][h.holding_id] = h.count
             o = h.offering
             noted["bought"] += ([{"id": h.holding_id, "type": o.instance_type, "zone": o.zone, "total": h.count,
                                   "state": "active"}] if t.kind == "reservation" else

@@ -154,3 +154,25 @@ def test_get_targets_is_token_protected_like_tasks_and_shows_each_target(tmp_pat
     assert (one["count"], one["held"], one["attempts"]) == (4, None, 0)
     missing = client.get("/targets/nope", headers={"X-Responder-Token": "s3cret-token"})
     assert missing.status_code == 404 and "nope" in missing.get_json()["error"]
+
+
+@pytest.mark.parametrize("sample, endpoint", [("aws/scheduled-event.json", "/events"), ("fc/timer-trigger.json", "/invoke")])
+def test_a_schedule_or_timer_event_reconciles_the_targets(tmp_path, sandbox_factory, sample, endpoint):
+    from responder.replace.runner import TaskRunner
+    from responder.settings import Settings
+    from responder.store import Store
+    from responder.targets.table import TargetStore
+    from responder.web import create_app
+    from tests.conftest import event_bytes
+    from tests.targets_fixtures import make_target
+
+    box = sandbox_factory(scenario(cloud="aws"))
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/web.db", background_ticker=False,
+                        targets_interval_seconds=0)
+    store = Store(settings.database_url)
+    TargetStore(store.engine).add(make_target("aws", count=2))
+    client = create_app(settings, runner=TaskRunner(store, box.clouds, settings)).test_client()
+    answer = client.post(endpoint, data=event_bytes(sample))
+    assert answer.status_code == 200
+    assert answer.get_json()["targets"]["acquired"] == 2
+    assert TargetStore(store.engine).get("web").stats["held"] == 2

@@ -36,6 +36,9 @@ def _get_runner() -> TaskRunner:
 
         settings = Settings.from_env()
         install_log_redaction(settings)  # Lambda's own handler ships every record to CloudWatch
+        from responder.targets.secret_url import with_secret_url
+
+        settings = with_secret_url(settings)  # RESPONDER_DATABASE_SECRET: the store URL from a secret
         _runner = TaskRunner(Store(settings.database_url), clouds_from_settings(settings), settings)
         from responder.notify.service import attach
 

@@ -1,4 +1,4 @@
-"""The `responder` command: serve, replay, tick, sandbox, the ODCR manager (`responder odcr ...`),
+"""The `responder` command: serve, replay, tick, sandbox, standing capacity (`responder targets ...`), the ODCR manager (`responder odcr ...`),
 `responder spot-scores` / `responder nodepools` (responder.spot.cli), and the store's schema
 (`responder db upgrade | current`).
 
@@ -56,6 +56,13 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
         raise click.UsageError("--scenario only makes sense with --sandbox")
     if database_url:
         settings = settings.with_(database_url=database_url)
+    else:
+        from responder.targets.secret_url import SecretRefused, with_secret_url
+
+        try:
+            settings = with_secret_url(settings)
+        except SecretRefused as exc:
+            raise click.ClickException(str(exc)) from None
     if clouds is None:
         from responder.clouds.factory import clouds_from_settings
 
@@ -217,12 +224,15 @@ def tick(database_url: str | None) -> None:
     _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
     from responder.notify.service import attach
+    from responder.targets.tick import tick_targets
 
     runner = TaskRunner(store, clouds, settings)
     notifier = attach(runner, settings)
     advanced = runner.tick()
+    targets = tick_targets(runner)
     # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
-    click.echo(json.dumps({"advanced": advanced, "notified": notifier.tick() if notifier else 0}))
+    click.echo(json.dumps({"advanced": advanced, "targets": targets,
+                           "notified": notifier.tick() if notifier else 0}))
 
 
 @cli.command()
@@ -263,6 +273,15 @@ def _register_spot() -> None:
 
 
 _register_spot()
+
+
+def _register_targets() -> None:
+    from responder.targets.cli import targets
+
+    cli.add_command(targets)
+
+
+_register_targets()
 
 
 def _register_db() -> None:

@@ -85,6 +85,11 @@ class Settings:
     notify_daily_at: str = "07:00"  # local time of the daily report
     notify_daily_timezone: str = "Asia/Seoul"
     log_format: str = "text"  # or "json": one JSON object per line
+    max_target_count: int = 1000  # largest count a capacity target may ask for
+    targets_interval_seconds: float = 300.0  # a target is reconciled at most this often
+    targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
+    target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
+    database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -104,6 +109,8 @@ class Settings:
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
         _check_notify(self)
+        if self.max_target_count < 1:
+            raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
 
     def __repr__(self) -> str:
         shown = []
@@ -196,6 +203,12 @@ class Settings:
             notify_daily_at=get("RESPONDER_NOTIFY_DAILY_AT", cls.notify_daily_at),
             notify_daily_timezone=get("RESPONDER_NOTIFY_DAILY_TIMEZONE", cls.notify_daily_timezone),
             log_format=get("RESPONDER_LOG_FORMAT", cls.log_format).lower(),
+            max_target_count=number("RESPONDER_MAX_TARGET_COUNT", cls.max_target_count, int),
+            targets_interval_seconds=number("RESPONDER_TARGETS_INTERVAL_SECONDS", cls.targets_interval_seconds),
+            targets_tick_budget_seconds=number("RESPONDER_TARGETS_TICK_BUDGET_SECONDS",
+                                               cls.targets_tick_budget_seconds),
+            target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
+            database_secret=get("RESPONDER_DATABASE_SECRET"),
         )
 
 

@@ -1,5 +1,6 @@
 """The Flask app factory: /invoke (FC custom-runtime event contract), /events (plain HTTP),
-/tasks, /tasks/<id>, /healthz, /metrics, / (the status page); one JSON error handler.
+/tasks, /tasks/<id>, /targets, /targets/<name> (responder.targets.routes), /healthz, /metrics,
+/ (the status page); one JSON error handler.
 
 Parts: create_app (also wires notifications: the outbox hook, the dispatcher, the start-up
 notice), Ticker (background advance of due tasks in `serve` / gunicorn). What a
@@ -32,6 +33,7 @@ from responder.logsafe import active_redactor
 from responder.settings import Settings
 from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
+from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.web")
 
@@ -69,6 +71,7 @@ class Ticker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self.runner.tick()
+                tick_targets(self.runner)  # cheap when no target is due: one indexed query
                 pause = self.runner.seconds_until_due(self.interval)
             except Exception:
                 log.exception("tick failed")
@@ -101,7 +104,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     metrics and the daily report (the targets flow provides it)."""
     settings = settings or Settings.from_env()
     if runner is None:
-        store = store or Store(settings.database_url)
+        if store is None:
+            from responder.targets.secret_url import with_secret_url
+
+            store = Store(with_secret_url(settings).database_url)
         if clouds is None:
             from responder.clouds.factory import clouds_from_settings
 
@@ -113,7 +119,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         if not isinstance(cloud, CountingCloud):
             runner.clouds[name] = CountingCloud(cloud, name, metrics)
     from responder.notify.service import attach
+    from responder.targets.wiring import summaries
 
+    targets = targets or summaries(runner.store)
     notifier = attach(runner, settings, metrics=metrics, targets=targets)
     if notifier is not None:
         try:
@@ -229,6 +237,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     @app.get("/metrics")
     def metrics_endpoint():
         return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    from responder.targets.routes import register as register_targets
+
+    register_targets(app, lambda: _authorised(settings), UNAUTHORISED)
 
     @app.errorhandler(Exception)
     def json_error(exc: Exception):

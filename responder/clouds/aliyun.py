@@ -25,6 +25,7 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
+from responder.clouds.inventory import AliyunInventoryMixin
 from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest,
                                    LaunchResult, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
@@ -36,7 +37,7 @@ LAUNCHABLE = frozenset({"WithStock", "ClosedWithStock"})  # DescribeAvailableRes
 _LOOPBACK = ("127.", "localhost", "[::1]")
 
 
-class AliyunCloud(AliyunCapacityMixin):
+class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).

@@ -7,6 +7,7 @@ Reservation). Mixed into AliyunCloud, which supplies `_call`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from typing import Any
 
@@ -33,6 +34,8 @@ def _reservation(item: dict[str, Any]) -> Reservation:
         zone=first.get("zoneId") or first.get("ZoneId", ""), total=total,
         available=int(first.get("AvailableAmount", total - int(first.get("UsedAmount") or 0))),
         state=str(item.get("Status", "Active")).lower(), created_at=item.get("StartTime", ""),
+        tags=tuple((t.get("TagKey", ""), t.get("TagValue", "")) for t in (item.get("Tags") or {}).get("Tag", [])),
+        end_date=item.get("EndTime", "") or "",
     )
 
 
@@ -41,15 +44,20 @@ class AliyunCapacityMixin:
         raise NotImplementedError  # provided by AliyunCloud
 
     def create_reservation(self, region: str, offering: Offering, count: int, client_token: str,
-                           preference: str = "open", tags: tuple[tuple[str, str], ...] = ()) -> Reservation:
+                           preference: str = "open", tags: tuple[tuple[str, str], ...] = (),
+                           end_date: str = "") -> Reservation:
         """Reserve `count` pay-as-you-go units of (type, zone); the same client_token returns the
-        same private pool. No stock surfaces as NoCapacity."""
+        same private pool. No stock surfaces as NoCapacity. `end_date` (ISO time, UTC): EndTimeType
+        Limited, released then."""
         params = {
             "InstanceType": offering.instance_type, "ZoneId.1": offering.zone, "InstanceAmount": count,
             "PrivatePoolOptions.MatchCriteria": "Open" if preference == "open" else "Target",
             "InstanceChargeType": "PostPaid", "EndTimeType": "Unlimited", "Platform": "linux",
             "ClientToken": client_token, **flatten_tags(tags),
         }
+        if end_date:  # ECS takes yyyy-MM-ddTHH:mm:ssZ, in UTC
+            ends = _dt.datetime.fromisoformat(end_date.replace("Z", "+00:00")).astimezone(_dt.timezone.utc)
+            params.update({"EndTimeType": "Limited", "EndTime": ends.strftime("%Y-%m-%dT%H:%M:%SZ")})
         body = self._call(region, "CreateCapacityReservation",
                           f"reserving {count} x {offering.instance_type} in {offering.zone}", params)
         # Built from what we asked rather than a second call: a throttled describe right after a
@@ -77,13 +85,15 @@ class AliyunCapacityMixin:
         self._call(region, "ReleaseCapacityReservation", f"releasing reservation {reservation_id}",
                    {"PrivatePoolOptions.Id": reservation_id})
 
-    def list_reservations(self, region: str, instance_type: str = "", zone: str = "") -> list[Reservation]:
+    def list_reservations(self, region: str, instance_type: str = "", zone: str = "",
+                          status: str = "Active") -> list[Reservation]:
+        """`status=""` asks for every status (Pending, Preparing, Prepared, Active, Released)."""
         found: list[Reservation] = []
         token = ""
         while True:
             body = self._call(region, "DescribeCapacityReservations", "listing reservations",
                               {"InstanceType": instance_type, "ZoneId": zone, "MaxResults": 100, "NextToken": token,
-                               "Status": "Active"})
+                               "Status": status})
             found += [_reservation(i) for i in body.get("CapacityReservationSet", {}).get("CapacityReservationItem", [])]
             token = body.get("NextToken") or ""
             if not token:

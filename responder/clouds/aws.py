@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list as _tags
 from responder.clouds.aws_errors import classify, classify_transport
+from responder.clouds.inventory import AwsInventoryMixin
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
                                    LaunchRequest, LaunchResult, Subnet)
@@ -41,7 +42,7 @@ IMAGE_STATES = {"pending": "creating", "available": "available", "failed": "fail
                 "invalid": "failed", "deregistered": "failed", "disabled": "failed"}
 
 
-class AwsCloud(AwsCapacityMixin):
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin."""
 
     cloud = "aws"

@@ -29,12 +29,14 @@ def tag_list(pairs) -> list[dict[str, str]]:
 
 
 def _reservation(raw: dict[str, Any]) -> Reservation:
-    created = raw.get("CreateDate")
+    created, ends = raw.get("CreateDate"), raw.get("EndDate")
     return Reservation(
         reservation_id=raw["CapacityReservationId"], instance_type=raw.get("InstanceType", ""),
         zone=raw.get("AvailabilityZone", ""), total=int(raw.get("TotalInstanceCount", 0)),
         available=int(raw.get("AvailableInstanceCount", 0)), state=raw.get("State", ""),
         created_at=created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
+        tags=tuple((t["Key"], t.get("Value", "")) for t in raw.get("Tags", [])),
+        end_date=ends.isoformat() if hasattr(ends, "isoformat") else str(ends or ""),
     )
 
 
@@ -44,16 +46,22 @@ class AwsCapacityMixin:
 
     # -- On-Demand Capacity Reservations ---------------------------------------------------
     def create_reservation(self, region: str, offering: Offering, count: int, client_token: str,
-                           preference: str = "open", tags: tuple[tuple[str, str], ...] = ()) -> Reservation:
+                           preference: str = "open", tags: tuple[tuple[str, str], ...] = (),
+                           end_date: str = "") -> Reservation:
         """Reserve `count` on-demand units of offering (type, zone). InsufficientInstanceCapacity
-        (HTTP 500) surfaces as NoCapacity; the same client_token returns the same reservation."""
+        (HTTP 500) surfaces as NoCapacity; the same client_token returns the same reservation.
+        `end_date` (ISO time): EndDateType=limited, the reservation expires then."""
+        ending: dict[str, Any] = {"EndDateType": "unlimited"}
+        if end_date:
+            ending = {"EndDateType": "limited",
+                      "EndDate": _dt.datetime.fromisoformat(end_date.replace("Z", "+00:00"))}
         doing = f"reserving {count} x {offering.instance_type} in {offering.zone}"
         answer = self._call(  # type: ignore[attr-defined]
             region, "create_capacity_reservation", doing,
             InstanceType=offering.instance_type, InstancePlatform="Linux/UNIX",
             AvailabilityZone=offering.zone, InstanceCount=count, Tenancy="default",
             EbsOptimized=self._is_ebs_optimized(region, offering.instance_type),
-            EndDateType="unlimited", InstanceMatchCriteria=preference, ClientToken=client_token,
+            InstanceMatchCriteria=preference, ClientToken=client_token, **ending,
             TagSpecifications=[{"ResourceType": "capacity-reservation", "Tags": tag_list((OWNED_TAG, *tags))}],
         )
         return _reservation(answer["CapacityReservation"])

@@ -1,7 +1,7 @@
 """The cloud port: domain verbs returning neutral dataclasses.
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
-Reservation, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG, CloudPort
+Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG, CloudPort
 (the Protocol every adapter implements in full).
 
 Adapters translate to and from one cloud's API and classify its errors into responder.errors.
@@ -119,6 +119,20 @@ class Reservation:
     available: int = 0
     state: str = "active"
     created_at: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    end_date: str = ""  # ISO time it expires; "" = unlimited
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """One instance as an inventory listing sees it (standing capacity counts these)."""
+
+    instance_id: str
+    instance_type: str
+    zone: str
+    state: str  # normalised: pending | running | stopping | stopped | terminated
+    name: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 class CloudPort(Protocol):

@@ -116,7 +116,10 @@ def attach(runner, settings, **kwargs) -> Notifier | None:
         return None
     from responder import notify
 
+    from responder.targets.wiring import connect_notifications
+
     notifier = Notifier(runner.store, settings, caps=runner.caps, **kwargs)
     runner.notices = notifier.task_notices
     notify.install(notifier)
+    connect_notifications(notify.emit)  # standing capacity's events: acquired, gap, hunt, cap
     return notifier

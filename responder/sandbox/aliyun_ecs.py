@@ -27,11 +27,12 @@ from werkzeug.wrappers import Request, Response
 
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
+from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
-ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS}
+ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS}
 API_VERSION = "2014-05-26"
 # Never echoed into the call log: they are credentials or change on every call.
 _SECRET_PARAMS = {"Signature", "AccessKeyId", "SecurityToken"}
@@ -190,11 +191,13 @@ class AliyunEcsEmulator:
             if not nonce or nonce in self._nonces:
                 raise EcsError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
             self._nonces.add(nonce)
-        if params.get("Version") != API_VERSION:
+        if params.get("Version") != (KMS_VERSION if params.get("Action") in KMS_ACTIONS else API_VERSION):
             raise EcsError("InvalidVersion", "Specified parameter Version is not valid.", 400)
 
     def _dispatch(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         with self.world.lock:
+            if action in KMS_ACTIONS:  # KMS takes its region from the endpoint, not a parameter
+                return dict(KMS_ACTIONS[action](self.world, params.get("RegionId", ""), params))
             region = self.world.region(params.get("RegionId", ""))
             return dict(ACTIONS[action](self.world, region, params))
 

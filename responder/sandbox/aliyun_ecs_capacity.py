@@ -9,6 +9,8 @@ Launches are all-or-nothing, as RunInstances without MinAmount is.
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 from responder.sandbox.aliyun_ecs_state import (
@@ -190,10 +192,42 @@ def create_capacity_reservation(world: World, region: Region, params: dict[str, 
         "match": match, "name": params.get("PrivatePoolOptions.Name", ""), "created": world.clock(),
         "tags": repeat_tags(params), "charge": params.get("InstanceChargeType", "PostPaid") or "PostPaid",
         "platform": params.get("Platform", "linux") or "linux", "status": "Active",
+        "end_time": _end_time(params),
     }
     answer = {"PrivatePoolOptionsId": pool_id}
     world.remember("CreateCapacityReservation", params, answer)
     return answer
+
+
+def _end_time(params: dict[str, str]) -> str:
+    """EndTimeType Limited needs EndTime (yyyy-MM-ddTHH:mm:ssZ, UTC), as CreateCapacityReservation
+    documents it; Unlimited takes none."""
+    limited = (params.get("EndTimeType") or "Unlimited") == "Limited"
+    end = params.get("EndTime", "")
+    if limited and not end:
+        raise EcsError("MissingParameter.EndTime", "The input parameter EndTime that is mandatory is not supplied.", 400)
+    if end and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z", end):
+        raise EcsError("InvalidParameter.EndTime", "The specified EndTime is not valid.", 400)
+    return end if limited else ""
+
+
+def set_reservation_status(world: World, pool_id: str, status: str) -> None:
+    """Sandbox lever: Pending / Preparing / Prepared hold their units; Released gives the unused
+    ones back to the zone (what a pool at its EndTime, or released, does)."""
+    res = world.reservations[pool_id]
+    if res["status"] != "Released" and status == "Released":
+        world.stock.give_back(res["type"], res["zone"], "ondemand", res["total"] - res["used"])
+    res["status"] = status
+
+
+def _release_ended(world: World) -> None:
+    """A Limited pool is released at its EndTime (the harsher reading of "released when it
+    expires": at the exact time, not some time after)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for res in list(world.reservations.values()):
+        end = res.get("end_time", "")
+        if res["status"] != "Released" and end and (end if end.count(":") == 2 else end[:-1] + ":00Z") <= now:
+            set_reservation_status(world, res["id"], "Released")
 
 
 def _reservation(world: World, region: Region, pool_id: str) -> dict[str, Any]:
@@ -233,8 +267,8 @@ def _reservation_json(world: World, res: dict[str, Any]) -> dict[str, Any]:
     return {
         "PrivatePoolOptionsId": res["id"], "PrivatePoolOptionsName": res["name"],
         "PrivatePoolOptionsMatchCriteria": res["match"], "RegionId": res["region"], "Status": res["status"],
-        "StartTime": world.timestamp(res["created"]), "StartTimeType": "Now", "EndTime": "",
-        "EndTimeType": "Unlimited", "InstanceChargeType": res["charge"], "Platform": res["platform"],
+        "StartTime": world.timestamp(res["created"]), "StartTimeType": "Now", "EndTime": res.get("end_time", ""),
+        "EndTimeType": "Limited" if res.get("end_time") else "Unlimited", "InstanceChargeType": res["charge"], "Platform": res["platform"],
         "AllocatedResources": {"AllocatedResource": [{
             "zoneId": res["zone"], "InstanceType": res["type"], "TotalAmount": res["total"],
             "UsedAmount": res["used"], "AvailableAmount": res["total"] - res["used"]}]},
@@ -243,6 +277,7 @@ def _reservation_json(world: World, res: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_capacity_reservations(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
+    _release_ended(world)
     ids = json_list(params, "PrivatePoolOptions.Ids")
     rows = [_reservation_json(world, r) for r in world.reservations.values()
             if r["region"] == region.region and (not ids or r["id"] in ids)

@@ -76,6 +76,7 @@ class CapacityReservations:
             raise Ec2Error("InvalidParameterValue", "InstanceCount must be at least 1")
         self._check_offering(instance_type, zone)
         token = p.get("ClientToken", "")
+        end_date = self._end_date(p)
         with self._lock:
             if token and token in self._by_token:
                 # Same token, same request → the same reservation (EC2 idempotency contract).
@@ -105,6 +106,7 @@ class CapacityReservations:
                 "State": "active",
                 "StartDate": now,
                 "EndDateType": p.get("EndDateType", "unlimited"),
+                **({"EndDate": end_date} if end_date else {}),
                 "InstanceMatchCriteria": p.get("InstanceMatchCriteria", "open"),
                 "CreateDate": now,
                 "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
@@ -150,9 +152,50 @@ class CapacityReservations:
                 r["AvailableInstanceCount"] = 0
             return {"Return": True}
 
+    @staticmethod
+    def _end_date(p: dict[str, Any]):
+        """"You must provide an EndDate value if EndDateType is limited. Omit EndDate if EndDateType
+        is unlimited" (EC2 API Reference, CreateCapacityReservation)."""
+        limited = p.get("EndDateType", "unlimited") == "limited"
+        if limited != bool(p.get("EndDate")):
+            raise Ec2Error("InvalidParameterCombination", "EndDate is required when EndDateType is limited, "
+                                                          "and not allowed when it is unlimited")
+        if not limited:
+            return None
+        try:
+            return _dt.datetime.fromisoformat(str(p["EndDate"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise Ec2Error("InvalidParameterValue", f"Invalid EndDate: {p['EndDate']}") from None
+
+    def set_state(self, reservation_id: str, state: str) -> None:
+        """Sandbox lever: move a reservation to `state` the way EC2 would (expired, cancelled and
+        failed give their unused units back to the zone; pending holds them, launchable later)."""
+        with self._lock:
+            r = self._get(reservation_id)
+            if r["State"] in ("active", "pending") and state in ("expired", "cancelled", "failed"):
+                self.view.stock.give_back(r["InstanceType"], r["AvailabilityZone"], "ondemand",
+                                          r["AvailableInstanceCount"])
+                r["AvailableInstanceCount"] = 0
+            r["State"] = state
+
+    def expire(self, reservation_id: str) -> None:
+        self.set_state(reservation_id, "expired")
+
+    def _expire_due(self) -> None:
+        """"The Capacity Reservation's state changes to expired when it reaches its end date and
+        time" (EC2 API Reference, CreateCapacityReservation EndDate; EC2 ends it within the hour
+        after: the sandbox takes the harsher reading, at the exact time)."""
+        now = _now()
+        for r in list(self._by_id.values()):
+            if r["State"] == "active" and r.get("EndDate") is not None and r["EndDate"] <= now:
+                self.view.stock.give_back(r["InstanceType"], r["AvailabilityZone"], "ondemand",
+                                          r["AvailableInstanceCount"])
+                r["State"], r["AvailableInstanceCount"] = "expired", 0
+
     def describe(self, p: dict[str, Any]) -> dict[str, Any]:
         ids = as_list(p.get("CapacityReservationId"))
         with self._lock:
+            self._expire_due()
             found = [self._get(i) for i in ids] if ids else list(self._by_id.values())
             for f in as_list(p.get("Filter")):
                 name, values = f.get("Name", ""), set(as_list(f.get("Value")))

@@ -204,6 +204,11 @@ class AwsEc2Emulator:
             length = 0
         started, arrived = self.clock(), time.time()
         body = environ["wsgi.input"].read(length) if length else b""
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            # A JSON-protocol service on the same endpoint (Secrets Manager holds the store's
+            # credentials): moto answers it as sent; nothing of EC2's applies.
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self._moto(environ, start_response)
         params = parse_query(body, environ.get("QUERY_STRING", ""))
         action = params.get("Action", "")
         logged = {k: v for k, v in params.items() if k not in _SECRET_PARAMS and not k.startswith("X-Amz-")}

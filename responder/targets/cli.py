@@ -1,0 +1,272 @@
+"""`responder targets add | set | list | show | remove | import`.
+
+Parts: targets (the click group), TARGET_OPTIONS (shared by add and set), add, set_, list_, show,
+remove, import_ (responder.targets.importer), _open (store + clouds), _build (options → Target),
+_check_with_cloud (types the cloud does not know are refused before anything is stored).
+
+Exit codes: 0 done; 2 bad input (the message names the field; nothing was stored); 1 the store
+or the cloud could not be reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid, check_target
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in (value or "").split(",") if v.strip()))
+
+
+def _pairs(value: str | None, option: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in _csv(value):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise TargetInvalid(option.lstrip("-").replace("-", "_"), f"entries must be key=value, not {item!r}")
+        out.append((key.strip(), val.strip()))
+    return tuple(out)
+
+
+TARGET_OPTIONS = (
+    click.option("--cloud", type=str, default=None, help="aws or aliyun."),
+    click.option("--region", default=None, help="Region, e.g. us-east-2 or cn-hangzhou."),
+    click.option("--zones", default=None, help="Zone, or several in order of preference: a,b,c."),
+    click.option("--instance-types", default=None, help="Acceptable types in order of preference: t1,t2."),
+    click.option("--count", type=int, default=None, help="How many units must exist."),
+    click.option("--kind", type=str, default=None, help=f"{' | '.join(KINDS)} (default reservation)."),
+    click.option("--match-criteria", default=None, help="Reservations: open (default) or targeted."),
+    click.option("--end-date", default=None, help="Reservations: ISO time they end (default unlimited)."),
+    click.option("--spend-cap", type=int, default=None, help="Units this target may ever buy (default 4 x count)."),
+    click.option("--release-excess/--keep-excess", default=None, help="Release capacity above the count (default keep)."),
+    click.option("--image", default=None, help="Instances: image id to launch."),
+    click.option("--subnets", default=None, help="Instances: zone=subnet-or-vswitch id, one per zone."),
+    click.option("--security-groups", default=None, help="Instances: security group ids."),
+    click.option("--key-pair", default=None, help="Instances: key pair name."),
+    click.option("--tags", default=None, help="Instances: key=value,... put on every instance."),
+    click.option("--user-data-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="Instances: user data (sent base64-encoded)."),
+    click.option("--market", default=None, help="Instances: ondemand (default) or spot."),
+    click.option("--instance-name", default=None,
+                 help="Instances: Name; a running instance of this name made before the responder counts as held."),
+    click.option("--database-url", default=None, help="Store URL (default RESPONDER_DATABASE_URL)."),
+    click.option("--no-cloud-check", is_flag=True, default=False, help="Do not ask the cloud whether the types exist."),
+    click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON."),
+)
+
+
+def target_options(func):
+    for option in reversed(TARGET_OPTIONS):
+        func = option(func)
+    return func
+
+
+@click.group()
+def targets() -> None:
+    """Standing capacity: reservations or instances kept at a count on every tick."""
+
+
+def _fail(exc: TargetInvalid):
+    click.echo(json.dumps({"error": str(exc), "field": exc.field}), err=True)
+    sys.exit(2)
+
+
+def _open(database_url: str | None):
+    from responder.cli import _settings, open_store
+    from responder.targets.secret_url import with_secret_url
+    from responder.targets.table import TargetStore
+
+    settings = _settings()
+    if database_url:
+        settings = settings.with_(database_url=database_url)
+    else:
+        settings = with_secret_url(settings)
+    store = open_store(settings.database_url)
+    return settings, store, TargetStore(store.engine)
+
+
+def _build(base: Target | None, name: str, o: dict) -> Target:
+    def pick(key, current):
+        return current if o.get(key) is None else o[key]
+
+    launch = base.launch if base else LaunchSpec()
+    user_data = launch.user_data
+    if o.get("user_data_file"):
+        import base64
+
+        user_data = base64.b64encode(Path(o["user_data_file"]).read_bytes()).decode("ascii")
+    launch = LaunchSpec(
+        image_id=pick("image", launch.image_id),
+        subnets=_pairs(o["subnets"], "--subnets") if o.get("subnets") is not None else launch.subnets,
+        security_groups=_csv(o["security_groups"]) if o.get("security_groups") is not None else launch.security_groups,
+        key_pair=pick("key_pair", launch.key_pair),
+        tags=_pairs(o["tags"], "--tags") if o.get("tags") is not None else launch.tags,
+        user_data=user_data, market=pick("market", launch.market), name=pick("instance_name", launch.name))
+    if base is None:
+        for required in ("cloud", "region", "zones", "instance_types", "count"):
+            if o.get(required) is None:
+                raise TargetInvalid(required, f"--{required.replace('_', '-')} is required")
+        base = Target(name=name, cloud="", region="", zones=(), instance_types=(), count=0)
+    return dataclasses.replace(
+        base, cloud=pick("cloud", base.cloud), region=pick("region", base.region),
+        zones=_csv(o["zones"]) if o.get("zones") is not None else base.zones,
+        instance_types=_csv(o["instance_types"]) if o.get("instance_types") is not None else base.instance_types,
+        count=pick("count", base.count), kind=pick("kind", base.kind),
+        match_criteria=pick("match_criteria", base.match_criteria), end_date=pick("end_date", base.end_date),
+        spend_cap=pick("spend_cap", base.spend_cap), release_excess=pick("release_excess", base.release_excess),
+        launch=launch)
+
+
+def check_with_cloud(t: Target, clouds: dict) -> None:
+    """Unknown types are refused by the cloud's own catalog (no write is made)."""
+    from responder.errors import CloudError
+
+    cloud = clouds.get(t.cloud)
+    if cloud is None:
+        raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
+    try:
+        if t.cloud == "aws":
+            known = set(cloud.instance_types(t.region, list(t.instance_types)))
+        else:
+            known = set(cloud.instance_types(t.region))
+    except CloudError as exc:
+        if exc.code.startswith("InvalidInstanceType"):
+            known = set()
+        else:
+            raise TargetInvalid("instance_types", f"the cloud could not check them: {exc.code}") from None
+    unknown = [it for it in t.instance_types if it not in known]
+    if unknown:
+        raise TargetInvalid("instance_types", f"{', '.join(unknown)} is not offered in {t.region}")
+
+
+def _validated(t: Target, settings, no_cloud_check: bool) -> Target:
+    check_target(t, settings.max_target_count)
+    if not no_cloud_check:
+        from responder.clouds.factory import clouds_from_settings
+
+        check_with_cloud(t, clouds_from_settings(settings))
+    return t
+
+
+def _show(row, as_json: bool) -> None:
+    view = row.to_json()
+    if as_json:
+        click.echo(json.dumps(view, sort_keys=True))
+        return
+    for key in ("name", "cloud", "region", "kind", "zones", "instance_types", "count", "held", "excess", "state",
+                "attempts", "last_error", "first_attempt", "last_attempt", "acquired_at"):
+        click.echo(f"{key}: {view.get(key)}")
+
+
+@targets.command()
+@click.option("--name", required=True, help="Target name (letters, digits, . _ -).")
+@target_options
+def add(name: str, database_url, no_cloud_check: bool, as_json: bool, **o):
+    """Add a target; it is reconciled at the next tick."""
+    from responder.targets.table import TargetExists
+
+    settings, _, tstore = _open(database_url)
+    try:
+        t = _validated(_build(None, name, o), settings, no_cloud_check)
+        tstore.add(t)
+    except TargetInvalid as exc:
+        _fail(exc)
+    except TargetExists:
+        _fail(TargetInvalid("name", f"a target named {name!r} exists (use `responder targets set`)"))
+    _show(tstore.get(name), as_json)
+
+
+@targets.command("set")
+@click.argument("name")
+@target_options
+def set_(name: str, database_url, no_cloud_check: bool, as_json: bool, **o):
+    """Change a target (only the options given)."""
+    settings, _, tstore = _open(database_url)
+    row = tstore.get(name)
+    if row is None:
+        _fail(TargetInvalid("name", f"no target named {name!r}"))
+    try:
+        t = _validated(_build(row.target, name, o), settings, no_cloud_check)
+    except TargetInvalid as exc:
+        _fail(exc)
+    tstore.update(t)
+    _show(tstore.get(name), as_json)
+
+
+@targets.command("list")
+@click.option("--database-url", default=None)
+@click.option("--json", "as_json", is_flag=True, default=False)
+def list_(database_url, as_json: bool):
+    """Every target with what the last reconcile found."""
+    _, _, tstore = _open(database_url)
+    rows = [r.to_json() for r in tstore.list()]
+    if as_json:
+        click.echo(json.dumps(rows, sort_keys=True))
+        return
+    for r in rows:
+        click.echo(f"{r['name']}\t{r['cloud']}/{r['region']}\t{r['kind']}\t{r['held']}/{r['count']}\t{r['state']}"
+                   f"\t{r['last_error']}")
+
+
+@targets.command()
+@click.argument("name")
+@click.option("--database-url", default=None)
+@click.option("--json", "as_json", is_flag=True, default=False)
+def show(name: str, database_url, as_json: bool):
+    """One target: count, held, attempts, last error, first / last attempt, acquired at."""
+    _, _, tstore = _open(database_url)
+    row = tstore.get(name)
+    if row is None:
+        _fail(TargetInvalid("name", f"no target named {name!r}"))
+    _show(row, as_json)
+
+
+@targets.command()
+@click.argument("name")
+@click.option("--database-url", default=None)
+def remove(name: str, database_url):
+    """Forget a target (what it bought stays in the cloud)."""
+    _, _, tstore = _open(database_url)
+    if not tstore.remove(name):
+        _fail(TargetInvalid("name", f"no target named {name!r}"))
+    click.echo(json.dumps({"removed": name}))
+
+
+@targets.command("import")
+@click.option("--from", "source", required=True, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--table", default="capacity_targets", show_default=True, help="Table name in that database.")
+@click.option("--cloud", default="aws", show_default=True)
+@click.option("--region", required=True)
+@click.option("--prefix", default="", help="Prefix for the target names made.")
+@click.option("--database-url", default=None, help="Our store URL.")
+@click.option("--no-cloud-check", is_flag=True, default=False)
+@click.option("--json", "as_json", is_flag=True, default=False)
+def import_(source, table, cloud, region, prefix, database_url, no_cloud_check, as_json):
+    """Import InstanceType / AvailabilityZone / Target_Capacity rows as reservation targets
+    (Current_Capacity is shown, never trusted: the cloud is read at the next tick)."""
+    from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
+    from responder.targets.table import TargetExists
+
+    settings, _, tstore = _open(database_url)
+    try:
+        made = targets_from_rows(read_old_table(source, table), cloud, region, prefix)
+        for t, _current in made:
+            _validated(t, settings, no_cloud_check)
+    except TargetInvalid as exc:
+        _fail(exc)
+    except ImportRefused as exc:
+        _fail(TargetInvalid("from", str(exc)))
+    done = []
+    for t, current in made:
+        try:
+            tstore.add(t)
+            done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "added"})
+        except TargetExists:
+            done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "exists"})
+    click.echo(json.dumps(done) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))

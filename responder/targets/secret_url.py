@@ -1,0 +1,83 @@
+"""The store URL built from a secret: RESPONDER_DATABASE_SECRET names an AWS Secrets Manager
+secret (or an Aliyun KMS secret) holding the old tool's JSON fields username, password, host,
+port, dbname (and optionally engine).
+
+Parts: SecretRefused, parse_reference (`[aws:|aliyun:][region:]name`, or an ARN), url_from_fields,
+read_secret (one GetSecretValue), with_secret_url (Settings with database_url filled in).
+
+The password is URL-quoted into the URL and nowhere else: Settings' repr and the log redaction
+mask a URL's password (responder.logsafe.redact_url), and no error raised here carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from responder.settings import Settings
+
+DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "aurora-mysql": "mysql+pymysql",
+           "postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg", "aurora-postgresql": "postgresql+psycopg"}
+
+
+class SecretRefused(RuntimeError):
+    """The secret could not be read or lacks a field; the message names which, never a value."""
+
+
+def parse_reference(ref: str, default_region: str = "") -> tuple[str, str, str]:
+    """(cloud, region, secret id)."""
+    if ref.startswith("arn:"):
+        parts = ref.split(":")
+        return "aws", parts[3] if len(parts) > 3 else default_region, ref
+    cloud = "aws"
+    head, sep, rest = ref.partition(":")
+    if sep and head in ("aws", "aliyun"):
+        cloud, ref = head, rest
+    region, sep, name = ref.partition(":")
+    if not sep:
+        region, name = default_region, ref
+    if not name:
+        raise SecretRefused("RESPONDER_DATABASE_SECRET names no secret")
+    return cloud, region, name
+
+
+def url_from_fields(fields: dict) -> str:
+    missing = [k for k in ("username", "password", "host", "dbname") if not fields.get(k)]
+    if missing:
+        raise SecretRefused(f"the database secret lacks {', '.join(missing)}")
+    engine = str(fields.get("engine") or "").lower()
+    port = int(fields.get("port") or 0)
+    driver = DRIVERS.get(engine) or ("postgresql+psycopg" if port == 5432 else "mysql+pymysql")
+    where = f"{fields['host']}:{port}" if port else str(fields["host"])
+    return (f"{driver}://{quote(str(fields['username']), safe='')}:{quote(str(fields['password']), safe='')}"
+            f"@{where}/{quote(str(fields['dbname']), safe='')}")
+
+
+def read_secret(settings: Settings, cloud: str, region: str, name: str) -> dict:
+    try:
+        if cloud == "aws":
+            import boto3
+
+            client = boto3.client("secretsmanager", region_name=region or None,
+                                  endpoint_url=settings.aws_endpoint_url or None)
+            text = client.get_secret_value(SecretId=name)["SecretString"]
+        else:
+            from responder.clouds.aliyun_kms import get_secret_value
+
+            text = get_secret_value(settings, region, name)
+    except SecretRefused:
+        raise
+    except Exception as exc:  # an SDK error names the secret at most; keep only its class
+        raise SecretRefused(f"the database secret {name} could not be read ({exc.__class__.__name__})") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise SecretRefused(f"the database secret {name} is not JSON") from None
+
+
+def with_secret_url(settings: Settings) -> Settings:
+    """Settings whose database_url comes from the secret, when RESPONDER_DATABASE_SECRET is set."""
+    if not settings.database_secret:
+        return settings
+    cloud, region, name = parse_reference(settings.database_secret)  # AWS: "" = boto3's own region chain
+    return settings.with_(database_url=url_from_fields(read_secret(settings, cloud, region, name)))

@@ -1,0 +1,40 @@
+"""The hook every ticker calls (`responder tick`, the serve ticker, FC timer and EventBridge
+schedule events through intake, Lambda): reconcile the due capacity targets.
+
+Parts: reconciler_for (one Reconciler per task runner, built on first use), tick_targets (never
+raises: a target failure must not stop the task tick; it is logged and reported).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+
+log = logging.getLogger("responder.targets")
+_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def reconciler_for(runner):
+    from responder.capacity.ledger import SqlLedger
+    from responder.targets.reconcile import Reconciler
+    from responder.targets.table import TargetStore
+
+    with _lock:
+        made = _made.get(runner)
+        if made is None:
+            store = runner.store
+            made = Reconciler(TargetStore(store.engine), store, runner.clouds, runner.settings,
+                              SqlLedger(store.engine, upgrade=False))
+            _made[runner] = made
+        return made
+
+
+def tick_targets(runner, budget: float | None = None) -> dict:
+    """One pass over the due targets; a summary (or the error's class) for the tick's answer."""
+    try:
+        return reconciler_for(runner).tick(budget).to_json()
+    except Exception as exc:  # the store or a cloud failed mid-pass: the next tick tries again
+        log.warning("target reconcile failed: %s", exc.__class__.__name__, exc_info=True)
+        return {"error": exc.__class__.__name__}

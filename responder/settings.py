@@ -82,7 +82,7 @@ class Settings:
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
     notify_urls: tuple[str, ...] = ()  # apprise URLs (or https:// plain POSTs), each with an optional {filter}
     notify_timeout_seconds: float = 5.0  # per channel send
-    notify_daily_at: str = "07:00"  # local time of the daily report
+    notify_daily_at: str = "07:00"  # local time of the daily report, or "off"
     notify_daily_timezone: str = "Asia/Seoul"
     log_format: str = "text"  # or "json": one JSON object per line
     max_target_count: int = 1000  # largest count a capacity target may ask for
@@ -219,8 +219,8 @@ def _check_notify(settings: "Settings") -> None:
 
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"RESPONDER_LOG_FORMAT must be text or json, not {settings.log_format!r}")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):
-        raise SettingsError(f"RESPONDER_NOTIFY_DAILY_AT must be HH:MM (24 h), not {settings.notify_daily_at!r}")
+    if settings.notify_daily_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):
+        raise SettingsError(f"RESPONDER_NOTIFY_DAILY_AT must be HH:MM (24 h) or off, not {settings.notify_daily_at!r}")
     try:
         ZoneInfo(settings.notify_daily_timezone)
     except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError

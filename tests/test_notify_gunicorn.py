@@ -42,7 +42,7 @@ def notifying_gunicorn(tmp_path, shared_sandbox, receiver):
            if not k.startswith(("RESPONDER_", "PROMETHEUS_", "prometheus_", "ALIBABA_CLOUD_", "AWS_"))}
     env.update(shared_sandbox.exports)
     env.update({"FC_SERVER_PORT": str(port), "RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/tasks.db",
-                "RESPONDER_NOTIFY_URLS": f"{receiver.base}/hook", "RESPONDER_TICK_INTERVAL": "0.2",
+                "RESPONDER_NOTIFY_URLS": f"{receiver.base}/hook", "RESPONDER_NOTIFY_DAILY_AT": "off", "RESPONDER_TICK_INTERVAL": "0.2",
                 "RESPONDER_LOG_LEVEL": "warning", "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)})
     with open(tmp_path / "gunicorn.err", "w") as errors:
         process = subprocess.Popen(

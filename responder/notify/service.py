@@ -74,7 +74,8 @@ class Notifier:
     def tick(self, budget_seconds: float | None = None) -> int:
         """Queue the daily report when due, then deliver what is due; returns sends made."""
         try:
-            scheduled = report_due(self.clock(), self.settings.notify_daily_at, self.settings.notify_daily_timezone)
+            scheduled = None if self.settings.notify_daily_at == "off" else report_due(
+                self.clock(), self.settings.notify_daily_at, self.settings.notify_daily_timezone)
             # Built once per day and process: the dedupe key (the local date) stops other processes.
             if scheduled is not None and scheduled != self._reported:
                 notice = daily_report(self.store, scheduled, caps=self.caps, targets=self.targets,

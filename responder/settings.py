@@ -79,6 +79,11 @@ class Settings:
     sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
+    # The clouds this deployment serves: one without credentials is reported (healthz degraded,
+    # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
+    clouds: tuple[str, ...] = ("aliyun", "aws")
+    # Lambda: a SQLite store is per container (and /var/task is read-only); refused unless intended.
+    allow_local_sqlite: bool = False
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -95,6 +100,9 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
+        unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
+        if unknown or not self.clouds:
+            raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
 
     def __repr__(self) -> str:
         shown = []
@@ -178,4 +186,6 @@ class Settings:
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
+            clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
+            allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
         )

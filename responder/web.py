@@ -1,5 +1,6 @@
 """The Flask app factory: /invoke (FC custom-runtime event contract), /events (plain HTTP),
-/tasks, /tasks/<id>, /healthz, /metrics; one JSON error handler.
+/tasks, /tasks/<id>, /healthz (store, and `degraded` naming a served cloud without credentials),
+/metrics; one JSON error handler.
 
 Parts: create_app, Ticker (background advance of due tasks in `serve` / gunicorn). What a
 delivery means is decided in responder.intake, shared by every edge (HTTP, FC, Lambda, CLI).
@@ -83,15 +84,21 @@ def _is_store_down(exc: Exception) -> bool:
     return isinstance(exc, (StoreUnavailable, SQLAlchemyError))
 
 
+def _unconfigured(settings: Settings, clouds: dict) -> dict[str, str]:
+    from responder.clouds.factory import unconfigured_reason
+
+    return {cloud: unconfigured_reason(cloud, settings) for cloud in settings.clouds if cloud not in clouds}
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None, clouds: dict | None = None,
                runner: TaskRunner | None = None) -> Flask:
     settings = settings or Settings.from_env()
     if runner is None:
         store = store or Store(settings.database_url)
         if clouds is None:
-            from responder.clouds.factory import clouds_from_settings
+            from responder.clouds.factory import clouds_from_settings, unconfigured_clouds
 
-            clouds = clouds_from_settings(settings)
+            clouds = clouds_from_settings(settings, unconfigured_clouds(settings))
         on_finish = None
         if settings.notify_webhook_url:
             from responder.notify.webhook import WebhookNotifier
@@ -107,6 +114,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             previous_finish(task)
 
     runner.on_finish = on_finish
+    unconfigured = _unconfigured(settings, runner.clouds)
+    for cloud, reason in unconfigured.items():  # loud at start-up, not only when an event arrives
+        log.error("cloud %s is unconfigured: %s", cloud, reason)
     app = Flask("responder")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["responder"] = {"runner": runner, "metrics": metrics, "settings": settings}
@@ -165,7 +175,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             runner.store.ping()
         except (StoreUnavailable, SQLAlchemyError):
             return jsonify(status="unavailable", **STORE_DOWN), 503
-        return jsonify(status="ok", version=__version__, clouds=sorted(runner.clouds), store="ok")
+        # Degraded, still 200: a platform health check restarting the instance cannot add a credential.
+        return jsonify(status="degraded" if unconfigured else "ok", version=__version__,
+                       clouds=sorted(runner.clouds), store="ok", **({"unconfigured": unconfigured} if unconfigured else {}))
 
     @app.get("/metrics")
     def metrics_endpoint():

@@ -84,6 +84,8 @@ class Settings:
     clouds: tuple[str, ...] = ("aliyun", "aws")
     # Lambda: a SQLite store is per container (and /var/task is read-only); refused unless intended.
     allow_local_sqlite: bool = False
+    # A second port for /invoke (the container: 9001, unpublished); 0 serves it on the main port (FC).
+    invoke_port: int = 0
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -187,5 +189,6 @@ class Settings:
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
             clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
+            invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
         )

@@ -33,6 +33,9 @@ from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
 
 log = logging.getLogger("responder.web")
+fc_log = logging.getLogger("responder.fc")  # the FC Invoke Start/End lines (bare, see responder.wsgi)
+INVOKE_ELSEWHERE = "/invoke is served on port %d only (RESPONDER_INVOKE_PORT)"
+ONLY_INVOKE_HERE = "port %d serves /invoke and /healthz only (RESPONDER_INVOKE_PORT)"
 
 
 TOKEN_IN_QUERY = ("a token in the query string is refused (query strings land in access logs): send it in a "
@@ -137,14 +140,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - started)
         return jsonify(body), status
 
+    @app.before_request
+    def keep_invoke_on_its_port():
+        """With RESPONDER_INVOKE_PORT, /invoke (no token: FC's own path) answers only on that port
+        and the port answers nothing else, so publishing the main port never exposes /invoke.
+        SERVER_PORT is the listening socket's port under gunicorn, not the client's Host header."""
+        if not settings.invoke_port:
+            return None
+        on_invoke_port = request.environ.get("SERVER_PORT") == str(settings.invoke_port)
+        if request.path == "/invoke" and not on_invoke_port:
+            return jsonify(error=INVOKE_ELSEWHERE % settings.invoke_port), 404
+        if on_invoke_port and request.path not in ("/invoke", "/healthz"):
+            return jsonify(error=ONLY_INVOKE_HERE % settings.invoke_port), 404
+        return None
+
     @app.post("/invoke")
     def invoke():
         g.fc_request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex
-        log.info("FC Invoke Start RequestId: %s", g.fc_request_id)
+        fc_log.info("FC Invoke Start RequestId: %s", g.fc_request_id)
         try:
             return deliver("invoke")
         finally:
-            log.info("FC Invoke End RequestId: %s", g.fc_request_id)
+            fc_log.info("FC Invoke End RequestId: %s", g.fc_request_id)
 
     @app.post("/events")
     def events():

@@ -6,7 +6,8 @@
 #
 #   deploy/build-lambda.sh [OUT_DIR]   (default build/lambda; the zip is OUT_DIR.zip)
 #
-# Run on Linux x86_64 (template.yaml Architectures: x86_64) with the runtime's Python (3.11).
+# The wheels are chosen for Lambda's platform and Python (template.yaml: python3.12, x86_64), not
+# the building machine's: LAMBDA_PYTHON=3.12 by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build/lambda}
@@ -14,7 +15,9 @@ PYTHON=${PYTHON:-python3}
 rm -rf "$OUT" "$OUT.zip" && mkdir -p "$OUT"
 cp -r responder handlers "$OUT"/
 rm -rf "$OUT/responder/sandbox"
-"$PYTHON" -m pip install -q --no-compile --target "$OUT" -r requirements.txt
+LAMBDA_PYTHON=${LAMBDA_PYTHON:-3.12}
+"$PYTHON" -m pip install -q --no-compile --target "$OUT" --platform manylinux2014_x86_64 --implementation cp \
+  --python-version "$LAMBDA_PYTHON" --only-binary=:all: -r requirements.txt
 rm -rf "$OUT/bin"
 deploy/prune-site-packages.sh "$OUT"
 find "$OUT" -name __pycache__ -prune -exec rm -rf {} +

@@ -130,7 +130,9 @@ class Settings:
             if dotenv:
                 from dotenv import load_dotenv
 
-                load_dotenv(override=False)
+                # The working directory's .env (where the command runs), not one found from this
+                # file's location upward, which only works from a source checkout.
+                load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
             environ = os.environ
         env = environ
 

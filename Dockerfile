@@ -21,7 +21,7 @@ COPY handlers/ handlers/
 COPY deploy/prune-site-packages.sh /tmp/
 # The package itself (the `responder` command), then what a running server never uses: pip,
 # setuptools, botocore's models of other services, byte-code caches, the packages' tests.
-RUN /opt/responder/bin/pip install --no-deps . \
+RUN /opt/responder/bin/pip install --no-deps -r requirements.txt . \
  && /opt/responder/bin/python -c "import importlib.util as u, sys; found = [m for m in ('moto', 'cfn_lint') if u.find_spec(m)]; sys.exit(f'sandbox packages in a production image: {found}' if found else 0)" \
  && /opt/responder/bin/pip uninstall -y -q pip setuptools \
  && sh /tmp/prune-site-packages.sh "$(/opt/responder/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

@@ -128,3 +128,15 @@ def test_the_lambda_handler_refuses_a_per_container_sqlite_store_unless_told_it_
     finally:
         lambda_function.reset()
     assert not (tmp_path / "lambda.db").exists(), "refused before the store is opened"
+
+
+def test_an_answer_never_says_accepted_for_a_task_that_already_failed(responder_factory):
+    from tests.scenarios import scenario
+
+    # CreateImage refused for good (not transient): the first delivery's own work ends the task.
+    refused = [{"action": "CreateImage", "code": "InvalidParameterValue", "message": "refused by the test"}]
+    client, _, _ = responder_factory(scenario(cloud="aws", faults=refused))
+    answer = client.post("/events", data=event_bytes(EVENTS["aws"]))
+    body = answer.get_json()
+    assert body["task"]["status"] == "failed", body
+    assert answer.status_code == 200 and body["outcome"] == "failed"

@@ -80,17 +80,19 @@ def aws_regions() -> dict[str, list[str]]:
 
 
 def world_regions(defined: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The regions a `world: true` scenario adds: each cloud's regions it does not define."""
+    """The regions a `world: true` scenario adds: the regions it does not define, of each cloud it
+    defines (a scenario about one cloud stays about that cloud)."""
     have = {(r.get("cloud"), r.get("region")) for r in defined}
+    clouds = {r.get("cloud") for r in defined}
     account = {cloud: next((str(r["account"]) for r in defined if r.get("cloud") == cloud and r.get("account")), default)
                for cloud, default in (("aliyun", ALIYUN_ACCOUNT), ("aws", AWS_ACCOUNT))}
     added: list[dict[str, Any]] = []
     catalogue = ecs_type_catalogue()
     for region, zones in ALIYUN_ZONES.items():
-        if ("aliyun", region) not in have:
+        if "aliyun" in clouds and ("aliyun", region) not in have:
             added.append({"cloud": "aliyun", "region": region, "account": account["aliyun"], "zones": list(zones),
                           "instance_types": [dict(t) for t in catalogue], "world": True})
-    for region, zones in aws_regions().items():
+    for region, zones in aws_regions().items() if "aws" in clouds else ():
         if ("aws", region) not in have:
             added.append({"cloud": "aws", "region": region, "account": account["aws"], "zones": zones, "world": True})
     return added

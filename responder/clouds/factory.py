@@ -20,9 +20,13 @@ AWS_MISSING = ("no AWS credentials: boto3's chain found none (environment, profi
                "instance role)")
 
 
-def _aws_has_credentials() -> bool:
-    """boto3's own chain, as the adapter will use it. On a host that is not on EC2 the instance
-    metadata lookup gives up after botocore's 1 s timeout, once, at start-up."""
+def _aws_has_credentials(settings: Settings) -> bool:
+    """Keys in the environment (Lambda sets them too) answer at once and leave boto3 unimported
+    until a client is made. Otherwise boto3's own chain, as the adapter will use it (profile,
+    container or instance role); off EC2 its metadata lookup gives up after botocore's 1 s
+    timeout, once, at start-up."""
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        return True
     import boto3
 
     return boto3.session.Session().get_credentials() is not None
@@ -33,7 +37,7 @@ def unconfigured_clouds(settings: Settings) -> dict[str, str]:
     missing: dict[str, str] = {}
     if "aliyun" in settings.clouds and not (settings.aliyun_access_key_id or settings.aliyun_endpoint):
         missing["aliyun"] = ALIYUN_MISSING
-    if "aws" in settings.clouds and not (settings.aws_endpoint_url or _aws_has_credentials()):
+    if "aws" in settings.clouds and not (settings.aws_endpoint_url or _aws_has_credentials(settings)):
         missing["aws"] = AWS_MISSING
     return missing
 

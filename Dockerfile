@@ -2,13 +2,37 @@
 #   docker build -t interruption-responder .            (Python 3.11)
 #   docker build --build-arg PYTHON_VERSION=3.12 -t interruption-responder .   (3.10 / 3.12 too)
 #   docker run -p 9000:9000 --env-file .env interruption-responder
+# /events, /tasks, /healthz and /metrics are on 9000; /invoke (no token: Function Compute's
+# contract) is on 9001, which is not published unless you add -p 9001:9001 on purpose.
 ARG PYTHON_VERSION=3.11
-FROM python:${PYTHON_VERSION}-slim
 
+# --- build: a virtualenv with the production requirements and the package, nothing else --------
+FROM python:${PYTHON_VERSION}-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+# Dependencies first: this layer is rebuilt only when requirements.txt changes. The production
+# requirements only: the sandbox clouds (moto) are an extra no image carries.
+COPY requirements.txt .
+RUN python -m venv /opt/responder \
+ && /opt/responder/bin/pip install -r requirements.txt
+COPY pyproject.toml README.md ./
+COPY responder/ responder/
+COPY handlers/ handlers/
+COPY deploy/prune-site-packages.sh /tmp/
+# The package itself (the `responder` command), then what a running server never uses: pip,
+# setuptools, botocore's models of other services, byte-code caches, the packages' tests.
+RUN /opt/responder/bin/pip install --no-deps -r requirements.txt . \
+ && /opt/responder/bin/python -c "import importlib.util as u, sys; found = [m for m in ('moto', 'cfn_lint') if u.find_spec(m)]; sys.exit(f'sandbox packages in a production image: {found}' if found else 0)" \
+ && /opt/responder/bin/pip uninstall -y -q pip setuptools \
+ && sh /tmp/prune-site-packages.sh "$(/opt/responder/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# --- run ----------------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/responder/bin:$PATH \
     FC_SERVER_PORT=9000 \
+    RESPONDER_INVOKE_PORT=9001 \
     RESPONDER_DATABASE_URL=sqlite:////data/responder.db
 
 # A user without a login or a writable code directory; SQLite (the default store) lives in /data.
@@ -17,16 +41,8 @@ RUN groupadd --system responder \
  && mkdir -p /data \
  && chown responder:responder /data
 
+COPY --from=build /opt/responder /opt/responder
 WORKDIR /app
-
-# Dependencies first: this layer is rebuilt only when requirements.txt changes. The production
-# requirements only: the sandbox clouds (moto, PyYAML) are an extra no image carries.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt \
- && python -c "import importlib.util as u, sys; found = [m for m in ('moto',) if u.find_spec(m)]; sys.exit(f'sandbox packages in a production image: {found}' if found else 0)"
-
-COPY responder/ responder/
-COPY handlers/ handlers/
 COPY events/ events/
 COPY gunicorn.conf.py .
 

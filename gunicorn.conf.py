@@ -2,6 +2,7 @@
 
 Used the same way by the FC 3.0 custom runtime (s.yaml) and the container (Dockerfile).
 FC tells the server which port to listen on through FC_SERVER_PORT (customRuntimeConfig.port).
+Logging (stdout, the FC Invoke Start/End lines) is configured by responder.wsgi in each worker.
 
 Metrics: every worker is its own process, so /metrics runs prometheus_client in multiprocess mode
 (https://prometheus.github.io/client_python/multiprocess/): PROMETHEUS_MULTIPROC_DIR is the
@@ -13,7 +14,11 @@ import os
 import shutil
 import tempfile
 
-bind = f"0.0.0.0:{os.environ.get('FC_SERVER_PORT', '9000')}"
+bind = [f"0.0.0.0:{os.environ.get('FC_SERVER_PORT', '9000')}"]
+# RESPONDER_INVOKE_PORT (the container sets 9001): /invoke, which takes no token, on a port of its
+# own that is not published; the app refuses /invoke on the main port (responder/web.py).
+if os.environ.get("RESPONDER_INVOKE_PORT", "0") not in ("", "0", os.environ.get("FC_SERVER_PORT", "9000")):
+    bind.append(f"0.0.0.0:{os.environ['RESPONDER_INVOKE_PORT']}")
 
 # 2 processes x 8 threads = 16 concurrent requests, s.yaml's instanceConcurrency.
 # Requests mostly wait on cloud APIs and the database, so threads are cheap concurrency.

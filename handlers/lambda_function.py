@@ -4,6 +4,11 @@ EventBridge rules (spot warning, rebalance, state change, AWS Health, a schedule
 it with the event as a dict. It acts like POST /events, then keeps ticking unfinished tasks while
 the invocation has time left, since no background thread outlives a Lambda invocation.
 
+A SQLite store is refused at the first invocation unless RESPONDER_ALLOW_LOCAL_SQLITE=true: each
+Lambda container would keep its own tasks (duplicates buy twice) in a file that vanishes with it,
+and the default path is under the read-only /var/task. template.yaml reads the store URL from a
+Secrets Manager secret instead.
+
 Failures Lambda should retry (store or cloud unreachable) raise; input that can never work is
 answered with an error result and not raised, so Lambda does not retry it.
 """
@@ -26,6 +31,10 @@ log = logging.getLogger("responder.lambda")
 SAFETY_MARGIN_MS = 15_000  # stop ticking this long before Lambda's timeout
 _runner: TaskRunner | None = None
 _notifier = None  # responder.notify.service.Notifier when a channel is configured
+LOCAL_SQLITE_REFUSED = ("RESPONDER_DATABASE_URL is a SQLite file: on Lambda every container would keep its own "
+                        "tasks in a file that vanishes with it (and /var/task is read-only). Use MySQL or PostgreSQL "
+                        "(template.yaml reads the URL from a secret), or set RESPONDER_ALLOW_LOCAL_SQLITE=true "
+                        "if a per-container store is intended")
 
 
 def _get_runner() -> TaskRunner:
@@ -35,6 +44,8 @@ def _get_runner() -> TaskRunner:
         from responder.clouds.factory import clouds_from_settings
 
         settings = Settings.from_env()
+        if settings.database_url.startswith("sqlite") and not settings.allow_local_sqlite:
+            raise RuntimeError(LOCAL_SQLITE_REFUSED)
         install_log_redaction(settings)  # Lambda's own handler ships every record to CloudWatch
         from responder.targets.secret_url import with_secret_url
 

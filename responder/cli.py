@@ -24,6 +24,9 @@ from responder.settings import Settings, SettingsError
 from responder.store import UNFINISHED
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+REPLAY_EXIT_CODES = ("\b\nExit codes:\n  0  done, ignored or a duplicate of a finished task\n"
+                     "  1  failed, or not finished within --timeout\n  2  bad input (the event file)\n"
+                     "  3  rejected (the cloud does not confirm the interruption)")
 
 
 def _setup_logging(level: str, settings: Settings) -> None:
@@ -91,7 +94,7 @@ def _settings() -> Settings:
         raise click.UsageError(str(exc)) from None
 
 
-@click.group()
+@click.group(epilog="Exit codes: see `responder replay --help` and `responder odcr --help`.")
 @click.version_option(package_name="interruption-responder")
 def cli() -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
@@ -135,7 +138,7 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
             box.stop()
 
 
-@cli.command()
+@cli.command(epilog=REPLAY_EXIT_CODES)
 @click.argument("event_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--sandbox", is_flag=True, help="Run against the built-in sandbox clouds.")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="Sandbox scenario file.")

@@ -3,11 +3,14 @@ events → what to do with each → the answer.
 
 Parts: Action, action_for (the pure decision: what an event asks of us under these settings),
 Unavailable (the store or a cloud is down: 503, redeliver), handle_body (parse, then act),
+_unconfigured (an event for a cloud without credentials: 2xx `unconfigured`, logged and notified,
+because no redelivery can fix a missing credential; a 503 would be redelivered forever),
 handle_events (act on parsed events; replay parses first to know which sandbox clouds to start).
 """
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from typing import Any
 
@@ -19,6 +22,8 @@ from responder.parsing import parse_body
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
 from responder.store_connect import StoreUnavailable
+
+log = logging.getLogger("responder.intake")
 
 
 class Action(str, Enum):
@@ -84,7 +89,9 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
         return {"outcome": "noted" if noted else "ignored", **labels,
                 "reason": f"{event.kind.value} event recorded on task" if noted else "no task for this instance",
                 **({"task": noted.to_json()} if noted else {})}
-    try:  # an unconfigured cloud raises CloudError in submit: 503, redelivered once it is configured
+    if event.cloud.value not in runner.clouds:
+        return _unconfigured(runner, event, labels)
+    try:
         submitted = runner.submit(event)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
     except (SQLAlchemyError, StoreUnavailable) as exc:
         raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
@@ -94,3 +101,19 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     else:  # never "accepted" for a task that already ended
         outcome = {"rejected": "rejected", "failed": "failed"}.get(task.status, "accepted")
     return {"outcome": outcome, "duplicate": submitted.duplicate, "task": task.to_json(), **labels}
+
+
+def _unconfigured(runner: TaskRunner, event: Interruption, labels: dict[str, str]) -> dict[str, Any]:
+    from responder.clouds.factory import unconfigured_reason
+
+    reason = unconfigured_reason(event.cloud.value, runner.settings)
+    log.error("event for %s %s %s not acted on: %s", event.cloud.value, event.region, event.instance_id, reason)
+    if runner.settings.notify_webhook_url:
+        from responder.notify.webhook import WebhookNotifier
+
+        WebhookNotifier(runner.settings.notify_webhook_url).notice(
+            f"[responder] {event.cloud.value} {event.region} {event.instance_id}: unconfigured — {reason}",
+            cloud=event.cloud.value, region=event.region, instance_id=event.instance_id, status="unconfigured",
+            reason=reason)
+    return {"outcome": "unconfigured", "reason": reason, "instance_id": event.instance_id,
+            "region": event.region, **labels}

@@ -90,6 +90,13 @@ class Settings:
     targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
     target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
+    # The clouds this deployment serves: one without credentials is reported (healthz degraded,
+    # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
+    clouds: tuple[str, ...] = ("aliyun", "aws")
+    # Lambda: a SQLite store is per container (and /var/task is read-only); refused unless intended.
+    allow_local_sqlite: bool = False
+    # A second port for /invoke (the container: 9001, unpublished); 0 serves it on the main port (FC).
+    invoke_port: int = 0
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -111,6 +118,9 @@ class Settings:
         _check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
+        unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
+        if unknown or not self.clouds:
+            raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
 
     def __repr__(self) -> str:
         shown = []
@@ -138,7 +148,9 @@ class Settings:
             if dotenv:
                 from dotenv import load_dotenv
 
-                load_dotenv(override=False)
+                # The working directory's .env (where the command runs), not one found from this
+                # file's location upward, which only works from a source checkout.
+                load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
             environ = os.environ
         env = environ
 
@@ -209,6 +221,9 @@ class Settings:
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
+            clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
+            invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
+            allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
         )
 
 

@@ -1,6 +1,7 @@
 """The Flask app factory: /invoke (FC custom-runtime event contract), /events (plain HTTP),
-/tasks, /tasks/<id>, /targets, /targets/<name> (responder.targets.routes), /healthz, /metrics,
-/ (the status page); one JSON error handler.
+/tasks, /tasks/<id>, /targets, /targets/<name> (responder.targets.routes), /healthz (store, and
+`degraded` naming a served cloud without credentials), /metrics, / (the status page); one JSON
+error handler.
 
 Parts: create_app (also wires notifications: the outbox hook, the dispatcher, the start-up
 notice), Ticker (background advance of due tasks in `serve` / gunicorn). What a
@@ -36,6 +37,9 @@ from responder.replace.runner import TaskRunner
 from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.web")
+fc_log = logging.getLogger("responder.fc")  # the FC Invoke Start/End lines (bare, see responder.wsgi)
+INVOKE_ELSEWHERE = "/invoke is served on port %d only (RESPONDER_INVOKE_PORT)"
+ONLY_INVOKE_HERE = "port %d serves /invoke and /healthz only (RESPONDER_INVOKE_PORT)"
 
 
 TOKEN_IN_QUERY = ("a token in the query string is refused (query strings land in access logs): send it in a "
@@ -98,6 +102,12 @@ def _basic_auth_token() -> str:
     return (auth.password or "") if auth is not None and auth.type == "basic" else ""
 
 
+def _unconfigured(settings: Settings, clouds: dict) -> dict[str, str]:
+    from responder.clouds.factory import unconfigured_reason
+
+    return {cloud: unconfigured_reason(cloud, settings) for cloud in settings.clouds if cloud not in clouds}
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None, clouds: dict | None = None,
                runner: TaskRunner | None = None, targets=None) -> Flask:
     """`targets`: a callable returning [{"name", "desired", "held"}] for the status page, the
@@ -109,9 +119,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
 
             store = Store(with_secret_url(settings).database_url)
         if clouds is None:
-            from responder.clouds.factory import clouds_from_settings
+            from responder.clouds.factory import clouds_from_settings, unconfigured_clouds
 
-            clouds = clouds_from_settings(settings)
+            clouds = clouds_from_settings(settings, unconfigured_clouds(settings))
         # RESPONDER_NOTIFY_WEBHOOK_URL is one outbox channel now (notify.channels), not a hook.
         runner = TaskRunner(store, clouds, settings)
     metrics = Metrics()
@@ -140,6 +150,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             previous_finish(task)
 
     runner.on_finish = on_finish
+    unconfigured = _unconfigured(settings, runner.clouds)
+    for cloud, reason in unconfigured.items():  # loud at start-up, not only when an event arrives
+        log.error("cloud %s is unconfigured: %s", cloud, reason)
     app = Flask("responder")
     app.before_request(_refuse_token_in_query)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -191,14 +204,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                                       channel_health=notifier.health if notifier else None),
                         mimetype="text/html")
 
+    @app.before_request
+    def keep_invoke_on_its_port():
+        """With RESPONDER_INVOKE_PORT, /invoke (no token: FC's own path) answers only on that port
+        and the port answers nothing else, so publishing the main port never exposes /invoke.
+        SERVER_PORT is the listening socket's port under gunicorn, not the client's Host header."""
+        if not settings.invoke_port:
+            return None
+        on_invoke_port = request.environ.get("SERVER_PORT") == str(settings.invoke_port)
+        if request.path == "/invoke" and not on_invoke_port:
+            return jsonify(error=INVOKE_ELSEWHERE % settings.invoke_port), 404
+        if on_invoke_port and request.path not in ("/invoke", "/healthz"):
+            return jsonify(error=ONLY_INVOKE_HERE % settings.invoke_port), 404
+        return None
+
     @app.post("/invoke")
     def invoke():
         g.fc_request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex
-        log.info("FC Invoke Start RequestId: %s", g.fc_request_id)
+        fc_log.info("FC Invoke Start RequestId: %s", g.fc_request_id)
         try:
             return deliver("invoke")
         finally:
-            log.info("FC Invoke End RequestId: %s", g.fc_request_id)
+            fc_log.info("FC Invoke End RequestId: %s", g.fc_request_id)
 
     @app.post("/events")
     def events():
@@ -229,7 +256,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             runner.store.ping()
         except (StoreUnavailable, SQLAlchemyError):
             return jsonify(status="unavailable", **STORE_DOWN), 503
-        health = dict(status="ok", version=__version__, clouds=sorted(runner.clouds), store="ok")
+        health = dict(status="degraded" if unconfigured else "ok", version=__version__,
+                      clouds=sorted(runner.clouds), store="ok", **({"unconfigured": unconfigured} if unconfigured else {}))
+        # Degraded, still 200: a platform health check restarting the instance cannot add a credential.
         if notifier is not None:  # a failing channel is reported, never a reason to answer 503
             health["notifications"] = notifier.health()
         return jsonify(health)

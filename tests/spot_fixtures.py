@@ -26,6 +26,8 @@ def family_scenario(scenario_dict: dict, sold_out: str = "c5", configs_per_day: 
     scenario_dict["stock"]["offers"] = offers
     if configs_per_day is not None:
         scenario_dict["placement_score_configs_per_day"] = configs_per_day
+    # One region: a score request without RegionNames scores every region the sandbox knows.
+    scenario_dict["world"] = False
     return scenario_dict
 
 

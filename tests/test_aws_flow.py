@@ -224,6 +224,7 @@ def lambda_env(monkeypatch, sandbox_factory, tmp_path):
     box = sandbox_factory(aws())
     monkeypatch.setenv("RESPONDER_AWS_ENDPOINT_URL", box.emulators["aws"].endpoint_url)
     monkeypatch.setenv("RESPONDER_DATABASE_URL", f"sqlite:///{tmp_path}/lambda.db")
+    monkeypatch.setenv("RESPONDER_ALLOW_LOCAL_SQLITE", "true")  # one test process is one container
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-2")

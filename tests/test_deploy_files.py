@@ -1,7 +1,7 @@
 """The deployment files agree with the fc3 schema, with each other and with the sample events.
 
-Parts: s.yaml (props against the fc3 component's JSON schema, custom runtime, triggers, no
-credentials), gunicorn.conf.py, Dockerfile, .env.example, and the events/ folder (valid JSON,
+Parts: s.yaml (props against the fc3 component's JSON schema and our strict one, with a table of
+typos the strict one refuses; custom runtime, triggers, VPC, dead letters, no credentials), gunicorn.conf.py, Dockerfile, .env.example, and the events/ folder (valid JSON,
 listed in its README, ids from the default sandbox scenario). Pure file reads, no network.
 """
 import json
@@ -89,6 +89,87 @@ def event_files():
 
 # --- s.yaml ----------------------------------------------------------------------------------
 
+STRICT_SCHEMA = ROOT / "deploy" / "fc3-strict-schema.json"
+
+
+def strict_errors(props) -> list[str]:
+    schema = json.loads(STRICT_SCHEMA.read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return sorted(f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(props))
+
+
+def test_the_function_props_pass_our_strict_schema():
+    assert strict_errors(responder_props()) == []
+
+
+def _trigger(props, kind):
+    return next(t for t in props["triggers"] if t["triggerType"] == kind)
+
+
+TYPOS = {
+    "instanceConcurency": lambda p: p.update(instanceConcurency=p.pop("instanceConcurrency")),
+    "cronExpresion": lambda p: _trigger(p, "timer")["triggerConfig"].update(
+        cronExpresion=_trigger(p, "timer")["triggerConfig"].pop("cronExpression")),
+    "eventbridge triggerConfig {foo: 1}": lambda p: _trigger(p, "eventbridge").update(triggerConfig={"foo": 1}),
+    "maxAsyncRetryAttempt": lambda p: p["asyncInvokeConfig"].update(
+        maxAsyncRetryAttempt=p["asyncInvokeConfig"].pop("maxAsyncRetryAttempts")),
+    "vpcConfig.vswitchIds": lambda p: p["vpcConfig"].update(vswitchIds=p["vpcConfig"].pop("vSwitchIds")),
+    "healthCheckConfig.httpGetURL": lambda p: p["customRuntimeConfig"]["healthCheckConfig"].update(
+        httpGetURL=p["customRuntimeConfig"]["healthCheckConfig"].pop("httpGetUrl")),
+    "destinationConfig.onFail": lambda p: p["asyncInvokeConfig"]["destinationConfig"].update(
+        onFail=p["asyncInvokeConfig"]["destinationConfig"].pop("onFailure")),
+    "an environment value that is not a string": lambda p: p["environmentVariables"].update(RESPONDER_DRY_RUN=False),
+    "an FC_ environment name": lambda p: p["environmentVariables"].update(FC_SERVER_PORT="9000"),
+    "eventSinkConfig.deliveryOption.mode typo": lambda p: _trigger(p, "eventbridge")["triggerConfig"][
+        "eventSinkConfig"]["deliveryOption"].update(mode="event-driver"),
+    "runOptions.retryStrategy typo": lambda p: _trigger(p, "eventbridge")["triggerConfig"]["runOptions"].update(
+        retryStrategy={"PushRetryStrateg": "BACKOFF_RETRY"}),
+    "a trigger type we do not use": lambda p: _trigger(p, "timer").update(triggerType="http"),
+    "a cron expression that is not one": lambda p: _trigger(p, "timer")["triggerConfig"].update(cronExpression="every minute"),
+}
+
+
+@pytest.mark.parametrize("typo", sorted(TYPOS))
+def test_a_typo_in_the_props_is_refused_by_the_strict_schema(typo):
+    props = responder_props()
+    TYPOS[typo](props)
+    assert strict_errors(props), f"{typo} passed the strict schema"
+
+
+def test_the_vendored_fc3_schema_alone_lets_the_classic_typos_through():
+    """Why the strict schema exists: these validate against fc3's own schema."""
+    path = next((p for p in FC3_SCHEMA_CANDIDATES if p.is_file()), None)
+    if path is None:
+        pytest.skip("fc3 schema not found; set FC3_SCHEMA")
+    validator = jsonschema.Draft7Validator(json.loads(path.read_text()))
+    for typo in ("instanceConcurency", "cronExpresion", "eventbridge triggerConfig {foo: 1}"):
+        props = responder_props()
+        TYPOS[typo](props)
+        assert not list(validator.iter_errors(props)), typo
+
+
+def test_the_function_joins_the_vpc_of_its_private_store_and_reaches_the_ecs_api():
+    props = responder_props()
+    assert set(props["vpcConfig"]) == {"vpcId", "vSwitchIds", "securityGroupId"}
+    assert props["internetAccess"] is True
+
+
+def test_failed_async_invocations_go_to_a_dead_letter_queue():
+    destination = responder_props()["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"]
+    assert destination.startswith("acs:mns:") and destination.endswith("/messages")
+
+
+def test_the_eventbridge_trigger_invokes_asynchronously_under_the_current_fc3_reading():
+    config = triggers_by_type(responder_props())["eventbridge"]["triggerConfig"]
+    assert config["asyncInvocationType"] is False  # FC 3.0 API reference: false = asynchronous
+    assert config["runOptions"]["retryStrategy"]["PushRetryStrategy"] == "BACKOFF_RETRY"
+
+
+def test_the_function_serves_only_aliyun_and_the_timer_ticks_instead_of_a_thread():
+    env = responder_props()["environmentVariables"]
+    assert env["RESPONDER_CLOUDS"] == "aliyun" and env["RESPONDER_BACKGROUND_TICKER"] == "false"
+
+
 def test_s_yaml_is_an_fc3_project_of_edition_3():
     doc = load_s_yaml()
     assert doc["edition"] == "3.0.0"
@@ -155,9 +236,18 @@ def test_s_yaml_holds_no_credentials():
 
 def test_gunicorn_binds_the_port_function_compute_names(monkeypatch):
     monkeypatch.delenv("FC_SERVER_PORT", raising=False)
-    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:9000"
+    monkeypatch.delenv("RESPONDER_INVOKE_PORT", raising=False)
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == ["0.0.0.0:9000"]
     monkeypatch.setenv("FC_SERVER_PORT", "9123")
-    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:9123"
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == ["0.0.0.0:9123"]
+
+
+def test_gunicorn_adds_the_invoke_port_when_one_is_set(monkeypatch):
+    monkeypatch.setenv("FC_SERVER_PORT", "9000")
+    monkeypatch.setenv("RESPONDER_INVOKE_PORT", "9001")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == ["0.0.0.0:9000", "0.0.0.0:9001"]
+    monkeypatch.setenv("RESPONDER_INVOKE_PORT", "9000")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == ["0.0.0.0:9000"]
 
 
 def test_gunicorn_serves_the_concurrency_and_timeout_fc_is_configured_for():
@@ -173,8 +263,10 @@ def test_gunicorn_serves_the_concurrency_and_timeout_fc_is_configured_for():
 def test_the_dockerfile_exposes_9000_and_runs_gunicorn_as_a_non_root_user():
     pairs = dockerfile_instructions()
     assert pairs[0] == ("ARG", "PYTHON_VERSION=3.11")
-    assert ("FROM", "python:${PYTHON_VERSION}-slim") in pairs
-    assert ("EXPOSE", "9000") in pairs
+    froms = [arg for keyword, arg in pairs if keyword == "FROM"]
+    assert froms == ["python:${PYTHON_VERSION}-slim AS build", "python:${PYTHON_VERSION}-slim"]
+    assert ("EXPOSE", "9000") in pairs and ("EXPOSE", "9001") not in pairs, "/invoke's port is not published"
+    assert ("COPY", "--from=build /opt/responder /opt/responder") in pairs
     users = [arg for keyword, arg in pairs if keyword == "USER"]
     assert users and users[-1] not in ("root", "0")
     cmd = json.loads(next(arg for keyword, arg in pairs if keyword == "CMD"))

@@ -32,7 +32,8 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RESPONDER_", "PROMETHEUS_", "ALIBABA_CLOUD_"))
            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(RESPONDER_DATABASE_URL=f"sqlite:///{tmp_path}/tasks.db", RESPONDER_BACKGROUND_TICKER="false", **extra)
+    env.update(RESPONDER_DATABASE_URL=f"sqlite:///{tmp_path}/tasks.db", RESPONDER_BACKGROUND_TICKER="false",
+               RESPONDER_ALLOW_LOCAL_SQLITE="true", **extra)  # the Lambda handler refuses SQLite otherwise
     return env
 
 

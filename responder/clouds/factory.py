@@ -1,24 +1,68 @@
 """Build the cloud adapters from settings (credentials from env; FC injects its role's STS token).
 
-Parts: clouds_from_settings. Imports are lazy so a deployment for one cloud does not need the
-other's credentials to start.
+Parts: clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
+served cloud (RESPONDER_CLOUDS) that cannot be called, with the reason and the settings that
+would fix it), unconfigured_reason. Imports are lazy so a deployment for one cloud does not need the other's
+credentials to start.
+
+A cloud without credentials is left out rather than built to fail: its events are answered
+`unconfigured` at once (2xx, so senders stop redelivering an event no retry can fix), /healthz
+says `degraded` naming it, and start-up logs it.
 """
 
 from __future__ import annotations
 
 from responder.settings import Settings
 
+ALIYUN_MISSING = ("no Aliyun credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+                  "(on Function Compute, give the function a role: FC injects its STS token)")
+AWS_MISSING = ("no AWS credentials: boto3's chain found none (environment, profile, or the Lambda / "
+               "instance role)")
 
-def clouds_from_settings(settings: Settings) -> dict:
+
+def _aws_has_credentials(settings: Settings) -> bool:
+    """Keys in the environment (Lambda sets them too) answer at once and leave boto3 unimported
+    until a client is made. Otherwise boto3's own chain, as the adapter will use it (profile,
+    container or instance role); off EC2 its metadata lookup gives up after botocore's 1 s
+    timeout, once, at start-up."""
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        return True
+    import boto3
+
+    return boto3.session.Session().get_credentials() is not None
+
+
+def unconfigured_clouds(settings: Settings) -> dict[str, str]:
+    """cloud → why it cannot be called. An endpoint override (the sandbox) counts as configured."""
+    missing: dict[str, str] = {}
+    if "aliyun" in settings.clouds and not (settings.aliyun_access_key_id or settings.aliyun_endpoint):
+        missing["aliyun"] = ALIYUN_MISSING
+    if "aws" in settings.clouds and not (settings.aws_endpoint_url or _aws_has_credentials(settings)):
+        missing["aws"] = AWS_MISSING
+    return missing
+
+
+def clouds_from_settings(settings: Settings, missing: dict[str, str] | None = None) -> dict:
+    """The adapters of the configured clouds; `missing` (from unconfigured_clouds) saves a second
+    look through the credential chain."""
+    missing = unconfigured_clouds(settings) if missing is None else missing
     clouds: dict = {}
-    if settings.aliyun_access_key_id or settings.aliyun_endpoint:
+    if "aliyun" in settings.clouds and "aliyun" not in missing:
         from responder.clouds.aliyun import AliyunCloud
 
         clouds["aliyun"] = AliyunCloud(settings.aliyun_access_key_id, settings.aliyun_access_key_secret,
                                        security_token=settings.aliyun_security_token,
                                        endpoint=settings.aliyun_endpoint)
-    from responder.clouds.aws import AwsCloud
+    if "aws" in settings.clouds and "aws" not in missing:
+        from responder.clouds.aws import AwsCloud
 
-    # boto3 finds credentials itself (env, profile, Lambda role); we only pass an endpoint override.
-    clouds["aws"] = AwsCloud(endpoint_url=settings.aws_endpoint_url or None)
+        # boto3 finds credentials itself (env, profile, Lambda role); we only pass an endpoint override.
+        clouds["aws"] = AwsCloud(endpoint_url=settings.aws_endpoint_url or None)
     return clouds
+
+
+def unconfigured_reason(cloud: str, settings: Settings) -> str:
+    """Why an event of `cloud` cannot be acted on here (the answer's and the notification's reason)."""
+    if cloud not in settings.clouds:
+        return f"{cloud} is not served here (RESPONDER_CLOUDS={','.join(settings.clouds)})"
+    return {"aliyun": ALIYUN_MISSING, "aws": AWS_MISSING}.get(cloud, f"no {cloud} cloud is configured")

@@ -44,9 +44,17 @@ class WebhookNotifier:
         return "WebhookNotifier(url=***)"
 
     def __call__(self, task: TaskRow) -> None:
+        self._post(notification_body(task), f"task {task.id}")
+
+    def notice(self, text: str, **summary: str) -> None:
+        """A notification about an event that made no task (e.g. its cloud is unconfigured)."""
+        self._post({"text": text, "msgtype": "text", "content": {"text": text}, "event": summary},
+                   f"{summary.get('cloud', '-')} {summary.get('instance_id', '-')}")
+
+    def _post(self, body: dict[str, Any], about: str) -> None:
         try:
-            requests.post(self.url, json=notification_body(task), timeout=self.timeout).raise_for_status()
+            requests.post(self.url, json=body, timeout=self.timeout).raise_for_status()
         except requests.HTTPError as exc:
-            log.warning("webhook notification for task %s failed: HTTP %s", task.id, exc.response.status_code)
+            log.warning("webhook notification for %s failed: HTTP %s", about, exc.response.status_code)
         except requests.RequestException as exc:
-            log.warning("webhook notification for task %s failed: %s", task.id, exc.__class__.__name__)
+            log.warning("webhook notification for %s failed: %s", about, exc.__class__.__name__)

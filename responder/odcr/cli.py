@@ -41,6 +41,11 @@ from responder.capacity.reservations import ReservationAcquirer
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTHING, EXIT_AUTH, EXIT_CLOUD = 0, 2, 3, 4, 5, 6
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES_HELP = ("\b\nExit codes:\n  0  target reached\n  2  bad input (arguments, a --count above "
+                   "RESPONDER_MAX_ODCR_COUNT, unknown zone or type, reservation not found)\n"
+                   "  3  partial: some capacity, not all, by the deadline\n  4  nothing acquired\n"
+                   "  5  credentials or permissions\n  6  other cloud error\n"
+                   "  130 / 143  interrupted by Ctrl+C / SIGTERM (the JSON still says what was acquired)")
 DEFAULT_LEDGER = Path.home() / ".responder" / "odcr-ledger.db"
 DEFAULTS = {"timeout": 60.0, "cloud": "aws", "wait_after_success": 30.0, "wait_after_halving": 5.0,
             "wait_after_shortage": 30.0}
@@ -86,7 +91,7 @@ def _options(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_HELP)
 @shared_options
 @click.pass_context
 def odcr(ctx: click.Context, **shared):
@@ -94,7 +99,7 @@ def odcr(ctx: click.Context, **shared):
     ctx.meta["responder.odcr"] = shared
 
 
-@odcr.command()
+@odcr.command(epilog=EXIT_CODES_HELP)
 @click.option("--instance-type", required=True, help="Instance type, e.g. m5.large or ecs.g7.large.")
 @click.option("--availability-zone", "zones", required=True, help="Zone, or several: a,b,c (spread across them).")
 @click.option("--count", type=click.IntRange(min=1), required=True, help="How many instances to reserve.")
@@ -116,7 +121,7 @@ def create(ctx: click.Context, instance_type: str, zones: str, count: int, prefe
         run.finish(create_result(outcome, run.elapsed(), **run.extra()), outcome)
 
 
-@odcr.command()
+@odcr.command(epilog=EXIT_CODES_HELP)
 @click.option("--odcr-id", required=True, help="The reservation to grow (cr-... on AWS, crp-... on Aliyun).")
 @click.option("--count", type=click.IntRange(min=1), required=True, help="How many instances to add.")
 @shared_options

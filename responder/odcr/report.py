@@ -103,9 +103,9 @@ class Reporter:
 
     def say(self, text: str) -> None:
         if self.progress is not None:
-            self.progress.console.print(text, highlight=False)
+            self.progress.console.print(text, highlight=False, markup=False)  # keeps [zone] and names intact
         else:
-            self.console.print(text, highlight=False, soft_wrap=True)
+            self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def _line(self, e: EngineEvent) -> str:
         pct = 100.0 * e.acquired / e.target if e.target else 100.0

@@ -1,6 +1,7 @@
 """Seed moto's EC2 backend with a scenario region, keeping the scenario's own resource ids.
 
 Parts: ec2_backend (moto's backend for an account and region), zone_ids (zone name → zone id),
+_CatalogueZones (the zones of a `world` region, without making its backend),
 fixed_id (make moto's next generated id a chosen one), seed_region (VPCs, subnets, security
 groups, key pairs, IAM instance profiles, AMIs, instances with spot requests and Elastic IPs).
 
@@ -74,8 +75,24 @@ def _ensure_profile(account: str, name: str) -> None:
         iam.create_instance_profile(name=name, path="/", role_names=[])
 
 
+class _CatalogueZones:
+    """Stands in for the backend of a `world` region with nothing to seed: its zones come from
+    moto's static table, and moto makes the backend itself on the region's first request (making
+    all 38 backends up front costs seconds per emulator start)."""
+
+    def __init__(self, region: str):
+        self.region_name = region
+
+    def describe_availability_zones(self):
+        from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+        return RegionsAndZonesBackend.zones.get(self.region_name, [])
+
+
 def seed_region(account: str, region, images) -> Any:
     """Reset moto's EC2 state for (account, region) and create the scenario's resources in it."""
+    if region.raw.get("world") and not region.subnets and not region.instances:
+        return _CatalogueZones(region.region)
     backend = ec2_backend(account, region.region)
     backend.reset()
     backend = ec2_backend(account, region.region)

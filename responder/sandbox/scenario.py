@@ -176,6 +176,10 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
     if not isinstance(data, dict):
         raise ScenarioError("scenario: top level must be a mapping")
     data.update(overrides)
+    if data.get("world"):  # every real region too (responder.sandbox.world), after the scenario's own
+        from responder.sandbox.world import world_regions
+
+        data["regions"] = list(_require(data, "regions", "scenario")) + world_regions(data["regions"])
     regions = []
     for i, r in enumerate(_require(data, "regions", "scenario")):
         where = f"regions[{i}]"

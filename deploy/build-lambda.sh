@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the AWS Lambda package (template.yaml CodeUri): build/lambda.zip holding responder/,
+# handlers/ and the production dependencies at the top level, no sandbox. Lambda's limit is
+# 250 MB unzipped (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html);
+# the script fails above it and prints both sizes.
+#
+#   deploy/build-lambda.sh [OUT_DIR]   (default build/lambda; the zip is OUT_DIR.zip)
+#
+# The wheels are chosen for Lambda's platform and Python (template.yaml: python3.12, x86_64), not
+# the building machine's: LAMBDA_PYTHON=3.12 by default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-build/lambda}
+PYTHON=${PYTHON:-python3}
+rm -rf "$OUT" "$OUT.zip" && mkdir -p "$OUT"
+cp -r responder handlers "$OUT"/
+rm -rf "$OUT/responder/sandbox"
+LAMBDA_PYTHON=${LAMBDA_PYTHON:-3.12}
+"$PYTHON" -m pip install -q --no-compile --target "$OUT" --platform manylinux2014_x86_64 --implementation cp \
+  --python-version "$LAMBDA_PYTHON" --only-binary=:all: -r requirements.txt
+rm -rf "$OUT/bin"
+deploy/prune-site-packages.sh "$OUT"
+find "$OUT" -name __pycache__ -prune -exec rm -rf {} +
+"$PYTHON" deploy/zipdir.py "$OUT"
+deploy/package-size.sh "$OUT" lambda 262144000

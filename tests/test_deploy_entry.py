@@ -1,0 +1,66 @@
+"""The server entry as gunicorn runs it: logging configured with the bare FC lines, and /invoke
+kept on its own port when RESPONDER_INVOKE_PORT is set.
+
+Parts: configure_logging writing task records and `FC Invoke Start/End RequestId` lines to the
+stream (the FC ones unprefixed, once each), the port split (SERVER_PORT is the listening socket's
+port under gunicorn and werkzeug), and the default (FC): /invoke on the main port.
+"""
+import io
+import logging
+
+import pytest
+
+from responder.settings import Settings
+from responder.web import create_app
+from responder.wsgi import configure_logging
+from tests.conftest import event_bytes
+
+FORGED = "aliyun/forged-not-recycling.json"
+
+
+@pytest.fixture
+def restore_logging():
+    root, fc = logging.getLogger(), logging.getLogger("responder.fc")
+    saved = (list(root.handlers), root.level, list(fc.handlers), fc.propagate)
+    yield
+    root.handlers[:], fc.handlers[:] = saved[0], saved[2]
+    root.setLevel(saved[1])
+    fc.propagate = saved[3]
+
+
+def test_the_fc_lines_are_bare_and_task_logs_reach_the_stream(restore_logging, responder_factory):
+    from tests.scenarios import scenario
+
+    stream = io.StringIO()
+    for handler in list(logging.getLogger("responder.fc").handlers):
+        logging.getLogger("responder.fc").removeHandler(handler)
+    logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_responder", False)]
+    configure_logging(Settings(log_level="INFO"), stream=stream)
+    configure_logging(Settings(log_level="INFO"), stream=stream)  # idempotent: no second handler
+    client, _, _ = responder_factory(scenario(cloud="aliyun"))
+    client.post("/invoke", data=event_bytes(FORGED), headers={"x-fc-request-id": "req-42"})
+    lines = stream.getvalue().splitlines()
+    assert lines.count("FC Invoke Start RequestId: req-42") == 1
+    assert lines.count("FC Invoke End RequestId: req-42") == 1
+    assert any(" INFO " in line and " responder." in line for line in lines), lines
+
+
+def _client(tmp_path, **changes):
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/t.db", background_ticker=False, **changes)
+    return create_app(settings, clouds={}).test_client()
+
+
+def test_with_an_invoke_port_invoke_answers_only_there(tmp_path):
+    client = _client(tmp_path, invoke_port=9001)
+    main, invoke = {"SERVER_PORT": "9000"}, {"SERVER_PORT": "9001"}
+    refused = client.post("/invoke", data=event_bytes(FORGED), environ_overrides=main)
+    assert refused.status_code == 404 and "port 9001 only" in refused.get_json()["error"]
+    assert client.post("/invoke", data=event_bytes(FORGED), environ_overrides=invoke).status_code == 200
+    assert client.get("/tasks", environ_overrides=invoke).status_code == 404
+    assert client.get("/healthz", environ_overrides=invoke).status_code == 200
+    assert client.get("/tasks", environ_overrides=main).status_code == 200
+
+
+def test_without_an_invoke_port_invoke_is_on_the_main_port_as_fc_needs(tmp_path):
+    client = _client(tmp_path)
+    assert client.post("/invoke", data=event_bytes(FORGED), environ_overrides={"SERVER_PORT": "9000"}).status_code == 200

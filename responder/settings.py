@@ -17,6 +17,7 @@ from responder.logsafe import redact_url
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
+LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token"}
 
@@ -79,6 +80,10 @@ class Settings:
     sdk_debug: bool = False  # let botocore / aliyunsdkcore DEBUG records through (still redacted)
     extra: dict = field(default_factory=dict, compare=False)
     max_odcr_count: int = 100  # largest --count `responder odcr create/expand` accepts
+    launch_from: str = "auto"  # fresh-image | source-image | latest-image | auto (replace/race.py)
+    protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
+    keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
+    launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -93,6 +98,8 @@ class Settings:
             raise SettingsError("RESPONDER_MAX_BODY_BYTES must be positive")
         if self.max_spend_per_event < 0:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
+        if self.launch_from not in LAUNCH_FROM:
+            raise SettingsError(f"RESPONDER_LAUNCH_FROM must be one of {', '.join(LAUNCH_FROM)}, not {self.launch_from!r}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
 
@@ -178,4 +185,8 @@ class Settings:
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
+            launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
+            protect_on_receipt=_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
+            keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
+            launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
         )

@@ -20,30 +20,15 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import planner
+from responder.replace import planner, race_steps
+from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection
 from responder.settings import Settings
 
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
-WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address", "terminate_instance"})
-
-
-@dataclass(frozen=True)
-class Call:
-    verb: str  # what the executor does: a CloudPort verb, or probe / acquire_replacement / reserve
-    args: dict[str, Any] = field(default_factory=dict)
-    token: str = ""  # the deterministic ClientToken of a create
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verb": self.verb, **({"token": self.token} if self.token else {}), "args": self.args}
-
-
-@dataclass
-class Decision:
-    calls: list[Call] = field(default_factory=list)
-    wait_until: Optional[float] = None
-    finish: Optional[tuple[str, str]] = None  # (status, reason)
+WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address",
+                    "terminate_instance"}) | race_steps.RACE_WRITES
 
 
 @dataclass
@@ -95,6 +80,10 @@ def _decide_received(task: Task, settings: Settings, now: float) -> Decision:
         return Decision(finish=("done", f"dry-run: would image {task.instance_id} and launch {what}"))
     if not record.image.image_id:
         return Decision([create_image_call(task)])
+    if not acts_as_rebalance(task):
+        protect = race_steps.on_receipt(task, settings, now)
+        if protect:
+            return protect
     task.status = "imaging"
     return Decision()
 
@@ -120,6 +109,10 @@ def _decide_imaging(task: Task, settings: Settings, now: float) -> Decision:
         return Decision([Call("clone_details")])
     if record.plan.candidates is None:
         return _probe(task, settings)
+    if not acts_as_rebalance(task):
+        chosen = race_steps.choose_launch(task, settings, now)
+        if chosen:
+            return chosen
     if now < record.image.next_poll_at:
         return Decision(wait_until=record.image.next_poll_at)
     return Decision([Call("describe_image", {"image_id": record.image.image_id})])
@@ -154,10 +147,14 @@ def _decide_launching(task: Task, settings: Settings, now: float) -> Decision:
         if now < launch.retire_at:
             return Decision(wait_until=launch.retire_at)
         return Decision([Call("terminate_instance", {"instance_id": task.instance_id})])
+    settling = race_steps.after_running(task, settings, now)
+    if settling:
+        return settling
     chosen = launch.replacement
     where = f" ({chosen.instance_type} in {chosen.zone}, {chosen.market})" if chosen else ""
+    raced = race_steps.summary(task)
     return Decision(finish=("done", f"replaced by {', '.join(launch.replacement_ids)}{where}"
-                                    + ("; original retired" if launch.retired else "")))
+                                    + ("; original retired" if launch.retired else "") + (f"; {raced}" if raced else "")))
 
 
 def acts_as_rebalance(task: Task) -> bool:
@@ -317,6 +314,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     "associate_address": _moved_address,
     "reserve": _reserved,
     "terminate_instance": _retired,
+    **race_steps.OBSERVERS,
 }
 
 

@@ -27,11 +27,12 @@ from werkzeug.wrappers import Request, Response
 
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
+from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
-ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS}
+ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS}
 API_VERSION = "2014-05-26"
 # Never echoed into the call log: they are credentials or change on every call.
 _SECRET_PARAMS = {"Signature", "AccessKeyId", "SecurityToken"}
@@ -64,12 +65,12 @@ class AliyunEcsEmulator:
     """The ECS RPC API for one scenario, served by a threaded werkzeug server on 127.0.0.1."""
 
     def __init__(self, scenario: Scenario | None = None, access_key_id: str = "sandbox-key",
-                 access_key_secret: str = "sandbox-secret", port: int = 0):
+                 access_key_secret: str = "sandbox-secret", port: int = 0, clock=None):
         self.scenario = scenario if scenario is not None else load_scenario()
         self.access_key_id = access_key_id
         self._secret = access_key_secret
         self.port = port
-        self.clock = self.scenario.new_clock()
+        self.clock = clock or self.scenario.new_clock()  # a bench may drive its own (virtual) clock
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
@@ -196,6 +197,7 @@ class AliyunEcsEmulator:
     def _dispatch(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         with self.world.lock:
             region = self.world.region(params.get("RegionId", ""))
+            settle(self.world)  # interrupted instances whose notice ran out are gone before the action
             return dict(ACTIONS[action](self.world, region, params))
 
 

@@ -139,6 +139,11 @@ class World:
         self.images: dict[str, dict[str, Any]] = {}
         self.reservations: dict[str, dict[str, Any]] = {}
         self.tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        # Disks, snapshots and EIPs (aliyun_ecs_disks.py), and when each interrupted instance went.
+        self.disks: dict[str, dict[str, Any]] = {}
+        self.snapshots: dict[str, dict[str, Any]] = {}
+        self.eips: dict[str, dict[str, Any]] = {}
+        self.released: dict[str, float] = {}
         for region in self.regions.values():
             for image_id in region.raw.get("images", []) or []:
                 self.images[image_id] = {"id": image_id, "name": image_id, "region": region.region,
@@ -207,7 +212,12 @@ class World:
         return inst.get("status", "Running")
 
     def image_status(self, image: dict[str, Any]) -> tuple[str, str]:
-        """(Status, Progress): Creating until image_build_seconds of scenario time have passed."""
+        """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),
+        else Creating until image_build_seconds of scenario time have passed."""
+        if image.get("snapshots") is not None:
+            from responder.sandbox.aliyun_ecs_disks import image_state
+
+            return ("CreateFailed", "0%") if image["fails"] else image_state(self, image)
         elapsed = self.clock() - image["created"]
         build = self.scenario.image_build_seconds
         if elapsed >= build:
@@ -259,7 +269,7 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "InternetMaxBandwidthOut": int(inst.get("bandwidth_out", 0)),
         "InternetMaxBandwidthIn": 100 if public_ip else 0,
         "PublicIpAddress": {"IpAddress": [public_ip] if public_ip else []},
-        "EipAddress": {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""},
+        "EipAddress": _eip_json(world, inst),
         "InnerIpAddress": {"IpAddress": []},
         "VpcAttributes": {
             "VpcId": subnet.get("vpc", ""),
@@ -276,6 +286,13 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "DeletionProtection": False,
         "Recyclable": False,
     }
+
+
+def _eip_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
+    eip = world.eips.get(inst.get("eip", ""))
+    if eip is None or eip["instance"] != inst["id"]:
+        return {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""}
+    return {"AllocationId": eip["id"], "IpAddress": eip["ip"], "Bandwidth": 5, "InternetChargeType": "PayByTraffic"}
 
 
 def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:

@@ -167,5 +167,6 @@ class Executor:
             pass  # already gone: a delete whose answer was lost, or the owner's own cleanup
         return [call.args["disk_id"]]
 
-    def _disk_states(self, task: Task, cloud: CloudPort, call: Call):
-        return cloud.describe_disks(task.region, disk_ids=tuple(call.args["disk_ids"]))
+    def _disk_states(self, task: Task, cloud: CloudPort, call: Call) -> dict:
+        found = {d.disk_id: d for d in cloud.describe_disks(task.region, disk_ids=tuple(call.args["disk_ids"]))}
+        return {disk_id: found.get(disk_id) for disk_id in call.args["disk_ids"]}

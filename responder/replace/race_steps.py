@@ -58,25 +58,31 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
 
 
 def after_running(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """Once the replacement runs: see the original go (when something must follow it), move the
+    EIP, reattach data disks, wait for the fresh image, then give back what we kept."""
     record, state = task.record, task.record.race
-    launched_from_other = bool(state.launch_image_id)
-    if launched_from_other and not record.image.available and not state.image_failed:
-        if now < record.image.next_poll_at:
-            return Decision(wait_until=record.image.next_poll_at)
-        return Decision([Call("check_image", {"image_id": record.image.image_id})])
+    image_pending = bool(state.launch_image_id) and not record.image.available and not state.image_failed
     replacement = record.launch.replacement_ids[0]
     reattach = [d for d in race.unsettled(task) if race.reattaches(task, d)]
     needs_release = bool(reattach) or (bool(state.eip_allocation) and not state.eip_bound)
-    expected = state.release_expected_at or now
+    expected = state.release_expected_at if state.release_expected_at is not None else now
     if needs_release and state.released_at is None and now < expected + RELEASE_WAIT:
         due = max(state.next_release_check_at, expected)
-        if now < due:
+        if now >= due:
+            return Decision([Call("original_state", {"instance_ids": [task.instance_id]})])
+        if not image_pending:
             return Decision(wait_until=due)
-        return Decision([Call("original_state", {"instance_ids": [task.instance_id]})])
+        if now < record.image.next_poll_at:
+            return Decision(wait_until=min(due, record.image.next_poll_at))
+        return Decision([Call("check_image", {"image_id": record.image.image_id})])
     if state.eip_allocation and not state.eip_bound and state.released_at is not None:
         return Decision([Call("bind_eip", {"allocation_id": state.eip_allocation, "instance_id": replacement})])
     if reattach and state.released_at is not None:
         return Decision([Call("attach_disk", {"disk_id": d.disk_id, "instance_id": replacement}) for d in reattach])
+    if image_pending:
+        if now < record.image.next_poll_at:
+            return Decision(wait_until=record.image.next_poll_at)
+        return Decision([Call("check_image", {"image_id": record.image.image_id})])
     give_back = [d for d in race.unsettled(task) if race.ours_to_give_back(d) and not race.reattaches(task, d)]
     if give_back and record.image.available:
         if not state.disk_states_read:
@@ -162,12 +168,12 @@ def _settle(mark: str):
     return observe
 
 
-def _disk_states(task: Task, disks, settings, now, facts, error) -> None:
+def _disk_states(task: Task, seen: dict, settings, now, facts, error) -> None:
+    """`seen`: each asked disk id → its DiskInfo, or None when it no longer exists."""
     state = task.record.race
-    seen = {d.disk_id: d for d in disks}
-    state.detached = [i for i, d in seen.items() if not d.instance_id]
+    state.detached = [i for i, d in seen.items() if d is not None and not d.instance_id]
     for disk in state.disks:
-        if disk.disk_id not in seen and race.ours_to_give_back(disk) and not disk.settled:
+        if disk.disk_id in seen and seen[disk.disk_id] is None and not disk.settled:
             disk.settled = "gone"
     state.disk_states_read = True
 

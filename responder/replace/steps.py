@@ -80,10 +80,6 @@ def _decide_received(task: Task, settings: Settings, now: float) -> Decision:
         return Decision(finish=("done", f"dry-run: would image {task.instance_id} and launch {what}"))
     if not record.image.image_id:
         return Decision([create_image_call(task)])
-    if not acts_as_rebalance(task):
-        protect = race_steps.on_receipt(task, settings, now)
-        if protect:
-            return protect
     task.status = "imaging"
     return Decision()
 
@@ -105,6 +101,10 @@ def dry_run_writes(task: Task) -> list[Call]:
 
 def _decide_imaging(task: Task, settings: Settings, now: float) -> Decision:
     record = task.record
+    if not acts_as_rebalance(task):  # first, right behind CreateImage: keep the disks, the public IP
+        protect = race_steps.on_receipt(task, settings, now)
+        if protect:
+            return protect
     if not record.plan.details_fetched:
         return Decision([Call("clone_details")])
     if record.plan.candidates is None:
@@ -268,7 +268,7 @@ def _launched(task: Task, outcome, settings: Settings, now: float, facts, error)
     if next_market(task, settings) is not None:
         record.plan.candidates = None  # this market is sold out: probe the next one at once
         return None
-    waited = now - (launch.since or now)
+    waited = now - (launch.since if launch.since is not None else now)
     if waited >= settings.launch_retry_seconds:
         return "failed", "no stock for any candidate: " + ("; ".join(launch.refusals) or "no candidate had stock")
     record.plan.probed_markets, record.plan.candidates = [], None  # stock frees up: look again later
@@ -281,7 +281,7 @@ def _saw_states(task: Task, states: dict[str, str], settings: Settings, now: flo
     if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
         task.record.stamp("running", now)
         return None
-    waited = now - (launch.launched_at or now)
+    waited = now - (launch.launched_at if launch.launched_at is not None else now)  # 0.0 is a time
     if waited > RUNNING_TIMEOUT:
         return "failed", (f"replacement {', '.join(launch.replacement_ids)} not running after "
                           f"{RUNNING_TIMEOUT:.0f} s (states: {states or 'not found'}); it is left as it is")

@@ -66,7 +66,7 @@ def _release(world: World, inst: dict[str, Any], now: float) -> None:
     for eip in world.eips.values():
         if eip["instance"] == inst["id"]:
             eip["instance"] = ""
-    world.released[inst["id"]] = now
+    world.released[inst["id"]] = inst["release_at"]  # when it went, not when someone next asked
     del world.instances[inst["id"]]
 
 

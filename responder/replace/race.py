@@ -82,7 +82,10 @@ def ours_to_give_back(disk: KeptDisk) -> bool:
 
 def reattaches(task: Task, disk: KeptDisk) -> bool:
     """A data disk follows the replacement when it can attach there (same zone) and the
-    replacement did not already get its data from the fresh image."""
+    replacement did not already get its data from the fresh image. On EC2 the volumes are not moved
+    (a stopped original still holds them, a terminated one took them): the fresh AMI carries them."""
+    if task.cloud not in KEEPS_DISKS:
+        return False
     replacement = task.record.launch.replacement
     from_fresh = not task.record.race.launch_image_id
     return (disk.kind == "data" and not from_fresh and replacement is not None and replacement.zone == disk.zone)

@@ -33,8 +33,13 @@ def drive(runner, clock, arrivals: Iterable[tuple[float, Any]], until: float) ->
 
 
 def sandbox_gone(sandbox, cloud: str, instance_id: str) -> float | None:
-    """Scenario time the emulator released (Aliyun) or stopped/terminated (AWS) an instance."""
+    """Scenario time the emulator released (Aliyun) or stopped/terminated (AWS) an instance, or
+    will (the emulators release lazily, on the next call after the time)."""
     emulator = sandbox.emulators[cloud]
     if cloud == "aliyun":
-        return emulator.world.released.get(instance_id)
-    return emulator.race.released.get(instance_id)
+        world = emulator.world
+        inst = world.instances.get(instance_id) or {}
+        return world.released.get(instance_id, inst.get("release_at"))
+    race = emulator.race
+    due = next((t for (i, _), t in race.pending.items() if i == instance_id), None)
+    return race.released.get(instance_id, due)

@@ -323,8 +323,10 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     """Poll when the image should be ready, not on a fixed 20 s beat.
 
     With a progress figure, extrapolate; else aim at how long images take here — exactly when
-    that came from progress figures, a little early when it came from polls (then step finely,
-    so the launch follows the image within about half a second); else back off geometrically.
+    that came from progress figures, a little early when it came from polls (then step finely, so
+    the launch follows the image within about half a second, and back off geometrically once this
+    image is well past that figure: one region's images differ by their disks); else back off
+    geometrically.
     """
     if 0 < progress < 100 and elapsed > 0:
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
@@ -335,6 +337,9 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     aim = estimate if exact else estimate * 0.9
     if elapsed < aim:
         return aim - elapsed + 0.05
+    overdue = elapsed - estimate
+    if overdue > max(5.0, 0.1 * estimate):  # the estimate was wrong for this image: stop stepping finely
+        return min(15.0, max(0.5, overdue * 0.5))
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(0.5, max(0.1, estimate * 0.05))
 
 

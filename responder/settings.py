@@ -84,6 +84,7 @@ class Settings:
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
+    invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -189,4 +190,5 @@ class Settings:
             protect_on_receipt=_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
             keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
+            invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
         )

@@ -25,7 +25,7 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest,
+from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, OwnImage, InstanceInfo, InstanceTypeSpec, LaunchRequest,
                                    LaunchResult, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
@@ -312,3 +312,47 @@ class AliyunCloud(AliyunCapacityMixin):
                            "Tag.1.Key": "responder:source-instance", "Tag.1.Value": instance_id})["Images"]["Image"]
         rows.sort(key=lambda r: r.get("CreationTime", ""), reverse=True)
         return rows[0]["ImageId"] if rows else ""
+
+    # -- protect ahead of time and retention -----------------------------------------------
+    def instances_tagged(self, region: str, key: str, value: str) -> list[str]:
+        found, page = [], 1
+        while True:
+            body = self._call(region, "DescribeInstances", f"listing instances tagged {key}={value}",
+                              {"Tag.1.Key": key, "Tag.1.Value": value, "PageSize": 100, "PageNumber": page})
+            rows = body["Instances"]["Instance"]
+            found += [r["InstanceId"] for r in rows]
+            if not rows or len(found) >= int(body.get("TotalCount") or 0):
+                return found
+            page += 1
+
+    def own_images(self, region: str) -> list[OwnImage]:
+        found, page = [], 1
+        while True:
+            body = self._call(region, "DescribeImages", "listing the responder's images",
+                              {"ImageOwnerAlias": "self", "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed",
+                               "Tag.1.Key": "responder:source-instance", "PageSize": 100, "PageNumber": page})
+            rows = body["Images"]["Image"]
+            for r in rows:
+                tags = {t["TagKey"]: t.get("TagValue", "") for t in (r.get("Tags") or {}).get("Tag", [])}
+                if "responder:source-instance" not in tags:
+                    continue  # never another's image, whatever the filter returned
+                found.append(OwnImage(r["ImageId"], tags["responder:source-instance"],
+                                      tags.get("responder:made-by", "interruption"), r.get("CreationTime", ""),
+                                      _IMAGE_STATES.get(r.get("Status", ""), "creating")))
+            if not rows or page * 100 >= int(body.get("TotalCount") or 0):
+                return found
+            page += 1
+
+    def delete_image(self, region: str, image_id: str) -> None:
+        doing = f"deleting image {image_id}"
+        rows = self._call(region, "DescribeImages", doing, {"ImageId": image_id, "ImageOwnerAlias": "self",
+                          "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed"})["Images"]["Image"]
+        snapshots = [m.get("SnapshotId") for r in rows
+                     for m in (r.get("DiskDeviceMappings") or {}).get("DiskDeviceMapping", []) if m.get("SnapshotId")]
+        self._call(region, "DeleteImage", doing, {"ImageId": image_id})
+        for snapshot_id in snapshots:  # an image's snapshots bill on after DeleteImage
+            try:
+                self._call(region, "DeleteSnapshot", f"deleting snapshot {snapshot_id} of {image_id}",
+                           {"SnapshotId": snapshot_id})
+            except NotFound:
+                pass

@@ -72,6 +72,17 @@ class DiskInfo:
 
 
 @dataclass(frozen=True)
+class OwnImage:
+    """An image the responder made (it carries responder:source-instance), for retention."""
+
+    image_id: str
+    instance_id: str
+    made_by: str  # "protect" (ahead of time) or "interruption"
+    created: str  # the cloud's ISO time: sorts in time order
+    state: str
+
+
+@dataclass(frozen=True)
 class InstanceTypeSpec:
     instance_type: str
     family: str
@@ -205,4 +216,15 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    # -- protect ahead of time and retention (responder/protect/) ------------------------------
+    def instances_tagged(self, region: str, key: str, value: str) -> list[str]: ...
+
+    def own_images(self, region: str) -> list[OwnImage]:
+        """Images tagged responder:source-instance, and only those: retention never sees others."""
+        ...
+
+    def delete_image(self, region: str, image_id: str) -> None:
+        """The image and the snapshots it was made of."""
         ...

@@ -13,7 +13,7 @@ from typing import Any
 
 from responder.sandbox.aliyun_ecs_state import (
     EcsError, World, image_json, instance_json, json_list, new_id, not_found, page_numbered, page_token,
-    repeat_list, repeat_tags, require,
+    repeat_list, require, tags_match,
 )
 from responder.sandbox.aliyun_ecs_disks import snapshot_instance
 from responder.sandbox.scenario import Region
@@ -54,15 +54,7 @@ def describe_instances(world: World, region: Region, params: dict[str, str]) -> 
 
 def _has_tags(rendered: dict[str, Any], params: dict[str, str]) -> bool:
     """DescribeInstances `Tag.N.Key` / `Tag.N.Value` (N = 1..20): every named tag must match."""
-    tags = {t["TagKey"]: t.get("TagValue", "") for t in rendered.get("Tags", {}).get("Tag", [])}
-    for n in range(1, 21):
-        key = params.get(f"Tag.{n}.Key")
-        if key is None:
-            continue
-        value = params.get(f"Tag.{n}.Value")
-        if key not in tags or (value is not None and tags[key] != value):
-            return False
-    return True
+    return tags_match({t["TagKey"]: t.get("TagValue", "") for t in rendered.get("Tags", {}).get("Tag", [])}, params)
 
 
 def describe_instance_status(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
@@ -134,7 +126,7 @@ def describe_images(world: World, region: Region, params: dict[str, str]) -> dic
             continue
         if params.get("ImageName") and image["name"] != params["ImageName"]:
             continue
-        if any(image.get("tags", {}).get(k) != v for k, v in repeat_tags(params).items()):
+        if not tags_match(image.get("tags", {}), params):
             continue
         rendered = image_json(world, image)
         if rendered["Status"] in statuses:

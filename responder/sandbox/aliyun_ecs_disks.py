@@ -21,7 +21,7 @@ from typing import Any
 
 from responder.sandbox import race_model
 from responder.sandbox.aliyun_ecs_state import (
-    EcsError, World, json_list, new_id, not_found, page_numbered, repeat_list, repeat_tags, require,
+    EcsError, World, json_list, new_id, not_found, page_numbered, repeat_list, repeat_tags, require, tags_match,
 )
 from responder.sandbox.scenario import Region
 
@@ -123,10 +123,6 @@ def _disk_json(world: World, disk: dict[str, Any]) -> dict[str, Any]:
             "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in disk["tags"].items()]}}
 
 
-def _tags_match(tags: dict[str, str], params: dict[str, str]) -> bool:
-    return all(tags.get(k) == v for k, v in repeat_tags(params).items())
-
-
 # -- actions ---------------------------------------------------------------------------------
 def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
     for inst in world.instances.values():
@@ -137,7 +133,7 @@ def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict
             if d["region"] == region.region and (not ids or d["id"] in ids)
             and (not params.get("InstanceId") or d["instance"] == params["InstanceId"])
             and wanted in ("all", d["type"]) and (not params.get("Status") or params["Status"] == (
-                "In_use" if d["instance"] else "Available")) and _tags_match(d["tags"], params)]
+                "In_use" if d["instance"] else "Available")) and tags_match(d["tags"], params)]
     page, number, size = page_numbered(rows, params, 10, 100)
     return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size, "Disks": {"Disk": page}}
 
@@ -214,7 +210,7 @@ def describe_snapshots(world: World, region: Region, params: dict[str, str]) -> 
         status = _snapshot_status(world, snap)
         if snap["region"] != region.region or status == "deleted" or (ids and snap["id"] not in ids):
             continue
-        if (params.get("DiskId") and snap["disk"] != params["DiskId"]) or not _tags_match(snap["tags"], params):
+        if (params.get("DiskId") and snap["disk"] != params["DiskId"]) or not tags_match(snap["tags"], params):
             continue
         age = world.clock() - snap["started"]
         usable = status == "accomplished" or (snap["instant"] is not None and age >= snap["instant"])

@@ -92,6 +92,18 @@ def repeat_tags(params: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def tags_match(tags: dict[str, str], params: dict[str, str]) -> bool:
+    """Every `Tag.N.Key` present, and equal to `Tag.N.Value` when one is given."""
+    for n in range(1, 21):
+        key = params.get(f"Tag.{n}.Key")
+        if key is None:
+            continue
+        value = params.get(f"Tag.{n}.Value")
+        if key not in tags or (value is not None and tags[key] != value):
+            return False
+    return True
+
+
 def page_numbered(items: list, params: dict[str, str], default_size: int = 10, max_size: int = 100):
     """PageNumber/PageSize paging, clamped as ECS clamps it."""
     size = min(max(int_param(params, "PageSize", default_size), 1), max_size)
@@ -312,4 +324,8 @@ def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
         "IsCopied": False,
         "Usage": "none",
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in image.get("tags", {}).items()]},
+        "DiskDeviceMappings": {"DiskDeviceMapping": [
+            {"SnapshotId": snap_id, "Type": world.snapshots[snap_id]["disk_type"],
+             "Size": str(world.snapshots[snap_id]["size"])}
+            for snap_id in image.get("snapshots") or [] if snap_id in world.snapshots]},
     }

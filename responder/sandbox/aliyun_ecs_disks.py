@@ -138,11 +138,16 @@ def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict
     return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size, "Disks": {"Disk": page}}
 
 
+def _find(table: dict[str, dict[str, Any]], region: Region, kind: str, value: str) -> dict[str, Any]:
+    """The named resource of this region, or the API's InvalidXxx.NotFound."""
+    item = table.get(value)
+    if item is None or item["region"] != region.region or item.get("deleted"):
+        raise not_found(kind, value)
+    return item
+
+
 def _disk(world: World, region: Region, disk_id: str) -> dict[str, Any]:
-    disk = world.disks.get(disk_id)
-    if disk is None or disk["region"] != region.region:
-        raise not_found("DiskId", disk_id)
-    return disk
+    return _find(world.disks, region, "DiskId", disk_id)
 
 
 def modify_disk_attribute(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
@@ -156,9 +161,7 @@ def modify_disk_attribute(world: World, region: Region, params: dict[str, str]) 
 
 def attach_disk(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
     disk = _disk(world, region, require(params, "DiskId"))
-    inst = world.instances.get(require(params, "InstanceId"))
-    if inst is None or inst["region"] != region.region:
-        raise not_found("InstanceId", params["InstanceId"])
+    inst = _find(world.instances, region, "InstanceId", require(params, "InstanceId"))
     if disk["instance"]:
         raise EcsError("IncorrectDiskStatus", "The current disk status does not support this operation.", 403)
     if disk["zone"] != inst.get("zone"):
@@ -185,9 +188,7 @@ def create_disk(world: World, region: Region, params: dict[str, str]) -> dict[st
     answer = world.replay("CreateDisk", params)
     if answer is not None:
         return answer
-    snap = world.snapshots.get(require(params, "SnapshotId"))
-    if snap is None or snap["region"] != region.region or snap["deleted"]:
-        raise not_found("SnapshotId", params["SnapshotId"])
+    snap = _find(world.snapshots, region, "SnapshotId", require(params, "SnapshotId"))
     age = world.clock() - snap["started"]
     if age < snap["duration"] and (snap["instant"] is None or age < snap["instant"]):
         raise EcsError("IncorrectSnapshotStatus", "The snapshot is not ready to create a disk.", 403)
@@ -223,9 +224,7 @@ def describe_snapshots(world: World, region: Region, params: dict[str, str]) -> 
 
 
 def delete_snapshot(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
-    snap = world.snapshots.get(require(params, "SnapshotId"))
-    if snap is None or snap["region"] != region.region or snap["deleted"]:
-        raise not_found("SnapshotId", params["SnapshotId"])
+    snap = _find(world.snapshots, region, "SnapshotId", require(params, "SnapshotId"))
     if snap["image"] in world.images:
         raise EcsError("SnapshotCreatedImage", "The snapshot has been used to create a custom image.", 403)
     del world.snapshots[snap["id"]]
@@ -233,17 +232,13 @@ def delete_snapshot(world: World, region: Region, params: dict[str, str]) -> dic
 
 
 def delete_image(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
-    image = world.images.get(require(params, "ImageId"))
-    if image is None or image["region"] != region.region:
-        raise not_found("ImageId", params["ImageId"])
+    image = _find(world.images, region, "ImageId", require(params, "ImageId"))
     del world.images[image["id"]]
     return {}
 
 
 def convert_nat_public_ip_to_eip(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
-    inst = world.instances.get(require(params, "InstanceId"))
-    if inst is None or inst["region"] != region.region:
-        raise not_found("InstanceId", params["InstanceId"])
+    inst = _find(world.instances, region, "InstanceId", require(params, "InstanceId"))
     if not inst.get("public_ip"):
         raise EcsError("InvalidInstance.NoPublicIp", "The instance has no public IP address to convert.", 403)
     allocation = "eip-" + inst["id"][2:]
@@ -253,12 +248,8 @@ def convert_nat_public_ip_to_eip(world: World, region: Region, params: dict[str,
 
 
 def associate_eip_address(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
-    eip = world.eips.get(require(params, "AllocationId"))
-    if eip is None or eip["region"] != region.region:
-        raise not_found("AllocationId", params["AllocationId"])
-    inst = world.instances.get(require(params, "InstanceId"))
-    if inst is None:
-        raise not_found("InstanceId", params["InstanceId"])
+    eip = _find(world.eips, region, "AllocationId", require(params, "AllocationId"))
+    inst = _find(world.instances, region, "InstanceId", require(params, "InstanceId"))
     if eip["instance"] == inst["id"]:
         return {}
     if eip["instance"]:

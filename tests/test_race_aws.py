@@ -78,3 +78,15 @@ def test_instance_action_stop_keeps_the_volumes(race):
     assert state == "stopped"
     volumes = client.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [DB]}])["Volumes"]
     assert sorted(v["Size"] for v in volumes) == [50, 200]
+
+
+def test_latest_image_takes_the_newest_available_ami_the_responder_made_of_the_instance(race):
+    r = race("api", launch_from="latest-image")
+    backend = r.emulator.backends[r.region]
+    tags = [{"ResourceType": "image", "Tags": [{"Key": "responder:source-instance", "Value": API}]}]
+    ours = backend.create_image(API, "protect-api", "responder protect", tags).id
+    backend.create_image(API, "someone-elses", "not ours", [])  # untagged: never taken
+    (task,) = r.run([API])
+    assert task.status == "done", task.reason
+    assert task.record.race.launch_image_id == ours and task.record.race.policy == "latest-image"
+    assert task.record.timings["running"] <= r.gone_at(API)

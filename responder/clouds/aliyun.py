@@ -25,8 +25,8 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, OwnImage, InstanceInfo, InstanceTypeSpec, LaunchRequest,
-                                   LaunchResult, Subnet)
+from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
+                                   LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
 

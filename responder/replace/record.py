@@ -3,7 +3,8 @@
 Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
 KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
 RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
-(a task row with its record, what the flow works on), and the small generic codec (`encode`, `decode`) it uses for nested dataclasses.
+(a task row with its record, what the flow works on), and the small generic codec (`encode`,
+`decode`) it uses for nested dataclasses.
 
 The record is stored as JSON in the task row's `data` column. No other module reads or writes
 that JSON: they work on these dataclasses. A record written by an older schema is upgraded in

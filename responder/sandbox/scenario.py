@@ -1,7 +1,8 @@
 """The scenario format shared by every emulator, and the live state it drives.
 
 Parts: load_scenario (YAML/JSON file or dict → Scenario), Scenario (regions, instances, catalog,
-stock, latency, faults, seed), ManualClock (time that moves when told), StockBook (capacity per offering that changes over time and is
+stock, latency, faults, seed), ManualClock (time that moves when told),
+StockBook (capacity per offering that changes over time and is
 consumed by launches and reservations), SandboxClock (scaled scenario time). FaultPlan (injected
 errors, timeouts, resets, lost answers) lives in faults.py and is re-exported here.
 

@@ -45,9 +45,13 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
     state = task.record.race
     if state.policy:
         return None
-    if settings.launch_from in ("latest-image", "auto") and not state.latest_looked_up:
+    if not state.latest_looked_up:  # an earlier image of ours: a launch source, and incremental snapshots
         return Decision([Call("latest_image", {"instance_id": task.instance_id})])
     state.policy, state.why = race.choose_policy(task, settings.launch_from, now, settings.launch_running_seconds)
+    # Aim the next image poll at this image's own estimate, not at how long the region's last took.
+    requested = task.record.timings.get("image_requested", now)
+    task.record.image.next_poll_at = min(task.record.image.next_poll_at,
+                                         max(now, requested + (state.image_estimate_s or 0.0) * 0.9))
     if state.policy == "fresh-image":
         return None
     source = task.record.source

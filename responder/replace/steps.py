@@ -322,15 +322,17 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
 def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
     """Poll when the image should be ready, not on a fixed 20 s beat.
 
-    With a progress figure, extrapolate; else aim at how long images take here — exactly when
-    that came from progress figures, a little early when it came from polls (then step finely, so
-    the launch follows the image within about half a second, and back off geometrically once this
-    image is well past that figure: one region's images differ by their disks); else back off
-    geometrically.
+    With a progress figure, extrapolate; else aim at how long this image should take — from its
+    disks when they were read (race.py), else how long images took here — exactly when that came
+    from progress figures, a little early otherwise (then step finely, so the launch follows the
+    image within about half a second, and back off geometrically once the image is well past that
+    figure); else back off geometrically.
     """
     if 0 < progress < 100 and elapsed > 0:
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
     known = facts.build_estimates.get((task.cloud, task.region))
+    if task.record.race.image_estimate_s and task.record.race.disks:  # this image's own, from its disks
+        known = (task.record.race.image_estimate_s, False)
     if not known:
         return min(15.0, max(0.5, elapsed * 0.5))
     estimate, exact = known

@@ -4,6 +4,8 @@ the responder kept that still bills — on the Aliyun sandbox through the real S
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from race_fixtures import Race, shape
@@ -70,3 +72,22 @@ def test_orphans_lists_kept_disks_while_they_bill_and_nothing_once_the_task_sett
     drive_rest = race.run([], until=3000.0)
     assert drive_rest == []
     assert find_orphans(race.store, race.box.clouds) == []
+
+
+def test_the_protect_and_orphans_commands_answer_in_json(race, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from responder.cli import cli
+
+    monkeypatch.setenv("RESPONDER_ALIYUN_ENDPOINT", race.emulator.endpoint)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "sandbox-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sandbox-secret")
+    db = f"sqlite:///{tmp_path}/cli.db"
+    made = CliRunner().invoke(cli, ["protect", "--cloud", "aliyun", "--region", "cn-hangzhou", "--tag", "app=web",
+                                    "--database-url", db])
+    assert made.exit_code == 0, made.output
+    assert len(json.loads(made.output.splitlines()[-1])["imaged"]) == 1
+    bad = CliRunner().invoke(cli, ["protect", "--cloud", "aliyun", "--region", "cn-hangzhou", "--tag", "app"])
+    assert bad.exit_code == 2 and "key=value" in bad.output
+    listed = CliRunner().invoke(cli, ["orphans", "--database-url", db])
+    assert listed.exit_code == 0 and json.loads(listed.output.splitlines()[-1]) == {"orphans": []}

@@ -331,8 +331,11 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     if 0 < progress < 100 and elapsed > 0:
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
     known = facts.build_estimates.get((task.cloud, task.region))
-    if task.record.race.image_estimate_s and task.record.race.disks:  # this image's own, from its disks
-        known = (task.record.race.image_estimate_s, False)
+    own = task.record.race.image_estimate_s if task.record.race.disks else None
+    if own and elapsed < own * 0.9:  # this image's own estimate, from its disks: a guess, so look
+        return min(own * 0.9 - elapsed + 0.05, max(2.0, elapsed * 0.5))  # on the way too
+    if own:
+        known = (own, False)
     if not known:
         return min(15.0, max(0.5, elapsed * 0.5))
     estimate, exact = known

@@ -32,6 +32,8 @@ def protect(cloud: str, region: str, tag: str, period: float, keep: int, databas
     _, _, clouds, _ = build_runtime(False, None, database_url, _settings())
     if cloud not in clouds:
         raise click.UsageError(f"no {cloud} cloud is configured")
+    if not hasattr(clouds[cloud], "own_images"):
+        raise click.UsageError(f"responder protect does not support {cloud} yet (only aliyun)")
     report = protect_fleet(clouds[cloud], region, (key.strip(), value.strip()), period, time.time(), keep=keep)
     click.echo(json.dumps(report.to_json()))
 

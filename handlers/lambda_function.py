@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 from responder.errors import BadEvent
 from responder.logformat import log_context
@@ -100,9 +99,4 @@ def _drive(runner: TaskRunner, context) -> None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return
-    while remaining() > SAFETY_MARGIN_MS:
-        runner.tick()
-        pause = runner.seconds_until_due(cap=5.0)
-        if runner.store.next_due_at() is None:
-            return  # nothing unfinished
-        time.sleep(min(pause, max(0.0, (remaining() - SAFETY_MARGIN_MS) / 1000)))
+    runner.drive_until(runner.clock() + max(0.0, (remaining() - SAFETY_MARGIN_MS) / 1000))

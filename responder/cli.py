@@ -296,5 +296,15 @@ def _register_db() -> None:
 _register_db()
 
 
+def _register_protect() -> None:
+    from responder.protect.cli import orphans, protect
+
+    cli.add_command(protect)
+    cli.add_command(orphans)
+
+
+_register_protect()
+
+
 def main() -> None:
     cli()

@@ -17,6 +17,7 @@ from responder.logsafe import redact_url
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
+LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token"}
 
@@ -97,6 +98,11 @@ class Settings:
     allow_local_sqlite: bool = False
     # A second port for /invoke (the container: 9001, unpublished); 0 serves it on the main port (FC).
     invoke_port: int = 0
+    launch_from: str = "auto"  # fresh-image | source-image | latest-image | auto (replace/race.py)
+    protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
+    keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
+    launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
+    invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -113,6 +119,8 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
         if self.tick_workers < 1:
             raise SettingsError(f"RESPONDER_TICK_WORKERS must be >= 1, not {self.tick_workers}")
+        if self.launch_from not in LAUNCH_FROM:
+            raise SettingsError(f"RESPONDER_LAUNCH_FROM must be one of {', '.join(LAUNCH_FROM)}, not {self.launch_from!r}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
         _check_notify(self)
@@ -224,6 +232,11 @@ class Settings:
             clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
+            launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
+            protect_on_receipt=_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
+            keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
+            launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
+            invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
         )
 
 

@@ -53,8 +53,9 @@ def sandbox_factory():
 def test_settings(tmp_path):
     from responder.settings import Settings
 
+    # The image-first flow these tests pin down; the race tests (test_race_*.py) take `auto`.
     return Settings(database_url=f"sqlite:///{tmp_path}/tasks.db", launch_retry_seconds=0,
-                    background_ticker=False, tick_interval=0.05)
+                    background_ticker=False, tick_interval=0.05, launch_from="fresh-image")
 
 
 @pytest.fixture

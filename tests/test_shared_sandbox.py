@@ -66,7 +66,9 @@ def test_replays_in_other_processes_share_the_one_cloud(shared, tmp_path):
     url = f"sqlite:///{tmp_path}/tasks.db"
     # The schema first: two processes creating it at once on an empty database race each other.
     Store(url)
-    env = responder_env(shared.exports, RESPONDER_DATABASE_URL=url)
+    # The image-first flow: each replacement is launched from its own fresh image (`auto` may
+    # launch from the original's image first when the image cannot beat the notice).
+    env = responder_env(shared.exports, RESPONDER_DATABASE_URL=url, RESPONDER_LAUNCH_FROM="fresh-image")
 
     def replay(event):
         return run_responder("replay", event, "--json", env=env)

@@ -26,8 +26,8 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_errors import classify
 from responder.clouds.inventory import AliyunInventoryMixin
-from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec, LaunchRequest,
-                                   LaunchResult, Subnet)
+from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
+                                   LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
 
@@ -41,7 +41,8 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
-    capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"))
+    capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"), disks_go_with_instance=True,
+                                public_ip_converts=True)
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str = "",
                  endpoint: str = "", timeout: int = 10):
@@ -271,3 +272,96 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
             raise
         ids = tuple(body.get("InstanceIdSets", {}).get("InstanceIdSet", []))
         return LaunchResult(instance_ids=ids, offering=offering)
+
+    # -- the race against the release ------------------------------------------------------
+    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
+        doing = f"listing disks of {instance_id or ', '.join(disk_ids)}"
+        params: dict[str, Any] = {"PageSize": 100}
+        if instance_id:
+            params["InstanceId"] = instance_id
+        if disk_ids:
+            params["DiskIds"] = json.dumps(list(disk_ids))
+        rows = self._call(region, "DescribeDisks", doing, params).get("Disks", {}).get("Disk", [])
+        return [DiskInfo(disk_id=r["DiskId"], kind=r.get("Type", "data"), category=r.get("Category", ""),
+                         size_gib=int(r.get("Size") or 0), zone=r.get("ZoneId", ""),
+                         delete_with_instance=bool(r.get("DeleteWithInstance")), instance_id=r.get("InstanceId") or "",
+                         device=r.get("Device") or "") for r in rows]
+
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+        params: dict[str, Any] = {"DeleteWithInstance": "true" if delete else "false"}
+        params.update({f"DiskIds.{n}": d for n, d in enumerate(disk_ids, start=1)})
+        doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"
+        self._call(region, "ModifyDiskAttribute", doing, params)
+
+    def attach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
+        self._call(region, "AttachDisk", f"attaching {disk_id} to {instance_id}",
+                   {"DiskId": disk_id, "InstanceId": instance_id, "DeleteWithInstance": "false"})
+
+    def delete_disk(self, region: str, disk_id: str) -> None:
+        self._call(region, "DeleteDisk", f"deleting disk {disk_id}", {"DiskId": disk_id})
+
+    def convert_public_ip(self, region: str, instance_id: str) -> str:
+        """Check before act: a conversion whose answer was lost left an EIP on the instance."""
+        doing = f"converting the public IP of {instance_id} to an EIP"
+
+        def bound() -> str:
+            rows = self._call(region, "DescribeInstances", doing, {"InstanceIds": json.dumps([instance_id])})
+            rows = rows["Instances"]["Instance"]
+            return ((rows[0].get("EipAddress") or {}).get("AllocationId") or "") if rows else ""
+
+        found = bound()
+        if found:
+            return found
+        self._call(region, "ConvertNatPublicIpToEip", doing, {"InstanceId": instance_id})
+        return bound()
+
+    def latest_image(self, region: str, instance_id: str) -> str:
+        rows = self._call(region, "DescribeImages", f"finding the latest image of {instance_id}",
+                          {"Status": "Available", "ImageOwnerAlias": "self", "PageSize": 100,
+                           "Tag.1.Key": "responder:source-instance", "Tag.1.Value": instance_id})["Images"]["Image"]
+        rows.sort(key=lambda r: r.get("CreationTime", ""), reverse=True)
+        return rows[0]["ImageId"] if rows else ""
+
+    # -- protect ahead of time and retention -----------------------------------------------
+    def instances_tagged(self, region: str, key: str, value: str) -> list[str]:
+        found, page = [], 1
+        while True:
+            body = self._call(region, "DescribeInstances", f"listing instances tagged {key}={value}",
+                              {"Tag.1.Key": key, "Tag.1.Value": value, "PageSize": 100, "PageNumber": page})
+            rows = body["Instances"]["Instance"]
+            found += [r["InstanceId"] for r in rows]
+            if not rows or len(found) >= int(body.get("TotalCount") or 0):
+                return found
+            page += 1
+
+    def own_images(self, region: str) -> list[OwnImage]:
+        found, page = [], 1
+        while True:
+            body = self._call(region, "DescribeImages", "listing the responder's images",
+                              {"ImageOwnerAlias": "self", "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed",
+                               "Tag.1.Key": "responder:source-instance", "PageSize": 100, "PageNumber": page})
+            rows = body["Images"]["Image"]
+            for r in rows:
+                tags = {t["TagKey"]: t.get("TagValue", "") for t in (r.get("Tags") or {}).get("Tag", [])}
+                if "responder:source-instance" not in tags:
+                    continue  # never another's image, whatever the filter returned
+                found.append(OwnImage(r["ImageId"], tags["responder:source-instance"],
+                                      tags.get("responder:made-by", "interruption"), r.get("CreationTime", ""),
+                                      _IMAGE_STATES.get(r.get("Status", ""), "creating")))
+            if not rows or page * 100 >= int(body.get("TotalCount") or 0):
+                return found
+            page += 1
+
+    def delete_image(self, region: str, image_id: str) -> None:
+        doing = f"deleting image {image_id}"
+        rows = self._call(region, "DescribeImages", doing, {"ImageId": image_id, "ImageOwnerAlias": "self",
+                          "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed"})["Images"]["Image"]
+        snapshots = [m.get("SnapshotId") for r in rows
+                     for m in (r.get("DiskDeviceMappings") or {}).get("DiskDeviceMapping", []) if m.get("SnapshotId")]
+        self._call(region, "DeleteImage", doing, {"ImageId": image_id})
+        for snapshot_id in snapshots:  # an image's snapshots bill on after DeleteImage
+            try:
+                self._call(region, "DeleteSnapshot", f"deleting snapshot {snapshot_id} of {image_id}",
+                           {"SnapshotId": snapshot_id})
+            except NotFound:
+                pass

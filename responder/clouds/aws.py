@@ -32,7 +32,7 @@ from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list 
 from responder.clouds.aws_errors import classify, classify_transport
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
-from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
+from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
                                    LaunchRequest, LaunchResult, Subnet)
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
@@ -212,6 +212,35 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
         image = images[0]
         return ImageInfo(image_id=image_id, state=IMAGE_STATES.get(image.get("State", ""), "creating"),
                          reason=image.get("StateReason", {}).get("Message", ""))
+
+    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
+        """EBS volumes of an instance (or by id): what the image will snapshot, for its time."""
+        kwargs: dict[str, Any] = {}
+        if instance_id:
+            kwargs["Filters"] = [{"Name": "attachment.instance-id", "Values": [instance_id]}]
+        if disk_ids:
+            kwargs["VolumeIds"] = list(disk_ids)
+        volumes = self._call(region, "describe_volumes", f"listing volumes of {instance_id or ', '.join(disk_ids)}",
+                             **kwargs)["Volumes"]
+        found = []
+        for v in volumes:
+            attached = (v.get("Attachments") or [{}])[0]
+            device = attached.get("Device", "")
+            found.append(DiskInfo(disk_id=v["VolumeId"], kind="system" if device in ("/dev/sda1", "/dev/xvda") else "data",
+                                  category=v.get("VolumeType", ""), size_gib=int(v.get("Size") or 0),
+                                  zone=v.get("AvailabilityZone", ""),
+                                  delete_with_instance=bool(attached.get("DeleteOnTermination", False)),
+                                  instance_id=attached.get("InstanceId", ""), device=device))
+        return found
+
+    def latest_image(self, region: str, instance_id: str) -> str:
+        """The newest available AMI the responder made of this instance (the state is read, not
+        filtered on, so a pending one is never taken)."""
+        images = self._call(region, "describe_images", f"finding the latest image of {instance_id}", Owners=["self"],
+                            Filters=[{"Name": "tag:responder:source-instance", "Values": [instance_id]}])["Images"]
+        ready = sorted((i for i in images if i.get("State") == "available"),
+                       key=lambda i: i.get("CreationDate", ""), reverse=True)
+        return ready[0]["ImageId"] if ready else ""
 
     # -- catalog ---------------------------------------------------------------------------
     def instance_types(self, region: str, names: list[str] | None = None) -> dict[str, InstanceTypeSpec]:

@@ -58,6 +58,31 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class DiskInfo:
+    """One disk / volume of an instance, as the race needs it: what to keep, how long a snapshot takes."""
+
+    disk_id: str
+    kind: str  # "system" | "data"
+    category: str  # cloud_essd / gp3 / ...
+    size_gib: int
+    zone: str
+    delete_with_instance: bool
+    instance_id: str = ""  # "" once detached (Available)
+    device: str = ""
+
+
+@dataclass(frozen=True)
+class OwnImage:
+    """An image the responder made (it carries responder:source-instance), for retention."""
+
+    image_id: str
+    instance_id: str
+    made_by: str  # "protect" (ahead of time) or "interruption"
+    created: str  # the cloud's ISO time: sorts in time order
+    state: str
+
+
+@dataclass(frozen=True)
 class InstanceTypeSpec:
     instance_type: str
     family: str
@@ -83,6 +108,8 @@ class Capabilities:
     placement_scores: bool = False  # placement_scores / spot_prices answer with real figures
     elastic_ips: bool = False  # an Elastic IP of the original can be moved to the replacement
     clone_parts: tuple[str, ...] = ()  # what clone_details reads, one call each, in this order
+    disks_go_with_instance: bool = False  # the release deletes disks and their unfinished snapshots (Aliyun)
+    public_ip_converts: bool = False  # a NAT public IP can be turned into an EIP before the release (Aliyun)
 
 
 @dataclass(frozen=True)
@@ -184,3 +211,36 @@ class CloudPort(Protocol):
     def modify_reservation(self, region: str, reservation_id: str, total: int, client_token: str = "") -> Reservation: ...
 
     def describe_reservation(self, region: str, reservation_id: str) -> Reservation: ...
+
+    # -- the race against the release (replace/race.py) ----------------------------------------
+    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
+        """The disks of an instance, or the named disks (those that still exist)."""
+        ...
+
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+        """delete=False: the disks outlive their instance (DeleteWithInstance / DeleteOnTermination);
+        True: they go with it again (given back before the release)."""
+        ...
+
+    def attach_disk(self, region: str, disk_id: str, instance_id: str) -> None: ...
+
+    def delete_disk(self, region: str, disk_id: str) -> None: ...
+
+    def convert_public_ip(self, region: str, instance_id: str) -> str:
+        """Turn the instance's NAT public IP into an EIP it keeps; returns the allocation id."""
+        ...
+
+    def latest_image(self, region: str, instance_id: str) -> str:
+        """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    # -- protect ahead of time and retention (responder/protect/) ------------------------------
+    def instances_tagged(self, region: str, key: str, value: str) -> list[str]: ...
+
+    def own_images(self, region: str) -> list[OwnImage]:
+        """Images tagged responder:source-instance, and only those: retention never sees others."""
+        ...
+
+    def delete_image(self, region: str, image_id: str) -> None:
+        """The image and the snapshots it was made of."""
+        ...

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from responder.caching import TTLCache
 from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
+from responder.errors import NotFound
 from responder.model import Market
 from responder.replace import planner
 from responder.replace.caps import MoneyCaps, Spend
@@ -122,3 +123,50 @@ class Executor:
 
     def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
         cloud.terminate_instance(task.region, call.args["instance_id"])
+
+    # -- the race against the release (race_steps.py) ----------------------------------------
+    def _describe_disks(self, task: Task, cloud: CloudPort, call: Call):
+        return cloud.describe_disks(task.region, instance_id=call.args["instance_id"])
+
+    def _keep_disks(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        if not cloud.capabilities.disks_go_with_instance:
+            return  # EC2 completes the snapshots of a deleted volume: the image needs nothing kept
+        cloud.set_delete_with_instance(task.region, tuple(call.args["disk_ids"]), delete=False)
+
+    def _follow_instance(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
+        cloud.set_delete_with_instance(task.region, tuple(call.args["disk_ids"]), delete=True)
+        return list(call.args["disk_ids"])
+
+    def _convert_public_ip(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        return cloud.convert_public_ip(task.region, call.args["instance_id"])
+
+    def _latest_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        return cloud.latest_image(task.region, call.args["instance_id"])
+
+    def _check_image(self, task: Task, cloud: CloudPort, call: Call):
+        return cloud.describe_image(task.region, call.args["image_id"])
+
+    def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
+        return cloud.instance_states(task.region, call.args["instance_ids"])
+
+    def _bind_eip(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        return cloud.associate_address(task.region, call.args["allocation_id"], call.args["instance_id"])
+
+    def _attach_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
+        """Check before act: an attach whose answer was lost left the disk on the replacement."""
+        disk_id, target = call.args["disk_id"], call.args["instance_id"]
+        found = cloud.describe_disks(task.region, disk_ids=(disk_id,))
+        if not (found and found[0].instance_id == target):
+            cloud.attach_disk(task.region, disk_id, target)
+        return [disk_id]
+
+    def _delete_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
+        try:
+            cloud.delete_disk(task.region, call.args["disk_id"])
+        except NotFound:
+            pass  # already gone: a delete whose answer was lost, or the owner's own cleanup
+        return [call.args["disk_id"]]
+
+    def _disk_states(self, task: Task, cloud: CloudPort, call: Call) -> dict:
+        found = {d.disk_id: d for d in cloud.describe_disks(task.region, disk_ids=tuple(call.args["disk_ids"]))}
+        return {disk_id: found.get(disk_id) for disk_id in call.args["disk_ids"]}

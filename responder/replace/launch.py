@@ -129,8 +129,12 @@ class LaunchAcquirer:
         batch = [self.candidates[start]]
         if self.many:
             batch += [c for c in self.candidates[start + 1:] if self._usable(c.offering)]
+        source = self.task.record.source
+        if self.task.record.race.eip_allocation:  # its EIP follows: no second public address to pay for
+            source = replace(source, public_ip="", public_bandwidth_out=0)
         return LaunchRequest(
-            source=self.task.record.source, image_id=self.task.record.image.image_id,
+            source=source,
+            image_id=self.task.record.race.launch_image_id or self.task.record.image.image_id,
             offerings=tuple(c.offering for c in batch),
             subnet_by_zone=tuple(sorted({(c.zone, c.subnet_id) for c in batch})), client_token=token, count=count,
             extra_tags=(("responder:replaces", self.task.instance_id), ("responder:claim", self.task.key),

@@ -1,9 +1,10 @@
 """The typed, versioned task record: everything one replacement has learned, in one place.
 
 Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
+KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
 RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
-(a task row with its record, what the flow works on), and
-the small generic codec (`encode`, `decode`) it uses for nested dataclasses.
+(a task row with its record, what the flow works on), and the small generic codec (`encode`,
+`decode`) it uses for nested dataclasses.
 
 The record is stored as JSON in the task row's `data` column. No other module reads or writes
 that JSON: they work on these dataclasses. A record written by an older schema is upgraded in
@@ -94,6 +95,43 @@ class ReservationState:
 
 
 @dataclass
+class KeptDisk:
+    disk_id: str
+    kind: str  # system | data
+    category: str
+    size_gib: int
+    zone: str
+    device: str = ""
+    was_deleted_with_instance: bool = True  # kept only because we asked: ours to release or reattach
+    settled: str = ""  # "" while it bills for us; "reattached" | "deleted" | "gone" when done
+
+
+@dataclass
+class RaceState:
+    """The race against the release: what was protected, which image the replacement launched
+    from, when the original went, and what is still ours to clean up."""
+
+    disks_read: bool = False
+    disks: list[KeptDisk] = field(default_factory=list)
+    protected: bool = False  # DeleteWithInstance / DeleteOnTermination set false
+    release_expected_at: Optional[float] = None  # notice time + the cloud's notice
+    released_at: Optional[float] = None  # first time the original was seen gone
+    next_release_check_at: float = 0.0
+    policy: str = ""  # the launch policy decided (fresh-image / source-image / latest-image)
+    why: str = ""  # why `auto` chose it
+    image_estimate_s: Optional[float] = None
+    launch_image_id: str = ""  # the image the replacement launches from ("" = the fresh image)
+    latest_looked_up: bool = False
+    latest_image_id: str = ""  # the newest image we made of this instance earlier (responder protect)
+    disk_states_read: bool = False
+    detached: list[str] = field(default_factory=list)  # kept disks seen detached (the original is gone)
+    eip_allocation: str = ""  # Aliyun: the original's public IP, converted
+    eip_converted: bool = False
+    eip_bound: bool = False
+    image_failed: str = ""  # the fresh image failed after the replacement launched from another
+
+
+@dataclass
 class RetryState:
     """The one retry layer's memory: consecutive transient failures, reset by any success."""
 
@@ -119,6 +157,7 @@ class TaskRecord:
     launch: LaunchState = field(default_factory=LaunchState)
     reservation: ReservationState = field(default_factory=ReservationState)
     retry: RetryState = field(default_factory=RetryState)
+    race: RaceState = field(default_factory=RaceState)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
     original_terminated_at: Optional[float] = None

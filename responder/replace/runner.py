@@ -1,7 +1,7 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
 Parts: TaskRunner (submit an event, advance one task, note a state change, tick every due task,
-run one to the end), SubmitResult.
+drive every task until a deadline, run one to the end), SubmitResult.
 
 `advance` is idempotent and never waits: it takes the task's lease, asks the steps what to do,
 has the executor make those calls, folds the answers back, and stops when a step sets a time to
@@ -66,6 +66,7 @@ class TaskRunner:
         self.caps = caps or MoneyCaps(store, per_hour=settings.max_launches_per_hour,
                                       per_event=settings.max_spend_per_event, clock=clock)
         self.facts = Facts()
+        self.sleep = sleep
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
@@ -182,6 +183,17 @@ class TaskRunner:
         if earliest is None:
             return cap
         return max(0.0, min(cap, earliest - self.clock()))
+
+    def drive_until(self, deadline: float, sleep: Callable[[float], None] | None = None) -> None:
+        """Work every unfinished task until none is left or `deadline` (this runner's clock). FC
+        and Lambda freeze an instance once it has answered, so the invocation that delivered a
+        notice works it here; the timer trigger and the ticker are only the safety nets."""
+        sleep = sleep or self.sleep
+        while self.clock() < deadline:
+            self.tick()
+            if self.store.next_due_at() is None:
+                return
+            sleep(max(0.005, min(self.seconds_until_due(cap=5.0), deadline - self.clock())))
 
     def run_to_end(self, task_id: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> Task | None:
         """Tick one task until it finishes (replay, tests); sleeps until each step is due."""

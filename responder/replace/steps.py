@@ -20,30 +20,15 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import planner
+from responder.replace import planner, race_steps
+from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection
 from responder.settings import Settings
 
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
-WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address", "terminate_instance"})
-
-
-@dataclass(frozen=True)
-class Call:
-    verb: str  # what the executor does: a CloudPort verb, or probe / acquire_replacement / reserve
-    args: dict[str, Any] = field(default_factory=dict)
-    token: str = ""  # the deterministic ClientToken of a create
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verb": self.verb, **({"token": self.token} if self.token else {}), "args": self.args}
-
-
-@dataclass
-class Decision:
-    calls: list[Call] = field(default_factory=list)
-    wait_until: Optional[float] = None
-    finish: Optional[tuple[str, str]] = None  # (status, reason)
+WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address",
+                    "terminate_instance"}) | race_steps.RACE_WRITES
 
 
 @dataclass
@@ -116,11 +101,19 @@ def dry_run_writes(task: Task) -> list[Call]:
 
 def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record = task.record
+    if not acts_as_rebalance(task):  # first, right behind CreateImage: keep the disks, the public IP
+        protect = race_steps.on_receipt(task, settings, now)
+        if protect:
+            return protect
     missing = [p for p in capabilities.clone_parts if p not in record.plan.details_fetched]
     if missing:  # one part per call: a retry repeats only the part that failed
         return Decision([Call("clone_details", {"part": missing[0]})])
     if record.plan.candidates is None:
         return _probe(task, settings)
+    if not acts_as_rebalance(task):
+        chosen = race_steps.choose_launch(task, settings, now)
+        if chosen:
+            return chosen
     if now < record.image.next_poll_at:
         return Decision(wait_until=record.image.next_poll_at)
     return Decision([Call("describe_image", {"image_id": record.image.image_id})])
@@ -155,12 +148,17 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
         if now < launch.retire_at:
             return Decision(wait_until=launch.retire_at)
         return Decision([Call("terminate_instance", {"instance_id": task.instance_id})])
+    settling = race_steps.after_running(task, settings, now)
+    if settling:
+        return settling
     chosen = launch.replacement
     where = f" ({chosen.instance_type} in {chosen.zone}, {chosen.market})" if chosen else ""
     refused = record.reservation.refused
+    raced = race_steps.summary(task)
     return Decision(finish=("done", f"replaced by {', '.join(launch.replacement_ids)}{where}"
                                     + ("; original retired" if launch.retired else "")
-                                    + (f"; no reservation: {refused}" if refused else "")))
+                                    + (f"; no reservation: {refused}" if refused else "")
+                                    + (f"; {raced}" if raced else "")))
 
 
 def acts_as_rebalance(task: Task) -> bool:
@@ -276,7 +274,7 @@ def _launched(task: Task, call: Call, outcome, settings: Settings, now: float, f
     if next_market(task, settings) is not None:
         record.plan.candidates = None  # this market is sold out: probe the next one at once
         return None
-    waited = now - (launch.since or now)
+    waited = now - (launch.since if launch.since is not None else now)
     if waited >= settings.launch_retry_seconds:
         return "failed", "no stock for any candidate: " + ("; ".join(launch.refusals) or "no candidate had stock")
     record.plan.probed_markets, record.plan.candidates = [], None  # stock frees up: look again later
@@ -289,7 +287,7 @@ def _saw_states(task: Task, call: Call, states: dict[str, str], settings: Settin
     if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
         task.record.stamp("running", now)
         return None
-    waited = now - (launch.launched_at or now)
+    waited = now - (launch.launched_at if launch.launched_at is not None else now)  # 0.0 is a time
     if waited > RUNNING_TIMEOUT:
         return "failed", (f"replacement {', '.join(launch.replacement_ids)} not running after "
                           f"{RUNNING_TIMEOUT:.0f} s (states: {states or 'not found'}); it is left as it is")
@@ -311,6 +309,10 @@ def _retired(task: Task, call: Call, answer, settings, now, facts, error) -> Non
     task.record.stamp("original_retired", now)
 
 
+def _ignoring_call(observer):
+    return lambda task, call, *rest: observer(task, *rest)
+
+
 OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     "describe_instance": _saw_instance,
     "create_image": _made_image,
@@ -322,6 +324,8 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     "associate_address": _moved_address,
     "reserve": _reserved,
     "terminate_instance": _retired,
+    # The race's observers need no call arguments: the record says what they asked.
+    **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
 }
 
 
@@ -329,19 +333,29 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
 def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
     """Poll when the image should be ready, not on a fixed 20 s beat.
 
-    With a progress figure, extrapolate; else aim at how long images take here — exactly when
-    that came from progress figures, a little early when it came from polls (then step finely,
-    so the launch follows the image within about half a second); else back off geometrically.
+    With a progress figure, extrapolate; else aim at how long this image should take — from its
+    disks when they were read (race.py), else how long images took here — exactly when that came
+    from progress figures, a little early otherwise (then step finely, so the launch follows the
+    image within about half a second, and back off geometrically once the image is well past that
+    figure); else back off geometrically.
     """
     if 0 < progress < 100 and elapsed > 0:
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
     known = facts.build_estimates.get((task.cloud, task.region))
+    own = task.record.race.image_estimate_s if task.record.race.disks else None
+    if own and elapsed < own * 0.9:  # this image's own estimate, from its disks: a guess, so look
+        return min(own * 0.9 - elapsed + 0.05, max(2.0, elapsed * 0.5))  # on the way too
+    if own:
+        known = (own, False)
     if not known:
         return min(15.0, max(0.5, elapsed * 0.5))
     estimate, exact = known
     aim = estimate if exact else estimate * 0.9
     if elapsed < aim:
         return aim - elapsed + 0.05
+    overdue = elapsed - estimate
+    if overdue > max(5.0, 0.1 * estimate):  # the estimate was wrong for this image: stop stepping finely
+        return min(15.0, max(0.5, overdue * 0.5))
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(0.5, max(0.1, estimate * 0.05))
 
 

@@ -28,11 +28,12 @@ from werkzeug.wrappers import Request, Response
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
+from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
-ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS}
+ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS, **DISK_ACTIONS}
 API_VERSION = "2014-05-26"
 # Never echoed into the call log: they are credentials or change on every call.
 _SECRET_PARAMS = {"Signature", "AccessKeyId", "SecurityToken"}
@@ -65,12 +66,12 @@ class AliyunEcsEmulator:
     """The ECS RPC API for one scenario, served by a threaded werkzeug server on 127.0.0.1."""
 
     def __init__(self, scenario: Scenario | None = None, access_key_id: str = "sandbox-key",
-                 access_key_secret: str = "sandbox-secret", port: int = 0):
+                 access_key_secret: str = "sandbox-secret", port: int = 0, clock=None):
         self.scenario = scenario if scenario is not None else load_scenario()
         self.access_key_id = access_key_id
         self._secret = access_key_secret
         self.port = port
-        self.clock = self.scenario.new_clock()
+        self.clock = clock or self.scenario.new_clock()  # a bench may drive its own (virtual) clock
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
@@ -199,6 +200,7 @@ class AliyunEcsEmulator:
             if action in KMS_ACTIONS:  # KMS takes its region from the endpoint, not a parameter
                 return dict(KMS_ACTIONS[action](self.world, params.get("RegionId", ""), params))
             region = self.world.region(params.get("RegionId", ""))
+            settle(self.world)  # interrupted instances whose notice ran out are gone before the action
             return dict(ACTIONS[action](self.world, region, params))
 
 

@@ -1,7 +1,7 @@
 """ECS read actions and images for the Aliyun wire emulator.
 
 Parts: describe_instances, describe_instance_status, describe_user_data, describe_instance_ram_role,
-describe_disks, create_image, describe_images, describe_instance_types, describe_vswitches, and
+create_image (DescribeDisks and the other disk actions: aliyun_ecs_disks.py), describe_images, describe_instance_types, describe_vswitches, and
 READ_ACTIONS (Action name → function). Each takes (world, region, params) and returns the response
 body without RequestId; it runs under World.lock and raises EcsError for API errors.
 """
@@ -13,8 +13,9 @@ from typing import Any
 
 from responder.sandbox.aliyun_ecs_state import (
     EcsError, World, image_json, instance_json, json_list, new_id, not_found, page_numbered, page_token,
-    repeat_list, require,
+    repeat_list, require, tags_match,
 )
+from responder.sandbox.aliyun_ecs_disks import snapshot_instance
 from responder.sandbox.scenario import Region
 
 
@@ -53,15 +54,7 @@ def describe_instances(world: World, region: Region, params: dict[str, str]) -> 
 
 def _has_tags(rendered: dict[str, Any], params: dict[str, str]) -> bool:
     """DescribeInstances `Tag.N.Key` / `Tag.N.Value` (N = 1..20): every named tag must match."""
-    tags = {t["TagKey"]: t.get("TagValue", "") for t in rendered.get("Tags", {}).get("Tag", [])}
-    for n in range(1, 21):
-        key = params.get(f"Tag.{n}.Key")
-        if key is None:
-            continue
-        value = params.get(f"Tag.{n}.Value")
-        if key not in tags or (value is not None and tags[key] != value):
-            return False
-    return True
+    return tags_match({t["TagKey"]: t.get("TagValue", "") for t in rendered.get("Tags", {}).get("Tag", [])}, params)
 
 
 def describe_instance_status(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
@@ -95,24 +88,6 @@ def describe_instance_ram_role(world: World, region: Region, params: dict[str, s
     return {"RegionId": region.region, "TotalCount": len(rows), "InstanceRamRoleSets": {"InstanceRamRoleSet": rows}}
 
 
-def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
-    """Only system disks exist in the sandbox: one per instance, from the scenario's system_disk."""
-    wanted = params.get("DiskType", "all")
-    rows = []
-    for inst in world.instances.values():
-        if inst["region"] != region.region or (params.get("InstanceId") and inst["id"] != params["InstanceId"]):
-            continue
-        if wanted not in ("all", "system"):
-            continue
-        disk = inst.get("system_disk") or {}
-        rows.append({"DiskId": "d-" + inst["id"][2:], "InstanceId": inst["id"], "Type": "system",
-                     "Category": disk.get("category", "cloud_essd"), "Size": int(disk.get("size", 40)),
-                     "Device": "/dev/xvda", "Status": "In_use", "ZoneId": inst.get("zone", ""),
-                     "RegionId": region.region, "DeleteWithInstance": True})
-    page, number, size = page_numbered(rows, params, 10, 100)
-    return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size, "Disks": {"Disk": page}}
-
-
 _IMAGE_NAME = re.compile(r"^[A-Za-z\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5:_.\-]{1,127}$")
 
 
@@ -127,12 +102,14 @@ def create_image(world: World, region: Region, params: dict[str, str]) -> dict[s
     image_id = new_id("m", region.region)
     tags = {params[f"Tag.{n}.Key"]: params.get(f"Tag.{n}.Value", "")
             for n in range(1, 21) if params.get(f"Tag.{n}.Key")}
-    world.images[image_id] = {
+    image = world.images[image_id] = {
         "id": image_id, "name": name or image_id, "region": region.region, "instance": inst["id"],
         "created": world.clock(), "fails": inst.get("image_result") == "CreateFailed",
         "size": (inst.get("system_disk") or {}).get("size", 40), "tags": tags,
         "arch": "arm64" if world.catalog(region).get(inst["type"], {}).get("arch") == "arm64" else "x86_64",
     }
+    if world.scenario.raw.get("image_timing") == "disks":  # every disk snapshotted; see aliyun_ecs_disks
+        image["snapshots"] = snapshot_instance(world, inst, image_id, tags)
     answer = {"ImageId": image_id}
     world.remember("CreateImage", params, answer)
     return answer
@@ -148,6 +125,8 @@ def describe_images(world: World, region: Region, params: dict[str, str]) -> dic
         if image["region"] != region.region or (ids and image["id"] not in ids):
             continue
         if params.get("ImageName") and image["name"] != params["ImageName"]:
+            continue
+        if not tags_match(image.get("tags", {}), params):
             continue
         rendered = image_json(world, image)
         if rendered["Status"] in statuses:
@@ -206,7 +185,6 @@ READ_ACTIONS = {
     "DescribeInstanceStatus": describe_instance_status,
     "DescribeUserData": describe_user_data,
     "DescribeInstanceRamRole": describe_instance_ram_role,
-    "DescribeDisks": describe_disks,
     "CreateImage": create_image,
     "DescribeImages": describe_images,
     "DescribeInstanceTypes": describe_instance_types,

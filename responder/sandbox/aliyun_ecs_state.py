@@ -92,6 +92,18 @@ def repeat_tags(params: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def tags_match(tags: dict[str, str], params: dict[str, str]) -> bool:
+    """Every `Tag.N.Key` present, and equal to `Tag.N.Value` when one is given."""
+    for n in range(1, 21):
+        key = params.get(f"Tag.{n}.Key")
+        if key is None:
+            continue
+        value = params.get(f"Tag.{n}.Value")
+        if key not in tags or (value is not None and tags[key] != value):
+            return False
+    return True
+
+
 def page_numbered(items: list, params: dict[str, str], default_size: int = 10, max_size: int = 100):
     """PageNumber/PageSize paging, clamped as ECS clamps it."""
     size = min(max(int_param(params, "PageSize", default_size), 1), max_size)
@@ -139,6 +151,11 @@ class World:
         self.images: dict[str, dict[str, Any]] = {}
         self.reservations: dict[str, dict[str, Any]] = {}
         self.tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        # Disks, snapshots and EIPs (aliyun_ecs_disks.py), and when each interrupted instance went.
+        self.disks: dict[str, dict[str, Any]] = {}
+        self.snapshots: dict[str, dict[str, Any]] = {}
+        self.eips: dict[str, dict[str, Any]] = {}
+        self.released: dict[str, float] = {}
         for region in self.regions.values():
             for image_id in region.raw.get("images", []) or []:
                 self.images[image_id] = {"id": image_id, "name": image_id, "region": region.region,
@@ -207,7 +224,12 @@ class World:
         return inst.get("status", "Running")
 
     def image_status(self, image: dict[str, Any]) -> tuple[str, str]:
-        """(Status, Progress): Creating until image_build_seconds of scenario time have passed."""
+        """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),
+        else Creating until image_build_seconds of scenario time have passed."""
+        if image.get("snapshots") is not None:
+            from responder.sandbox.aliyun_ecs_disks import image_state
+
+            return ("CreateFailed", "0%") if image["fails"] else image_state(self, image)
         elapsed = self.clock() - image["created"]
         build = self.scenario.image_build_seconds
         if elapsed >= build:
@@ -259,7 +281,7 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "InternetMaxBandwidthOut": int(inst.get("bandwidth_out", 0)),
         "InternetMaxBandwidthIn": 100 if public_ip else 0,
         "PublicIpAddress": {"IpAddress": [public_ip] if public_ip else []},
-        "EipAddress": {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""},
+        "EipAddress": _eip_json(world, inst),
         "InnerIpAddress": {"IpAddress": []},
         "VpcAttributes": {
             "VpcId": subnet.get("vpc", ""),
@@ -276,6 +298,13 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "DeletionProtection": False,
         "Recyclable": False,
     }
+
+
+def _eip_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
+    eip = world.eips.get(inst.get("eip", ""))
+    if eip is None or eip["instance"] != inst["id"]:
+        return {"AllocationId": "", "IpAddress": "", "Bandwidth": 0, "InternetChargeType": ""}
+    return {"AllocationId": eip["id"], "IpAddress": eip["ip"], "Bandwidth": 5, "InternetChargeType": "PayByTraffic"}
 
 
 def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
@@ -295,4 +324,8 @@ def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
         "IsCopied": False,
         "Usage": "none",
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in image.get("tags", {}).items()]},
+        "DiskDeviceMappings": {"DiskDeviceMapping": [
+            {"SnapshotId": snap_id, "Type": world.snapshots[snap_id]["disk_type"],
+             "Size": str(world.snapshots[snap_id]["size"])}
+            for snap_id in image.get("snapshots") or [] if snap_id in world.snapshots]},
     }

@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_scores, aws_seed
+from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_race, aws_scores, aws_seed
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -88,20 +88,22 @@ Handler = Callable[[Call], "tuple[int, bytes]"]
 class AwsEc2Emulator:
     """moto's EC2 on 127.0.0.1, driven by a scenario. `with AwsEc2Emulator(scn) as emu: ...`"""
 
-    def __init__(self, scenario: Scenario | str | dict | None = None, port: int = 0):
+    def __init__(self, scenario: Scenario | str | dict | None = None, port: int = 0, clock=None):
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.regions = self.scenario.regions_of("aws")
         if not self.regions:
             raise ValueError("the scenario has no aws region")
         self.port = port
-        self.clock = self.scenario.new_clock()
+        self.clock = clock or self.scenario.new_clock()  # a bench may drive its own (virtual) clock
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
+        self.race = aws_race.AwsRace(self.scenario, self.clock)
+        self.backends: dict[str, Any] = {}
         self.calls: list[dict[str, Any]] = []
         self._calls_lock = threading.Lock()
         self.views: dict[str, aws_capacity.RegionView] = {}
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
-        self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds)
+        self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds, self.race.image_seconds)
         self.tokens = ClientTokens()
         self.endpoint_url = ""
         self._server: LoopbackServer | None = None
@@ -137,6 +139,7 @@ class AwsEc2Emulator:
         for region in self.regions:
             account = region.account or DEFAULT_ACCOUNT
             backend = aws_seed.seed_region(account, region, self.images)
+            self.backends[region.region] = backend
             view = aws_capacity.RegionView(
                 region=region.region, account=account, zones=list(region.zones),
                 zone_ids=aws_seed.zone_ids(backend), offered=aws_launch.offered_fn(region),
@@ -228,7 +231,12 @@ class AwsEc2Emulator:
                 raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
                                fault.status or status_for(fault.code))
             handler = self._handlers.get(action)
+            self.race.settle(self.backends)  # interrupted instances whose two minutes ran out are gone first
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
+            if status < 400 and action in ("RunInstances", "CreateFleet"):
+                self.race.launched(data)
+            elif status < 400 and action == "DescribeInstances":
+                data = self.race.describe_instances(data)
         except Ec2Error as err:
             status, data = err.status, error_body(err.code, err.message)
         except DropConnection:

@@ -234,9 +234,11 @@ def _launch(backend, template, override, instance_type, subnet_id, zone, count, 
 class ImageBook:
     """Build state of images created through the emulator, in scenario time."""
 
-    def __init__(self, clock, build_seconds: float):
+    def __init__(self, clock, build_seconds: float, seconds_for=None):
         self._clock = clock
         self._build = build_seconds
+        self._seconds_for = seconds_for  # instance → its AMI's pending time from its volumes (aws_race), or None
+        self._builds: dict[str, float] = {}
         self._result_of_source: dict[str, str] = {}
         self._images: dict[str, tuple[float, str]] = {}
         self._sources: dict[str, str] = {}
@@ -249,6 +251,8 @@ class ImageBook:
         with self._lock:
             self._images[image_id] = (self._clock(), self._result_of_source.get(instance_id, "available"))
             self._sources[image_id] = instance_id
+        build = self._seconds_for(instance_id) if self._seconds_for else None
+        self._builds[image_id] = self._build if build is None else build
 
     def snapshot(self) -> list[dict[str, str]]:
         """Every image made through CreateImage: id, source instance and state."""
@@ -261,7 +265,7 @@ class ImageBook:
             if image_id not in self._images:
                 return None
             started, result = self._images[image_id]
-        return "pending" if self._clock() - started < self._build else result
+        return "pending" if self._clock() - started < self._builds.get(image_id, self._build) else result
 
 
 def create_image(call) -> tuple[int, bytes]:

@@ -139,6 +139,7 @@ def _seed_instance(account: str, backend, inst: dict[str, Any], vpcs, subnet_vpc
     else:
         with fixed_id("instance", inst.get("id")):
             instance = backend.run_instances(image_id, 1, user_data, [], **common).instances[0]
+    _seed_volumes(backend, instance, inst)
     if inst.get("iam_instance_profile"):
         _ensure_profile(account, inst["iam_instance_profile"])
         backend.associate_iam_instance_profile(instance.id, iam_instance_profile_name=inst["iam_instance_profile"])
@@ -150,6 +151,20 @@ def _seed_instance(account: str, backend, inst: dict[str, Any], vpcs, subnet_vpc
     if str(inst.get("status", "running")).lower() == "stopped":
         backend.stop_instances([instance.id])
     images.register_source(instance.id, inst.get("image_result", "available"))
+
+
+def _seed_volumes(backend, instance, inst: dict[str, Any]) -> None:
+    """The scenario's `system_disk` (size, category) on moto's root volume, and its `data_disks`
+    as more EBS volumes; aws_race times an AMI from the same figures."""
+    root = inst.get("system_disk")
+    if root:
+        for device in instance.block_device_mapping.values():
+            volume = backend.get_volume(device.volume_id)
+            volume.size, volume.volume_type = int(root.get("size", 8)), root.get("category", "gp3")
+    for n, disk in enumerate(inst.get("data_disks") or []):
+        instance.add_block_device(int(disk.get("size", 20)), f"/dev/sd{chr(ord('f') + n)}", None, False,
+                                  bool(disk.get("delete_with_instance", True)), None,
+                                  volume_type=disk.get("category", "gp3"))
 
 
 def _seed_spot(backend, inst: dict[str, Any], image_id: str, user_data, common: dict[str, Any]):

@@ -15,8 +15,9 @@ SANDBOX_KEY, SANDBOX_SECRET = "sandbox-key", "sandbox-secret"
 
 
 class Sandbox:
-    def __init__(self, scenario: Scenario, only: tuple[str, ...] | None = None):
+    def __init__(self, scenario: Scenario, only: tuple[str, ...] | None = None, clock=None):
         self.scenario = scenario
+        self.clock = clock  # None: each emulator keeps its own scaled clock
         self.only = only  # start just these clouds (moto is slow to import; an Aliyun replay needs none of it)
         self.emulators: dict = {}
         self.clouds: dict = {}
@@ -30,14 +31,14 @@ class Sandbox:
             from responder.sandbox.aliyun_ecs import AliyunEcsEmulator
 
             emulator = AliyunEcsEmulator(self.scenario, access_key_id=SANDBOX_KEY,
-                                         access_key_secret=SANDBOX_SECRET).start()
+                                         access_key_secret=SANDBOX_SECRET, clock=self.clock).start()
             self.emulators["aliyun"] = emulator
             self.clouds["aliyun"] = AliyunCloud(SANDBOX_KEY, SANDBOX_SECRET, endpoint=emulator.endpoint)
         if self.scenario.regions_of("aws") and self._wanted("aws"):
             from responder.clouds.aws import AwsCloud
             from responder.sandbox.aws_ec2 import AwsEc2Emulator
 
-            emulator = AwsEc2Emulator(self.scenario).start()
+            emulator = AwsEc2Emulator(self.scenario, clock=self.clock).start()
             self.emulators["aws"] = emulator
             self.clouds["aws"] = AwsCloud(endpoint_url=emulator.endpoint_url, aws_access_key_id=SANDBOX_KEY,
                                           aws_secret_access_key=SANDBOX_SECRET,
@@ -64,7 +65,7 @@ class Sandbox:
 
 
 def start_sandbox(scenario: str | Path | dict | Scenario | None = None, only: tuple[str, ...] | None = None,
-                  **overrides) -> Sandbox:
+                  clock=None, **overrides) -> Sandbox:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, **overrides)
-    return Sandbox(scenario, only).start()
+    return Sandbox(scenario, only, clock).start()

@@ -1,7 +1,8 @@
 """The scenario format shared by every emulator, and the live state it drives.
 
 Parts: load_scenario (YAML/JSON file or dict → Scenario), Scenario (regions, instances, catalog,
-stock, latency, faults, seed), StockBook (capacity per offering that changes over time and is
+stock, latency, faults, seed), ManualClock (time that moves when told),
+StockBook (capacity per offering that changes over time and is
 consumed by launches and reservations), SandboxClock (scaled scenario time). FaultPlan (injected
 errors, timeouts, resets, lost answers) lives in faults.py and is re-exported here.
 
@@ -23,7 +24,7 @@ import yaml
 
 from responder.sandbox.faults import FaultPlan, validate_rule
 
-__all__ = ["FaultPlan", "Scenario", "ScenarioError", "StockBook", "SandboxClock", "load_scenario"]
+__all__ = ["FaultPlan", "ManualClock", "Scenario", "ScenarioError", "StockBook", "SandboxClock", "load_scenario"]
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.yaml"
 UNLIMITED = 10**9
@@ -48,6 +49,26 @@ class SandboxClock:
     def advance(self, seconds: float) -> None:
         """Jump scenario time forward (tests and curl users: POST /_sandbox/advance)."""
         self._offset += seconds
+
+
+class ManualClock:
+    """Scenario time that moves only when told (benchmarks and tests of the race: a five-minute
+    race in milliseconds, every event in the same order). Emulators and the runner share it."""
+
+    def __init__(self, start: float = 0.0):
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += max(0.0, seconds)
+
+    def advance_to(self, when: float) -> None:
+        with self._lock:
+            self.now = max(self.now, when)
 
 
 @dataclass

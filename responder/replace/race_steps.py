@@ -1,0 +1,197 @@
+"""The race's steps, called from steps.py: what to call on receipt, which image to launch from,
+and what to settle once the replacement runs. Pure: they read the record and return Decisions;
+the answers come back through OBSERVERS.
+
+Parts: on_receipt (keep the disks, convert the public IP), choose_launch (the launch policy, in
+imaging once the stock is known), after_running (wait for the fresh image, see the original go,
+move the EIP, reattach or give back the kept disks), summary (the race's part of the finish
+reason), RACE_WRITES, OBSERVERS.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from responder.model import Cloud
+from responder.replace import race
+from responder.replace.calls import Call, Decision
+from responder.replace.record import KeptDisk, Task
+from responder.settings import Settings
+
+RACE_WRITES = frozenset({"keep_disks", "convert_public_ip", "bind_eip", "attach_disk", "delete_disk", "follow_instance"})
+RELEASE_WAIT = 900.0  # past the expected release, stop waiting to see the original go
+
+
+def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """Right after CreateImage: the disks must outlive the instance until the image is made."""
+    record = task.record
+    state = record.race
+    if state.release_expected_at is None:
+        state.release_expected_at = record.timings.get("received", now) + race.NOTICE_SECONDS.get(task.cloud, 120.0)
+    if (settings.protect_on_receipt or settings.launch_from == "auto") and not state.disks_read:
+        return Decision([Call("describe_disks", {"instance_id": task.instance_id})])
+    keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]
+    if settings.protect_on_receipt and keep and not state.protected and task.cloud in race.KEEPS_DISKS:
+        return Decision([Call("keep_disks", {"disk_ids": keep})])
+    source = record.source
+    if (settings.keep_public_ip and task.cloud == Cloud.ALIYUN.value and source and source.public_ip
+            and not state.eip_converted):
+        return Decision([Call("convert_public_ip", {"instance_id": task.instance_id})])
+    return None
+
+
+def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """In imaging, once candidates are known: wait for the fresh image, or launch now from another."""
+    state = task.record.race
+    if state.policy:
+        return None
+    if not state.latest_looked_up:  # an earlier image of ours: a launch source, and incremental snapshots
+        return Decision([Call("latest_image", {"instance_id": task.instance_id})])
+    state.policy, state.why = race.choose_policy(task, settings.launch_from, now, settings.launch_running_seconds)
+    # Aim the next image poll at this image's own estimate, not at how long the region's last took.
+    requested = task.record.timings.get("image_requested", now)
+    task.record.image.next_poll_at = min(task.record.image.next_poll_at,
+                                         max(now, requested + (state.image_estimate_s or 0.0) * 0.9))
+    if state.policy == "fresh-image":
+        return None
+    source = task.record.source
+    state.launch_image_id = state.latest_image_id if state.policy == "latest-image" else source.image_id
+    task.record.stamp("launch_without_fresh_image", now)
+    task.status = "launching"
+    return Decision()
+
+
+def after_running(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """Once the replacement runs: see the original go (when something must follow it), move the
+    EIP, reattach data disks, wait for the fresh image, then give back what we kept."""
+    record, state = task.record, task.record.race
+    image_pending = bool(state.launch_image_id) and not record.image.available and not state.image_failed
+    replacement = record.launch.replacement_ids[0]
+    reattach = [d for d in race.unsettled(task) if race.reattaches(task, d)]
+    needs_release = bool(reattach) or (bool(state.eip_allocation) and not state.eip_bound)
+    expected = state.release_expected_at if state.release_expected_at is not None else now
+    if needs_release and state.released_at is None and now < expected + RELEASE_WAIT:
+        due = max(state.next_release_check_at, expected)
+        if now >= due:
+            return Decision([Call("original_state", {"instance_ids": [task.instance_id]})])
+        if not image_pending:
+            return Decision(wait_until=due)
+        if now < record.image.next_poll_at:
+            return Decision(wait_until=min(due, record.image.next_poll_at))
+        return Decision([Call("check_image", {"image_id": record.image.image_id})])
+    if state.eip_allocation and not state.eip_bound and state.released_at is not None:
+        return Decision([Call("bind_eip", {"allocation_id": state.eip_allocation, "instance_id": replacement})])
+    if reattach and state.released_at is not None:
+        return Decision([Call("attach_disk", {"disk_id": d.disk_id, "instance_id": replacement}) for d in reattach])
+    if image_pending:
+        if now < record.image.next_poll_at:
+            return Decision(wait_until=record.image.next_poll_at)
+        return Decision([Call("check_image", {"image_id": record.image.image_id})])
+    give_back = [d for d in race.unsettled(task) if race.ours_to_give_back(d) and not race.reattaches(task, d)]
+    if give_back and record.image.available:
+        if not state.disk_states_read:
+            return Decision([Call("disk_states", {"disk_ids": [d.disk_id for d in give_back]})])
+        calls = [Call("delete_disk", {"disk_id": d.disk_id}) for d in give_back if d.disk_id in state.detached]
+        attached = [d.disk_id for d in give_back if d.disk_id not in state.detached]
+        if attached:  # the original still runs: let the disks go with it again
+            calls.append(Call("follow_instance", {"disk_ids": attached}))
+        return Decision(calls)
+    return None
+
+
+def summary(task: Task) -> str:
+    state = task.record.race
+    parts = []
+    if state.policy and state.policy != "fresh-image":
+        parts.append(f"launched from {state.policy} {state.launch_image_id}")
+        image = task.record.image
+        parts.append(f"fresh image {image.image_id} " + ("available" if image.available else f"failed ({state.image_failed})"))
+    left = [d.disk_id for d in state.disks if not d.settled and race.ours_to_give_back(d)]
+    if left:
+        parts.append(f"kept disks {', '.join(left)} still bill: they hold the only copy of the data")
+    if state.eip_bound:
+        parts.append(f"EIP {state.eip_allocation} moved")
+    return "; ".join(parts)
+
+
+# -- observers -------------------------------------------------------------------------------
+def _saw_disks(task: Task, disks, settings, now, facts, error) -> None:
+    # Only disks we keep are ours to give back; on EC2 nothing is kept, the list is for the estimate.
+    ours = task.cloud in race.KEEPS_DISKS and settings.protect_on_receipt
+    task.record.race.disks = [KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib,
+                                       zone=d.zone, device=d.device,
+                                       was_deleted_with_instance=d.delete_with_instance and ours)
+                              for d in disks]
+    task.record.race.disks_read = True
+
+
+def _kept(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.race.protected = True
+    task.record.stamp("protected", now)
+
+
+def _converted(task: Task, allocation: str, settings, now, facts, error) -> None:
+    task.record.race.eip_allocation, task.record.race.eip_converted = allocation or "", True
+
+
+def _saw_latest(task: Task, image_id: str, settings, now, facts, error) -> None:
+    task.record.race.latest_image_id, task.record.race.latest_looked_up = image_id or "", True
+
+
+def _checked_image(task: Task, image, settings, now, facts, error) -> None:
+    record = task.record
+    if image.state == "available":
+        record.image.available = True
+        record.stamp("image_available", now)
+    elif image.state == "failed":
+        record.race.image_failed = image.reason or "CreateFailed"
+        record.stamp("image_failed", now)
+    else:
+        waited = now - record.timings.get("image_requested", now)
+        left = (record.race.image_estimate_s or 60.0) - waited
+        record.image.next_poll_at = now + min(15.0, max(1.0, left))
+
+
+def _saw_original(task: Task, states: dict[str, str], settings, now, facts, error) -> None:
+    race.release_seen(task, states, now)
+    if task.record.race.released_at is None:
+        task.record.race.next_release_check_at = now + race.RELEASE_POLL
+
+
+def _bound(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.race.eip_bound = True
+    task.record.stamp("eip_bound", now)
+
+
+def _settle(mark: str):
+    def observe(task: Task, answer, settings, now, facts, error, call=None) -> None:
+        ids = set(answer or ())
+        for disk in task.record.race.disks:
+            if disk.disk_id in ids:
+                disk.settled = mark
+    return observe
+
+
+def _disk_states(task: Task, seen: dict, settings, now, facts, error) -> None:
+    """`seen`: each asked disk id → its DiskInfo, or None when it no longer exists."""
+    state = task.record.race
+    state.detached = [i for i, d in seen.items() if d is not None and not d.instance_id]
+    for disk in state.disks:
+        if disk.disk_id in seen and seen[disk.disk_id] is None and not disk.settled:
+            disk.settled = "gone"
+    state.disk_states_read = True
+
+
+OBSERVERS = {
+    "describe_disks": _saw_disks,
+    "keep_disks": _kept,
+    "convert_public_ip": _converted,
+    "latest_image": _saw_latest,
+    "check_image": _checked_image,
+    "original_state": _saw_original,
+    "bind_eip": _bound,
+    "attach_disk": _settle("reattached"),
+    "delete_disk": _settle("deleted"),
+    "follow_instance": _settle("follows-instance"),
+    "disk_states": _disk_states,
+}

@@ -1,0 +1,104 @@
+"""The race clock of the EC2 emulator: interrupted Spot Instances go, AMIs take their volumes'
+time, launched instances take time to run.
+
+Parts: AwsRace (settle: stop or terminate every interrupted instance whose two minutes are up;
+image_seconds: how long an AMI of an instance stays pending; launched / describe_instances:
+launched instances show `pending` for `instance_boot_seconds`).
+
+Rules, with their sources (figures in race_model.py): EC2 stops, hibernates or terminates the
+instance two minutes after the warning, per its `instance-action` (the spot request's
+marked-for-termination / marked-for-stop / marked-for-hibernation); a stopped or hibernated
+instance keeps its volumes. An AMI "stays pending until all of its snapshots complete", and
+deleting a volume has no effect on its in-progress snapshots ("Delete an Amazon EBS volume":
+"deleting a volume has no effect on snapshots created from it"), so the AMI still completes after
+the instance and its root volume are gone: the emulator never fails it for that.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from responder.sandbox import race_model
+
+_ACTION_OF = {"marked-for-termination": "terminate", "marked-for-stop": "stop", "marked-for-hibernation": "stop"}
+_INSTANCE_ID = re.compile(rb"<instanceId>(i-[0-9a-f]+)</instanceId>")
+
+
+class AwsRace:
+    def __init__(self, scenario, clock):
+        self.clock, self.raw = clock, scenario.raw
+        self.boot_seconds = float(scenario.raw.get("instance_boot_seconds", 0))
+        self.pending: dict[tuple[str, str], float] = {}  # (instance, region) → release time
+        self.released: dict[str, float] = {}
+        self.actions: dict[str, str] = {}
+        self.booting: dict[str, float] = {}  # launched instance → when it runs
+        self.snapshots_made: dict[tuple[str, str], int] = {}  # (instance, device) → count
+        self.volumes: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        for region in scenario.regions_of("aws"):
+            for inst in region.instances:
+                disks = [dict(inst.get("system_disk") or {"category": "gp3", "size": 8}, device="/dev/xvda")]
+                disks += [dict(d, device=f"/dev/sd{chr(ord('f') + n)}") for n, d in enumerate(inst.get("data_disks") or [])]
+                self.volumes[inst["id"]] = disks
+                due = race_model.release_at("aws", dict(inst, spot_marked=inst.get("spot_request_state", "") in _ACTION_OF),
+                                            scenario.raw)
+                if due is not None:
+                    self.pending[(inst["id"], region.region)] = due
+                    self.actions[inst["id"]] = _ACTION_OF.get(inst.get("spot_request_state", ""), "terminate")
+
+    def settle(self, backends: dict[str, Any]) -> None:
+        now = self.clock()
+        with self._lock:
+            due = [(k, t) for k, t in self.pending.items() if now >= t]
+            for key, _ in due:
+                del self.pending[key]
+        for (instance_id, region), at in due:
+            backend = backends[region]
+            if self.actions[instance_id] == "stop":
+                backend.stop_instances([instance_id])
+            else:
+                backend.terminate_instances([instance_id])
+            self.released[instance_id] = at
+
+    def image_seconds(self, instance_id: str) -> float | None:
+        """The AMI's pending time: its slowest volume's snapshot (they are taken together); None
+        when the scenario keeps the fixed image_build_seconds."""
+        if self.raw.get("image_timing") != "disks":
+            return None
+        speed = float(self.raw.get("snapshot_speed", 1.0))
+        longest = 0.0
+        for disk in self.volumes.get(instance_id, [{"category": "gp3", "size": 8, "device": "/dev/xvda"}]):
+            key = (instance_id, disk["device"])
+            with self._lock:
+                made = self.snapshots_made.get(key, int(disk.get("earlier_snapshots", 0)))
+                self.snapshots_made[key] = made + 1
+            longest = max(longest, race_model.snapshot_seconds(disk.get("category", "gp3"), float(disk.get("size", 8)),
+                                                               made > 0, speed))
+        return longest
+
+    def launched(self, body: bytes) -> None:
+        if self.boot_seconds <= 0:
+            return
+        runs_at = self.clock() + self.boot_seconds
+        with self._lock:
+            for match in _INSTANCE_ID.finditer(body):
+                self.booting.setdefault(match.group(1).decode(), runs_at)
+
+    def describe_instances(self, body: bytes) -> bytes:
+        """Instances still booting answer `pending` (code 0), as EC2 shows them before `running`."""
+        now = self.clock()
+        with self._lock:
+            booting = {i for i, t in self.booting.items() if t > now}
+        if not booting or not any(i.encode() in body for i in booting):
+            return body
+        root = ET.fromstring(body)
+        ns = root.tag[:-len(root.tag.rsplit("}", 1)[-1])]
+        for item in root.iter(f"{ns}item"):
+            node = item.find(f"{ns}instanceId")
+            state = item.find(f"{ns}instanceState")
+            if node is not None and state is not None and node.text in booting:
+                state.find(f"{ns}code").text, state.find(f"{ns}name").text = "0", "pending"
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)

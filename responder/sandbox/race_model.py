@@ -1,0 +1,73 @@
+"""The sandbox's clock of the race between an interruption notice and the release.
+
+Parts: RELEASE_AFTER (seconds from notice to release per cloud), snapshot_seconds (how long one
+disk's snapshot takes from its size, category and whether an earlier snapshot of it exists),
+instant_access_seconds (when an Aliyun ESSD snapshot becomes usable while it is still being
+made), release_at (the release time of one scenario instance).
+
+Where each figure comes from:
+
+- Aliyun releases a preemptible instance about 5 minutes after the interruption notice
+  ("Preemptible instances": the instance is released about 5 minutes after the
+  `Instance:PreemptibleInstanceInterruption` event, https://www.alibabacloud.com/help/en/ecs/user-guide/preemptible-instances).
+- AWS gives a two-minute warning before it stops or terminates a Spot Instance
+  ("Spot Instance interruption notices", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html).
+- Snapshot speed: neither cloud publishes a rate. AWS says a snapshot stays `pending` "until all of
+  data has been transferred to Amazon S3. This can take several hours ..., depending on the number
+  of modified blocks" (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-snapshot.html);
+  Alibaba says the first snapshot of a disk is a full one and later ones are incremental. With no
+  published rate we take the harsher reading: a first snapshot costs a fixed start plus seconds
+  per GiB of the whole disk (a 40 GiB ESSD ≈ 4.5 minutes, longer than half the notice), a later one
+  a fixed start plus the changed share of the disk.
+- ESSD instant access: "new snapshots of your ESSD series disks are instantly available after
+  creation" (CreateSnapshot, https://www.alibabacloud.com/help/en/doc-detail/25524.htm): usable to
+  create disks at once. The same page says a snapshot that is not finished "cannot be used to
+  create a custom image (CreateImage)" and that a disk released while its snapshot is Creating
+  takes that snapshot with it. So instant access speeds up restoring a disk, not the image: an
+  image still waits for every snapshot to finish, and a release before then fails the image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RELEASE_AFTER = {"aliyun": 300.0, "aws": 120.0}
+
+# (fixed start, seconds per GiB copied) per disk category; ESSDs are the fastest tier.
+SNAPSHOT_RATE = {
+    "cloud_essd": (20.0, 6.0), "cloud_auto": (20.0, 6.0), "cloud_essd_entry": (25.0, 7.0),
+    "cloud_ssd": (30.0, 8.0), "cloud_efficiency": (30.0, 10.0), "cloud": (40.0, 14.0),
+    "gp3": (20.0, 6.0), "gp2": (20.0, 7.0), "io1": (15.0, 5.0), "io2": (15.0, 5.0),
+    "st1": (30.0, 10.0), "sc1": (40.0, 14.0), "standard": (40.0, 14.0),
+}
+DEFAULT_RATE = (30.0, 10.0)
+CHANGED_SHARE = 0.05  # of the disk written since the last snapshot (an incremental one copies this)
+INSTANT_ACCESS = frozenset({"cloud_essd", "cloud_auto", "cloud_essd_entry"})
+INSTANT_ACCESS_SECONDS = 10.0  # harsher than "instantly": a few seconds before it can be used
+
+
+def snapshot_seconds(category: str, size_gib: float, incremental: bool, speed: float = 1.0) -> float:
+    """Scenario seconds one disk's snapshot takes; `speed` scales every figure (the scenario's
+    `snapshot_speed`)."""
+    start, per_gib = SNAPSHOT_RATE.get(category, DEFAULT_RATE)
+    copied = size_gib * (CHANGED_SHARE if incremental else 1.0)
+    return (start + per_gib * copied) / max(speed, 1e-6)
+
+
+def instant_access_seconds(category: str) -> float | None:
+    """When an instant-access snapshot can be used to create a disk; None: only when finished."""
+    return INSTANT_ACCESS_SECONDS if category in INSTANT_ACCESS else None
+
+
+def release_at(cloud: str, inst: dict[str, Any], scenario_raw: dict[str, Any]) -> float | None:
+    """Scenario time an interrupted instance goes away: its `notice_at` (default 0) plus its
+    `release_after` (default the scenario's `release_after_seconds`, else the cloud's figure).
+    None for an instance that has no notice, or when the scenario sets release_after_seconds: null."""
+    interrupted = "Recycling" in (inst.get("locks") or []) or bool(inst.get("spot_marked") or inst.get("notice_at") is not None)
+    if not interrupted:
+        return None
+    default = scenario_raw.get("release_after_seconds", RELEASE_AFTER[cloud])
+    after = inst.get("release_after", default)
+    if after is None:
+        return None
+    return float(inst.get("notice_at", 0.0)) + float(after)

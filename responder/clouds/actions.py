@@ -26,6 +26,14 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DescribeInstanceTypes", "DescribeAvailableResource", "CreateCapacityReservation",
             "ModifyCapacityReservation", "DescribeCapacityReservations",
         }),
+        # the race against the release: keep the disks on receipt, reattach or give them back,
+        # convert and move the public IP, clean up what the responder made
+        "race": frozenset({
+            "ModifyDiskAttribute", "AttachDisk", "DeleteDisk", "ConvertNatPublicIpToEip", "AssociateEipAddress",
+            "DeleteImage", "DeleteSnapshot",
+        }),
+        # standing capacity: release what is above a target that allows it
+        "targets": frozenset({"ReleaseCapacityReservation"}),
     },
     "aws": {
         "replace": frozenset({
@@ -42,15 +50,26 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "ModifyCapacityReservation", "DescribeCapacityReservations",
         }),
         "spot-scores": frozenset({"GetSpotPlacementScores", "DescribeInstanceTypes"}),
+        # the race: the volumes of the original (what an image will take, what instance-action keeps)
+        "race": frozenset({"DescribeVolumes"}),
+        # standing capacity: release what is above a target that allows it
+        "targets": frozenset({"CancelCapacityReservation"}),
     },
 }
 
 # Called, but by a path the sandbox cannot reach: EC2 answers a repeated ClientToken idempotently,
 # so the name-taken fallback of the launch template only runs once EC2 has forgotten the token.
 # Granted (denying it would break that fallback); the coverage test accepts not seeing it.
+# The race's and the targets' later steps run on their own scenarios (tests/test_race_*.py,
+# tests/test_targets_*.py), not in the flows this coverage test drives on the default one.
+_RACE_SCENARIO = "the race on the realistic scenario pack (tests/test_race_*.py)"
+_TARGET_RELEASE = "releasing capacity above a target that allows it (tests/test_targets_reconcile.py)"
 UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
-    "aliyun": {},
-    "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists"},
+    "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
+               "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
+               "ReleaseCapacityReservation": _TARGET_RELEASE},
+    "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
+            "CancelCapacityReservation": _TARGET_RELEASE},
 }
 
 # Permissions the clouds check on a call besides the call's own action (the emulators cannot see them).

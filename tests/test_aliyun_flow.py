@@ -3,6 +3,7 @@ emulator over HTTP. Interruption → verify → CreateImage → probe → RunIns
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -229,8 +230,13 @@ def test_bad_input_gets_a_4xx_naming_the_problem_and_costs_nothing(responder_fac
 
 def test_invoke_logs_fc_start_and_end_lines(responder_factory, caplog):
     client, runner, box = responder_factory(scenario(cloud="aliyun"))
-    with caplog.at_level("INFO", logger="responder.web"):
-        client.post("/invoke", data=event_bytes(EVENT), headers={"x-fc-request-id": "req-123"})
+    fc_logger = logging.getLogger("responder.fc")  # bare lines of its own; the WSGI entry stops propagation
+    fc_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger="responder.fc"):
+            client.post("/invoke", data=event_bytes(EVENT), headers={"x-fc-request-id": "req-123"})
+    finally:
+        fc_logger.removeHandler(caplog.handler)
     messages = [r.getMessage() for r in caplog.records]
     assert "FC Invoke Start RequestId: req-123" in messages and "FC Invoke End RequestId: req-123" in messages
 

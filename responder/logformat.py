@@ -89,4 +89,10 @@ def configure_logging(settings, level: str | None = None, stream=None) -> loggin
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, (level or settings.log_level).upper(), logging.INFO))
+    # The FC Invoke lines are ordinary records here (in JSON they carry their request id): undo
+    # the bare stdout handler the text set-up of responder.wsgi gives them, if it ran before.
+    fc = logging.getLogger("responder.fc")
+    for old in [h for h in fc.handlers if getattr(h, "_responder_bare", False)]:
+        fc.removeHandler(old)
+    fc.propagate = True
     return handler

@@ -37,6 +37,7 @@ def configure_logging(settings: Settings, stream=None) -> None:
     if not fc.handlers:
         bare = logging.StreamHandler(stream)
         bare.setFormatter(logging.Formatter("%(message)s"))
+        bare._responder_bare = True  # type: ignore[attr-defined]
         fc.addHandler(bare)
     fc.setLevel(logging.INFO)
     fc.propagate = False

@@ -75,8 +75,9 @@ def site_packages_bytes(python: Path) -> tuple[int, int]:
 def cold_import(python: Path, code: str, workdir: Path) -> dict:
     """One fresh interpreter, bytecode already compiled (a warm disk, as after an image build)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RESPONDER_", "PROMETHEUS_", "ALIBABA_CLOUD_"))}
+    # A SQLite store keeps the probe self-contained; the Lambda handler refuses one unless told.
     env.update(RESPONDER_DATABASE_URL=f"sqlite:///{workdir}/cold.db", RESPONDER_BACKGROUND_TICKER="false",
-               PYTHONPATH="")
+               RESPONDER_ALLOW_LOCAL_SQLITE="true", PYTHONPATH="")
     out = subprocess.run([str(python), "-c", PROBE.format(code=code)], cwd=workdir, env=env, capture_output=True,
                          text=True, check=True)
     return json.loads(out.stdout.splitlines()[-1])

@@ -245,10 +245,12 @@ def test_a_killed_process_loses_nothing_and_nothing_is_bought_twice(cluster, dat
         undelivered = [body for body in pool.map(deliver, deliveries) if body is not None]
     assert victim.proc.wait(5) == -9 and undelivered
     newcomer = Serve(env, victim.log.name + ".new")
-    serves.append(newcomer)
-    newcomer.wait_healthy(time.monotonic() + 60)
-    assert {newcomer.post(body) for body in undelivered} <= {200, 202}
-    assert Counter(a for a in answered if a is not None).keys() <= {200, 202}
-    rows = wait_all_finished(database_url, len(ids), timeout=90)
-    assert Counter(r.status for r in rows) == Counter({"done": len(ids)})
-    assert_one_image_and_one_replacement_each(box, ids)
+    try:  # started after the fixture's list was made: stopped here, or it would outlive the test
+        newcomer.wait_healthy(time.monotonic() + 60)
+        assert {newcomer.post(body) for body in undelivered} <= {200, 202}
+        assert Counter(a for a in answered if a is not None).keys() <= {200, 202}
+        rows = wait_all_finished(database_url, len(ids), timeout=90)
+        assert Counter(r.status for r in rows) == Counter({"done": len(ids)})
+        assert_one_image_and_one_replacement_each(box, ids)
+    finally:
+        newcomer.stop()

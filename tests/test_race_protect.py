@@ -9,7 +9,8 @@ import json
 import pytest
 
 from race_fixtures import Race, shape
-from responder.protect.ahead import plan_retention, protect_fleet
+from responder.protect.ahead import protect_fleet
+from responder.protect.leftovers import plan_retention
 from responder.protect.orphans import find_orphans
 from responder.clouds.base import OwnImage
 from responder.settings import Settings

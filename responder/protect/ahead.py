@@ -1,7 +1,7 @@
 """`responder protect`: a recent image of every instance carrying a tag, with retention.
 
 Parts: ProtectReport, image_name_for (one name per instance and period: a second run in the same
-period makes no second image), plan_retention (pure: which of our images to delete), protect_fleet.
+period makes no second image), protect_fleet (image, then retention through leftovers.py).
 
 Why: `latest-image` launches at once from the newest image we made of the instance, and a disk
 that was snapshotted before has an incremental next snapshot, so the interruption's own image is
@@ -12,10 +12,12 @@ and deletes an image together with its snapshots.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from responder.capacity.tokens import token_for
-from responder.clouds.base import CloudPort, OwnImage
+from responder.clouds.base import CloudPort
 from responder.errors import CloudError
+from responder.protect.leftovers import TEMPLATE_GRACE_SECONDS, cloud_leftovers, remove
 
 MADE_BY = ("responder:made-by", "protect")
 
@@ -34,24 +36,12 @@ def image_name_for(instance_id: str, period: int) -> str:
     return f"responder-protect-{instance_id}-{period}"
 
 
-def plan_retention(images: list[OwnImage], keep: int, max_interruption_images: int) -> list[str]:
-    """Our images to delete: per instance, protect images beyond the newest `keep` that are
-    available (a pending one never counts as kept), and interruption images beyond the newest
-    `max_interruption_images`. Failed images of ours always go."""
-    doomed = [i.image_id for i in images if i.state == "failed"]
-    by_instance: dict[tuple[str, str], list[OwnImage]] = {}
-    for image in images:
-        if image.state != "failed":
-            by_instance.setdefault((image.instance_id, image.made_by), []).append(image)
-    for (_, made_by), group in by_instance.items():
-        limit = keep if made_by == "protect" else max_interruption_images
-        ready = sorted((i for i in group if i.state == "available"), key=lambda i: i.created, reverse=True)
-        doomed += [i.image_id for i in ready[limit:]]
-    return doomed
-
-
 def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_seconds: float, now: float,
-                  keep: int = 2, max_interruption_images: int = 1) -> ProtectReport:
+                  keep: int = 2, max_interruption_images: int = 1, task_open: Callable[[str], bool] | None = None,
+                  template_grace: float = TEMPLATE_GRACE_SECONDS) -> ProtectReport:
+    """Image every instance tagged `tag` once per period, then apply retention: our images beyond
+    `keep` (with their snapshots), our snapshots whose image is gone, our launch templates whose
+    task ended (`task_open`; None: none ends) and that are older than `template_grace`."""
     report = ProtectReport()
     period = int(now // period_seconds)
     for instance_id in cloud.instances_tagged(region, *tag):
@@ -62,10 +52,13 @@ def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_se
                 tags=(("responder:source-instance", instance_id), MADE_BY)))
         except CloudError as exc:  # one instance's refusal must not stop the fleet
             report.errors.append(f"{instance_id}: {exc}")
-    for image_id in plan_retention(cloud.own_images(region), keep, max_interruption_images):
-        try:
-            cloud.delete_image(region, image_id)
-            report.deleted.append(image_id)
-        except CloudError as exc:
-            report.errors.append(f"{image_id}: {exc}")
+    try:
+        leftovers = cloud_leftovers(cloud, region, keep, max_interruption_images, task_open or (lambda _: True), now,
+                                    template_grace)
+    except CloudError as exc:  # retention waits for the next run; the images made stand
+        report.errors.append(f"listing what to clean up: {exc}")
+        return report
+    deleted, errors = remove(cloud, leftovers)
+    report.deleted += deleted
+    report.errors += errors
     return report

@@ -20,7 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
-from responder.sandbox import aws_allocation, aws_scores
+from responder.sandbox import aws_allocation, aws_retention, aws_scores
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response, tags_from
 
 # Keep EC2's default namespace (moto writes it without the trailing slash) when re-serializing.
@@ -274,10 +274,12 @@ def create_image(call) -> tuple[int, bytes]:
     taken = next((ami.id for ami in call.backend.amis.values() if name and ami.name == name), None)
     if taken:
         raise Ec2Error("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}", 400)
+    snapshot_tags = aws_retention.split_snapshot_tags(call)
     status, body = call.forward()
     match = re.search(rb"<imageId>([^<]+)</imageId>", body)
     if status < 400 and match:
         call.emulator.images.created(match.group(1).decode(), call.params.get("InstanceId", ""))
+        aws_retention.stamp_image(call, match.group(1).decode(), snapshot_tags)
     return status, body
 
 

@@ -27,9 +27,10 @@ class ProtectReport:
     imaged: list[str] = field(default_factory=list)  # image ids made now
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    complete: bool = True  # False: out of time, the instances left and retention wait for the next run
 
     def to_json(self) -> dict:
-        return {"imaged": self.imaged, "deleted": self.deleted, "errors": self.errors}
+        return {"imaged": self.imaged, "deleted": self.deleted, "errors": self.errors, "complete": self.complete}
 
 
 def image_name_for(instance_id: str, period: int) -> str:
@@ -38,13 +39,19 @@ def image_name_for(instance_id: str, period: int) -> str:
 
 def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_seconds: float, now: float,
                   keep: int = 2, max_interruption_images: int = 1, task_open: Callable[[str], bool] | None = None,
-                  template_grace: float = TEMPLATE_GRACE_SECONDS) -> ProtectReport:
+                  template_grace: float = TEMPLATE_GRACE_SECONDS,
+                  out_of_time: Callable[[], bool] = lambda: False) -> ProtectReport:
     """Image every instance tagged `tag` once per period, then apply retention: our images beyond
     `keep` (with their snapshots), our snapshots whose image is gone, our launch templates whose
-    task ended (`task_open`; None: none ends) and that are older than `template_grace`."""
+    task ended (`task_open`; None: none ends) and that are older than `template_grace`.
+    `out_of_time` is asked before each instance and before retention: a tick's pass is bounded, and
+    what it left is done by the next one (the names and tokens make a repeated instance free)."""
     report = ProtectReport()
     period = int(now // period_seconds)
     for instance_id in cloud.instances_tagged(region, *tag):
+        if out_of_time():
+            report.complete = False
+            return report
         name = image_name_for(instance_id, period)
         try:
             report.imaged.append(cloud.create_image(
@@ -52,6 +59,9 @@ def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_se
                 tags=(("responder:source-instance", instance_id), MADE_BY)))
         except CloudError as exc:  # one instance's refusal must not stop the fleet
             report.errors.append(f"{instance_id}: {exc}")
+    if out_of_time():
+        report.complete = False
+        return report
     try:
         leftovers = cloud_leftovers(cloud, region, keep, max_interruption_images, task_open or (lambda _: True), now,
                                     template_grace)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from responder.clouds.base import CloudPort, OwnImage
-from responder.errors import CloudError
+from responder.errors import CloudError, NotFound
 from responder.replace.record import Task
 
 # A launch template outlives its task by this much before it goes: the task that launched with it
@@ -78,6 +78,8 @@ def remove(cloud: CloudPort, leftovers: list[dict]) -> tuple[list[str], list[str
         try:
             getattr(cloud, _DELETE[item["kind"]])(item["region"], item["id"])
             deleted.append(item["id"])
+        except NotFound:
+            pass  # a concurrent pass (another ticker) deleted it first
         except CloudError as exc:
             errors.append(f"{item['id']}: {exc}")
     return deleted, errors

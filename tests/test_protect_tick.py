@@ -1,0 +1,133 @@
+"""Protect on the timer: every tick runs the protect pass for the selectors that are due (on the
+EC2 sandbox, through boto3), one image per instance and period even with two tickers at once, the
+next period makes a new one and applies retention; bad selectors are a settings error."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from race_fixtures import Race, shape
+from responder.intake import handle_body
+from responder.protect.tick import marker_key, tick_protect
+from responder.replace.runner import TaskRunner
+from responder.settings import Settings, SettingsError
+
+WEB = "i-0aaa00000000000a1"
+CACHE = "i-0aaa00000000000a4"
+HOUR = 3600.0
+SELECTOR = ("aws", "us-east-2", "protect", "yes")
+TIMER = (Path(__file__).resolve().parent.parent / "events" / "fc" / "timer-trigger.json").read_bytes()
+
+
+@pytest.fixture
+def race(tmp_path):
+    scenario = shape("aws", "web", "cache")
+    for inst in scenario["regions"][0]["instances"]:
+        inst.pop("spot_request_state")  # healthy instances, protected ahead
+        inst["tags"]["protect"] = "yes"
+    settings = Settings(database_url="sqlite://", background_ticker=False, protect_selectors=(SELECTOR,),
+                        protect_period_seconds=HOUR, protect_keep=1)
+    one = Race(scenario, settings, tmp_path)
+    yield one
+    one.stop()
+
+
+def ours(r: Race) -> dict[str, dict]:
+    client = boto3.client("ec2", region_name=r.region, endpoint_url=r.emulator.endpoint_url,
+                          aws_access_key_id="sandbox-key", aws_secret_access_key="sandbox-secret")
+    images = client.describe_images(Owners=["self"], Filters=[{"Name": "tag:responder:made-by", "Values": ["protect"]}])
+    return {i["ImageId"]: i for i in images["Images"]}
+
+
+def test_two_ticks_in_one_period_make_one_image_per_instance_and_the_second_asks_nothing(race):
+    first = tick_protect(race.runner)["aws:us-east-2:protect=yes"]
+    assert len(first["imaged"]) == 2 and first["complete"] and first["errors"] == []
+    calls = len(race.emulator.calls)
+    race.clock.advance(600.0)
+    assert tick_protect(race.runner) == {}  # not due: the period's marker is in the store
+    assert len(race.emulator.calls) == calls
+    assert set(ours(race)) == set(first["imaged"])
+    assert race.store.get_by_key(marker_key(SELECTOR, 0)).status == "done"
+
+
+def test_two_tickers_at_once_never_make_two_images(race):
+    runners = [race.runner, TaskRunner(race.store, race.box.clouds, race.settings, clock=race.clock)]
+    start = threading.Barrier(2)
+    answers = []
+
+    def tick(runner):
+        start.wait()
+        answers.append(tick_protect(runner))
+
+    threads = [threading.Thread(target=tick, args=(r,)) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    images = ours(race)
+    sources = sorted(t["Value"] for i in images.values() for t in i["Tags"] if t["Key"] == "responder:source-instance")
+    assert sources == sorted([WEB, CACHE])  # one image per instance
+    for answer in answers:  # a ticker that ran the pass reports those very images
+        assert set(answer.get("aws:us-east-2:protect=yes", {}).get("imaged", [])) <= set(images)
+    assert len(race.emulator.calls_of("CreateImage")) <= 4  # at most one refused duplicate per instance
+    assert race.store.get_by_key(marker_key(SELECTOR, 0)).status == "done"
+
+
+def test_the_next_periods_make_new_images_and_retention_deletes_the_older(race):
+    made = []
+    for hour in range(3):
+        race.clock.advance_to(hour * HOUR + 1)
+        made.append(set(tick_protect(race.runner)["aws:us-east-2:protect=yes"]["imaged"]))
+        race.clock.advance(600.0)  # available before the next period
+    assert len(made[0] | made[1] | made[2]) == 6  # a new image per instance and period
+    left = set(ours(race))
+    assert not made[0] & left and made[1] <= left and made[2] <= left  # keep 1 ready + the new pending one
+
+
+def test_a_tick_out_of_time_writes_no_marker_and_the_next_tick_finishes(race):
+    cut = tick_protect(race.runner, budget=0.0)["aws:us-east-2:protect=yes"]
+    assert cut["complete"] is False and cut["imaged"] == [] and ours(race) == {}
+    assert race.store.get_by_key(marker_key(SELECTOR, 0)) is None
+    assert len(tick_protect(race.runner)["aws:us-east-2:protect=yes"]["imaged"]) == 2
+
+
+def test_the_fc_timer_event_runs_the_protect_pass_through_intake(race):
+    status, body = handle_body(race.runner, TIMER)
+    assert status == 200 and body["outcome"] == "ticked"
+    assert len(body["protect"]["aws:us-east-2:protect=yes"]["imaged"]) == 2
+
+
+@pytest.mark.parametrize("raw", ["aws:us-east-2:protect", "gcp:us-east1:a=b", "aws::a=b", "aws:us-east-2:=b"])
+def test_a_bad_selector_is_a_settings_error_naming_the_variable(raw):
+    with pytest.raises(SettingsError, match="RESPONDER_PROTECT_SELECTORS"):
+        Settings.from_env({"RESPONDER_PROTECT_SELECTORS": raw}, dotenv=False)
+
+
+def test_responder_tick_refuses_a_bad_selector_with_exit_2_and_runs_nothing(tmp_path):
+    from responder.cli import cli
+
+    done = CliRunner().invoke(cli, ["tick", "--database-url", f"sqlite:///{tmp_path}/t.db"],
+                              env={"RESPONDER_PROTECT_SELECTORS": "aws:us-east-2"})
+    assert done.exit_code == 2 and "RESPONDER_PROTECT_SELECTORS" in done.output
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_responder_tick_runs_the_protect_pass(race, tmp_path):
+    from responder.cli import cli
+
+    env = {"RESPONDER_PROTECT_SELECTORS": "aws:us-east-2:protect=yes", "RESPONDER_CLOUDS": "aws",
+           "RESPONDER_AWS_ENDPOINT_URL": race.emulator.endpoint_url, "AWS_ACCESS_KEY_ID": "sandbox-key",
+           "AWS_SECRET_ACCESS_KEY": "sandbox-secret", "AWS_DEFAULT_REGION": "us-east-2"}
+    db = f"sqlite:///{tmp_path}/cli.db"
+    first = CliRunner().invoke(cli, ["tick", "--database-url", db], env=env)
+    assert first.exit_code == 0, first.output
+    assert len(json.loads(first.output.splitlines()[-1])["protect"]["aws:us-east-2:protect=yes"]["imaged"]) == 2
+    again = CliRunner().invoke(cli, ["tick", "--database-url", db], env=env)
+    assert json.loads(again.output.splitlines()[-1])["protect"] == {}
+    assert len(ours(race)) == 2

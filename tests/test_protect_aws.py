@@ -148,3 +148,36 @@ def test_the_launch_template_of_a_launch_goes_once_its_task_ended_and_the_grace_
     report = protect(race, task_open=task_open, template_grace=HOUR)
     assert template["LaunchTemplateId"] in report.deleted
     assert client.describe_launch_templates()["LaunchTemplates"] == []
+
+
+def test_responder_orphans_lists_what_still_bills_in_the_cloud_and_exits_1(race, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from responder.cli import cli
+
+    client = ec2(race)
+    made = []
+    for hour in range(3):
+        race.clock.advance_to(hour * HOUR + 1)
+        made.append(protect(race, keep=3).imaged)
+        race.clock.advance(400.0)
+    api_image = next(i for i in made[0] if ours(client)[i]["Name"].startswith(f"responder-protect-{API}"))
+    api_snap = client.describe_images(ImageIds=[api_image])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    client.deregister_image(ImageId=api_image)  # its snapshot now bills alone
+    web = [next(i for i in run if i != api_image) for run in made]
+    env = {"RESPONDER_CLOUDS": "aws", "RESPONDER_AWS_ENDPOINT_URL": race.emulator.endpoint_url,
+           "AWS_ACCESS_KEY_ID": "sandbox-key", "AWS_SECRET_ACCESS_KEY": "sandbox-secret"}
+    args = ["orphans", "--region", "aws:us-east-2", "--keep", "1", "--database-url", f"sqlite:///{tmp_path}/o.db"]
+    listed = CliRunner().invoke(cli, [*args, "--json"], env=env)
+    assert listed.exit_code == 1, listed.output
+    found = json.loads(listed.output.splitlines()[-1])["orphans"]
+    assert {(o["kind"], o["id"]) for o in found} == {("image", web[0]), ("image", web[1]), ("snapshot", api_snap)}
+    assert all(len(o["snapshots"]) == 1 for o in found if o["kind"] == "image")
+    text = CliRunner().invoke(cli, args, env=env)
+    assert text.exit_code == 1 and text.output.splitlines()[-1] == "3 still billing"
+    kept = CliRunner().invoke(cli, [*args[:-4], "--keep", "3", *args[-2:], "--json"], env=env)
+    assert kept.exit_code == 1 and [o["kind"] for o in json.loads(kept.output)["orphans"]] == ["snapshot"]
+    bad = CliRunner().invoke(cli, ["orphans", "--region", "us-east-2"], env=env)
+    assert bad.exit_code == 2 and "--region" in bad.output

@@ -2,7 +2,8 @@
 
 Parts: plan_retention (pure: which of our images to delete), task_open_in (a store's answer to "is the task that used this claim still open"),
 cloud_leftovers (our images beyond retention with their snapshots, our snapshots whose image is
-gone, our launch templates of ended tasks), remove (delete what cloud_leftovers found).
+gone, our launch templates of ended tasks), remove (delete what cloud_leftovers found),
+places_to_scan and cloud_orphans (the cloud's part of `responder orphans`).
 
 Only what carries the responder's tags is ever listed (CloudPort.own_images, LeftoversPort), so
 nothing of another's is touched, whatever its name. The task records' part of `responder orphans`
@@ -83,3 +84,28 @@ def remove(cloud: CloudPort, leftovers: list[dict]) -> tuple[list[str], list[str
         except CloudError as exc:
             errors.append(f"{item['id']}: {exc}")
     return deleted, errors
+
+
+def places_to_scan(store, settings, given: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
+    """(cloud, region) pairs: the given ones, else the protect selectors' and the task records'."""
+    if given:
+        return sorted(set(given))
+    found = {(c, r) for c, r, _, _ in settings.protect_selectors}
+    found |= {(row.cloud, row.region) for row in store.list(limit=1000)} if store is not None else set()
+    return sorted(found)
+
+
+def cloud_orphans(clouds: dict[str, CloudPort], places: list[tuple[str, str]], keep: int,
+                  task_open: Callable[[str], bool], now: float, grace: float = TEMPLATE_GRACE_SECONDS) -> list[dict]:
+    """cloud_leftovers of every place; a place that cannot be read is an entry of kind `error`
+    (nothing can be said about what bills there)."""
+    found: list[dict] = []
+    for cloud_name, region in places:
+        cloud = clouds.get(cloud_name)
+        if cloud is None:
+            continue  # not configured: nothing of ours can be read there
+        try:
+            found += cloud_leftovers(cloud, region, keep, 1, task_open, now, grace)
+        except CloudError as exc:
+            found.append({"kind": "error", "cloud": cloud_name, "region": region, "error": str(exc)})
+    return found

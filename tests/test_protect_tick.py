@@ -22,7 +22,8 @@ WEB = "i-0aaa00000000000a1"
 CACHE = "i-0aaa00000000000a4"
 HOUR = 3600.0
 SELECTOR = ("aws", "us-east-2", "protect", "yes")
-TIMER = (Path(__file__).resolve().parent.parent / "events" / "fc" / "timer-trigger.json").read_bytes()
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+TIMER = (EVENTS / "fc" / "timer-trigger.json").read_bytes()
 
 
 @pytest.fixture
@@ -131,3 +132,41 @@ def test_responder_tick_runs_the_protect_pass(race, tmp_path):
     again = CliRunner().invoke(cli, ["tick", "--database-url", db], env=env)
     assert json.loads(again.output.splitlines()[-1])["protect"] == {}
     assert len(ours(race)) == 2
+
+
+def test_lambdas_schedule_event_runs_the_protect_pass(race, tmp_path, monkeypatch):
+    from handlers import lambda_function
+
+    class Context:  # no remaining-time method: the handler answers without driving tasks on
+        aws_request_id = "schedule-1"
+
+    for name, value in {"RESPONDER_PROTECT_SELECTORS": "aws:us-east-2:protect=yes", "RESPONDER_CLOUDS": "aws",
+                        "RESPONDER_AWS_ENDPOINT_URL": race.emulator.endpoint_url,
+                        "RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/lambda.db",
+                        "RESPONDER_ALLOW_LOCAL_SQLITE": "true", "AWS_ACCESS_KEY_ID": "sandbox-key",
+                        "AWS_SECRET_ACCESS_KEY": "sandbox-secret", "AWS_DEFAULT_REGION": "us-east-2"}.items():
+        monkeypatch.setenv(name, value)
+    schedule = json.loads((EVENTS / "aws" / "scheduled-event.json").read_text())
+    lambda_function.reset()
+    try:
+        first = lambda_function.lambda_handler(schedule, Context())
+        again = lambda_function.lambda_handler(schedule, Context())
+    finally:
+        lambda_function.reset()
+    assert first["statusCode"] == 200 and len(first["protect"]["aws:us-east-2:protect=yes"]["imaged"]) == 2
+    assert again["protect"] == {} and len(ours(race)) == 2
+
+
+def test_the_marker_row_is_no_interruption_on_the_status_page_or_in_the_daily_report(race):
+    from datetime import datetime, timezone
+
+    from responder.notify.daily import daily_report
+    from responder.status.page import view
+
+    tick_protect(race.runner)
+    marker = race.store.get_by_key(marker_key(SELECTOR, 0))
+    assert marker.kind == "protect" and marker.status == "done" and "2 imaged" in marker.reason
+    shown = view(race.store, race.clock() + 1)
+    assert shown["tasks"] == [] and shown["counts"]["done"] == 0
+    report = daily_report(race.store, datetime.fromtimestamp(HOUR, timezone.utc))
+    assert report.fields["interruptions"] == 0 and report.fields["replacements"] == 0

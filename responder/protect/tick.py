@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
+from responder.protect import MARKER_KIND
 from responder.protect.ahead import protect_fleet
 from responder.protect.leftovers import task_open_in
 
@@ -61,7 +62,7 @@ def tick_protect(runner, budget: float | None = None, monotonic=time.monotonic) 
 
 def _mark(store, selector: tuple[str, str, str, str], period: int, report) -> None:
     cloud, region, key, value = selector
-    claimed = store.claim(marker_key(selector, period), cloud, region, f"{key}={value}", "protect",
+    claimed = store.claim(marker_key(selector, period), cloud, region, f"{key}={value}", MARKER_KIND,
                           data={"protect": report.to_json()}, lease_seconds=MARKER_LEASE_SECONDS)
     if claimed.duplicate:
         return  # a concurrent ticker completed the same pass first

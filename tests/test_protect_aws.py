@@ -181,3 +181,20 @@ def test_responder_orphans_lists_what_still_bills_in_the_cloud_and_exits_1(race,
     assert kept.exit_code == 1 and [o["kind"] for o in json.loads(kept.output)["orphans"]] == ["snapshot"]
     bad = CliRunner().invoke(cli, ["orphans", "--region", "us-east-2"], env=env)
     assert bad.exit_code == 2 and "--region" in bad.output
+
+
+def test_the_sandbox_keeps_an_amis_snapshot_after_deregister_and_refuses_to_delete_it_while_in_use(race):
+    """EC2's rules the clean-up relies on: DeregisterImage leaves the snapshots (they bill on), and
+    DeleteSnapshot of a snapshot a registered AMI uses is refused, so the order is AMI, then snapshots."""
+    from botocore.exceptions import ClientError
+
+    client = ec2(race)
+    image_id = protect(race).imaged[0]
+    snap = client.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    with pytest.raises(ClientError) as refused:
+        client.delete_snapshot(SnapshotId=snap)
+    assert refused.value.response["Error"]["Code"] == "InvalidSnapshot.InUse"
+    client.deregister_image(ImageId=image_id)
+    assert snap in snapshot_ids(client)
+    client.delete_snapshot(SnapshotId=snap)
+    assert snap not in snapshot_ids(client)

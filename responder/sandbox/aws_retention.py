@@ -41,7 +41,8 @@ def split_snapshot_tags(call) -> dict[str, str]:
 
 def wall(emulator) -> datetime.datetime:
     """Scenario time as the naive UTC datetime moto keeps (the emulator's epoch + its clock)."""
-    return datetime.datetime.utcfromtimestamp(emulator.epoch + max(emulator.clock(), 0.0))
+    stamp = datetime.datetime.fromtimestamp(emulator.epoch + max(emulator.clock(), 0.0), datetime.timezone.utc)
+    return stamp.replace(tzinfo=None)
 
 
 def stamp_image(call, image_id: str, snapshot_tags: dict[str, str]) -> None:

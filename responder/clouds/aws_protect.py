@@ -78,7 +78,8 @@ class AwsProtectMixin:
         used = {m["Ebs"]["SnapshotId"]: i["ImageId"] for i in images for m in i.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")}
         return [OwnSnapshot(s["SnapshotId"], _tags(s)[SOURCE_TAG], int(s.get("VolumeSize") or 0),
-                            used.get(s["SnapshotId"], "")) for s in snapshots if SOURCE_TAG in _tags(s)]
+                            used.get(s["SnapshotId"], ""), _epoch(s.get("StartTime")))
+                for s in snapshots if SOURCE_TAG in _tags(s)]
 
     def delete_snapshot(self, region: str, snapshot_id: str) -> None:
         try:

@@ -91,6 +91,7 @@ class OwnSnapshot:
     instance_id: str
     size_gib: int
     image_id: str  # the image that uses it; "": its image is gone and it bills alone
+    created_at: float  # epoch seconds
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Callable
 from responder.capacity.tokens import token_for
 from responder.clouds.base import CloudPort
 from responder.errors import CloudError
-from responder.protect.leftovers import TEMPLATE_GRACE_SECONDS, cloud_leftovers, remove
+from responder.protect.leftovers import GRACE_SECONDS, cloud_leftovers, remove
 
 MADE_BY = ("responder:made-by", "protect")
 
@@ -39,11 +39,11 @@ def image_name_for(instance_id: str, period: int) -> str:
 
 def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_seconds: float, now: float,
                   keep: int = 2, max_interruption_images: int = 1, task_open: Callable[[str], bool] | None = None,
-                  template_grace: float = TEMPLATE_GRACE_SECONDS,
+                  grace: float = GRACE_SECONDS,
                   out_of_time: Callable[[], bool] = lambda: False) -> ProtectReport:
     """Image every instance tagged `tag` once per period, then apply retention: our images beyond
     `keep` (with their snapshots), our snapshots whose image is gone, our launch templates whose
-    task ended (`task_open`; None: none ends) and that are older than `template_grace`.
+    task ended (`task_open`; None: none ends); snapshots and templates only once older than `grace`.
     `out_of_time` is asked before each instance and before retention: a tick's pass is bounded, and
     what it left is done by the next one (the names and tokens make a repeated instance free)."""
     report = ProtectReport()
@@ -64,7 +64,7 @@ def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_se
         return report
     try:
         leftovers = cloud_leftovers(cloud, region, keep, max_interruption_images, task_open or (lambda _: True), now,
-                                    template_grace)
+                                    grace)
     except CloudError as exc:  # retention waits for the next run; the images made stand
         report.errors.append(f"listing what to clean up: {exc}")
         return report

@@ -13,7 +13,7 @@ import time
 import click
 
 from responder.protect.ahead import protect_fleet
-from responder.protect.leftovers import TEMPLATE_GRACE_SECONDS, cloud_orphans, places_to_scan, task_open_in
+from responder.protect.leftovers import GRACE_SECONDS, cloud_orphans, places_to_scan, task_open_in
 from responder.protect.orphans import find_orphans
 
 
@@ -23,10 +23,11 @@ from responder.protect.orphans import find_orphans
 @click.option("--tag", required=True, help="key=value the instances to protect carry.")
 @click.option("--period", type=float, default=86400.0, show_default=True, help="Seconds between images of one instance.")
 @click.option("--keep", type=click.IntRange(1, 20), default=2, show_default=True, help="Protect images kept per instance.")
-@click.option("--template-grace", type=click.FloatRange(0), default=TEMPLATE_GRACE_SECONDS, show_default=True,
-              help="Seconds a launch template of ours outlives its ended task before it is deleted.")
+@click.option("--grace", type=click.FloatRange(0), default=GRACE_SECONDS, show_default=True,
+              help="Seconds a launch template of ours outlives its ended task, and a snapshot of ours its "
+              "image, before it is deleted.")
 @click.option("--database-url", default=None, help="Task store URL (which tasks are still open).")
-def protect(cloud: str, region: str, tag: str, period: float, keep: int, template_grace: float,
+def protect(cloud: str, region: str, tag: str, period: float, keep: int, grace: float,
             database_url: str | None) -> None:
     """Keep a recent image of each tagged instance; delete our older ones (never another's)."""
     from responder.cli import _settings, build_runtime
@@ -38,7 +39,7 @@ def protect(cloud: str, region: str, tag: str, period: float, keep: int, templat
     if cloud not in clouds:
         raise click.UsageError(f"no {cloud} cloud is configured")
     report = protect_fleet(clouds[cloud], region, (key.strip(), value.strip()), period, time.time(), keep=keep,
-                           task_open=task_open_in(store), template_grace=template_grace)
+                           task_open=task_open_in(store), grace=grace)
     click.echo(json.dumps(report.to_json()))
 
 
@@ -57,11 +58,12 @@ def _place(ctx, param, values) -> tuple[tuple[str, str], ...]:
               help="cloud:region to list (repeatable; default: the protect selectors' and the task records').")
 @click.option("--keep", type=click.IntRange(1, 20), default=None, help="Protect images kept per instance "
               "(default: RESPONDER_PROTECT_KEEP).")
-@click.option("--template-grace", type=click.FloatRange(0), default=TEMPLATE_GRACE_SECONDS, show_default=True,
-              help="Seconds a launch template of ours outlives its ended task before it counts.")
+@click.option("--grace", type=click.FloatRange(0), default=GRACE_SECONDS, show_default=True,
+              help="Seconds a launch template of ours outlives its ended task, and a snapshot of ours its "
+              "image, before it counts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"orphans\": [...]}.")
 @click.option("--database-url", default=None, help="Task store URL.")
-def orphans(places: tuple[tuple[str, str], ...], keep: int | None, template_grace: float, as_json: bool,
+def orphans(places: tuple[tuple[str, str], ...], keep: int | None, grace: float, as_json: bool,
             database_url: str | None) -> None:
     """List what the responder made or kept that still bills: kept disks and EIPs (task records),
     and in the cloud our images beyond --keep with their snapshots, our snapshots whose image is
@@ -71,7 +73,7 @@ def orphans(places: tuple[tuple[str, str], ...], keep: int | None, template_grac
     settings, store, clouds, _ = build_runtime(False, None, database_url, _settings())
     found = find_orphans(store, clouds)
     found += cloud_orphans(clouds, places_to_scan(store, settings, places), keep or settings.protect_keep,
-                           task_open_in(store), time.time(), template_grace)
+                           task_open_in(store), time.time(), grace)
     if as_json:
         click.echo(json.dumps({"orphans": found}))
     else:

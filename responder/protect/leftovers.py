@@ -1,9 +1,10 @@
 """What the cloud holds that the responder made and that bills past retention, and its clean-up.
 
-Parts: plan_retention (pure: which of our images to delete), task_open_in (a store's answer to "is the task that used this claim still open"),
-cloud_leftovers (our images beyond retention with their snapshots, our snapshots whose image is
-gone, our launch templates of ended tasks), remove (delete what cloud_leftovers found),
-places_to_scan and cloud_orphans (the cloud's part of `responder orphans`).
+Parts: plan_retention (pure: which of our images to delete), task_open_in (a store's answer to
+"is the task of this claim still open"), cloud_leftovers (our images beyond retention with their
+snapshots, our snapshots whose image is gone, our launch templates of ended tasks), remove (delete
+what cloud_leftovers found), places_to_scan and cloud_orphans (the cloud's part of `responder
+orphans`).
 
 Only what carries the responder's tags is ever listed (CloudPort.own_images, LeftoversPort), so
 nothing of another's is touched, whatever its name. The task records' part of `responder orphans`
@@ -20,7 +21,10 @@ from responder.replace.record import Task
 
 # A launch template outlives its task by this much before it goes: the task that launched with it
 # may live in another store (one SQLite per container), where this one cannot see it is still open.
-TEMPLATE_GRACE_SECONDS = 86400.0
+# A snapshot no AMI uses is as old before it goes: EC2 does not say when a pending AMI's block
+# device mappings name their snapshots, and an AMI may stay pending "several hours" (Create Amazon
+# EBS snapshots), so the harsher reading is that a young unused snapshot may belong to one.
+GRACE_SECONDS = 86400.0
 
 
 def plan_retention(images: list[OwnImage], keep: int, max_interruption_images: int) -> list[str]:
@@ -52,7 +56,7 @@ def task_open_in(store) -> Callable[[str], bool]:
 
 def cloud_leftovers(cloud: CloudPort, region: str, keep: int, max_interruption_images: int,
                     task_open: Callable[[str], bool], now: float,
-                    grace: float = TEMPLATE_GRACE_SECONDS) -> list[dict]:
+                    grace: float = GRACE_SECONDS) -> list[dict]:
     where = {"cloud": cloud.cloud, "region": region}
     snapshots = cloud.own_snapshots(region) if hasattr(cloud, "own_snapshots") else []  # before the images
     images = cloud.own_images(region)
@@ -61,7 +65,7 @@ def cloud_leftovers(cloud: CloudPort, region: str, keep: int, max_interruption_i
                   snapshots=[s.snapshot_id for s in snapshots if s.image_id == i.image_id], **where)
              for i in images if i.image_id in doomed]
     found += [dict(kind="snapshot", id=s.snapshot_id, instance=s.instance_id, size_gib=s.size_gib, **where)
-              for s in snapshots if not s.image_id]
+              for s in snapshots if not s.image_id and now - s.created_at >= grace]
     if hasattr(cloud, "own_launch_templates"):
         found += [dict(kind="launch-template", id=t.template_id, name=t.name, claim=t.claim, **where)
                   for t in cloud.own_launch_templates(region)
@@ -96,7 +100,7 @@ def places_to_scan(store, settings, given: tuple[tuple[str, str], ...] = ()) -> 
 
 
 def cloud_orphans(clouds: dict[str, CloudPort], places: list[tuple[str, str]], keep: int,
-                  task_open: Callable[[str], bool], now: float, grace: float = TEMPLATE_GRACE_SECONDS) -> list[dict]:
+                  task_open: Callable[[str], bool], now: float, grace: float = GRACE_SECONDS) -> list[dict]:
     """cloud_leftovers of every place; a place that cannot be read is an entry of kind `error`
     (nothing can be said about what bills there)."""
     found: list[dict] = []

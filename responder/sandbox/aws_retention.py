@@ -20,22 +20,26 @@ import re
 from responder.sandbox.aws_wire import as_list
 
 _SPEC = re.compile(r"^TagSpecifications?\.(\d+)\.")
-# "To tag the snapshots that are created of the root volume and of other Amazon EBS volumes that
-# are attached to the instance, the value for ResourceType must be snapshot. The same tag is
-# applied to all of the snapshots that are created." (EC2 API Reference, CreateImage)
-IMAGE_TAG_TYPES = ("image", "snapshot")
 
 
 def split_snapshot_tags(call) -> dict[str, str]:
-    """The snapshot tags of a CreateImage; they are removed from `call.params` before moto sees them."""
-    snapshot_specs = {str(n) for n, spec in enumerate(as_list(call.p.get("TagSpecification")), start=1)
-                      if spec.get("ResourceType") == "snapshot"}
+    """The snapshot tags of a CreateImage; they are removed from `call.params` before moto sees them.
+
+    "To tag the snapshots that are created of the root volume and of other Amazon EBS volumes that
+    are attached to the instance, the value for ResourceType must be snapshot. The same tag is
+    applied to all of the snapshots that are created." (EC2 API Reference, CreateImage)"""
+    specs = as_list(call.p.get("TagSpecification"))
+    numbers = {str(n) for n, spec in enumerate(specs, start=1) if spec.get("ResourceType") == "snapshot"}
     tags: dict[str, str] = {}
-    for spec in as_list(call.p.get("TagSpecification")):
+    for spec in specs:
         if spec.get("ResourceType") == "snapshot":
             tags.update({t["Key"]: t.get("Value", "") for t in as_list(spec.get("Tag"))})
-    call.params = {k: v for k, v in call.params.items()
-                   if not (_SPEC.match(k) and _SPEC.match(k).group(1) in snapshot_specs)}
+
+    def kept(key: str) -> bool:
+        match = _SPEC.match(key)
+        return not (match and match.group(1) in numbers)
+
+    call.params = {k: v for k, v in call.params.items() if kept(k)}
     return tags
 
 

@@ -152,6 +152,9 @@ class Settings:
         unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
         if unknown or not self.clouds:
             raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
+        off = sorted({s[0] for s in self.protect_selectors} - set(self.clouds))
+        if off:
+            raise SettingsError(f"RESPONDER_PROTECT_SELECTORS names {', '.join(off)}, which RESPONDER_CLOUDS leaves out")
 
     def __repr__(self) -> str:
         shown = []

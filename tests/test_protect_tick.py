@@ -104,10 +104,23 @@ def test_the_fc_timer_event_runs_the_protect_pass_through_intake(race):
     assert len(body["protect"]["aws:us-east-2:protect=yes"]["imaged"]) == 2
 
 
-@pytest.mark.parametrize("raw", ["aws:us-east-2:protect", "gcp:us-east1:a=b", "aws::a=b", "aws:us-east-2:=b"])
+@pytest.mark.parametrize("raw", ["aws:us-east-2:protect", "gcp:us-east1:a=b", "aws::a=b", "aws:us-east-2:=b",
+                                 "aliyun:cn-hangzhou:app=db"])  # the last: a cloud RESPONDER_CLOUDS leaves out
 def test_a_bad_selector_is_a_settings_error_naming_the_variable(raw):
     with pytest.raises(SettingsError, match="RESPONDER_PROTECT_SELECTORS"):
-        Settings.from_env({"RESPONDER_PROTECT_SELECTORS": raw}, dotenv=False)
+        Settings.from_env({"RESPONDER_PROTECT_SELECTORS": raw, "RESPONDER_CLOUDS": "aws"}, dotenv=False)
+
+
+def test_good_selectors_are_read_in_order():
+    settings = Settings.from_env({"RESPONDER_PROTECT_SELECTORS": " aws:us-east-2:protect=daily , aliyun:cn-hangzhou:app=db",
+                                  "RESPONDER_PROTECT_PERIOD_SECONDS": "3600", "RESPONDER_PROTECT_KEEP": "3"},
+                                 dotenv=False)
+    assert settings.protect_selectors == (("aws", "us-east-2", "protect", "daily"), ("aliyun", "cn-hangzhou", "app", "db"))
+    assert (settings.protect_period_seconds, settings.protect_keep) == (3600.0, 3)
+    with pytest.raises(SettingsError, match="RESPONDER_PROTECT_KEEP"):
+        Settings.from_env({"RESPONDER_PROTECT_KEEP": "0"}, dotenv=False)
+    with pytest.raises(SettingsError, match="RESPONDER_PROTECT_PERIOD_SECONDS"):
+        Settings.from_env({"RESPONDER_PROTECT_PERIOD_SECONDS": "5"}, dotenv=False)
 
 
 def test_responder_tick_refuses_a_bad_selector_with_exit_2_and_runs_nothing(tmp_path):

@@ -183,3 +183,22 @@ def test_the_marker_row_is_no_interruption_on_the_status_page_or_in_the_daily_re
     assert shown["tasks"] == [] and shown["counts"]["done"] == 0
     report = daily_report(race.store, datetime.fromtimestamp(HOUR, timezone.utc))
     assert report.fields["interruptions"] == 0 and report.fields["replacements"] == 0
+
+
+def test_the_serve_ticker_runs_the_protect_pass(race):
+    import time
+
+    from responder.web import Ticker
+
+    ticker = Ticker(race.runner, interval=0.05)
+    ticker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while race.store.get_by_key(marker_key(SELECTOR, 0)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # a few more loops: the period is done, nothing more is made
+    finally:
+        ticker.stop()
+        ticker.join(5)
+    assert race.store.get_by_key(marker_key(SELECTOR, 0)) is not None
+    assert len(ours(race)) == 2 and len(race.emulator.calls_of("CreateImage")) == 2

@@ -68,7 +68,7 @@ def test_a_run_images_every_tagged_instance_once_per_period(race):
     assert set(images) == set(first.imaged)
     period = int(now(race) // HOUR)
     assert {i["Name"] for i in images.values()} == {image_name_for(WEB, period), image_name_for(API, period)}
-    assert len(race.emulator.calls_of("CreateImage")) == 4  # the second run's two were refused as duplicates
+    assert len(race.emulator.calls_of("CreateImage")) == 2  # the second run asked for none
     for image in images.values():  # the snapshots carry our tags too: found again if the AMI goes first
         (mapping,) = [m for m in image["BlockDeviceMappings"] if "Ebs" in m]
         (snap,) = client.describe_snapshots(SnapshotIds=[mapping["Ebs"]["SnapshotId"]])["Snapshots"]
@@ -203,3 +203,29 @@ def test_the_sandbox_keeps_an_amis_snapshot_after_deregister_and_refuses_to_dele
     assert snap in snapshot_ids(client)
     client.delete_snapshot(SnapshotId=snap)
     assert snap not in snapshot_ids(client)
+
+
+def test_the_sandbox_makes_one_ami_of_a_name_however_many_ask_at_once(race):
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    start, answers = threading.Barrier(8), []
+
+    def create():
+        client = ec2(race)
+        start.wait()
+        try:
+            answers.append(client.create_image(InstanceId=WEB, Name="responder-protect-race", NoReboot=True)["ImageId"])
+        except ClientError as err:
+            answers.append(err.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    made = [a for a in answers if a.startswith("ami-")]
+    assert len(made) == 1 and answers.count("InvalidAMIName.Duplicate") == 7
+    named = ec2(race).describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": ["responder-protect-race"]}])
+    assert [i["ImageId"] for i in named["Images"]] == made

@@ -98,6 +98,15 @@ def test_a_tick_out_of_time_writes_no_marker_and_the_next_tick_finishes(race):
     assert len(tick_protect(race.runner)["aws:us-east-2:protect=yes"]["imaged"]) == 2
 
 
+def test_a_pass_cut_short_resumes_where_it_stopped(race):
+    ticks = iter(range(1000))  # the tick's own clock: one second per look at it
+    cut = tick_protect(race.runner, budget=1.5, monotonic=lambda: next(ticks))["aws:us-east-2:protect=yes"]
+    assert cut["complete"] is False and len(cut["imaged"]) == 1
+    done = tick_protect(race.runner)["aws:us-east-2:protect=yes"]
+    assert done["complete"] and cut["imaged"][0] in done["imaged"] and len(done["imaged"]) == 2
+    assert len(race.emulator.calls_of("CreateImage")) == 2  # the first instance was not asked for again
+
+
 def test_the_fc_timer_event_runs_the_protect_pass_through_intake(race):
     status, body = handle_body(race.runner, TIMER)
     assert status == 200 and body["outcome"] == "ticked"

@@ -51,7 +51,8 @@ class AwsProtectMixin:
             if SOURCE_TAG not in tags:
                 continue  # never another's image, whatever the filter returned
             found.append(OwnImage(image["ImageId"], tags[SOURCE_TAG], tags.get("responder:made-by", "interruption"),
-                                  image.get("CreationDate", ""), IMAGE_STATES.get(image.get("State", ""), "creating")))
+                                  image.get("CreationDate", ""), IMAGE_STATES.get(image.get("State", ""), "creating"),
+                                  image.get("Name", "")))
         return found
 
     def delete_image(self, region: str, image_id: str) -> None:

@@ -81,6 +81,7 @@ class OwnImage:
     made_by: str  # "protect" (ahead of time) or "interruption"
     created: str  # the cloud's ISO time: sorts in time order
     state: str
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,17 @@ def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_se
     what it left is done by the next one (the names and tokens make a repeated instance free)."""
     report = ProtectReport()
     period = int(now // period_seconds)
+    # This period's images already made (an earlier pass cut short by its budget, a concurrent
+    # ticker) are read once and skipped: a resumed pass spends its budget on what is left.
+    made = {i.name: i.image_id for i in cloud.own_images(region) if i.made_by == MADE_BY[1]}
     for instance_id in cloud.instances_tagged(region, *tag):
         if out_of_time():
             report.complete = False
             return report
         name = image_name_for(instance_id, period)
+        if name in made:
+            report.imaged.append(made[name])
+            continue
         try:
             report.imaged.append(cloud.create_image(
                 region, instance_id, name, client_token=token_for(f"protect:{region}:{instance_id}", str(period)),

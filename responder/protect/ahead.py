@@ -24,7 +24,7 @@ MADE_BY = ("responder:made-by", "protect")
 
 @dataclass
 class ProtectReport:
-    imaged: list[str] = field(default_factory=list)  # image ids made now
+    imaged: list[str] = field(default_factory=list)  # this period's image of each instance (made now or earlier)
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     complete: bool = True  # False: out of time, the instances left and retention wait for the next run

@@ -26,9 +26,9 @@ workers = 2
 threads = 8
 worker_class = "gthread"
 
-# A request may drive a replacement until it has to wait for the image; FC's function timeout is
-# also 600 s, so gunicorn must not kill the worker first.
-timeout = 600
+# /invoke drives a race task to the end inside the invocation; FC's function timeout (s.yaml) is
+# 1800 s, so gunicorn must not kill the worker first.
+timeout = 1800
 graceful_timeout = 30
 keepalive = 75
 

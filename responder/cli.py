@@ -227,14 +227,16 @@ def tick(database_url: str | None) -> None:
     _setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
     from responder.notify.service import attach
+    from responder.protect.tick import tick_protect
     from responder.targets.tick import tick_targets
 
     runner = TaskRunner(store, clouds, settings)
     notifier = attach(runner, settings)
     advanced = runner.tick()
     targets = tick_targets(runner)
+    protected = tick_protect(runner)
     # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
-    click.echo(json.dumps({"advanced": advanced, "targets": targets,
+    click.echo(json.dumps({"advanced": advanced, "targets": targets, "protect": protected,
                            "notified": notifier.tick() if notifier else 0}))
 
 

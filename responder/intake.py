@@ -75,9 +75,11 @@ def handle_events(runner: TaskRunner, events: list, metrics: Metrics | None = No
 def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     action = action_for(event, runner.settings)
     if action == Action.TICK:
+        from responder.protect.tick import tick_protect
         from responder.targets.tick import tick_targets
 
-        return {"outcome": "ticked", "advanced": runner.tick(), "targets": tick_targets(runner)}
+        return {"outcome": "ticked", "advanced": runner.tick(), "targets": tick_targets(runner),
+                "protect": tick_protect(runner)}
     if isinstance(event, Ignored):
         return {"outcome": "ignored", "reason": event.reason}
     assert isinstance(event, Interruption)

@@ -39,6 +39,20 @@ def _bool(name: str, value: str) -> bool:
     raise SettingsError(f"{name} must be true or false, not {value!r}")
 
 
+def _protect_selectors(raw: str) -> tuple[tuple[str, str, str, str], ...]:
+    """RESPONDER_PROTECT_SELECTORS: comma-separated cloud:region:key=value items."""
+    found = []
+    for item in _csv(raw):
+        cloud, _, rest = item.partition(":")
+        region, _, tag = rest.partition(":")
+        key, eq, value = tag.partition("=")
+        if cloud.strip() not in ("aliyun", "aws") or not region.strip() or not eq or not key.strip():
+            raise SettingsError("RESPONDER_PROTECT_SELECTORS entries must be cloud:region:key=value with cloud "
+                                f"aliyun or aws, not {item!r}")
+        found.append((cloud.strip(), region.strip(), key.strip(), value.strip()))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///responder.db"
@@ -103,6 +117,11 @@ class Settings:
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
+    # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
+    protect_selectors: tuple[tuple[str, str, str, str], ...] = ()
+    protect_period_seconds: float = 86400.0  # one image per instance and period
+    protect_keep: int = 2  # protect images kept per instance
+    protect_tick_budget_seconds: float = 20.0  # time one tick may spend on the protect pass
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -126,9 +145,16 @@ class Settings:
         _check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
+        if self.protect_period_seconds < 60:
+            raise SettingsError(f"RESPONDER_PROTECT_PERIOD_SECONDS must be >= 60, not {self.protect_period_seconds}")
+        if not 1 <= self.protect_keep <= 20:
+            raise SettingsError(f"RESPONDER_PROTECT_KEEP must be 1 to 20, not {self.protect_keep}")
         unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
         if unknown or not self.clouds:
             raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
+        off = sorted({s[0] for s in self.protect_selectors} - set(self.clouds))
+        if off:
+            raise SettingsError(f"RESPONDER_PROTECT_SELECTORS names {', '.join(off)}, which RESPONDER_CLOUDS leaves out")
 
     def __repr__(self) -> str:
         shown = []
@@ -237,6 +263,11 @@ class Settings:
             keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
+            protect_selectors=_protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
+            protect_period_seconds=number("RESPONDER_PROTECT_PERIOD_SECONDS", cls.protect_period_seconds),
+            protect_keep=number("RESPONDER_PROTECT_KEEP", cls.protect_keep, int),
+            protect_tick_budget_seconds=number("RESPONDER_PROTECT_TICK_BUDGET_SECONDS",
+                                               cls.protect_tick_budget_seconds),
         )
 
 

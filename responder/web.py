@@ -34,6 +34,7 @@ from responder.logsafe import active_redactor
 from responder.settings import Settings
 from responder.store import Store, StoreUnavailable
 from responder.replace.runner import TaskRunner
+from responder.protect.tick import tick_protect
 from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.web")
@@ -76,6 +77,7 @@ class Ticker(threading.Thread):
             try:
                 self.runner.tick()
                 tick_targets(self.runner)  # cheap when no target is due: one indexed query
+                tick_protect(self.runner)  # cheap when no selector is due: one lookup each
                 pause = self.runner.seconds_until_due(self.interval)
             except Exception:
                 log.exception("tick failed")

@@ -250,6 +250,20 @@ def test_gunicorn_adds_the_invoke_port_when_one_is_set(monkeypatch):
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == ["0.0.0.0:9000"]
 
 
+def test_the_function_timeout_covers_the_slowest_race_of_the_realistic_pack_within_fc_maximum():
+    """/invoke works its race task to the end inside the invocation: the slowest fresh image of the
+    realistic Aliyun pack (its task ends when the image is Available) x 1.2, plus 45 s to Running and
+    /invoke's 15 s margin, must fit the function timeout, itself within FC 3.0's 86,400 s."""
+    from responder.sandbox import race_model
+
+    pack = yaml.safe_load((ROOT / "responder" / "sandbox" / "scenarios" / "realistic-aliyun.yaml").read_text())
+    disks = [d for r in pack["regions"] for i in r["instances"] for d in [i["system_disk"], *i.get("data_disks", [])]]
+    slowest = max(race_model.snapshot_seconds(d["category"], d["size"], False) for d in disks)
+    assert slowest == 1220.0  # the 200 GiB ESSD data disk: the figure s.yaml's comment works from
+    need = max(pack.get("release_after_seconds", 300), slowest * 1.2) + 45 + 15
+    assert need <= responder_props()["timeout"] == 1800 <= 86400
+
+
 def test_gunicorn_serves_the_concurrency_and_timeout_fc_is_configured_for():
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     props = responder_props()

@@ -64,6 +64,12 @@ def test_the_handler_is_the_lambda_entry_point_and_the_runtime_is_supported():
     assert props["CodeUri"] == "build/lambda"
 
 
+def test_the_function_timeout_is_lambdas_maximum_the_race_needs_more():
+    # The slowest AMI of the realistic AWS pack (a 200 GiB gp3 volume) takes 1220 s: more than
+    # Lambda's 900 s maximum, so the function asks for all of it and the schedule resumes the rest.
+    assert function()["Timeout"] == 900
+
+
 def test_the_store_comes_from_a_secret_and_is_never_sqlite():
     env = function()["Environment"]["Variables"]
     assert "{{resolve:secretsmanager:${StoreSecretArn}" in env["RESPONDER_DATABASE_URL"]

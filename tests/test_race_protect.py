@@ -9,7 +9,8 @@ import json
 import pytest
 
 from race_fixtures import Race, shape
-from responder.protect.ahead import plan_retention, protect_fleet
+from responder.protect.ahead import protect_fleet
+from responder.protect.leftovers import plan_retention
 from responder.protect.orphans import find_orphans
 from responder.clouds.base import OwnImage
 from responder.settings import Settings
@@ -89,5 +90,5 @@ def test_the_protect_and_orphans_commands_answer_in_json(race, tmp_path, monkeyp
     assert len(json.loads(made.output.splitlines()[-1])["imaged"]) == 1
     bad = CliRunner().invoke(cli, ["protect", "--cloud", "aliyun", "--region", "cn-hangzhou", "--tag", "app"])
     assert bad.exit_code == 2 and "key=value" in bad.output
-    listed = CliRunner().invoke(cli, ["orphans", "--database-url", db])
+    listed = CliRunner().invoke(cli, ["orphans", "--json", "--database-url", db])
     assert listed.exit_code == 0 and json.loads(listed.output.splitlines()[-1]) == {"orphans": []}

@@ -54,6 +54,12 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "race": frozenset({"DescribeVolumes"}),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"CancelCapacityReservation"}),
+        # `responder protect` / the protect pass of a tick: image tagged instances, and retention of
+        # what the responder made (AMIs with their snapshots, launch templates of ended tasks)
+        "protect": frozenset({
+            "DescribeInstances", "CreateImage", "DescribeImages", "DeregisterImage", "DescribeSnapshots",
+            "DeleteSnapshot", "DescribeLaunchTemplates", "DeleteLaunchTemplate",
+        }),
     },
 }
 
@@ -64,12 +70,14 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
 # tests/test_targets_*.py), not in the flows this coverage test drives on the default one.
 _RACE_SCENARIO = "the race on the realistic scenario pack (tests/test_race_*.py)"
 _TARGET_RELEASE = "releasing capacity above a target that allows it (tests/test_targets_reconcile.py)"
+_PROTECT = "protect ahead and retention on the realistic scenario pack (tests/test_protect_aws.py)"
 UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
     "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
                "ReleaseCapacityReservation": _TARGET_RELEASE},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
-            "CancelCapacityReservation": _TARGET_RELEASE},
+            "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
+            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT},
 }
 
 # Permissions the clouds check on a call besides the call's own action (the emulators cannot see them).

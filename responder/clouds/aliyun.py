@@ -347,7 +347,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
                     continue  # never another's image, whatever the filter returned
                 found.append(OwnImage(r["ImageId"], tags["responder:source-instance"],
                                       tags.get("responder:made-by", "interruption"), r.get("CreationTime", ""),
-                                      _IMAGE_STATES.get(r.get("Status", ""), "creating")))
+                                      _IMAGE_STATES.get(r.get("Status", ""), "creating"), r.get("ImageName", "")))
             if not rows or page * 100 >= int(body.get("TotalCount") or 0):
                 return found
             page += 1

@@ -3,7 +3,8 @@
 Parts: AwsCloud — describe_instance, create_image / describe_image, instance_types,
 offerings_with_stock, subnets, launch (CreateFleet instant with an on-the-fly launch template),
 instance_states, create / modify / describe / cancel / list reservations (ODCRs), and the AWS-only
-placement_scores, spot_prices, associate_address. Errors are classified by aws_errors.classify.
+placement_scores, spot_prices, associate_address; protect and retention come from aws_protect.
+Errors are classified by aws_errors.classify.
 
 botocore's own retries are off (total_max_attempts=1): exactly one layer retries, and it is the engine.
 The adapter never sleeps, never retries, never decides.
@@ -32,18 +33,18 @@ from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list 
 from responder.clouds.aws_errors import classify, classify_transport
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
+from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
 from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
                                    LaunchRequest, LaunchResult, Subnet)
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
 
 RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
-IMAGE_STATES = {"pending": "creating", "available": "available", "failed": "failed", "error": "failed",
-                "invalid": "failed", "deregistered": "failed", "disabled": "failed"}
 
 
-class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
-    """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin."""
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin):
+    """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin, protect
+    and retention from AwsProtectMixin."""
 
     cloud = "aws"
     # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
@@ -185,24 +186,28 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
                      tags: tuple[tuple[str, str], ...] = ()) -> str:
         """CreateImage has no ClientToken, so the caller's deterministic `name` is the idempotency
         key: EC2 refuses a second image of that name (InvalidAMIName.Duplicate), and then the one we
-        already made is returned. Asking first would put a call before every first attempt."""
+        already made is returned. Asking first would put a call before every first attempt.
+        The tags go on the AMI and on the snapshots it is made of (ResourceType image and snapshot):
+        retention finds a snapshot whose AMI is gone by them."""
         doing = f"creating image {name} of {instance_id}"
         kwargs: dict[str, Any] = {"InstanceId": instance_id, "Name": name, "NoReboot": True,
                                   "Description": f"responder image of {instance_id}"}
         if tags:
-            kwargs["TagSpecifications"] = [{"ResourceType": "image", "Tags": _tags(tags)}]
+            kwargs["TagSpecifications"] = [{"ResourceType": kind, "Tags": _tags(tags)} for kind in ("image", "snapshot")]
         try:
             return self._call(region, "create_image", doing, **kwargs)["ImageId"]
         except Exception as err:  # a concurrent creator won the name: theirs is ours
             if getattr(err, "code", "") == "InvalidAMIName.Duplicate":
-                found = self._image_named(region, name, doing)
+                found = self._image_named(region, name, tags, doing)
                 if found:
                     return found
             raise
 
-    def _image_named(self, region: str, name: str, doing: str) -> str:
-        images = self._call(region, "describe_images", doing, Owners=["self"],
-                            Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    def _image_named(self, region: str, name: str, tags: tuple[tuple[str, str], ...], doing: str) -> str:
+        """The AMI of that name carrying our tags: one of another's that took the name is not ours
+        (the Duplicate error then stands)."""
+        filters = [{"Name": "name", "Values": [name]}] + [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags]
+        images = self._call(region, "describe_images", doing, Owners=["self"], Filters=filters)["Images"]
         return images[0]["ImageId"] if images else ""
 
     def describe_image(self, region: str, image_id: str) -> ImageInfo:
@@ -299,7 +304,10 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
                 if getattr(err, "code", "") != "DryRunOperation":
                     raise
             return LaunchResult(instance_ids=(), offering=None)
-        template_id = self._ensure_template(region, name, data, request.client_token, doing)
+        # Tagged at create time: retention finds the templates it made by responder:managed, and the
+        # task that used one by responder:claim (never by the name alone).
+        owned = (OWNED_TAG, *((k, v) for k, v in request.extra_tags if k == CLAIM_TAG))
+        template_id = self._ensure_template(region, name, data, request.client_token, owned, doing)
         answer = self._call(region, "create_fleet", doing,
                             **fleet_request(template_id, offerings, subnet_of, market, request.count, request.client_token))
         zone_of = {v: k for k, v in subnet_of.items()}
@@ -320,13 +328,14 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin):
             _raise_refusal(answer.get("Errors", []), doing)
         return LaunchResult(instance_ids=tuple(ids), offering=got, refused=refused)
 
-    def _ensure_template(self, region: str, name: str, data: dict[str, Any], token: str, doing: str) -> str:
+    def _ensure_template(self, region: str, name: str, data: dict[str, Any], token: str,
+                         tags: tuple[tuple[str, str], ...], doing: str) -> str:
         """Create first (one call on the normal path); a retried launch finds the name taken and
         reuses the template of the first attempt."""
         try:
             created = self._call(region, "create_launch_template", doing, LaunchTemplateName=name, ClientToken=token,
                                  LaunchTemplateData=data,
-                                 TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tags((OWNED_TAG,))}])
+                                 TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tags(tags)}])
             return created["LaunchTemplate"]["LaunchTemplateId"]
         except Exception as err:
             if "AlreadyExists" not in getattr(err, "code", ""):

@@ -17,6 +17,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from responder.notify.messages import Notice, make_notice, timeline
+from responder.protect import MARKER_KIND
 from responder.replace.record import Task
 
 CATCH_UP_SECONDS = 12 * 3600.0
@@ -37,7 +38,7 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
                  per_hour_cap: int | None = None) -> Notice:
     end = scheduled.timestamp()
     start = end - DAY
-    rows = [r for r in store.list(limit=5000) if start <= r.created_at < end]
+    rows = [r for r in store.list(limit=5000) if start <= r.created_at < end and r.kind != MARKER_KIND]
     tasks = [Task(r) for r in rows]
     real = [t for t in tasks if t.status != "rejected"]
     done = [t for t in real if t.status == "done"]

@@ -1,6 +1,11 @@
 """Protect ahead of time: keep a recent image of chosen instances, and clean up after ourselves.
 
-Parts: ahead (plan_retention, protect_fleet: image the tagged instances, keep the newest few of
-our images per instance, delete the rest), orphans (what the responder kept that still bills),
-cli (`responder protect`, `responder orphans`).
+Parts: ahead (protect_fleet: image the tagged instances, then retention), leftovers (what the
+cloud holds that the responder made and that bills past retention: plan_retention, cloud_leftovers,
+remove, cloud_orphans), orphans (what the task records say the responder kept that still bills),
+tick (the protect pass every ticker runs), cli (`responder protect`, `responder orphans`), and
+MARKER_KIND (the task kind of the tick's per-period marker rows: not an interruption, so the
+status page and the daily report leave them out).
 """
+
+MARKER_KIND = "protect"

@@ -9,6 +9,7 @@ generic layer for every action (aws_tokens); a region not in the scenario answer
 What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
 aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; RunInstances /
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
+snapshot tags of CreateImage and creation times in scenario time in aws_retention;
 the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
 aws_seed before the server starts.
 
@@ -27,7 +28,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_race, aws_scores, aws_seed
+from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_race, aws_retention, aws_scores, aws_seed
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -95,6 +96,7 @@ class AwsEc2Emulator:
             raise ValueError("the scenario has no aws region")
         self.port = port
         self.clock = clock or self.scenario.new_clock()  # a bench may drive its own (virtual) clock
+        self.epoch = time.time()  # wall time at scenario t=0, for CreationDate / CreateTime fields
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.race = aws_race.AwsRace(self.scenario, self.clock)
@@ -119,6 +121,7 @@ class AwsEc2Emulator:
             "CreateFleet": aws_launch.create_fleet,
             "CreateImage": aws_launch.create_image,
             "DescribeImages": aws_launch.describe_images,
+            "CreateLaunchTemplate": aws_retention.create_launch_template,
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
         }
 

@@ -20,7 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
-from responder.sandbox import aws_allocation, aws_scores
+from responder.sandbox import aws_allocation, aws_retention, aws_scores
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response, tags_from
 
 # Keep EC2's default namespace (moto writes it without the trailing slash) when re-serializing.
@@ -243,6 +243,7 @@ class ImageBook:
         self._images: dict[str, tuple[float, str]] = {}
         self._sources: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.naming = threading.Lock()  # CreateImage's name check and create, as one step
 
     def register_source(self, instance_id: str, result: str) -> None:
         self._result_of_source[instance_id] = result
@@ -269,15 +270,20 @@ class ImageBook:
 
 
 def create_image(call) -> tuple[int, bytes]:
-    # EC2 image names are unique per account and region; moto does not check, EC2 does.
+    # EC2 image names are unique per account and region; moto does not check, EC2 does, and
+    # atomically: two concurrent CreateImage of one name make one AMI (the check and the create
+    # hold one lock here, or two tickers racing would both pass the check).
     name = call.params.get("Name", "")
-    taken = next((ami.id for ami in call.backend.amis.values() if name and ami.name == name), None)
-    if taken:
-        raise Ec2Error("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}", 400)
-    status, body = call.forward()
+    snapshot_tags = aws_retention.split_snapshot_tags(call)
+    with call.emulator.images.naming:
+        taken = next((ami.id for ami in list(call.backend.amis.values()) if name and ami.name == name), None)
+        if taken:
+            raise Ec2Error("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}", 400)
+        status, body = call.forward()
     match = re.search(rb"<imageId>([^<]+)</imageId>", body)
     if status < 400 and match:
         call.emulator.images.created(match.group(1).decode(), call.params.get("InstanceId", ""))
+        aws_retention.stamp_image(call, match.group(1).decode(), snapshot_tags)
     return status, body
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from responder.notify.messages import timeline
+from responder.protect import MARKER_KIND
 from responder.replace.record import Task
 
 WINDOW = 86400.0
@@ -46,7 +47,7 @@ def task_timeline(task: Task, scale: float) -> dict[str, Any]:
 
 def view(store, now: float, targets: Callable[[], list[dict]] | None = None,
          channel_health: Callable[[], dict[str, dict]] | None = None) -> dict[str, Any]:
-    tasks = [Task(r) for r in store.list(limit=500) if r.created_at >= now - WINDOW]
+    tasks = [Task(r) for r in store.list(limit=500) if r.created_at >= now - WINDOW and r.kind != MARKER_KIND]
     longest = [max(list(timeline(t).values()) or [0.0]) for t in tasks]
     scale = max([600.0] + longest)  # at least ten minutes, so short runs are not stretched
     failures = [task_timeline(t, scale) for t in tasks if t.status == "failed"][:20]

@@ -31,6 +31,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "race": frozenset({
             "ModifyDiskAttribute", "AttachDisk", "DeleteDisk", "ConvertNatPublicIpToEip", "AssociateEipAddress",
             "DeleteImage", "DeleteSnapshot",
+            # a data disk restored in the replacement's zone, or taken off an original that stopped
+            "DescribeSnapshots", "CreateDisk", "DetachDisk",
         }),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"ReleaseCapacityReservation"}),
@@ -50,8 +52,10 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "ModifyCapacityReservation", "DescribeCapacityReservations",
         }),
         "spot-scores": frozenset({"GetSpotPlacementScores", "DescribeInstanceTypes"}),
-        # the race: the volumes of the original (what an image will take, what instance-action keeps)
-        "race": frozenset({"DescribeVolumes"}),
+        # the race: the volumes of the original (what an image will take, what instance-action keeps),
+        # kept on receipt (DeleteOnTermination=false), moved or restored in the replacement's zone
+        "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume",
+                           "DeleteVolume", "DescribeSnapshots", "CreateVolume"}),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"CancelCapacityReservation"}),
     },
@@ -67,8 +71,11 @@ _TARGET_RELEASE = "releasing capacity above a target that allows it (tests/test_
 UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
     "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
+               "DescribeSnapshots": _RACE_SCENARIO, "CreateDisk": _RACE_SCENARIO, "DetachDisk": _RACE_SCENARIO,
                "ReleaseCapacityReservation": _TARGET_RELEASE},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
+            **{a: _RACE_SCENARIO for a in ("ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "DeleteVolume",
+                                           "DescribeSnapshots", "CreateVolume")},
             "CancelCapacityReservation": _TARGET_RELEASE},
 }
 

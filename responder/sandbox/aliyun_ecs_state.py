@@ -326,6 +326,7 @@ def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in image.get("tags", {}).items()]},
         "DiskDeviceMappings": {"DiskDeviceMapping": [
             {"SnapshotId": snap_id, "Type": world.snapshots[snap_id]["disk_type"],
+             "Device": world.snapshots[snap_id].get("device", ""),
              "Size": str(world.snapshots[snap_id]["size"])}
             for snap_id in image.get("snapshots") or [] if snap_id in world.snapshots]},
     }

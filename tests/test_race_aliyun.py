@@ -151,6 +151,7 @@ def test_a_replacement_in_another_zone_gets_the_data_disk_restored_from_the_inst
     restored = world.disks[data.restored_id]
     assert restored["zone"] == "cn-hangzhou-i" and restored["instance"] == replacement
     assert restored["source_snapshot"] == data.snapshot_id and restored["size"] == 200
+    assert restored["delete_with_instance"]  # as the original's data disk was: it goes with the replacement
     create = r.emulator.calls_of("CreateDisk")
     assert [c["params"]["SnapshotId"] for c in create] == [data.snapshot_id] and create[0]["params"]["ClientToken"]
     # ESSD instant access: the 200 GiB snapshot (20 min) made a disk long before the image was done
@@ -168,6 +169,7 @@ def test_the_owners_persistent_disk_is_restored_elsewhere_and_left_alone(race):
     disks = {d.disk_id: d for d in task.record.race.disks}
     assert [disks[d].moved for d in sorted(disks) if disks[d].kind == "data"] == ["restored", "restored"]
     assert owned in r.emulator.world.disks and not disks[owned].settled  # never ours to delete
+    assert not r.emulator.world.disks[disks[owned].restored_id]["delete_with_instance"]  # persistent, as it was
     assert owned not in [c["params"].get("DiskId") for c in r.emulator.calls_of("DeleteDisk")]
 
 

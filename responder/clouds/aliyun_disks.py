@@ -40,10 +40,12 @@ class AliyunDisksMixin:
         doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"
         self._call(region, "ModifyDiskAttribute", doing, params)
 
-    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "") -> None:
-        # ECS picks the device name itself; DeleteWithInstance=false: the data outlives the replacement.
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        # ECS picks the device name itself; DeleteWithInstance as the disk had it on the original.
         self._call(region, "AttachDisk", f"attaching {disk_id} to {instance_id}",
-                   {"DiskId": disk_id, "InstanceId": instance_id, "DeleteWithInstance": "false"})
+                   {"DiskId": disk_id, "InstanceId": instance_id,
+                    "DeleteWithInstance": "true" if delete_with_instance else "false"})
 
     def detach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
         self._call(region, "DetachDisk", f"detaching {disk_id} from {instance_id}",

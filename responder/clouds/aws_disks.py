@@ -55,7 +55,9 @@ class AwsDisksMixin:
                        InstanceId=disk.instance_id,
                        BlockDeviceMappings=[{"DeviceName": disk.device, "Ebs": {"DeleteOnTermination": delete}}])
 
-    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "") -> None:
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        # AttachVolume takes no DeleteOnTermination: the volume outlives the replacement (false).
         self._call(region, "attach_volume", f"attaching {disk_id} to {instance_id} at {device}",
                    VolumeId=disk_id, InstanceId=instance_id, Device=device)
 

@@ -223,7 +223,11 @@ class CloudPort(Protocol):
         True: they go with it again (given back before the release)."""
         ...
 
-    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "") -> None: ...
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        """Aliyun sets DeleteWithInstance in AttachDisk; EC2's AttachVolume leaves DeleteOnTermination
+        false and the adapter does not change it while the volume is still attaching."""
+        ...
 
     def detach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
         """From a stopped original (EC2 keeps the volumes of a stopped instance attached)."""

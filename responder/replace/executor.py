@@ -169,7 +169,8 @@ class Executor:
             return None
         if disk.status not in ("available", ""):
             return []
-        cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""))
+        cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""),
+                          delete_with_instance=bool(call.args.get("delete_with_instance")))
         return [disk_id]
 
     def _image_snapshots(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:

@@ -43,7 +43,7 @@ def next_step(task: Task, now: float) -> Optional[Decision]:
     calls = []
     for disk in (d for d in todo if now >= d.next_try_at):
         if disk.restored_id:
-            calls.append(Call("attach_disk", {"disk_id": disk.restored_id, "instance_id": target, "device": disk.device}))
+            calls.append(_attach(disk, disk.restored_id, target))
         else:
             calls.append(Call("restore_disk", {"disk_id": disk.disk_id, "snapshot_id": disk.snapshot_id, "zone": zone,
                                                "category": disk.category},
@@ -58,8 +58,14 @@ def next_due(task: Task) -> Optional[float]:
 
 def reattach_calls(task: Task, now: float) -> list[Call]:
     target = task.record.launch.replacement_ids[0]
-    return [Call("attach_disk", {"disk_id": d.disk_id, "instance_id": target, "device": d.device})
+    return [_attach(d, d.disk_id, target)
             for d in task.record.race.disks if race.reattaches(task, d) and not d.moved and now >= d.next_try_at]
+
+
+def _attach(disk: KeptDisk, disk_id: str, target: str) -> Call:
+    """At the original's device name, going with the replacement as it went with the original."""
+    return Call("attach_disk", {"disk_id": disk_id, "instance_id": target, "device": disk.device,
+                                "delete_with_instance": disk.delete_with_instance})
 
 
 # -- observers -------------------------------------------------------------------------------

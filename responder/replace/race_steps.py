@@ -149,7 +149,7 @@ def _saw_disks(task: Task, disks, settings, now, facts, error) -> None:
         ours = settings.protect_on_receipt and d.delete_with_instance and (
             task.cloud in race.KEEPS_DISKS or d.kind == "data")
         kept.append(KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib, zone=d.zone,
-                             device=d.device, was_deleted_with_instance=ours,
+                             device=d.device, was_deleted_with_instance=ours, delete_with_instance=d.delete_with_instance,
                              survives=ours or not d.delete_with_instance or stops))
     task.record.race.disks = kept
     task.record.race.disks_read = True

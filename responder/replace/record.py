@@ -104,6 +104,7 @@ class KeptDisk:
     device: str = ""
     was_deleted_with_instance: bool = True  # kept only because we asked: ours to release or reattach
     settled: str = ""  # "" while it bills for us; "reattached" | "deleted" | "follows-instance" | "gone" when done
+    delete_with_instance: bool = False  # the original's own setting: the disk on the replacement gets it back
     survives: bool = True  # outlives the original (kept, the owner's persistent disk, or a stopped original's)
     moved: str = ""  # its data on the replacement: "reattached" | "restored"; "lost" when it cannot be
     snapshot_id: str = ""  # its snapshot in the fresh image (a restore in another zone starts from it)

@@ -33,6 +33,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DeleteImage", "DeleteSnapshot",
             # a data disk restored in the replacement's zone, or taken off an original that stopped
             "DescribeSnapshots", "CreateDisk", "DetachDisk",
+            # RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary ENI
+            "DescribeNetworkInterfaces", "AssignPrivateIpAddresses",
         }),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"ReleaseCapacityReservation"}),
@@ -54,8 +56,9 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "spot-scores": frozenset({"GetSpotPlacementScores", "DescribeInstanceTypes"}),
         # the race: the volumes of the original (what an image will take, what instance-action keeps),
         # kept on receipt (DeleteOnTermination=false), moved or restored in the replacement's zone
+        # and RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary interface
         "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume",
-                           "DeleteVolume", "DescribeSnapshots", "CreateVolume"}),
+                           "DeleteVolume", "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses"}),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"CancelCapacityReservation"}),
     },
@@ -72,10 +75,11 @@ UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
     "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
                "DescribeSnapshots": _RACE_SCENARIO, "CreateDisk": _RACE_SCENARIO, "DetachDisk": _RACE_SCENARIO,
+               "DescribeNetworkInterfaces": _RACE_SCENARIO, "AssignPrivateIpAddresses": _RACE_SCENARIO,
                "ReleaseCapacityReservation": _TARGET_RELEASE},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
             **{a: _RACE_SCENARIO for a in ("ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "DeleteVolume",
-                                           "DescribeSnapshots", "CreateVolume")},
+                                           "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses")},
             "CancelCapacityReservation": _TARGET_RELEASE},
 }
 

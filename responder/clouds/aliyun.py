@@ -122,6 +122,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
             hostname=raw.get("HostName") or "",
             tags=tuple((t["TagKey"], t.get("TagValue", "")) for t in (raw.get("Tags") or {}).get("Tag", [])),
             public_ip=public[0] if public else eip,
+            private_ip=((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or [""])[0],
             public_bandwidth_out=int(raw.get("InternetMaxBandwidthOut") or 0),
             image_id=raw.get("ImageId", ""),
         )

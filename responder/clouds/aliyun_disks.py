@@ -3,7 +3,9 @@
 Parts: AliyunDisksMixin — describe_disks, set_delete_with_instance (ModifyDiskAttribute),
 attach_disk, detach_disk, delete_disk, image_snapshots (DescribeImages DiskDeviceMappings),
 snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant access can make a
-disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken).
+disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
+assign_private_ip (the original's address as a secondary one of the replacement's primary ENI:
+DescribeNetworkInterfaces, AssignPrivateIpAddresses).
 
 Every call goes through the adapter's `_call`, which classifies errors once.
 """
@@ -14,6 +16,7 @@ import json
 from typing import Any
 
 from responder.clouds.base import DiskInfo
+from responder.errors import NotFound
 
 _STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating", "Attaching": "attaching",
            "Detaching": "detaching"}
@@ -69,3 +72,17 @@ class AliyunDisksMixin:
         return self._call(region, "CreateDisk", f"restoring snapshot {snapshot_id} in {zone}",
                           {"SnapshotId": snapshot_id, "ZoneId": zone, "DiskCategory": category,
                            "ClientToken": client_token})["DiskId"]
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """Check before act: an assignment whose answer was lost left the address on the ENI."""
+        doing = f"giving {instance_id} the private IP {ip}"
+        rows = self._call(region, "DescribeNetworkInterfaces", doing,
+                          {"InstanceId": instance_id, "Type": "Primary"}).get("NetworkInterfaceSets", {})
+        rows = rows.get("NetworkInterfaceSet", [])
+        if not rows:
+            raise NotFound("InvalidEniId.NotFound", f"{doing}: no primary ENI", "DescribeNetworkInterfaces")
+        held = {p.get("PrivateIpAddress") for p in (rows[0].get("PrivateIpSets") or {}).get("PrivateIpSet", [])}
+        if ip in held:
+            return
+        self._call(region, "AssignPrivateIpAddresses", doing, {"NetworkInterfaceId": rows[0]["NetworkInterfaceId"],
+                                                              "PrivateIpAddress.1": ip, "ClientToken": client_token})

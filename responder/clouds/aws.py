@@ -133,7 +133,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsDisksMixin):
             security_group_ids=tuple(g["GroupId"] for g in raw.get("SecurityGroups", [])),
             key_pair=raw.get("KeyName", ""), name=dict(tags).get("Name", ""), hostname=raw.get("PrivateDnsName", ""),
             tags=tags, role=profile_arn.rsplit("/", 1)[-1] if profile_arn else "",
-            public_ip=raw.get("PublicIpAddress", ""), image_id=raw.get("ImageId", ""),
+            public_ip=raw.get("PublicIpAddress", ""), private_ip=raw.get("PrivateIpAddress", ""),
+            image_id=raw.get("ImageId", ""),
             spot_request_state=request_state,
         )
 

@@ -4,7 +4,8 @@ Parts: AwsDisksMixin — describe_disks (DescribeVolumes), set_delete_with_insta
 (ModifyInstanceAttribute BlockDeviceMapping DeleteOnTermination, per instance and device),
 attach_disk / detach_disk (AttachVolume / DetachVolume), delete_disk, image_snapshots
 (DescribeImages BlockDeviceMappings), snapshot_usable (DescribeSnapshots: `completed`),
-restore_disk (CreateVolume from a snapshot, with a ClientToken).
+restore_disk (CreateVolume from a snapshot, with a ClientToken), assign_private_ip (the original's
+address as a secondary one of the replacement's primary interface: AssignPrivateIpAddresses).
 
 EC2 rules the race relies on ("Preserve data when an instance is terminated",
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-termination.html): a
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from responder.clouds.base import DiskInfo
+from responder.errors import NotFound
 
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
 
@@ -83,3 +85,19 @@ class AwsDisksMixin:
         return self._call(region, "create_volume", f"restoring snapshot {snapshot_id} in {zone}",
                           SnapshotId=snapshot_id, AvailabilityZone=zone, VolumeType=category or "gp3",
                           ClientToken=client_token)["VolumeId"]
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """Check before act (AssignPrivateIpAddresses takes no ClientToken): an assignment whose
+        answer was lost left the address on the interface. AllowReassignment stays false: an
+        address still in use elsewhere is refused (InvalidIPAddress.InUse), never taken over."""
+        doing = f"giving {instance_id} the private IP {ip}"
+        found = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
+        raw = found[0]["Instances"][0] if found and found[0].get("Instances") else {}
+        primary = next((n for n in raw.get("NetworkInterfaces", []) if n.get("Attachment", {}).get("DeviceIndex") == 0),
+                       None)
+        if primary is None:
+            raise NotFound("InvalidNetworkInterfaceID.NotFound", f"{doing}: no primary interface", "DescribeInstances")
+        if ip in {a.get("PrivateIpAddress") for a in primary.get("PrivateIpAddresses", [])}:
+            return
+        self._call(region, "assign_private_ip_addresses", doing, NetworkInterfaceId=primary["NetworkInterfaceId"],
+                   PrivateIpAddresses=[ip], AllowReassignment=False)

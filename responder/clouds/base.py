@@ -41,6 +41,7 @@ class InstanceInfo:
     role: str = ""  # RAM role / IAM instance profile
     user_data: str = ""  # base64, as the API takes it
     public_ip: str = ""
+    private_ip: str = ""  # the primary private address
     public_bandwidth_out: int = 0
     elastic_ip_allocation: str = ""  # AWS: allocation id of an EIP on the original
     system_disk_category: str = ""
@@ -245,6 +246,11 @@ class CloudPort(Protocol):
 
     def restore_disk(self, region: str, snapshot_id: str, zone: str, category: str, client_token: str) -> str:
         """A new disk from the snapshot in `zone`; the token makes a retry return the same disk."""
+        ...
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """`ip` as a secondary private address of the instance's primary interface (refused while
+        another interface still holds it)."""
         ...
 
     def convert_public_ip(self, region: str, instance_id: str) -> str:

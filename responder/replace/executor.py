@@ -150,6 +150,9 @@ class Executor:
     def _bind_eip(self, task: Task, cloud: CloudPort, call: Call) -> str:
         return cloud.associate_address(task.region, call.args["allocation_id"], call.args["instance_id"])
 
+    def _move_private_ip(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        cloud.assign_private_ip(task.region, call.args["instance_id"], call.args["ip"], client_token=call.token)
+
     def _attach_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str] | None:
         """Check before act: an attach whose answer was lost left the disk on the replacement.
         [] when not yet (still creating, or detaching from the stopped original: EC2 keeps a stopped

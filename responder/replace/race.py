@@ -5,7 +5,7 @@ Parts: NOTICE_SECONDS (how long each cloud waits after its notice), estimate_ima
 image's time from its disks: size, category, first or incremental snapshot), choose_policy (the
 launch policy for one task: `auto` weighs the estimate against the time left), ours_to_give_back,
 follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
-release_seen (the original counts as gone).
+private_ip_to_move, release_seen (the original counts as gone).
 
 Nothing here calls a cloud: steps.py asks these functions for Calls and the executor makes them.
 
@@ -103,6 +103,18 @@ def to_give_back(task: Task) -> list[KeptDisk]:
     """Kept disks still billing for us whose data needs them no longer: not to follow, or restored."""
     return [d for d in task.record.race.disks
             if ours_to_give_back(d) and not d.settled and (not follows(task, d) or d.moved in ("restored", "lost"))]
+
+
+def private_ip_to_move(task: Task, keep_private_ip: bool) -> str:
+    """The original's private IP, when the setting asks for it and the cloud allows it: the
+    replacement is in the original's vswitch / subnet (an address belongs to one), and the original
+    is released rather than stopped (a stopped EC2 instance keeps its addresses)."""
+    source, replacement, state = task.record.source, task.record.launch.replacement, task.record.race
+    if not (keep_private_ip and source and source.private_ip and replacement) or state.private_ip_moved:
+        return ""
+    if replacement.subnet_id != source.subnet_id or source.spot_request_state in STOP_ACTIONS:
+        return ""
+    return source.private_ip
 
 
 def release_seen(task: Task, states: dict[str, str], now: float) -> None:

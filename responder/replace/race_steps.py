@@ -4,7 +4,8 @@ the answers come back through OBSERVERS.
 
 Parts: on_receipt (keep the disks, convert the public IP), choose_launch (the launch policy, in
 imaging once the stock is known), after_running (restores first, race_data.py; then _settle_rest: wait
-for the fresh image, see the original go, move the EIP, reattach or give back the kept disks), summary (the race's part of the finish
+for the fresh image, see the original go, move the EIP and the private IP, reattach or give back
+the kept disks), summary (the race's part of the finish
 reason), RACE_WRITES, OBSERVERS.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from responder.capacity.tokens import token_for
 from responder.model import Cloud
 from responder.replace import race, race_data
 from responder.replace.calls import Call, Decision
@@ -19,7 +21,7 @@ from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
 
 RACE_WRITES = frozenset({"keep_disks", "convert_public_ip", "bind_eip", "attach_disk", "delete_disk", "follow_instance",
-                         "restore_disk"})
+                         "restore_disk", "move_private_ip"})
 RELEASE_WAIT = 900.0  # past the expected release, stop waiting to see the original go
 
 
@@ -84,7 +86,8 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
     image_pending = bool(state.launch_image_id) and not record.image.available and not state.image_failed
     replacement = record.launch.replacement_ids[0]
     reattach = [d for d in state.disks if race.reattaches(task, d) and not d.moved]
-    needs_release = bool(reattach) or (bool(state.eip_allocation) and not state.eip_bound)
+    private_ip = race.private_ip_to_move(task, settings.keep_private_ip)
+    needs_release = bool(reattach) or bool(private_ip) or (bool(state.eip_allocation) and not state.eip_bound)
     expected = state.release_expected_at if state.release_expected_at is not None else now
     if needs_release and state.released_at is None and now < expected + RELEASE_WAIT:
         due = max(state.next_release_check_at, expected)
@@ -97,6 +100,9 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
         return Decision([Call("check_image", {"image_id": record.image.image_id})])
     if state.eip_allocation and not state.eip_bound and state.released_at is not None:
         return Decision([Call("bind_eip", {"allocation_id": state.eip_allocation, "instance_id": replacement})])
+    if private_ip and state.released_at is not None:  # a secondary address: the replacement already serves
+        return Decision([Call("move_private_ip", {"instance_id": replacement, "ip": private_ip},
+                              token=token_for(task.key, "private-ip"))])
     if reattach and state.released_at is not None:
         calls = race_data.reattach_calls(task, now)
         return Decision(calls) if calls else Decision(wait_until=min(d.next_try_at for d in reattach))
@@ -134,6 +140,8 @@ def summary(task: Task) -> str:
         parts.append(f"data of {', '.join(lost)} did not follow the replacement")
     if state.eip_bound:
         parts.append(f"EIP {state.eip_allocation} moved")
+    if state.private_ip_moved:
+        parts.append(f"private IP {task.record.source.private_ip} moved (secondary)")
     return "; ".join(parts)
 
 
@@ -188,6 +196,11 @@ def _saw_original(task: Task, states: dict[str, str], settings, now, facts, erro
         task.record.race.next_release_check_at = now + race.RELEASE_POLL
 
 
+def _moved_private_ip(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.race.private_ip_moved = True
+    task.record.stamp("private_ip_moved", now)
+
+
 def _bound(task: Task, answer, settings, now, facts, error) -> None:
     task.record.race.eip_bound = True
     task.record.stamp("eip_bound", now)
@@ -220,6 +233,7 @@ OBSERVERS = {
     "check_image": _checked_image,
     "original_state": _saw_original,
     "bind_eip": _bound,
+    "move_private_ip": _moved_private_ip,
     "delete_disk": _settle("deleted"),
     "follow_instance": _settle("follows-instance"),
     "disk_states": _disk_states,

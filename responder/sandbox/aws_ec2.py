@@ -9,7 +9,8 @@ generic layer for every action (aws_tokens); a region not in the scenario answer
 What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
 aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; RunInstances /
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch; EBS
-volume rules (DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes;
+volume rules (DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes; an
+address in use refused by AssignPrivateIpAddresses in aws_private_ip;
 the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
 aws_seed before the server starts.
 
@@ -28,7 +29,8 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_race, aws_scores, aws_seed, aws_volumes
+from responder.sandbox import (aws_allocation, aws_capacity, aws_launch, aws_private_ip, aws_race, aws_scores, aws_seed,
+                               aws_volumes)
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -123,6 +125,7 @@ class AwsEc2Emulator:
             "DescribeImages": aws_launch.describe_images,
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
             **aws_volumes.VOLUME_HANDLERS,  # EBS rules moto leaves out; wraps CreateImage / DescribeImages
+            **aws_private_ip.PRIVATE_IP_HANDLERS,  # an address in use is refused
         }
 
     @property

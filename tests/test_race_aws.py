@@ -148,6 +148,20 @@ def test_a_replacement_in_another_zone_gets_the_data_restored_from_the_fresh_sna
     assert f"restored {data.disk_id} as {data.restored_id} in us-east-2b" in task.reason
 
 
+def test_orphans_lists_a_kept_volume_that_could_not_follow(race):
+    from responder.protect.orphans import find_orphans
+
+    scenario = terminated_with_data()
+    scenario["faults"] = [{"action": "AttachVolume", "kind": "error", "code": "IncorrectState", "status": 400,
+                           "times": 99}]
+    r = race(scenario=scenario, launch_from="source-image")
+    (task,) = r.run([API])
+    assert task.status == "failed"  # the attach was refused: the kept volume waits, detached, billing
+    data = next(d for d in task.record.race.disks if d.kind == "data")
+    assert [(o["kind"], o["id"]) for o in find_orphans(r.store, r.box.clouds)] == [("disk", data.disk_id)]
+    assert billing_volumes(r) == [data.disk_id]
+
+
 def test_a_kept_volume_is_deleted_when_the_fresh_ami_carries_the_data(race):
     r = race(scenario=terminated_with_data(), launch_from="fresh-image")
     (task,) = r.run([API])

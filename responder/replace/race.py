@@ -100,9 +100,10 @@ def restores(task: Task, disk: KeptDisk) -> bool:
 
 
 def to_give_back(task: Task) -> list[KeptDisk]:
-    """Kept disks still billing for us whose data needs them no longer: not to follow, or restored."""
+    """Kept disks still billing for us whose data needs them no longer: not to follow, or restored.
+    A disk whose data could not follow ("lost") is kept: it may hold the only copy."""
     return [d for d in task.record.race.disks
-            if ours_to_give_back(d) and not d.settled and (not follows(task, d) or d.moved in ("restored", "lost"))]
+            if ours_to_give_back(d) and not d.settled and (not follows(task, d) or d.moved == "restored")]
 
 
 def private_ip_to_move(task: Task, keep_private_ip: bool) -> str:

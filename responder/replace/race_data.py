@@ -33,22 +33,22 @@ def _restoring(task: Task) -> list[KeptDisk]:
 
 
 def next_step(task: Task, now: float) -> Optional[Decision]:
-    todo = _restoring(task)
-    if not todo:
+    due = [d for d in _restoring(task) if now >= d.next_try_at]
+    if not due:
         return None
     record = task.record
-    if not record.race.snapshots_read:
+    if any(not d.snapshot_id for d in due):  # which snapshot of the fresh image is this disk's
         return Decision([Call("image_snapshots", {"image_id": record.image.image_id})])
     target, zone = record.launch.replacement_ids[0], record.launch.replacement.zone
     calls = []
-    for disk in (d for d in todo if now >= d.next_try_at):
+    for disk in due:
         if disk.restored_id:
             calls.append(_attach(disk, disk.restored_id, target))
         else:
             calls.append(Call("restore_disk", {"disk_id": disk.disk_id, "snapshot_id": disk.snapshot_id, "zone": zone,
                                                "category": disk.category},
                               token=token_for(task.key, "rs-" + disk.disk_id)))
-    return Decision(calls) if calls else None
+    return Decision(calls)
 
 
 def next_due(task: Task) -> Optional[float]:
@@ -70,12 +70,16 @@ def _attach(disk: KeptDisk, disk_id: str, target: str) -> Call:
 
 # -- observers -------------------------------------------------------------------------------
 def _saw_snapshots(task: Task, call: Call, by_device: dict, settings, now, facts, error) -> None:
-    for disk in task.record.race.disks:
-        if race.restores(task, disk) and not disk.moved:
-            disk.snapshot_id = (by_device or {}).get(disk.device, "")
-            if not disk.snapshot_id:
-                disk.moved = "lost"  # the image took no snapshot of this device
-    task.record.race.snapshots_read = True
+    """A pending image may not name every snapshot yet: look again; once it is done (or failed), a
+    device it never named has no snapshot to restore from — the kept disk holds the data."""
+    settled = task.record.image.available or bool(task.record.race.image_failed)
+    for disk in _restoring(task):
+        disk.snapshot_id = disk.snapshot_id or (by_device or {}).get(disk.device, "")
+        if not disk.snapshot_id:
+            if settled:
+                disk.moved = "lost"
+            else:
+                disk.next_try_at = now + SNAPSHOT_POLL
 
 
 def _restored(task: Task, call: Call, disk_id: str, settings, now, facts, error) -> None:

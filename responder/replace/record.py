@@ -135,7 +135,6 @@ class RaceState:
     eip_converted: bool = False
     eip_bound: bool = False
     image_failed: str = ""  # the fresh image failed after the replacement launched from another
-    snapshots_read: bool = False  # the fresh image's snapshot per device, for restores
     private_ip_moved: bool = False  # the original's private IP given to the replacement (secondary)
 
 

@@ -130,12 +130,17 @@ def test_latest_image_launches_from_the_newest_image_the_responder_made(race):
 def test_a_crash_after_every_call_resumes_without_a_second_purchase(race):
     # Lost answers on the race's writes: each was done, the caller never heard.
     lost = [{"action": a, "kind": "lost", "times": 1}
-            for a in ("ModifyDiskAttribute", "ConvertNatPublicIpToEip", "AttachDisk", "RunInstances", "DeleteDisk")]
-    r = race("db", "api", launch_from="source-image", keep_public_ip=True, faults=lost)
+            for a in ("ModifyDiskAttribute", "ConvertNatPublicIpToEip", "AttachDisk", "RunInstances", "DeleteDisk",
+                      "AssignPrivateIpAddresses")]
+    r = race("db", "api", launch_from="source-image", keep_public_ip=True, keep_private_ip=True, faults=lost)
+    addresses = {i: r.emulator.world.instances[i]["private_ip"] for i in (DB, API)}
     rows = r.run_crashing([DB, API])
     assert [row.status for row in rows] == ["done", "done"], [row.reason for row in rows]
+    assert {c["action"] for c in r.emulator.calls if c.get("fault") == "lost"} == {f["action"] for f in lost}
     assert len(r.emulator.calls_of("RunInstances")) == 2
-    assert len([i for i in r.emulator.world.instances.values() if i.get("tags", {}).get("responder:claim")]) == 2
+    replacements = [i for i in r.emulator.world.instances.values() if i.get("tags", {}).get("responder:claim")]
+    assert len(replacements) == 2
+    assert sorted(ip for i in replacements for ip in i["secondary_ips"]) == sorted(addresses.values())
     assert ours_still_billing(r) == []
 
 

@@ -27,9 +27,10 @@ DISK_POLL = 2.0  # a disk still creating / detaching
 
 
 def _restoring(task: Task) -> list[KeptDisk]:
-    if task.record.race.image_failed:
-        return []  # the snapshots went with the failed image: nothing to restore from
-    return [d for d in task.record.race.disks if race.restores(task, d) and not d.moved]
+    todo = [d for d in task.record.race.disks if race.restores(task, d) and not d.moved]
+    if task.record.race.image_failed:  # its snapshots went with it: only a disk already made can follow
+        return [d for d in todo if d.restored_id]
+    return todo
 
 
 def next_step(task: Task, now: float) -> Optional[Decision]:

@@ -95,7 +95,25 @@ def test_instance_action_stop_keeps_the_volumes_and_the_data_volume_follows(race
     assert billing_volumes(r) == []
 
 
-def terminated_with_data(**stock):
+def test_a_stopped_original_in_another_zone_keeps_its_volume_and_the_data_is_restored(race):
+    r = race(scenario=sold_out(shape("aws", "db"), "us-east-2b"), launch_from="source-image")
+    (task,) = r.run([DB])
+    assert task.status == "done", task.reason
+    assert task.record.launch.replacement.zone == "us-east-2a"
+    data = next(d for d in task.record.race.disks if d.kind == "data")
+    assert data.moved == "restored" and data.settled == "follows-instance"
+    held = volumes_of_instance(r, DB)
+    assert held["/dev/sdf"]["VolumeId"] == data.disk_id  # the stopped original keeps it, as it had it
+    assert held["/dev/sdf"]["Attachments"][0]["DeleteOnTermination"] is True
+    assert not r.emulator.calls_of("DetachVolume") and billing_volumes(r) == []
+
+
+def volumes_of_instance(r: Race, instance_id: str) -> dict:
+    found = ec2(r).describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}])["Volumes"]
+    return {v["Attachments"][0]["Device"]: v for v in found}
+
+
+def terminated_with_data():
     return with_data_disk(shape("aws", "api"), "api", {"category": "gp3", "size": 20})
 
 

@@ -11,9 +11,11 @@ Available, what the responder left billing.
 
 Per policy: zero_gap_share (replacement Running no later than the original's release),
 median_gap_s / p90_gap_s (Running minus release, 0 when ahead; a task with no replacement counts
-as never: null when it decides the percentile), data_kept_share (the interruption image Available,
-or every data disk reattached), orphans (detached disks and unbound EIPs the responder kept, and
-replacements beyond one per task, after every task ended).
+as never: null when it decides the percentile), data_kept_share (the interruption image Available
+and, for a replacement launched from another image, every data disk on it: reattached or restored
+from the fresh snapshot), moved (data disks reattached / restored), orphans (what the responder
+made or kept that still bills after every task ended: kept disks / volumes left detached, restored
+disks attached to nothing, unbound EIPs, replacements beyond one per task).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from responder.model import Cloud, EventKind, Interruption  # noqa: E402
+from responder.protect.orphans import restored_disks  # noqa: E402
 from responder.replace.record import Task  # noqa: E402
 from responder.replace.runner import TaskRunner  # noqa: E402
 from responder.sandbox.race_drive import drive, sandbox_gone  # noqa: E402
@@ -117,7 +120,11 @@ def run_policy(cloud: str, policy: str, n: int, seed: int) -> dict:
 
 def measure(box, cloud: str, tasks: list[Task], wall: float) -> dict:
     gaps, zero, kept = [], 0, 0
+    moved = {"reattached": 0, "restored": 0}
     for task in tasks:
+        for disk in task.record.race.disks:
+            if disk.moved in moved:
+                moved[disk.moved] += 1
         released = sandbox_gone(box, cloud, task.instance_id)
         running = task.record.timings.get("running")
         gap = None if running is None or released is None else max(0.0, running - released)
@@ -127,7 +134,7 @@ def measure(box, cloud: str, tasks: list[Task], wall: float) -> dict:
     ordered = sorted(math.inf if g is None else g for g in gaps)
     return {"interruptions": len(tasks), "zero_gap_share": round(zero / len(tasks), 3),
             "median_gap_s": _pct(ordered, 0.5), "p90_gap_s": _pct(ordered, 0.9),
-            "data_kept_share": round(kept / len(tasks), 3), "orphans": orphans(box, cloud, tasks),
+            "data_kept_share": round(kept / len(tasks), 3), "moved": moved, "orphans": orphans(box, cloud, tasks),
             "failed": sum(t.status != "done" for t in tasks), "wall_s": round(wall, 1)}
 
 
@@ -137,28 +144,30 @@ def _pct(ordered: list[float], p: float):
 
 
 def _data_kept(box, cloud: str, task: Task) -> bool:
-    image_id = task.record.image.image_id
-    if image_id:
-        if cloud == "aliyun":
-            world = box.emulators[cloud].world
-            if image_id in world.images and world.image_status(world.images[image_id])[0] == "Available":
-                return True
-        elif box.emulators[cloud].images.state(image_id) == "available":
-            return True
+    image_id, available = task.record.image.image_id, False
+    if image_id and cloud == "aliyun":
+        world = box.emulators[cloud].world
+        available = image_id in world.images and world.image_status(world.images[image_id])[0] == "Available"
+    elif image_id:
+        available = box.emulators[cloud].images.state(image_id) == "available"
+    if not task.record.race.launch_image_id:
+        return available  # launched from the fresh image: the data came with it
     data = [d for d in task.record.race.disks if d.kind == "data"]
-    return bool(data) and all(d.settled == "reattached" for d in data)
+    return available and all(d.moved in ("reattached", "restored") for d in data)
 
 
 def orphans(box, cloud: str, tasks: list[Task]) -> int:
     replaced = sum(bool(t.record.launch.replacement_ids) for t in tasks)
     if cloud == "aliyun":
         world = box.emulators[cloud].world
-        kept = {d.disk_id for t in tasks for d in t.record.race.disks if d.was_deleted_with_instance}
-        disks = [d for d in world.disks.values() if not d["instance"] and d["id"] in kept]
+        ours = {d.disk_id for t in tasks for d in t.record.race.disks if d.was_deleted_with_instance}
+        ours |= {i for t in tasks for i in restored_disks(t)}
+        disks = [d for d in world.disks.values() if not d["instance"] and d["id"] in ours]
         eips = [e for e in world.eips.values() if not e["instance"]]
         ours = [i for i in world.instances.values() if (i.get("tags") or {}).get("responder:claim")]
         return len(disks) + len(eips) + max(0, len(ours) - replaced)
     backend = next(iter(box.emulators[cloud].backends.values()))
+    # No volume of the pack outlives its instance by itself: every detached one was kept or restored.
     detached = [v for v in backend.volumes.values() if v.status == "available"]
     ours = [i for r in backend.reservations.values() for i in r.instances
             if i.state == "running" and any(t["key"] == "responder:claim" for t in i.get_tags())]
@@ -181,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
             result[cloud][policy] = figures
             print(f"{cloud:6} {policy:12} zero-gap {figures['zero_gap_share']:.3f}  median gap "
                   f"{figures['median_gap_s']} s  p90 {figures['p90_gap_s']} s  data kept "
-                  f"{figures['data_kept_share']:.3f}  orphans {figures['orphans']}  failed {figures['failed']}  "
+                  f"{figures['data_kept_share']:.3f}  moved {figures['moved']}  orphans {figures['orphans']}  "
+                  f"failed {figures['failed']}  "
                   f"({figures['wall_s']} s wall)", file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))

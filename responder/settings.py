@@ -115,6 +115,7 @@ class Settings:
     launch_from: str = "auto"  # fresh-image | source-image | latest-image | auto (replace/race.py)
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
+    keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
     launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
@@ -261,6 +262,7 @@ class Settings:
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
             protect_on_receipt=_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
             keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
+            keep_private_ip=_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
             protect_selectors=_protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),

@@ -1,7 +1,8 @@
 """Helpers for the race tests: one scenario shape of the realistic pack on a ManualClock, a
 runner on the same clock, and what the sandbox holds at the end.
 
-Parts: shape (a realistic scenario cut down to chosen instances), Race (sandbox + store + runner
+Parts: shape (a realistic scenario cut down to chosen instances), sold_out / with_data_disk (turn
+it: no stock in one zone, one more data disk), Race (sandbox + store + runner
 on one ManualClock; `run` drives notices to the end; `restart` is a new process on the same store),
 interruption (the model event for one instance).
 """
@@ -33,6 +34,22 @@ def shape(cloud: str, *names: str, **top) -> dict:
     return data
 
 
+def sold_out(data: dict, zone: str) -> dict:
+    """No stock of any type in `zone`: the replacement lands in another zone than the original."""
+    region = data["regions"][0]
+    offers = [{"type": t["type"], "zone": zone, "market": m, "available": 0}
+              for t in region["instance_types"] for m in ("spot", "ondemand")]
+    data["stock"] = {"default": 1000, "offers": offers}
+    return data
+
+
+def with_data_disk(data: dict, app: str, disk: dict) -> dict:
+    """Give the instance tagged app=`app` one more data disk."""
+    inst = next(i for i in data["regions"][0]["instances"] if i["tags"]["app"] == app)
+    inst.setdefault("data_disks", []).append(disk)
+    return data
+
+
 def interruption(cloud: str, region: str, instance_id: str, account: str = "") -> Interruption:
     return Interruption(cloud=Cloud(cloud), region=region, instance_id=instance_id, kind=EventKind.INTERRUPTION,
                         account=account)
@@ -41,6 +58,7 @@ def interruption(cloud: str, region: str, instance_id: str, account: str = "") -
 class Race:
     def __init__(self, scenario: dict, settings, tmp_path):
         self.clock = ManualClock()
+        self.tmp_path = tmp_path
         self.cloud = scenario["regions"][0]["cloud"]
         self.region = scenario["regions"][0]["region"]
         self.account = str(scenario["regions"][0].get("account", ""))
@@ -68,6 +86,20 @@ class Race:
 
     def actions(self) -> list[str]:
         return self.box.calls(self.cloud)
+
+    def run_crashing(self, instance_ids, until: float = 3000.0) -> list[Task]:
+        """Like run, but a new process after every step: nothing carried over but the task rows."""
+        queue = [interruption(self.cloud, self.region, i, self.account) for i in instance_ids]
+        results = []
+        while self.clock() < until:
+            results += [self.runner.submit(e) for e in queue]
+            queue = []
+            drive(self.runner, self.clock, [], self.clock() + 0.1)
+            self.restart()
+            if all(self.store.get(x.task.id).status in ("done", "failed") for x in results):
+                break
+            self.clock.advance_to(max(self.store.next_due_at() or self.clock(), self.clock() + 0.05))
+        return [Task(self.store.get(r.task.id)) for r in results]
 
     def stop(self) -> None:
         self.box.stop()

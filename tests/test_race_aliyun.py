@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from race_fixtures import Race, interruption, shape
-from responder.sandbox.race_drive import drive
+from race_fixtures import Race, shape, sold_out
 from responder.settings import Settings
 
 DB = "i-bp1db0000000000000a"  # 40 GiB ESSD system disk + 200 GiB ESSD data disk: ~20 minutes of snapshot
@@ -20,10 +19,11 @@ BATCH = "i-bp1batch00000000000a"  # basic disks and a persistent (DeleteWithInst
 def race(tmp_path):
     started = []
 
-    def start(*apps, faults=(), **settings_changes):
+    def start(*apps, faults=(), sold_out_in="", **settings_changes):
         settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
                             **settings_changes)
-        one = Race(shape("aliyun", *apps, faults=list(faults)), settings, tmp_path)
+        scenario = shape("aliyun", *apps, faults=list(faults))
+        one = Race(sold_out(scenario, sold_out_in) if sold_out_in else scenario, settings, tmp_path)
         started.append(one)
         return one
 
@@ -130,21 +130,62 @@ def test_latest_image_launches_from_the_newest_image_the_responder_made(race):
 def test_a_crash_after_every_call_resumes_without_a_second_purchase(race):
     # Lost answers on the race's writes: each was done, the caller never heard.
     lost = [{"action": a, "kind": "lost", "times": 1}
-            for a in ("ModifyDiskAttribute", "ConvertNatPublicIpToEip", "AttachDisk", "RunInstances", "DeleteDisk")]
-    r = race("db", "api", launch_from="source-image", keep_public_ip=True, faults=lost)
-    results = []
-
-    queue = [(0.0, interruption("aliyun", "cn-hangzhou", i, r.account)) for i in (DB, API)]
-    while r.clock() < 3000:
-        results += [r.runner.submit(e) for t, e in queue]
-        queue = []
-        drive(r.runner, r.clock, [], r.clock() + 0.1)
-        r.restart()  # a new process after every step
-        if all(r.store.get(x.task.id).status in ("done", "failed") for x in results):
-            break
-        r.clock.advance_to(max(r.store.next_due_at() or r.clock(), r.clock() + 0.05))
-    rows = [r.store.get(x.task.id) for x in results]
+            for a in ("ModifyDiskAttribute", "ConvertNatPublicIpToEip", "AttachDisk", "RunInstances", "DeleteDisk",
+                      "AssignPrivateIpAddresses")]
+    r = race("db", "api", launch_from="source-image", keep_public_ip=True, keep_private_ip=True, faults=lost)
+    addresses = {i: r.emulator.world.instances[i]["private_ip"] for i in (DB, API)}
+    rows = r.run_crashing([DB, API])
     assert [row.status for row in rows] == ["done", "done"], [row.reason for row in rows]
+    assert {c["action"] for c in r.emulator.calls if c.get("fault") == "lost"} == {f["action"] for f in lost}
     assert len(r.emulator.calls_of("RunInstances")) == 2
-    assert len([i for i in r.emulator.world.instances.values() if i.get("tags", {}).get("responder:claim")]) == 2
+    replacements = [i for i in r.emulator.world.instances.values() if i.get("tags", {}).get("responder:claim")]
+    assert len(replacements) == 2
+    assert sorted(ip for i in replacements for ip in i["secondary_ips"]) == sorted(addresses.values())
+    assert ours_still_billing(r) == []
+
+
+def test_a_replacement_in_another_zone_gets_the_data_disk_restored_from_the_instant_access_snapshot(race):
+    r = race("db", launch_from="source-image", sold_out_in="cn-hangzhou-j")
+    (task,) = r.run([DB])
+    assert task.status == "done", task.reason
+    replacement = task.record.launch.replacement_ids[0]
+    assert task.record.launch.replacement.zone == "cn-hangzhou-i"
+    data = next(d for d in task.record.race.disks if d.kind == "data")
+    assert data.moved == "restored"
+    world = r.emulator.world
+    restored = world.disks[data.restored_id]
+    assert restored["zone"] == "cn-hangzhou-i" and restored["instance"] == replacement
+    assert restored["source_snapshot"] == data.snapshot_id and restored["size"] == 200
+    assert restored["delete_with_instance"]  # as the original's data disk was: it goes with the replacement
+    create = r.emulator.calls_of("CreateDisk")
+    assert [c["params"]["SnapshotId"] for c in create] == [data.snapshot_id] and create[0]["params"]["ClientToken"]
+    # ESSD instant access: the 200 GiB snapshot (20 min) made a disk long before the image was done
+    assert create[0]["t"] < r.gone_at(DB) < task.record.timings["image_available"]
+    assert data.disk_id not in world.disks  # the kept original was given back
+    assert ours_still_billing(r) == []
+    assert f"restored {data.disk_id} as {data.restored_id} in cn-hangzhou-i" in task.reason
+
+
+def test_the_owners_persistent_disk_is_restored_elsewhere_and_left_alone(race):
+    r = race("batch", launch_from="source-image", sold_out_in="cn-hangzhou-j")
+    (task,) = r.run([BATCH])
+    assert task.status == "done", task.reason
+    owned = "d-" + BATCH[2:] + "02"
+    disks = {d.disk_id: d for d in task.record.race.disks}
+    assert [disks[d].moved for d in sorted(disks) if disks[d].kind == "data"] == ["restored", "restored"]
+    assert owned in r.emulator.world.disks and not disks[owned].settled  # never ours to delete
+    assert not r.emulator.world.disks[disks[owned].restored_id]["delete_with_instance"]  # persistent, as it was
+    assert owned not in [c["params"].get("DiskId") for c in r.emulator.calls_of("DeleteDisk")]
+
+
+def test_a_crash_at_every_step_of_a_restore_resumes_without_a_second_disk(race):
+    lost = [{"action": a, "kind": "lost", "times": 1}
+            for a in ("ModifyDiskAttribute", "CreateDisk", "AttachDisk", "DeleteDisk", "RunInstances")]
+    r = race("db", launch_from="source-image", sold_out_in="cn-hangzhou-j", faults=lost)
+    (task,) = r.run_crashing([DB])
+    assert task.status == "done", task.reason
+    assert {c["action"] for c in r.emulator.calls if c.get("fault") == "lost"} == {f["action"] for f in lost}
+    world = r.emulator.world
+    assert len([d for d in world.disks.values() if d.get("source_snapshot")]) == 1
+    assert len([i for i in world.instances.values() if i.get("tags", {}).get("responder:claim")]) == 1
     assert ours_still_billing(r) == []

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from race_fixtures import Race, shape
+from race_fixtures import Race, shape, sold_out
 from responder.protect.ahead import protect_fleet
 from responder.protect.leftovers import plan_retention
 from responder.protect.orphans import find_orphans
@@ -73,6 +73,23 @@ def test_orphans_lists_kept_disks_while_they_bill_and_nothing_once_the_task_sett
     drive_rest = race.run([], until=3000.0)
     assert drive_rest == []
     assert find_orphans(race.store, race.box.clouds) == []
+
+
+def test_orphans_lists_a_restored_disk_the_task_could_not_attach(tmp_path):
+    settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
+                        launch_from="source-image")
+    refuse = [{"action": "AttachDisk", "kind": "error", "code": "IncorrectInstanceStatus", "status": 403, "times": 99}]
+    r = Race(sold_out(shape("aliyun", "db", faults=refuse), "cn-hangzhou-j"), settings, tmp_path)
+    try:
+        (task,) = r.run([DB])
+        assert task.status == "failed"  # the attach was refused: the restored disk is left detached
+        (restored,) = [d.restored_id for d in task.record.race.disks if d.restored_id]
+        left = [o for o in find_orphans(r.store, r.box.clouds) if o["kind"] == "restored-disk"]
+        assert [(o["id"], o["size_gib"], o["task"]) for o in left] == [(restored, 200, task.id)]
+        r.emulator.world.disks.pop(restored)  # the operator deletes it: no longer listed
+        assert not [o for o in find_orphans(r.store, r.box.clouds) if o["kind"] == "restored-disk"]
+    finally:
+        r.stop()
 
 
 def test_the_protect_and_orphans_commands_answer_in_json(race, tmp_path, monkeypatch):

@@ -31,6 +31,10 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "race": frozenset({
             "ModifyDiskAttribute", "AttachDisk", "DeleteDisk", "ConvertNatPublicIpToEip", "AssociateEipAddress",
             "DeleteImage", "DeleteSnapshot",
+            # a data disk restored in the replacement's zone, or taken off an original that stopped
+            "DescribeSnapshots", "CreateDisk", "DetachDisk",
+            # RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary ENI
+            "DescribeNetworkInterfaces", "AssignPrivateIpAddresses",
         }),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"ReleaseCapacityReservation"}),
@@ -50,8 +54,11 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "ModifyCapacityReservation", "DescribeCapacityReservations",
         }),
         "spot-scores": frozenset({"GetSpotPlacementScores", "DescribeInstanceTypes"}),
-        # the race: the volumes of the original (what an image will take, what instance-action keeps)
-        "race": frozenset({"DescribeVolumes"}),
+        # the race: the volumes of the original (what an image will take, what instance-action keeps),
+        # kept on receipt (DeleteOnTermination=false), moved or restored in the replacement's zone
+        # and RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary interface
+        "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume",
+                           "DeleteVolume", "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses"}),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"CancelCapacityReservation"}),
         # `responder protect` / the protect pass of a tick: image tagged instances, and retention of
@@ -74,8 +81,12 @@ _PROTECT = "protect ahead and retention on the realistic scenario pack (tests/te
 UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
     "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
+               "DescribeSnapshots": _RACE_SCENARIO, "CreateDisk": _RACE_SCENARIO, "DetachDisk": _RACE_SCENARIO,
+               "DescribeNetworkInterfaces": _RACE_SCENARIO, "AssignPrivateIpAddresses": _RACE_SCENARIO,
                "ReleaseCapacityReservation": _TARGET_RELEASE},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
+            **{a: _RACE_SCENARIO for a in ("ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "DeleteVolume",
+                                           "CreateVolume", "AssignPrivateIpAddresses")},
             "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
             "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT},
 }

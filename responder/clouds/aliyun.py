@@ -3,7 +3,7 @@
 Parts: AliyunCloud — _call (one signed RPC, errors classified once by aliyun_errors.classify),
 describe_instance, instance_states, create_image, describe_image, instance_types,
 offerings_with_stock, subnets, launch (RunInstances, one offering per call); reservations come
-from AliyunCapacityMixin (aliyun_capacity.py).
+from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py).
 
 SDK retries are off (auto_retry=False): exactly one layer retries and it is not this one. The
 adapter never sleeps and never decides. `endpoint` points every region at one host (the sandbox,
@@ -24,9 +24,10 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
+from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
 from responder.clouds.inventory import AliyunInventoryMixin
-from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
                                    LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
@@ -37,7 +38,7 @@ LAUNCHABLE = frozenset({"WithStock", "ClosedWithStock"})  # DescribeAvailableRes
 _LOOPBACK = ("127.", "localhost", "[::1]")
 
 
-class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
+class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
@@ -121,6 +122,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
             hostname=raw.get("HostName") or "",
             tags=tuple((t["TagKey"], t.get("TagValue", "")) for t in (raw.get("Tags") or {}).get("Tag", [])),
             public_ip=public[0] if public else eip,
+            private_ip=((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or [""])[0],
             public_bandwidth_out=int(raw.get("InternetMaxBandwidthOut") or 0),
             image_id=raw.get("ImageId", ""),
         )
@@ -274,32 +276,6 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin):
         return LaunchResult(instance_ids=ids, offering=offering)
 
     # -- the race against the release ------------------------------------------------------
-    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
-        doing = f"listing disks of {instance_id or ', '.join(disk_ids)}"
-        params: dict[str, Any] = {"PageSize": 100}
-        if instance_id:
-            params["InstanceId"] = instance_id
-        if disk_ids:
-            params["DiskIds"] = json.dumps(list(disk_ids))
-        rows = self._call(region, "DescribeDisks", doing, params).get("Disks", {}).get("Disk", [])
-        return [DiskInfo(disk_id=r["DiskId"], kind=r.get("Type", "data"), category=r.get("Category", ""),
-                         size_gib=int(r.get("Size") or 0), zone=r.get("ZoneId", ""),
-                         delete_with_instance=bool(r.get("DeleteWithInstance")), instance_id=r.get("InstanceId") or "",
-                         device=r.get("Device") or "") for r in rows]
-
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
-        params: dict[str, Any] = {"DeleteWithInstance": "true" if delete else "false"}
-        params.update({f"DiskIds.{n}": d for n, d in enumerate(disk_ids, start=1)})
-        doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"
-        self._call(region, "ModifyDiskAttribute", doing, params)
-
-    def attach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
-        self._call(region, "AttachDisk", f"attaching {disk_id} to {instance_id}",
-                   {"DiskId": disk_id, "InstanceId": instance_id, "DeleteWithInstance": "false"})
-
-    def delete_disk(self, region: str, disk_id: str) -> None:
-        self._call(region, "DeleteDisk", f"deleting disk {disk_id}", {"DiskId": disk_id})
-
     def convert_public_ip(self, region: str, instance_id: str) -> str:
         """Check before act: a conversion whose answer was lost left an EIP on the instance."""
         doing = f"converting the public IP of {instance_id} to an EIP"

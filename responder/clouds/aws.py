@@ -3,7 +3,8 @@
 Parts: AwsCloud — describe_instance, create_image / describe_image, instance_types,
 offerings_with_stock, subnets, launch (CreateFleet instant with an on-the-fly launch template),
 instance_states, create / modify / describe / cancel / list reservations (ODCRs), and the AWS-only
-placement_scores, spot_prices, associate_address; protect and retention come from aws_protect.
+placement_scores, spot_prices, associate_address; protect and retention come from aws_protect, EBS
+volumes from aws_disks.
 Errors are classified by aws_errors.classify.
 
 botocore's own retries are off (total_max_attempts=1): exactly one layer retries, and it is the engine.
@@ -30,11 +31,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list as _tags
+from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
-from responder.clouds.base import (TOKEN_TAG, Capabilities, DiskInfo, ImageInfo, InstanceInfo, InstanceTypeSpec,
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
                                    LaunchRequest, LaunchResult, Subnet)
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
@@ -42,9 +44,9 @@ from responder.model import Market, Offering
 RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
 
 
-class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin):
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin, protect
-    and retention from AwsProtectMixin."""
+    and retention from AwsProtectMixin, EBS volumes from AwsDisksMixin."""
 
     cloud = "aws"
     # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
@@ -132,7 +134,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin):
             security_group_ids=tuple(g["GroupId"] for g in raw.get("SecurityGroups", [])),
             key_pair=raw.get("KeyName", ""), name=dict(tags).get("Name", ""), hostname=raw.get("PrivateDnsName", ""),
             tags=tags, role=profile_arn.rsplit("/", 1)[-1] if profile_arn else "",
-            public_ip=raw.get("PublicIpAddress", ""), image_id=raw.get("ImageId", ""),
+            public_ip=raw.get("PublicIpAddress", ""), private_ip=raw.get("PrivateIpAddress", ""),
+            image_id=raw.get("ImageId", ""),
             spot_request_state=request_state,
         )
 
@@ -217,26 +220,6 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin):
         image = images[0]
         return ImageInfo(image_id=image_id, state=IMAGE_STATES.get(image.get("State", ""), "creating"),
                          reason=image.get("StateReason", {}).get("Message", ""))
-
-    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
-        """EBS volumes of an instance (or by id): what the image will snapshot, for its time."""
-        kwargs: dict[str, Any] = {}
-        if instance_id:
-            kwargs["Filters"] = [{"Name": "attachment.instance-id", "Values": [instance_id]}]
-        if disk_ids:
-            kwargs["VolumeIds"] = list(disk_ids)
-        volumes = self._call(region, "describe_volumes", f"listing volumes of {instance_id or ', '.join(disk_ids)}",
-                             **kwargs)["Volumes"]
-        found = []
-        for v in volumes:
-            attached = (v.get("Attachments") or [{}])[0]
-            device = attached.get("Device", "")
-            found.append(DiskInfo(disk_id=v["VolumeId"], kind="system" if device in ("/dev/sda1", "/dev/xvda") else "data",
-                                  category=v.get("VolumeType", ""), size_gib=int(v.get("Size") or 0),
-                                  zone=v.get("AvailabilityZone", ""),
-                                  delete_with_instance=bool(attached.get("DeleteOnTermination", False)),
-                                  instance_id=attached.get("InstanceId", ""), device=device))
-        return found
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available AMI the responder made of this instance (the state is read, not

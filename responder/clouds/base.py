@@ -42,6 +42,7 @@ class InstanceInfo:
     role: str = ""  # RAM role / IAM instance profile
     user_data: str = ""  # base64, as the API takes it
     public_ip: str = ""
+    private_ip: str = ""  # the primary private address
     public_bandwidth_out: int = 0
     elastic_ip_allocation: str = ""  # AWS: allocation id of an EIP on the original
     system_disk_category: str = ""
@@ -70,6 +71,7 @@ class DiskInfo:
     delete_with_instance: bool
     instance_id: str = ""  # "" once detached (Available)
     device: str = ""
+    status: str = ""  # lower case: available / in-use / creating (the cloud's own word otherwise)
 
 
 @dataclass(frozen=True)
@@ -245,9 +247,34 @@ class CloudPort(Protocol):
         True: they go with it again (given back before the release)."""
         ...
 
-    def attach_disk(self, region: str, disk_id: str, instance_id: str) -> None: ...
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        """Aliyun sets DeleteWithInstance in AttachDisk; EC2's AttachVolume leaves DeleteOnTermination
+        false and the adapter does not change it while the volume is still attaching."""
+        ...
+
+    def detach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
+        """From a stopped original (EC2 keeps the volumes of a stopped instance attached)."""
+        ...
 
     def delete_disk(self, region: str, disk_id: str) -> None: ...
+
+    def image_snapshots(self, region: str, image_id: str) -> dict[str, str]:
+        """Device name → the snapshot the image took of that disk."""
+        ...
+
+    def snapshot_usable(self, region: str, snapshot_id: str) -> bool:
+        """Whether a disk can be made from the snapshot now (Aliyun instant access: before it ends)."""
+        ...
+
+    def restore_disk(self, region: str, snapshot_id: str, zone: str, category: str, client_token: str) -> str:
+        """A new disk from the snapshot in `zone`; the token makes a retry return the same disk."""
+        ...
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """`ip` as a secondary private address of the instance's primary interface (refused while
+        another interface still holds it)."""
+        ...
 
     def convert_public_ip(self, region: str, instance_id: str) -> str:
         """Turn the instance's NAT public IP into an EIP it keeps; returns the allocation id."""

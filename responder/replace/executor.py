@@ -129,8 +129,6 @@ class Executor:
         return cloud.describe_disks(task.region, instance_id=call.args["instance_id"])
 
     def _keep_disks(self, task: Task, cloud: CloudPort, call: Call) -> None:
-        if not cloud.capabilities.disks_go_with_instance:
-            return  # EC2 completes the snapshots of a deleted volume: the image needs nothing kept
         cloud.set_delete_with_instance(task.region, tuple(call.args["disk_ids"]), delete=False)
 
     def _follow_instance(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
@@ -152,13 +150,41 @@ class Executor:
     def _bind_eip(self, task: Task, cloud: CloudPort, call: Call) -> str:
         return cloud.associate_address(task.region, call.args["allocation_id"], call.args["instance_id"])
 
-    def _attach_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
-        """Check before act: an attach whose answer was lost left the disk on the replacement."""
+    def _move_private_ip(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        cloud.assign_private_ip(task.region, call.args["instance_id"], call.args["ip"], client_token=call.token)
+
+    def _attach_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str] | None:
+        """Check before act: an attach whose answer was lost left the disk on the replacement.
+        [] when not yet (still creating, or detaching from the stopped original: EC2 keeps a stopped
+        instance's volumes attached); None when the disk is gone or on someone else's instance."""
         disk_id, target = call.args["disk_id"], call.args["instance_id"]
         found = cloud.describe_disks(task.region, disk_ids=(disk_id,))
-        if not (found and found[0].instance_id == target):
-            cloud.attach_disk(task.region, disk_id, target)
+        if not found:
+            return None
+        disk = found[0]
+        if disk.instance_id == target:
+            return [disk_id]
+        if disk.instance_id == task.instance_id:
+            if disk.status != "detaching":
+                cloud.detach_disk(task.region, disk_id, task.instance_id)
+            return []
+        if disk.instance_id:
+            return None
+        if disk.status not in ("available", ""):
+            return []
+        cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""),
+                          delete_with_instance=bool(call.args.get("delete_with_instance")))
         return [disk_id]
+
+    def _image_snapshots(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
+        return cloud.image_snapshots(task.region, call.args["image_id"])
+
+    def _restore_disk(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        """"" while the snapshot cannot make a disk yet; the token makes a repeat return the same disk."""
+        if not cloud.snapshot_usable(task.region, call.args["snapshot_id"]):
+            return ""
+        return cloud.restore_disk(task.region, call.args["snapshot_id"], call.args["zone"], call.args["category"],
+                                  call.token)
 
     def _delete_disk(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
         try:

@@ -3,10 +3,9 @@ and what to give back once the replacement runs.
 
 Parts: NOTICE_SECONDS (how long each cloud waits after its notice), estimate_image_seconds (an
 image's time from its disks: size, category, first or incremental snapshot), choose_policy (the
-launch policy for one task: `auto` weighs the estimate against the time left), decide_protect
-(right after verification: read the disks, keep them, convert the public IP), decide_after_running
-(once the replacement runs: wait for the fresh image, reattach or give back the kept disks, move
-the EIP) and the observers of those calls (OBSERVERS).
+launch policy for one task: `auto` weighs the estimate against the time left), ours_to_give_back,
+follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
+private_ip_to_move, release_seen (the original counts as gone).
 
 Nothing here calls a cloud: steps.py asks these functions for Calls and the executor makes them.
 
@@ -22,8 +21,10 @@ from typing import Callable, Optional
 
 from responder.replace.record import KeptDisk, Task
 
-# Aliyun deletes a disk's unfinished snapshots with it; EC2 completes them after the volume is gone.
+# Aliyun deletes a disk's unfinished snapshots with it: every disk is kept for the image. EC2
+# completes them after the volume is gone: only data volumes are kept, for their data to follow.
 KEEPS_DISKS = frozenset({"aliyun"})
+STOP_ACTIONS = frozenset({"marked-for-stop", "marked-for-hibernation"})  # EC2 keeps a stopped instance's volumes
 NOTICE_SECONDS = {"aliyun": 300.0, "aws": 120.0}  # Aliyun: ~5 min to release; AWS: the 2-minute warning
 # (fixed start s, s per GiB copied): ESSD / io-class fastest, basic disks slowest.
 ESTIMATE_RATE = {"cloud_essd": (20.0, 6.0), "cloud_auto": (20.0, 6.0), "cloud_ssd": (30.0, 8.0),
@@ -80,19 +81,41 @@ def ours_to_give_back(disk: KeptDisk) -> bool:
     return disk.was_deleted_with_instance
 
 
+def follows(task: Task, disk: KeptDisk) -> bool:
+    """A data disk's data must follow a replacement launched from another image (one launched from
+    the fresh image already carries it)."""
+    return (disk.kind == "data" and bool(task.record.race.launch_image_id)
+            and task.record.launch.replacement is not None)
+
+
 def reattaches(task: Task, disk: KeptDisk) -> bool:
-    """A data disk follows the replacement when it can attach there (same zone) and the
-    replacement did not already get its data from the fresh image. On EC2 the volumes are not moved
-    (a stopped original still holds them, a terminated one took them): the fresh AMI carries them."""
-    if task.cloud not in KEEPS_DISKS:
-        return False
-    replacement = task.record.launch.replacement
-    from_fresh = not task.record.race.launch_image_id
-    return (disk.kind == "data" and not from_fresh and replacement is not None and replacement.zone == disk.zone)
+    """The disk itself moves when it outlives the original and the replacement is in its zone
+    (AttachDisk / AttachVolume need one zone); otherwise its data is restored (restores)."""
+    return follows(task, disk) and disk.survives and task.record.launch.replacement.zone == disk.zone
 
 
-def unsettled(task: Task) -> list[KeptDisk]:
-    return [d for d in task.record.race.disks if not d.settled and (ours_to_give_back(d) or reattaches(task, d))]
+def restores(task: Task, disk: KeptDisk) -> bool:
+    """A new disk from the fresh image's snapshot of it, in the replacement's zone."""
+    return follows(task, disk) and not reattaches(task, disk)
+
+
+def to_give_back(task: Task) -> list[KeptDisk]:
+    """Kept disks still billing for us whose data needs them no longer: not to follow, or restored.
+    A disk whose data could not follow ("lost") is kept: it may hold the only copy."""
+    return [d for d in task.record.race.disks
+            if ours_to_give_back(d) and not d.settled and (not follows(task, d) or d.moved == "restored")]
+
+
+def private_ip_to_move(task: Task, keep_private_ip: bool) -> str:
+    """The original's private IP, when the setting asks for it and the cloud allows it: the
+    replacement is in the original's vswitch / subnet (an address belongs to one), and the original
+    is released rather than stopped (a stopped EC2 instance keeps its addresses)."""
+    source, replacement, state = task.record.source, task.record.launch.replacement, task.record.race
+    if not (keep_private_ip and source and source.private_ip and replacement) or state.private_ip_moved:
+        return ""
+    if replacement.subnet_id != source.subnet_id or source.spot_request_state in STOP_ACTIONS:
+        return ""
+    return source.private_ip
 
 
 def release_seen(task: Task, states: dict[str, str], now: float) -> None:

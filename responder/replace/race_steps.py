@@ -3,8 +3,9 @@ and what to settle once the replacement runs. Pure: they read the record and ret
 the answers come back through OBSERVERS.
 
 Parts: on_receipt (keep the disks, convert the public IP), choose_launch (the launch policy, in
-imaging once the stock is known), after_running (wait for the fresh image, see the original go,
-move the EIP, reattach or give back the kept disks), summary (the race's part of the finish
+imaging once the stock is known), after_running (restores first, race_data.py; then _settle_rest: wait
+for the fresh image, see the original go, move the EIP and the private IP, reattach or give back
+the kept disks), summary (the race's part of the finish
 reason), RACE_WRITES, OBSERVERS.
 """
 
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 from typing import Optional
 
+from responder.capacity.tokens import token_for
 from responder.model import Cloud
-from responder.replace import race
+from responder.replace import race, race_data
 from responder.replace.calls import Call, Decision
 from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
 
-RACE_WRITES = frozenset({"keep_disks", "convert_public_ip", "bind_eip", "attach_disk", "delete_disk", "follow_instance"})
+RACE_WRITES = frozenset({"keep_disks", "convert_public_ip", "bind_eip", "attach_disk", "delete_disk", "follow_instance",
+                         "restore_disk", "move_private_ip"})
 RELEASE_WAIT = 900.0  # past the expected release, stop waiting to see the original go
 
 
@@ -31,7 +34,7 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
     if (settings.protect_on_receipt or settings.launch_from == "auto") and not state.disks_read:
         return Decision([Call("describe_disks", {"instance_id": task.instance_id})])
     keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]
-    if settings.protect_on_receipt and keep and not state.protected and task.cloud in race.KEEPS_DISKS:
+    if settings.protect_on_receipt and keep and not state.protected:
         return Decision([Call("keep_disks", {"disk_ids": keep})])
     source = record.source
     if (settings.keep_public_ip and task.cloud == Cloud.ALIYUN.value and source and source.public_ip
@@ -62,13 +65,29 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
 
 
 def after_running(task: Task, settings: Settings, now: float) -> Optional[Decision]:
-    """Once the replacement runs: see the original go (when something must follow it), move the
-    EIP, reattach data disks, wait for the fresh image, then give back what we kept."""
+    """Once the replacement runs: restore data disks in another zone as soon as their snapshots
+    allow (race_data.py), and settle the rest; never finish while a restore is under way."""
+    restoring = race_data.next_step(task, now)
+    if restoring is not None:
+        return restoring
+    decision = _settle_rest(task, settings, now)
+    due = race_data.next_due(task)
+    if due is None or (decision is not None and decision.calls):
+        return decision
+    if decision is None or decision.wait_until is None:
+        return Decision(wait_until=due)
+    return Decision(wait_until=min(decision.wait_until, due))
+
+
+def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """See the original go (when something must follow it), move the EIP, reattach data disks,
+    wait for the fresh image, then give back what we kept."""
     record, state = task.record, task.record.race
     image_pending = bool(state.launch_image_id) and not record.image.available and not state.image_failed
     replacement = record.launch.replacement_ids[0]
-    reattach = [d for d in race.unsettled(task) if race.reattaches(task, d)]
-    needs_release = bool(reattach) or (bool(state.eip_allocation) and not state.eip_bound)
+    reattach = [d for d in state.disks if race.reattaches(task, d) and not d.moved]
+    private_ip = race.private_ip_to_move(task, settings.keep_private_ip)
+    needs_release = bool(reattach) or bool(private_ip) or (bool(state.eip_allocation) and not state.eip_bound)
     expected = state.release_expected_at if state.release_expected_at is not None else now
     if needs_release and state.released_at is None and now < expected + RELEASE_WAIT:
         due = max(state.next_release_check_at, expected)
@@ -81,13 +100,17 @@ def after_running(task: Task, settings: Settings, now: float) -> Optional[Decisi
         return Decision([Call("check_image", {"image_id": record.image.image_id})])
     if state.eip_allocation and not state.eip_bound and state.released_at is not None:
         return Decision([Call("bind_eip", {"allocation_id": state.eip_allocation, "instance_id": replacement})])
+    if private_ip and state.released_at is not None:  # a secondary address: the replacement already serves
+        return Decision([Call("move_private_ip", {"instance_id": replacement, "ip": private_ip},
+                              token=token_for(task.key, "private-ip"))])
     if reattach and state.released_at is not None:
-        return Decision([Call("attach_disk", {"disk_id": d.disk_id, "instance_id": replacement}) for d in reattach])
+        calls = race_data.reattach_calls(task, now)
+        return Decision(calls) if calls else Decision(wait_until=min(d.next_try_at for d in reattach))
     if image_pending:
         if now < record.image.next_poll_at:
             return Decision(wait_until=record.image.next_poll_at)
         return Decision([Call("check_image", {"image_id": record.image.image_id})])
-    give_back = [d for d in race.unsettled(task) if race.ours_to_give_back(d) and not race.reattaches(task, d)]
+    give_back = race.to_give_back(task)
     if give_back and record.image.available:
         if not state.disk_states_read:
             return Decision([Call("disk_states", {"disk_ids": [d.disk_id for d in give_back]})])
@@ -109,19 +132,34 @@ def summary(task: Task) -> str:
     left = [d.disk_id for d in state.disks if not d.settled and race.ours_to_give_back(d)]
     if left:
         parts.append(f"kept disks {', '.join(left)} still bill: they hold the only copy of the data")
+    restored = [f"{d.disk_id} as {d.restored_id}" for d in state.disks if d.moved == "restored"]
+    if restored:
+        parts.append(f"restored {', '.join(restored)} in {task.record.launch.replacement.zone}")
+    lost = [d.disk_id for d in state.disks if d.moved == "lost"]
+    if lost:
+        parts.append(f"data of {', '.join(lost)} did not follow the replacement")
     if state.eip_bound:
         parts.append(f"EIP {state.eip_allocation} moved")
+    if state.private_ip_moved:
+        parts.append(f"private IP {task.record.source.private_ip} moved (secondary)")
     return "; ".join(parts)
 
 
 # -- observers -------------------------------------------------------------------------------
 def _saw_disks(task: Task, disks, settings, now, facts, error) -> None:
-    # Only disks we keep are ours to give back; on EC2 nothing is kept, the list is for the estimate.
-    ours = task.cloud in race.KEEPS_DISKS and settings.protect_on_receipt
-    task.record.race.disks = [KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib,
-                                       zone=d.zone, device=d.device,
-                                       was_deleted_with_instance=d.delete_with_instance and ours)
-                              for d in disks]
+    """Only disks we keep are ours to give back. Aliyun: every disk (the image needs them); EC2:
+    the data volumes (their data may follow the replacement; the AMI needs nothing kept). The
+    zone of the replacement is not known yet: every data volume is kept, and given back later."""
+    source = task.record.source
+    stops = task.cloud == "aws" and source is not None and source.spot_request_state in race.STOP_ACTIONS
+    kept = []
+    for d in disks:
+        ours = settings.protect_on_receipt and d.delete_with_instance and (
+            task.cloud in race.KEEPS_DISKS or d.kind == "data")
+        kept.append(KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib, zone=d.zone,
+                             device=d.device, was_deleted_with_instance=ours, delete_with_instance=d.delete_with_instance,
+                             survives=ours or not d.delete_with_instance or stops))
+    task.record.race.disks = kept
     task.record.race.disks_read = True
 
 
@@ -158,6 +196,11 @@ def _saw_original(task: Task, states: dict[str, str], settings, now, facts, erro
         task.record.race.next_release_check_at = now + race.RELEASE_POLL
 
 
+def _moved_private_ip(task: Task, answer, settings, now, facts, error) -> None:
+    task.record.race.private_ip_moved = True
+    task.record.stamp("private_ip_moved", now)
+
+
 def _bound(task: Task, answer, settings, now, facts, error) -> None:
     task.record.race.eip_bound = True
     task.record.stamp("eip_bound", now)
@@ -190,7 +233,7 @@ OBSERVERS = {
     "check_image": _checked_image,
     "original_state": _saw_original,
     "bind_eip": _bound,
-    "attach_disk": _settle("reattached"),
+    "move_private_ip": _moved_private_ip,
     "delete_disk": _settle("deleted"),
     "follow_instance": _settle("follows-instance"),
     "disk_states": _disk_states,

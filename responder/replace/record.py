@@ -103,7 +103,13 @@ class KeptDisk:
     zone: str
     device: str = ""
     was_deleted_with_instance: bool = True  # kept only because we asked: ours to release or reattach
-    settled: str = ""  # "" while it bills for us; "reattached" | "deleted" | "gone" when done
+    settled: str = ""  # "" while it bills for us; "reattached" | "deleted" | "follows-instance" | "gone" when done
+    delete_with_instance: bool = False  # the original's own setting: the disk on the replacement gets it back
+    survives: bool = True  # outlives the original (kept, the owner's persistent disk, or a stopped original's)
+    moved: str = ""  # its data on the replacement: "reattached" | "restored"; "lost" when it cannot be
+    snapshot_id: str = ""  # its snapshot in the fresh image (a restore in another zone starts from it)
+    restored_id: str = ""  # the disk made from that snapshot in the replacement's zone
+    next_try_at: float = 0.0  # snapshot not usable / disk not ready yet: look again then
 
 
 @dataclass
@@ -129,6 +135,7 @@ class RaceState:
     eip_converted: bool = False
     eip_bound: bool = False
     image_failed: str = ""  # the fresh image failed after the replacement launched from another
+    private_ip_moved: bool = False  # the original's private IP given to the replacement (secondary)
 
 
 @dataclass

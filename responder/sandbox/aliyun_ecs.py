@@ -29,11 +29,12 @@ from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
+from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
-ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS, **DISK_ACTIONS}
+ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS}
 API_VERSION = "2014-05-26"
 # Never echoed into the call log: they are credentials or change on every call.
 _SECRET_PARAMS = {"Signature", "AccessKeyId", "SecurityToken"}

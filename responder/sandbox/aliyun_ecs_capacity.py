@@ -150,7 +150,7 @@ def run_instances(world: World, region: Region, params: dict[str, str]) -> dict[
             "bandwidth_out": bandwidth, "market": market, "from_pool": n < from_pools,
             "system_disk": {"category": params.get("SystemDisk.Category", "cloud_efficiency"),
                             "size": int_param(params, "SystemDisk.Size", 40)},
-            "private_ip": f"172.16.{(len(world.instances) // 250) % 250}.{len(world.instances) % 250 + 2}",
+            "private_ip": world.next_private_ip(),
         }
     answer = {"InstanceIdSets": {"InstanceIdSet": ids}, "TradePrice": 0.0}
     world.remember("RunInstances", params, answer)

@@ -3,7 +3,7 @@
 Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
 use), settle (release every interrupted instance whose time has come), snapshot_instance (the
 snapshots CreateImage takes, one per disk), image_state (an image's status from its snapshots),
-and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DeleteDisk,
+and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,
 CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
 AssociateEipAddress, DescribeEipAddresses.
 
@@ -88,7 +88,7 @@ def snapshot_instance(world: World, inst: dict[str, Any], image_id: str, tags: d
             "category": disk["category"], "size": disk["size"], "started": world.clock(),
             "duration": race_model.snapshot_seconds(disk["category"], disk["size"], incremental, speed),
             "instant": race_model.instant_access_seconds(disk["category"]), "image": image_id,
-            "deleted": False, "tags": dict(tags), "incremental": incremental,
+            "deleted": False, "tags": dict(tags), "incremental": incremental, "device": disk["device"],
         }
         disk["snapshots_made"] += 1
         ids.append(snap_id)
@@ -173,6 +173,20 @@ def attach_disk(world: World, region: Region, params: dict[str, str]) -> dict[st
     disk["instance"], disk["type"] = inst["id"], "data"
     disk["delete_with_instance"] = params.get("DeleteWithInstance", "false").lower() == "true"
     inst["disk_ids"].append(disk["id"])
+    return {}
+
+
+def detach_disk(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
+    disk = _disk(world, region, require(params, "DiskId"))
+    instance_id = require(params, "InstanceId")
+    if disk["instance"] != instance_id:
+        raise EcsError("IncorrectDiskStatus", "The current disk status does not support this operation.", 403)
+    if disk["type"] == "system":  # DetachDisk: a system disk cannot be detached this way
+        raise EcsError("InvalidDiskCategory.NotSupported", "The system disk cannot be detached.", 403)
+    inst = world.instances.get(instance_id)
+    if inst is not None:
+        inst["disk_ids"].remove(disk["id"])
+    disk["instance"] = ""
     return {}
 
 
@@ -273,6 +287,7 @@ DISK_ACTIONS = {
     "DescribeDisks": describe_disks,
     "ModifyDiskAttribute": modify_disk_attribute,
     "AttachDisk": attach_disk,
+    "DetachDisk": detach_disk,
     "DeleteDisk": delete_disk,
     "CreateDisk": create_disk,
     "DescribeSnapshots": describe_snapshots,

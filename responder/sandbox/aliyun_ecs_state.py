@@ -156,16 +156,25 @@ class World:
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.eips: dict[str, dict[str, Any]] = {}
         self.released: dict[str, float] = {}
+        self.ip_seq = 0  # private addresses handed out (next_private_ip)
         for region in self.regions.values():
             for image_id in region.raw.get("images", []) or []:
                 self.images[image_id] = {"id": image_id, "name": image_id, "region": region.region,
                                          "instance": "", "created": -1e9, "fails": False}
             for inst in region.instances:
                 self.instances[inst["id"]] = dict(inst, region=region.region, created=0.0, boot_at=0.0)
+                self.instances[inst["id"]].setdefault("private_ip", self.next_private_ip())
                 image_id = inst.get("image")
                 if image_id and image_id not in self.images:
                     self.images[image_id] = {"id": image_id, "name": image_id, "region": region.region,
                                              "instance": "", "created": -1e9, "fails": False}
+
+    def next_private_ip(self) -> str:
+        """A vswitch never hands out an address twice while it is held: one counter for the world
+        (addresses of released instances are not reused, the harsher case for a responder that
+        asks for one back)."""
+        self.ip_seq += 1
+        return f"172.16.{(self.ip_seq // 250) % 250}.{self.ip_seq % 250 + 2}"
 
     # -- lookups ---------------------------------------------------------------------------
     def region(self, region_id: str) -> Region:
@@ -326,6 +335,7 @@ def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in image.get("tags", {}).items()]},
         "DiskDeviceMappings": {"DiskDeviceMapping": [
             {"SnapshotId": snap_id, "Type": world.snapshots[snap_id]["disk_type"],
+             "Device": world.snapshots[snap_id].get("device", ""),
              "Size": str(world.snapshots[snap_id]["size"])}
             for snap_id in image.get("snapshots") or [] if snap_id in world.snapshots]},
     }

@@ -9,7 +9,9 @@ generic layer for every action (aws_tokens); a region not in the scenario answer
 What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
 aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; RunInstances /
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
-snapshot tags of CreateImage and creation times in scenario time in aws_retention;
+snapshot tags of CreateImage and creation times in scenario time in aws_retention; EBS volume rules
+(DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes; an address in
+use refused by AssignPrivateIpAddresses in aws_private_ip;
 the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
 aws_seed before the server starts.
 
@@ -28,7 +30,8 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import aws_allocation, aws_capacity, aws_launch, aws_race, aws_retention, aws_scores, aws_seed
+from responder.sandbox import (aws_allocation, aws_capacity, aws_launch, aws_private_ip, aws_race, aws_retention,
+                               aws_scores, aws_seed, aws_volumes)
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -106,6 +109,7 @@ class AwsEc2Emulator:
         self.views: dict[str, aws_capacity.RegionView] = {}
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
         self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds, self.race.image_seconds)
+        self.volumes = aws_volumes.VolumeBook(self.clock)
         self.tokens = ClientTokens()
         self.endpoint_url = ""
         self._server: LoopbackServer | None = None
@@ -123,6 +127,8 @@ class AwsEc2Emulator:
             "DescribeImages": aws_launch.describe_images,
             "CreateLaunchTemplate": aws_retention.create_launch_template,
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
+            **aws_volumes.VOLUME_HANDLERS,  # EBS rules moto leaves out; wraps CreateImage / DescribeImages
+            **aws_private_ip.PRIVATE_IP_HANDLERS,  # an address in use is refused
         }
 
     @property

@@ -261,6 +261,12 @@ class ImageBook:
             ids = list(self._images)
         return [{"id": i, "instance": self._sources.get(i, ""), "state": self.state(i) or ""} for i in ids]
 
+    def ready_at(self, image_id: str) -> float:
+        """Scenario time the image completes (its snapshots with it)."""
+        with self._lock:
+            started = self._images.get(image_id, (self._clock(), ""))[0]
+        return started + self._builds.get(image_id, self._build)
+
     def state(self, image_id: str) -> str | None:
         with self._lock:
             if image_id not in self._images:

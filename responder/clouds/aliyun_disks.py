@@ -1,0 +1,88 @@
+"""The Aliyun adapter's disks: what the race against the release reads and moves.
+
+Parts: AliyunDisksMixin — describe_disks, set_delete_with_instance (ModifyDiskAttribute),
+attach_disk, detach_disk, delete_disk, image_snapshots (DescribeImages DiskDeviceMappings),
+snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant access can make a
+disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
+assign_private_ip (the original's address as a secondary one of the replacement's primary ENI:
+DescribeNetworkInterfaces, AssignPrivateIpAddresses).
+
+Every call goes through the adapter's `_call`, which classifies errors once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from responder.clouds.base import DiskInfo
+from responder.errors import NotFound
+
+_STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating", "Attaching": "attaching",
+           "Detaching": "detaching"}
+
+
+class AliyunDisksMixin:
+    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
+        doing = f"listing disks of {instance_id or ', '.join(disk_ids)}"
+        params: dict[str, Any] = {"PageSize": 100}
+        if instance_id:
+            params["InstanceId"] = instance_id
+        if disk_ids:
+            params["DiskIds"] = json.dumps(list(disk_ids))
+        rows = self._call(region, "DescribeDisks", doing, params).get("Disks", {}).get("Disk", [])
+        return [DiskInfo(disk_id=r["DiskId"], kind=r.get("Type", "data"), category=r.get("Category", ""),
+                         size_gib=int(r.get("Size") or 0), zone=r.get("ZoneId", ""),
+                         delete_with_instance=bool(r.get("DeleteWithInstance")), instance_id=r.get("InstanceId") or "",
+                         device=r.get("Device") or "", status=_STATUS.get(r.get("Status", ""), r.get("Status", "")))
+                for r in rows]
+
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+        params: dict[str, Any] = {"DeleteWithInstance": "true" if delete else "false"}
+        params.update({f"DiskIds.{n}": d for n, d in enumerate(disk_ids, start=1)})
+        doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"
+        self._call(region, "ModifyDiskAttribute", doing, params)
+
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        # ECS picks the device name itself; DeleteWithInstance as the disk had it on the original.
+        self._call(region, "AttachDisk", f"attaching {disk_id} to {instance_id}",
+                   {"DiskId": disk_id, "InstanceId": instance_id,
+                    "DeleteWithInstance": "true" if delete_with_instance else "false"})
+
+    def detach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
+        self._call(region, "DetachDisk", f"detaching {disk_id} from {instance_id}",
+                   {"DiskId": disk_id, "InstanceId": instance_id})
+
+    def delete_disk(self, region: str, disk_id: str) -> None:
+        self._call(region, "DeleteDisk", f"deleting disk {disk_id}", {"DiskId": disk_id})
+
+    def image_snapshots(self, region: str, image_id: str) -> dict[str, str]:
+        rows = self._call(region, "DescribeImages", f"reading the snapshots of image {image_id}",
+                          {"ImageId": image_id, "Status": "Creating,Waiting,Available"})["Images"]["Image"]
+        mappings = (rows[0].get("DiskDeviceMappings") or {}).get("DiskDeviceMapping", []) if rows else []
+        return {m["Device"]: m["SnapshotId"] for m in mappings if m.get("Device") and m.get("SnapshotId")}
+
+    def snapshot_usable(self, region: str, snapshot_id: str) -> bool:
+        rows = self._call(region, "DescribeSnapshots", f"reading snapshot {snapshot_id}",
+                          {"SnapshotIds": json.dumps([snapshot_id])}).get("Snapshots", {}).get("Snapshot", [])
+        return bool(rows) and (bool(rows[0].get("Available")) or rows[0].get("Status") == "accomplished")
+
+    def restore_disk(self, region: str, snapshot_id: str, zone: str, category: str, client_token: str) -> str:
+        return self._call(region, "CreateDisk", f"restoring snapshot {snapshot_id} in {zone}",
+                          {"SnapshotId": snapshot_id, "ZoneId": zone, "DiskCategory": category,
+                           "ClientToken": client_token})["DiskId"]
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """Check before act: an assignment whose answer was lost left the address on the ENI."""
+        doing = f"giving {instance_id} the private IP {ip}"
+        rows = self._call(region, "DescribeNetworkInterfaces", doing,
+                          {"InstanceId": instance_id, "Type": "Primary"}).get("NetworkInterfaceSets", {})
+        rows = rows.get("NetworkInterfaceSet", [])
+        if not rows:
+            raise NotFound("InvalidEniId.NotFound", f"{doing}: no primary ENI", "DescribeNetworkInterfaces")
+        held = {p.get("PrivateIpAddress") for p in (rows[0].get("PrivateIpSets") or {}).get("PrivateIpSet", [])}
+        if ip in held:
+            return
+        self._call(region, "AssignPrivateIpAddresses", doing, {"NetworkInterfaceId": rows[0]["NetworkInterfaceId"],
+                                                              "PrivateIpAddress.1": ip, "ClientToken": client_token})

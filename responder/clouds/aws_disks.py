@@ -1,0 +1,103 @@
+"""The AWS adapter's EBS volumes: what the race against the release reads and moves.
+
+Parts: AwsDisksMixin — describe_disks (DescribeVolumes), set_delete_with_instance
+(ModifyInstanceAttribute BlockDeviceMapping DeleteOnTermination, per instance and device),
+attach_disk / detach_disk (AttachVolume / DetachVolume), delete_disk, image_snapshots
+(DescribeImages BlockDeviceMappings), snapshot_usable (DescribeSnapshots: `completed`),
+restore_disk (CreateVolume from a snapshot, with a ClientToken), assign_private_ip (the original's
+address as a secondary one of the replacement's primary interface: AssignPrivateIpAddresses).
+
+EC2 rules the race relies on ("Preserve data when an instance is terminated",
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-termination.html): a
+volume whose DeleteOnTermination is false is detached, not deleted, when its instance terminates,
+and that flag is changed on a running instance with ModifyInstanceAttribute's BlockDeviceMapping.
+AttachVolume needs an `available` volume in the instance's Availability Zone (AttachVolume API).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from responder.clouds.base import DiskInfo
+from responder.errors import NotFound
+
+ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
+
+
+class AwsDisksMixin:
+    def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
+        """EBS volumes of an instance (or by id): what the image will snapshot, what may be kept."""
+        kwargs: dict[str, Any] = {}
+        if instance_id:
+            kwargs["Filters"] = [{"Name": "attachment.instance-id", "Values": [instance_id]}]
+        if disk_ids:
+            kwargs["Filters"] = [{"Name": "volume-id", "Values": list(disk_ids)}]  # absent ids: no error
+        volumes = self._call(region, "describe_volumes", f"listing volumes of {instance_id or ', '.join(disk_ids)}",
+                             **kwargs)["Volumes"]
+        found = []
+        for v in volumes:
+            attached = (v.get("Attachments") or [{}])[0]
+            device = attached.get("Device", "")
+            found.append(DiskInfo(disk_id=v["VolumeId"], kind="system" if device in ROOT_DEVICES else "data",
+                                  category=v.get("VolumeType", ""), size_gib=int(v.get("Size") or 0),
+                                  zone=v.get("AvailabilityZone", ""),
+                                  delete_with_instance=bool(attached.get("DeleteOnTermination", False)),
+                                  instance_id=attached.get("InstanceId", ""), device=device,
+                                  status=v.get("State", "")))
+        return found
+
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+        """DeleteOnTermination belongs to the instance's block device mapping: read where each volume
+        is attached, then one ModifyInstanceAttribute per instance and device."""
+        for disk in self.describe_disks(region, disk_ids=disk_ids):
+            if not disk.instance_id:
+                continue  # detached already: nothing goes with an instance
+            self._call(region, "modify_instance_attribute",
+                       f"{'releasing' if delete else 'keeping'} volume {disk.disk_id} with {disk.instance_id}",
+                       InstanceId=disk.instance_id,
+                       BlockDeviceMappings=[{"DeviceName": disk.device, "Ebs": {"DeleteOnTermination": delete}}])
+
+    def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
+                    delete_with_instance: bool = False) -> None:
+        # AttachVolume takes no DeleteOnTermination: the volume outlives the replacement (false).
+        self._call(region, "attach_volume", f"attaching {disk_id} to {instance_id} at {device}",
+                   VolumeId=disk_id, InstanceId=instance_id, Device=device)
+
+    def detach_disk(self, region: str, disk_id: str, instance_id: str) -> None:
+        self._call(region, "detach_volume", f"detaching {disk_id} from {instance_id}",
+                   VolumeId=disk_id, InstanceId=instance_id)
+
+    def delete_disk(self, region: str, disk_id: str) -> None:
+        self._call(region, "delete_volume", f"deleting volume {disk_id}", VolumeId=disk_id)
+
+    def image_snapshots(self, region: str, image_id: str) -> dict[str, str]:
+        images = self._call(region, "describe_images", f"reading the snapshots of {image_id}",
+                            ImageIds=[image_id])["Images"]
+        mappings = images[0].get("BlockDeviceMappings", []) if images else []
+        return {m["DeviceName"]: m["Ebs"]["SnapshotId"] for m in mappings if m.get("Ebs", {}).get("SnapshotId")}
+
+    def snapshot_usable(self, region: str, snapshot_id: str) -> bool:
+        snaps = self._call(region, "describe_snapshots", f"reading snapshot {snapshot_id}",
+                           SnapshotIds=[snapshot_id])["Snapshots"]
+        return bool(snaps) and snaps[0].get("State") == "completed"
+
+    def restore_disk(self, region: str, snapshot_id: str, zone: str, category: str, client_token: str) -> str:
+        return self._call(region, "create_volume", f"restoring snapshot {snapshot_id} in {zone}",
+                          SnapshotId=snapshot_id, AvailabilityZone=zone, VolumeType=category or "gp3",
+                          ClientToken=client_token)["VolumeId"]
+
+    def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
+        """Check before act (AssignPrivateIpAddresses takes no ClientToken): an assignment whose
+        answer was lost left the address on the interface. AllowReassignment stays false: an
+        address still in use elsewhere is refused (InvalidIPAddress.InUse), never taken over."""
+        doing = f"giving {instance_id} the private IP {ip}"
+        found = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
+        raw = found[0]["Instances"][0] if found and found[0].get("Instances") else {}
+        primary = next((n for n in raw.get("NetworkInterfaces", []) if n.get("Attachment", {}).get("DeviceIndex") == 0),
+                       None)
+        if primary is None:
+            raise NotFound("InvalidNetworkInterfaceID.NotFound", f"{doing}: no primary interface", "DescribeInstances")
+        if ip in {a.get("PrivateIpAddress") for a in primary.get("PrivateIpAddresses", [])}:
+            return
+        self._call(region, "assign_private_ip_addresses", doing, NetworkInterfaceId=primary["NetworkInterfaceId"],
+                   PrivateIpAddresses=[ip], AllowReassignment=False)

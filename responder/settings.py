@@ -19,7 +19,8 @@ REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
 LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
-                 "aws_session_token"}
+                 "aws_session_token", "oci_key_passphrase"}
+KNOWN_CLOUDS = ("aliyun", "aws", "oci")
 
 
 class SettingsError(ValueError):
@@ -103,6 +104,15 @@ class Settings:
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
+    # OCI, read under the names an OCI provisioner's .env already uses (OCI_USER_OCID, ...).
+    oci_user: str = ""
+    oci_fingerprint: str = ""
+    oci_tenancy: str = ""
+    oci_region: str = ""
+    oci_key_file: str = ""  # path of the API signing key (PEM)
+    oci_key_passphrase: str = ""
+    oci_compartment: str = ""  # "" = the tenancy (the root compartment)
+    oci_endpoint: str = ""  # base URL replacing every OCI service endpoint (the sandbox)
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -126,9 +136,12 @@ class Settings:
         _check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
-        unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
+        unknown = [c for c in self.clouds if c not in KNOWN_CLOUDS]
         if unknown or not self.clouds:
-            raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
+            raise SettingsError(f"RESPONDER_CLOUDS must list some of {', '.join(KNOWN_CLOUDS)}, "
+                                f"not {','.join(self.clouds)!r}")
+        if not self.oci_compartment and self.oci_tenancy:
+            object.__setattr__(self, "oci_compartment", self.oci_tenancy)
 
     def __repr__(self) -> str:
         shown = []
@@ -229,7 +242,7 @@ class Settings:
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
-            clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
+            clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
@@ -237,7 +250,24 @@ class Settings:
             keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
+            oci_user=get("OCI_USER_OCID"),
+            oci_fingerprint=get("OCI_FINGERPRINT"),
+            oci_tenancy=get("OCI_TENANCY_OCID"),
+            oci_region=get("OCI_REGION"),
+            oci_key_file=get("OCI_KEY_FILE"),
+            oci_key_passphrase=get("OCI_KEY_PASSPHRASE"),
+            oci_compartment=get("OCI_COMPARTMENT_OCID"),
+            oci_endpoint=get("RESPONDER_OCI_ENDPOINT"),
         )
+
+
+def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
+    """RESPONDER_CLOUDS, or the default: aliyun and aws, plus oci when an OCI provisioner's .env is
+    loaded (OCI_USER_OCID set), so that .env works unchanged. oci is not in the plain default: every
+    existing Aliyun / AWS deployment would report `degraded` for a cloud it never meant to serve."""
+    if listed.strip():
+        return _csv(listed)
+    return Settings.clouds + (("oci",) if oci_env else ())
 
 
 def _check_notify(settings: "Settings") -> None:

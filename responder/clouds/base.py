@@ -116,7 +116,8 @@ class Capabilities:
 class LaunchRequest:
     """Launch `count` clones of `source` from `image_id`; `offerings` in preference order.
 
-    Aliyun launches one offering per call (RunInstances); AWS may pass several as fleet overrides.
+    Aliyun launches one offering per call (RunInstances); AWS may pass several as fleet overrides;
+    OCI launches one instance of the first offering per call (LaunchInstance).
     """
 
     source: InstanceInfo
@@ -127,6 +128,12 @@ class LaunchRequest:
     count: int = 1
     extra_tags: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
+    # OCI: a flex shape's size (0 = the shape's fixed size), the boot volume (0 = the image's
+    # default) and the key put in the instance metadata as ssh_authorized_keys.
+    shape_ocpus: float = 0.0
+    shape_memory_gb: float = 0.0
+    boot_volume_gb: int = 0
+    ssh_public_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,9 @@ class Settings:
     targets_interval_seconds: float = 300.0  # a target is reconciled at most this often
     targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
     target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
+    hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
+    log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
     # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
@@ -136,6 +139,10 @@ class Settings:
         _check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
+        if self.hunt_min_interval_seconds < 0:
+            raise SettingsError(f"RESPONDER_HUNT_MIN_INTERVAL_SECONDS must be >= 0, not {self.hunt_min_interval_seconds}")
+        if self.log_keep_days < 1:
+            raise SettingsError(f"RESPONDER_LOG_KEEP_DAYS must be >= 1, not {self.log_keep_days}")
         unknown = [c for c in self.clouds if c not in KNOWN_CLOUDS]
         if unknown or not self.clouds:
             raise SettingsError(f"RESPONDER_CLOUDS must list some of {', '.join(KNOWN_CLOUDS)}, "
@@ -241,6 +248,9 @@ class Settings:
             targets_tick_budget_seconds=number("RESPONDER_TARGETS_TICK_BUDGET_SECONDS",
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
+            hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
+            log_dir=get("RESPONDER_LOG_DIR"),
+            log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),

@@ -35,9 +35,10 @@ def _pairs(value: str | None, option: str) -> tuple[tuple[str, str], ...]:
 
 
 TARGET_OPTIONS = (
-    click.option("--cloud", type=str, default=None, help="aws or aliyun."),
-    click.option("--region", default=None, help="Region, e.g. us-east-2 or cn-hangzhou."),
-    click.option("--zones", default=None, help="Zone, or several in order of preference: a,b,c."),
+    click.option("--cloud", type=str, default=None, help="aws, aliyun or oci."),
+    click.option("--region", default=None, help="Region, e.g. us-east-2, cn-hangzhou or ap-chuncheon-1."),
+    click.option("--zones", default=None, help="Zone, or several in order of preference: a,b,c "
+                                               "(OCI: availability domains, AD-1 or full; default every AD)."),
     click.option("--instance-types", default=None, help="Acceptable types in order of preference: t1,t2."),
     click.option("--count", type=int, default=None, help="How many units must exist."),
     click.option("--kind", type=str, default=None, help=f"{' | '.join(KINDS)} (default reservation)."),
@@ -55,6 +56,14 @@ TARGET_OPTIONS = (
     click.option("--market", default=None, help="Instances: ondemand (default) or spot."),
     click.option("--instance-name", default=None,
                  help="Instances: Name; a running instance of this name made before the responder counts as held."),
+    click.option("--ocpus", type=float, default=None, help="OCI flex shapes: OCPUs."),
+    click.option("--memory-gb", type=float, default=None, help="OCI flex shapes: memory in GB."),
+    click.option("--boot-volume-gb", type=int, default=None, help="OCI: boot volume size in GB (default the image's)."),
+    click.option("--image-os", default=None, help="OCI: the image's OS (e.g. \"Canonical Ubuntu\"), instead of --image."),
+    click.option("--image-os-version", default=None, help="OCI: the OS version (e.g. 22.04)."),
+    click.option("--subnet", default=None, help="OCI: subnet display name or OCID (subnets are regional)."),
+    click.option("--ssh-public-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="OCI: the public key put in the instance's ssh_authorized_keys."),
     click.option("--database-url", default=None, help="Store URL (default RESPONDER_DATABASE_URL)."),
     click.option("--no-cloud-check", is_flag=True, default=False, help="Do not ask the cloud whether the types exist."),
     click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON."),
@@ -107,10 +116,14 @@ def _build(base: Target | None, name: str, o: dict) -> Target:
         security_groups=_csv(o["security_groups"]) if o.get("security_groups") is not None else launch.security_groups,
         key_pair=pick("key_pair", launch.key_pair),
         tags=_pairs(o["tags"], "--tags") if o.get("tags") is not None else launch.tags,
-        user_data=user_data, market=pick("market", launch.market), name=pick("instance_name", launch.name))
+        user_data=user_data, market=pick("market", launch.market), name=pick("instance_name", launch.name),
+        ocpus=pick("ocpus", launch.ocpus), memory_gb=pick("memory_gb", launch.memory_gb),
+        boot_volume_gb=pick("boot_volume_gb", launch.boot_volume_gb), image_os=pick("image_os", launch.image_os),
+        image_os_version=pick("image_os_version", launch.image_os_version), subnet=pick("subnet", launch.subnet),
+        ssh_public_key=_read_key(o["ssh_public_key_file"]) if o.get("ssh_public_key_file") else launch.ssh_public_key)
     if base is None:
         for required in ("cloud", "region", "zones", "instance_types", "count"):
-            if o.get(required) is None:
+            if o.get(required) is None and not (required == "zones" and o.get("cloud") == "oci"):
                 raise TargetInvalid(required, f"--{required.replace('_', '-')} is required")
         base = Target(name=name, cloud="", region="", zones=(), instance_types=(), count=0)
     return dataclasses.replace(
@@ -123,13 +136,25 @@ def _build(base: Target | None, name: str, o: dict) -> Target:
         launch=launch)
 
 
+def _read_key(path: str) -> str:
+    text = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    if "PRIVATE KEY" in text:  # never store (or echo) a private key handed over by mistake
+        raise TargetInvalid("ssh_public_key", f"{path} holds a private key: give the .pub file")
+    return text
+
+
 def check_with_cloud(t: Target, clouds: dict) -> None:
-    """Unknown types are refused by the cloud's own catalog (no write is made)."""
+    """Unknown types are refused by the cloud's own catalog (no write is made); OCI: the ADs,
+    the subnet and the image must exist."""
     from responder.errors import CloudError
 
     cloud = clouds.get(t.cloud)
     if cloud is None:
         raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
+    if t.cloud == "oci":
+        from responder.targets.oci_resolve import check_oci_with_cloud
+
+        return check_oci_with_cloud(t, cloud)
     try:
         if t.cloud == "aws":
             known = set(cloud.instance_types(t.region, list(t.instance_types)))

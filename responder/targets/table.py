@@ -14,6 +14,7 @@ earlier winner bought.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time
 import uuid
@@ -63,9 +64,15 @@ class TargetRow:
         return {**self.target.to_json(), "held": s.get("held"), "excess": s.get("excess", 0),
                 "gap": None if s.get("held") is None else max(0, self.target.count - s["held"]),
                 "state": s.get("state", "new"), "attempts": s.get("attempts", 0), "last_error": s.get("last_error", ""),
+                "attempts_by_zone": s.get("attempts_by_zone", {}), "outcomes": s.get("outcomes", {}),
+                "next_attempt": _iso(self.next_at) if self.next_at else None,
                 "first_attempt": s.get("first_attempt"), "last_attempt": s.get("last_attempt"),
                 "acquired_at": s.get("acquired_at"), "gap_since": s.get("gap_since"),
                 "holdings": s.get("holdings", []), "last_reconciled": s.get("last_reconciled")}
+
+
+def _iso(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _target(row) -> Target:

@@ -17,7 +17,8 @@ from responder.targets.table import TargetStore
 # Events without a notification of their own (released) stay in the log; the daily report reads
 # the targets' rows itself, so the per-target daily line is not sent again one by one.
 TARGET_NOTICE_KINDS = {"hunt_started": "hunt_started", "acquired": "target_acquired",
-                       "gap_persisting": "gap_persisting", "cap_reached": "cap_reached"}
+                       "gap_persisting": "gap_persisting", "cap_reached": "cap_reached",
+                       "account_limit": "account_limit"}
 
 
 def connect_notifications(emit: Callable[..., bool]) -> None:

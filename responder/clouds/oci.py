@@ -8,7 +8,7 @@ classified by oci_errors.classify.
 
 The SDK is imported on the first call, never at module import: it is an install extra (`oci`),
 and an FC / Lambda deployment that serves no OCI target never pays its import (cold start).
-SDK retries are off (oci.retry.NO_RETRY_STRATEGY): exactly one layer retries, and it is ours.
+SDK retries are off (oci.retry.NoneRetryStrategy, passed to every client): exactly one layer retries, and it is ours.
 The adapter never sleeps, never retries, never decides.
 
 Clients hold a requests.Session, which is not safe to share between threads or forked processes,
@@ -74,7 +74,7 @@ class OciCloud(OciCatalogMixin, Unsupported):
             import oci.retry
 
             module, name = SERVICES[service]
-            kwargs: dict[str, Any] = {"retry_strategy": oci.retry.NO_RETRY_STRATEGY,
+            kwargs: dict[str, Any] = {"retry_strategy": oci.retry.NoneRetryStrategy(),
                                       "timeout": (self._timeout, self._timeout)}
             if self._endpoint:  # the sandbox: one base URL for every service; other regions under it
                 kwargs["service_endpoint"] = (self._endpoint if region == self.region

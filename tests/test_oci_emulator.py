@@ -1,0 +1,158 @@
+"""The OCI emulator at the wire: signatures checked as OCI checks them, OCI's JSON and headers, and
+`responder sandbox` pointing an OCI provisioner's settings at it."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import stat
+import time
+
+import pytest
+import requests
+
+from oci_fixtures import A1, AD1, REGION, SUBNET_ID, TENANCY, UBUNTU_ARM_NEW, OCI_SCENARIO, oci_box  # noqa: F401
+
+
+def signer(box, key_file: str | None = None, fingerprint: str | None = None):
+    from oci.signer import Signer
+
+    c = box.emulator.config
+    return Signer(c.tenancy, c.user, fingerprint or box.sandbox.oci.fingerprint, key_file or box.sandbox.oci.key_file)
+
+
+def url(box, path: str) -> str:
+    return f"{box.sandbox.oci.endpoint}/20160918/{path}"
+
+
+LAUNCH = {"availabilityDomain": AD1, "compartmentId": TENANCY, "shape": A1, "displayName": "raw",
+          "shapeConfig": {"ocpus": 1, "memoryInGBs": 6}, "createVnicDetails": {"subnetId": SUBNET_ID},
+          "sourceDetails": {"sourceType": "image", "imageId": UBUNTU_ARM_NEW}}
+
+
+def assert_not_authenticated(answer: requests.Response) -> None:
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "NotAuthenticated" and answer.json()["message"]
+    assert answer.headers["opc-request-id"]
+
+
+def test_a_correctly_signed_request_is_answered_in_ocis_json(oci_box):
+    answer = requests.get(url(oci_box, f"availabilityDomains?compartmentId={TENANCY}"), auth=signer(oci_box))
+    assert answer.status_code == 200 and answer.headers["opc-request-id"]
+    assert [ad["name"] for ad in answer.json()] == ["Uocm:AP-CHUNCHEON-1-AD-1", "Uocm:AP-CHUNCHEON-1-AD-2"]
+
+
+def test_an_unsigned_request_is_refused(oci_box):
+    assert_not_authenticated(requests.get(url(oci_box, f"instances?compartmentId={TENANCY}")))
+
+
+def test_a_request_signed_with_another_key_is_refused(oci_box, tmp_path):
+    from responder.sandbox.oci_setup import write_private_key
+    from responder.sandbox.oci_sign import new_api_key
+
+    other = write_private_key(new_api_key().private_pem, tmp_path)
+    assert_not_authenticated(requests.get(url(oci_box, f"instances?compartmentId={TENANCY}"),
+                                          auth=signer(oci_box, key_file=other)))
+
+
+def test_an_unknown_fingerprint_is_refused(oci_box):
+    assert_not_authenticated(requests.get(url(oci_box, f"instances?compartmentId={TENANCY}"),
+                                          auth=signer(oci_box, fingerprint="00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff")))
+
+
+def test_a_body_changed_after_signing_is_refused_and_launches_nothing(oci_box):
+    prepared = requests.Request("POST", url(oci_box, "instances"), data=json.dumps(LAUNCH)).prepare()
+    signer(oci_box)(prepared)
+    prepared.body = json.dumps(dict(LAUNCH, shapeConfig={"ocpus": 4, "memoryInGBs": 24}))
+    prepared.headers["content-length"] = str(len(prepared.body))
+    assert_not_authenticated(requests.Session().send(prepared))
+    assert oci_box.emulator.world.instances == {}
+
+
+def test_a_signed_query_changed_after_signing_is_refused(oci_box):
+    prepared = requests.Request("GET", url(oci_box, f"instances?compartmentId={TENANCY}")).prepare()
+    signer(oci_box)(prepared)
+    prepared.url = url(oci_box, f"instances?compartmentId={TENANCY}&displayName=x")
+    assert_not_authenticated(requests.Session().send(prepared))
+
+
+def test_a_date_more_than_five_minutes_old_is_refused(oci_box):
+    prepared = requests.Request("GET", url(oci_box, f"instances?compartmentId={TENANCY}")).prepare()
+    prepared.headers["date"] = email.utils.formatdate(time.time() - 600, usegmt=True)
+    signer(oci_box)(prepared)  # signs the old date as given
+    assert_not_authenticated(requests.Session().send(prepared))
+    fresh = requests.Request("GET", url(oci_box, f"instances?compartmentId={TENANCY}")).prepare()
+    fresh.headers["date"] = email.utils.formatdate(time.time() - 120, usegmt=True)
+    signer(oci_box)(fresh)
+    assert requests.Session().send(fresh).status_code == 200
+
+
+def test_a_launch_boots_after_the_boot_time_and_the_retry_token_replays_it(oci_box):
+    headers = {"opc-retry-token": "raw-token"}
+    first = requests.post(url(oci_box, "instances"), json=LAUNCH, headers=headers, auth=signer(oci_box))
+    assert first.status_code == 200 and first.json()["lifecycleState"] == "PROVISIONING"
+    again = requests.post(url(oci_box, "instances"), json=LAUNCH, headers=headers, auth=signer(oci_box))
+    assert again.json()["id"] == first.json()["id"]
+    other = requests.post(url(oci_box, "instances"), json=dict(LAUNCH, displayName="other"), headers=headers,
+                          auth=signer(oci_box))
+    assert other.status_code == 409 and other.json()["code"] == "InvalidatedRetryToken"
+    oci_box.clock.advance(60)
+    got = requests.get(url(oci_box, f"instances/{first.json()['id']}"), auth=signer(oci_box)).json()
+    assert got["lifecycleState"] == "RUNNING" and got["shapeConfig"]["memoryInGBs"] == 6
+
+
+def test_list_instances_filters_by_state_and_pages_with_opc_next_page(oci_box):
+    for n in range(3):
+        requests.post(url(oci_box, "instances"), json=dict(LAUNCH, displayName=f"p{n}", shapeConfig={"ocpus": 1}),
+                      auth=signer(oci_box))
+    first = requests.get(url(oci_box, f"instances?compartmentId={TENANCY}&limit=2"), auth=signer(oci_box))
+    assert len(first.json()) == 2 and first.headers["opc-next-page"]
+    rest = requests.get(url(oci_box, f"instances?compartmentId={TENANCY}&limit=2&page={first.headers['opc-next-page']}"),
+                        auth=signer(oci_box))
+    assert len(rest.json()) == 1 and "opc-next-page" not in rest.headers
+    running = requests.get(url(oci_box, f"instances?compartmentId={TENANCY}&lifecycleState=RUNNING"),
+                           auth=signer(oci_box))
+    assert running.json() == []
+
+
+def test_list_images_sorts_newest_first_and_filters_by_shape(oci_box):
+    answer = requests.get(url(oci_box, f"images?compartmentId={TENANCY}&operatingSystem=Canonical%20Ubuntu"
+                                       f"&shape={A1}&sortBy=TIMECREATED&sortOrder=DESC"), auth=signer(oci_box))
+    names = [i["displayName"] for i in answer.json()]
+    assert names == ["Canonical-Ubuntu-22.04-aarch64-2024.06.01-0", "Canonical-Ubuntu-22.04-aarch64-2024.01.01-0"]
+
+
+def test_an_unknown_instance_answers_ocis_404(oci_box):
+    answer = requests.get(url(oci_box, "instances/ocid1.instance.oc1.nosuch"), auth=signer(oci_box))
+    assert answer.status_code == 404 and answer.json()["code"] == "NotAuthorizedOrNotFound"
+
+
+def test_a_malformed_oci_section_names_the_field():
+    from responder.sandbox.scenario import ScenarioError, load_scenario
+
+    broken = {"oci": {k: v for k, v in OCI_SCENARIO["oci"].items() if k != "region"}}
+    with pytest.raises(ScenarioError, match="oci: missing 'region'"):
+        load_scenario(broken)
+
+
+# -- `responder sandbox`: the shared port, the printed settings, the key file -----------------
+def test_the_shared_sandbox_prints_oci_settings_a_dotenv_can_use(tmp_path):
+    from responder.clouds.factory import clouds_from_settings, unconfigured_clouds
+    from responder.sandbox.scenario import load_scenario
+    from responder.sandbox.shared import SharedSandbox, export_lines
+    from responder.settings import Settings
+
+    with SharedSandbox(load_scenario(OCI_SCENARIO), key_dir=str(tmp_path)) as box:
+        env = dict(line.removeprefix("export ").split("=", 1) for line in export_lines(box) if "OCI" in line)
+        assert env["RESPONDER_OCI_ENDPOINT"] == f"http://{box.address}/oci"
+        assert env["OCI_REGION"] == REGION and env["OCI_TENANCY_OCID"] == TENANCY
+        key = env["OCI_KEY_FILE"]
+        assert os.path.dirname(key) == str(tmp_path) and "PRIVATE KEY" in open(key).read()
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        settings = Settings.from_env(env, dotenv=False)  # RESPONDER_CLOUDS unset: OCI_USER_OCID adds oci
+        assert "oci" in settings.clouds and "oci" not in unconfigured_clouds(settings)
+        cloud = clouds_from_settings(settings)["oci"]
+        assert cloud.availability_domains(REGION)[0] == AD1
+        assert box.state()["oci"] == {"instances": []}
+        assert box.calls()["oci"][0]["action"] == "ListAvailabilityDomains"

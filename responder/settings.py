@@ -238,7 +238,8 @@ class Settings:
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
             # Kept whole: the channels module splits entries (an e-mail URL's to=a,b has commas).
-            notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip() else (),
+            notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip()
+            else _slack_channel(get("SLACK_WEBHOOK_URL")),
             notify_timeout_seconds=number("RESPONDER_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds),
             notify_daily_at=get("RESPONDER_NOTIFY_DAILY_AT", cls.notify_daily_at),
             notify_daily_timezone=get("RESPONDER_NOTIFY_DAILY_TIMEZONE", cls.notify_daily_timezone),
@@ -278,6 +279,19 @@ def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     if listed.strip():
         return _csv(listed)
     return Settings.clouds + (("oci",) if oci_env else ())
+
+
+def _slack_channel(url: str) -> tuple[str, ...]:
+    """SLACK_WEBHOOK_URL (an OCI provisioner's .env) as the apprise channel it is, when
+    RESPONDER_NOTIFY_URLS is not set: https://hooks.slack.com/services/T/B/X → slack://T/B/X."""
+    url = url.strip()
+    if not url:
+        return ()
+    prefix = "https://hooks.slack.com/services/"
+    if not url.startswith(prefix) or url[len(prefix):].count("/") != 2:
+        raise SettingsError("SLACK_WEBHOOK_URL must be a Slack incoming webhook "
+                            "(https://hooks.slack.com/services/T.../B.../...)")
+    return ("slack://" + url[len(prefix):].strip("/"),)
 
 
 def _check_notify(settings: "Settings") -> None:

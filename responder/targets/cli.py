@@ -264,20 +264,30 @@ def remove(name: str, database_url):
 
 
 @targets.command("import")
-@click.option("--from", "source", required=True, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--from", "source", default=None, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--oci-env", default=None, type=click.Path(dir_okay=False),
+              help="An OCI provisioner's .env: its A1 flex and Micro instances become two hunting targets.")
 @click.option("--table", default="capacity_targets", show_default=True, help="Table name in that database.")
 @click.option("--cloud", default="aws", show_default=True)
-@click.option("--region", required=True)
+@click.option("--region", default=None, help="With --from: the region of the rows.")
 @click.option("--prefix", default="", help="Prefix for the target names made.")
+@click.option("--dry-run", is_flag=True, default=False, help="With --oci-env: show the targets, store nothing.")
 @click.option("--database-url", default=None, help="Our store URL.")
 @click.option("--no-cloud-check", is_flag=True, default=False)
 @click.option("--json", "as_json", is_flag=True, default=False)
-def import_(source, table, cloud, region, prefix, database_url, no_cloud_check, as_json):
+def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url, no_cloud_check, as_json):
     """Import InstanceType / AvailabilityZone / Target_Capacity rows as reservation targets
-    (Current_Capacity is shown, never trusted: the cloud is read at the next tick)."""
+    (Current_Capacity is shown, never trusted: the cloud is read at the next tick), or an OCI
+    provisioner's .env (--oci-env) as its two hunting targets."""
     from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
     from responder.targets.table import TargetExists
 
+    if bool(source) == bool(oci_env):
+        _fail(TargetInvalid("from", "give --from (the old table) or --oci-env (an OCI .env), one of them"))
+    if oci_env:
+        return _import_oci_env(oci_env, prefix, dry_run, database_url, no_cloud_check, as_json)
+    if not region:
+        _fail(TargetInvalid("region", "--region is required with --from"))
     settings, _, tstore = _open(database_url)
     try:
         made = targets_from_rows(read_old_table(source, table), cloud, region, prefix)
@@ -295,3 +305,37 @@ def import_(source, table, cloud, region, prefix, database_url, no_cloud_check, 
         except TargetExists:
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "exists"})
     click.echo(json.dumps(done) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
+
+
+def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json):
+    """Both targets are checked before either is stored; a re-import finds them by name and
+    changes only what the file changed."""
+    from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
+
+    settings, _, tstore = _open(database_url)
+    try:
+        made = targets_from_oci_env(path, settings.max_target_count, prefix)
+        for t in made:
+            _validated(t, with_file_credentials(settings, path), no_cloud_check)
+    except TargetInvalid as exc:
+        _fail(exc)
+    done = []
+    for t in made:
+        row = tstore.get(t.name)
+        status = "added" if row is None else "unchanged" if row.target == t else "updated"
+        if not dry_run and status == "added":
+            tstore.add(t)
+        elif not dry_run and status == "updated":
+            tstore.update(t)
+        done.append({"status": f"would be {status}" if dry_run else status, "target": t.to_json()})
+    steps = what_is_left(path)
+    if as_json:
+        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True))
+        return
+    for d in done:
+        v, spec = d["target"], d["target"]["launch"]
+        size = f" {spec['ocpus']:g} OCPU / {spec['memory_gb']:g} GB" if spec["ocpus"] else ""
+        click.echo(f"{d['status']}: {v['name']} ({v['instance_types'][0]}{size}, {v['region']}, instance "
+                   f"{spec['name']!r}, {spec['image_os']} {spec['image_os_version']}, subnet {spec['subnet']!r})")
+    for step in steps:
+        click.echo(f"to do: {step}")

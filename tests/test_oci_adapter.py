@@ -230,3 +230,47 @@ def test_calls_faster_than_the_users_rate_are_throttled(oci_box_factory):
         box.cloud.availability_domains(REGION)
     box.clock.advance(1)
     assert box.cloud.availability_domains(REGION) == [AD1, AD2]
+
+
+# -- settings, the factory, and secrets --------------------------------------------------------
+OLD_DOTENV = {"OCI_USER_OCID": "ocid1.user.oc1..u", "OCI_FINGERPRINT": "aa:bb", "OCI_TENANCY_OCID": "ocid1.tenancy.oc1..t",
+              "OCI_REGION": REGION, "OCI_KEY_FILE": "/keys/oci.pem", "A1_SHAPE": A1}
+
+
+def test_an_oci_provisioners_dotenv_configures_oci_unchanged():
+    from responder.clouds.factory import clouds_from_settings, unconfigured_clouds
+    from responder.settings import Settings
+
+    settings = Settings.from_env(OLD_DOTENV, dotenv=False)
+    assert settings.clouds == ("aliyun", "aws", "oci")
+    assert settings.oci_compartment == "ocid1.tenancy.oc1..t"  # the tenancy unless OCI_COMPARTMENT_OCID is set
+    assert (settings.oci_user, settings.oci_fingerprint, settings.oci_key_file) == ("ocid1.user.oc1..u", "aa:bb",
+                                                                                    "/keys/oci.pem")
+    only = settings.with_(clouds=("oci",))
+    assert unconfigured_clouds(only) == {} and isinstance(clouds_from_settings(only)["oci"], OciCloud)
+    assert Settings.from_env({}, dotenv=False).clouds == ("aliyun", "aws")  # not in the plain default
+    assert Settings.from_env(dict(OLD_DOTENV, RESPONDER_CLOUDS="oci"), dotenv=False).clouds == ("oci",)
+
+
+def test_a_missing_oci_setting_is_named_and_oci_is_left_unconfigured():
+    from responder.clouds.factory import clouds_from_settings, unconfigured_clouds, unconfigured_reason
+    from responder.settings import Settings
+
+    settings = Settings.from_env({k: v for k, v in OLD_DOTENV.items() if k != "OCI_FINGERPRINT"}, dotenv=False)
+    settings = settings.with_(clouds=("oci",))
+    assert unconfigured_clouds(settings) == {"oci": "no OCI API key: set OCI_FINGERPRINT"}
+    assert "OCI_FINGERPRINT" in unconfigured_reason("oci", settings)
+    assert clouds_from_settings(settings) == {}
+
+
+def test_the_key_passphrase_and_pem_keys_never_reach_a_log_line():
+    from responder.logsafe import Redactor, secret_values
+    from responder.sandbox.oci_sign import new_api_key
+    from responder.settings import Settings
+
+    settings = Settings.from_env(dict(OLD_DOTENV, OCI_KEY_PASSPHRASE="correct-horse"), dotenv=False)
+    assert "correct-horse" not in repr(settings)
+    pem = new_api_key().private_pem
+    body = pem.splitlines()[1]
+    shown = Redactor(secret_values(settings)).redact(f"loading key {pem} with correct-horse; cut: {pem[:120]}")
+    assert "correct-horse" not in shown and body not in shown and pem[40:100] not in shown

@@ -60,6 +60,9 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
 
         box = start_sandbox(scenario, only=only)
         clouds = box.clouds
+        if box.oci is not None:  # OCI settings name the sandbox's tenancy, region and key, as a .env would
+            settings = settings.with_(clouds=tuple(dict.fromkeys(settings.clouds + ("oci",))),
+                                      **box.oci.settings_fields())
         if not database_url:
             database_url = f"sqlite:///{tempfile.mkdtemp(prefix='responder-')}/sandbox.db"
     elif scenario:

@@ -156,3 +156,16 @@ def test_the_shared_sandbox_prints_oci_settings_a_dotenv_can_use(tmp_path):
         assert cloud.availability_domains(REGION)[0] == AD1
         assert box.state()["oci"] == {"instances": []}
         assert box.calls()["oci"][0]["action"] == "ListAvailabilityDomains"
+
+
+def test_serve_with_sandbox_configures_oci_in_process():
+    from responder.cli import build_runtime
+    from responder.settings import Settings
+
+    settings, store, clouds, box = build_runtime(True, None, None, Settings(), only=("oci",))
+    try:
+        assert "oci" in settings.clouds and settings.oci_endpoint == box.oci.endpoint
+        assert settings.oci_key_file == box.oci.key_file and settings.oci_region == "ap-chuncheon-1"
+        assert clouds["oci"].availability_domains("ap-chuncheon-1") == ["Uocm:AP-CHUNCHEON-1-AD-1"]
+    finally:
+        box.stop()

@@ -177,7 +177,7 @@ def export_lines(box: SharedSandbox) -> list[str]:
     """Shell lines that point `responder serve | replay | tick | odcr` at the shared sandbox."""
     aws_regions = box.scenario.regions_of("aws")
     oci = [f"export {name}={value}" for name, value in box.oci.env.items()] if box.oci is not None else []
-    return oci + [
+    return [
         f"export RESPONDER_ALIYUN_ENDPOINT={box.address}",
         f"export ALIBABA_CLOUD_ACCESS_KEY_ID={SANDBOX_KEY}",
         f"export ALIBABA_CLOUD_ACCESS_KEY_SECRET={SANDBOX_SECRET}",
@@ -185,7 +185,7 @@ def export_lines(box: SharedSandbox) -> list[str]:
         f"export AWS_ACCESS_KEY_ID={SANDBOX_KEY}",
         f"export AWS_SECRET_ACCESS_KEY={SANDBOX_SECRET}",
         f"export AWS_DEFAULT_REGION={aws_regions[0].region if aws_regions else 'us-east-1'}",
-    ]
+    ] + oci
 
 
 def run_shared(scenario: Scenario, host: str, port: int, env_file: str | None = None,

@@ -77,7 +77,7 @@ class TargetInstances:
         return InstanceInfo(instance_id=f"target {t.name}", region=t.region, zone="", instance_type="", status="",
                             spot=spec.market == "spot", reclaiming=False,
                             security_group_ids=spec.security_groups, key_pair=spec.key_pair,
-                            name=spec.name, tags=spec.tags + ((TARGET_TAG, t.name),) + (("Name", spec.name) if spec.name else ()),
+                            name=spec.name, tags=spec.tags + ((TARGET_TAG, t.name),) + ((("Name", spec.name),) if spec.name else ()),
                             user_data=spec.user_data)
 
     def create(self, offering: Offering, count: int, token: str) -> Holding:

@@ -4,7 +4,9 @@ cloud may be asked again.
 Parts: OUTCOMES, outcome_of (an attempt's answer → its kind), CountingAcquirer (counts attempts
 per zone and outcomes by kind; stops the run at an account limit), merge_counts (into the row's
 stats), paced (OCI: the minimum interval between two calls for one target, and the throttling
-backoff on top of it), too_early (a row leased before its minimum interval is over), HUNT_THROTTLE.
+backoff on top of it), too_early (a row leased before its minimum interval is over),
+HUNT_THROTTLE_CAP, hunt_line (a target's hunt in one line: the daily report, the status page),
+spec_line (what a target hunts, in one line: the start-up and hunt-started messages).
 
 The old cron script polled every five minutes and got its users throttled (TooManyRequests) or
 blocked. Here an OCI target is never read or launched for more often than
@@ -16,6 +18,7 @@ HUNT_THROTTLE.cap, jittered, the streak counted on the row.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from responder.errors import AccountLimit, CloudError, NoCapacity, Throttled
@@ -81,9 +84,8 @@ def count_outcome(stats: dict, kind: str) -> None:
 
 def too_early(stats: dict, now: float, min_interval: float) -> float | None:
     """When the row may be worked, if that is later than `now`."""
-    allowed = float(stats.get("last_call_at") or 0.0) + min_interval
-    wait = float(stats.get("not_before") or 0.0)
-    later = max(allowed, wait)
+    last = stats.get("last_call_at")
+    later = max(float(last) + min_interval if last is not None else now, float(stats.get("not_before") or now))
     return later if later > now else None
 
 
@@ -100,3 +102,50 @@ def paced(stats: dict, now: float, next_at: float, min_interval: float, throttle
     stats["throttles"] = 0
     stats.pop("not_before", None)
     return max(next_at, now + min_interval)
+
+
+_LABELS = {"launched": "launched", "out_of_capacity": "out of capacity", "throttled": "throttled",
+           "account_limit": "account limit", "other": "other errors"}
+
+
+def _short_zone(zone: str) -> str:
+    """Uocm:AP-CHUNCHEON-1-AD-1 → AD-1 (a chat line, not an id); other clouds' zones as they are."""
+    match = re.search(r"AD-\d+$", zone)
+    return match.group(0) if match and ":" in zone else zone
+
+
+def hunt_line(row_json: dict) -> str:
+    """One line per target for the daily report and the status page: state, held / count,
+    attempts (per zone), outcomes by kind, the last error."""
+    parts = [f"{row_json.get('state', 'new')} {row_json.get('held') if row_json.get('held') is not None else '-'}"
+             f"/{row_json.get('count')}"]
+    attempts = row_json.get("attempts", 0)
+    if attempts:
+        zones = ", ".join(f"{_short_zone(z)} {n}" for z, n in (row_json.get("attempts_by_zone") or {}).items())
+        parts.append(f"{attempts} attempts" + (f" ({zones})" if zones else ""))
+    outcomes = row_json.get("outcomes") or {}
+    if outcomes:
+        parts.append(", ".join(f"{_LABELS.get(k, k)} {n}" for k, n in outcomes.items()))
+    if row_json.get("last_error"):
+        parts.append(f"last error {row_json['last_error']}")
+    if row_json.get("acquired_at"):
+        parts.append(f"acquired {row_json['acquired_at']}")
+    return "; ".join(parts)
+
+
+def spec_line(t) -> str:
+    """What a target hunts, as the start-up and hunt-started messages say it: shapes, size,
+    boot volume, image, subnet, zones."""
+    spec = t.launch
+    parts = [", ".join(t.instance_types)]
+    if spec.ocpus or spec.memory_gb:
+        parts.append(f"{spec.ocpus:g} OCPU / {spec.memory_gb:g} GB")
+    if spec.boot_volume_gb:
+        parts.append(f"boot {spec.boot_volume_gb} GB")
+    image = f"{spec.image_os} {spec.image_os_version}".strip() or spec.image_id
+    if image:
+        parts.append(image)
+    if spec.subnet:
+        parts.append(f"subnet {spec.subnet}")
+    parts.append(f"{t.count} x in {', '.join(_short_zone(z) for z in t.zones) or 'every AD'} of {t.region}")
+    return "; ".join(parts)

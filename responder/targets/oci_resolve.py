@@ -69,8 +69,13 @@ class Resolver:
 
 
 def check_oci_with_cloud(t: Target, cloud) -> None:
-    """The add / set check: the ADs, the subnet and the image must exist (no write is made)."""
+    """The add / set check: the shapes, the ADs, the subnet and the image must exist (no write
+    is made)."""
     try:
+        known = set(cloud.instance_types(t.region))
+        unknown = [s for s in t.instance_types if s not in known]
+        if unknown:
+            raise TargetInvalid("instance_types", f"{', '.join(unknown)} is not offered in {t.region}")
         Resolver(cloud).resolve(t)
     except CloudError as exc:
         raise TargetInvalid("cloud", f"OCI could not check the target: {exc.code}") from None

@@ -35,7 +35,7 @@ from responder.retry import Backoff
 from responder.settings import Settings
 from responder.targets import events
 from responder.targets.acquirers import CappedAcquirer, TargetInstances, TargetReservations, offerings_of
-from responder.targets.hunt import CountingAcquirer, count_outcome, merge_counts, paced, too_early
+from responder.targets.hunt import CountingAcquirer, count_outcome, merge_counts, paced, spec_line, too_early
 from responder.targets.inventory import Held, Inventory
 from responder.targets.model import TargetInvalid
 from responder.targets.oci_resolve import Resolver
@@ -157,7 +157,8 @@ class Reconciler:
         if gap > 0 and not noted["transient"] and not ended:
             if t.kind == "instances" and not stats.get("first_attempt"):
                 events.emit("hunt_started", target=t.name, cloud=t.cloud, region=t.region,
-                            zones=",".join(t.zones), instance_types=",".join(t.instance_types), count=t.count)
+                            zones=",".join(t.zones), instance_types=",".join(t.instance_types), count=t.count,
+                            spec=spec_line(t))
             stats["gen"] = stats.get("gen", 0) + 1
             stats["run_id"] = run_id_for(t.name, stats["gen"])
             growable = [holding_of(r) for r in held.live_reservations() if r.state == "active"] \
@@ -291,7 +292,9 @@ class Reconciler:
             if was_short and noted["attempts"]:
                 stats["acquired_at"] = _iso(now)
                 events.emit("acquired", target=t.name, cloud=t.cloud, region=t.region, held=count, count=t.count,
-                            attempts=stats.get("attempts", 0))
+                            attempts=stats.get("attempts", 0),
+                            instance_ids=[b["id"] for b in noted["bought"] if t.kind == "instances"],
+                            zones=sorted({b["zone"] for b in noted["bought"]}))
             stats.pop("gap_since", None)
             stats.pop("gap_alerted", None)
             stats["state"] = "over" if count > t.count else "met"

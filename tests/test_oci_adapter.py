@@ -274,3 +274,25 @@ def test_the_key_passphrase_and_pem_keys_never_reach_a_log_line():
     body = pem.splitlines()[1]
     shown = Redactor(secret_values(settings)).redact(f"loading key {pem} with correct-horse; cut: {pem[:120]}")
     assert "correct-horse" not in shown and body not in shown and pem[40:100] not in shown
+
+
+def test_the_oci_policy_names_every_operation_the_adapter_calls(oci_box):
+    from pathlib import Path
+
+    from oci_fixtures import SUBNET_ID as subnet
+
+    cloud = oci_box.cloud
+    cloud.availability_domains(REGION)
+    image = cloud.platform_image(REGION, "Canonical Ubuntu", "22.04", A1)
+    cloud.find_subnet(REGION, "public-subnet"), cloud.find_subnet(REGION, subnet), cloud.subnets(REGION, "vcn")
+    cloud.instance_types(REGION)
+    launched = cloud.launch(REGION, request("tok-policy", image=image)).instance_ids[0]
+    cloud.describe_instance(REGION, launched), cloud.list_instances(REGION, names=("a1-free",))
+    oci_box.clock.advance(60)
+    made = cloud.create_image(REGION, launched, "img", "tok-image")
+    cloud.describe_image(REGION, made)
+    cloud.terminate_instance(REGION, launched)
+    policy = (Path(__file__).resolve().parents[1] / "deploy" / "oci-policy.txt").read_text()
+    called = set(oci_box.calls())
+    assert len(called) == 11
+    assert not [op for op in called if op not in policy], "operations deploy/oci-policy.txt does not name"

@@ -1,6 +1,6 @@
 """Build the cloud adapters from settings (credentials from env; FC injects its role's STS token).
 
-Parts: oci_missing (the OCI API-key settings not set), clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
+Parts: oci_missing (the OCI API-key settings not set, or no SDK), clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
 served cloud (RESPONDER_CLOUDS) that cannot be called, with the reason and the settings that
 would fix it), unconfigured_reason. Imports are lazy so a deployment for one cloud does not need the other's
 credentials to start.
@@ -20,12 +20,6 @@ AWS_MISSING = ("no AWS credentials: boto3's chain found none (environment, profi
                "instance role)")
 OCI_SETTINGS = (("oci_user", "OCI_USER_OCID"), ("oci_fingerprint", "OCI_FINGERPRINT"),
                 ("oci_tenancy", "OCI_TENANCY_OCID"), ("oci_region", "OCI_REGION"), ("oci_key_file", "OCI_KEY_FILE"))
-
-
-def oci_missing(settings: Settings) -> str:
-    """Why OCI cannot sign a request: the API-key settings that are not set ("" when all are)."""
-    unset = [env for attr, env in OCI_SETTINGS if not getattr(settings, attr)]
-    return f"no OCI API key: set {', '.join(unset)}" if unset else ""
 
 
 def _aws_has_credentials(settings: Settings) -> bool:
@@ -50,6 +44,17 @@ def unconfigured_clouds(settings: Settings) -> dict[str, str]:
     if "oci" in settings.clouds and oci_missing(settings):
         missing["oci"] = oci_missing(settings)
     return missing
+
+
+def oci_missing(settings: Settings) -> str:
+    """Why OCI cannot be called: the API-key settings that are not set, or the SDK not installed
+    (the `oci` extra); "" when it can."""
+    unset = [env for attr, env in OCI_SETTINGS if not getattr(settings, attr)]
+    if unset:
+        return f"no OCI API key: set {', '.join(unset)}"
+    from responder.extras import OCI_MISSING, oci_installed
+
+    return "" if oci_installed() else OCI_MISSING
 
 
 def clouds_from_settings(settings: Settings, missing: dict[str, str] | None = None) -> dict:

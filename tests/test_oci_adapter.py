@@ -296,3 +296,16 @@ def test_the_oci_policy_names_every_operation_the_adapter_calls(oci_box):
     called = set(oci_box.calls())
     assert len(called) == 11
     assert not [op for op in called if op not in policy], "operations deploy/oci-policy.txt does not name"
+
+
+def test_the_app_with_oci_configured_starts_without_importing_the_sdk(oci_box, tmp_path):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", **oci_box.env, "RESPONDER_CLOUDS": "oci", "RESPONDER_BACKGROUND_TICKER": "false",
+           "RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    code = "import sys, responder.wsgi; print(sorted(m for m in sys.modules if m == 'oci' or m.startswith('oci.')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"  # the SDK is loaded by the first OCI call, not by start-up

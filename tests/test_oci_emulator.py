@@ -57,8 +57,9 @@ def test_a_request_signed_with_another_key_is_refused(oci_box, tmp_path):
 
 
 def test_an_unknown_fingerprint_is_refused(oci_box):
+    unknown = "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff"
     assert_not_authenticated(requests.get(url(oci_box, f"instances?compartmentId={TENANCY}"),
-                                          auth=signer(oci_box, fingerprint="00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff")))
+                                          auth=signer(oci_box, fingerprint=unknown)))
 
 
 def test_a_body_changed_after_signing_is_refused_and_launches_nothing(oci_box):

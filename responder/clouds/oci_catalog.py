@@ -60,7 +60,8 @@ class OciCatalogMixin:
     def instance_types(self, region: str) -> dict[str, InstanceTypeSpec]:
         """Shapes: OCPUs and memory as ListShapes gives them (a flex shape's default size)."""
         specs: dict[str, InstanceTypeSpec] = {}
-        for s in self._pages(region, "compute", "list_shapes", "listing shapes", self.compartment):  # type: ignore[attr-defined]
+        shapes = self._pages(region, "compute", "list_shapes", "listing shapes", self.compartment)  # type: ignore[attr-defined]
+        for s in shapes:
             specs[s.shape] = InstanceTypeSpec(
                 instance_type=s.shape, family=s.shape.rsplit(".", 1)[0], cpu=int(s.ocpus or 0),
                 memory_gib=float(s.memory_in_gbs or 0),

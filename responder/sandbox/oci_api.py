@@ -35,10 +35,10 @@ _FAULT_STATUS = {"InternalError": 500, "TooManyRequests": 429, "ServiceUnavailab
                  "NotAuthenticated": 401}
 
 
-def _get(world: OciWorld, table: str, key: str, render_one: Callable) -> Callable:
+def _get(world: OciWorld, find: Callable[[str], Any], render_one: Callable) -> Callable:
+    """A Get* handler: the resource `find` returns for the path's id, rendered, or OCI's 404."""
     def one(ident: str, q, body) -> tuple[int, Any]:
-        found = getattr(world, table).get(ident) if table != "subnets" else \
-            next((s for s in world.config.subnets if s["id"] == ident), None)
+        found = find(ident)
         if found is None:
             raise not_found()
         return 200, render_one(world, found)
@@ -66,13 +66,13 @@ class OciEmulator:
                 200, [render.ad_json(w, ad) for ad in w.config.availability_domains])),
             ("GET", "shapes", False): ("ListShapes", lambda i, q, b: (200, render.list_shapes(w, q))),
             ("GET", "images", False): ("ListImages", lambda i, q, b: (200, render.list_images(w, q))),
-            ("GET", "images", True): ("GetImage", _get(w, "images", "", render.image_json)),
+            ("GET", "images", True): ("GetImage", _get(w, w.images.get, render.image_json)),
             ("POST", "images", False): ("CreateImage", lambda i, q, b: (
                 200, render.image_json(w, w.create_image(b, q.get("opc-retry-token", ""))))),
             ("GET", "subnets", False): ("ListSubnets", lambda i, q, b: (200, render.list_subnets(w, q))),
-            ("GET", "subnets", True): ("GetSubnet", _get(w, "subnets", "", render.subnet_json)),
+            ("GET", "subnets", True): ("GetSubnet", _get(w, w.subnet, render.subnet_json)),
             ("GET", "instances", False): ("ListInstances", lambda i, q, b: (200, render.list_instances(w, q))),
-            ("GET", "instances", True): ("GetInstance", _get(w, "instances", "", render.instance_json)),
+            ("GET", "instances", True): ("GetInstance", _get(w, w.instances.get, render.instance_json)),
             ("POST", "instances", False): ("LaunchInstance", lambda i, q, b: (
                 200, render.instance_json(w, w.launch(b, q.get("opc-retry-token", ""))))),
             ("DELETE", "instances", True): ("TerminateInstance", lambda i, q, b: (204, w.terminate(i))),

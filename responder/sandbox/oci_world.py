@@ -189,7 +189,7 @@ class OciWorld:
         if image.get("shapes") and details["shape"] not in image["shapes"]:
             raise OciError(400, "InvalidParameter", f"Shape {details['shape']} is not compatible with image.")
         subnet = (details.get("createVnicDetails") or {}).get("subnetId") or details.get("subnetId")
-        if not any(s["id"] == subnet for s in self.config.subnets):
+        if self.subnet(subnet or "") is None:
             raise OciError(404, "RelatedResourceNotAuthorizedOrNotFound", f"Subnet {subnet} not found.")
         config = details.get("shapeConfig") or {}
         if shape.get("flex") and not config.get("ocpus"):
@@ -231,6 +231,9 @@ class OciWorld:
 
     def shape(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.config.shapes if s["shape"] == name), None)
+
+    def subnet(self, subnet_id: str) -> dict[str, Any] | None:
+        return next((s for s in self.config.subnets if s["id"] == subnet_id), None)
 
     # -- images ----------------------------------------------------------------------------
     def create_image(self, details: dict[str, Any], token: str) -> dict[str, Any]:

@@ -196,7 +196,8 @@ def run_shared(scenario: Scenario, host: str, port: int, env_file: str | None = 
         os.environ.pop(name, None)
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    box = SharedSandbox(scenario, host, port, key_dir=os.path.dirname(os.path.abspath(env_file)) if env_file else None).start()
+    key_dir = os.path.dirname(os.path.abspath(env_file)) if env_file else None  # the OCI key beside the env file
+    box = SharedSandbox(scenario, host, port, key_dir=key_dir).start()
     try:
         lines = export_lines(box)
         if env_file:

@@ -2,7 +2,7 @@
 
 Parts: targets (the responder_targets table; revision 0002_targets builds it), TargetRow (a target
 with its statistics), TargetExists, TargetStore (add, update, get, list, remove, lease_due,
-finish, release).
+lease_one, finish, release).
 
 A lease per row keeps two tickers off one target: `lease_due` takes every due, unleased row with
 one conditional UPDATE stamped with this tick's own owner id, then reads back the rows carrying
@@ -68,7 +68,8 @@ class TargetRow:
                 "next_attempt": _iso(self.next_at) if self.next_at else None,
                 "first_attempt": s.get("first_attempt"), "last_attempt": s.get("last_attempt"),
                 "acquired_at": s.get("acquired_at"), "gap_since": s.get("gap_since"),
-                "holdings": s.get("holdings", []), "last_reconciled": s.get("last_reconciled")}
+                "holdings": s.get("holdings", []), "last_reconciled": s.get("last_reconciled"),
+                "preempted": s.get("preempted", 0), "preemptions": s.get("preemptions", [])}
 
 
 def _iso(ts: float) -> str:
@@ -150,6 +151,17 @@ class TargetStore:
         with self.engine.connect() as conn:
             rows = conn.execute(targets.select().where(_c.lease_owner == owner).order_by(_c.name)).all()
         return owner, [_row(r) for r in rows]
+
+    @_guarded
+    def lease_one(self, name: str, seconds: float) -> tuple[str, TargetRow | None]:
+        """(owner, the row) when no live lease holds it, whether due or not (an event about one
+        target: a preemption); (owner, None) when another ticker holds it or it does not exist."""
+        now, owner = self.clock(), "ev-" + uuid.uuid4().hex[:20]
+        free = sa.or_(_c.lease_until.is_(None), _c.lease_until < now)
+        with self.engine.begin() as conn:
+            won = conn.execute(targets.update().where(_c.name == name, free)
+                               .values(lease_owner=owner, lease_until=now + seconds)).rowcount == 1
+        return owner, self.get(name) if won else None
 
     @_guarded
     def finish(self, owner: str, name: str, stats: dict[str, Any], next_at: float) -> None:

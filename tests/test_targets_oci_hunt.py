@@ -235,3 +235,32 @@ def test_the_old_slack_webhook_gets_start_up_hunt_started_acquired_and_the_daily
                "last error OutOfHostCapacity; acquired 1970-01-01T00:02:00+00:00" in body
     finally:
         events.set_sink(None)
+
+
+def test_a_throttled_listing_backs_off_on_the_row_before_anything_is_launched(rig_for):
+    faults = [{"action": "ListInstances", "kind": "error", "status": 429, "code": "TooManyRequests",
+               "message": "User-rate limit exceeded.", "times": 1}]
+    rig = rig_for(faults=faults, hunt_min_interval_seconds=60)
+    rig.tstore.add(a1_target())
+    rig.tick()
+    row = rig.row()
+    assert (row["state"], row["last_error"], row["outcomes"]) == ("unknown", "TooManyRequests", {"throttled": 1})
+    assert row["next_attempt"] == "1970-01-01T00:02:00+00:00"  # 2 x 60 s (the top of the jitter)
+    for _ in range(119):
+        rig.box.clock.advance(1)
+        rig.tick()
+    assert rig.box.calls().count("ListInstances") == 1 and rig.launches() == 0
+    rig.box.clock.advance(1)
+    rig.tick()
+    assert rig.launches() == 1 and rig.row()["state"] == "met"
+
+
+@pytest.mark.parametrize("name, value", [("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", "-1"),
+                                         ("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", "a minute")])
+def test_a_bad_hunt_setting_stops_the_command_naming_the_variable(name, value):
+    from click.testing import CliRunner
+
+    from responder.cli import cli
+
+    result = CliRunner().invoke(cli, ["tick"], env={name: value})
+    assert result.exit_code == 2 and name in result.output

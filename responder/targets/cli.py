@@ -185,7 +185,8 @@ def _show(row, as_json: bool) -> None:
         click.echo(json.dumps(view, sort_keys=True))
         return
     for key in ("name", "cloud", "region", "kind", "zones", "instance_types", "count", "held", "excess", "state",
-                "attempts", "last_error", "first_attempt", "last_attempt", "acquired_at"):
+                "attempts", "attempts_by_zone", "outcomes", "last_error", "first_attempt", "last_attempt",
+                "acquired_at", "next_attempt"):
         click.echo(f"{key}: {view.get(key)}")
 
 

@@ -170,3 +170,10 @@ def test_serve_with_sandbox_configures_oci_in_process():
         assert clouds["oci"].availability_domains("ap-chuncheon-1") == ["Uocm:AP-CHUNCHEON-1-AD-1"]
     finally:
         box.stop()
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", "not json", json.dumps(dict(LAUNCH, sourceDetails="ocid1.image"))])
+def test_a_malformed_launch_body_is_a_400_and_launches_nothing(oci_box, body):
+    answer = requests.post(url(oci_box, "instances"), data=body, auth=signer(oci_box))
+    assert answer.status_code == 400 and answer.json()["code"] in ("CannotParseRequest", "InvalidParameter")
+    assert oci_box.emulator.world.instances == {}

@@ -105,20 +105,20 @@ class OciEmulator:
         operation, fault, started = "", None, self.clock()
         body: Any
         try:
+            raw = request.get_data()
+            try:  # authentication first: an unsigned caller learns nothing, not even which paths exist
+                verify(request.headers.get("Authorization", ""), request.method, target, request.headers, raw,
+                       self.key_id, self._public_key)
+            except SignatureError as err:
+                # OCI's own message for every signature failure, with the reason after it.
+                raise OciError(401, "NotAuthenticated", "The required information to complete authentication "
+                                                        f"was not provided or was incorrect. ({err})") from err
             if match is None or (match["region"] and match["region"] != self.config.region):
                 raise OciError(404, "NotAuthorizedOrNotFound", f"Unknown resource {request.path}")
             route = self.routes.get((request.method, match["kind"], bool(match["id"])))
             if route is None:
                 raise OciError(404, "NotAuthorizedOrNotFound", f"Unknown resource {request.method} {request.path}")
             operation, handler = route
-            raw = request.get_data()
-            try:
-                verify(request.headers.get("Authorization", ""), request.method, target, request.headers, raw,
-                       self.key_id, self._public_key)
-            except SignatureError as err:
-                # OCI's own message for every signature failure; the reason is kept in the call log.
-                raise OciError(401, "NotAuthenticated", "The required information to complete authentication "
-                                                        f"was not provided or was incorrect. ({err})") from err
             self.world.throttle(self.config.user)
             if self.scenario.latency_ms > 0:
                 time.sleep(self.scenario.latency_ms / 1000.0)
@@ -130,6 +130,8 @@ class OciEmulator:
                 raise OciError(fault.status or _FAULT_STATUS.get(fault.code, 400), fault.code,
                                fault.message or "Injected by the sandbox scenario.")
             payload = json.loads(raw) if raw else {}
+            if not isinstance(payload, dict):
+                raise OciError(400, "CannotParseRequest", "The request body must be a JSON object.")
             if request.method == "POST":
                 query["opc-retry-token"] = request.headers.get("opc-retry-token", "")
             with self.world.lock:

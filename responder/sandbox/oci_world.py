@@ -178,6 +178,9 @@ class OciWorld:
         for key in ("availabilityDomain", "compartmentId", "shape", "sourceDetails"):
             if not details.get(key):
                 raise OciError(400, "MissingParameter", f"Missing parameter: {key}.")
+        for key in ("sourceDetails", "createVnicDetails", "shapeConfig", "metadata", "freeformTags"):
+            if details.get(key) is not None and not isinstance(details[key], dict):
+                raise OciError(400, "InvalidParameter", f"{key} must be an object.")
         if details["availabilityDomain"] not in self.config.availability_domains:
             raise OciError(400, "InvalidParameter", f"Invalid availabilityDomain: {details['availabilityDomain']}.")
         shape = self.shape(details["shape"])

@@ -38,7 +38,8 @@ class OciRig:
     """A store, the targets table and a reconciler on the box's OciCloud, on the box's clock."""
 
     def __init__(self, box, url: str, **settings):
-        base = Settings(database_url=url, targets_interval_seconds=0.0, background_ticker=False, **settings)
+        settings.setdefault("targets_interval_seconds", 0.0)
+        base = Settings(database_url=url, background_ticker=False, **settings)
         self.box, self.settings = box, box.settings(base)
         self.store = Store(url, upgrade=True)
         self.tstore = TargetStore(self.store.engine, clock=box.clock)
@@ -264,3 +265,17 @@ def test_a_bad_hunt_setting_stops_the_command_naming_the_variable(name, value):
 
     result = CliRunner().invoke(cli, ["tick"], env={name: value})
     assert result.exit_code == 2 and name in result.output
+
+
+def test_a_hunt_comes_back_at_its_minimum_interval_and_a_met_target_at_the_targets_interval(rig_for):
+    rig = rig_for(oci_scenario(capacity=dry(at=180)), hunt_min_interval_seconds=60, targets_interval_seconds=300)
+    rig.tstore.add(a1_target())
+    listings = []
+    for second in range(0, 500, 10):
+        rig.box.clock.advance_to(second)
+        before = rig.box.calls().count("ListInstances")
+        rig.tick()
+        if rig.box.calls().count("ListInstances") > before:
+            listings.append(second)
+    assert listings == [0, 60, 120, 180, 480]  # hunting: every minute; met at 180: again 300 s later
+    assert rig.launches() == 2 + 2 + 2 + 1 and rig.row()["state"] == "met"

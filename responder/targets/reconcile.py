@@ -190,9 +190,9 @@ class Reconciler:
         report.reconciled += 1
         report.short += count < t.count
         next_at = now + interval
-        if t.cloud == "oci":
-            next_at = paced(stats, now, next_at, self.settings.hunt_min_interval_seconds, noted["transient"],
-                            self.rand)
+        if t.cloud == "oci":  # a hunt comes back at its minimum interval; a met target at the usual one
+            next_at = paced(stats, now, now if count < t.count else next_at,
+                            self.settings.hunt_min_interval_seconds, noted["transient"], self.rand)
         elif noted["transient"]:
             stats["throttles"] = stats.get("throttles", 0) + 1
             next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"], self.rand)

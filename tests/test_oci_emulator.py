@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from oci_fixtures import A1, AD1, REGION, SUBNET_ID, TENANCY, UBUNTU_ARM_NEW, OCI_SCENARIO, oci_box  # noqa: F401
 
@@ -177,3 +178,67 @@ def test_a_malformed_launch_body_is_a_400_and_launches_nothing(oci_box, body):
     answer = requests.post(url(oci_box, "instances"), data=body, auth=signer(oci_box))
     assert answer.status_code == 400 and answer.json()["code"] in ("CannotParseRequest", "InvalidParameter")
     assert oci_box.emulator.world.instances == {}
+
+
+# -- the verifier against any change to a signed request -------------------------------------
+_KEYS: dict = {}
+
+
+def _signed(tmp_dir: str):
+    """A LaunchInstance request signed by the SDK's signer, and the key that verifies it (made once)."""
+    from oci.signer import Signer
+
+    from responder.sandbox.oci_setup import write_private_key
+    from responder.sandbox.oci_sign import load_public_key, new_api_key
+
+    if not _KEYS:
+        key = new_api_key()
+        _KEYS.update(key=key, file=write_private_key(key.private_pem, tmp_dir))
+    prepared = requests.Request("POST", "http://127.0.0.1:9/oci/20160918/instances?x=1", data=json.dumps(LAUNCH)).prepare()
+    Signer(TENANCY, "ocid1.user.oc1..u", _KEYS["key"].fingerprint, _KEYS["file"])(prepared)
+    return prepared, f"{TENANCY}/ocid1.user.oc1..u/{_KEYS['key'].fingerprint}", load_public_key(_KEYS["key"].public_pem)
+
+
+def _check(prepared, key_id, public_key, method=None, target=None, body=None, host="127.0.0.1:9"):
+    """verify() on the request as the server would see it (requests adds Host when sending)."""
+    from requests.structures import CaseInsensitiveDict
+
+    from responder.sandbox.oci_sign import verify
+
+    target = target if target is not None else prepared.path_url
+    verify(prepared.headers["authorization"], method or prepared.method, target,
+           CaseInsensitiveDict({**prepared.headers, "host": host}),
+           body if body is not None else prepared.body.encode(), key_id, public_key)
+
+
+def test_the_sdks_own_signature_verifies(tmp_path):
+    _check(*_signed(str(tmp_path)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part=st.sampled_from(["method", "target", "body", "date", "host", "key_id"]), at=st.integers(0, 400),
+       char=st.characters(min_codepoint=33, max_codepoint=126))
+def test_any_change_to_a_signed_request_is_refused(tmp_path, part, at, char):
+    from responder.sandbox.oci_sign import SignatureError
+
+    prepared, key_id, public_key = _signed(str(tmp_path))
+
+    def changed(text: str) -> str:
+        i = at % len(text)
+        return text[:i] + (char if text[i] != char else chr(33 + (ord(char) - 32) % 94)) + text[i + 1:]
+
+    kwargs = {}
+    if part == "method":
+        kwargs["method"] = "PUT"
+    elif part == "target":
+        kwargs["target"] = changed(prepared.path_url)
+    elif part == "body":
+        kwargs["body"] = changed(prepared.body).encode()
+    elif part == "date":
+        prepared.headers["date"] = changed(prepared.headers["date"])
+    elif part == "host":
+        kwargs["host"] = "127.0.0.1:10"
+    else:
+        key_id = changed(key_id)
+    with pytest.raises(SignatureError):
+        _check(prepared, key_id, public_key, **kwargs)

@@ -309,3 +309,19 @@ def test_the_app_with_oci_configured_starts_without_importing_the_sdk(oci_box, t
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"  # the SDK is loaded by the first OCI call, not by start-up
+
+
+def test_a_scheduled_preemption_terminates_a_preemptible_instance_and_keeps_its_host(oci_box_factory):
+    capacity = {"offers": [{"shape": A1, "availability_domain": AD1, "market": "spot", "available": 1}]}
+    box = oci_box_factory(oci_scenario(capacity=capacity, preemptions=[{"at": 600, "shape": A1}]))
+    spot = box.cloud.launch(REGION, request("tok-pre-1", market=Market.SPOT, name="spot")).instance_ids[0]
+    steady = box.cloud.launch(REGION, request("tok-pre-2", name="steady")).instance_ids[0]
+    box.clock.advance(599)
+    assert box.cloud.describe_instance(REGION, spot).reclaiming is False
+    box.clock.advance(1)
+    info = box.cloud.describe_instance(REGION, spot)
+    assert (info.spot, info.reclaiming, info.status) == (True, True, "TERMINATING")
+    assert [s.instance_id for s in box.cloud.list_instances(REGION, tag_key="responder:target")] == [steady]
+    box.clock.advance(60)
+    with pytest.raises(NoCapacity):  # the reclaimed host went to someone else
+        box.cloud.launch(REGION, request("tok-pre-3", market=Market.SPOT, name="spot"))

@@ -135,6 +135,7 @@ class OciEmulator:
             if request.method == "POST":
                 query["opc-retry-token"] = request.headers.get("opc-retry-token", "")
             with self.world.lock:
+                self.world.settle()
                 status, body = handler(match["id"], query, payload)
                 headers = {}
                 if isinstance(body, list):

@@ -70,6 +70,7 @@ class OciConfig:
     terminate_seconds: float = 30.0
     page_size: int = 100
     instances: list[dict[str, Any]] = field(default_factory=list)
+    preemptions: list[dict[str, Any]] = field(default_factory=list)  # {at, shape, availability_domain, count}
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> "OciConfig":
@@ -89,7 +90,9 @@ class OciConfig:
                    limits=list(raw["limits"]) if raw.get("limits") is not None else copy.deepcopy(ALWAYS_FREE_LIMITS),
                    throttle=dict(raw.get("throttle", {}) or {}), boot_seconds=float(raw.get("boot_seconds", 60)),
                    terminate_seconds=float(raw.get("terminate_seconds", 30)),
-                   page_size=int(raw.get("page_size", 100)), instances=list(raw.get("instances", [])))
+                   page_size=int(raw.get("page_size", 100)), instances=list(raw.get("instances", [])),
+                   preemptions=sorted((dict(p) for p in raw.get("preemptions", []) or []),
+                                      key=lambda p: float(p.get("at", 0))))
 
 
 def _capacity_book(capacity: dict[str, Any], clock) -> StockBook:
@@ -142,6 +145,21 @@ class OciWorld:
                         market="spot" if details.get("preemptibleInstanceConfig") else "ondemand")
         self.instances[instance_id] = instance
         return instance
+
+    def settle(self) -> None:
+        """Fire the preemptions that are due: OCI takes a preemptible instance back by terminating
+        it ("When preemptible capacity is reclaimed, the instance is terminated",
+        https://docs.oracle.com/en-us/iaas/Content/Compute/Concepts/preemptible.htm). The host went
+        to someone else, so it does not come back to the free pool when the instance is gone."""
+        with self.lock:
+            now = self.clock()
+            while self.config.preemptions and float(self.config.preemptions[0].get("at", 0)) <= now:
+                rule = self.config.preemptions.pop(0)
+                chosen = [i for i in self.instances.values() if i["market"] == "spot" and i["terminated_at"] is None
+                          and rule.get("shape") in (None, i["shape"])
+                          and rule.get("availability_domain") in (None, i["availabilityDomain"])]
+                for instance in chosen[:int(rule.get("count", 1))]:
+                    instance.update(terminated_at=float(rule.get("at", 0)), released=True, preempted=True)
 
     def state_of(self, instance: dict[str, Any]) -> str:
         now = self.clock()

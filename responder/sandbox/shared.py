@@ -148,6 +148,7 @@ def state_of_aliyun(emulator) -> dict[str, Any]:
 def state_of_oci(emulator) -> dict[str, Any]:
     world = emulator.world
     with world.lock:
+        world.settle()
         instances = [{"id": i["id"], "status": world.state_of(i), "zone": i["availabilityDomain"],
                       "type": i["shape"], "name": i.get("displayName", ""), "market": i["market"],
                       "region": world.config.region} for i in world.instances.values()]

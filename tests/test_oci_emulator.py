@@ -242,3 +242,42 @@ def test_any_change_to_a_signed_request_is_refused(tmp_path, part, at, char):
         key_id = changed(key_id)
     with pytest.raises(SignatureError):
         _check(prepared, key_id, public_key, **kwargs)
+
+
+def test_each_instance_gets_a_primary_vnic_in_its_subnet_read_through_the_sdk(oci_box):
+    import oci
+
+    config = {"user": oci_box.env["OCI_USER_OCID"], "fingerprint": oci_box.env["OCI_FINGERPRINT"],
+              "tenancy": TENANCY, "region": oci_box.env["OCI_REGION"], "key_file": oci_box.env["OCI_KEY_FILE"]}
+    endpoint = oci_box.env["RESPONDER_OCI_ENDPOINT"]
+    compute = oci.core.ComputeClient(config, service_endpoint=endpoint, retry_strategy=oci.retry.NoneRetryStrategy())
+    network = oci.core.VirtualNetworkClient(config, service_endpoint=endpoint,
+                                            retry_strategy=oci.retry.NoneRetryStrategy())
+    made = [requests.post(url(oci_box, "instances"), json=dict(LAUNCH, displayName=f"v{n}"),
+                          auth=signer(oci_box)).json()["id"] for n in range(2)]
+    provisioning = compute.list_vnic_attachments(TENANCY, instance_id=made[0]).data
+    assert [(a.lifecycle_state, a.subnet_id, a.vnic_id) for a in provisioning] == [("ATTACHING", SUBNET_ID, None)]
+    oci_box.clock.advance(60)
+    ips = []
+    for instance_id in made:
+        (attachment,) = compute.list_vnic_attachments(TENANCY, instance_id=instance_id).data
+        assert (attachment.lifecycle_state, attachment.instance_id, attachment.availability_domain) == \
+            ("ATTACHED", instance_id, AD1)
+        vnic = network.get_vnic(attachment.vnic_id).data
+        assert (vnic.is_primary, vnic.subnet_id, vnic.lifecycle_state) == (True, SUBNET_ID, "AVAILABLE")
+        ips.append(vnic.private_ip)
+    assert ips == ["10.0.0.2", "10.0.0.3"]  # from the subnet's CIDR, the reserved first two skipped
+    assert len(compute.list_vnic_attachments(TENANCY).data) == 2
+    with pytest.raises(oci.exceptions.ServiceError) as missing:
+        compute.list_vnic_attachments("")  # an empty compartmentId: OCI refuses it
+    assert (missing.value.status, missing.value.code) == (400, "MissingParameter")
+    compute.terminate_instance(made[0])
+    oci_box.clock.advance(30)
+    (gone,) = compute.list_vnic_attachments(TENANCY, instance_id=made[0]).data
+    assert (gone.lifecycle_state, gone.subnet_id) == ("DETACHED", SUBNET_ID)  # still listed, still names the subnet
+    with pytest.raises(oci.exceptions.ServiceError) as deleted:
+        network.get_vnic(gone.vnic_id)
+    assert deleted.value.status == 404
+    unsigned = requests.get(url(oci_box, f"vnicAttachments?compartmentId={TENANCY}"))
+    assert_not_authenticated(unsigned)
+    assert_not_authenticated(requests.get(url(oci_box, f"vnics/{gone.vnic_id}")))

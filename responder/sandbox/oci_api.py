@@ -76,6 +76,9 @@ class OciEmulator:
             ("POST", "instances", False): ("LaunchInstance", lambda i, q, b: (
                 200, render.instance_json(w, w.launch(b, q.get("opc-retry-token", ""))))),
             ("DELETE", "instances", True): ("TerminateInstance", lambda i, q, b: (204, w.terminate(i))),
+            ("GET", "vnicAttachments", False): ("ListVnicAttachments", lambda i, q, b: (
+                200, render.list_vnic_attachments(w, q))),
+            ("GET", "vnics", True): ("GetVnic", _get(w, w.vnic, render.vnic_json)),
         }
 
     # -- lifecycle -------------------------------------------------------------------------

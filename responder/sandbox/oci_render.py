@@ -3,7 +3,8 @@
 Parts: instance_json, image_json, shape_json, subnet_json, ad_json (one resource each, with the
 field names of the API reference: Instance, Image, Shape, Subnet, AvailabilityDomain in
 https://docs.oracle.com/en-us/iaas/api/#/en/iaas/20160918/), list_images (ListImages' filters and
-sort), list_shapes, list_subnets, list_instances, page (limit / page → items and opc-next-page).
+sort), list_shapes, list_subnets, list_instances, vnic_attachment_json / list_vnic_attachments,
+vnic_json (VnicAttachment and Vnic; an instance's primary VNIC), page (limit / page → items and opc-next-page).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def subnet_json(world, s: dict[str, Any]) -> dict[str, Any]:
             "displayName": s.get("name", ""), "availabilityDomain": s.get("availability_domain"),
             "cidrBlock": s.get("cidr", "10.0.0.0/24"), "lifecycleState": "AVAILABLE", "routeTableId": "",
             "securityListIds": [], "virtualRouterIp": "10.0.0.1", "virtualRouterMac": "00:00:17:00:00:01",
-            "prohibitPublicIpOnVnic": False, "timeCreated": "2024-01-01T00:00:00.000Z"}
+            "prohibitPublicIpOnVnic": bool(s.get("prohibit_public_ip")), "timeCreated": "2024-01-01T00:00:00.000Z"}
 
 
 def _fits(image: dict[str, Any], shape: str) -> bool:
@@ -111,6 +112,47 @@ def list_instances(world, q: dict[str, str]) -> list[dict[str, Any]]:
         if q.get(param):
             rows = [r for r in rows if r[param] == q[param]]
     return rows
+
+
+# VnicAttachment.lifecycleState and Vnic.lifecycleState, from the instance's lifecycleState.
+ATTACHMENT_STATES = {"PROVISIONING": "ATTACHING", "TERMINATING": "DETACHING", "TERMINATED": "DETACHED"}
+VNIC_STATES = {"PROVISIONING": "PROVISIONING", "TERMINATING": "TERMINATING", "TERMINATED": "TERMINATED"}
+
+
+def vnic_attachment_json(world, v: dict[str, Any]) -> dict[str, Any]:
+    instance = world.instances[v["instance"]]
+    state = world.state_of(instance)
+    return {"id": v["attachment"], "availabilityDomain": instance["availabilityDomain"],
+            "compartmentId": instance["compartmentId"], "displayName": v["display_name"] or None,
+            "instanceId": instance["id"], "lifecycleState": ATTACHMENT_STATES.get(state, "ATTACHED"),
+            "nicIndex": 0, "subnetId": v["subnet"], "vlanId": None, "vlanTag": 0,
+            "timeCreated": stamp(instance["created_at"]),
+            # "The OCID of the VNIC. Available after the attachment process is complete."
+            "vnicId": None if state == "PROVISIONING" else v["id"]}
+
+
+def list_vnic_attachments(world, q: dict[str, str]) -> list[dict[str, Any]]:
+    from responder.sandbox.oci_world import OciError
+
+    if not q.get("compartmentId"):
+        raise OciError(400, "MissingParameter", "Missing parameter: compartmentId.")
+    rows = [vnic_attachment_json(world, v) for v in world.vnic_attachments()]
+    rows = [r for r in rows if r["compartmentId"] == q["compartmentId"]]
+    for param in ("instanceId", "availabilityDomain", "vnicId"):
+        if q.get(param):
+            rows = [r for r in rows if r[param] == q[param]]
+    return rows
+
+
+def vnic_json(world, v: dict[str, Any]) -> dict[str, Any]:
+    instance = world.instances[v["instance"]]
+    return {"id": v["id"], "availabilityDomain": instance["availabilityDomain"],
+            "compartmentId": instance["compartmentId"], "displayName": v["display_name"] or None,
+            "definedTags": {}, "freeformTags": {}, "hostnameLabel": None, "isPrimary": True,
+            "lifecycleState": VNIC_STATES.get(world.state_of(instance), "AVAILABLE"),
+            "macAddress": "02:00:17:" + ":".join(v["id"][-6:][i:i + 2] for i in (0, 2, 4)),
+            "nsgIds": [], "privateIp": v["private_ip"], "publicIp": v["public_ip"],
+            "skipSourceDestCheck": False, "subnetId": v["subnet"], "timeCreated": stamp(instance["created_at"])}
 
 
 def page(rows: list, q: dict[str, str], cap: int) -> tuple[list, str]:

@@ -3,7 +3,8 @@
 Parts: OciError (an OCI error answer: status, code, message), OciConfig (the section, parsed and
 checked: docs/scenario-oci.md), OciWorld (instances, images, retry tokens, host capacity per shape
 and AD over time, the tenancy's service limits, the per-user throttle) and its verbs: launch,
-terminate, create_image, state_of / image_state (lifecycle from scenario time).
+terminate, create_image, state_of / image_state (lifecycle from scenario time), the primary VNIC
+each instance gets in its subnet (vnic_attachments, vnic).
 
 Rules the product relies on, each as OCI documents it (or the harsher reading where it does not):
 - Host capacity: a launch into a (shape, AD) without a free host answers HTTP 500 InternalError
@@ -20,6 +21,15 @@ Rules the product relies on, each as OCI documents it (or the harsher reading wh
   instance; with another body, 409 — OCI does not document the code for that case, so the
   emulator answers InvalidatedRetryToken, its documented 409 for a token that cannot be replayed.
   Only a call that succeeded records its token: a refused launch may be sent again.
+- VNICs: "Each instance has a primary VNIC that is automatically created and attached during
+  launch", in the subnet of createVnicDetails, with a private IP from the subnet's CIDR (the
+  first two addresses and the last are reserved) and a public one unless assignPublicIp is false
+  (https://docs.oracle.com/en-us/iaas/Content/Network/Tasks/managingVNICs.htm). GetInstance does
+  not name them: ListVnicAttachments (filter instanceId) gives the attachment, with its subnetId
+  and vnicId, and GetVnic the VNIC (VnicAttachment and Vnic in the API reference). The
+  attachment follows the instance (ATTACHING, ATTACHED, DETACHING, DETACHED) and stays listed
+  once DETACHED; the VNIC is deleted with the instance: GetVnic answers 404 once the instance is
+  TERMINATED (OCI does not say how long a terminated VNIC can be read: the harsher reading).
 - Throttling: OCI publishes no per-API rate; a token bucket per user (rate, burst) answers 429
   TooManyRequests when calls come faster (https://docs.oracle.com/en-us/iaas/Content/API/References/apierrors.htm).
 """
@@ -27,6 +37,7 @@ Rules the product relies on, each as OCI documents it (or the harsher reading wh
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import threading
 import uuid
@@ -119,6 +130,8 @@ class OciWorld:
         self.instances: dict[str, dict[str, Any]] = {}
         self.images: dict[str, dict[str, Any]] = {i["id"]: dict(i, created_at=-1.0) for i in config.images}
         self.tokens: dict[str, tuple[float, str, str]] = {}  # token → (when, body, instance id)
+        self.vnics: dict[str, dict[str, Any]] = {}  # vnic id → {id, instance, subnet, private_ip, public_ip}
+        self._next_host: dict[str, int] = {}  # subnet id → the next host number to hand out
         self._buckets: dict[str, tuple[float, float]] = {}  # user → (tokens, last refill)
         for seed in config.instances:
             self._add(seed, created_at=-config.boot_seconds)
@@ -144,7 +157,37 @@ class OciWorld:
         instance = dict(details, id=instance_id, created_at=created_at, terminated_at=None,
                         market="spot" if details.get("preemptibleInstanceConfig") else "ondemand")
         self.instances[instance_id] = instance
+        self._attach_primary_vnic(instance)
         return instance
+
+    # -- VNICs -----------------------------------------------------------------------------
+    def _attach_primary_vnic(self, instance: dict[str, Any]) -> None:
+        vnic_details = instance.get("createVnicDetails") or {}
+        subnet = self.subnet(vnic_details.get("subnetId") or instance.get("subnetId") or "")
+        if subnet is None:  # a seeded instance without a known subnet: no VNIC to show
+            return
+        network = ipaddress.ip_network(subnet.get("cidr", "10.0.0.0/24"), strict=False)
+        host = self._next_host.get(subnet["id"], 2)  # .0 and .1 are reserved (network, gateway)
+        if host >= network.num_addresses - 1:  # the last address is reserved too
+            raise OciError(400, "InvalidParameter", f"Subnet {subnet['id']} has no free private IP address.")
+        self._next_host[subnet["id"]] = host + 1
+        unique = instance["id"].rsplit(".", 1)[-1]
+        public = vnic_details.get("assignPublicIp") is not False and not subnet.get("prohibit_public_ip")
+        self.vnics[f"ocid1.vnic.oc1.{self.config.region}.{unique}"] = {
+            "id": f"ocid1.vnic.oc1.{self.config.region}.{unique}", "instance": instance["id"], "subnet": subnet["id"],
+            "attachment": f"ocid1.vnicattachment.oc1.{self.config.region}.{unique}",
+            "private_ip": str(network.network_address + host),
+            "public_ip": f"192.0.2.{1 + len(self.vnics) % 254}" if public else None,
+            "display_name": vnic_details.get("displayName") or instance.get("displayName") or ""}
+
+    def vnic_attachments(self) -> list[dict[str, Any]]:
+        return [v for v in self.vnics.values() if v["instance"] in self.instances]
+
+    def vnic(self, vnic_id: str) -> dict[str, Any] | None:
+        found = self.vnics.get(vnic_id)
+        if found is None or self.state_of(self.instances[found["instance"]]) == "TERMINATED":
+            return None  # deleted with its instance
+        return found
 
     def settle(self) -> None:
         """Fire the preemptions that are due: OCI takes a preemptible instance back by terminating
@@ -187,7 +230,11 @@ class OciWorld:
             market = "spot" if details.get("preemptibleInstanceConfig") else "ondemand"
             if not self.capacity.take(shape, ad, market, 1):
                 raise OciError(500, "InternalError", "Out of host capacity.")
-            instance = self._add(details, created_at=now)
+            try:
+                instance = self._add(details, created_at=now)
+            except OciError:  # no private IP left in the subnet: nothing was made
+                self.capacity.give_back(shape, ad, market, 1)
+                raise
             if token:
                 self.tokens[token] = (now, body, instance["id"])
             return instance

@@ -133,6 +133,25 @@ def test_a_launch_carries_shape_size_boot_volume_ssh_key_and_tags(oci_box):
     assert (info.cpu, info.memory_mib, info.spot, info.architecture) == (2, 12 * 1024, False, "arm64")
 
 
+def test_describe_instance_reads_what_a_relaunch_needs_and_the_subnet_from_the_primary_vnic(oci_box):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq2Z0pd7vWkSjQ0 me@laptop"
+    made = oci_box.cloud.launch(REGION, request("tok-describe", ocpus=3, memory=18, boot_volume_gb=60,
+                                                ssh_public_key=key, market=Market.SPOT)).instance_ids[0]
+    early = oci_box.cloud.describe_instance(REGION, made)  # PROVISIONING: the attachment has no VNIC id yet
+    assert (early.subnet_id, early.private_ip) == (SUBNET_ID, "")
+    oci_box.clock.advance(60)
+    info = oci_box.cloud.describe_instance(REGION, made)
+    assert (info.zone, info.instance_type, info.ocpus, info.memory_mib) == (AD1, A1, 3.0, 18 * 1024)
+    assert (info.image_id, info.system_disk_size, info.name, info.spot) == (UBUNTU_ARM_NEW, 60, "a1-free", True)
+    assert (info.subnet_id, info.private_ip, info.ssh_public_key) == (SUBNET_ID, "10.0.0.2", key)
+    assert info.public_ip and dict(info.tags)["responder:target"] == "t1"
+    assert oci_box.calls()[-2:] == ["ListVnicAttachments", "GetVnic"]
+    oci_box.cloud.terminate_instance(REGION, made)
+    oci_box.clock.advance(30)  # TERMINATED: the VNIC is gone, the DETACHED attachment still names the subnet
+    gone = oci_box.cloud.describe_instance(REGION, made)
+    assert (gone.status, gone.subnet_id, gone.private_ip, gone.reclaiming) == ("TERMINATED", SUBNET_ID, "", True)
+
+
 def test_a_spot_offering_launches_a_preemptible_instance(oci_box):
     result = oci_box.cloud.launch(REGION, request("tok-spot", market=Market.SPOT))
     assert result.offering == Offering(A1, AD1, Market.SPOT)
@@ -287,14 +306,14 @@ def test_the_oci_policy_names_every_operation_the_adapter_calls(oci_box):
     cloud.find_subnet(REGION, "public-subnet"), cloud.find_subnet(REGION, subnet), cloud.subnets(REGION, "vcn")
     cloud.instance_types(REGION)
     launched = cloud.launch(REGION, request("tok-policy", image=image)).instance_ids[0]
-    cloud.describe_instance(REGION, launched), cloud.list_instances(REGION, names=("a1-free",))
     oci_box.clock.advance(60)
+    cloud.describe_instance(REGION, launched), cloud.list_instances(REGION, names=("a1-free",))
     made = cloud.create_image(REGION, launched, "img", "tok-image")
     cloud.describe_image(REGION, made)
     cloud.terminate_instance(REGION, launched)
     policy = (Path(__file__).resolve().parents[1] / "deploy" / "oci-policy.txt").read_text()
     called = set(oci_box.calls())
-    assert len(called) == 11
+    assert len(called) == 13
     assert not [op for op in called if op not in policy], "operations deploy/oci-policy.txt does not name"
 
 

@@ -47,6 +47,11 @@ class InstanceInfo:
     system_disk_size: int = 0
     image_id: str = ""
     spot_request_state: str = ""  # AWS: spot request status code, for verification
+    # OCI: a flex shape's exact OCPUs (cpu is whole), the primary VNIC's private IP, the key in
+    # the metadata's ssh_authorized_keys.
+    ocpus: float = 0.0
+    private_ip: str = ""
+    ssh_public_key: str = ""
 
 
 @dataclass(frozen=True)

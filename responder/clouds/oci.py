@@ -1,7 +1,7 @@
 """The OCI adapter: CloudPort over the official `oci` SDK (core Compute and VirtualNetwork, identity).
 
-Parts: OciCloud — plumbing (per-thread clients, _call, _pages), instances (describe_instance,
-list_instances, instance_states, find_launched, terminate_instance), launch (LaunchInstance with
+Parts: OciCloud — plumbing (per-thread clients, _call, _pages), instances (describe_instance with
+the primary VNIC's subnet and addresses, list_instances, instance_states, find_launched, terminate_instance), launch (LaunchInstance with
 opc-retry-token), images (create_image / describe_image); the catalogue (availability domains,
 platform images, shapes, subnets) comes from OciCatalogMixin in oci_catalog.py. Errors are
 classified by oci_errors.classify.
@@ -114,6 +114,8 @@ class OciCloud(OciCatalogMixin, Unsupported):
         config = raw.shape_config
         tags = tuple(sorted((raw.freeform_tags or {}).items()))
         source = raw.source_details
+        metadata = raw.metadata or {}
+        subnet, private_ip, public_ip = self._primary_vnic(region, raw.compartment_id, raw.id)
         return InstanceInfo(
             instance_id=raw.id, region=region, zone=raw.availability_domain, instance_type=raw.shape,
             status=raw.lifecycle_state, spot=preemptible,
@@ -125,7 +127,33 @@ class OciCloud(OciCatalogMixin, Unsupported):
             architecture="arm64" if ".A" in raw.shape else "x86_64",
             account=raw.compartment_id, name=raw.display_name or "", tags=tags,
             image_id=(getattr(source, "image_id", "") or raw.image_id or ""),
-            system_disk_size=int(getattr(source, "boot_volume_size_in_gbs", 0) or 0))
+            system_disk_size=int(getattr(source, "boot_volume_size_in_gbs", 0) or 0),
+            ocpus=float(config.ocpus or 0) if config else 0.0, subnet_id=subnet, private_ip=private_ip,
+            public_ip=public_ip, ssh_public_key=metadata.get("ssh_authorized_keys", ""),
+            user_data=metadata.get("user_data", ""))
+
+    def _primary_vnic(self, region: str, compartment: str, instance_id: str) -> tuple[str, str, str]:
+        """(subnet id, private IP, public IP) of the instance's primary VNIC. GetInstance names
+        none of them ("To retrieve public and private IP addresses for an instance, use the
+        ListVnicAttachments operation to get the VNIC ID for the instance, and then call GetVnic",
+        GetInstance API reference): each attachment has its subnetId and vnicId, and GetVnic says
+        which VNIC is the primary and its addresses. The primary is
+        made at launch, so it is the oldest attachment; its subnetId is kept once the VNIC is
+        gone (a terminated instance's attachment is DETACHED, its VNIC may be deleted): the
+        subnet is still known, the addresses are not."""
+        doing = f"reading the network of instance {instance_id}"
+        attachments = sorted(self._pages(region, "compute", "list_vnic_attachments", doing, compartment,
+                                         instance_id=instance_id), key=lambda a: str(a.time_created))
+        for attachment in attachments:
+            if not attachment.vnic_id:  # still ATTACHING: no VNIC id yet
+                continue
+            try:
+                vnic = self._call(region, "network", "get_vnic", doing, attachment.vnic_id).data
+            except NotFound:
+                continue
+            if vnic.is_primary:
+                return vnic.subnet_id or attachment.subnet_id or "", vnic.private_ip or "", vnic.public_ip or ""
+        return (attachments[0].subnet_id or "") if attachments else "", "", ""
 
     def list_instances(self, region: str, tag_key: str = "", names: tuple[str, ...] = ()) -> list[InstanceSummary]:
         """Instances carrying freeform tag `tag_key`, or displayed as one of `names` (one listing

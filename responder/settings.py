@@ -92,6 +92,7 @@ class Settings:
     targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
     target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
+    oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
@@ -250,6 +251,8 @@ class Settings:
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
+            oci_relaunch_preempted=_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
+                                         get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
             log_dir=get("RESPONDER_LOG_DIR"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),

@@ -4,7 +4,8 @@ Parts: OCI_SCENARIO (an Always Free tenancy in ap-chuncheon-1: A1.Flex and E2.1.
 Ubuntu and one Oracle Linux image, a regional public subnet), oci_scenario (that scenario with
 changes), OciBox (the Sandbox, its OciCloud, the OCI emulator, the settings env, the ManualClock),
 start_oci_box, the `oci_box` fixture (the default scenario) and `oci_box_factory` (a scenario of
-the test's own).
+the test's own), preemption_event (events/oci/preemption-action.json about one of the box's
+instances), launched (the box's instances in launch order).
 
 Tests reach the emulator only through the real `oci` SDK over HTTP: every call is signed and
 verified. Time is a ManualClock: `box.clock.advance(seconds)`.
@@ -13,7 +14,9 @@ verified. Time is a ManualClock: `box.clock.advance(seconds)`.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +124,18 @@ def oci_box_factory():
     yield make
     for box in started:
         box.sandbox.stop()
+
+
+PREEMPTION_SAMPLE = Path(__file__).resolve().parents[1] / "events" / "oci" / "preemption-action.json"
+
+
+def preemption_event(box: OciBox, instance_id: str) -> bytes:
+    """OCI's preemption event about `instance_id`, in the box's compartment, as the body OCI posts."""
+    event = json.loads(PREEMPTION_SAMPLE.read_text())
+    event["data"]["resourceId"] = instance_id
+    event["data"]["compartmentId"] = event["extensions"]["compartmentId"] = box.emulator.world.config.compartment
+    return json.dumps(event).encode()
+
+
+def launched(box: OciBox) -> list[dict[str, Any]]:
+    return list(box.emulator.world.instances.values())  # in launch order

@@ -1,18 +1,16 @@
 """An OCI preemption event (events/oci/), through the `oci` SDK on the emulator: verified against
 the cloud (preemptible, terminating), recorded on the owning target's row and relaunched at once
 by that target with the original's shape, size, image, subnet and tags; a redelivery buys
-nothing more; an event the cloud does not confirm is rejected; an instance no target owns is
-recorded, not relaunched.
+nothing more; an event the cloud does not confirm is rejected; an instance whose target is gone
+is relaunched by a one-shot target (tests/test_oci_relaunch.py).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from oci_fixtures import A1, REGION, SUBNET_ID, UBUNTU_ARM_NEW, oci_box_factory, oci_scenario  # noqa: F401
+from oci_fixtures import (A1, REGION, SUBNET_ID, UBUNTU_ARM_NEW, launched, oci_box_factory,  # noqa: F401
+                          oci_scenario, preemption_event)
 from responder.intake import handle_body
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
@@ -21,7 +19,6 @@ from responder.targets import events, preemption
 from responder.targets.model import LaunchSpec, Target
 from responder.targets.table import TargetStore
 
-SAMPLE = json.loads((Path(__file__).resolve().parents[1] / "events" / "oci" / "preemption-action.json").read_text())
 SPEC = LaunchSpec(ocpus=2, memory_gb=12, image_os="Canonical Ubuntu", image_os_version="22.04",
                   subnet="public-subnet", market="spot", tags=(("team", "batch"),), name="batch-worker")
 
@@ -44,24 +41,13 @@ def world(oci_box_factory, tmp_path):
     return box, runner, tstore
 
 
-def event_for(box, instance_id: str) -> bytes:
-    event = json.loads(json.dumps(SAMPLE))
-    event["data"]["resourceId"] = instance_id
-    event["data"]["compartmentId"] = event["extensions"]["compartmentId"] = box.emulator.world.config.compartment
-    return json.dumps(event).encode()
-
-
-def launched(box) -> list[dict]:
-    return list(box.emulator.world.instances.values())  # in launch order
-
-
 def test_a_preempted_target_instance_is_verified_recorded_and_relaunched_once_like_the_original(world):
     box, runner, tstore = world
     handle_body(runner, b'{"kind": "tick"}')
     (original,) = launched(box)
     box.clock.advance(60)
     box.cloud.terminate_instance(REGION, original["id"])  # what OCI does when it takes the capacity back
-    status, answer = handle_body(runner, event_for(box, original["id"]))
+    status, answer = handle_body(runner, preemption_event(box, original["id"]))
     assert (status, answer["outcome"], answer["target"]) == (202, "accepted", "workers")
     first, replacement = launched(box)
     assert first["id"] == original["id"] and replacement["id"] != original["id"]
@@ -75,10 +61,10 @@ def test_a_preempted_target_instance_is_verified_recorded_and_relaunched_once_li
     row = tstore.get("workers").to_json()
     assert (row["preempted"], row["held"], row["preemptions"][0]["instance_id"]) == (1, 1, original["id"])
     assert ("preempted", "workers") in [(k, f["target"]) for k, f in events.recent("preempted")]
-    again = handle_body(runner, event_for(box, original["id"]))[1]  # the same event, delivered again
+    again = handle_body(runner, preemption_event(box, original["id"]))[1]  # the same event, delivered again
     assert (again["outcome"], again["duplicate"]) == ("accepted", True) and len(launched(box)) == 2
     preemption._answers.clear()  # later than the remembered answer: verified again, and still no second buy
-    late = handle_body(runner, event_for(box, original["id"]))[1]
+    late = handle_body(runner, preemption_event(box, original["id"]))[1]
     assert (late["outcome"], late.get("duplicate")) == ("accepted", None) and len(launched(box)) == 2
 
 
@@ -86,28 +72,25 @@ def test_an_event_the_cloud_does_not_confirm_is_rejected_and_nothing_is_launched
     box, runner, tstore = world
     handle_body(runner, b'{"kind": "tick"}')
     (running,) = launched(box)
-    status, answer = handle_body(runner, event_for(box, running["id"]))  # still RUNNING: not reclaimed
+    status, answer = handle_body(runner, preemption_event(box, running["id"]))  # still RUNNING: not reclaimed
     assert (status, answer["outcome"]) == (200, "rejected") and "not marked for reclamation" in answer["reason"]
     missing = "ocid1.instance.oc1.ap-chuncheon-1.anwhksljdoesnotexist00001"
-    assert handle_body(runner, event_for(box, missing))[1]["outcome"] == "rejected"
+    assert handle_body(runner, preemption_event(box, missing))[1]["outcome"] == "rejected"
     assert len(launched(box)) == 1 and tstore.get("workers").to_json()["preempted"] == 0
     box.cloud.terminate_instance(REGION, running["id"])  # the real reclamation follows the early event
-    assert handle_body(runner, event_for(box, running["id"]))[1]["outcome"] == "accepted"
+    assert handle_body(runner, preemption_event(box, running["id"]))[1]["outcome"] == "accepted"
     assert len(launched(box)) == 2
 
 
-def test_a_preempted_instance_no_target_owns_is_recorded_not_relaunched(world):
+def test_a_preempted_instance_whose_target_is_gone_is_relaunched_by_a_one_shot_target(world):
     box, runner, tstore = world
-    tstore.remove("workers")
-    from responder.clouds.base import InstanceInfo, LaunchRequest
-    from responder.model import Market, Offering
-
-    source = InstanceInfo("", REGION, "", A1, "", True, False, name="by-hand")
-    made = box.cloud.launch(REGION, LaunchRequest(
-        source=source, image_id=UBUNTU_ARM_NEW, offerings=(Offering(A1, box.cloud.availability_domains(REGION)[0],
-                                                                    Market.SPOT),),
-        subnet_by_zone=(("", SUBNET_ID),), client_token="by-hand", shape_ocpus=1, shape_memory_gb=6)).instance_ids[0]
-    box.cloud.terminate_instance(REGION, made)
-    status, answer = handle_body(runner, event_for(box, made))
-    assert (status, answer["outcome"], answer["target"]) == (200, "noted", None)
-    assert "not relaunched" in answer["reason"] and len(launched(box)) == 1
+    handle_body(runner, b'{"kind": "tick"}')
+    (original,) = launched(box)
+    tstore.remove("workers")  # its responder:target tag names a target that no longer exists
+    box.cloud.terminate_instance(REGION, original["id"])
+    status, answer = handle_body(runner, preemption_event(box, original["id"]))
+    name = "preempted-" + original["id"][-12:]
+    assert (status, answer["outcome"], answer["target"]) == (202, "accepted", name)
+    replacement = launched(box)[-1]
+    assert replacement["freeformTags"]["responder:target"] == name and replacement["freeformTags"]["team"] == "batch"
+    assert tstore.get("workers") is None and tstore.get(name).to_json()["state"] == "done"

@@ -225,6 +225,9 @@ class OciCloud(OciCatalogMixin, Unsupported):
         if request.shape_ocpus or request.shape_memory_gb:
             shape_config = models.LaunchInstanceShapeConfigDetails(ocpus=request.shape_ocpus or None,
                                                                    memory_in_gbs=request.shape_memory_gb or None)
+        metadata = {"ssh_authorized_keys": request.ssh_public_key} if request.ssh_public_key else {}
+        if request.source.user_data:  # base64 cloud-init, as the metadata's user_data takes it
+            metadata["user_data"] = request.source.user_data
         preemptible = None
         if offering.market == Market.SPOT:
             preemptible = models.PreemptibleInstanceConfigDetails(
@@ -235,7 +238,7 @@ class OciCloud(OciCatalogMixin, Unsupported):
             source_details=models.InstanceSourceViaImageDetails(image_id=request.image_id,
                                                                 boot_volume_size_in_gbs=request.boot_volume_gb or None),
             create_vnic_details=models.CreateVnicDetails(subnet_id=subnet),
-            metadata={"ssh_authorized_keys": request.ssh_public_key} if request.ssh_public_key else None,
+            metadata=metadata or None,
             preemptible_instance_config=preemptible)
 
     # -- images ----------------------------------------------------------------------------

@@ -57,6 +57,10 @@ class LaunchSpec:
     image_os: str = ""
     image_os_version: str = ""
     subnet: str = ""
+    # A one-shot target (the relaunch of a preempted instance no target owns): it launches its
+    # count once and is then done (state `done`, never worked again); no instance is adopted
+    # by its name, since the name is the original's and others may share it.
+    once: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -14,6 +14,8 @@ Per target, within the trigger's time budget:
 OCI targets are also paced (responder.targets.hunt: a minimum interval between two calls for a
 target, throttling backoff on the row) and made concrete once per tick (responder.targets.oci_resolve:
 availability domains, the image per shape, the subnet); an account limit ends the target's run.
+A one-shot target (LaunchSpec.once: the relaunch of a preempted OCI instance) is `done` once it
+holds its count, and is never read or worked again (parked ONCE_PARKED ahead, whatever makes it due).
 The engine never sleeps here: halving is immediate, an offering that refused even one unit stays
 refused for the rest of the tick, and a throttled call ends the run with a backoff on the row.
 """
@@ -51,6 +53,7 @@ LEASE_MARGIN = 30.0
 # (the harsher reading for money: a short wait for the gap rather than a second purchase).
 CONSISTENCY_GRACE = 300.0
 THROTTLE_BACKOFF = Backoff(base=5.0, cap=300.0)
+ONCE_PARKED = 365 * 86400.0  # a done one-shot target is not due again for this long (and is skipped if it is)
 
 
 @dataclass
@@ -108,9 +111,13 @@ class Reconciler:
         return report
 
     def _paced_out(self, owner: str, rows: list[TargetRow]) -> list[TargetRow]:
-        """OCI rows whose minimum interval is not over go back untouched (no call is made)."""
+        """OCI rows whose minimum interval is not over, and done one-shot targets, go back untouched
+        (no call is made)."""
         now, kept = self.clock(), []
         for row in rows:
+            if row.target.launch.once and row.stats.get("state") == "done":  # its one launch is made
+                self.tstore.finish(owner, row.target.name, row.stats, now + ONCE_PARKED)
+                continue
             later = too_early(row.stats, now, self.settings.hunt_min_interval_seconds) \
                 if row.target.cloud == "oci" else None
             if later is None:
@@ -198,6 +205,9 @@ class Reconciler:
             next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"], self.rand)
         else:
             stats["throttles"] = 0
+        if t.launch.once and count >= t.count:  # the replacement is there: at most one per original
+            stats.update(state="done", done_at=_iso(now))
+            next_at = now + ONCE_PARKED
         bought = {b["id"]: b for b in noted["bought"]}
         stats["holdings"] = [bought.pop(h["id"], h) for h in held.summary(t.kind)] + list(bought.values())
         if noted["bought"]:

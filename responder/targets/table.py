@@ -96,13 +96,15 @@ class TargetStore:
         self.engine, self.clock = engine, clock
 
     @_guarded
-    def add(self, t: Target) -> None:
+    def add(self, t: Target, stats: dict[str, Any] | None = None) -> None:
+        """Raises TargetExists when the name is taken (nothing is changed)."""
         now = self.clock()
         try:
             with self.engine.begin() as conn:
                 conn.execute(targets.insert().values(
                     name=t.name, cloud=t.cloud, region=t.region, kind=t.kind, count=t.count,
-                    spec=json.dumps(t.spec_json()), stats="{}", next_at=0.0, created_at=now, updated_at=now))
+                    spec=json.dumps(t.spec_json()), stats=json.dumps(stats or {}), next_at=0.0, created_at=now,
+                    updated_at=now))
         except IntegrityError:
             raise TargetExists(t.name) from None
 

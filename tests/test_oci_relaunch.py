@@ -34,8 +34,8 @@ def rig(oci_box_factory, tmp_path):
     def make(scenario=None, **settings):
         box = oci_box_factory(scenario or oci_scenario(limits=[]))
         url = f"sqlite:///{tmp_path}/oci.db"
-        base = Settings(database_url=url, targets_interval_seconds=0.0, hunt_min_interval_seconds=0.0,
-                        background_ticker=False, **settings)
+        settings = {"targets_interval_seconds": 0.0, "hunt_min_interval_seconds": 0.0, **settings}
+        base = Settings(database_url=url, background_ticker=False, **settings)
         runner = TaskRunner(Store(url, upgrade=True), {"oci": box.cloud}, box.settings(base))
         return box, runner, TargetStore(runner.store.engine)
     return make
@@ -142,6 +142,38 @@ def test_out_of_host_capacity_the_one_shot_target_hunts_and_lands_later_then_sto
         handle_body(runner, TICK)
     assert box.calls().count("LaunchInstance") == launches
     assert tstore.get(name).to_json()["state"] == "done"
+
+
+def test_the_one_shot_target_is_paced_like_every_oci_hunt(rig):
+    from responder.capacity.ledger import SqlLedger
+    from responder.targets import tick
+    from responder.targets.reconcile import Reconciler
+
+    capacity = {"offers": [{"shape": A1, "availability_domain": AD2, "market": "spot", "available": 1},
+                           {"shape": A1, "availability_domain": AD1, "market": "spot", "available": 0,
+                            "schedule": [{"at": 600, "available": 1}]}]}
+    preempt = [{"at": 120, "shape": A1, "availability_domain": AD2, "count": 1}]
+    box, runner, tstore = rig(oci_scenario(limits=[], capacity=capacity, preemptions=preempt),
+                              hunt_min_interval_seconds=60.0)
+    engine = runner.store.engine  # the ticks the event and the timer run, on the scenario's clock
+    tick._made[runner] = Reconciler(TargetStore(engine, clock=box.clock), runner.store, runner.clouds,
+                                    runner.settings, SqlLedger(engine), clock=box.clock, rand=lambda: 1.0)
+    original = by_hand(box)
+    box.clock.advance(120)
+    name = handle_body(runner, preemption_event(box, original))[1]["target"]
+    assert box.calls().count("LaunchInstance") == 3  # the original, then AD2 and AD1 refused
+    for _ in range(3):  # ticks within the minimum interval ask OCI nothing for this target
+        box.clock.advance(15)
+        handle_body(runner, TICK)
+    assert box.calls().count("LaunchInstance") == 3
+    box.clock.advance(15)  # 60 s after the last try
+    handle_body(runner, TICK)
+    assert box.calls().count("LaunchInstance") == 5
+    while box.clock() < 660:
+        box.clock.advance(60)
+        handle_body(runner, TICK)
+    row = tstore.get(name).to_json()
+    assert (row["state"], row["outcomes"]["launched"], len(launched(box))) == ("done", 1, 2)
 
 
 def test_a_preempted_replacement_is_itself_relaunched_by_a_one_shot_target_of_its_own(rig):

@@ -31,8 +31,8 @@ def forget_answers():
 
 @pytest.fixture
 def rig(oci_box_factory, tmp_path):
-    def make(scenario=None, **settings):
-        box = oci_box_factory(scenario or oci_scenario(limits=[]))
+    def make(scenario=None, faults=None, **settings):
+        box = oci_box_factory(scenario or oci_scenario(limits=[]), **({"faults": faults} if faults else {}))
         url = f"sqlite:///{tmp_path}/oci.db"
         settings = {"targets_interval_seconds": 0.0, "hunt_min_interval_seconds": 0.0, **settings}
         base = Settings(database_url=url, background_ticker=False, **settings)
@@ -174,6 +174,21 @@ def test_the_one_shot_target_is_paced_like_every_oci_hunt(rig):
         handle_body(runner, TICK)
     row = tstore.get(name).to_json()
     assert (row["state"], row["outcomes"]["launched"], len(launched(box))) == ("done", 1, 2)
+
+
+@pytest.mark.parametrize("fault", [{"kind": "error", "code": "InternalError", "status": 500, "message": "Internal."},
+                                   {"kind": "lost"}])
+def test_a_failed_or_lost_relaunch_answer_is_retried_and_makes_one_instance(rig, fault):
+    rule = dict(fault, action="LaunchInstance", after=1, times=1)  # the original's launch goes through
+    box, runner, tstore = rig(faults=[rule])
+    original = by_hand(box)
+    box.cloud.terminate_instance(REGION, original)
+    name = handle_body(runner, preemption_event(box, original))[1]["target"]
+    for _ in range(3):
+        box.clock.advance(60)
+        handle_body(runner, TICK)
+    row = tstore.get(name).to_json()
+    assert (row["state"], row["held"], len(launched(box))) == ("done", 1, 2), row
 
 
 def test_a_preempted_replacement_is_itself_relaunched_by_a_one_shot_target_of_its_own(rig):

@@ -35,7 +35,7 @@ class CannotRelaunch(ValueError):
 
 def relaunch_name(instance_id: str) -> str:
     """preempted-<the OCID's last 12 characters>: the same for every copy of the event."""
-    return NAME_PREFIX + instance_id[-12:].lower()
+    return NAME_PREFIX + instance_id[-12:]
 
 
 def one_shot_target(info: InstanceInfo, region: str, ads: list[str]) -> Target:

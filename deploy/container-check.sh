@@ -40,7 +40,8 @@ if [ "$SIZE" -gt "$MAX_BYTES" ]; then echo "image is over $MAX_BYTES bytes" >&2;
 "$PYTHON" -m responder sandbox --port 0 --env-file "$WORK/sandbox.env" >"$WORK/sandbox.out" 2>"$WORK/sandbox.err" &
 SANDBOX_PID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/sandbox.env" ] && break; sleep 0.2; done
-sed 's/^export //' "$WORK/sandbox.env" > "$WORK/container.env"
+# Not the OCI lines: this image has no OCI SDK (WITH_OCI=0) and their key file is a host path.
+sed -e '/^export OCI_/d' -e '/^export RESPONDER_OCI_ENDPOINT=/d' -e 's/^export //' "$WORK/sandbox.env" > "$WORK/container.env"
 read -r PORT INVOKE_PORT < <("$PYTHON" -c "
 import socket
 socks = [socket.socket() for _ in range(2)]

@@ -33,13 +33,20 @@ def _setup_logging(level: str, settings: Settings) -> None:
     from responder.logsafe import install_log_redaction
 
     install_log_redaction(settings)  # before the first record: every one is masked
+    from responder.logfiles import configure_log_file
+
+    root = logging.getLogger()
+    for dated in [h for h in root.handlers if getattr(h, "_responder_file", False)]:
+        root.removeHandler(dated)  # basicConfig adds its console only to a root without handlers
+        dated.close()
     if settings.log_format == "json":  # one JSON object per line, with task / instance / request ids
         from responder.logformat import configure_logging
 
         configure_logging(settings, level)
-        return
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_log_file(settings)  # RESPONDER_LOG_DIR: the same records to a file a day
 
 
 def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None, settings: Settings,
@@ -53,6 +60,9 @@ def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None,
 
         box = start_sandbox(scenario, only=only)
         clouds = box.clouds
+        if box.oci is not None:  # OCI settings name the sandbox's tenancy, region and key, as a .env would
+            settings = settings.with_(clouds=tuple(dict.fromkeys(settings.clouds + ("oci",))),
+                                      **box.oci.settings_fields())
         if not database_url:
             database_url = f"sqlite:///{tempfile.mkdtemp(prefix='responder-')}/sandbox.db"
     elif scenario:
@@ -100,10 +110,17 @@ def cli() -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
     from responder.logsafe import install_log_redaction
 
+    from responder.logfiles import LogDirUnwritable, configure_log_file
+
     try:  # every subcommand (odcr too) logs through the redaction, even one that sets up no logging
-        install_log_redaction(Settings.from_env())
+        settings = Settings.from_env()
     except SettingsError:
-        pass  # the subcommand reads the settings again and reports the bad one
+        return  # the subcommand reads the settings again and reports the bad one
+    install_log_redaction(settings)
+    try:  # ... and into the dated log file, when RESPONDER_LOG_DIR asks for one
+        configure_log_file(settings)
+    except LogDirUnwritable as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.command()

@@ -1,6 +1,7 @@
 """The error taxonomy every cloud adapter classifies into, once.
 
-Parts: CloudError (base, carries code/message/operation), NoCapacity, Transient (the call may
+Parts: CloudError (base, carries code/message/operation), NoCapacity, AccountLimit (a NoCapacity
+that is the account's own limit, not the region's stock), Transient (the call may
 succeed if made again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a
 Transient the API asked for), NotFound, Invalid, TokenReused (the cloud saw this ClientToken with
 other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge.
@@ -27,6 +28,16 @@ class CloudError(Exception):
 
 class NoCapacity(CloudError):
     """The offering (type, zone, market) has no stock right now; another may."""
+
+
+class AccountLimit(NoCapacity):
+    """This account's own service limit or quota refuses the launch (OCI LimitExceeded /
+    QuotaExceeded, e.g. the Always Free A1 and E2.1.Micro limits): not the region's stock. Waiting
+    does not help until something of ours is released or the limit is raised."""
+
+    def __init__(self, code: str, message: str = "", operation: str = "", http_status: int | None = None):
+        note = "this account's service limit, not the region's stock (Always Free limits count here)"
+        super().__init__(code, f"{message} ({note})" if message else note, operation, http_status)
 
 
 class Transient(CloudError):

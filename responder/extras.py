@@ -1,7 +1,8 @@
 """Optional install extras: which are present, and the message when one is missing.
 
 Parts: SANDBOX_MODULES (what only the sandbox clouds import), MissingExtra, require_sandbox,
-sandbox_or_usage_error (the same as a click usage error: exit 2).
+sandbox_or_usage_error (the same as a click usage error: exit 2), oci_installed / OCI_MISSING (the
+`oci` extra, which the OCI adapter needs).
 
 A production install (`pip install .` / requirements.txt) carries no emulator; the sandbox clouds
 need `pip install '.[sandbox]'`. Checked up front, before any emulator starts, so a missing
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 
-SANDBOX_MODULES = ("moto",)  # the `sandbox` extra in pyproject.toml
+SANDBOX_MODULES = ("moto", "oci")  # the `sandbox` extra in pyproject.toml
+OCI_MISSING = "the oci SDK is not installed: pip install 'interruption-responder[oci]' (or -r requirements-oci.txt)"
 
 
 class MissingExtra(RuntimeError):
@@ -26,6 +28,11 @@ def require_sandbox() -> None:
         raise MissingExtra(
             f"--sandbox needs the sandbox extra, which this install lacks ({', '.join(missing)} not found): "
             "pip install -e '.[sandbox]' (or pip install -r requirements-sandbox.txt)")
+
+
+def oci_installed() -> bool:
+    """Whether the `oci` extra is here; looked up without importing it (about 0.3 s and 30 MB)."""
+    return importlib.util.find_spec("oci") is not None
 
 
 def sandbox_or_usage_error() -> None:

@@ -5,7 +5,8 @@ Parts: Action, action_for (the pure decision: what an event asks of us under the
 Unavailable (the store or a cloud is down: 503, redeliver), handle_body (parse, then act),
 _unconfigured (an event for a cloud without credentials: 2xx `unconfigured`, logged and notified,
 because no redelivery can fix a missing credential; a 503 would be redelivered forever),
-handle_events (act on parsed events; replay parses first to know which sandbox clouds to start).
+handle_events (act on parsed events; replay parses first to know which sandbox clouds to start); an
+OCI preemption goes to responder.targets.preemption (verified, recorded, relaunched by its target).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from responder.metrics import Metrics
-from responder.model import EventKind, Ignored, Interruption, Tick
+from responder.model import Cloud, EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
@@ -93,6 +94,13 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
                 **({"task": noted.to_json()} if noted else {})}
     if event.cloud.value not in runner.clouds:
         return _unconfigured(runner, event, labels)
+    if event.cloud == Cloud.OCI:  # no notice window to image in: the owning target relaunches it
+        from responder.targets.preemption import handle_oci_preemption
+
+        try:
+            return handle_oci_preemption(runner, event, labels)
+        except (SQLAlchemyError, StoreUnavailable) as exc:
+            raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     try:
         submitted = runner.submit(event)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
     except (SQLAlchemyError, StoreUnavailable) as exc:

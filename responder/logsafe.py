@@ -2,7 +2,7 @@
 
 Parts: public_task_view (a task's JSON with user data reduced to its size and a sha256 prefix),
 user_data_summary, redact_url (a URL without its password), Redactor (masks known secret values
-and credential-shaped parameters / headers / XML elements in any text), RedactingFilter (the same
+and credential-shaped parameters / headers / XML elements / PEM private keys in any text), RedactingFilter (the same
 as a logging.Filter), secret_values (what settings hold that must never be shown),
 install_log_redaction (one call from every place that configures logging), active_redactor,
 SDK_LOGGERS.
@@ -33,7 +33,7 @@ USER_DATA_KEYS = frozenset({"user_data", "UserData", "userData"})
 # set_stream_logger: "when logging anything from 'botocore' the full wire trace will appear in your
 # logs"); they stay at WARNING unless RESPONDER_SDK_DEBUG is set, and even then every record passes
 # through the Redactor.
-SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "aliyunsdkcore", "aliyunsdkecs")
+SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "aliyunsdkcore", "aliyunsdkecs", "oci")
 
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)([^@\s/'\"]+)(@)")
 # key = value, key: value, 'key': 'value', "key":"value", key:\nvalue (botocore's "Signature:\n…"),
@@ -45,6 +45,8 @@ _CREDENTIAL_PARAM = re.compile(
     rf"(?i)({_CREDENTIAL_NAMES}['\"]?\s*(?:[:=]|%3D)\s*(?:b?['\"])?)([^\s'\"&,;<>{{\[][^\s'\"&,;<>]*)")
 # EC2's XML answers: <userData><value>…</value></userData>, <sessionToken>…</sessionToken>.
 _CREDENTIAL_XML = re.compile(rf"(?i)(<{_CREDENTIAL_NAMES}>\s*(?:<value>)?)([^<\s][^<]*)")
+# A PEM private key (the OCI API key file's content), whole or cut off at the end of a line.
+_PEM_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S)
 _AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*(?:b?['\"])?(?:bearer\s+|basic\s+)?)([^\s'\",;&]+)")
 
 
@@ -87,7 +89,8 @@ def secret_values(settings) -> list[str]:
     """Every value in `settings` that must never be shown: keys, secrets, tokens, the DB password,
     and the webhook URL (Slack, DingTalk and Feishu URLs carry their own access token)."""
     names = ("auth_token", "aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_security_token",
-             "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "notify_webhook_url")
+             "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "notify_webhook_url",
+             "oci_key_passphrase")
     notify_urls = list(getattr(settings, "notify_urls", ()))  # apprise URLs carry tokens too
     return [v for v in [getattr(settings, n, "") for n in names] + notify_urls
             + [_url_password(settings.database_url)] if v]
@@ -121,6 +124,7 @@ class Redactor:
         known = self._known
         if known is not None:
             text = known.sub(MASK, text)
+        text = _PEM_KEY.sub(f"-----PRIVATE KEY {MASK}-----", text)
         text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
         text = _AUTHORIZATION.sub(rf"\1{MASK}", text)
         text = _CREDENTIAL_XML.sub(rf"\1{MASK}", text)

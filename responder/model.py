@@ -13,6 +13,7 @@ from enum import Enum
 class Cloud(str, Enum):
     ALIYUN = "aliyun"
     AWS = "aws"
+    OCI = "oci"
 
 
 class EventKind(str, Enum):

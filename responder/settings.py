@@ -19,7 +19,8 @@ REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
 LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
-                 "aws_session_token"}
+                 "aws_session_token", "oci_key_passphrase"}
+KNOWN_CLOUDS = ("aliyun", "aws", "oci")
 
 
 class SettingsError(ValueError):
@@ -104,6 +105,10 @@ class Settings:
     targets_interval_seconds: float = 300.0  # a target is reconciled at most this often
     targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
     target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
+    hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
+    oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
+    log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
     # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
@@ -123,6 +128,15 @@ class Settings:
     protect_period_seconds: float = 86400.0  # one image per instance and period
     protect_keep: int = 2  # protect images kept per instance
     protect_tick_budget_seconds: float = 20.0  # time one tick may spend on the protect pass
+    # OCI, read under the names an OCI provisioner's .env already uses (OCI_USER_OCID, ...).
+    oci_user: str = ""
+    oci_fingerprint: str = ""
+    oci_tenancy: str = ""
+    oci_region: str = ""
+    oci_key_file: str = ""  # path of the API signing key (PEM)
+    oci_key_passphrase: str = ""
+    oci_compartment: str = ""  # "" = the tenancy (the root compartment)
+    oci_endpoint: str = ""  # base URL replacing every OCI service endpoint (the sandbox)
 
     def __post_init__(self):
         if self.market_policy not in MARKET_POLICIES:
@@ -146,13 +160,20 @@ class Settings:
         _check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
+        if self.hunt_min_interval_seconds < 0:
+            raise SettingsError(f"RESPONDER_HUNT_MIN_INTERVAL_SECONDS must be >= 0, not {self.hunt_min_interval_seconds}")
+        if self.log_keep_days < 1:
+            raise SettingsError(f"RESPONDER_LOG_KEEP_DAYS must be >= 1, not {self.log_keep_days}")
+        unknown = [c for c in self.clouds if c not in KNOWN_CLOUDS]
+        if unknown or not self.clouds:
+            raise SettingsError(f"RESPONDER_CLOUDS must list some of {', '.join(KNOWN_CLOUDS)}, "
+                                f"not {','.join(self.clouds)!r}")
+        if not self.oci_compartment and self.oci_tenancy:
+            object.__setattr__(self, "oci_compartment", self.oci_tenancy)
         if self.protect_period_seconds < 60:
             raise SettingsError(f"RESPONDER_PROTECT_PERIOD_SECONDS must be >= 60, not {self.protect_period_seconds}")
         if not 1 <= self.protect_keep <= 20:
             raise SettingsError(f"RESPONDER_PROTECT_KEEP must be 1 to 20, not {self.protect_keep}")
-        unknown = [c for c in self.clouds if c not in ("aliyun", "aws")]
-        if unknown or not self.clouds:
-            raise SettingsError(f"RESPONDER_CLOUDS must list aliyun and/or aws, not {','.join(self.clouds)!r}")
         off = sorted({s[0] for s in self.protect_selectors} - set(self.clouds))
         if off:
             raise SettingsError(f"RESPONDER_PROTECT_SELECTORS names {', '.join(off)}, which RESPONDER_CLOUDS leaves out")
@@ -245,7 +266,8 @@ class Settings:
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
             sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
             # Kept whole: the channels module splits entries (an e-mail URL's to=a,b has commas).
-            notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip() else (),
+            notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip()
+            else _slack_channel(get("SLACK_WEBHOOK_URL")),
             notify_timeout_seconds=number("RESPONDER_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds),
             notify_daily_at=get("RESPONDER_NOTIFY_DAILY_AT", cls.notify_daily_at),
             notify_daily_timezone=get("RESPONDER_NOTIFY_DAILY_TIMEZONE", cls.notify_daily_timezone),
@@ -255,8 +277,13 @@ class Settings:
             targets_tick_budget_seconds=number("RESPONDER_TARGETS_TICK_BUDGET_SECONDS",
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
+            hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
+            oci_relaunch_preempted=_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
+                                         get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
+            log_dir=get("RESPONDER_LOG_DIR"),
+            log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
-            clouds=_csv(get("RESPONDER_CLOUDS", ",".join(cls.clouds))),
+            clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
@@ -270,7 +297,37 @@ class Settings:
             protect_keep=number("RESPONDER_PROTECT_KEEP", cls.protect_keep, int),
             protect_tick_budget_seconds=number("RESPONDER_PROTECT_TICK_BUDGET_SECONDS",
                                                cls.protect_tick_budget_seconds),
+            oci_user=get("OCI_USER_OCID"),
+            oci_fingerprint=get("OCI_FINGERPRINT"),
+            oci_tenancy=get("OCI_TENANCY_OCID"),
+            oci_region=get("OCI_REGION"),
+            oci_key_file=get("OCI_KEY_FILE"),
+            oci_key_passphrase=get("OCI_KEY_PASSPHRASE"),
+            oci_compartment=get("OCI_COMPARTMENT_OCID"),
+            oci_endpoint=get("RESPONDER_OCI_ENDPOINT"),
         )
+
+
+def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
+    """RESPONDER_CLOUDS, or the default: aliyun and aws, plus oci when an OCI provisioner's .env is
+    loaded (OCI_USER_OCID set), so that .env works unchanged. oci is not in the plain default: every
+    existing Aliyun / AWS deployment would report `degraded` for a cloud it never meant to serve."""
+    if listed.strip():
+        return _csv(listed)
+    return Settings.clouds + (("oci",) if oci_env else ())
+
+
+def _slack_channel(url: str) -> tuple[str, ...]:
+    """SLACK_WEBHOOK_URL (an OCI provisioner's .env) as the apprise channel it is, when
+    RESPONDER_NOTIFY_URLS is not set: https://hooks.slack.com/services/T/B/X → slack://T/B/X."""
+    url = url.strip()
+    if not url:
+        return ()
+    prefix = "https://hooks.slack.com/services/"
+    if not url.startswith(prefix) or url[len(prefix):].count("/") != 2:
+        raise SettingsError("SLACK_WEBHOOK_URL must be a Slack incoming webhook "
+                            "(https://hooks.slack.com/services/T.../B.../...)")
+    return ("slack://" + url[len(prefix):].strip("/"),)
 
 
 def _check_notify(settings: "Settings") -> None:

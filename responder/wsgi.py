@@ -11,6 +11,7 @@ and no FC line would reach the platform.
 import logging
 import sys
 
+from responder.logfiles import configure_log_file
 from responder.logsafe import install_log_redaction
 from responder.settings import Settings
 from responder.web import create_app
@@ -50,6 +51,7 @@ if settings.log_format == "json":
     configure_json_logging(settings)
 else:
     configure_logging(settings)
+configure_log_file(settings)  # RESPONDER_LOG_DIR: a file a day; an unwritable one stops the start
 app = create_app(settings)
 if settings.background_ticker:
     app.start_ticker()

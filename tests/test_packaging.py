@@ -113,16 +113,22 @@ def test_the_runtime_lock_pins_exactly_the_declared_dependencies_and_nothing_of_
 
 
 def test_the_sandbox_lock_pins_the_sandbox_extra_on_top_of_the_runtime():
-    extra = {re.split(r"[\[=<>~! ]", d, maxsplit=1)[0].lower() for d in pyproject()["project"]["optional-dependencies"]["sandbox"]}
-    assert extra == {"moto"} == requirement_names(ROOT / "requirements-sandbox.txt")
+    extras = pyproject()["project"]["optional-dependencies"]
+    extra = {re.split(r"[\[=<>~! ]", d, maxsplit=1)[0].lower() for d in extras["sandbox"]}
+    oci = {re.split(r"[\[=<>~! ]", d, maxsplit=1)[0].lower() for d in extras["oci"]}
+    assert oci == {"oci"} == requirement_names(ROOT / "requirements-oci.txt")
+    assert extra == {"moto", "oci"} == requirement_names(ROOT / "requirements-sandbox.txt") | oci
     assert "-r requirements.txt" in (ROOT / "requirements-sandbox.txt").read_text().splitlines()
+    assert "-r requirements-oci.txt" in (ROOT / "requirements-sandbox.txt").read_text().splitlines()
     assert "-r requirements-sandbox.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
 
 
 def test_the_image_installs_the_production_requirements_only():
     dockerfile = (ROOT / "Dockerfile").read_text()
     installs = re.findall(r"pip install [^\n]*", dockerfile)
-    assert installs and all("-r requirements.txt" in line for line in installs)
+    # The OCI SDK only behind --build-arg WITH_OCI=1 (the `oci` extra, pruned to core and identity).
+    assert installs and all("-r requirements.txt" in line or "-r requirements-oci.txt" in line for line in installs)
+    assert 'ARG WITH_OCI=0' in dockerfile
     assert "requirements-sandbox" not in dockerfile and "requirements-dev" not in dockerfile
     assert "[sandbox]" not in dockerfile
 

@@ -97,6 +97,7 @@ def test_bad_bodies_are_refused_with_a_message_naming_the_problem(body, status, 
     ("invalid/bad-instance-id-format.json", "not a valid ECS instance id"),
     ("invalid/too-deeply-nested.json", "over the limit of 32"),
     ("invalid/health-resources-not-a-list.json", "resources must be an array, not str"),
+    ("invalid/oci-preemption-not-an-instance.json", "not a valid OCI instance OCID"),
 ])
 def test_every_invalid_sample_is_refused(name, words):
     with pytest.raises(BadEvent) as caught:

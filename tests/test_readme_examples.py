@@ -138,6 +138,17 @@ def test_the_spot_score_examples_run_on_the_shared_sandbox(shell_env, tmp_path):
     assert "kind: NodePool" in (tmp_path / "nodepools.yaml").read_text()
 
 
+@pytest.mark.timeout(900)
+def test_the_oci_hunt_example_runs_on_the_shared_sandbox(shell_env, tmp_path):
+    block = block_with("--oci-env /tmp/oci.env").replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
+    done = bash(block, shell_env, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    a1, micro = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")][-2:]
+    assert (a1["name"], a1["state"], a1["outcomes"], a1["last_error"]) == \
+        ("a1-main", "hunting", {"out_of_capacity": 1}, "OutOfHostCapacity")
+    assert (micro["name"], micro["state"], micro["held"]) == ("micro-main", "met", 1) and micro["acquired_at"]
+
+
 def _names_settings_reads() -> set[str]:
     source = (ROOT / "responder" / "settings.py").read_text()
     return set(re.findall(r'(?:get|number|_bool)\("([A-Z][A-Z0-9_]+)"', source))

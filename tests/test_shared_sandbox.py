@@ -24,11 +24,13 @@ def shared(tmp_path):
     box.stop()
 
 
-def test_it_prints_only_the_seven_exports_and_writes_the_same_lines_to_the_env_file(shared, tmp_path):
+def test_it_prints_only_the_exports_and_writes_the_same_lines_to_the_env_file(shared, tmp_path):
     assert [line.split("=", 1)[0] for line in shared.lines] == [f"export {name}" for name in EXPORTED]
     port = shared.exports["RESPONDER_ALIYUN_ENDPOINT"].rsplit(":", 1)[1]
     assert shared.exports["RESPONDER_AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
     assert shared.exports["AWS_DEFAULT_REGION"] == "us-east-2"
+    assert shared.exports["RESPONDER_OCI_ENDPOINT"] == f"http://127.0.0.1:{port}/oci"
+    assert shared.exports["OCI_KEY_FILE"] == str(tmp_path / "oci_api_key.pem")  # beside --env-file
     assert (tmp_path / "sandbox.env").read_text().splitlines() == shared.lines
     assert shared.stop() == 0
     assert shared.proc.stdout.read() == ""  # nothing after the exports: logs go to stderr
@@ -45,7 +47,8 @@ def test_a_signal_stops_it_cleanly(sig):
 
 def test_the_state_lists_images_instances_and_reservations_per_cloud(shared):
     state = shared.state()
-    assert set(state) == {"aliyun", "aws"}
+    assert set(state) == {"aliyun", "aws", "oci"}
+    assert state["oci"] == {"instances": []}  # the OCI tenancy starts empty: hunting fills it
     for cloud, doomed in (("aliyun", ALIYUN_DOOMED), ("aws", AWS_DOOMED)):
         assert set(state[cloud]) == {"images", "instances", "reservations"}
         inst = next(i for i in state[cloud]["instances"] if i["id"] == doomed)

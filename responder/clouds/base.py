@@ -49,6 +49,11 @@ class InstanceInfo:
     system_disk_size: int = 0
     image_id: str = ""
     spot_request_state: str = ""  # AWS: spot request status code, for verification
+    # OCI: a flex shape's exact OCPUs (cpu is whole), the primary VNIC's private IP, the key in
+    # the metadata's ssh_authorized_keys.
+    ocpus: float = 0.0
+    private_ip: str = ""
+    ssh_public_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ class Capabilities:
 class LaunchRequest:
     """Launch `count` clones of `source` from `image_id`; `offerings` in preference order.
 
-    Aliyun launches one offering per call (RunInstances); AWS may pass several as fleet overrides.
+    Aliyun launches one offering per call (RunInstances); AWS may pass several as fleet overrides;
+    OCI launches one instance of the first offering per call (LaunchInstance).
     """
 
     source: InstanceInfo
@@ -152,6 +158,12 @@ class LaunchRequest:
     count: int = 1
     extra_tags: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
+    # OCI: a flex shape's size (0 = the shape's fixed size), the boot volume (0 = the image's
+    # default) and the key put in the instance metadata as ssh_authorized_keys.
+    shape_ocpus: float = 0.0
+    shape_memory_gb: float = 0.0
+    boot_volume_gb: int = 0
+    ssh_public_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Build the cloud adapters from settings (credentials from env; FC injects its role's STS token).
 
-Parts: clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
+Parts: oci_missing (the OCI API-key settings not set, or no SDK), clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
 served cloud (RESPONDER_CLOUDS) that cannot be called, with the reason and the settings that
 would fix it), unconfigured_reason. Imports are lazy so a deployment for one cloud does not need the other's
 credentials to start.
@@ -18,6 +18,8 @@ ALIYUN_MISSING = ("no Aliyun credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and AL
                   "(on Function Compute, give the function a role: FC injects its STS token)")
 AWS_MISSING = ("no AWS credentials: boto3's chain found none (environment, profile, or the Lambda / "
                "instance role)")
+OCI_SETTINGS = (("oci_user", "OCI_USER_OCID"), ("oci_fingerprint", "OCI_FINGERPRINT"),
+                ("oci_tenancy", "OCI_TENANCY_OCID"), ("oci_region", "OCI_REGION"), ("oci_key_file", "OCI_KEY_FILE"))
 
 
 def _aws_has_credentials(settings: Settings) -> bool:
@@ -39,7 +41,20 @@ def unconfigured_clouds(settings: Settings) -> dict[str, str]:
         missing["aliyun"] = ALIYUN_MISSING
     if "aws" in settings.clouds and not (settings.aws_endpoint_url or _aws_has_credentials(settings)):
         missing["aws"] = AWS_MISSING
+    if "oci" in settings.clouds and oci_missing(settings):
+        missing["oci"] = oci_missing(settings)
     return missing
+
+
+def oci_missing(settings: Settings) -> str:
+    """Why OCI cannot be called: the API-key settings that are not set, or the SDK not installed
+    (the `oci` extra); "" when it can."""
+    unset = [env for attr, env in OCI_SETTINGS if not getattr(settings, attr)]
+    if unset:
+        return f"no OCI API key: set {', '.join(unset)}"
+    from responder.extras import OCI_MISSING, oci_installed
+
+    return "" if oci_installed() else OCI_MISSING
 
 
 def clouds_from_settings(settings: Settings, missing: dict[str, str] | None = None) -> dict:
@@ -58,6 +73,11 @@ def clouds_from_settings(settings: Settings, missing: dict[str, str] | None = No
 
         # boto3 finds credentials itself (env, profile, Lambda role); we only pass an endpoint override.
         clouds["aws"] = AwsCloud(endpoint_url=settings.aws_endpoint_url or None)
+    if "oci" in settings.clouds and "oci" not in missing:
+        from responder.clouds.oci import OciCloud
+
+        # The SDK itself is imported on the first call, not here (responder/clouds/oci.py).
+        clouds["oci"] = OciCloud.from_settings(settings)
     return clouds
 
 
@@ -65,4 +85,6 @@ def unconfigured_reason(cloud: str, settings: Settings) -> str:
     """Why an event of `cloud` cannot be acted on here (the answer's and the notification's reason)."""
     if cloud not in settings.clouds:
         return f"{cloud} is not served here (RESPONDER_CLOUDS={','.join(settings.clouds)})"
+    if cloud == "oci" and oci_missing(settings):
+        return oci_missing(settings)
     return {"aliyun": ALIYUN_MISSING, "aws": AWS_MISSING}.get(cloud, f"no {cloud} cloud is configured")

@@ -2,7 +2,8 @@
 
 Parts: report_due (the scheduled time a clock reading falls in, or None), daily_report (the
 notice: interruptions, replacements, median and worst gap, failures, rejections, launch
-attempts, capacity per target, spends against the caps), CATCH_UP_SECONDS.
+attempts, capacity per target, each hunting target's attempts, outcomes and state, spends against
+the caps), CATCH_UP_SECONDS.
 
 The default is 07:00 Asia/Seoul, as the tool this replaces. A responder that was down at the hour
 sends the report when it comes back, up to CATCH_UP_SECONDS later; the dedupe key (the local
@@ -56,5 +57,11 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
     if caps is not None:
         fields["spends"] = f"{caps.used_since(start)} in 24 h; cap {per_hour_cap} per hour"
     if targets is not None:
-        fields["capacity"] = {t["name"]: f"{t['held']}/{t['desired']}" for t in targets()}
+        listed = targets()
+        fields["capacity"] = {t["name"]: f"{t['held']}/{t['desired']}" for t in listed}
+        # One line per hunting target (instances, or any with attempts): state, attempts per zone,
+        # outcomes, last error; a field each, so a chat shows every target on its own line.
+        for t in listed:
+            if t.get("hunt") and (t.get("kind") == "instances" or t.get("attempts")):
+                fields[f"hunt_{t['name']}"] = t["hunt"]
     return make_notice("daily_report", f"daily_report:{fields['date']}", **fields)

@@ -24,7 +24,7 @@ LEVELS = ("info", "success", "warning", "failure")  # apprise's NotifyType value
 KINDS = {  # kind → default level
     "started": "info", "interruption": "warning", "replaced": "success", "rejected": "warning",
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
-    "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info",
+    "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
 }
 # How long the clouds give between the notice and the release, used as the release time when no
 # state change told us when the original really went. Aliyun: "the instance enters the Pending
@@ -158,6 +158,7 @@ TITLES = {
     "rejected": "Event rejected", "failed": "Replacement failed", "cap_reached": "Money cap reached",
     "target_acquired": "Target acquired", "gap_persisting": "Capacity gap persisting",
     "hunt_started": "Capacity hunt started", "daily_report": "Daily report",
+    "account_limit": "Account limit full (not the cloud's capacity)",
 }
 _SHOWN_LAST = ("reason", "todo")
 

@@ -69,7 +69,18 @@ class Notifier:
                             version=__version__, host=socket.gethostname(), clouds=sorted(clouds),
                             regions=list(s.allowed_regions) or "any", market_policy=s.market_policy,
                             rebalance_policy=s.rebalance_policy, aws_action=s.aws_action, dry_run=s.dry_run,
-                            caps=f"{s.max_launches_per_hour} spends per hour, {s.max_spend_per_event} per event")
+                            caps=f"{s.max_launches_per_hour} spends per hour, {s.max_spend_per_event} per event",
+                            **self._target_specs())
+
+    def _target_specs(self) -> dict[str, Any]:
+        """What each standing target keeps or hunts (the old OCI script's start-up message said
+        region, shape and size); nothing when the targets cannot be read."""
+        try:
+            listed = self.targets() if self.targets is not None else []
+        except Exception:  # a start-up message must not fail on the targets table
+            log.warning("targets could not be read for the start-up message", exc_info=True)
+            return {}
+        return {"targets": {t["name"]: t["spec"] for t in listed if t.get("spec")}} if listed else {}
 
     def tick(self, budget_seconds: float | None = None) -> int:
         """Queue the daily report when due, then deliver what is due; returns sends made."""

@@ -2,7 +2,7 @@
 
 Parts: parse_body (raw bytes → list of models; BadEvent with a 4xx naming the problem; the size,
 encoding and depth bounds are in limits.py), parse_payload (one decoded JSON value), the shape
-detection that routes to aliyun.py / aws.py.
+detection that routes to aliyun.py / aws.py / oci.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Union
 
 from responder.errors import BadEvent
 from responder.model import Ignored, Interruption, Tick
-from responder.parsing import aliyun, aws
+from responder.parsing import aliyun, aws, oci
 from responder.parsing.fields import text_field
 from responder.parsing.limits import decode_json
 
@@ -45,6 +45,8 @@ def _parse_one(event: Any) -> Parsed:
         raise BadEvent(f"an event must be a JSON object, not {type(event).__name__}")
     if "detail-type" in event and "source" in event:
         return aws.parse_eventbridge(event)
+    if "eventType" in event and "cloudEventsVersion" in event:  # OCI Events (CloudEvents 0.1)
+        return oci.parse_event(event)
     if "specversion" in event and "type" in event:
         return aliyun.parse_cloudevent(event)
     if "name" in event and ("content" in event or "product" in event or "regionId" in event):
@@ -54,4 +56,4 @@ def _parse_one(event: Any) -> Parsed:
     if event.get("kind") == "tick":
         return Tick(source="request")
     raise BadEvent("unknown payload shape: expected an Aliyun CloudMonitor event, an Aliyun EventBridge "
-                   "CloudEvent, an AWS EventBridge event or a timer trigger")
+                   "CloudEvent, an AWS EventBridge event, an OCI Events message or a timer trigger")

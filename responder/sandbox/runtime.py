@@ -1,6 +1,7 @@
 """Start the sandbox clouds for a scenario and hand back adapters pointed at them.
 
-Parts: Sandbox (emulators + adapters + the ordered call log), start_sandbox.
+Parts: Sandbox (emulators + adapters + the ordered call log; `oci` holds the OCI emulator's key
+file and settings), start_sandbox.
 Used by `responder serve --sandbox`, `responder replay --sandbox`, the ODCR CLI, tests and benches.
 """
 
@@ -21,6 +22,7 @@ class Sandbox:
         self.only = only  # start just these clouds (moto is slow to import; an Aliyun replay needs none of it)
         self.emulators: dict = {}
         self.clouds: dict = {}
+        self.oci = None  # OciSandbox: the key file and settings of the OCI emulator
 
     def start(self) -> "Sandbox":
         # The aliyun SDK sends proxy variables even to loopback; the sandbox is always local.
@@ -43,6 +45,12 @@ class Sandbox:
             self.clouds["aws"] = AwsCloud(endpoint_url=emulator.endpoint_url, aws_access_key_id=SANDBOX_KEY,
                                           aws_secret_access_key=SANDBOX_SECRET,
                                           region_name=self.scenario.regions_of("aws")[0].region)
+        if self.scenario.raw.get("oci") and self._wanted("oci"):
+            from responder.sandbox.oci_setup import start_oci
+
+            self.oci = start_oci(self.scenario, clock=self.clock)
+            self.emulators["oci"] = self.oci.emulator
+            self.clouds["oci"] = self.oci.cloud()
         return self
 
     def _wanted(self, cloud: str) -> bool:

@@ -201,6 +201,11 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
         from responder.sandbox.world import world_regions
 
         data["regions"] = list(_require(data, "regions", "scenario")) + world_regions(data["regions"])
+    if data.get("oci") is not None:  # an OCI-only scenario needs no other region
+        from responder.sandbox.oci_world import OciConfig
+
+        OciConfig.parse(data["oci"])  # a malformed section fails at load, naming its field
+        data.setdefault("regions", [])
     regions = []
     for i, r in enumerate(_require(data, "regions", "scenario")):
         where = f"regions[{i}]"

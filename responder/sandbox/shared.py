@@ -7,8 +7,9 @@ run_shared (what `responder sandbox` runs: start, print the exports, serve until
 
 Dispatch, per request: a SigV4 `Authorization: AWS4-HMAC-SHA256 ...` header goes to the EC2
 emulator (moto + the scenario middleware); anything else to the Aliyun ECS RPC emulator, which
-signs in its parameters (`Action=...&Signature=...`) and so never sends that header.
-`POST /_sandbox/advance?seconds=N` moves both clouds' scenario time together.
+signs in its parameters (`Action=...&Signature=...`) and so never sends that header; a path under
+`/oci/` to the OCI emulator (its clients' base URL is `http://host:port/oci`).
+`POST /_sandbox/advance?seconds=N` moves every cloud's scenario time together.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ _JSON = [("Content-Type", "application/json")]
 class SharedSandbox:
     """The scenario's Aliyun and AWS emulators served on one host:port."""
 
-    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0, key_dir: str | None = None):
         self.scenario = scenario
         self.host = host
         self.port = port
+        self.key_dir = key_dir  # where the OCI API key's PEM goes (None: a new temp dir)
         self.aliyun = None
         self.aws = None
+        self.oci = None  # OciSandbox
         self._server: LoopbackServer | None = None
 
     def start(self) -> "SharedSandbox":
@@ -52,8 +55,14 @@ class SharedSandbox:
 
             self.aws = AwsEc2Emulator(self.scenario).start(serve=False)
             handler = quiet_moto_handler()  # moto needs its environ fix-ups on every request it sees
+        if self.scenario.raw.get("oci"):
+            from responder.sandbox.oci_setup import start_oci
+
+            self.oci = start_oci(self.scenario, key_dir=self.key_dir, serve=False)
         self._server = LoopbackServer(self.wsgi, self.port, "shared-sandbox", handler=handler, host=self.host)
         self.port = self._server.start()
+        if self.oci is not None:
+            self.oci.endpoint = f"http://{self.address}/oci"
         return self
 
     def stop(self) -> None:
@@ -84,12 +93,16 @@ class SharedSandbox:
             seconds = _float_arg(environ.get("QUERY_STRING", ""), "seconds")
             if seconds is None:
                 return _answer(start_response, 400, {"error": "advance needs ?seconds=N (a number)"})
-            for emulator in (self.aliyun, self.aws):
+            for emulator in (self.aliyun, self.aws, self.oci and self.oci.emulator):
                 if emulator is not None:
                     emulator.clock.advance(seconds)
             return _answer(start_response, 200, {"advanced": seconds})
         if path.startswith("/_sandbox/"):
             return _answer(start_response, 404, {"error": "unknown sandbox route; see docs/sandbox.md"})
+        if path.startswith("/oci/"):
+            if self.oci is None:
+                return _answer(start_response, 404, {"error": "this scenario has no oci section"})
+            return self.oci.emulator.wsgi(environ, start_response)
         target = self.aws if environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-HMAC-SHA256") else self.aliyun
         if target is None:
             return _answer(start_response, 404, {"error": "this scenario has no region of the cloud that signed the request"})
@@ -101,6 +114,8 @@ class SharedSandbox:
             out["aliyun"] = state_of_aliyun(self.aliyun)
         if self.aws is not None:
             out["aws"] = state_of_aws(self.aws)
+        if self.oci is not None:
+            out["oci"] = state_of_oci(self.oci.emulator)
         return out
 
     def calls(self) -> dict[str, list[dict[str, Any]]]:
@@ -111,6 +126,8 @@ class SharedSandbox:
         if self.aws is not None:
             with self.aws._calls_lock:
                 out["aws"] = list(self.aws.calls)
+        if self.oci is not None:
+            out["oci"] = self.oci.emulator.calls
         return out
 
 
@@ -126,6 +143,16 @@ def state_of_aliyun(emulator) -> dict[str, Any]:
                          "used": r["used"], "status": r["status"], "region": r["region"]}
                         for r in world.reservations.values()]
     return {"images": images, "instances": instances, "reservations": reservations}
+
+
+def state_of_oci(emulator) -> dict[str, Any]:
+    world = emulator.world
+    with world.lock:
+        world.settle()
+        instances = [{"id": i["id"], "status": world.state_of(i), "zone": i["availabilityDomain"],
+                      "type": i["shape"], "name": i.get("displayName", ""), "market": i["market"],
+                      "region": world.config.region} for i in world.instances.values()]
+    return {"instances": instances}
 
 
 def state_of_aws(emulator) -> dict[str, Any]:
@@ -150,6 +177,7 @@ def state_of_aws(emulator) -> dict[str, Any]:
 def export_lines(box: SharedSandbox) -> list[str]:
     """Shell lines that point `responder serve | replay | tick | odcr` at the shared sandbox."""
     aws_regions = box.scenario.regions_of("aws")
+    oci = [f"export {name}={value}" for name, value in box.oci.env.items()] if box.oci is not None else []
     return [
         f"export RESPONDER_ALIYUN_ENDPOINT={box.address}",
         f"export ALIBABA_CLOUD_ACCESS_KEY_ID={SANDBOX_KEY}",
@@ -158,7 +186,7 @@ def export_lines(box: SharedSandbox) -> list[str]:
         f"export AWS_ACCESS_KEY_ID={SANDBOX_KEY}",
         f"export AWS_SECRET_ACCESS_KEY={SANDBOX_SECRET}",
         f"export AWS_DEFAULT_REGION={aws_regions[0].region if aws_regions else 'us-east-1'}",
-    ]
+    ] + oci
 
 
 def run_shared(scenario: Scenario, host: str, port: int, env_file: str | None = None,
@@ -169,7 +197,8 @@ def run_shared(scenario: Scenario, host: str, port: int, env_file: str | None = 
         os.environ.pop(name, None)
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    box = SharedSandbox(scenario, host, port).start()
+    key_dir = os.path.dirname(os.path.abspath(env_file)) if env_file else None  # the OCI key beside the env file
+    box = SharedSandbox(scenario, host, port, key_dir=key_dir).start()
     try:
         lines = export_lines(box)
         if env_file:
@@ -180,7 +209,7 @@ def run_shared(scenario: Scenario, host: str, port: int, env_file: str | None = 
         out.write("\n".join(lines) + "\n")
         out.flush()
         log.info("shared sandbox on %s (clouds: %s); GET /_sandbox/state, /_sandbox/calls", box.address,
-                 ", ".join(c for c, e in (("aliyun", box.aliyun), ("aws", box.aws)) if e is not None))
+                 ", ".join(c for c, e in (("aliyun", box.aliyun), ("aws", box.aws), ("oci", box.oci)) if e is not None))
         if on_started:
             on_started(box)
         while not stopping.wait(0.5):  # short waits: the signal handler runs between them

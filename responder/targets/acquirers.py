@@ -3,7 +3,8 @@
 Parts: CapRefused, CappedAcquirer (takes the spend in MoneyCaps before each call, gives it back
 when the cloud had no capacity), TargetReservations (ReservationAcquirer with the target's tags,
 match criteria and end date), TargetInstances (a launch of the target's spec per call; a
-re-issued call looks its token up first), offerings_of.
+re-issued call looks its token up first; OCI: the shape's size, boot volume, SSH key and the
+image resolved for the shape), offerings_of.
 """
 
 from __future__ import annotations
@@ -66,15 +67,17 @@ class TargetReservations(ReservationAcquirer):
 class TargetInstances:
     """Launches the target's spec; holding_id is the launch's ClientToken (it names the batch)."""
 
-    def __init__(self, cloud, t: Target, resumed_tokens: frozenset[str] = frozenset()):
+    def __init__(self, cloud, t: Target, resumed_tokens: frozenset[str] = frozenset(),
+                 images: tuple[tuple[str, str], ...] = ()):
         self.cloud, self.target, self.resumed = cloud, t, resumed_tokens
+        self.images = dict(images)  # shape → image id, when the image was resolved per shape (OCI)
 
     def _source(self) -> InstanceInfo:
         spec, t = self.target.launch, self.target
         return InstanceInfo(instance_id=f"target {t.name}", region=t.region, zone="", instance_type="", status="",
                             spot=spec.market == "spot", reclaiming=False,
                             security_group_ids=spec.security_groups, key_pair=spec.key_pair,
-                            name=spec.name, tags=spec.tags + ((TARGET_TAG, t.name),) + (("Name", spec.name) if spec.name else ()),
+                            name=spec.name, tags=spec.tags + ((TARGET_TAG, t.name),) + ((("Name", spec.name),) if spec.name else ()),
                             user_data=spec.user_data)
 
     def create(self, offering: Offering, count: int, token: str) -> Holding:
@@ -82,9 +85,13 @@ class TargetInstances:
             found = self.cloud.find_launched(self.target.region, token)
             if found:
                 return Holding(token, offering, len(found), members=tuple(found))
-        request = LaunchRequest(source=self._source(), image_id=self.target.launch.image_id, offerings=(offering,),
-                                subnet_by_zone=self.target.launch.subnets, client_token=token, count=count,
-                                extra_tags=((TOKEN_TAG, token),))
+        spec = self.target.launch
+        flex = offering.instance_type.endswith(".Flex")  # only a flex shape takes a size
+        request = LaunchRequest(source=self._source(), image_id=self.images.get(offering.instance_type, spec.image_id),
+                                offerings=(offering,), subnet_by_zone=spec.subnets, client_token=token, count=count,
+                                extra_tags=((TOKEN_TAG, token),), shape_ocpus=spec.ocpus if flex else 0.0,
+                                shape_memory_gb=spec.memory_gb if flex else 0.0, boot_volume_gb=spec.boot_volume_gb,
+                                ssh_public_key=spec.ssh_public_key)
         result = self.cloud.launch(self.target.region, request)
         if not result.instance_ids:
             raise NoCapacity("NothingLaunched", f"launching {offering} for target {self.target.name}")

@@ -35,9 +35,10 @@ def _pairs(value: str | None, option: str) -> tuple[tuple[str, str], ...]:
 
 
 TARGET_OPTIONS = (
-    click.option("--cloud", type=str, default=None, help="aws or aliyun."),
-    click.option("--region", default=None, help="Region, e.g. us-east-2 or cn-hangzhou."),
-    click.option("--zones", default=None, help="Zone, or several in order of preference: a,b,c."),
+    click.option("--cloud", type=str, default=None, help="aws, aliyun or oci."),
+    click.option("--region", default=None, help="Region, e.g. us-east-2, cn-hangzhou or ap-chuncheon-1."),
+    click.option("--zones", default=None, help="Zone, or several in order of preference: a,b,c "
+                                               "(OCI: availability domains, AD-1 or full; default every AD)."),
     click.option("--instance-types", default=None, help="Acceptable types in order of preference: t1,t2."),
     click.option("--count", type=int, default=None, help="How many units must exist."),
     click.option("--kind", type=str, default=None, help=f"{' | '.join(KINDS)} (default reservation)."),
@@ -55,6 +56,14 @@ TARGET_OPTIONS = (
     click.option("--market", default=None, help="Instances: ondemand (default) or spot."),
     click.option("--instance-name", default=None,
                  help="Instances: Name; a running instance of this name made before the responder counts as held."),
+    click.option("--ocpus", type=float, default=None, help="OCI flex shapes: OCPUs."),
+    click.option("--memory-gb", type=float, default=None, help="OCI flex shapes: memory in GB."),
+    click.option("--boot-volume-gb", type=int, default=None, help="OCI: boot volume size in GB (default the image's)."),
+    click.option("--image-os", default=None, help="OCI: the image's OS (e.g. \"Canonical Ubuntu\"), instead of --image."),
+    click.option("--image-os-version", default=None, help="OCI: the OS version (e.g. 22.04)."),
+    click.option("--subnet", default=None, help="OCI: subnet display name or OCID (subnets are regional)."),
+    click.option("--ssh-public-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="OCI: the public key put in the instance's ssh_authorized_keys."),
     click.option("--database-url", default=None, help="Store URL (default RESPONDER_DATABASE_URL)."),
     click.option("--no-cloud-check", is_flag=True, default=False, help="Do not ask the cloud whether the types exist."),
     click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON."),
@@ -107,10 +116,14 @@ def _build(base: Target | None, name: str, o: dict) -> Target:
         security_groups=_csv(o["security_groups"]) if o.get("security_groups") is not None else launch.security_groups,
         key_pair=pick("key_pair", launch.key_pair),
         tags=_pairs(o["tags"], "--tags") if o.get("tags") is not None else launch.tags,
-        user_data=user_data, market=pick("market", launch.market), name=pick("instance_name", launch.name))
+        user_data=user_data, market=pick("market", launch.market), name=pick("instance_name", launch.name),
+        ocpus=pick("ocpus", launch.ocpus), memory_gb=pick("memory_gb", launch.memory_gb),
+        boot_volume_gb=pick("boot_volume_gb", launch.boot_volume_gb), image_os=pick("image_os", launch.image_os),
+        image_os_version=pick("image_os_version", launch.image_os_version), subnet=pick("subnet", launch.subnet),
+        ssh_public_key=_read_key(o["ssh_public_key_file"]) if o.get("ssh_public_key_file") else launch.ssh_public_key)
     if base is None:
         for required in ("cloud", "region", "zones", "instance_types", "count"):
-            if o.get(required) is None:
+            if o.get(required) is None and not (required == "zones" and o.get("cloud") == "oci"):
                 raise TargetInvalid(required, f"--{required.replace('_', '-')} is required")
         base = Target(name=name, cloud="", region="", zones=(), instance_types=(), count=0)
     return dataclasses.replace(
@@ -123,13 +136,25 @@ def _build(base: Target | None, name: str, o: dict) -> Target:
         launch=launch)
 
 
+def _read_key(path: str) -> str:
+    text = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    if "PRIVATE KEY" in text:  # never store (or echo) a private key handed over by mistake
+        raise TargetInvalid("ssh_public_key", f"{path} holds a private key: give the .pub file")
+    return text
+
+
 def check_with_cloud(t: Target, clouds: dict) -> None:
-    """Unknown types are refused by the cloud's own catalog (no write is made)."""
+    """Unknown types are refused by the cloud's own catalog (no write is made); OCI: the ADs,
+    the subnet and the image must exist."""
     from responder.errors import CloudError
 
     cloud = clouds.get(t.cloud)
     if cloud is None:
         raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
+    if t.cloud == "oci":
+        from responder.targets.oci_resolve import check_oci_with_cloud
+
+        return check_oci_with_cloud(t, cloud)
     try:
         if t.cloud == "aws":
             known = set(cloud.instance_types(t.region, list(t.instance_types)))
@@ -160,7 +185,8 @@ def _show(row, as_json: bool) -> None:
         click.echo(json.dumps(view, sort_keys=True))
         return
     for key in ("name", "cloud", "region", "kind", "zones", "instance_types", "count", "held", "excess", "state",
-                "attempts", "last_error", "first_attempt", "last_attempt", "acquired_at"):
+                "attempts", "attempts_by_zone", "outcomes", "last_error", "first_attempt", "last_attempt",
+                "acquired_at", "next_attempt"):
         click.echo(f"{key}: {view.get(key)}")
 
 
@@ -239,20 +265,30 @@ def remove(name: str, database_url):
 
 
 @targets.command("import")
-@click.option("--from", "source", required=True, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--from", "source", default=None, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--oci-env", default=None, type=click.Path(dir_okay=False),
+              help="An OCI provisioner's .env: its A1 flex and Micro instances become two hunting targets.")
 @click.option("--table", default="capacity_targets", show_default=True, help="Table name in that database.")
 @click.option("--cloud", default="aws", show_default=True)
-@click.option("--region", required=True)
+@click.option("--region", default=None, help="With --from: the region of the rows.")
 @click.option("--prefix", default="", help="Prefix for the target names made.")
+@click.option("--dry-run", is_flag=True, default=False, help="With --oci-env: show the targets, store nothing.")
 @click.option("--database-url", default=None, help="Our store URL.")
 @click.option("--no-cloud-check", is_flag=True, default=False)
 @click.option("--json", "as_json", is_flag=True, default=False)
-def import_(source, table, cloud, region, prefix, database_url, no_cloud_check, as_json):
+def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url, no_cloud_check, as_json):
     """Import InstanceType / AvailabilityZone / Target_Capacity rows as reservation targets
-    (Current_Capacity is shown, never trusted: the cloud is read at the next tick)."""
+    (Current_Capacity is shown, never trusted: the cloud is read at the next tick), or an OCI
+    provisioner's .env (--oci-env) as its two hunting targets."""
     from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
     from responder.targets.table import TargetExists
 
+    if bool(source) == bool(oci_env):
+        _fail(TargetInvalid("from", "give --from (the old table) or --oci-env (an OCI .env), one of them"))
+    if oci_env:
+        return _import_oci_env(oci_env, prefix, dry_run, database_url, no_cloud_check, as_json)
+    if not region:
+        _fail(TargetInvalid("region", "--region is required with --from"))
     settings, _, tstore = _open(database_url)
     try:
         made = targets_from_rows(read_old_table(source, table), cloud, region, prefix)
@@ -270,3 +306,37 @@ def import_(source, table, cloud, region, prefix, database_url, no_cloud_check, 
         except TargetExists:
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "exists"})
     click.echo(json.dumps(done) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
+
+
+def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json):
+    """Both targets are checked before either is stored; a re-import finds them by name and
+    changes only what the file changed."""
+    from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
+
+    settings, _, tstore = _open(database_url)
+    try:
+        made = targets_from_oci_env(path, settings.max_target_count, prefix)
+        for t in made:
+            _validated(t, with_file_credentials(settings, path), no_cloud_check)
+    except TargetInvalid as exc:
+        _fail(exc)
+    done = []
+    for t in made:
+        row = tstore.get(t.name)
+        status = "added" if row is None else "unchanged" if row.target == t else "updated"
+        if not dry_run and status == "added":
+            tstore.add(t)
+        elif not dry_run and status == "updated":
+            tstore.update(t)
+        done.append({"status": f"would be {status}" if dry_run else status, "target": t.to_json()})
+    steps = what_is_left(path)
+    if as_json:
+        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True))
+        return
+    for d in done:
+        v, spec = d["target"], d["target"]["launch"]
+        size = f" {spec['ocpus']:g} OCPU / {spec['memory_gb']:g} GB" if spec["ocpus"] else ""
+        click.echo(f"{d['status']}: {v['name']} ({v['instance_types'][0]}{size}, {v['region']}, instance "
+                   f"{spec['name']!r}, {spec['image_os']} {spec['image_os_version']}, subnet {spec['subnet']!r})")
+    for step in steps:
+        click.echo(f"to do: {step}")

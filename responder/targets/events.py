@@ -1,6 +1,8 @@
 """The notification hook for standing capacity: every target event goes through `emit`.
 
-Parts: KINDS (hunt_started, acquired, gap_persisting, daily_report, released, cap_reached), emit,
+Parts: KINDS (hunt_started, acquired, gap_persisting, daily_report, released, cap_reached,
+account_limit: the account's own limit refused a launch, not the cloud's stock; preempted: OCI took
+back a preemptible instance, verified), emit,
 set_sink, recent (the last events, for tests and `/targets`).
 
 Until the notification outbox is wired, events are logged (INFO) and kept in a short ring. To
@@ -17,7 +19,8 @@ import threading
 from typing import Any, Callable
 
 log = logging.getLogger("responder.targets")
-KINDS = ("hunt_started", "acquired", "gap_persisting", "daily_report", "released", "cap_reached")
+KINDS = ("hunt_started", "acquired", "gap_persisting", "daily_report", "released", "cap_reached", "account_limit",
+         "preempted")
 _sink: Callable[[str, dict[str, Any]], None] | None = None
 _recent: collections.deque = collections.deque(maxlen=200)
 _lock = threading.Lock()

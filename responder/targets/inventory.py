@@ -104,7 +104,8 @@ class Inventory:
             if owner in names:
                 held[owner].instances.append(inst)
                 seen.add(inst.instance_id)
-        legacy = {r.target.launch.name: r.target.name for r in members if r.target.launch.name}
+        legacy = {r.target.launch.name: r.target.name for r in members
+                  if r.target.launch.name and not r.target.launch.once}
         if legacy:  # ECS filters one InstanceName per call
             self.calls[(cloud.cloud, region, "instances")] += 1 if cloud.cloud == "aws" else len(legacy)
             for inst in cloud.list_instances(region, names=tuple(legacy)):

@@ -1,7 +1,9 @@
 """What a capacity target is, and the checks a new or changed target must pass.
 
 Parts: KINDS, CLOUDS, LaunchSpec (what `instances` targets launch), Target (one row, frozen),
-TargetInvalid (names the field), check_target (shape and bounds, no cloud), zone_in_region.
+TargetInvalid (names the field), check_target (shape and bounds, no cloud), zone_in_region,
+short_key (an SSH public key as it is shown). OCI's own checks (availability domains, flex shapes,
+image by OS) are in responder.targets.oci_spec.
 
 A target says how much capacity must exist, never how much we think we bought: the reconcile
 reads the cloud on every tick (responder.targets.inventory).
@@ -16,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("reservation", "instances")
-CLOUDS = ("aws", "aliyun")
+CLOUDS = ("aws", "aliyun", "oci")
 MATCH_CRITERIA = ("open", "targeted")
 MARKETS = ("ondemand", "spot")
 TARGET_TAG = "responder:target"  # every reservation and instance a target buys carries its name
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,62}$")
+_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{1,62}$")  # OCI shapes: VM.Standard.A1.Flex
 
 
 class TargetInvalid(ValueError):
@@ -44,6 +47,20 @@ class LaunchSpec:
     user_data: str = ""  # base64, as the APIs take it; never shown (only its size)
     market: str = "ondemand"
     name: str = ""  # instance name; an instance of this name made before the responder counts as held
+    # OCI: a flex shape's size, the boot volume (0 = the image's default), the key put in the
+    # instance metadata; the image by OS and version (resolved per shape at hunt time) when no
+    # image id is given; one subnet (OCI subnets are regional) by display name or OCID.
+    ocpus: float = 0.0
+    memory_gb: float = 0.0
+    boot_volume_gb: int = 0
+    ssh_public_key: str = ""
+    image_os: str = ""
+    image_os_version: str = ""
+    subnet: str = ""
+    # A one-shot target (the relaunch of a preempted instance no target owns): it launches its
+    # count once and is then done (state `done`, never worked again); no instance is adopted
+    # by its name, since the name is the original's and others may share it.
+    once: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -88,6 +105,7 @@ class Target:
         if self.kind == "instances":
             launch = self.launch.to_json()
             launch["user_data"] = {"bytes": len(self.launch.user_data)} if self.launch.user_data else None
+            launch["ssh_public_key"] = short_key(self.launch.ssh_public_key)
             out["launch"] = launch
         return out
 
@@ -98,9 +116,24 @@ class Target:
                 "release_excess": self.release_excess, "launch": self.launch.to_json()}
 
 
+def short_key(key: str) -> str:
+    """An SSH public key as shown: its type, the end of its body and its comment. It is not a
+    secret, but a whole key in every answer and log line is noise and invites copying."""
+    parts = key.split()
+    if len(parts) < 2:
+        return "" if not key else "…"
+    return " ".join([parts[0], "…" + parts[1][-12:], *parts[2:3]])
+
+
 def zone_in_region(cloud: str, region: str, zone: str) -> bool:
     """AWS zones are the region plus a letter (us-east-2a), Aliyun's the region, a dash and a
-    letter (cn-hangzhou-i). Local Zones (us-west-2-lax-1a) also start with the region."""
+    letter (cn-hangzhou-i). Local Zones (us-west-2-lax-1a) also start with the region. OCI's
+    availability domains do not always spell the region (us-ashburn-1 → Uocm:US-ASHBURN-AD-1):
+    their form is checked here, the name against the region's list (oci_spec)."""
+    if cloud == "oci":
+        from responder.targets.oci_spec import is_ad_name
+
+        return is_ad_name(zone)
     if cloud == "aws":
         return zone.startswith(region) and len(zone) > len(region) and zone[len(region):][-1].isalpha()
     return zone.startswith(region + "-") and len(zone) > len(region) + 1
@@ -116,7 +149,7 @@ def check_target(t: Target, max_count: int) -> Target:
         raise TargetInvalid("kind", f"must be one of {', '.join(KINDS)}, not {t.kind!r}")
     if not re.match(r"^[a-z0-9-]{4,32}$", t.region or ""):
         raise TargetInvalid("region", f"{t.region!r} is not a region name")
-    if not t.zones:
+    if not t.zones and t.cloud != "oci":  # OCI: no zones = every availability domain of the region
         raise TargetInvalid("zones", "name at least one zone")
     for zone in t.zones:
         if not zone_in_region(t.cloud, t.region, zone):
@@ -124,7 +157,7 @@ def check_target(t: Target, max_count: int) -> Target:
     if not t.instance_types:
         raise TargetInvalid("instance_types", "name at least one instance type")
     for it in t.instance_types:
-        if not _TYPE.match(it):
+        if not (_SHAPE if t.cloud == "oci" else _TYPE).match(it):
             raise TargetInvalid("instance_types", f"{it!r} is not an instance type name")
     if isinstance(t.count, bool) or not isinstance(t.count, int) or t.count <= 0:
         raise TargetInvalid("count", f"must be a whole number above 0, not {t.count!r}")
@@ -143,6 +176,10 @@ def check_target(t: Target, max_count: int) -> Target:
             raise TargetInvalid("end_date", "give a time zone (e.g. 2027-01-01T00:00:00Z)")
         if t.kind != "reservation":
             raise TargetInvalid("end_date", "only reservations end")
+    if t.cloud == "oci":
+        from responder.targets.oci_spec import check_oci
+
+        return check_oci(t)
     if t.kind == "instances":
         if not t.launch.image_id:
             raise TargetInvalid("image", "an instances target needs an image to launch")

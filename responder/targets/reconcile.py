@@ -9,7 +9,13 @@ Per target, within the trigger's time budget:
 3. the gap (count - what the cloud holds) is bought through the shared capacity engine, one run
    per gap with its own ledger run id, growing this target's newest reservation first;
 4. capacity above the count is reported, and released when the target allows it;
-5. statistics (held, attempts, last error, first / last attempt, acquired at) and events.
+5. statistics (held, attempts in total and per zone, outcomes by kind, last error, first / last
+   attempt, acquired at) and events.
+OCI targets are also paced (responder.targets.hunt: a minimum interval between two calls for a
+target, throttling backoff on the row) and made concrete once per tick (responder.targets.oci_resolve:
+availability domains, the image per shape, the subnet); an account limit ends the target's run.
+A one-shot target (LaunchSpec.once: the relaunch of a preempted OCI instance) is `done` once it
+holds its count, and is never read or worked again (parked ONCE_PARKED ahead, whatever makes it due).
 The engine never sleeps here: halving is immediate, an offering that refused even one unit stays
 refused for the rest of the tick, and a throttled call ends the run with a backoff on the row.
 """
@@ -25,12 +31,16 @@ from typing import Callable
 
 from responder.capacity.engine import CapacityEngine, EngineConfig, EngineEvent, Holding, Waits
 from responder.capacity.reservations import holding_of
+from responder.errors import CloudError, Throttled
 from responder.replace.caps import MoneyCaps
 from responder.retry import Backoff
 from responder.settings import Settings
 from responder.targets import events
 from responder.targets.acquirers import CappedAcquirer, TargetInstances, TargetReservations, offerings_of
+from responder.targets.hunt import CountingAcquirer, count_outcome, merge_counts, paced, spec_line, too_early
 from responder.targets.inventory import Held, Inventory
+from responder.targets.model import TargetInvalid
+from responder.targets.oci_resolve import Resolver
 from responder.targets.release import release_excess
 from responder.targets.table import TargetRow, TargetStore
 
@@ -43,6 +53,7 @@ LEASE_MARGIN = 30.0
 # (the harsher reading for money: a short wait for the gap rather than a second purchase).
 CONSISTENCY_GRACE = 300.0
 THROTTLE_BACKOFF = Backoff(base=5.0, cap=300.0)
+ONCE_PARKED = 365 * 86400.0  # a done one-shot target is not due again for this long (and is skipped if it is)
 
 
 @dataclass
@@ -82,7 +93,9 @@ class Reconciler:
         report = TickReport()
         owner, rows = self.tstore.lease_due(budget + LEASE_MARGIN)
         report.due = len(rows)
+        self._resolvers: dict[str, Resolver] = {}  # per tick: ADs, subnets and images are read once
         try:
+            rows = self._paced_out(owner, rows)
             if rows:
                 inventory = Inventory(self.clouds)
                 held = inventory.read(rows)
@@ -97,27 +110,62 @@ class Reconciler:
         report.elapsed = self.monotonic() - started
         return report
 
+    def _paced_out(self, owner: str, rows: list[TargetRow]) -> list[TargetRow]:
+        """OCI rows whose minimum interval is not over, and done one-shot targets, go back untouched
+        (no call is made)."""
+        now, kept = self.clock(), []
+        for row in rows:
+            if row.target.launch.once and row.stats.get("state") == "done":  # its one launch is made
+                self.tstore.finish(owner, row.target.name, row.stats, now + ONCE_PARKED)
+                continue
+            later = too_early(row.stats, now, self.settings.hunt_min_interval_seconds) \
+                if row.target.cloud == "oci" else None
+            if later is None:
+                kept.append(row)
+            else:
+                self.tstore.finish(owner, row.target.name, row.stats, later)
+        return kept
+
+    def _unresolved(self, owner: str, t, stats: dict, error: Exception, now: float) -> None:
+        """The cloud could not be read, or the target names what it does not have: act on
+        nothing, say why, and come back after the interval (throttled: after the backoff)."""
+        code = error.code if isinstance(error, CloudError) else f"{error.field}: {error}"
+        stats.update(last_error=code[:300], state="unknown")
+        next_at = now + self.settings.targets_interval_seconds
+        if t.cloud == "oci":
+            throttled = isinstance(error, Throttled)
+            if throttled:
+                count_outcome(stats, "throttled")
+            next_at = paced(stats, now, next_at, self.settings.hunt_min_interval_seconds, throttled, self.rand)
+        self.tstore.finish(owner, t.name, stats, next_at)
+
     # -- one target ------------------------------------------------------------------------
     def _one(self, owner: str, row: TargetRow, held: Held, budget: float, report: TickReport) -> None:
         t, stats, now = row.target, dict(row.stats), self.clock()
         interval = self.settings.targets_interval_seconds
         if held.error is not None:  # the cloud could not be read: act on nothing, say why
-            stats.update(last_error=held.error.code, state="unknown")
-            self.tstore.finish(owner, t.name, stats, now + interval)
-            return
+            return self._unresolved(owner, t, stats, held.error, now)
         cloud = self.clouds[t.cloud]
         totals = held.totals(t.kind)
         count = held.count(t.kind) + self._not_listed_yet(held, t.kind, stats.get("recent"), totals, now)
-        noted: dict = {"attempts": 0, "error": "", "transient": False, "bought": [], "tokens": {}}
+        noted: dict = {"attempts": 0, "error": "", "transient": False, "bought": [], "tokens": {}, "counters": []}
         run_id = stats.get("run_id")
-        if run_id and any(e.status == "pending" for e in self.ledger.entries(run_id)):
+        pending = bool(run_id) and any(e.status == "pending" for e in self.ledger.entries(run_id))
+        if t.cloud == "oci" and (pending or count < t.count):
+            try:
+                resolved = self._resolvers.setdefault(t.region, Resolver(cloud)).resolve(t)
+            except (TargetInvalid, CloudError) as exc:
+                return self._unresolved(owner, t, stats, exc, now)
+            t, noted["images"] = resolved.target, resolved.images
+        if pending:
             count = self._resume(cloud, t, run_id, totals, count, budget, noted)
         gap = t.count - count
         ended = bool(t.end_date) and _dt.datetime.fromisoformat(t.end_date.replace("Z", "+00:00")).timestamp() <= now
         if gap > 0 and not noted["transient"] and not ended:
             if t.kind == "instances" and not stats.get("first_attempt"):
                 events.emit("hunt_started", target=t.name, cloud=t.cloud, region=t.region,
-                            zones=",".join(t.zones), instance_types=",".join(t.instance_types), count=t.count)
+                            zones=",".join(t.zones), instance_types=",".join(t.instance_types), count=t.count,
+                            spec=spec_line(t))
             stats["gen"] = stats.get("gen", 0) + 1
             stats["run_id"] = run_id_for(t.name, stats["gen"])
             growable = [holding_of(r) for r in held.live_reservations() if r.state == "active"] \
@@ -125,7 +173,16 @@ class Reconciler:
             got = self._run(cloud, t, stats["run_id"], gap, tuple(growable), totals, budget, noted)
             count += got
             report.acquired += got
+        limit = next((c.limit for c in noted["counters"] if c.limit is not None), None)
+        if limit is not None:  # the account is full, not the cloud: waiting for stock will not help
+            noted["error"] = f"AccountLimit {limit.code}: the account's limit is full (not OCI's capacity)"
         self._record(t, stats, count, noted, now)
+        for counter in noted["counters"]:
+            merge_counts(stats, counter)
+        if limit is not None and count < t.count:
+            stats["state"] = "account_limit"
+            events.emit("account_limit", target=t.name, cloud=t.cloud, region=t.region, held=count, count=t.count,
+                        error=limit.code)
         if ended:  # past its end date a target buys nothing: what it held has expired with it
             stats["state"] = "ended"
         excess = count - t.count
@@ -140,11 +197,17 @@ class Reconciler:
         report.reconciled += 1
         report.short += count < t.count
         next_at = now + interval
-        if noted["transient"]:
+        if t.cloud == "oci":  # a hunt comes back at its minimum interval; a met target at the usual one
+            next_at = paced(stats, now, now if count < t.count else next_at,
+                            self.settings.hunt_min_interval_seconds, noted["transient"], self.rand)
+        elif noted["transient"]:
             stats["throttles"] = stats.get("throttles", 0) + 1
             next_at = now + THROTTLE_BACKOFF.delay(stats["throttles"], self.rand)
         else:
             stats["throttles"] = 0
+        if t.launch.once and count >= t.count:  # the replacement is there: at most one per original
+            stats.update(state="done", done_at=_iso(now))
+            next_at = now + ONCE_PARKED
         bought = {b["id"]: b for b in noted["bought"]}
         stats["holdings"] = [bought.pop(h["id"], h) for h in held.summary(t.kind)] + list(bought.values())
         if noted["bought"]:
@@ -182,7 +245,9 @@ class Reconciler:
     def _run(self, cloud, t, run_id: str, want: int, holdings: tuple[Holding, ...], totals: dict,
              budget: float, noted: dict, resumed: frozenset[str] = frozenset()) -> int:
         """One engine run for `want` units; returns the units the cloud now holds beyond `totals`."""
-        inner = TargetReservations(cloud, t) if t.kind == "reservation" else TargetInstances(cloud, t, resumed)
+        inner = CountingAcquirer(TargetReservations(cloud, t) if t.kind == "reservation" else
+                                 TargetInstances(cloud, t, resumed, noted.get("images", ())))
+        noted["counters"].append(inner)
         caps = MoneyCaps(self.store, self.settings.max_launches_per_hour, t.cap)
         kind = "reservation" if t.kind == "reservation" else "launch"
         config = EngineConfig(waits=Waits(0.0, 0.0, NEGATIVE_TTL), timeout=budget, stop_when_exhausted=True,
@@ -202,7 +267,7 @@ class Reconciler:
         engine = CapacityEngine(CappedAcquirer(inner, caps, t.claim_key, kind), offerings_of(t), want,
                                 run_id=run_id, config=config, ledger=self.ledger, holdings=holdings,
                                 on_event=on_event, clock=self.monotonic, sleep=lambda s: None,
-                                should_stop=lambda: bool(waited))
+                                should_stop=lambda: bool(waited) or inner.limit is not None)
         outcome = engine.run()
         noted["attempts"] += outcome.attempts
         if outcome.error is not None:
@@ -237,7 +302,9 @@ class Reconciler:
             if was_short and noted["attempts"]:
                 stats["acquired_at"] = _iso(now)
                 events.emit("acquired", target=t.name, cloud=t.cloud, region=t.region, held=count, count=t.count,
-                            attempts=stats.get("attempts", 0))
+                            attempts=stats.get("attempts", 0),
+                            instance_ids=[b["id"] for b in noted["bought"] if t.kind == "instances"],
+                            zones=sorted({b["zone"] for b in noted["bought"]}))
             stats.pop("gap_since", None)
             stats.pop("gap_alerted", None)
             stats["state"] = "over" if count > t.count else "met"

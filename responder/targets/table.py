@@ -2,7 +2,7 @@
 
 Parts: targets (the responder_targets table; revision 0002_targets builds it), TargetRow (a target
 with its statistics), TargetExists, TargetStore (add, update, get, list, remove, lease_due,
-finish, release).
+lease_one, finish, release).
 
 A lease per row keeps two tickers off one target: `lease_due` takes every due, unleased row with
 one conditional UPDATE stamped with this tick's own owner id, then reads back the rows carrying
@@ -14,6 +14,7 @@ earlier winner bought.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time
 import uuid
@@ -63,9 +64,16 @@ class TargetRow:
         return {**self.target.to_json(), "held": s.get("held"), "excess": s.get("excess", 0),
                 "gap": None if s.get("held") is None else max(0, self.target.count - s["held"]),
                 "state": s.get("state", "new"), "attempts": s.get("attempts", 0), "last_error": s.get("last_error", ""),
+                "attempts_by_zone": s.get("attempts_by_zone", {}), "outcomes": s.get("outcomes", {}),
+                "next_attempt": _iso(self.next_at) if self.next_at else None,
                 "first_attempt": s.get("first_attempt"), "last_attempt": s.get("last_attempt"),
                 "acquired_at": s.get("acquired_at"), "gap_since": s.get("gap_since"),
-                "holdings": s.get("holdings", []), "last_reconciled": s.get("last_reconciled")}
+                "holdings": s.get("holdings", []), "last_reconciled": s.get("last_reconciled"),
+                "preempted": s.get("preempted", 0), "preemptions": s.get("preemptions", [])}
+
+
+def _iso(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _target(row) -> Target:
@@ -88,13 +96,15 @@ class TargetStore:
         self.engine, self.clock = engine, clock
 
     @_guarded
-    def add(self, t: Target) -> None:
+    def add(self, t: Target, stats: dict[str, Any] | None = None) -> None:
+        """Raises TargetExists when the name is taken (nothing is changed)."""
         now = self.clock()
         try:
             with self.engine.begin() as conn:
                 conn.execute(targets.insert().values(
                     name=t.name, cloud=t.cloud, region=t.region, kind=t.kind, count=t.count,
-                    spec=json.dumps(t.spec_json()), stats="{}", next_at=0.0, created_at=now, updated_at=now))
+                    spec=json.dumps(t.spec_json()), stats=json.dumps(stats or {}), next_at=0.0, created_at=now,
+                    updated_at=now))
         except IntegrityError:
             raise TargetExists(t.name) from None
 
@@ -143,6 +153,17 @@ class TargetStore:
         with self.engine.connect() as conn:
             rows = conn.execute(targets.select().where(_c.lease_owner == owner).order_by(_c.name)).all()
         return owner, [_row(r) for r in rows]
+
+    @_guarded
+    def lease_one(self, name: str, seconds: float) -> tuple[str, TargetRow | None]:
+        """(owner, the row) when no live lease holds it, whether due or not (an event about one
+        target: a preemption); (owner, None) when another ticker holds it or it does not exist."""
+        now, owner = self.clock(), "ev-" + uuid.uuid4().hex[:20]
+        free = sa.or_(_c.lease_until.is_(None), _c.lease_until < now)
+        with self.engine.begin() as conn:
+            won = conn.execute(targets.update().where(_c.name == name, free)
+                               .values(lease_owner=owner, lease_until=now + seconds)).rowcount == 1
+        return owner, self.get(name) if won else None
 
     @_guarded
     def finish(self, owner: str, name: str, stats: dict[str, Any], next_at: float) -> None:

@@ -3,7 +3,9 @@ rows feed the status page, the metrics and the daily report.
 
 Parts: TARGET_NOTICE_KINDS (target event → notification kind), connect_notifications (send the
 targets' events through responder.notify.emit, deduplicated per target and occurrence),
-summaries (a callable for create_app(targets=...): [{"name", "desired", "held"}]).
+summaries (a callable for create_app(targets=...): [{"name", "desired", "held", "state", "attempts",
+"hunt", "spec"}], `hunt` the target's statistics in one line for the daily report and the status page,
+`spec` what it hunts for the start-up message).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import time
 from typing import Any, Callable
 
 from responder.targets import events
+from responder.targets.hunt import hunt_line, spec_line
 from responder.targets.table import TargetStore
 
 # Events without a notification of their own (released) stay in the log; the daily report reads
 # the targets' rows itself, so the per-target daily line is not sent again one by one.
 TARGET_NOTICE_KINDS = {"hunt_started": "hunt_started", "acquired": "target_acquired",
-                       "gap_persisting": "gap_persisting", "cap_reached": "cap_reached"}
+                       "gap_persisting": "gap_persisting", "cap_reached": "cap_reached",
+                       "account_limit": "account_limit", "preempted": "interruption"}
 
 
 def connect_notifications(emit: Callable[..., bool]) -> None:
@@ -39,7 +43,12 @@ def summaries(store) -> Callable[[], list[dict[str, Any]]]:
     table = TargetStore(store.engine)
 
     def read() -> list[dict[str, Any]]:
-        return [{"name": row.target.name, "desired": row.target.count, "held": row.stats.get("held")}
-                for row in table.list()]
+        out = []
+        for row in table.list():
+            view = row.to_json()
+            out.append({"name": row.target.name, "desired": row.target.count, "held": view["held"],
+                        "state": view["state"], "attempts": view["attempts"], "kind": row.target.kind,
+                        "hunt": hunt_line(view), "spec": f"{row.target.cloud} {spec_line(row.target)}"})
+        return out
 
     return read

@@ -128,6 +128,7 @@ def test_a_data_volume_kept_on_receipt_is_reattached_after_termination(race):
     assert data.was_deleted_with_instance and data.moved == data.settled == "reattached"
     volume = ec2(r).describe_volumes(VolumeIds=[data.disk_id])["Volumes"][0]
     assert volume["Attachments"][0]["InstanceId"] == task.record.launch.replacement_ids[0]
+    assert volume["Attachments"][0]["DeleteOnTermination"] is True  # as it was on the original
     assert r.emulator.calls_of("AttachVolume")[0]["t"] >= r.gone_at(API)
     assert billing_volumes(r) == []
 
@@ -140,7 +141,10 @@ def test_without_protection_the_data_volume_goes_with_the_instance_and_is_restor
     assert task.status == "done", task.reason
     assert task.record.race.policy == "source-image"  # 200 s of snapshot do not fit in 120
     data = next(d for d in task.record.race.disks if d.kind == "data")
-    assert not r.emulator.calls_of("ModifyInstanceAttribute")
+    # nothing kept on the original; the restored volume goes with the replacement as the original's did
+    modified = r.emulator.calls_of("ModifyInstanceAttribute")
+    assert [c["params"]["InstanceId"] for c in modified] == [task.record.launch.replacement_ids[0]]
+    assert modified[0]["params"]["BlockDeviceMapping.1.Ebs.DeleteOnTermination"] == "true"
     assert ec2(r).describe_volumes(Filters=[{"Name": "volume-id", "Values": [data.disk_id]}])["Volumes"] == []
     assert data.moved == "restored" and data.restored_id
 
@@ -161,6 +165,8 @@ def test_a_replacement_in_another_zone_gets_the_data_restored_from_the_fresh_sna
     restored = ec2(r).describe_volumes(VolumeIds=[data.restored_id])["Volumes"][0]
     assert restored["AvailabilityZone"] == "us-east-2b" and restored["Size"] == 20
     assert restored["Attachments"][0]["InstanceId"] == task.record.launch.replacement_ids[0]
+    # it goes with the replacement as the original's went with the original: never billing unseen
+    assert restored["Attachments"][0]["DeleteOnTermination"] is True
     assert data.settled == "deleted"  # the kept original, in the old zone, is given back
     assert billing_volumes(r) == []
     assert f"restored {data.disk_id} as {data.restored_id} in us-east-2b" in task.reason

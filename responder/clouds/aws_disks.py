@@ -59,7 +59,8 @@ class AwsDisksMixin:
 
     def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
                     delete_with_instance: bool = False) -> None:
-        # AttachVolume takes no DeleteOnTermination: the volume outlives the replacement (false).
+        # AttachVolume takes no DeleteOnTermination (it starts false): the executor sets it with
+        # ModifyInstanceAttribute once the volume shows on the replacement.
         self._call(region, "attach_volume", f"attaching {disk_id} to {instance_id} at {device}",
                    VolumeId=disk_id, InstanceId=instance_id, Device=device)
 

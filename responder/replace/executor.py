@@ -158,11 +158,16 @@ class Executor:
         [] when not yet (still creating, or detaching from the stopped original: EC2 keeps a stopped
         instance's volumes attached); None when the disk is gone or on someone else's instance."""
         disk_id, target = call.args["disk_id"], call.args["instance_id"]
+        goes_with = bool(call.args.get("delete_with_instance"))
         found = cloud.describe_disks(task.region, disk_ids=(disk_id,))
         if not found:
             return None
         disk = found[0]
         if disk.instance_id == target:
+            if goes_with and not disk.delete_with_instance:
+                # EC2's AttachVolume takes no DeleteOnTermination: set it once the volume is on the
+                # replacement, or it would outlive that replacement and bill unseen.
+                cloud.set_delete_with_instance(task.region, (disk_id,), True)
             return [disk_id]
         if disk.instance_id == task.instance_id:
             if disk.status != "detaching":
@@ -172,9 +177,8 @@ class Executor:
             return None
         if disk.status not in ("available", ""):
             return []
-        cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""),
-                          delete_with_instance=bool(call.args.get("delete_with_instance")))
-        return [disk_id]
+        cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""), delete_with_instance=goes_with)
+        return [] if goes_with else [disk_id]  # look again: the flag is checked once it is attached
 
     def _image_snapshots(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.image_snapshots(task.region, call.args["image_id"])

@@ -14,14 +14,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Always printed; the OCI lines (OCI_USER_OCID, ..., RESPONDER_OCI_ENDPOINT) follow when the scenario has an oci: section.
 EXPORTED = ["RESPONDER_ALIYUN_ENDPOINT", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            "RESPONDER_AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-            "OCI_USER_OCID", "OCI_TENANCY_OCID", "OCI_FINGERPRINT", "OCI_REGION", "OCI_COMPARTMENT_OCID", "OCI_KEY_FILE",
-            "RESPONDER_OCI_ENDPOINT"]
+            "RESPONDER_AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"]
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
@@ -36,33 +36,39 @@ class SandboxProcess:
     """`responder sandbox` in a subprocess; `exports` holds what it printed."""
 
     def __init__(self, *args: str, env_file: Path | None = None):
-        command = [sys.executable, "-m", "responder", "sandbox", "--port", "0", *args]
-        if env_file:
-            command += ["--env-file", str(env_file)]
+        # The env file is written whole and renamed before the same lines go to stdout, so it tells
+        # when every export (however many the scenario's clouds need) has been printed.
+        self._dir = tempfile.TemporaryDirectory()
+        self.env_file = Path(env_file) if env_file else Path(self._dir.name) / "sandbox.env"
+        command = [sys.executable, "-m", "responder", "sandbox", "--port", "0", *args, "--env-file", str(self.env_file)]
         # stderr to a file, not a pipe: a pipe nobody reads fills up and stalls a chatty server.
         self._err = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(command, cwd=ROOT, env=responder_env(), stdout=subprocess.PIPE,
                                      stderr=self._err, text=True)
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # what it printed on stdout
         self.exports: dict[str, str] = {}
 
     def wait_ready(self, timeout: float = 60) -> "SandboxProcess":
         def read():
-            for _ in EXPORTED:
-                line = self.proc.stdout.readline()
-                if not line:
-                    return
+            for line in self.proc.stdout:  # drained to the end, so the pipe never fills
                 self.lines.append(line.rstrip("\n"))
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if len(self.lines) < len(EXPORTED):
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while not self.env_file.exists() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        written = self.env_file.read_text().splitlines() if self.env_file.exists() else []
+        while len(self.lines) < len(written) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not written or self.lines[:len(written)] != written:
             self.stop()
             raise AssertionError(f"sandbox printed {self.lines!r} then stopped or stalled; stderr: {self.stderr()}")
-        for line in self.lines:
+        for line in written:
             name, _, value = line.removeprefix("export ").partition("=")
             self.exports[name] = value
+        missing = [name for name in EXPORTED if name not in self.exports]
+        assert not missing, f"sandbox did not export {missing}"
         return self
 
     @property
@@ -87,6 +93,8 @@ class SandboxProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if getattr(self, "_reader", None) is not None:
+            self._reader.join(5)  # stdout is closed: every line it printed is in self.lines
         return self.proc.returncode
 
     def stderr(self) -> str:

@@ -3,7 +3,8 @@
 
 Parts: log_context (binds task_id / instance_id / request_id for the code inside it, per thread
 and per request), ContextFilter (copies them onto each record), JsonFormatter, configure_logging
-(installs logsafe's redaction first, then one stderr handler), TEXT_FORMAT.
+(installs logsafe's redaction first, then one stderr handler), TEXT_FORMAT, configure_server_logging
+(the WSGI entry's text set-up: stdout, the FC Invoke lines bare).
 
 Redaction happens before formatting: install_log_redaction masks every record as it is made, and
 JsonFormatter masks the rendered fields once more with the active redactor, so a value bound in
@@ -23,6 +24,8 @@ from typing import Iterator
 from responder.logsafe import active_redactor, install_log_redaction
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LINE_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"  # the server's stdout lines
+FC_LOGGER = "responder.fc"  # the FC Invoke Start/End lines
 CONTEXT_FIELDS = ("task_id", "instance_id", "request_id")
 _context: dict[str, contextvars.ContextVar] = {name: contextvars.ContextVar(name, default=None)
                                                for name in CONTEXT_FIELDS}
@@ -90,9 +93,34 @@ def configure_logging(settings, level: str | None = None, stream=None) -> loggin
     root.addHandler(handler)
     root.setLevel(getattr(logging, (level or settings.log_level).upper(), logging.INFO))
     # The FC Invoke lines are ordinary records here (in JSON they carry their request id): undo
-    # the bare stdout handler the text set-up of responder.wsgi gives them, if it ran before.
-    fc = logging.getLogger("responder.fc")
+    # the bare stdout handler configure_server_logging gives them, if it ran before.
+    fc = logging.getLogger(FC_LOGGER)
     for old in [h for h in fc.handlers if getattr(h, "_responder_bare", False)]:
         fc.removeHandler(old)
     fc.propagate = True
     return handler
+
+
+
+def configure_server_logging(settings, stream=None) -> None:
+    """Idempotent: the root logger gets one stdout handler at RESPONDER_LOG_LEVEL; the FC logger
+    writes its lines with no prefix ("FC Invoke Start RequestId: <id>", FC's custom-runtime log
+    format) and does not repeat them through the root."""
+    install_log_redaction(settings)  # before the first record: every one is masked
+    stream = stream or sys.stdout
+    level = getattr(logging, settings.log_level, logging.INFO)
+    root = logging.getLogger()
+    if not any(getattr(h, "_responder", False) for h in root.handlers):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter(LINE_FORMAT))
+        handler._responder = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    fc = logging.getLogger(FC_LOGGER)
+    if not fc.handlers:
+        bare = logging.StreamHandler(stream)
+        bare.setFormatter(logging.Formatter("%(message)s"))
+        bare._responder_bare = True  # type: ignore[attr-defined]
+        fc.addHandler(bare)
+    fc.setLevel(logging.INFO)
+    fc.propagate = False

@@ -12,7 +12,7 @@ import pytest
 
 from responder.settings import Settings
 from responder.web import create_app
-from responder.wsgi import configure_logging
+from responder.logformat import configure_server_logging as configure_logging
 from tests.conftest import event_bytes
 
 FORGED = "aliyun/forged-not-recycling.json"

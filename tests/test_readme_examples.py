@@ -97,8 +97,10 @@ def test_the_curl_examples_answer_as_the_readme_says(shell_env, tmp_path):
     assert json.loads(answers[1])["duplicate"] is True
     assert json.loads(answers[2])["outcome"] == "rejected"
     assert json.loads(answers[3])["outcome"] == "accepted"
-    assert "instanceId" in json.loads(answers[4])["error"]
-    assert '"tasks"' in answers[5] and '"status"' in answers[5]
+    oci = json.loads(answers[4])
+    assert oci["outcome"] == "accepted" and "one-shot target preempted-" in oci["reason"]
+    assert "instanceId" in json.loads(answers[5])["error"]
+    assert '"tasks"' in answers[6] and '"status"' in answers[6]
 
 
 @pytest.mark.timeout(900)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sandbox_process import EXPORTED, SandboxProcess, responder_env, run_responder
+from sandbox_process import EXPORTED, ROOT, SandboxProcess, responder_env, run_responder
 
 ALIYUN_DOOMED = "i-bp1ecr7pz2yq4v5go2go"
 AWS_DOOMED = "i-1234567890abcdef0"
@@ -51,7 +51,12 @@ def test_a_signal_stops_it_cleanly(sig):
 def test_the_state_lists_images_instances_and_reservations_per_cloud(shared):
     state = shared.state()
     assert set(state) == {"aliyun", "aws", "oci"}
-    assert state["oci"] == {"instances": []}  # the OCI tenancy starts empty: hunting fills it
+    # the OCI tenancy holds only the preemptible instance events/oci/preemption-action.json names,
+    # taken back at the start; hunting fills the rest
+    (preempted,) = state["oci"]["instances"]
+    assert (preempted["id"], preempted["market"]) == (json.load(open(ROOT / "events/oci/preemption-action.json"))
+                                                      ["data"]["resourceId"], "spot")
+    assert preempted["status"] in ("TERMINATING", "TERMINATED")
     for cloud, doomed in (("aliyun", ALIYUN_DOOMED), ("aws", AWS_DOOMED)):
         assert set(state[cloud]) == {"images", "instances", "reservations"}
         inst = next(i for i in state[cloud]["instances"] if i["id"] == doomed)

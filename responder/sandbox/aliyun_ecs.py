@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
+from responder.sandbox.call_log import CallLog
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
@@ -63,7 +64,7 @@ def sign(secret: str, text: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-class AliyunEcsEmulator:
+class AliyunEcsEmulator(CallLog):
     """The ECS RPC API for one scenario, served by a threaded werkzeug server on 127.0.0.1."""
 
     def __init__(self, scenario: Scenario | None = None, access_key_id: str = "sandbox-key",
@@ -77,9 +78,9 @@ class AliyunEcsEmulator:
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
         self.endpoint = ""
-        self._calls: list[dict[str, Any]] = []
-        self._calls_lock = threading.Lock()
+        CallLog.__init__(self)
         self._nonces: set[str] = set()
+        self._nonces_lock = threading.Lock()
         self._http = LoopbackServer(self._wsgi, port, name="aliyun-ecs-emulator")
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -98,16 +99,6 @@ class AliyunEcsEmulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-    # -- inspection ------------------------------------------------------------------------
-    @property
-    def calls(self) -> list[dict[str, Any]]:
-        """Every request so far, in arrival order (a snapshot: safe to iterate while serving)."""
-        with self._calls_lock:
-            return list(self._calls)
-
-    def calls_of(self, action: str) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["action"] == action]
 
     # -- HTTP ------------------------------------------------------------------------------
     def wsgi(self, environ, start_response):
@@ -166,8 +157,7 @@ class AliyunEcsEmulator:
                  "params": {k: v for k, v in params.items() if k not in _SECRET_PARAMS}}
         if fault is not None:
             entry["fault"] = fault.kind
-        with self._calls_lock:
-            self._calls.append(entry)
+        self._log_call(entry)
 
     def _authenticate(self, method: str, params: dict[str, str]) -> None:
         if params.get("AccessKeyId") != self.access_key_id:
@@ -189,7 +179,7 @@ class AliyunEcsEmulator:
         if skew > 900:
             raise EcsError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
         nonce = params.get("SignatureNonce", "")
-        with self._calls_lock:
+        with self._nonces_lock:
             if not nonce or nonce in self._nonces:
                 raise EcsError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
             self._nonces.add(nonce)

@@ -1,6 +1,6 @@
 """A wire-level EC2 for tests and newcomers: moto, served in-process, behind a scenario middleware.
 
-Parts: AwsEc2Emulator (start/stop/context manager, `endpoint_url`, `calls`, `clock`, `stock`),
+Parts: AwsEc2Emulator (start/stop/context manager, `endpoint_url`, `calls` from CallLog, `clock`, `stock`),
 its WSGI middleware (records every call, adds the scenario's latency and injected faults, answers
 what moto lacks, and otherwise forwards to moto's own WSGI app), and the `/_sandbox/*` control
 routes (advance scenario time, read the call log and the stock). ClientToken idempotency is one
@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import re
-import threading
 import time
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -33,6 +32,7 @@ from urllib.parse import urlencode
 from responder.sandbox import (aws_allocation, aws_capacity, aws_launch, aws_private_ip, aws_race, aws_retention,
                                aws_scores, aws_seed, aws_volumes)
 from responder.sandbox.aws_tokens import ClientTokens
+from responder.sandbox.call_log import CallLog
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
 from responder.sandbox.scenario import Scenario, load_scenario
@@ -89,7 +89,7 @@ class Call:
 Handler = Callable[[Call], "tuple[int, bytes]"]
 
 
-class AwsEc2Emulator:
+class AwsEc2Emulator(CallLog):
     """moto's EC2 on 127.0.0.1, driven by a scenario. `with AwsEc2Emulator(scn) as emu: ...`"""
 
     def __init__(self, scenario: Scenario | str | dict | None = None, port: int = 0, clock=None):
@@ -104,8 +104,7 @@ class AwsEc2Emulator:
         self.faults = self.scenario.new_faults()
         self.race = aws_race.AwsRace(self.scenario, self.clock)
         self.backends: dict[str, Any] = {}
-        self.calls: list[dict[str, Any]] = []
-        self._calls_lock = threading.Lock()
+        CallLog.__init__(self)
         self.views: dict[str, aws_capacity.RegionView] = {}
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
         self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds, self.race.image_seconds)
@@ -175,10 +174,6 @@ class AwsEc2Emulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def calls_of(self, action: str) -> list[dict[str, Any]]:
-        with self._calls_lock:
-            return [c for c in self.calls if c["action"] == action]
-
     # -- the middleware --------------------------------------------------------------------
     def _record(self, action: str, status: int, code: str, params: dict[str, str],
                 t: float | None = None, wall: float | None = None, fault: str | None = None) -> None:
@@ -186,8 +181,7 @@ class AwsEc2Emulator:
         entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall}
         if fault:
             entry["fault"] = fault
-        with self._calls_lock:
-            self.calls.append(entry)
+        self._log_call(entry)
 
     def _region_of(self, environ: dict[str, Any]) -> str:
         """The region of the SigV4 credential scope (curl without a signature: the first region)."""
@@ -274,8 +268,7 @@ class AwsEc2Emulator:
             self.clock.advance(float(q.get("seconds", "0")))
             payload: Any = {"now": self.clock()}
         elif path == "/_sandbox/calls":
-            with self._calls_lock:
-                payload = list(self.calls)
+            payload = self.calls
         elif path == "/_sandbox/stock":
             payload = {"available": self.stock.available(q.get("type", ""), q.get("zone", ""), q.get("market", "ondemand"))}
         else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
 from typing import Any, Callable
@@ -24,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.wrappers import Request, Response
 
 from responder.sandbox import oci_render as render
+from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.oci_sign import SignatureError, load_public_key, verify
 from responder.sandbox.oci_world import OciConfig, OciError, OciWorld, not_found
@@ -45,7 +45,7 @@ def _get(world: OciWorld, find: Callable[[str], Any], render_one: Callable) -> C
     return one
 
 
-class OciEmulator:
+class OciEmulator(CallLog):
     """The OCI API for one scenario's `oci:` section, verified against one API key."""
 
     def __init__(self, scenario: Scenario, public_key_pem: str, fingerprint: str, clock=None, port: int = 0):
@@ -56,8 +56,7 @@ class OciEmulator:
         self.faults = scenario.new_faults()
         self.key_id = f"{self.config.tenancy}/{self.config.user}/{fingerprint}"
         self._public_key = load_public_key(public_key_pem)
-        self._calls: list[dict[str, Any]] = []
-        self._calls_lock = threading.Lock()
+        CallLog.__init__(self)
         self._http = LoopbackServer(self.wsgi, port, name="oci-emulator")
         self.endpoint = ""
         w = self.world
@@ -90,14 +89,6 @@ class OciEmulator:
 
     def stop(self) -> None:
         self._http.stop()
-
-    @property
-    def calls(self) -> list[dict[str, Any]]:
-        with self._calls_lock:
-            return list(self._calls)
-
-    def calls_of(self, operation: str) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["action"] == operation]
 
     # -- HTTP ------------------------------------------------------------------------------
     def wsgi(self, environ, start_response):
@@ -166,5 +157,4 @@ class OciEmulator:
         entry = {"action": operation, "status": status, "code": code, "t": started}
         if fault is not None:
             entry["fault"] = fault.kind
-        with self._calls_lock:
-            self._calls.append(entry)
+        self._log_call(entry)

@@ -124,8 +124,7 @@ class SharedSandbox:
         if self.aliyun is not None:
             out["aliyun"] = self.aliyun.calls
         if self.aws is not None:
-            with self.aws._calls_lock:
-                out["aws"] = list(self.aws.calls)
+            out["aws"] = self.aws.calls
         if self.oci is not None:
             out["oci"] = self.oci.emulator.calls
         return out

@@ -3,25 +3,39 @@
 (`responder db upgrade | current`).
 
 Parts: cli (click group), serve, replay, tick, sandbox (one shared sandbox cloud for many
-processes), build_runtime (settings + store + clouds, real or sandbox), open_store (a Store, or one
-line and exit 1), outcome_json (what replay prints).
+processes), outcome_json (what replay prints). What every command shares (settings, logging, the
+store, the clouds) is in cli_common.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from responder.cli_common import build_runtime, settings_or_usage_error, setup_logging
+from responder.db_cli import db
 from responder.errors import BadEvent
 from responder.extras import sandbox_or_usage_error
+from responder.intake import handle_events
+from responder.logfiles import LogDirUnwritable, configure_log_file
+from responder.logsafe import install_log_redaction
+from responder.model import Interruption
+from responder.notify.service import attach
+from responder.odcr.cli import odcr
+from responder.parsing import parse_body
+from responder.protect.cli import orphans, protect
+from responder.protect.tick import tick_protect
+from responder.replace.record import Task
+from responder.replace.runner import TaskRunner
 from responder.settings import Settings, SettingsError
+from responder.spot.cli import nodepools, spot_scores
 from responder.store import UNFINISHED
+from responder.targets.cli import targets
+from responder.targets.tick import tick_targets
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 REPLAY_EXIT_CODES = ("\b\nExit codes:\n  0  done, ignored or a duplicate of a finished task\n"
@@ -29,89 +43,10 @@ REPLAY_EXIT_CODES = ("\b\nExit codes:\n  0  done, ignored or a duplicate of a fi
                      "  3  rejected (the cloud does not confirm the interruption)")
 
 
-def _setup_logging(level: str, settings: Settings) -> None:
-    from responder.logsafe import install_log_redaction
-
-    install_log_redaction(settings)  # before the first record: every one is masked
-    from responder.logfiles import configure_log_file
-
-    root = logging.getLogger()
-    for dated in [h for h in root.handlers if getattr(h, "_responder_file", False)]:
-        root.removeHandler(dated)  # basicConfig adds its console only to a root without handlers
-        dated.close()
-    if settings.log_format == "json":  # one JSON object per line, with task / instance / request ids
-        from responder.logformat import configure_logging
-
-        configure_logging(settings, level)
-    else:
-        logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    configure_log_file(settings)  # RESPONDER_LOG_DIR: the same records to a file a day
-
-
-def build_runtime(sandbox: bool, scenario: str | None, database_url: str | None, settings: Settings,
-                  only: tuple[str, ...] | None = None):
-    """(settings, store, clouds, sandbox-or-None). The sandbox keeps its store in a temp file."""
-    box = None
-    clouds = None
-    if sandbox:
-        sandbox_or_usage_error()
-        from responder.sandbox.runtime import start_sandbox
-
-        box = start_sandbox(scenario, only=only)
-        clouds = box.clouds
-        if box.oci is not None:  # OCI settings name the sandbox's tenancy, region and key, as a .env would
-            settings = settings.with_(clouds=tuple(dict.fromkeys(settings.clouds + ("oci",))),
-                                      **box.oci.settings_fields())
-        if not database_url:
-            database_url = f"sqlite:///{tempfile.mkdtemp(prefix='responder-')}/sandbox.db"
-    elif scenario:
-        raise click.UsageError("--scenario only makes sense with --sandbox")
-    if database_url:
-        settings = settings.with_(database_url=database_url)
-    else:
-        from responder.targets.secret_url import SecretRefused, with_secret_url
-
-        try:
-            settings = with_secret_url(settings)
-        except SecretRefused as exc:
-            raise click.ClickException(str(exc)) from None
-    if clouds is None:
-        from responder.clouds.factory import clouds_from_settings
-
-        clouds = clouds_from_settings(settings)
-    # The sandbox's store is a scratch one: it upgrades itself, even at a server URL.
-    return settings, open_store(settings.database_url, upgrade=True if sandbox else None), clouds, box
-
-
-def open_store(url: str, upgrade: bool | None = None):
-    """Store(url), or one line on stderr and exit 1 when it is down or its schema is behind."""
-    from responder.migrations import SchemaOutOfDate
-    from responder.store import Store, StoreUnavailable, redact_url
-
-    try:
-        return Store(url, upgrade=upgrade)
-    except StoreUnavailable as exc:
-        raise click.ClickException(f"{exc} at {redact_url(url)}") from None
-    except SchemaOutOfDate as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 @click.group(epilog="Exit codes: see `responder replay --help` and `responder odcr --help`.")
 @click.version_option(package_name="interruption-responder")
 def cli() -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
-    from responder.logsafe import install_log_redaction
-
-    from responder.logfiles import LogDirUnwritable, configure_log_file
-
     try:  # every subcommand (odcr too) logs through the redaction, even one that sets up no logging
         settings = Settings.from_env()
     except SettingsError:
@@ -133,11 +68,10 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
     """Serve /invoke, /events, /tasks, /healthz and /metrics, with a background ticker."""
     from werkzeug.serving import run_simple
 
-    from responder.replace.runner import TaskRunner
     from responder.web import create_app
 
-    settings = _settings()
-    _setup_logging(settings.log_level, settings)
+    settings = settings_or_usage_error()
+    setup_logging(settings.log_level, settings)
     settings, store, clouds, box = build_runtime(sandbox, scenario, database_url, settings)
     app = create_app(settings, runner=TaskRunner(store, clouds, settings))
     app.start_ticker()
@@ -165,14 +99,8 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
 def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, timeout: float,
            database_url: str | None) -> None:
     """Run one event file to completion and print the outcome."""
-    from responder.model import Interruption
-    from responder.parsing import parse_body
-    from responder.replace.runner import TaskRunner
-    from responder.intake import handle_events
-    from responder.replace.record import Task
-
-    settings = _settings()
-    _setup_logging("WARNING" if as_json else settings.log_level, settings)
+    settings = settings_or_usage_error()
+    setup_logging("WARNING" if as_json else settings.log_level, settings)
     try:
         events = parse_body(Path(event_file).read_bytes(), settings.max_body_bytes)
     except BadEvent as exc:  # refused before any cloud starts
@@ -238,15 +166,9 @@ def _emit(summary: dict, as_json: bool) -> None:
 @click.option("--database-url", default=None, help="Task store URL.")
 def tick(database_url: str | None) -> None:
     """Advance every due task once (cron / timer trigger)."""
-    from responder.replace.runner import TaskRunner
-
-    settings = _settings()
-    _setup_logging(settings.log_level, settings)
+    settings = settings_or_usage_error()
+    setup_logging(settings.log_level, settings)
     settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
-    from responder.notify.service import attach
-    from responder.protect.tick import tick_protect
-    from responder.targets.tick import tick_targets
-
     runner = TaskRunner(store, clouds, settings)
     notifier = attach(runner, settings)
     advanced = runner.tick()
@@ -264,11 +186,13 @@ def tick(database_url: str | None) -> None:
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Also write the export lines to this file.")
 def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) -> None:
     """Serve both sandbox clouds on one port; print `export` lines that point responder at it."""
+    sandbox_or_usage_error()
+    # Lazy: the sandbox (moto, the emulators) is an install extra a production install lacks.
     from responder.sandbox.scenario import ScenarioError, load_scenario
     from responder.sandbox.shared import run_shared
 
-    settings = _settings()
-    _setup_logging(settings.log_level, settings)
+    settings = settings_or_usage_error()
+    setup_logging(settings.log_level, settings)
     try:
         loaded = load_scenario(scenario)
     except ScenarioError as exc:
@@ -276,53 +200,8 @@ def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) ->
     run_shared(loaded, host, port, env_file)
 
 
-def _register_odcr() -> None:
-    try:
-        from responder.odcr.cli import odcr
-    except ImportError:  # the ODCR manager lands separately
-        return
-    cli.add_command(odcr)
-
-
-_register_odcr()
-
-
-def _register_spot() -> None:
-    from responder.spot.cli import nodepools, spot_scores
-
-    cli.add_command(spot_scores)
-    cli.add_command(nodepools)
-
-
-_register_spot()
-
-
-def _register_targets() -> None:
-    from responder.targets.cli import targets
-
-    cli.add_command(targets)
-
-
-_register_targets()
-
-
-def _register_db() -> None:
-    from responder.db_cli import db
-
-    cli.add_command(db)
-
-
-_register_db()
-
-
-def _register_protect() -> None:
-    from responder.protect.cli import orphans, protect
-
-    cli.add_command(protect)
-    cli.add_command(orphans)
-
-
-_register_protect()
+for command in (odcr, spot_scores, nodepools, targets, db, protect, orphans):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import time
 
 import click
 
+from responder.cli_common import build_runtime, settings_or_usage_error
 from responder.protect.ahead import protect_fleet
 from responder.protect.leftovers import GRACE_SECONDS, cloud_orphans, places_to_scan, task_open_in
 from responder.protect.orphans import find_orphans
@@ -30,12 +31,10 @@ from responder.protect.orphans import find_orphans
 def protect(cloud: str, region: str, tag: str, period: float, keep: int, grace: float,
             database_url: str | None) -> None:
     """Keep a recent image of each tagged instance; delete our older ones (never another's)."""
-    from responder.cli import _settings, build_runtime
-
     if "=" not in tag:
         raise click.BadParameter("must be key=value", param_hint="--tag")
     key, _, value = tag.partition("=")
-    _, store, clouds, _ = build_runtime(False, None, database_url, _settings())
+    _, store, clouds, _ = build_runtime(False, None, database_url, settings_or_usage_error())
     if cloud not in clouds:
         raise click.UsageError(f"no {cloud} cloud is configured")
     report = protect_fleet(clouds[cloud], region, (key.strip(), value.strip()), period, time.time(), keep=keep,
@@ -68,9 +67,7 @@ def orphans(places: tuple[tuple[str, str], ...], keep: int | None, grace: float,
     """List what the responder made or kept that still bills: kept disks and EIPs (task records),
     and in the cloud our images beyond --keep with their snapshots, our snapshots whose image is
     gone, our launch templates of ended tasks. Exit 1 when there is any."""
-    from responder.cli import _settings, build_runtime
-
-    settings, store, clouds, _ = build_runtime(False, None, database_url, _settings())
+    settings, store, clouds, _ = build_runtime(False, None, database_url, settings_or_usage_error())
     found = find_orphans(store, clouds)
     found += cloud_orphans(clouds, places_to_scan(store, settings, places), keep or settings.protect_keep,
                            task_open_in(store), time.time(), grace)

@@ -10,6 +10,7 @@ or the cloud could not be reached.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import sys
@@ -17,7 +18,16 @@ from pathlib import Path
 
 import click
 
-from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid, check_target
+from responder.cli_common import open_store, settings_or_usage_error
+from responder.clouds.factory import clouds_from_settings
+from responder.errors import CloudError
+from responder.targets.checks import check_target
+from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
+from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid
+from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
+from responder.targets.oci_resolve import check_oci_with_cloud
+from responder.clouds.secret_url import with_secret_url
+from responder.targets.table import TargetExists, TargetStore
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -87,11 +97,8 @@ def _fail(exc: TargetInvalid):
 
 
 def _open(database_url: str | None):
-    from responder.cli import _settings, open_store
-    from responder.targets.secret_url import with_secret_url
-    from responder.targets.table import TargetStore
 
-    settings = _settings()
+    settings = settings_or_usage_error()
     if database_url:
         settings = settings.with_(database_url=database_url)
     else:
@@ -107,7 +114,6 @@ def _build(base: Target | None, name: str, o: dict) -> Target:
     launch = base.launch if base else LaunchSpec()
     user_data = launch.user_data
     if o.get("user_data_file"):
-        import base64
 
         user_data = base64.b64encode(Path(o["user_data_file"]).read_bytes()).decode("ascii")
     launch = LaunchSpec(
@@ -146,13 +152,10 @@ def _read_key(path: str) -> str:
 def check_with_cloud(t: Target, clouds: dict) -> None:
     """Unknown types are refused by the cloud's own catalog (no write is made); OCI: the ADs,
     the subnet and the image must exist."""
-    from responder.errors import CloudError
-
     cloud = clouds.get(t.cloud)
     if cloud is None:
         raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
     if t.cloud == "oci":
-        from responder.targets.oci_resolve import check_oci_with_cloud
 
         return check_oci_with_cloud(t, cloud)
     try:
@@ -173,7 +176,6 @@ def check_with_cloud(t: Target, clouds: dict) -> None:
 def _validated(t: Target, settings, no_cloud_check: bool) -> Target:
     check_target(t, settings.max_target_count)
     if not no_cloud_check:
-        from responder.clouds.factory import clouds_from_settings
 
         check_with_cloud(t, clouds_from_settings(settings))
     return t
@@ -195,8 +197,6 @@ def _show(row, as_json: bool) -> None:
 @target_options
 def add(name: str, database_url, no_cloud_check: bool, as_json: bool, **o):
     """Add a target; it is reconciled at the next tick."""
-    from responder.targets.table import TargetExists
-
     settings, _, tstore = _open(database_url)
     try:
         t = _validated(_build(None, name, o), settings, no_cloud_check)
@@ -280,9 +280,6 @@ def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url
     """Import InstanceType / AvailabilityZone / Target_Capacity rows as reservation targets
     (Current_Capacity is shown, never trusted: the cloud is read at the next tick), or an OCI
     provisioner's .env (--oci-env) as its two hunting targets."""
-    from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
-    from responder.targets.table import TargetExists
-
     if bool(source) == bool(oci_env):
         _fail(TargetInvalid("from", "give --from (the old table) or --oci-env (an OCI .env), one of them"))
     if oci_env:
@@ -311,8 +308,6 @@ def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url
 def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json):
     """Both targets are checked before either is stored; a re-import finds them by name and
     changes only what the file changed."""
-    from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
-
     settings, _, tstore = _open(database_url)
     try:
         made = targets_from_oci_env(path, settings.max_target_count, prefix)

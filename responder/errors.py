@@ -4,7 +4,8 @@ Parts: CloudError (base, carries code/message/operation), NoCapacity, AccountLim
 that is the account's own limit, not the region's stock), Transient (the call may
 succeed if made again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a
 Transient the API asked for), NotFound, Invalid, TokenReused (the cloud saw this ClientToken with
-other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge.
+other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge; Unavailable (the store or a cloud is down: the
+edge answers 503 so the platform redelivers).
 
 Adapters raise these; callers decide. Unknown cloud codes are Fatal: retrying an error we do not
 understand risks spending money twice. Retrying a Transient create is safe only because every
@@ -72,3 +73,7 @@ class BadEvent(ValueError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+class Unavailable(Exception):
+    """The store or a cloud is down: the edge answers 503 so the platform redelivers."""

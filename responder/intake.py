@@ -2,7 +2,7 @@
 events → what to do with each → the answer.
 
 Parts: Action, action_for (the pure decision: what an event asks of us under these settings),
-Unavailable (the store or a cloud is down: 503, redeliver), handle_body (parse, then act),
+handle_body (parse, then act),
 _unconfigured (an event for a cloud without credentials: 2xx `unconfigured`, logged and notified,
 because no redelivery can fix a missing credential; a 503 would be redelivered forever),
 handle_events (act on parsed events; replay parses first to know which sandbox clouds to start); an
@@ -12,17 +12,24 @@ OCI preemption goes to responder.targets.preemption (verified, recorded, relaunc
 from __future__ import annotations
 
 import logging
+import time
 from enum import Enum
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from responder import notify
+from responder.clouds.factory import unconfigured_reason
+from responder.errors import Unavailable
 from responder.metrics import Metrics
 from responder.model import Cloud, EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
+from responder.protect.tick import tick_protect
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
 from responder.store_connect import StoreUnavailable
+from responder.targets.preemption import handle_oci_preemption
+from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.intake")
 
@@ -49,10 +56,6 @@ def action_for(event, settings: Settings) -> Action:
     return Action.REPLACE
 
 
-class Unavailable(Exception):
-    """The store or a cloud is down: answer 503 so the platform redelivers."""
-
-
 def handle_body(runner: TaskRunner, raw: bytes, metrics: Metrics | None = None) -> tuple[int, dict[str, Any]]:
     """Parse and act on one delivery; returns (HTTP status, JSON body). Raises BadEvent / Unavailable."""
     return handle_events(runner, parse_body(raw, runner.settings.max_body_bytes), metrics)
@@ -76,8 +79,6 @@ def handle_events(runner: TaskRunner, events: list, metrics: Metrics | None = No
 def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     action = action_for(event, runner.settings)
     if action == Action.TICK:
-        from responder.protect.tick import tick_protect
-        from responder.targets.tick import tick_targets
 
         return {"outcome": "ticked", "advanced": runner.tick(), "targets": tick_targets(runner),
                 "protect": tick_protect(runner)}
@@ -95,7 +96,6 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     if event.cloud.value not in runner.clouds:
         return _unconfigured(runner, event, labels)
     if event.cloud == Cloud.OCI:  # no notice window to image in: the owning target relaunches it
-        from responder.targets.preemption import handle_oci_preemption
 
         try:
             return handle_oci_preemption(runner, event, labels)
@@ -114,16 +114,10 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
 
 
 def _unconfigured(runner: TaskRunner, event: Interruption, labels: dict[str, str]) -> dict[str, Any]:
-    from responder.clouds.factory import unconfigured_reason
-
     reason = unconfigured_reason(event.cloud.value, runner.settings)
     log.error("event for %s %s %s not acted on: %s", event.cloud.value, event.region, event.instance_id, reason)
-    if runner.settings.notify_webhook_url:
-        from responder.notify.webhook import WebhookNotifier
-
-        WebhookNotifier(runner.settings.notify_webhook_url).notice(
-            f"[responder] {event.cloud.value} {event.region} {event.instance_id}: unconfigured — {reason}",
-            cloud=event.cloud.value, region=event.region, instance_id=event.instance_id, status="unconfigured",
-            reason=reason)
+    # Through the outbox like every message; one per instance and hour however often it is redelivered.
+    notify.emit("unconfigured", f"unconfigured:{event.key}:{int(time.time() // 3600)}", cloud=event.cloud.value,
+                region=event.region, instance_id=event.instance_id, reason=reason)
     return {"outcome": "unconfigured", "reason": reason, "instance_id": event.instance_id,
             "region": event.region, **labels}

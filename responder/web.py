@@ -26,16 +26,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from responder import __version__
-from responder.errors import BadEvent, CloudError
+from responder.clouds.factory import clouds_from_settings, unconfigured_clouds, unconfigured_reason
+from responder.errors import BadEvent, CloudError, Unavailable
+from responder.intake import handle_body
 from responder.logformat import bind as bind_log_context
-from responder.metrics import CountingCloud, Metrics, StoreCollector
-from responder.intake import Unavailable, handle_body
 from responder.logsafe import active_redactor
-from responder.settings import Settings
-from responder.store import Store, StoreUnavailable
-from responder.replace.runner import TaskRunner
+from responder.metrics import CountingCloud, Metrics, StoreCollector
+from responder.notify.service import Dispatcher, attach
 from responder.protect.tick import tick_protect
+from responder.replace.record import Task
+from responder.replace.runner import TaskRunner
+from responder.settings import Settings
+from responder.status.page import render_status
+from responder.store import Store, StoreUnavailable
+from responder.targets.routes import register as register_targets
+from responder.clouds.secret_url import with_secret_url
 from responder.targets.tick import tick_targets
+from responder.targets.wiring import summaries
 
 log = logging.getLogger("responder.web")
 fc_log = logging.getLogger("responder.fc")  # the FC Invoke Start/End lines (bare, see responder.wsgi)
@@ -105,7 +112,6 @@ def _basic_auth_token() -> str:
 
 
 def _unconfigured(settings: Settings, clouds: dict) -> dict[str, str]:
-    from responder.clouds.factory import unconfigured_reason
 
     return {cloud: unconfigured_reason(cloud, settings) for cloud in settings.clouds if cloud not in clouds}
 
@@ -117,11 +123,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     settings = settings or Settings.from_env()
     if runner is None:
         if store is None:
-            from responder.targets.secret_url import with_secret_url
 
             store = Store(with_secret_url(settings).database_url)
         if clouds is None:
-            from responder.clouds.factory import clouds_from_settings, unconfigured_clouds
 
             clouds = clouds_from_settings(settings, unconfigured_clouds(settings))
         # RESPONDER_NOTIFY_WEBHOOK_URL is one outbox channel now (notify.channels), not a hook.
@@ -130,8 +134,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     for name, cloud in list(runner.clouds.items()):  # in place: the executor holds this very dict
         if not isinstance(cloud, CountingCloud):
             runner.clouds[name] = CountingCloud(cloud, name, metrics)
-    from responder.notify.service import attach
-    from responder.targets.wiring import summaries
 
     targets = targets or summaries(runner.store)
     notifier = attach(runner, settings, metrics=metrics, targets=targets)
@@ -144,7 +146,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     previous_finish = runner.on_finish
 
     def on_finish(task):
-        from responder.replace.record import Task
 
         metrics.finished.labels(task.cloud, task.status).inc()
         metrics.observe_task(Task(task))
@@ -166,7 +167,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         ticker.start()
         app.extensions["responder"]["ticker"] = ticker
         if notifier is not None:  # its own thread: a slow channel never delays a replacement
-            from responder.notify.service import Dispatcher
 
             dispatcher = Dispatcher(notifier, interval=max(settings.tick_interval, 1.0))
             dispatcher.start()
@@ -200,7 +200,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                 _basic_auth_token().encode(), settings.auth_token.encode())):
             return Response(UNAUTHORISED + ", or the token as the password of HTTP Basic", 401,
                             {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
-        from responder.status.page import render_status
 
         return Response(render_status(runner.store, targets=targets,
                                       channel_health=notifier.health if notifier else None),
@@ -274,8 +273,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     @app.get("/metrics")
     def metrics_endpoint():
         return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
-
-    from responder.targets.routes import register as register_targets
 
     register_targets(app, lambda: _authorised(settings), UNAUTHORISED)
 

@@ -157,7 +157,6 @@ def _answer_text(response) -> str:
 
 def test_a_full_flow_leaks_no_planted_secret_into_logs_answers_or_notifications(
         tmp_path, captured_logs, receiver, planted_clouds):
-    from responder.notify.webhook import WebhookNotifier
     from responder.replace.runner import TaskRunner
     from responder.store import Store
     from responder.web import create_app
@@ -165,8 +164,9 @@ def test_a_full_flow_leaks_no_planted_secret_into_logs_answers_or_notifications(
     clouds, seen, _ = planted_clouds
     settings = planted_settings(tmp_path, receiver.url)
     install_log_redaction(settings)
-    runner = TaskRunner(Store(settings.database_url), clouds, settings, on_finish=WebhookNotifier(receiver.url))
-    client = create_app(settings, runner=runner).test_client()
+    runner = TaskRunner(Store(settings.database_url), clouds, settings)
+    app = create_app(settings, runner=runner)
+    client = app.test_client()
     bearer, header = {"Authorization": f"Bearer {AUTH_TOKEN}"}, {"X-Responder-Token": AUTH_TOKEN}
     answers = []
 
@@ -188,6 +188,7 @@ def test_a_full_flow_leaks_no_planted_secret_into_logs_answers_or_notifications(
                 client.post(f"/events?token={AUTH_TOKEN}", data=b"{}"), client.get("/tasks/t-nope", headers=bearer),
                 client.post("/invoke", data=b"[" * 10_000)]
     assert [a.status_code for a in answers[-9:]] == [200, 200, 200, 200, 401, 400, 400, 404, 400]
+    app.extensions["responder"]["notifier"].tick()  # the outbox, as every message goes out
 
     # The secrets really went through the code that could leak them:
     assert ALIYUN_STS in seen["aliyun"] and AWS_SESSION in seen["aws"]
@@ -232,7 +233,6 @@ def test_a_task_failed_by_a_credentials_error_leaks_nothing_in_its_reason_answer
     """A wrong secret: the ECS API refuses the signature, the SDK logs the refusal and the
     request parameters (with the STS token), and the task fails with the SDK's error as reason."""
     from responder.clouds.aliyun import AliyunCloud
-    from responder.notify.webhook import WebhookNotifier
     from responder.replace.runner import TaskRunner
     from responder.store import Store
     from responder.web import create_app
@@ -242,8 +242,9 @@ def test_a_task_failed_by_a_credentials_error_leaks_nothing_in_its_reason_answer
     install_log_redaction(settings)
     wrong = {"aliyun": AliyunCloud(ALIYUN_KEY_ID, "not-the-secret", security_token=ALIYUN_STS,
                                    endpoint=emulators["aliyun"].endpoint)}
-    runner = TaskRunner(Store(settings.database_url), wrong, settings, on_finish=WebhookNotifier(receiver.url))
-    client = create_app(settings, runner=runner).test_client()
+    runner = TaskRunner(Store(settings.database_url), wrong, settings)
+    app = create_app(settings, runner=runner)
+    client = app.test_client()
     answer = client.post("/events", data=event_bytes("aliyun/cloudmonitor-interruption.json"),
                          headers={"X-Responder-Token": AUTH_TOKEN})
     task = runner.store.get_by_key(f"aliyun:cn-hangzhou:{ALIYUN_INSTANCE}")
@@ -251,6 +252,7 @@ def test_a_task_failed_by_a_credentials_error_leaks_nothing_in_its_reason_answer
     assert task.status == "failed" and "AccessKeySecret" in task.reason
     assert any(line.startswith("ERROR aliyunsdkcore") and "InvalidAccessKeySecret" in line
                for line in captured_logs.lines)
+    app.extensions["responder"]["notifier"].tick()
     assert [json.loads(b)["task"]["status"] for b in receiver.bodies] == ["failed"]
     shown = client.get(f"/tasks/{task.id}", headers={"X-Responder-Token": AUTH_TOKEN})
     for text in (_answer_text(answer), _answer_text(shown), *[b.decode() for b in receiver.bodies],

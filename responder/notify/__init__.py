@@ -1,9 +1,9 @@
 """Notifications: an outbox written with the state change, delivered to apprise channels.
 
 Parts: messages (notices and their text), channels (apprise and plain POST), delivery (the
-outbox deliverer), daily (the daily report), service (Notifier, Dispatcher), webhook (the old
-single webhook's body), and the functions other flows call: `install` (the process's Notifier,
-set by the app factory) and `emit(kind, dedupe_key=None, level=None, **fields)`.
+outbox deliverer), daily (the daily report), service (Notifier, Dispatcher), and the functions
+other flows call: `install` (the process's Notifier, set by the app factory) and
+`emit(kind, dedupe_key=None, level=None, **fields)`. Every message goes through the outbox.
 
 `emit` writes one outbox row in its own transaction, routed to the configured channels; with no
 channel configured it writes nothing and returns False. A caller that changes state in a

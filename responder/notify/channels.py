@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import requests
 
 from responder.logsafe import active_redactor
-from responder.settings import SettingsError
 from responder.notify.messages import FINISHED_KINDS, KINDS, LEVELS, Notice, plain_body, render
+from responder.settings import SettingsError
 
 log = logging.getLogger("responder.notify")
 logging.getLogger("apprise").setLevel(logging.WARNING)  # its INFO/DEBUG lines quote request URLs
@@ -73,6 +73,7 @@ class PlainPostChannel(Channel):
 class AppriseChannel(Channel):
     def __init__(self, url: str, **kwargs):
         super().__init__(url, **kwargs)
+        # Lazy: apprise loads its plugins (about 0.2 s); only a process with a channel pays for it.
         import apprise
 
         self._apprise = apprise

@@ -4,7 +4,7 @@ Parts: KINDS, LEVELS, Notice (one notification, as an outbox row, with the chann
 make_notice, task_notices (the
 notices a task's current state implies: interruption, replaced, rejected, failed, cap reached),
 timeline (the task's milestones relative to receipt and to the original's release), render (a
-short title and Markdown body), NOTICE_SECONDS.
+short title and Markdown body).
 
 Every field passes through logsafe.public_task_view before it is stored, so user data becomes
 its size and hash and credential-shaped text is masked; fields named like secrets are dropped.
@@ -19,22 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responder.logsafe import public_task_view
+from responder.model import NOTICE_SECONDS
 
 LEVELS = ("info", "success", "warning", "failure")  # apprise's NotifyType values, mildest first
 KINDS = {  # kind → default level
     "started": "info", "interruption": "warning", "replaced": "success", "rejected": "warning",
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
+    "unconfigured": "failure",
 }
-# How long the clouds give between the notice and the release, used as the release time when no
-# state change told us when the original really went. Aliyun: "the instance enters the Pending
-# Release status. Then, the instance is released in about five minutes"
-# (alibabacloud.com/help/faq-detail/48269.htm). AWS: "a warning that is issued two minutes before
-# Amazon EC2 stops or terminates your Spot Instance"
-# (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html). "About"
-# five minutes could be less; the gap is then measured from a release that came earlier than we
-# assume, i.e. shown smaller than it was: a state-change event, when it arrives, replaces it.
-NOTICE_SECONDS = {"aliyun": 300.0, "aws": 120.0}
+# NOTICE_SECONDS (model.py) is the release time when no state change told us when the original
+# really went. "About" five minutes could be less; the gap is then measured from a release that
+# came earlier than we assume, i.e. shown smaller than it was: a state-change event replaces it.
 _SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|credential|user_?data|key_?pair|authorization)")
 CAP_SETTINGS = ("RESPONDER_MAX_LAUNCHES_PER_HOUR", "RESPONDER_MAX_SPEND_PER_EVENT")
 
@@ -159,6 +155,7 @@ TITLES = {
     "target_acquired": "Target acquired", "gap_persisting": "Capacity gap persisting",
     "hunt_started": "Capacity hunt started", "daily_report": "Daily report",
     "account_limit": "Account limit full (not the cloud's capacity)",
+    "unconfigured": "Event not acted on: cloud unconfigured",
 }
 _SHOWN_LAST = ("reason", "todo")
 
@@ -226,7 +223,9 @@ def _joined(value: Any) -> str:
 
 
 FINISHED_STATUS = {"replaced": "done", "failed": "failed", "cap_reached": "failed", "rejected": "rejected"}
-FINISHED_KINDS = frozenset(FINISHED_STATUS)  # what RESPONDER_NOTIFY_WEBHOOK_URL has always been sent
+# What RESPONDER_NOTIFY_WEBHOOK_URL has always been sent: finished tasks, and events no task was
+# made for because their cloud has no credentials here.
+FINISHED_KINDS = frozenset(FINISHED_STATUS) | {"unconfigured"}
 
 
 def plain_body(notice: Notice) -> dict[str, Any]:

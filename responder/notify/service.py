@@ -14,12 +14,13 @@ import threading
 import time
 from typing import Any, Callable
 
-from responder import __version__
+from responder import __version__, notify
 from responder.logsafe import install_log_redaction
 from responder.notify.channels import channels_from_settings
 from responder.notify.daily import daily_report, report_due
 from responder.notify.delivery import Outbox
 from responder.notify.messages import Notice, make_notice, task_notices
+from responder.targets.wiring import connect_notifications
 
 log = logging.getLogger("responder.notify")
 STARTED_BUCKET_SECONDS = 300  # workers starting together announce one start
@@ -126,9 +127,6 @@ def attach(runner, settings, **kwargs) -> Notifier | None:
     process's (responder.notify.emit); None when nothing is configured."""
     if not (settings.notify_urls or settings.notify_webhook_url):
         return None
-    from responder import notify
-
-    from responder.targets.wiring import connect_notifications
 
     notifier = Notifier(runner.store, settings, caps=runner.caps, **kwargs)
     runner.notices = notifier.task_notices

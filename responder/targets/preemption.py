@@ -27,11 +27,14 @@ import time
 from typing import Any
 
 from responder.clouds.base import TOKEN_TAG
-from responder.errors import NotFound, Transient
+from responder.errors import NotFound, Transient, Unavailable
 from responder.model import Interruption
 from responder.replace.verify import event_rejection, instance_rejection
 from responder.targets import events
 from responder.targets.model import TARGET_TAG
+from responder.targets.oci_relaunch import CannotRelaunch, relaunch_preempted
+from responder.targets.table import TargetStore
+from responder.targets.tick import tick_targets
 
 log = logging.getLogger("responder.targets")
 PREEMPTED_KEEP = 10  # the last preemptions kept on a target's row
@@ -65,11 +68,7 @@ def _iso(ts: float) -> str:
 
 
 def handle_oci_preemption(runner, event: Interruption, labels: dict[str, str]) -> dict[str, Any]:
-    """Raises intake.Unavailable when OCI cannot be read (the sender redelivers)."""
-    from responder.intake import Unavailable
-    from responder.targets.table import TargetStore
-    from responder.targets.tick import tick_targets
-
+    """Raises Unavailable when OCI cannot be read (the sender redelivers)."""
     key = (event.region, event.instance_id)
     remembered = _remembered(key)
     if remembered is not None:
@@ -122,10 +121,6 @@ def _preemption(event: Interruption, info, tstore) -> dict:
 def _unowned(runner, tstore, event: Interruption, info, answer: dict) -> dict:
     """No live target owns the instance: a one-shot target relaunches it (once), unless the
     setting is off or OCI did not say enough to launch its like."""
-    from responder.intake import Unavailable
-    from responder.targets.oci_relaunch import CannotRelaunch, relaunch_preempted
-    from responder.targets.tick import tick_targets
-
     emit = dict(cloud="oci", region=event.region, instance_id=event.instance_id, instance_type=info.instance_type,
                 zone=info.zone, owned=False)
     if not runner.settings.oci_relaunch_preempted:

@@ -18,7 +18,10 @@ import dataclasses
 import re
 from pathlib import Path
 
-from responder.targets.model import LaunchSpec, Target, TargetInvalid, check_target
+from dotenv import dotenv_values
+
+from responder.targets.checks import check_target
+from responder.targets.model import LaunchSpec, Target, TargetInvalid
 
 OCI_CREDENTIALS = ("OCI_USER_OCID", "OCI_FINGERPRINT", "OCI_TENANCY_OCID", "OCI_REGION", "OCI_KEY_FILE")
 SHARED_VARS = ("OCI_REGION", "SSH_PUBLIC_KEY", "A1_SUBNET_DISPLAY_NAME", "A1_IMAGE_OS", "A1_IMAGE_OS_VERSION")
@@ -31,7 +34,6 @@ _FIELD_VAR = {"ocpus": "A1_OCPUS", "memory_gb": "A1_MEMORY_IN_GBS", "boot_volume
 
 
 def _values(path: str) -> dict[str, str]:
-    from dotenv import dotenv_values
 
     if not Path(path).is_file():
         raise TargetInvalid("oci_env", f"{path} is not a file")

@@ -2,7 +2,7 @@
 
 Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
 use), settle (release every interrupted instance whose time has come), snapshot_instance (the
-snapshots CreateImage takes, one per disk), image_state (an image's status from its snapshots),
+snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
 and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,
 CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
 AssociateEipAddress, DescribeEipAddresses.
@@ -21,7 +21,17 @@ from typing import Any
 
 from responder.sandbox import race_model
 from responder.sandbox.aliyun_ecs_state import (
-    EcsError, World, json_list, new_id, not_found, page_numbered, repeat_list, repeat_tags, require, tags_match,
+    EcsError,
+    World,
+    json_list,
+    new_id,
+    not_found,
+    page_numbered,
+    repeat_list,
+    repeat_tags,
+    require,
+    snapshot_status,
+    tags_match,
 )
 from responder.sandbox.scenario import Region
 
@@ -72,7 +82,7 @@ def _release(world: World, inst: dict[str, Any], now: float) -> None:
 
 def _delete_disk(world: World, disk: dict[str, Any]) -> None:
     for snap in world.snapshots.values():
-        if snap["disk"] == disk["id"] and _snapshot_status(world, snap) == "progressing":
+        if snap["disk"] == disk["id"] and snapshot_status(world, snap) == "progressing":
             snap["deleted"] = True  # taken with the disk: the image built from it fails
     world.disks.pop(disk["id"], None)
 
@@ -93,25 +103,6 @@ def snapshot_instance(world: World, inst: dict[str, Any], image_id: str, tags: d
         disk["snapshots_made"] += 1
         ids.append(snap_id)
     return ids
-
-
-def _snapshot_status(world: World, snap: dict[str, Any]) -> str:
-    if snap["deleted"]:
-        return "deleted"
-    return "accomplished" if world.clock() - snap["started"] >= snap["duration"] else "progressing"
-
-
-def image_state(world: World, image: dict[str, Any]) -> tuple[str, str]:
-    """(Status, Progress) of an image made from snapshots: Available when every one is finished,
-    CreateFailed as soon as one was deleted with its disk."""
-    snaps = [world.snapshots[s] for s in image["snapshots"] if s in world.snapshots]
-    if any(s["deleted"] for s in snaps) or len(snaps) < len(image["snapshots"]):
-        return "CreateFailed", "0%"
-    elapsed = world.clock() - image["created"]
-    longest = max((s["duration"] for s in snaps), default=0.0)
-    if elapsed >= longest:
-        return "Available", "100%"
-    return "Creating", f"{min(int(100 * elapsed / longest), 99)}%"
 
 
 def _disk_json(world: World, disk: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +213,7 @@ def describe_snapshots(world: World, region: Region, params: dict[str, str]) -> 
     ids = set(json_list(params, "SnapshotIds"))
     rows = []
     for snap in world.snapshots.values():
-        status = _snapshot_status(world, snap)
+        status = snapshot_status(world, snap)
         if snap["region"] != region.region or status == "deleted" or (ids and snap["id"] not in ids):
             continue
         if (params.get("DiskId") and snap["disk"] != params["DiskId"]) or not tags_match(snap["tags"], params):

@@ -2,7 +2,9 @@
 
 Parts: EcsError (an API error with the real code and HTTP status), World (regions, instances,
 images, reservations and client-token memory, all guarded by one lock), instance_json /
-image_json (the response shapes of DescribeInstances / DescribeImages), small param helpers.
+image_json (the response shapes of DescribeInstances / DescribeImages), snapshot_status and
+image_state_from_snapshots (an image made from disks is as far as its slowest snapshot), small
+param helpers.
 
 Actions live in aliyun_ecs_actions.py (reads, images) and aliyun_ecs_capacity.py (launches,
 stock, reservations); the HTTP side in aliyun_ecs.py. Everything here is plain data so an action
@@ -236,9 +238,7 @@ class World:
         """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),
         else Creating until image_build_seconds of scenario time have passed."""
         if image.get("snapshots") is not None:
-            from responder.sandbox.aliyun_ecs_disks import image_state
-
-            return ("CreateFailed", "0%") if image["fails"] else image_state(self, image)
+            return ("CreateFailed", "0%") if image["fails"] else image_state_from_snapshots(self, image)
         elapsed = self.clock() - image["created"]
         build = self.scenario.image_build_seconds
         if elapsed >= build:
@@ -339,3 +339,22 @@ def image_json(world: World, image: dict[str, Any]) -> dict[str, Any]:
              "Size": str(world.snapshots[snap_id]["size"])}
             for snap_id in image.get("snapshots") or [] if snap_id in world.snapshots]},
     }
+
+
+def snapshot_status(world: World, snap: dict[str, Any]) -> str:
+    if snap["deleted"]:
+        return "deleted"
+    return "accomplished" if world.clock() - snap["started"] >= snap["duration"] else "progressing"
+
+
+def image_state_from_snapshots(world: World, image: dict[str, Any]) -> tuple[str, str]:
+    """(Status, Progress) of an image made from snapshots: Available when every one is finished,
+    CreateFailed as soon as one was deleted with its disk."""
+    snaps = [world.snapshots[s] for s in image["snapshots"] if s in world.snapshots]
+    if any(s["deleted"] for s in snaps) or len(snaps) < len(image["snapshots"]):
+        return "CreateFailed", "0%"
+    elapsed = world.clock() - image["created"]
+    longest = max((s["duration"] for s in snaps), default=0.0)
+    if elapsed >= longest:
+        return "Available", "100%"
+    return "Creating", f"{min(int(100 * elapsed / longest), 99)}%"

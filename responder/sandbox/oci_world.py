@@ -44,7 +44,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from responder.sandbox.scenario import UNLIMITED, OfferStock, ScenarioError, StockBook
+from responder.sandbox.stock import UNLIMITED, OfferStock, ScenarioError, StockBook
 
 RETRY_TOKEN_SECONDS = 24 * 3600.0
 ALWAYS_FREE_LIMITS = [  # the Always Free resources page, above

@@ -1,6 +1,6 @@
 """Frozen dataclasses and enums shared by every layer.
 
-Parts: Cloud, EventKind, Market, TaskStatus, Interruption (one model for every payload shape),
+Parts: Cloud, NOTICE_SECONDS (how long each cloud waits after its notice), EventKind, Market, TaskStatus, Interruption (one model for every payload shape),
 Ignored (a payload we acknowledge without acting), Offering (type x zone x market).
 """
 
@@ -14,6 +14,14 @@ class Cloud(str, Enum):
     ALIYUN = "aliyun"
     AWS = "aws"
     OCI = "oci"
+
+
+# How long the clouds give between the notice and the release. Aliyun: "the instance enters the
+# Pending Release status. Then, the instance is released in about five minutes"
+# (alibabacloud.com/help/faq-detail/48269.htm). AWS: "a warning that is issued two minutes before
+# Amazon EC2 stops or terminates your Spot Instance"
+# (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html).
+NOTICE_SECONDS = {"aliyun": 300.0, "aws": 120.0}
 
 
 class EventKind(str, Enum):

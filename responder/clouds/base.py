@@ -42,17 +42,15 @@ class InstanceInfo:
     role: str = ""  # RAM role / IAM instance profile
     user_data: str = ""  # base64, as the API takes it
     public_ip: str = ""
-    private_ip: str = ""  # the primary private address
+    private_ip: str = ""  # the primary private address (OCI: the primary VNIC's)
     public_bandwidth_out: int = 0
     elastic_ip_allocation: str = ""  # AWS: allocation id of an EIP on the original
     system_disk_category: str = ""
     system_disk_size: int = 0
     image_id: str = ""
     spot_request_state: str = ""  # AWS: spot request status code, for verification
-    # OCI: a flex shape's exact OCPUs (cpu is whole), the primary VNIC's private IP, the key in
-    # the metadata's ssh_authorized_keys.
+    # OCI: a flex shape's exact OCPUs (cpu is whole), the key in the metadata's ssh_authorized_keys.
     ocpus: float = 0.0
-    private_ip: str = ""
     ssh_public_key: str = ""
 
 

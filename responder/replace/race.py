@@ -1,7 +1,7 @@
 """The race against the release: pure decisions about what to keep, which image to launch from,
 and what to give back once the replacement runs.
 
-Parts: NOTICE_SECONDS (how long each cloud waits after its notice), estimate_image_seconds (an
+Parts: estimate_image_seconds (an
 image's time from its disks: size, category, first or incremental snapshot), choose_policy (the
 launch policy for one task: `auto` weighs the estimate against the time left), ours_to_give_back,
 follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
@@ -25,7 +25,6 @@ from responder.replace.record import KeptDisk, Task
 # completes them after the volume is gone: only data volumes are kept, for their data to follow.
 KEEPS_DISKS = frozenset({"aliyun"})
 STOP_ACTIONS = frozenset({"marked-for-stop", "marked-for-hibernation"})  # EC2 keeps a stopped instance's volumes
-NOTICE_SECONDS = {"aliyun": 300.0, "aws": 120.0}  # Aliyun: ~5 min to release; AWS: the 2-minute warning
 # (fixed start s, s per GiB copied): ESSD / io-class fastest, basic disks slowest.
 ESTIMATE_RATE = {"cloud_essd": (20.0, 6.0), "cloud_auto": (20.0, 6.0), "cloud_ssd": (30.0, 8.0),
                  "cloud_efficiency": (30.0, 10.0), "cloud": (40.0, 14.0), "gp3": (20.0, 6.0), "gp2": (20.0, 7.0),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from responder.capacity.tokens import token_for
-from responder.model import Cloud
+from responder.model import NOTICE_SECONDS, Cloud
 from responder.replace import race, race_data
 from responder.replace.calls import Call, Decision
 from responder.replace.record import KeptDisk, Task
@@ -30,7 +30,7 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
     record = task.record
     state = record.race
     if state.release_expected_at is None:
-        state.release_expected_at = record.timings.get("received", now) + race.NOTICE_SECONDS.get(task.cloud, 120.0)
+        state.release_expected_at = record.timings.get("received", now) + NOTICE_SECONDS.get(task.cloud, 120.0)
     if (settings.protect_on_receipt or settings.launch_from == "auto") and not state.disks_read:
         return Decision([Call("describe_disks", {"instance_id": task.instance_id})])
     keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]

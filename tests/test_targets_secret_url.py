@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from responder.cli import cli
 from responder.store import Store
-from responder.targets.secret_url import SecretRefused, parse_reference, url_from_fields
+from responder.clouds.secret_url import SecretRefused, parse_reference, url_from_fields
 from tests.databases import _admin_engine, fresh_database
 from tests.scenarios import scenario
 from tests.targets_fixtures import make_target

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from responder.clouds.aliyun_kms import get_secret_value
 from responder.settings import Settings
 
 DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "aurora-mysql": "mysql+pymysql",
@@ -56,14 +57,12 @@ def url_from_fields(fields: dict) -> str:
 def read_secret(settings: Settings, cloud: str, region: str, name: str) -> dict:
     try:
         if cloud == "aws":
-            import boto3
+            import boto3  # lazy: boto3 costs about 0.3 s of a cold start, and only an AWS secret needs it
 
             client = boto3.client("secretsmanager", region_name=region or None,
                                   endpoint_url=settings.aws_endpoint_url or None)
             text = client.get_secret_value(SecretId=name)["SecretString"]
         else:
-            from responder.clouds.aliyun_kms import get_secret_value
-
             text = get_secret_value(settings, region, name)
     except SecretRefused:
         raise

@@ -46,7 +46,7 @@ def _get_runner() -> TaskRunner:
         if settings.database_url.startswith("sqlite") and not settings.allow_local_sqlite:
             raise RuntimeError(LOCAL_SQLITE_REFUSED)
         install_log_redaction(settings)  # Lambda's own handler ships every record to CloudWatch
-        from responder.targets.secret_url import with_secret_url
+        from responder.clouds.secret_url import with_secret_url
 
         settings = with_secret_url(settings)  # RESPONDER_DATABASE_SECRET: the store URL from a secret
         _runner = TaskRunner(Store(settings.database_url), clouds_from_settings(settings), settings)

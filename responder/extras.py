@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import click
+
 SANDBOX_MODULES = ("moto", "oci")  # the `sandbox` extra in pyproject.toml
 OCI_MISSING = "the oci SDK is not installed: pip install 'interruption-responder[oci]' (or -r requirements-oci.txt)"
 
@@ -37,8 +39,6 @@ def oci_installed() -> bool:
 
 def sandbox_or_usage_error() -> None:
     """For CLI commands: a missing sandbox extra is a usage error (exit 2), not a traceback."""
-    import click
-
     try:
         require_sandbox()
     except MissingExtra as exc:

@@ -17,6 +17,7 @@ import os
 import time
 from logging.handlers import TimedRotatingFileHandler
 
+from responder.logformat import TEXT_FORMAT, ContextFilter, JsonFormatter
 from responder.settings import Settings, SettingsError
 
 PREFIX = "responder-"
@@ -68,7 +69,6 @@ class DatedFileHandler(TimedRotatingFileHandler):
 
 
 def _formatter(settings: Settings) -> logging.Formatter:
-    from responder.logformat import TEXT_FORMAT, JsonFormatter
 
     return JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
 
@@ -76,8 +76,6 @@ def _formatter(settings: Settings) -> logging.Formatter:
 def configure_log_file(settings: Settings) -> logging.Handler | None:
     """Add (or replace) the dated file handler on the root logger; None without RESPONDER_LOG_DIR.
     Raises LogDirUnwritable naming the variable when the directory cannot be written."""
-    from responder.logformat import ContextFilter
-
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_responder_file", False)]:
         root.removeHandler(old)

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, Transient
+from responder.notify.messages import timeline
+from responder.store import tasks
 
 # A replacement takes from seconds (stock probe) to an hour (a large image): buckets up to 1 h.
 REPLACEMENT_BUCKETS = (1, 5, 10, 20, 30, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600)
@@ -88,8 +92,6 @@ class Metrics:
 
     def observe_task(self, task) -> None:
         """A finished task's milestones into the histograms (a Task: its row and typed record)."""
-        from responder.notify.messages import timeline
-
         timings = task.record.timings
         received = timings.get("received", task.row.created_at)
         for attribute, end, _start in MILESTONES:
@@ -107,7 +109,6 @@ class Metrics:
     def render(self) -> bytes:
         if not multiprocess_mode():
             return generate_latest(self.registry)
-        from prometheus_client.multiprocess import MultiProcessCollector
 
         # A fresh registry per scrape, as the library documents: the collector reads every
         # worker's files now, and this process's own registry would count its values twice.
@@ -129,9 +130,6 @@ class StoreCollector:
         self.channel_health = channel_health
 
     def collect(self):
-        import sqlalchemy as sa
-
-        from responder.store import tasks
 
         by_status = GaugeMetricFamily("responder_tasks", "Task rows, by status", labels=["status"])
         try:

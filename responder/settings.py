@@ -8,9 +8,13 @@ SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from dotenv import load_dotenv
 
 from responder.logsafe import redact_url
 
@@ -202,7 +206,6 @@ class Settings:
         read as they name them (FC injects the function role's STS token as ALIBABA_CLOUD_*)."""
         if environ is None:
             if dotenv:
-                from dotenv import load_dotenv
 
                 # The working directory's .env (where the command runs), not one found from this
                 # file's location upward, which only works from a source checkout.
@@ -332,9 +335,6 @@ def _slack_channel(url: str) -> tuple[str, ...]:
 
 def _check_notify(settings: "Settings") -> None:
     """The notification and log-format settings, checked at start rather than at 07:00."""
-    import re
-    from zoneinfo import ZoneInfo
-
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"RESPONDER_LOG_FORMAT must be text or json, not {settings.log_format!r}")
     if settings.notify_daily_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):

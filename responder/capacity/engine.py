@@ -28,8 +28,8 @@ from typing import Callable, Optional, Protocol
 from responder.capacity.offer_policy import EngineConfig, OfferState, Waits
 from responder.capacity.tokens import client_token
 from responder.errors import CloudError, Invalid, NoCapacity, NotFound, Transient
-from responder.retry import Backoff
 from responder.model import Offering
+from responder.retry import Backoff
 
 __all__ = ["client_token", "Holding", "Acquirer", "Waits", "EngineConfig", "EngineEvent", "Outcome",
            "LedgerEntry", "Ledger", "MemoryLedger", "CapacityEngine"]

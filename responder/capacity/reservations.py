@@ -12,8 +12,8 @@ twice when the first resize had in fact gone through before the crash.
 
 from __future__ import annotations
 
-from responder.clouds.base import CloudPort, Reservation
 from responder.capacity.engine import Holding
+from responder.clouds.base import CloudPort, Reservation
 from responder.model import Offering
 
 

@@ -13,8 +13,8 @@ the SDK reads HTTP(S)_PROXY and ignores NO_PROXY.
 
 from __future__ import annotations
 
-import importlib
 import dataclasses
+import importlib
 import json
 import os
 import threading
@@ -26,9 +26,18 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
+from responder.clouds.base import (
+    TOKEN_TAG,
+    Capabilities,
+    ImageInfo,
+    InstanceInfo,
+    InstanceTypeSpec,
+    LaunchRequest,
+    LaunchResult,
+    OwnImage,
+    Subnet,
+)
 from responder.clouds.inventory import AliyunInventoryMixin
-from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
-                                   LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
 
@@ -74,6 +83,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
             client = self._clients.get(key)
             if client is None:
                 # Imported here: the SDK's client and its vendored requests cost ~90 ms at startup.
+                # Lazy: the Aliyun SDK loads with the first Aliyun call, not at start.
                 from aliyunsdkcore.client import AcsClient
 
                 client = AcsClient(region_id=region, credential=self._credential, auto_retry=False,

@@ -17,6 +17,7 @@ KMS_VERSION = "2016-01-20"
 
 
 def get_secret_value(settings: Settings, region: str, name: str) -> str:
+    # Lazy: the Aliyun SDK loads with the first Aliyun call, not at start.
     from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
     from aliyunsdkcore.client import AcsClient
     from aliyunsdkcore.request import CommonRequest

@@ -30,14 +30,23 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin, tag_list as _tags
+from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
+from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
-from responder.clouds.aws_errors import classify, classify_transport
-from responder.clouds.inventory import AwsInventoryMixin
+from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
-from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo, InstanceTypeSpec,
-                                   LaunchRequest, LaunchResult, Subnet)
+from responder.clouds.base import (
+    TOKEN_TAG,
+    Capabilities,
+    ImageInfo,
+    InstanceInfo,
+    InstanceTypeSpec,
+    LaunchRequest,
+    LaunchResult,
+    Subnet,
+)
+from responder.clouds.inventory import AwsInventoryMixin
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
 
@@ -82,6 +91,7 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         return client
 
     def _new_client(self, region: str):
+        # Lazy: botocore loads with the first AWS client, not at start.
         from botocore.config import Config
 
         # total_max_attempts=1: one attempt, zero retries. (botocore's `max_attempts` counts
@@ -328,15 +338,14 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         return found[0]["LaunchTemplateId"]
 
 
-
 def _new_session(**kwargs: Any):
+    # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
     import boto3.session
 
     return boto3.session.Session(**kwargs)
 
 
 def _raise_refusal(errors: list[dict[str, Any]], doing: str) -> None:
-    from responder.clouds.aws_errors import is_no_capacity
 
     if not errors:
         raise NoCapacity("UnfulfillableCapacity", f"{doing}: the fleet launched nothing", "CreateFleet")

@@ -17,9 +17,9 @@ import datetime as _dt
 from typing import Any
 
 from responder.clouds.base import Reservation
+from responder.clouds.spot_scorer import Score, ScoreRequest, SpotScorer
 from responder.errors import NotFound
 from responder.model import Offering
-from responder.clouds.spot_scorer import Score, ScoreRequest, SpotScorer
 
 OWNED_TAG = ("responder:managed", "true")  # marks what the responder created, for list/cleanup
 

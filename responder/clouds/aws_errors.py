@@ -12,7 +12,8 @@ connections: classify_transport) are Transient, re-sent with the same token and 
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
 

@@ -13,8 +13,17 @@ Fatal: an error we do not understand is not retried.
 
 from __future__ import annotations
 
-from responder.errors import (AccountLimit, CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused,
-                              Transient)
+from responder.errors import (
+    AccountLimit,
+    CloudError,
+    Fatal,
+    Invalid,
+    NoCapacity,
+    NotFound,
+    Throttled,
+    TokenReused,
+    Transient,
+)
 
 # Matched case-insensitively inside InternalError's message (HTTP 500 from LaunchInstance).
 NO_CAPACITY_MESSAGES = frozenset({"out of host capacity", "out of capacity"})

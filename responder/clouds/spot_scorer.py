@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
-from responder.errors import CloudError
 from responder.clouds.spot_groups import candidate_groups
+from responder.errors import CloudError
 
 CONFIG_LIMIT_CODE = "MaxConfigLimitExceeded"
 DAY_SECONDS = 24 * 3600.0

@@ -51,6 +51,7 @@ class SchemaOutOfDate(RuntimeError):
 def alembic_config(connection: sa.Connection | None = None):
     # Alembic is imported only to upgrade: checking the revision (every start, every cold Lambda)
     # is one SELECT and a look at the file names, far cheaper than loading the migration scripts.
+    # Lazy: Alembic loads only to upgrade; the start-up schema check reads the version files alone.
     from alembic.config import Config
 
     cfg = Config()
@@ -142,6 +143,7 @@ def upgrade(url: str, engine: sa.Engine | None = None) -> tuple[str | None, str]
             with _schema_lock(conn):
                 before = current_revision(conn)
                 if before != head_revision():
+                    # Lazy: Alembic loads only to upgrade; the start-up schema check reads the version files alone.
                     from alembic import command
 
                     command.upgrade(alembic_config(conn), "head")

@@ -33,11 +33,13 @@ import click
 from rich.console import Console
 
 from responder.capacity.engine import CapacityEngine, EngineConfig, MemoryLedger, Outcome, Waits
+from responder.capacity.ledger import SqlLedger
+from responder.capacity.reservations import ReservationAcquirer
 from responder.errors import CloudError, Invalid, NotFound
 from responder.extras import sandbox_or_usage_error
 from responder.model import Offering
 from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for
-from responder.capacity.reservations import ReservationAcquirer
+from responder.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTHING, EXIT_AUTH, EXIT_CLOUD = 0, 2, 3, 4, 5, 6
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -144,8 +146,6 @@ def expand(ctx: click.Context, odcr_id: str, count: int, **local):
 def _refuse_above_limit(count: int) -> None:
     """A --count above RESPONDER_MAX_ODCR_COUNT exits 2 before any cloud call: 1000 typed for 100
     is a bill, not a typo."""
-    from responder.settings import Settings, SettingsError
-
     try:
         limit = Settings.from_env().max_odcr_count
     except SettingsError as exc:
@@ -205,6 +205,7 @@ class _Run:
         opts, cloud = self.opts, self.opts["cloud"]
         if opts["sandbox"]:
             sandbox_or_usage_error()
+            # Lazy: the sandbox is an install extra a production install lacks.
             from responder.sandbox.runtime import start_sandbox
             from responder.sandbox.scenario import load_scenario
 
@@ -213,10 +214,10 @@ class _Run:
                 raise click.UsageError(f"the scenario has no {cloud} region")
             self.sandbox = start_sandbox(scenario, only=(cloud,))
             return self.sandbox.clouds[cloud], opts["region"] or scenario.regions_of(cloud)[0].region
-        from responder.settings import Settings
 
         settings = Settings.from_env()
         if cloud == "aliyun":
+            # Lazy: each cloud's SDK loads only when that cloud is used (a cold start pays for none it skips).
             from responder.clouds.aliyun import AliyunCloud
 
             if not opts["region"]:
@@ -226,8 +227,10 @@ class _Run:
             return AliyunCloud(settings.aliyun_access_key_id, settings.aliyun_access_key_secret,
                                security_token=settings.aliyun_security_token,
                                endpoint=opts["endpoint"] or settings.aliyun_endpoint), opts["region"]
+        # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         import boto3
 
+        # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         from responder.clouds.aws import AwsCloud
 
         region = opts["region"] or boto3.session.Session().region_name
@@ -238,7 +241,6 @@ class _Run:
     def _ledger(self):
         if self.opts["ledger"] is None and self.opts["sandbox"]:
             return MemoryLedger()  # the sandbox dies with the process; so would anything to resume
-        from responder.capacity.ledger import SqlLedger
 
         target = self.opts["ledger"] or str(DEFAULT_LEDGER)
         if "://" not in target:

@@ -10,8 +10,7 @@ from typing import Callable
 
 from responder.errors import BadEvent
 from responder.model import Cloud, EventKind, Ignored, Interruption, Tick
-from responder.parsing.fields import (list_field, mapping_field, matching, region_field, shown, text_field,
-                                      text_items)
+from responder.parsing.fields import list_field, mapping_field, matching, region_field, shown, text_field, text_items
 
 INSTANCE_ID_RE = re.compile(r"i-[0-9a-f]{8,17}")
 ACCOUNT_RE = re.compile(r"\d{12}")

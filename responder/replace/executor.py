@@ -21,7 +21,7 @@ from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
-from responder.replace.steps import CapReached, Call, markets
+from responder.replace.steps import Call, CapReached, markets
 from responder.settings import Settings
 
 

@@ -34,7 +34,7 @@ from responder.replace import steps
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
-from responder.replace.steps import CapReached, Call, Facts
+from responder.replace.steps import Call, CapReached, Facts
 from responder.replace.verify import event_rejection
 from responder.retry import Backoff, RetryBudget
 from responder.settings import Settings

@@ -25,13 +25,13 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
-from responder.sandbox.call_log import CallLog
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
-from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
+from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
+from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 

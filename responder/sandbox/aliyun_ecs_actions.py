@@ -11,11 +11,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from responder.sandbox.aliyun_ecs_state import (
-    EcsError, World, image_json, instance_json, json_list, new_id, not_found, page_numbered, page_token,
-    repeat_list, require, tags_match,
-)
 from responder.sandbox.aliyun_ecs_disks import snapshot_instance
+from responder.sandbox.aliyun_ecs_state import (
+    EcsError,
+    World,
+    image_json,
+    instance_json,
+    json_list,
+    new_id,
+    not_found,
+    page_numbered,
+    page_token,
+    repeat_list,
+    require,
+    tags_match,
+)
 from responder.sandbox.scenario import Region
 
 

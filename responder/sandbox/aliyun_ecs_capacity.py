@@ -14,7 +14,16 @@ import time
 from typing import Any
 
 from responder.sandbox.aliyun_ecs_state import (
-    EcsError, World, int_param, json_list, new_id, not_found, page_token, repeat_list, repeat_tags, require,
+    EcsError,
+    World,
+    int_param,
+    json_list,
+    new_id,
+    not_found,
+    page_token,
+    repeat_list,
+    repeat_tags,
+    require,
 )
 from responder.sandbox.scenario import Region
 

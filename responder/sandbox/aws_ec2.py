@@ -29,11 +29,20 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from responder.sandbox import (aws_allocation, aws_capacity, aws_launch, aws_private_ip, aws_race, aws_retention,
-                               aws_scores, aws_seed, aws_volumes)
+from responder.sandbox import (
+    aws_allocation,
+    aws_capacity,
+    aws_launch,
+    aws_private_ip,
+    aws_race,
+    aws_retention,
+    aws_scores,
+    aws_seed,
+    aws_volumes,
+)
 from responder.sandbox.aws_tokens import ClientTokens
-from responder.sandbox.call_log import CallLog
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
+from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
 from responder.sandbox.scenario import Scenario, load_scenario
 

@@ -40,8 +40,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response
 from responder.clouds.spot_groups import MIN_GROUP, distinct_count
+from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response
 
 CONFIGS_PER_DAY = 10
 DAY_SECONDS = 24 * 3600.0

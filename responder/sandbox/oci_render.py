@@ -13,6 +13,8 @@ import base64
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from responder.sandbox.oci_world import OciError
+
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)  # scenario time 0, as the API's timeCreated
 
 
@@ -132,7 +134,6 @@ def vnic_attachment_json(world, v: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_vnic_attachments(world, q: dict[str, str]) -> list[dict[str, Any]]:
-    from responder.sandbox.oci_world import OciError
 
     if not q.get("compartmentId"):
         raise OciError(400, "MissingParameter", "Missing parameter: compartmentId.")
@@ -163,7 +164,6 @@ def page(rows: list, q: dict[str, str], cap: int) -> tuple[list, str]:
     except ValueError:
         start, limit = -1, 0
     if start < 0 or limit < 1:
-        from responder.sandbox.oci_world import OciError
 
         raise OciError(400, "InvalidParameter", "Invalid page or limit.")
     end = start + limit

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from responder.clouds.oci import OciCloud
 from responder.sandbox.oci_api import OciEmulator
 from responder.sandbox.oci_sign import new_api_key
 
@@ -38,7 +39,6 @@ class OciSandbox:
                 "oci_endpoint": self.endpoint}
 
     def cloud(self):
-        from responder.clouds.oci import OciCloud
 
         c = self.emulator.config
         return OciCloud(c.user, self.fingerprint, c.tenancy, c.region, self.key_file, compartment=c.compartment,

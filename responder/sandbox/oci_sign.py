@@ -24,6 +24,10 @@ import re
 import time
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 MAX_SKEW_SECONDS = 300.0
 GET_HEADERS = ("date", "(request-target)", "host")
 BODY_HEADERS = ("content-length", "content-type", "x-content-sha256")
@@ -43,16 +47,12 @@ class ApiKey:
 
 def fingerprint_of(public_key) -> str:
     """OCI's key fingerprint: MD5 of the DER public key, as colon-separated hex pairs."""
-    from cryptography.hazmat.primitives import serialization
-
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     digest = hashlib.md5(der).hexdigest()  # noqa: S324 - OCI's fingerprint format, not a security hash here
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
 def new_api_key(bits: int = 2048) -> ApiKey:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
@@ -63,7 +63,6 @@ def new_api_key(bits: int = 2048) -> ApiKey:
 
 
 def load_public_key(pem: str):
-    from cryptography.hazmat.primitives import serialization
 
     return serialization.load_pem_public_key(pem.encode())
 
@@ -86,10 +85,6 @@ def verify(authorization: str, method: str, target: str, headers, body: bytes, k
            now: float | None = None) -> None:
     """Raise SignatureError unless the request is signed by `key_id`'s key, fresh, and its body is
     the one signed. `target` is the path and query exactly as sent; `headers` a case-insensitive map."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     if not authorization.startswith("Signature "):
         raise SignatureError("the Authorization header is not an OCI request signature")
     params = dict(_PARAM.findall(authorization))

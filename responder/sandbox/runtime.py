@@ -29,6 +29,7 @@ class Sandbox:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             os.environ.pop(name, None)
         if self.scenario.regions_of("aliyun") and self._wanted("aliyun"):
+            # Lazy: only the clouds the scenario (or a replay's event) needs are started.
             from responder.clouds.aliyun import AliyunCloud
             from responder.sandbox.aliyun_ecs import AliyunEcsEmulator
 
@@ -37,6 +38,7 @@ class Sandbox:
             self.emulators["aliyun"] = emulator
             self.clouds["aliyun"] = AliyunCloud(SANDBOX_KEY, SANDBOX_SECRET, endpoint=emulator.endpoint)
         if self.scenario.regions_of("aws") and self._wanted("aws"):
+            # Lazy: only the clouds the scenario (or a replay's event) needs are started; moto is slow to load.
             from responder.clouds.aws import AwsCloud
             from responder.sandbox.aws_ec2 import AwsEc2Emulator
 
@@ -46,6 +48,7 @@ class Sandbox:
                                           aws_secret_access_key=SANDBOX_SECRET,
                                           region_name=self.scenario.regions_of("aws")[0].region)
         if self.scenario.raw.get("oci") and self._wanted("oci"):
+            # Lazy: only the clouds the scenario needs are started; the OCI SDK is slow to load.
             from responder.sandbox.oci_setup import start_oci
 
             self.oci = start_oci(self.scenario, clock=self.clock)

@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, TextIO
+from urllib.parse import parse_qs
 
 from responder.sandbox.loopback import LoopbackServer, QuietHandler
 from responder.sandbox.runtime import SANDBOX_KEY, SANDBOX_SECRET
@@ -47,15 +48,18 @@ class SharedSandbox:
     def start(self) -> "SharedSandbox":
         handler = QuietHandler
         if self.scenario.regions_of("aliyun"):
+            # Lazy: only the clouds the scenario (or a replay's event) needs are started.
             from responder.sandbox.aliyun_ecs import AliyunEcsEmulator
 
             self.aliyun = AliyunEcsEmulator(self.scenario, SANDBOX_KEY, SANDBOX_SECRET).start(serve=False)
         if self.scenario.regions_of("aws"):
+            # Lazy: only the clouds the scenario (or a replay's event) needs are started; moto is slow to load.
             from responder.sandbox.aws_ec2 import AwsEc2Emulator, quiet_moto_handler
 
             self.aws = AwsEc2Emulator(self.scenario).start(serve=False)
             handler = quiet_moto_handler()  # moto needs its environ fix-ups on every request it sees
         if self.scenario.raw.get("oci"):
+            # Lazy: only the clouds the scenario needs are started; the OCI SDK is slow to load.
             from responder.sandbox.oci_setup import start_oci
 
             self.oci = start_oci(self.scenario, key_dir=self.key_dir, serve=False)
@@ -155,6 +159,7 @@ def state_of_oci(emulator) -> dict[str, Any]:
 
 
 def state_of_aws(emulator) -> dict[str, Any]:
+    # Lazy: moto behind it loads only when an AWS state is asked for.
     from responder.sandbox import aws_seed
 
     instances, reservations = [], []
@@ -228,7 +233,6 @@ def _answer(start_response, status: int, payload: Any):
 
 
 def _float_arg(query: str, name: str) -> float | None:
-    from urllib.parse import parse_qs
 
     raw = parse_qs(query).get(name, [""])[-1]
     try:

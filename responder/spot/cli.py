@@ -18,9 +18,11 @@ import sys
 
 import click
 
-from responder.errors import CloudError, Invalid
 from responder.clouds.spot_groups import parse_type
-from responder.spot.nodepools import NODE_CLASSES, HealthyFamily, PoolError, PoolOptions, nodepools as build_pools, to_yaml
+from responder.errors import CloudError, Invalid
+from responder.settings import Settings, SettingsError
+from responder.spot.nodepools import NODE_CLASSES, HealthyFamily, PoolError, PoolOptions, to_yaml
+from responder.spot.nodepools import nodepools as build_pools
 from responder.spot.report import SelectionError, report_json, report_lines, resolve_selection, score_families
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -69,6 +71,7 @@ class AwsSession:
     def __init__(self, sandbox: bool, scenario: str | None, endpoint: str | None, region: str | None):
         self.box = None
         if sandbox:
+            # Lazy: the sandbox is an install extra a production install lacks.
             from responder.sandbox.runtime import start_sandbox
 
             self.box = start_sandbox(scenario, only=("aws",))
@@ -80,10 +83,11 @@ class AwsSession:
             return
         if scenario:
             raise SelectionError("--scenario only makes sense with --sandbox")
+        # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         import boto3
 
+        # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         from responder.clouds.aws import AwsCloud
-        from responder.settings import Settings, SettingsError
 
         try:
             endpoint = endpoint or Settings.from_env().aws_endpoint_url or None
@@ -132,7 +136,6 @@ def _run(o: dict, body) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def spot_scores(regions: str, as_json: bool, **o) -> None:
     """Spot Placement Scores per Region or zone for the whole set, and for each family as a group."""
-
     def body(session: AwsSession) -> None:
         _, _, report = _selected(session, o, tuple(_split(regions)) or (session.region,))
         if as_json:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import yaml
 
 # --node-class → (NodeClass group, kind, the label domain of instance requirements)
 NODE_CLASSES = {
@@ -128,6 +129,5 @@ def nodepools(families: list[HealthyFamily], options: PoolOptions = PoolOptions(
 
 
 def to_yaml(documents: list[dict]) -> str:
-    import yaml  # only this command writes YAML: the app and the other commands never load it
 
     return yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
+from responder.targets.table import TargetStore
+
 
 def register(app: Flask, authorised, unauthorised_message: str) -> None:
-    from responder.targets.table import TargetStore
 
     def tstore() -> TargetStore:
         runner = app.extensions["responder"]["runner"]

@@ -11,15 +11,16 @@ import logging
 import threading
 import weakref
 
+from responder.capacity.ledger import SqlLedger
+from responder.targets.reconcile import Reconciler
+from responder.targets.table import TargetStore
+
 log = logging.getLogger("responder.targets")
 _made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def reconciler_for(runner):
-    from responder.capacity.ledger import SqlLedger
-    from responder.targets.reconcile import Reconciler
-    from responder.targets.table import TargetStore
 
     with _lock:
         made = _made.get(runner)

@@ -2,7 +2,8 @@
 every worker's values added up.
 
 Parts: Metrics (events, tasks finished, request latency, cloud API calls, capacity errors, the
-replacement histograms, notifications; observe_task), StoreCollector (tasks by status, targets'
+replacement histograms, notifications, the API budget: throttled calls, seconds waited, its rate;
+observe_task), BudgetMetrics (what the API budget tells, into those metrics), StoreCollector (tasks by status, targets'
 desired and held capacity, channel health: read from the store at scrape time), CountingCloud
 (counts a cloud port's calls by action and result), render, multiprocess_mode.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 from typing import Callable
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -88,6 +89,16 @@ class Metrics:
                                           ["channel"], registry=r)
         self.notifications_failed = Counter("responder_notifications_failed_total",
                                             "Failed notification attempts, by channel", ["channel"], registry=r)
+        self.api_throttled = Counter("responder_api_throttled_total",
+                                     "Cloud API calls the cloud throttled, by cloud, region and action",
+                                     ["cloud", "region", "action"], registry=r)
+        self.budget_wait = Counter("responder_api_budget_wait_seconds_total",
+                                   "Seconds calls waited for the client-side API budget, by cloud, region and bucket",
+                                   ["cloud", "region", "bucket"], registry=r)
+        # Under gunicorn: the sum over live workers, i.e. the rate this deployment allows itself.
+        self.budget_rate = Gauge("responder_api_budget_rate", "The API budget's current rate (calls per second), "
+                                 "by cloud, region and bucket", ["cloud", "region", "bucket"], registry=r,
+                                 multiprocess_mode="livesum")
         self.store_collector: StoreCollector | None = None
 
     def observe_task(self, task) -> None:
@@ -117,6 +128,22 @@ class Metrics:
         if self.store_collector is not None:
             merged.register(self.store_collector)
         return generate_latest(merged)
+
+
+class BudgetMetrics:
+    """The API budget's watcher (capacity/budget.py BudgetWatcher): what it sees, as metrics."""
+
+    def __init__(self, metrics: Metrics):
+        self._metrics = metrics
+
+    def throttled(self, cloud: str, region: str, action: str) -> None:
+        self._metrics.api_throttled.labels(cloud, region, action).inc()
+
+    def waited(self, cloud: str, region: str, bucket: str, seconds: float) -> None:
+        self._metrics.budget_wait.labels(cloud, region, bucket).inc(max(0.0, seconds))
+
+    def rate(self, cloud: str, region: str, bucket: str, per_second: float) -> None:
+        self._metrics.budget_rate.labels(cloud, region, bucket).set(per_second)
 
 
 class StoreCollector:

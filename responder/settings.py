@@ -76,10 +76,14 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
     max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
-    max_transient_retries: int = 12  # consecutive transient errors before a task fails
-    # Transient errors are retried until this long after receipt: the notice window (Aliyun 300 s,
-    # AWS 120 s) plus the time an image and a launch take after the original is gone.
+    max_transient_retries: int = 12  # consecutive server faults before a task that holds nothing fails
+    # A task that holds nothing yet (no image, no replacement) is retried at most this long after
+    # receipt; one that holds something follows its own release time and disk sizes (replace/deadline.py).
     retry_deadline_seconds: float = 1800.0
+    api_budget: bool = True  # pace every cloud call through the client-side API budget (capacity/budget.py)
+    # Each cloud's documented (or chosen) API limits, overridden: (cloud, name, a, b, window?) from
+    # RESPONDER_API_RATES `aws:CreateImage=50+5/s` (capacity + refill per second) or `aliyun:*=200/60s`.
+    api_rates: tuple[tuple[str, str, float, float, bool], ...] = ()
     launch_retry_seconds: float = 300.0  # keep trying sold-out candidates this long before failing
     image_timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
@@ -246,6 +250,8 @@ class Settings:
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
+            api_budget=_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
+            api_rates=_api_rates(get("RESPONDER_API_RATES")),
             rebalance_retire=_bool("RESPONDER_REBALANCE_RETIRE", get("RESPONDER_REBALANCE_RETIRE", "true")),
             rebalance_retire_delay_seconds=number("RESPONDER_REBALANCE_RETIRE_DELAY_SECONDS",
                                                   cls.rebalance_retire_delay_seconds),
@@ -309,6 +315,25 @@ class Settings:
             oci_compartment=get("OCI_COMPARTMENT_OCID"),
             oci_endpoint=get("RESPONDER_OCI_ENDPOINT"),
         )
+
+
+_RATE = re.compile(r"(aliyun|aws|oci):([\w:*.-]+)=(\d+(?:\.\d+)?)(?:\+(\d+(?:\.\d+)?)/s|/(\d+(?:\.\d+)?)s)")
+
+
+def _api_rates(raw: str) -> tuple[tuple[str, str, float, float, bool], ...]:
+    """RESPONDER_API_RATES: comma-separated `cloud:name=capacity+refill/s` (a token bucket) or
+    `cloud:name=calls/<seconds>s` (calls per window, with ECS's lock-out); name is an API action, a
+    class (aws: non_mutating, unfiltered, mutating, resource_intensive; oci: read, write) or `*`."""
+    found = []
+    for item in _csv(raw):
+        match = _RATE.fullmatch(item.replace(" ", ""))
+        if match is None or float(match.group(3)) <= 0 or float(match.group(4) or match.group(5)) <= 0:
+            raise SettingsError("RESPONDER_API_RATES entries must be cloud:name=capacity+refill/s or "
+                                "cloud:name=calls/<seconds>s (e.g. aws:CreateImage=50+5/s, aliyun:*=200/60s), "
+                                f"not {item!r}")
+        cloud, name, a, refill, seconds = match.groups()
+        found.append((cloud, name, float(a), float(refill or seconds), seconds is not None))
+    return tuple(found)
 
 
 def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from responder.errors import BadEvent, CloudError, Unavailable
 from responder.intake import handle_body
 from responder.logformat import bind as bind_log_context
 from responder.logsafe import active_redactor
-from responder.metrics import CountingCloud, Metrics, StoreCollector
+from responder.metrics import BudgetMetrics, CountingCloud, Metrics, StoreCollector
 from responder.notify.service import Dispatcher, attach
 from responder.protect.tick import tick_protect
 from responder.replace.record import Task
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         # RESPONDER_NOTIFY_WEBHOOK_URL is one outbox channel now (notify.channels), not a hook.
         runner = TaskRunner(store, clouds, settings)
     metrics = Metrics()
+    if runner.budget is not None:  # throttles, waits and rates of the process's API budget
+        runner.budget.watcher = BudgetMetrics(metrics)
     for name, cloud in list(runner.clouds.items()):  # in place: the executor holds this very dict
         if not isinstance(cloud, CountingCloud):
             runner.clouds[name] = CountingCloud(cloud, name, metrics)

@@ -10,10 +10,11 @@ The loop: pick the first offering that is ready, ask it for min(size, remaining)
 holding on that offering when the acquirer can (fewer, larger reservations), otherwise create.
 NoCapacity halves the size (20→10→5→2→1); a refusal at 1 puts the offering in a negative cache
 for a TTL and the next offering is tried at once; we only sleep when no offering is ready.
-A transient error (throttling, 5xx, timeout) retries the same call with the same token after a
-capped, jittered backoff, at most `max_transient_retries` times in a row; with
-`transient_ends_run` (replacements, whose runner retries on the task row) it ends the run instead,
-the call left pending so the next run re-issues it.
+A transient error retries the same call with the same token, at most `max_transient_retries`
+times in a row: a server fault, timeout or reset at once (retry.fault_delay), a throttle after a
+capped, jittered backoff; a call the API budget held back (errors.Deferred: never sent) waits until
+its retry time without counting. With `transient_ends_run` (replacements, whose runner retries on
+the task row) any of them ends the run instead, the call left pending so the next run re-issues it.
 Time comes from the injected `clock` / `sleep` / `rand`, so tests and bench/odcr_sim.py run it in
 simulated time.
 """
@@ -27,9 +28,9 @@ from typing import Callable, Optional, Protocol
 
 from responder.capacity.offer_policy import EngineConfig, OfferState, Waits
 from responder.capacity.tokens import client_token
-from responder.errors import CloudError, Invalid, NoCapacity, NotFound, Transient
+from responder.errors import CloudError, Deferred, Invalid, NoCapacity, NotFound, Throttled, Transient
 from responder.model import Offering
-from responder.retry import Backoff
+from responder.retry import Backoff, fault_delay
 
 __all__ = ["client_token", "Holding", "Acquirer", "Waits", "EngineConfig", "EngineEvent", "Outcome",
            "LedgerEntry", "Ledger", "MemoryLedger", "CapacityEngine"]
@@ -271,6 +272,12 @@ class CapacityEngine:
                 got = self.acquirer.grow(replace(base, count=e.total - e.count), e.count, e.token)
             else:
                 got = self.acquirer.create(e.offering, e.count, e.token)
+        except Deferred as exc:  # the budget held it back: nothing was sent, nothing failed
+            if self.config.transient_ends_run:
+                return exc
+            self.throttle_until = exc.retry_at
+            self._emit("waiting", offering=e.offering, count=e.count, seconds=exc.retry_at - self.clock())
+            return None
         except Transient as exc:
             # Maybe nothing was done, maybe the answer was lost: the very same call (same token,
             # same parameters) is what may be sent again, never a new one.
@@ -279,7 +286,8 @@ class CapacityEngine:
                 self.last_error = exc
                 self._emit("error", offering=e.offering, count=e.count, message=str(exc))
                 return exc
-            delay = Backoff(self.config.throttle_base, self.config.throttle_cap).delay(self.throttles, self.rand)
+            delay = (Backoff(self.config.throttle_base, self.config.throttle_cap).delay(self.throttles, self.rand)
+                     if isinstance(exc, Throttled) else fault_delay(self.throttles, self.rand))
             self.throttle_until = self.clock() + delay
             self._emit("throttled", offering=e.offering, count=e.count, seconds=delay)
             return None

@@ -27,7 +27,7 @@ from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet)
+    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet, through_gate)
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
@@ -95,10 +95,11 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
         for key, value in params.items():
             if value is not None and value != "":
                 request.add_query_param(key, str(value))
-        try:
-            return json.loads(self._client(region).do_action_with_exception(request))
-        except (ServerException, ClientException) as exc:
-            raise classify(exc, action, doing) from exc
+        with through_gate(self.gate, self.cloud, region, action):  # the API budget: may hold the call back
+            try:
+                return json.loads(self._client(region).do_action_with_exception(request))
+            except (ServerException, ClientException) as exc:
+                raise classify(exc, action, doing) from exc
 
     # -- instances -------------------------------------------------------------------------
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo:

@@ -37,7 +37,7 @@ from responder.clouds.aws_errors import classify, classify_transport, is_no_capa
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
+    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet, through_gate)
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
@@ -101,11 +101,17 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
 
     def _call(self, region: str, operation: str, doing: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self._ec2(region), operation)(**kwargs)
-        except ClientError as err:
-            raise classify(err, doing) from err
-        except BotoCoreError as err:  # no HTTP answer at all
+            client = self._ec2(region)
+        except BotoCoreError as err:  # no client at all (a region botocore cannot resolve)
             raise classify_transport(err, operation, doing) from err
+        action = client.meta.method_to_api_mapping.get(operation, operation)
+        with through_gate(self.gate, self.cloud, region, action):  # the API budget: may hold the call back
+            try:
+                return getattr(client, operation)(**kwargs)
+            except ClientError as err:
+                raise classify(err, doing) from err
+            except BotoCoreError as err:  # no HTTP answer at all
+                raise classify_transport(err, action, doing) from err
 
     def _pages(self, region: str, operation: str, key: str, doing: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -2,7 +2,8 @@
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
 Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG,
-CallGate / OPEN_GATE (what an adapter asks the API budget before each call), CloudPort
+CallGate / OPEN_GATE / through_gate (what an adapter asks the API budget before each call and
+tells it after), CloudPort
 (the Protocol every adapter implements in full), OwnImage / OwnSnapshot / OwnTemplate and LeftoversPort
 (what retention and `responder orphans` read of what the responder made).
 
@@ -14,9 +15,11 @@ budget), which may refuse with errors.Deferred: waiting is the caller's business
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterator, Protocol
 
+from responder.errors import Throttled
 from responder.model import Market, Offering
 
 
@@ -154,6 +157,21 @@ class OpenGate:
 
 
 OPEN_GATE = OpenGate()
+
+
+@contextmanager
+def through_gate(gate: CallGate, cloud: str, region: str, action: str) -> Iterator[None]:
+    """One API call through the adapter's gate: asked first (errors.Deferred: nothing is sent),
+    told after whether the cloud throttled it — the body raises the error its adapter classified."""
+    gate.before(cloud, region, action)
+    throttled = False
+    try:
+        yield
+    except Throttled:
+        throttled = True
+        raise
+    finally:
+        gate.after(cloud, region, action, throttled)
 
 
 @dataclass(frozen=True)

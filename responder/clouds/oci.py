@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceSummary, LaunchRequest, LaunchResult)
+    InstanceSummary, LaunchRequest, LaunchResult, through_gate)
 from responder.clouds.oci_catalog import OciCatalogMixin, Unsupported
 from responder.clouds.oci_errors import classify, classify_transport
 from responder.errors import Invalid, NotFound
@@ -93,12 +93,15 @@ class OciCloud(OciCatalogMixin, Unsupported):
         # Lazy: the OCI SDK is an install extra and costs about 0.3 s and 30 MB to load.
         import oci.exceptions
 
-        try:
-            return getattr(self._client(region, service), operation)(*args, **kwargs)
-        except oci.exceptions.ServiceError as err:
-            raise classify(err, doing) from err
-        except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout, oci.exceptions.ClientError) as err:
-            raise classify_transport(err, operation, doing) from err
+        client = self._client(region, service)
+        with through_gate(self.gate, self.cloud, region, operation):  # the API budget: may hold the call back
+            try:
+                return getattr(client, operation)(*args, **kwargs)
+            except oci.exceptions.ServiceError as err:
+                raise classify(err, doing) from err
+            except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout,
+                    oci.exceptions.ClientError) as err:
+                raise classify_transport(err, operation, doing) from err
 
     def _pages(self, region: str, service: str, operation: str, doing: str, *args: Any, **kwargs: Any) -> list:
         """Every item of a paged list call, following opc-next-page."""

@@ -54,8 +54,11 @@ def test_settings(tmp_path):
     from responder.settings import Settings
 
     # The image-first flow these tests pin down; the race tests (test_race_*.py) take `auto`.
+    # The sandbox runs 20 scenario seconds a real second (sandbox_factory): ECS's per-minute API
+    # windows are 3 real seconds there, and the API budget counts them so (RESPONDER_API_RATES).
     return Settings(database_url=f"sqlite:///{tmp_path}/tasks.db", launch_retry_seconds=0,
-                    background_ticker=False, tick_interval=0.05, launch_from="fresh-image")
+                    background_ticker=False, tick_interval=0.05, launch_from="fresh-image",
+                    api_rates=(("aliyun", "*", 200.0, 3.0, True), ("aliyun", "instances", 5000.0, 3.0, True)))
 
 
 @pytest.fixture

@@ -180,8 +180,10 @@ def test_orphans_lists_a_kept_volume_that_could_not_follow(race):
                            "times": 99}]
     r = race(scenario=scenario, launch_from="source-image")
     (task,) = r.run([API])
-    assert task.status == "failed"  # the attach was refused: the kept volume waits, detached, billing
+    # The attach was refused: the kept volume waits, detached, billing; the task that holds a
+    # replacement ends done and names it.
     data = next(d for d in task.record.race.disks if d.kind == "data")
+    assert task.status == "done" and "IncorrectState" in task.record.degraded[0] and data.disk_id in task.reason
     assert [(o["kind"], o["id"]) for o in find_orphans(r.store, r.box.clouds)] == [("disk", data.disk_id)]
     assert billing_volumes(r) == [data.disk_id]
 

@@ -55,15 +55,16 @@ def test_an_aws_server_fault_is_retried_and_the_replacement_still_lands(responde
     assert len(tokens) == 1  # every try of the launch re-sent the same token
 
 
-def test_a_fault_that_never_ends_fails_the_task_after_the_attempt_cap_with_the_reason(responder_factory):
-    faults = [{"action": "RunInstances", "code": "InternalError", "status": 500, "times": -1}]
+def test_a_fault_that_never_ends_fails_a_task_holding_nothing_after_the_attempt_cap_with_the_reason(
+        responder_factory):
+    faults = [{"action": "CreateImage", "code": "InternalError", "status": 500, "times": -1}]
     client, runner, box = responder_factory(scenario(cloud="aliyun", faults=faults),
                                             settings={"max_transient_retries": 3})
     task = run(client, runner)
     assert task.status == "failed"
     assert "gave up after 3 transient errors" in task.reason and "InternalError" in task.reason
-    assert box.calls("aliyun").count("RunInstances") == 3
-    assert not task.record.launch.replacement_ids
+    assert box.calls("aliyun").count("CreateImage") == 3
+    assert "RunInstances" not in box.calls("aliyun")
 
 
 def test_a_network_failure_does_not_hold_the_request_thread(responder_factory, monkeypatch):

@@ -2,7 +2,8 @@
 
 Parts: KINDS, LEVELS, Notice (one notification, as an outbox row, with the channels it goes to),
 make_notice, task_notices (the
-notices a task's current state implies: interruption, replaced, rejected, failed, cap reached),
+notices a task's current state implies: interruption, replaced, degraded (done, but something
+did not happen: what, and what it left billing), rejected, failed, cap reached),
 timeline (the task's milestones relative to receipt and to the original's release), render (a
 short title and Markdown body).
 
@@ -23,7 +24,7 @@ from responder.model import NOTICE_SECONDS
 
 LEVELS = ("info", "success", "warning", "failure")  # apprise's NotifyType values, mildest first
 KINDS = {  # kind → default level
-    "started": "info", "interruption": "warning", "replaced": "success", "rejected": "warning",
+    "started": "info", "interruption": "warning", "replaced": "success", "degraded": "warning", "rejected": "warning",
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
     "unconfigured": "failure",
@@ -122,11 +123,15 @@ def task_notices(task) -> list[Notice]:
             new.update(reservation_id=reserved.reservation_id, reserved=f"{reserved.count} x "
                        f"{reserved.instance_type}@{reserved.zone}")
         points = timeline(task)
+        # Done, but something did not happen: say what, and what it left billing (the same list
+        # `responder orphans` reads from the record).
+        kind, todo = ("degraded", {"degraded": list(record.degraded), "todo": DEGRADED_TODO}) if record.degraded \
+            else ("replaced", {})
         notices.append(make_notice(
-            "replaced", f"{key}:replaced", task_id=task.id, **base, **old, **new,
+            kind, f"{key}:{kind}", task_id=task.id, **base, **old, **new,
             replacement_ids=list(launch.replacement_ids), image_id=record.image.image_id,
             data_kept=bool(record.image.image_id and record.image.available), gap_seconds=points.get("gap"),
-            running_after_seconds=points.get("running"), reason=task.reason))
+            running_after_seconds=points.get("running"), reason=task.reason, **todo))
     elif task.status == "failed":
         if any(setting in task.reason for setting in CAP_SETTINGS):
             notices.append(make_notice("cap_reached", f"{key}:cap_reached", task_id=task.id, **base, **old,
@@ -137,6 +142,10 @@ def task_notices(task) -> list[Notice]:
             notices.append(make_notice("failed", f"{key}:failed", task_id=task.id, **base, **old,
                                        reason=task.reason, todo=_what_to_do(task.reason)))
     return notices
+
+
+DEGRADED_TODO = ("finish what is named above by hand, and delete or reattach what it left "
+                 "(`responder orphans` lists it): it bills until then")
 
 
 def _what_to_do(reason: str) -> str:
@@ -151,6 +160,7 @@ def _what_to_do(reason: str) -> str:
 
 TITLES = {
     "started": "Responder started", "interruption": "Interruption received", "replaced": "Replaced",
+    "degraded": "Done, degraded: not everything happened",
     "rejected": "Event rejected", "failed": "Replacement failed", "cap_reached": "Money cap reached",
     "target_acquired": "Target acquired", "gap_persisting": "Capacity gap persisting",
     "hunt_started": "Capacity hunt started", "daily_report": "Daily report",
@@ -164,9 +174,11 @@ def _seconds(value: Any) -> str:
     return "-" if value is None else f"{float(value):.0f} s"
 
 
+_REPLACED_HEADLINE = {"old_type", "old_zone", "old_market", "new_type", "new_zone", "new_market", "gap_seconds",
+                      "data_kept"}
 _HEADLINE_FIELDS = {  # what each kind's first line already says, so the list below skips it
-    "replaced": {"old_type", "old_zone", "old_market", "new_type", "new_zone", "new_market", "gap_seconds",
-                 "data_kept", "reason"},
+    "replaced": _REPLACED_HEADLINE | {"reason"},
+    "degraded": _REPLACED_HEADLINE,
     "daily_report": {"date", "timezone"},
 }
 _LABELS = {"replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
@@ -180,7 +192,7 @@ def render(notice: Notice) -> tuple[str, str]:
     f = notice.fields
     title = f"[responder] {TITLES.get(notice.kind, notice.kind)}"
     where = " ".join(str(f[k]) for k in ("cloud", "region", "instance_id") if f.get(k))
-    if notice.kind == "replaced":
+    if notice.kind in ("replaced", "degraded"):
         head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_zone', '')} {f.get('old_market', '')} → "
                 f"{f.get('new_type', '?')} {f.get('new_zone', '')} {f.get('new_market', '')}, "
                 f"gap {_seconds(f.get('gap_seconds'))}, data {'kept' if f.get('data_kept') else 'NOT kept'}")
@@ -222,7 +234,8 @@ def _joined(value: Any) -> str:
     return str(value)
 
 
-FINISHED_STATUS = {"replaced": "done", "failed": "failed", "cap_reached": "failed", "rejected": "rejected"}
+FINISHED_STATUS = {"replaced": "done", "degraded": "done", "failed": "failed", "cap_reached": "failed",
+                   "rejected": "rejected"}
 # What RESPONDER_NOTIFY_WEBHOOK_URL has always been sent: finished tasks, and events no task was
 # made for because their cloud has no credentials here.
 FINISHED_KINDS = frozenset(FINISHED_STATUS) | {"unconfigured"}

@@ -8,7 +8,10 @@ the slow-changing facts cached; takes the money caps before every spend).
 Steps (steps.py) decide which calls to make and fold the answers into the record; the runner
 (runner.py) saves and retries. Nothing else in replace/ talks to a cloud. The adapters ask the API
 budget before each call (clouds/base.py CallGate); a call it holds back comes back as a
-CallOutcome whose error is errors.Deferred, and the runner brings its task back then.
+CallOutcome whose error is errors.Deferred, and the runner brings its task back then. Each job of
+a round asks as its task (capacity/budget.py `asking`: the task's priority, so a deferred task
+keeps its place in line), and the jobs' first calls are admitted in priority order even when they
+run side by side (budget.Turns).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from responder.caching import TTLCache
+from responder.capacity.budget import Turns, asking
 from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
 from responder.errors import CloudError, NotFound
 from responder.model import Market
@@ -31,6 +35,11 @@ from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, markets
 from responder.settings import Settings
+
+
+def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> list[CallOutcome]:
+    with turns.turn(index):
+        return job()
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,16 @@ class Executor:
         calls go in priority order (earliest release first, data before capacity before reads);
         batchable reads of one (cloud, region, verb) go as one call; the others run side by side
         on `tick_workers` threads (each waits on the cloud), one at a time when that is 1."""
-        order = sorted(range(len(pairs)), key=lambda i: priority(*pairs[i]))
+        keys = [priority(*pair) for pair in pairs]
+        order = sorted(range(len(pairs)), key=keys.__getitem__)
         ordered = [pairs[i] for i in order]
         groups, singles = batching.group(ordered)
         jobs = [(chunk, self._batched_job(ordered, chunk)) for chunk in groups]
         jobs += [([i], self._single_job(ordered[i])) for i in singles]
         jobs.sort(key=lambda job: job[0][0])  # the head of each job decides when it goes
+        # Each job asks the budget as its head task, with that task's priority.
+        jobs = [(indices, self._asking(keys[order[indices[0]]], ordered[indices[0]][0].id, job))
+                for indices, job in jobs]
         results: list[CallOutcome | None] = [None] * len(ordered)
         for indices, answers in self._map(jobs):
             for i, outcome in zip(indices, answers):
@@ -97,14 +110,23 @@ class Executor:
             return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]
         return job
 
+    @staticmethod
+    def _asking(key: tuple, claim: str, job: Callable[[], list[CallOutcome]]) -> Callable[[], list[CallOutcome]]:
+        def asked() -> list[CallOutcome]:
+            with asking(key, claim):
+                return job()
+        return asked
+
     def _map(self, jobs: list[tuple[list[int], Callable[[], list[CallOutcome]]]]):
-        """(indices, outcomes) per job; side by side on the pool, in submission order."""
+        """(indices, outcomes) per job; side by side on the pool, in submission order, each job's
+        first budget decision after the one before it (Turns): admission follows priority."""
         if len(jobs) <= 1 or self.settings.tick_workers <= 1:
             return [(indices, job()) for indices, job in jobs]
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.settings.tick_workers, thread_name_prefix="responder-call")
-        futures = [(indices, self._pool.submit(job)) for indices, job in jobs]
+        turns = Turns(len(jobs))
+        futures = [(indices, self._pool.submit(_in_turn, turns, n, job)) for n, (indices, job) in enumerate(jobs)]
         return [(indices, future.result()) for indices, future in futures]
 
     def run(self, task: Task, call: Call) -> Any:

@@ -149,9 +149,10 @@ class RaceState:
 
 @dataclass
 class RetryState:
-    """The one retry layer's memory: consecutive transient failures, reset by any success."""
+    """The one retry layer's memory: consecutive server faults and throttles, reset by any success."""
 
     failures: int = 0
+    throttles: int = 0  # not failures: a throttle delays a task, it never fails one
     last_error: str = ""
     first_failure_at: Optional[float] = None
 

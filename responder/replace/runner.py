@@ -13,11 +13,18 @@ tasks share their reads and their budget. The request that claims a task holds i
 claim on, so it works the task before any ticker may: the first delivery of an event always gets
 the same answer.
 
-The one retry layer for replacements lives here: a transient error (throttling, 5xx, timeout,
-reset) backs off on the task row (capped, jittered, reset by any success) within an attempt cap
-and a deadline after the notice; a restart resumes the backoff from the row. A task never ends
-`failed` while a replacement it launched exists: pending launches are looked up by their token
-first, and an instance found is adopted; one that exists but never ran is named in the reason.
+The one retry layer for replacements lives here (retry.py's policy, on the task row, so a restart
+resumes it): a server fault, timeout or reset is retried at once with a small jitter for a few
+tries, then backs off (capped, jittered, reset by any success); a throttle goes again when the API
+budget (capacity/budget.py, which learnt from it) admits the call; a call the budget held back
+(errors.Deferred) comes back at its time and counts as nothing. How long: replace/deadline.py — a
+task that holds nothing fails after the attempt cap or RESPONDER_RETRY_DEADLINE_SECONDS; one that
+holds an image or a replacement never fails for a transient error or a throttle, and past its own
+deadline ends `done` with `degraded` naming what did not happen and what it left. A task leaves
+the rounds, is saved and its lease let go as soon as it must wait: no retry holds a lease. A task
+never ends `failed` while a replacement it launched exists: pending launches are looked up by
+their token first, and an instance found is adopted; a later error that cannot be retried
+degrades it instead.
 """
 
 from __future__ import annotations
@@ -29,18 +36,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from responder.capacity.budget import ApiBudget
 from responder.clouds.base import CloudPort
-from responder.errors import CloudError, Deferred, NotFound, Transient
+from responder.errors import CloudError, Deferred, NotFound, Throttled, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import steps
+from responder.replace import deadline, steps
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.steps import Call, CapReached, Facts
 from responder.replace.verify import event_rejection
-from responder.retry import Backoff, RetryBudget
+from responder.retry import QUICK_JITTER, THROTTLE_BACKOFF, fault_delay
 from responder.settings import Settings
 from responder.store import Store, TaskRow
 
@@ -48,8 +56,6 @@ log = logging.getLogger("responder.tasks")
 MAX_ROUNDS = 40  # calls one task may make in one go: a step that neither waits nor moves is a bug, not a loop
 MAX_DECISIONS = 8  # decisions in a row that only change the state, before one must call or wait
 TICK_BATCH = 500  # due tasks worked together by one tick: a whole wave
-# A server fault is worth retrying soon (the notice window is minutes); repeats back off to 20 s.
-RETRY_BACKOFF = Backoff(base=0.25, cap=20.0)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class TaskRunner:
     def __init__(self, store: Store, clouds: dict[str, CloudPort], settings: Settings,
                  clock: Callable[[], float] = time.time, rand: Callable[[], float] = random.random,
                  on_finish: Callable[[TaskRow], None] | None = None, caps: MoneyCaps | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, budget: ApiBudget | None = None):
         self.store = store
         self.clouds = clouds
         self.settings = settings
@@ -73,6 +79,11 @@ class TaskRunner:
                                       per_event=settings.max_spend_per_event, clock=clock)
         self.facts = Facts()
         self.sleep = sleep
+        # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
+        self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)
+        if self.budget is not None:
+            for cloud in clouds.values():
+                cloud.gate = self.budget
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
         # What happened, as notices saved with the state (the outbox): set by the app factory
@@ -137,14 +148,16 @@ class TaskRunner:
         together, in rounds (_work_together) — then save and release them. A task another worker
         holds is left to it (and not returned)."""
         leased = [task_id for task_id in task_ids if self.store.lease(task_id, self.settings.lease_seconds)]
+        put_down: set[str] = set()
         try:
             tasks = [t for t in (Task.of(self.store.get(task_id)) for task_id in leased) if t is not None]
             now = self.clock()
-            self._work(*[t for t in tasks if t.status in steps.DECIDERS and t.next_at <= now])
+            self._work(*[t for t in tasks if t.status in steps.DECIDERS and t.next_at <= now], put_down=put_down)
             return tasks
         finally:
             for task_id in leased:
-                self.store.release(task_id)
+                if task_id not in put_down:
+                    self.store.release(task_id)
 
     def note(self, event: Interruption) -> Task | None:
         """A state-change or health event about an instance we have a task for: record it there."""
@@ -207,28 +220,44 @@ class TaskRunner:
             sleep(max(0.005, min(task.next_at - self.clock(), deadline - self.clock())))
 
     # -- working tasks in rounds -----------------------------------------------------------
-    def _work(self, *tasks: Task) -> None:
+    def _work(self, *tasks: Task, put_down: set[str] | None = None) -> None:
         """Rounds: each task still moving says its next call (steps.decide, until a call, a wait
         or the end); the executor makes the round's calls together (priority order, batched reads,
         the API budget); each answer is folded into its task. A task leaves the rounds when it
-        waits, ends, or its call must wait; then every task is saved."""
+        waits, ends, or its call must wait: it is saved and its lease let go at once (its ids go
+        into `put_down`), so a task that waits is never held by one that still works."""
+        put_down = set() if put_down is None else put_down
         moving = list(tasks)
         for _ in range(MAX_ROUNDS):
-            pairs = [(task, call) for task, call in ((t, self._next_call(t)) for t in moving) if call is not None]
+            pairs = []
+            for task in moving:
+                call = self._next_call(task)
+                if call is None:
+                    self._put_down(task, put_down)
+                else:
+                    pairs.append((task, call))
             if not pairs:
-                break
+                return
             outcomes = self.executor.run_round(pairs)
             moving = []
             for (task, call), outcome in zip(pairs, outcomes):
                 with log_context(task_id=task.id, instance_id=task.instance_id):
-                    if self._fold(task, call, outcome) and task.next_at <= self.clock():
-                        moving.append(task)
-        for task in tasks:
-            with log_context(task_id=task.id, instance_id=task.instance_id):
-                if task.finished:
-                    self._save_finished(task)
+                    going_on = self._fold(task, call, outcome) and task.next_at <= self.clock()
+                if going_on:
+                    moving.append(task)
                 else:
-                    self._save(task)
+                    self._put_down(task, put_down)
+        for task in moving:
+            self._put_down(task, put_down)
+
+    def _put_down(self, task: Task, put_down: set[str]) -> None:
+        with log_context(task_id=task.id, instance_id=task.instance_id):
+            if task.finished:
+                self._save_finished(task)
+            else:
+                self._save(task)
+        self.store.release(task.id)
+        put_down.add(task.id)
 
     def _next_call(self, task: Task) -> Call | None:
         """The task's next call; None when it ends, waits, or has nothing to call now. A decision
@@ -251,9 +280,6 @@ class TaskRunner:
     def _fold(self, task: Task, call: Call, outcome: CallOutcome) -> bool:
         """Fold one call's outcome into its task; False when the task must stop for now."""
         exc = outcome.error
-        if isinstance(exc, Deferred):  # the API budget holds it back: no failure, come back then
-            task.next_at = max(task.next_at, exc.retry_at)
-            return False
         if isinstance(exc, CapReached):
             if call.verb == "reserve" and task.record.launch.replacement_ids:
                 # `both`: the replacement runs; the reservation beside it is what the cap refused.
@@ -262,8 +288,7 @@ class TaskRunner:
             self._fail(task, str(exc))
             return False
         if isinstance(exc, Transient):
-            self._retry_later(task, call, exc)
-            return False
+            return self._retry_later(task, call, exc)
         if isinstance(exc, NotFound) and call.verb == "describe_instance":
             ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
         elif isinstance(exc, CloudError):
@@ -277,20 +302,52 @@ class TaskRunner:
             return False
         return True
 
-    def _retry_later(self, task: Task, call: Call, exc: Transient) -> None:
+    def _retry_later(self, task: Task, call: Call, exc: Transient) -> bool:
+        """When to try again (retry.py's policy); gives up only as replace/deadline.py says. True
+        when the task may go on in this very round (the first retry of a server fault)."""
         now = self.clock()
         retry = task.record.retry
-        retry.failures += 1
-        retry.last_error = f"{call.verb}: {exc}"[:500]
-        retry.first_failure_at = retry.first_failure_at or now
-        budget = RetryBudget(self.settings.max_transient_retries,
-                             task.record.timings.get("received", now) + self.settings.retry_deadline_seconds)
-        if budget.exhausted(retry.failures, now):
-            self._fail(task, f"{task.status}: gave up after {retry.failures} transient errors: {exc}")
-            return
-        task.next_at = now + RETRY_BACKOFF.delay(retry.failures, self.rand)
-        log.info("task %s: %s failed (%s), retry %d in %.1f s", task.id, call.verb, exc.code, retry.failures,
-                 task.next_at - now)
+        if isinstance(exc, Deferred):  # the API budget held it back: nothing was sent, nothing failed
+            task.next_at = max(task.next_at, exc.retry_at)
+        elif isinstance(exc, Throttled):  # the budget learnt from it (the adapter told it): ask when
+            retry.throttles += 1
+            retry.last_error = f"{call.verb}: {exc}"[:500]
+            task.next_at = max(now + QUICK_JITTER * self.rand(), self._throttle_over(task, exc, now))
+        else:
+            retry.failures += 1
+            retry.last_error = f"{call.verb}: {exc}"[:500]
+            retry.first_failure_at = retry.first_failure_at or now
+            task.next_at = now + (0.0 if retry.failures == 1 else fault_delay(retry.failures, self.rand))
+        if self._gives_up(task, call, exc, now):
+            return False
+        if not isinstance(exc, Deferred):
+            log.info("task %s: %s failed (%s), retry in %.1f s", task.id, call.verb, exc.code, task.next_at - now)
+        return task.next_at <= now
+
+    def _throttle_over(self, task: Task, exc: Throttled, now: float) -> float:
+        if self.budget is not None and exc.operation:
+            return self.budget.next_admission(task.cloud, task.region, exc.operation)
+        return now + THROTTLE_BACKOFF.delay(task.record.retry.throttles, self.rand)
+
+    def _gives_up(self, task: Task, call: Call, exc: Transient, now: float) -> bool:
+        """Past the task's deadline (or, holding nothing, its attempt cap): end it — `failed` when
+        it holds nothing, `done` and degraded when it holds an image or a replacement."""
+        failures = task.record.retry.failures
+        capped = failures >= self.settings.max_transient_retries and not deadline.holds(task)
+        if not capped and now < deadline.gives_up_at(task, self.settings):
+            return False
+        what = f"{call.verb} did not succeed before the deadline ({exc.code}: {exc})"
+        if deadline.holds(task):
+            self._degrade(task, what)
+        else:
+            self._fail(task, f"{task.status}: gave up after {failures} transient errors"
+                             f"{' and throttles' if task.record.retry.throttles else ''}: {exc}")
+        return True
+
+    def _degrade(self, task: Task, what: str) -> None:
+        reason = deadline.degrade(task, what)
+        log.warning("task %s done, degraded: %s", task.id, reason)
+        task.finish("done", reason)
 
     def _fail(self, task: Task, reason: str) -> None:
         """End the task `failed` — unless a launch whose answer was lost made an instance: adopt it."""
@@ -311,8 +368,9 @@ class TaskRunner:
                 task.status, task.next_at = "launching", now
                 log.warning("task %s: adopted %s, launched by a call whose answer was lost", task.id, found)
                 return
-        if launch.replacement_ids:
-            reason += f"; replacement {', '.join(launch.replacement_ids)} exists and is left as it is"
+        if launch.replacement_ids:  # a task with a replacement never fails: what was left undone is named
+            self._degrade(task, reason)
+            return
         log.warning("task %s failed: %s", task.id, reason)
         task.finish("failed", reason)
 

@@ -76,6 +76,7 @@ class LaunchState:
     elastic_ip_moved: bool = False
     retire_at: Optional[float] = None  # rebalance `replace`: when the original is terminated
     retired: bool = False
+    in_charge: bool = False  # rebalance `replace`: the original carries the responder's tag (take_charge)
 
 
 @dataclass

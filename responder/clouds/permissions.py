@@ -127,6 +127,9 @@ OCI_GRANTS: dict[str, tuple[str, str]] = {
     "SUBNET_READ": ("subnets", "read"), "SUBNET_ATTACH": ("subnets", "use"), "SUBNET_DETACH": ("subnets", "use"),
     "COMPARTMENT_INSPECT": ("compartments", "inspect"),
     "APP_CATALOG_LISTING_READ": ("app-catalog-listing", "read"),
+    # Not needed by any call: named so a check can show the shipped policy does not grant them.
+    "INSTANCE_MOVE": ("instances", "manage"), "INSTANCE_ATTACH_SECONDARY_VNIC": ("instances", "manage"),
+    "INSTANCE_IMAGE_DELETE": ("instance-images", "manage"), "VOLUME_CREATE": ("volumes", "manage"),
 }
 OCI_VERBS = ("inspect", "read", "use", "manage")
 # The families a policy may name instead of a resource type (only their members the table uses),

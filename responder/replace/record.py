@@ -171,6 +171,9 @@ class TaskRecord:
     original_terminated_at: Optional[float] = None
     interrupted_at: Optional[float] = None  # a rebalance task: when the real interruption arrived
     intended: list[dict[str, Any]] = field(default_factory=list)  # dry-run: the calls it would make
+    # "<cloud>: <permission>, ...": a cloud's policy refused a call (a configuration fault). The task
+    # ended failed; /invoke answers 5xx so the platform retries, and a redelivery opens it again.
+    denied: str = ""
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from responder.clouds.base import CloudPort
-from responder.errors import CloudError, NotFound, Transient
+from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import steps
@@ -91,6 +91,8 @@ class TaskRunner:
             task = Task(claim.task)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
+            if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
+                return SubmitResult(self._retry_denied(task.id), duplicate=False)
             return SubmitResult(task, duplicate=True)
         task = Task(claim.task)
         try:
@@ -104,6 +106,21 @@ class TaskRunner:
             self.store.release(task.id)
         self._wake.set()
         return SubmitResult(task, duplicate=False)
+
+    def _retry_denied(self, task_id: str) -> Task:
+        """A redelivery of an event whose task a permission refusal ended: the policy may have been
+        fixed since. Resume from the record (its tokens and image stay); refused again, it fails again."""
+        if not self.store.lease(task_id, self.settings.lease_seconds):
+            return Task(self.store.get(task_id))
+        try:
+            task = Task(self.store.get(task_id))
+            if task.status == "failed" and task.record.denied:
+                task.record.denied = ""
+                task.row.status, task.row.reason, task.next_at = "received", "", 0.0
+                self._work(task)
+            return task
+        finally:
+            self.store.release(task_id)
 
     def _interrupt_after_rebalance(self, task_id: str) -> Task:
         """The real interruption of an instance whose rebalance recommendation was answered with an
@@ -247,6 +264,10 @@ class TaskRunner:
             return False
         except Transient as exc:
             self._retry_later(task, call, exc)
+            return False
+        except PermissionDenied as exc:
+            task.record.denied = f"{exc.cloud}: {', '.join(exc.permissions)}"
+            self._fail(task, f"{task.status}: {exc}")
             return False
         except NotFound as exc:
             if call.verb != "describe_instance":

@@ -27,18 +27,8 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (
-    OWNED_TAG,
-    TOKEN_TAG,
-    Capabilities,
-    ImageInfo,
-    InstanceInfo,
-    InstanceTypeSpec,
-    LaunchRequest,
-    LaunchResult,
-    OwnImage,
-    Subnet,
-)
+from responder.clouds.base import (OPEN_GATE, OWNED_TAG, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
@@ -58,6 +48,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
+    gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"), disks_go_with_instance=True,
                                 public_ip_converts=True)
 

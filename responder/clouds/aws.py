@@ -36,16 +36,8 @@ from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
-from responder.clouds.base import (
-    TOKEN_TAG,
-    Capabilities,
-    ImageInfo,
-    InstanceInfo,
-    InstanceTypeSpec,
-    LaunchRequest,
-    LaunchResult,
-    Subnet,
-)
+from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
@@ -60,6 +52,7 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     cloud = "aws"
     # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
     # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
+    gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
                                 placement_scores=True, elastic_ips=True, clone_parts=("user_data", "elastic_ip"))
 

@@ -156,6 +156,7 @@ class AwsEc2Emulator(CallLog):
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, serve: bool = True) -> "AwsEc2Emulator":
         """serve=False: seed moto but run no server of its own; a shared server calls `wsgi`."""
+        # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         for region in self.regions:
@@ -305,6 +306,7 @@ class AwsEc2Emulator(CallLog):
 
 def quiet_moto_handler():
     """moto's environ fix-ups with loopback's silence and connection drops."""
+    # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(QuietHandler, MotoRequestHandler):

@@ -190,6 +190,13 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                                      {"Name": "instance-state-name", "Values": ["pending", "running"]}])
         return tuple(sorted(i["InstanceId"] for r in found for i in r["Instances"]))
 
+    def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
+        """CreateTags responder:managed=true (idempotent): the IAM policy limits TerminateInstances,
+        DeleteVolume and DetachVolume to resources carrying it, and lets CreateTags write that one tag."""
+        if resource_ids:
+            self._call(region, "create_tags", f"taking charge of {', '.join(resource_ids)}",
+                       Resources=list(resource_ids), Tags=_tags((OWNED_TAG,)))
+
     def terminate_instance(self, region: str, instance_id: str) -> None:
         self._call(region, "terminate_instances", f"terminating {instance_id}", InstanceIds=[instance_id])
 
@@ -202,6 +209,7 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         The tags go on the AMI and on the snapshots it is made of (ResourceType image and snapshot):
         retention finds a snapshot whose AMI is gone by them."""
         doing = f"creating image {name} of {instance_id}"
+        tags = tuple(tags) + (OWNED_TAG,) if tags and OWNED_TAG not in tags else tuple(tags)  # retention may delete it
         kwargs: dict[str, Any] = {"InstanceId": instance_id, "Name": name, "NoReboot": True,
                                   "Description": f"responder image of {instance_id}"}
         if tags:

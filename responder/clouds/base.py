@@ -133,6 +133,8 @@ class Subnet:
 
 
 TOKEN_TAG = "responder:token"  # every launched instance carries its launch's ClientToken
+# What the responder made, or took charge of: the only resources its policies let it delete or detach.
+OWNED_TAG = ("responder:managed", "true")
 
 
 class CallGate(Protocol):
@@ -260,6 +262,12 @@ class CloudPort(Protocol):
         ...
 
     def terminate_instance(self, region: str, instance_id: str) -> None: ...
+
+    def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
+        """Mark resources the responder did not make but will later delete or detach (an original it
+        retires, a volume it keeps) with its own tag, so a policy can limit those deletes to tagged
+        resources. A no-op where the policy does not scope them."""
+        ...
 
     def associate_address(self, region: str, allocation_id: str, instance_id: str) -> str: ...
 

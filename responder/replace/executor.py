@@ -205,6 +205,9 @@ class Executor:
     def _reserve(self, task: Task, cloud: CloudPort, call: Call):
         return reserve_capacity(self._launch_context(cloud), task)
 
+    def _take_charge(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        cloud.take_charge(task.region, tuple(call.args["resource_ids"]))
+
     def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
         cloud.terminate_instance(task.region, call.args["instance_id"])
 

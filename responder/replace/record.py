@@ -79,6 +79,7 @@ class LaunchState:
     elastic_ip_moved: bool = False
     retire_at: Optional[float] = None  # rebalance `replace`: when the original is terminated
     retired: bool = False
+    in_charge: bool = False  # rebalance `replace`: the original carries the responder's tag (take_charge)
 
 
 @dataclass
@@ -183,6 +184,9 @@ class TaskRecord:
     # What a task that ended `done` could not do (a swap refused, a disk not moved, ...): each
     # item names it and what it left (kept disks, EIPs), for the reason, the notification and orphans.
     degraded: list[str] = field(default_factory=list)
+    # "<cloud>: <permission>, ...": a cloud's policy refused a call (a configuration fault). The task
+    # ended failed; /invoke answers 5xx so the platform retries, and a redelivery opens it again.
+    denied: str = ""
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

@@ -13,18 +13,12 @@ tasks share their reads and their budget. The request that claims a task holds i
 claim on, so it works the task before any ticker may: the first delivery of an event always gets
 the same answer.
 
-The one retry layer for replacements lives here (retry.py's policy, on the task row, so a restart
-resumes it): a server fault, timeout or reset is retried at once with a small jitter for a few
-tries, then backs off (capped, jittered, reset by any success); a throttle goes again when the API
-budget (capacity/budget.py, which learnt from it) admits the call; a call the budget held back
-(errors.Deferred) comes back at its time and counts as nothing. How long: replace/deadline.py — a
-task that holds nothing fails after the attempt cap or RESPONDER_RETRY_DEADLINE_SECONDS; one that
-holds an image or a replacement never fails for a transient error or a throttle, and past its own
-deadline ends `done` with `degraded` naming what did not happen and what it left. A task leaves
-the rounds, is saved and its lease let go as soon as it must wait: no retry holds a lease. A task
-never ends `failed` while a replacement it launched exists: pending launches are looked up by
-their token first, and an instance found is adopted; a later error that cannot be retried
-degrades it instead.
+A transient error goes to the one retry layer (retrying.py: at once for a server fault, when the
+API budget admits it for a throttle; a task holding an image or a replacement never fails for
+them, it ends `done` and degraded past its own deadline). A task leaves the rounds, is saved and
+its lease let go as soon as it must wait: no retry holds a lease. A task never ends `failed` while
+a replacement it launched exists: pending launches are looked up by their token first, and an
+instance found is adopted; a later error that cannot be retried degrades it instead.
 """
 
 from __future__ import annotations
@@ -38,7 +32,7 @@ from typing import Callable
 
 from responder.capacity.budget import ApiBudget
 from responder.clouds.base import CloudPort
-from responder.errors import CloudError, Deferred, NotFound, Throttled, Transient
+from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import deadline, steps
@@ -46,9 +40,9 @@ from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
+from responder.replace.retrying import RetryPolicy
 from responder.replace.steps import Call, CapReached, Facts
 from responder.replace.verify import event_rejection
-from responder.retry import QUICK_JITTER, THROTTLE_BACKOFF, fault_delay
 from responder.settings import Settings
 from responder.store import Store, TaskRow
 
@@ -84,6 +78,7 @@ class TaskRunner:
         if self.budget is not None:
             for cloud in clouds.values():
                 cloud.gate = self.budget
+        self.retries = RetryPolicy(settings, clock, rand, self.budget)
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
         # What happened, as notices saved with the state (the outbox): set by the app factory
@@ -106,6 +101,8 @@ class TaskRunner:
             task = Task(claim.task)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
+            if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
+                return SubmitResult(self._retry_denied(task.id), duplicate=False)
             return SubmitResult(task, duplicate=True)
         task = Task(claim.task)
         try:
@@ -119,6 +116,21 @@ class TaskRunner:
             self.store.release(task.id)
         self._wake.set()
         return SubmitResult(task, duplicate=False)
+
+    def _retry_denied(self, task_id: str) -> Task:
+        """A redelivery of an event whose task a permission refusal ended: the policy may have been
+        fixed since. Resume from the record (its tokens and image stay); refused again, it fails again."""
+        if not self.store.lease(task_id, self.settings.lease_seconds):
+            return Task(self.store.get(task_id))
+        try:
+            task = Task(self.store.get(task_id))
+            if task.status == "failed" and task.record.denied:
+                task.record.denied = ""
+                task.row.status, task.row.reason, task.next_at = "received", "", 0.0
+                self._work(task)
+            return task
+        finally:
+            self.store.release(task_id)
 
     def _interrupt_after_rebalance(self, task_id: str) -> Task:
         """The real interruption of an instance whose rebalance recommendation was answered with an
@@ -289,6 +301,10 @@ class TaskRunner:
             return False
         if isinstance(exc, Transient):
             return self._retry_later(task, call, exc)
+        if isinstance(exc, PermissionDenied):  # a configuration fault: named, and /invoke answers 5xx
+            task.record.denied = f"{exc.cloud}: {', '.join(exc.permissions)}"
+            self._fail(task, f"{task.status}: {exc}")
+            return False
         if isinstance(exc, NotFound) and call.verb == "describe_instance":
             ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
         elif isinstance(exc, CloudError):
@@ -303,46 +319,12 @@ class TaskRunner:
         return True
 
     def _retry_later(self, task: Task, call: Call, exc: Transient) -> bool:
-        """When to try again (retry.py's policy); gives up only as replace/deadline.py says. True
-        when the task may go on in this very round (the first retry of a server fault)."""
-        now = self.clock()
-        retry = task.record.retry
-        if isinstance(exc, Deferred):  # the API budget held it back: nothing was sent, nothing failed
-            task.next_at = max(task.next_at, exc.retry_at)
-        elif isinstance(exc, Throttled):  # the budget learnt from it (the adapter told it): ask when
-            retry.throttles += 1
-            retry.last_error = f"{call.verb}: {exc}"[:500]
-            task.next_at = max(now + QUICK_JITTER * self.rand(), self._throttle_over(task, exc, now))
-        else:
-            retry.failures += 1
-            retry.last_error = f"{call.verb}: {exc}"[:500]
-            retry.first_failure_at = retry.first_failure_at or now
-            task.next_at = now + (0.0 if retry.failures == 1 else fault_delay(retry.failures, self.rand))
-        if self._gives_up(task, call, exc, now):
+        """Schedule the next try (retrying.py); True when it is at once, in this very round."""
+        end = self.retries.schedule(task, call, exc)
+        if end is not None:
+            (self._degrade if end.degrade else self._fail)(task, end.reason)
             return False
-        if not isinstance(exc, Deferred):
-            log.info("task %s: %s failed (%s), retry in %.1f s", task.id, call.verb, exc.code, task.next_at - now)
-        return task.next_at <= now
-
-    def _throttle_over(self, task: Task, exc: Throttled, now: float) -> float:
-        if self.budget is not None and exc.operation:
-            return self.budget.next_admission(task.cloud, task.region, exc.operation)
-        return now + THROTTLE_BACKOFF.delay(task.record.retry.throttles, self.rand)
-
-    def _gives_up(self, task: Task, call: Call, exc: Transient, now: float) -> bool:
-        """Past the task's deadline (or, holding nothing, its attempt cap): end it — `failed` when
-        it holds nothing, `done` and degraded when it holds an image or a replacement."""
-        failures = task.record.retry.failures
-        capped = failures >= self.settings.max_transient_retries and not deadline.holds(task)
-        if not capped and now < deadline.gives_up_at(task, self.settings):
-            return False
-        what = f"{call.verb} did not succeed before the deadline ({exc.code}: {exc})"
-        if deadline.holds(task):
-            self._degrade(task, what)
-        else:
-            self._fail(task, f"{task.status}: gave up after {failures} transient errors"
-                             f"{' and throttles' if task.record.retry.throttles else ''}: {exc}")
-        return True
+        return task.next_at <= self.clock()
 
     def _degrade(self, task: Task, what: str) -> None:
         reason = deadline.degrade(task, what)

@@ -94,12 +94,13 @@ def event_body(bench: CloudBench, instance_id: str) -> bytes:
 class Responder:
     """Sandbox (one cloud) + SQLite task store + the Flask app on a threaded werkzeug server."""
 
-    def __init__(self, bench: CloudBench, scenario: dict, ticker: bool):
+    def __init__(self, bench: CloudBench, scenario: dict, ticker: bool, **settings_changes: Any):
         self.bench = bench
         self._tmp = tempfile.TemporaryDirectory(prefix="responder-bench-")
         self.box = start_sandbox(scenario, only=(bench.cloud,))
         self.settings = Settings(database_url=f"sqlite:///{self._tmp.name}/tasks.db", background_ticker=ticker,
-                                 tick_interval=0.05, max_launches_per_hour=100_000, launch_retry_seconds=0)
+                                 tick_interval=0.05, max_launches_per_hour=100_000, launch_retry_seconds=0,
+                                 **settings_changes)
         self.runner = TaskRunner(Store(self.settings.database_url), self.box.clouds, self.settings)
         self.app = create_app(self.settings, runner=self.runner)
         self.ticker = self.app.start_ticker() if ticker else None

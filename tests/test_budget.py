@@ -4,6 +4,9 @@ who goes first when calls must wait."""
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +15,7 @@ from responder.capacity.api_limits import ECS_DEFAULT, EC2_CLASSES, bucket, limi
 from responder.capacity.budget import LAST, ApiBudget, asking
 from responder.capacity.limiter import Limiter
 from responder.errors import Deferred
+from responder.sandbox.budget_drive import share_one_bucket
 from responder.sandbox.stock import ManualClock
 from responder.settings import Settings, SettingsError
 
@@ -79,11 +83,11 @@ def test_the_adaptive_rate_stays_between_the_floor_and_the_documented_figure(ans
     for seconds, throttled in answers:
         now += seconds
         before = limiter.rate
-        limiter.answered(now, throttled)
-        assert 0.5 <= limiter.rate <= limit.refill
-        if throttled:
-            assert limiter.rate <= max(0.5, before * 0.7 + 1e-9)
-            assert limiter.capacity <= limit.capacity
+        limiter.answered(now, throttled, "RequestLimitExceeded" if throttled else "")
+        assert 0.5 <= limiter.rate <= limit.refill and limiter.capacity <= limit.capacity
+        if throttled:  # a throttle never raises the rate, and a cut is botocore's 0.7
+            assert limiter.rate == before or limiter.rate <= max(0.5, before * 0.7 + 1e-9)
+            assert limiter.tokens == 0
 
 
 def test_after_a_throttle_the_rate_climbs_back_to_the_documented_figure():
@@ -92,7 +96,7 @@ def test_after_a_throttle_the_rate_climbs_back_to_the_documented_figure():
     for _ in range(40):  # a steady 20 calls a second, then one throttle
         now += 0.05
         limiter.answered(now, False)
-    limiter.answered(now, True)
+    limiter.answered(now, True, "RequestLimitExceeded")
     assert limiter.rate == pytest.approx(0.7 * 20, rel=0.15)
     rates = []
     while now < 60:  # CUBIC's clock runs in twice the bucket's fill time (10 s here)
@@ -102,24 +106,36 @@ def test_after_a_throttle_the_rate_climbs_back_to_the_documented_figure():
     assert rates == sorted(rates) and rates[-1] == limit.refill and not limiter.adapting
 
 
-def test_an_ecs_throttle_holds_the_api_until_the_next_minute_then_probes_one_call_a_second():
+def test_an_ecs_threshold_refusal_holds_the_api_and_probes_it_never_past_the_next_minute():
+    """ECS: a throttled API may stay refused until the next minute; it is probed a second later,
+    each refused probe doubling the wait, and the next minute (plus a second) always comes."""
+    clock = ManualClock(600.0)
+    budget = ApiBudget(clock)
+    probes = []
+    clock.advance(10)
+    budget.before("aliyun", "cn-hangzhou", "DescribeImages")
+    budget.after("aliyun", "cn-hangzhou", "DescribeImages", True, "Throttling.User")  # at 610: minute 10
+    while True:
+        with pytest.raises(Deferred) as held:
+            budget.before("aliyun", "cn-hangzhou", "DescribeImages")
+        clock.advance_to(held.value.retry_at)
+        budget.before("aliyun", "cn-hangzhou", "DescribeImages")  # the probe
+        probes.append(clock())
+        if clock() >= 660:
+            break
+        budget.after("aliyun", "cn-hangzhou", "DescribeImages", True, "Throttling.User")  # still locked
+    assert probes == pytest.approx([611, 613, 617, 625, 641, 661])
+    budget.after("aliyun", "cn-hangzhou", "DescribeImages", False)  # minute 11: it passed
+    budget.before("aliyun", "cn-hangzhou", "DescribeImages")  # no more probing
+    budget.before("aliyun", "cn-hangzhou", "CreateImage")  # another API was never held
+
+
+def test_an_ecs_throttle_other_than_the_threshold_refusal_does_not_hold_the_api():
     clock = ManualClock(600.0)
     budget = ApiBudget(clock)
     budget.before("aliyun", "cn-hangzhou", "DescribeImages")
-    clock.advance(10)
-    budget.after("aliyun", "cn-hangzhou", "DescribeImages", throttled=True)  # at 610: minute 10
-    with pytest.raises(Deferred) as held:
-        budget.before("aliyun", "cn-hangzhou", "DescribeImages")
-    assert held.value.retry_at == pytest.approx(661.0)  # minute 11, plus the cloud's second of slack
-    clock.advance_to(held.value.retry_at)
-    budget.before("aliyun", "cn-hangzhou", "DescribeImages")  # the probe
-    with pytest.raises(Deferred) as probing:
-        budget.before("aliyun", "cn-hangzhou", "DescribeImages")
-    assert probing.value.retry_at == pytest.approx(662.0)
-    budget.after("aliyun", "cn-hangzhou", "DescribeImages", throttled=False)  # the probe passed
-    clock.advance(0.01)
-    budget.before("aliyun", "cn-hangzhou", "DescribeImages")
-    budget.before("aliyun", "cn-hangzhou", "CreateImage")  # another API was never held
+    budget.after("aliyun", "cn-hangzhou", "DescribeImages", True, "Throttling")
+    budget.before("aliyun", "cn-hangzhou", "DescribeImages")  # the window has room: no lock-out
 
 
 def test_a_waiting_task_keeps_its_place_against_a_later_caller_of_lower_priority():
@@ -164,29 +180,42 @@ def test_a_deferred_task_is_not_starved_by_a_stream_of_later_tasks(arrivals_per_
     assert admitted["t0-deferred"] <= 3.0
 
 
-def test_processes_sharing_one_account_converge_below_the_cloud_s_limit():
-    """Four processes, each starting at the documented figure, against one server bucket of that
-    figure: after they learnt from its throttles, few of their calls are refused."""
-    clock = ManualClock(0.0)
-    server_capacity, server_refill = 50.0, 5.0
-    tokens, stamp = server_capacity, 0.0
-    budgets = [ApiBudget(clock) for _ in range(4)]
-    answered = []
-    while clock() < 360:
-        for budget in budgets:
+@pytest.mark.parametrize("action,processes,most_refused", [
+    ("DescribeImages", 2, 0.05), ("DescribeImages", 4, 0.08),  # non-mutating: 100 + 20/s
+    # mutating: 50 + 5/s, a small bucket: each process probes above its share now and then
+    ("CreateImage", 2, 0.15), ("CreateImage", 4, 0.15),
+])
+def test_processes_sharing_one_account_converge_below_the_cloud_s_limit(action, processes, most_refused):
+    """Processes, each starting at the documented figure, against one server bucket of that figure:
+    once they learnt from its throttles, few of their calls are refused and the bucket stays used
+    (bench/budget.py prints these figures for more processes)."""
+    refused, passed = share_one_bucket(action, processes, seconds=360, warm_up=120)
+    assert refused / (refused + passed) < most_refused
+    assert passed >= 0.9 * limits_for("aws", action)[0][1].refill * 240  # ... and they still use most of it
+
+
+def test_throttles_the_cloud_answers_at_random_cost_one_cut_per_recovery_not_one_each():
+    """A tenth of the answers throttled whatever the rate (bench/faults.py's noise) on an account
+    whose bucket is far above the demand: the rate is cut again only once it has climbed back, so
+    most of the demand still goes through."""
+    clock, rand = ManualClock(0.0), random.Random(3)
+    budget = ApiBudget(clock, {("aws", "DescribeImages"): bucket(1000, 500)})
+    passed = throttles = 0
+    cuts = set()
+    for _ in range(6000):  # 200 calls a second wanted, for a minute
+        clock.advance(0.01)
+        for _ in range(2):
             try:
-                budget.before("aws", "r1", "CreateImage")
+                budget.before("aws", "r1", "DescribeImages")
             except Deferred:
-                continue
-            tokens, stamp = min(server_capacity, tokens + (clock() - stamp) * server_refill), clock()
-            throttled = tokens < 1
-            tokens -= 0 if throttled else 1
-            budget.after("aws", "r1", "CreateImage", throttled)
-            answered.append((clock(), throttled))
-        clock.advance(0.02)
-    late = [throttled for at, throttled in answered if at > 120]
-    assert sum(late) / len(late) < 0.05
-    assert len(late) - sum(late) >= 0.9 * server_refill * 240  # ... and they still use most of it
+                break
+            throttled = rand.random() < 0.1
+            throttles += throttled
+            budget.after("aws", "r1", "DescribeImages", throttled, "RequestLimitExceeded" if throttled else "")
+            passed += not throttled
+            cuts.add(budget._limiters[("aws", "r1", "DescribeImages")].last_cut)
+    assert throttles > 500 and len(cuts - {-math.inf}) < 20
+    assert passed >= 0.7 * 0.9 * 12000
 
 
 def test_each_cloud_draws_from_the_buckets_its_documents_name():

@@ -99,3 +99,15 @@ def test_a_server_fault_is_retried_at_once_within_the_same_request(responder_fac
     assert task.record.image.image_id and task.record.retry.failures == 0  # made in the same request
     tries = box.emulators["aliyun"].calls_of("CreateImage")
     assert [c["code"] for c in tries] == ["InternalError", ""] and tries[1]["wall"] - tries[0]["wall"] < 0.5
+
+
+def test_metrics_show_throttled_calls_by_action_and_the_budget_s_rate(responder_factory):
+    faults = [{"action": "DescribeInstances", "code": "Throttling", "status": 400, "times": 1}]
+    client, runner, box = responder_factory(scenario(cloud="aliyun", faults=faults))
+    client.post("/events", data=event_bytes("aliyun/cloudmonitor-interruption.json"), content_type="application/json")
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert ('responder_api_throttled_total{action="DescribeInstances",cloud="aliyun",region="cn-hangzhou"} 1.0'
+            in scraped)
+    rate = next(line for line in scraped.splitlines()
+                if line.startswith('responder_api_budget_rate{bucket="DescribeInstances",cloud="aliyun"'))
+    assert 0 < float(rate.rsplit(" ", 1)[1]) < 200 / 3  # cut below the window's 200 calls per 3 s

@@ -45,7 +45,12 @@ class Limit:
     capacity: float  # a bucket's tokens; a window's calls
     refill: float  # tokens (calls) per second: the rate the budget adapts from
     window: float = 0.0  # > 0: calls are counted over a sliding window of this many seconds (ECS)
-    lockout: bool = False  # a throttle refuses everything until the cloud's next window (ECS)
+    # A throttle with one of these codes refuses everything until the cloud's next window (ECS:
+    # the account's per-API threshold, `Throttling.User`; "" — a code not told — counts as one).
+    lockout: tuple[str, ...] = ()
+
+
+ECS_QUOTA_CODES = ("Throttling.User", "")  # the threshold the page's lock-out rule is about
 
 
 def bucket(capacity: float, refill: float) -> Limit:
@@ -53,7 +58,7 @@ def bucket(capacity: float, refill: float) -> Limit:
 
 
 def per_window(calls: float, seconds: float) -> Limit:
-    return Limit(calls, calls / seconds, window=seconds, lockout=True)
+    return Limit(calls, calls / seconds, window=seconds, lockout=ECS_QUOTA_CODES)
 
 
 EC2_CLASSES = {"non_mutating": bucket(100, 20), "unfiltered": bucket(50, 10), "mutating": bucket(50, 5),

@@ -122,13 +122,14 @@ class ApiBudget:
             self.watcher.waited(cloud, region, limiters[0][0], retry_at - now)
         raise Deferred(retry_at, action, f"{cloud}:{region}:{limiters[0][0]}")
 
-    def after(self, cloud: str, region: str, action: str, throttled: bool) -> None:
-        """The cloud answered (or did not): a throttle lowers the bucket's rate, a success lets it grow."""
+    def after(self, cloud: str, region: str, action: str, throttled: bool, code: str = "") -> None:
+        """The cloud answered (or did not): a throttle (with its error `code`) lowers the bucket's
+        rate, ECS's threshold refusal also holds the API; a success lets the rate grow."""
         action = camel(action)
         with self._lock:
             now = self.clock()
             changed = [(name, limiter.rate) for name, limiter in self._for(cloud, region, action, now)
-                       if limiter.answered(now, throttled)]
+                       if limiter.answered(now, throttled, code)]
         if self.watcher is None:
             return
         if throttled:

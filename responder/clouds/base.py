@@ -141,11 +141,11 @@ class CallGate(Protocol):
     """What an adapter asks before each API call and tells after it: the client-side API budget
     (capacity/budget.py implements it; the adapter only knows this protocol). `before` raises
     errors.Deferred when the call must wait (nothing is sent); `after` reports whether the cloud
-    throttled it, so the budget's rate follows what the cloud says."""
+    throttled it (and the throttle's error code), so the budget's rate follows what the cloud says."""
 
     def before(self, cloud: str, region: str, action: str) -> None: ...
 
-    def after(self, cloud: str, region: str, action: str, throttled: bool) -> None: ...
+    def after(self, cloud: str, region: str, action: str, throttled: bool, code: str = "") -> None: ...
 
 
 class OpenGate:
@@ -154,7 +154,7 @@ class OpenGate:
     def before(self, cloud: str, region: str, action: str) -> None:
         return None
 
-    def after(self, cloud: str, region: str, action: str, throttled: bool) -> None:
+    def after(self, cloud: str, region: str, action: str, throttled: bool, code: str = "") -> None:
         return None
 
 
@@ -166,14 +166,14 @@ def through_gate(gate: CallGate, cloud: str, region: str, action: str) -> Iterat
     """One API call through the adapter's gate: asked first (errors.Deferred: nothing is sent),
     told after whether the cloud throttled it — the body raises the error its adapter classified."""
     gate.before(cloud, region, action)
-    throttled = False
+    throttled = ""
     try:
         yield
-    except Throttled:
-        throttled = True
+    except Throttled as exc:
+        throttled = exc.code
         raise
     finally:
-        gate.after(cloud, region, action, throttled)
+        gate.after(cloud, region, action, bool(throttled), throttled)
 
 
 @dataclass(frozen=True)

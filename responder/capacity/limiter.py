@@ -5,13 +5,15 @@ Parts: RateMeter (the measured send rate), Limiter (admission, the adaptive rate
 and probing, the deferred calls' places in line), MIN_RATE, CLAIM_GRACE.
 
 Adaptive like botocore's `adaptive` retry mode (botocore/retries/adaptive.py, bucket.py,
-throttling.py): every answer feeds a measured send rate; a throttle empties the bucket and cuts
-the fill rate to 0.7 × min(measured, current) while throttles are a large share of the answers (the
-cloud's bucket is drained, by this process or its neighbours), or to 0.7 × current once the last
-cut has recovered; successes let it grow again along CUBIC's curve (botocore's own
-CubicCalculator), on the limit's own clock. Several processes or function instances sharing one
-account converge without a coordinator, and throttles the cloud answers at random cost a cut now
-and then, not one each (bench/budget.py measures both). Unlike botocore, the limiter is on from
+throttling.py): a throttle empties the bucket and cuts the fill rate to 0.7 × the current rate —
+or, when most answers are throttled (the cloud's bucket is drained, by this process or its
+neighbours), 0.7 × min(measured send rate, current), as botocore does — and successes let it grow
+again along CUBIC's curve (botocore's own CubicCalculator) on the limit's own clock. A throttle cuts
+again only while throttles are a large share of the answers, or once the last cut has recovered:
+several processes or function instances sharing one account converge without a coordinator, and
+throttles a cloud answers at random cost a cut now and then, not one each (botocore's cut from the
+measured rate on every throttle leaves a bucket far above the demand at the demand's level, where
+such throttles then bite; bench/budget.py measures both). Unlike botocore, the limiter is on from
 the first call, at the cloud's documented figures, and never above them. Time is passed in
 (`now`): the budget's clock, a ManualClock in tests and benchmarks.
 """
@@ -32,6 +34,7 @@ PROBE_SHARE = LOCKOUT_MARGIN_SHARE = 1 / 60
 # Throttles this many and this large a share of the answers since the last cut are the sender's own
 # doing and cut again at once; fewer (a busy neighbour, a cloud's noise) cut once per unit of time.
 OURS_AT_LEAST, OURS_SHARE = 3, 0.25
+DRAINED_AT_LEAST, DRAINED_SHARE = 8, 0.5  # most answers throttled: cut from the measured rate
 CLAIM_GRACE = 10.0  # a deferred call keeps its place this long after its retry time
 
 
@@ -136,13 +139,14 @@ class Limiter:
             if code in self.limit.lockout:
                 self._hold(now)
             self.since_cut[1] += 1
-            ours, recovered = self._ours(), self._recovered(now)
-            if not (ours or recovered):
+            if not (self._ours(OURS_AT_LEAST, OURS_SHARE) or self._recovered(now)):
                 return False
-            # Throttles that are a large share of the answers: the cloud's bucket is drained, by
-            # this process or its neighbours, so fall below what is really sent (botocore's
-            # min(measured, current)); one now and then: below the current rate.
-            base = min(measured, self.rate) if ours and measured > 0 else self.rate
+            # Most answers throttled: the cloud's bucket is drained, by this process or its
+            # neighbours, so fall below what is really sent (botocore's min(measured, current));
+            # otherwise below the current rate: a bucket far above the demand is not cut to the
+            # demand by a few throttles the cloud answered at random (bench/budget.py).
+            drained = self._ours(DRAINED_AT_LEAST, DRAINED_SHARE) and measured > 0
+            base = min(measured, self.rate) if drained else self.rate
             self.last_cut, self.since_cut = now, [0, 0]
             new = self.cubic.error_received(base, self._time(now))
             self.adapting = True
@@ -157,10 +161,10 @@ class Limiter:
         self.adapting = self.rate < self.limit.refill  # recovered: the documented figures again
         return self.rate != before
 
-    def _ours(self) -> bool:
-        """Throttles are a large share of the answers since the last cut."""
+    def _ours(self, at_least: int, share: float) -> bool:
+        """Throttles are this many and this large a share of the answers since the last cut."""
         answers, throttled = self.since_cut
-        return throttled >= OURS_AT_LEAST and throttled >= OURS_SHARE * answers
+        return throttled >= at_least and throttled >= share * answers
 
     def _recovered(self, now: float) -> bool:
         """The rate has climbed back to where the last cut took it from (CUBIC's K, in units)."""

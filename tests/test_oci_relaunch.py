@@ -11,6 +11,7 @@ import pytest
 
 from oci_fixtures import (A1, AD1, AD2, REGION, SUBNET_ID, UBUNTU_ARM_OLD, launched,  # noqa: F401
                           oci_box_factory, oci_scenario, preemption_event)
+from responder.capacity.budget import ApiBudget
 from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.intake import handle_body
 from responder.model import Market, Offering
@@ -36,7 +37,9 @@ def rig(oci_box_factory, tmp_path):
         url = f"sqlite:///{tmp_path}/oci.db"
         settings = {"targets_interval_seconds": 0.0, "hunt_min_interval_seconds": 0.0, **settings}
         base = Settings(database_url=url, background_ticker=False, **settings)
-        runner = TaskRunner(Store(url, upgrade=True), {"oci": box.cloud}, box.settings(base))
+        # The API budget counts on the cloud's clock: the scenario's, here moved by hand.
+        runner = TaskRunner(Store(url, upgrade=True), {"oci": box.cloud}, box.settings(base),
+                            budget=ApiBudget(box.clock))
         return box, runner, TargetStore(runner.store.engine)
     return make
 

@@ -83,6 +83,11 @@ class Settings:
     launch_retry_seconds: float = 300.0  # keep trying sold-out candidates this long before failing
     image_timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
+    # Rejected tasks (forged, stale or unverifiable events): kept this long for the status page and
+    # the daily report, and never more than this many (the oldest go first), so a flood of forged
+    # events leaves a bounded table. At least an hour: the row is also the remembered verdict.
+    rejected_keep_hours: float = 24.0
+    rejected_keep_rows: int = 2000
     tick_interval: float = 1.0
     tick_workers: int = 8  # due tasks advanced in parallel per tick: a burst's polls and retries overlap
     background_ticker: bool = True
@@ -166,6 +171,10 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
             raise SettingsError(f"RESPONDER_HUNT_MIN_INTERVAL_SECONDS must be >= 0, not {self.hunt_min_interval_seconds}")
+        if self.rejected_keep_hours < 1:
+            raise SettingsError(f"RESPONDER_REJECTED_KEEP_HOURS must be >= 1, not {self.rejected_keep_hours}")
+        if self.rejected_keep_rows < 1:
+            raise SettingsError(f"RESPONDER_REJECTED_KEEP_ROWS must be >= 1, not {self.rejected_keep_rows}")
         if self.log_keep_days < 1:
             raise SettingsError(f"RESPONDER_LOG_KEEP_DAYS must be >= 1, not {self.log_keep_days}")
         unknown = [c for c in self.clouds if c not in KNOWN_CLOUDS]
@@ -252,6 +261,8 @@ class Settings:
             launch_retry_seconds=number("RESPONDER_LAUNCH_RETRY_SECONDS", cls.launch_retry_seconds),
             image_timeout_seconds=number("RESPONDER_IMAGE_TIMEOUT_SECONDS", cls.image_timeout_seconds),
             lease_seconds=number("RESPONDER_LEASE_SECONDS", cls.lease_seconds),
+            rejected_keep_hours=number("RESPONDER_REJECTED_KEEP_HOURS", cls.rejected_keep_hours),
+            rejected_keep_rows=number("RESPONDER_REJECTED_KEEP_ROWS", cls.rejected_keep_rows, int),
             tick_interval=number("RESPONDER_TICK_INTERVAL", cls.tick_interval),
             tick_workers=number("RESPONDER_TICK_WORKERS", cls.tick_workers, int),
             background_ticker=_bool("RESPONDER_BACKGROUND_TICKER", get("RESPONDER_BACKGROUND_TICKER", "true")),

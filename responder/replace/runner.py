@@ -1,7 +1,7 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
 Parts: TaskRunner (submit an event, advance one task, note a state change, tick every due task,
-drive every task until a deadline, run one to the end), SubmitResult.
+drive every task until a deadline, run one to the end, prune rejected rows), SubmitResult.
 
 `advance` is idempotent and never waits: it takes the task's lease, asks the steps what to do,
 has the executor make those calls, folds the answers back, and stops when a step sets a time to
@@ -14,6 +14,12 @@ reset) backs off on the task row (capped, jittered, reset by any success) within
 and a deadline after the notice; a restart resumes the backoff from the row. A task never ends
 `failed` while a replacement it launched exists: pending launches are looked up by their token
 first, and an instance found is adopted; one that exists but never ran is named in the reason.
+
+Forged and unverifiable events cost little: a rejection the cloud gave (or a refusal of the
+verifying read itself: a region the account does not serve) is kept on the row with the time it
+stands until (replace.verify), and a copy of the event within that time gets it without a cloud
+read; rejected rows are deleted after RESPONDER_REJECTED_KEEP_HOURS and beyond
+RESPONDER_REJECTED_KEEP_ROWS.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.steps import Call, CapReached, Facts
-from responder.replace.verify import event_rejection
+from responder.replace.verify import event_rejection, verdict_seconds
 from responder.retry import Backoff, RetryBudget
 from responder.settings import Settings
 from responder.store import Store, TaskRow
@@ -44,6 +50,8 @@ log = logging.getLogger("responder.tasks")
 MAX_CALLS_PER_ADVANCE = 40  # a step that neither waits nor moves is a bug, not a loop
 # A server fault is worth retrying soon (the notice window is minutes); repeats back off to 20 s.
 RETRY_BACKOFF = Backoff(base=0.25, cap=20.0)
+PRUNE_SECONDS = 60.0  # rejected rows past retention are deleted from the tick at most this often
+PRUNE_EVERY_REJECTIONS = 100  # ...and after this many new rejections in one process
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class TaskRunner:
         self._wake = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._rejections, self._next_prune = 0, 0.0
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -89,6 +98,11 @@ class TaskRunner:
                                  data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
             task = Task(claim.task)
+            if task.status == "rejected" and task.record.recheck_soon:  # read once more when it lapses
+                record.standing_rejection = task.reason
+                self.store.recheck_later(event.key, event.kind.value, record.to_json())
+            if task.status == "rejected" or task.record.standing_rejection:  # no read: the answer stands
+                return SubmitResult(task.with_verdict(), duplicate=True)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
             return SubmitResult(task, duplicate=True)
@@ -165,6 +179,8 @@ class TaskRunner:
         """Advance every unfinished task that is due; returns how many were advanced. Tasks are
         advanced by up to `tick_workers` threads: each waits on the cloud, and one task's backoff
         or image poll must not queue a burst of others behind it (leases keep them apart)."""
+        if self.clock() >= self._next_prune:
+            self.prune_rejected()
         due = self.store.due()
         if len(due) <= 1 or self.settings.tick_workers <= 1:
             for row in due:
@@ -176,6 +192,14 @@ class TaskRunner:
         for future in [self._pool.submit(self.advance, row.id) for row in due]:
             future.result()
         return len(due)
+
+    def prune_rejected(self) -> int:
+        """Retention of rejected rows (RESPONDER_REJECTED_KEEP_HOURS / _ROWS): from the tick at
+        most every PRUNE_SECONDS, and after every PRUNE_EVERY_REJECTIONS new ones, so a flood is
+        trimmed while it lasts, with or without a ticker."""
+        self._next_prune = self.clock() + PRUNE_SECONDS
+        keep = self.settings
+        return self.store.prune_rejected(self.clock() - keep.rejected_keep_hours * 3600.0, keep.rejected_keep_rows)
 
     def seconds_until_due(self, cap: float) -> float:
         """How long a ticker may sleep: until the earliest due task, at most `cap`."""
@@ -254,15 +278,31 @@ class TaskRunner:
                 return False
             ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
         except CloudError as exc:
-            self._fail(task, f"{task.status}: {exc}")
+            if call.verb == "describe_instance" and task.record.source is None and not task.record.image.image_id:
+                self._unverifiable(task, exc)
+            else:
+                self._fail(task, f"{task.status}: {exc}")
             return False
         else:
             task.record.retry = RetryState()  # any success resets the backoff
             ended = steps.observe(task, call, answer, self.settings, self.clock(), self.facts)
         if ended:
             task.finish(*ended)
+            if task.status == "rejected":  # the row remembers the cloud's answer while it stands
+                task.record.standing_rejection = ""
+                task.next_at = self.clock() + verdict_seconds(task.record.recheck_soon)
             return False
         return True
+
+    def _unverifiable(self, task: Task, exc: CloudError) -> None:
+        """The cloud refused the verifying read itself (a region this account does not serve, an
+        id it cannot parse, credentials it refuses there): nothing was spent and nothing can be,
+        so the event is rejected, not failed, and the answer stands like any other rejection."""
+        log.warning("task %s: %s in %s could not be verified (%s)", task.id, task.instance_id, task.region, exc.code)
+        task.finish("rejected", f"instance {task.instance_id} could not be verified in {task.region}: {exc} "
+                                f"(a region this account does not serve, or credentials refused there)")
+        task.record.recheck_soon, task.record.standing_rejection = False, ""
+        task.next_at = self.clock() + verdict_seconds(False)
 
     def _retry_later(self, task: Task, call: Call, exc: Transient) -> None:
         now = self.clock()
@@ -317,6 +357,10 @@ class TaskRunner:
     def _save_finished(self, task: Task) -> None:
         task.record.stamp("finished", self.clock())
         self._save(task)
+        if task.status == "rejected":
+            self._rejections += 1
+            if self._rejections % PRUNE_EVERY_REJECTIONS == 0:
+                self.prune_rejected()
         log.info("task %s %s: %s", task.id, task.status, task.reason)
         if self.on_finish:
             try:

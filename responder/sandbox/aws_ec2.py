@@ -185,9 +185,12 @@ class AwsEc2Emulator(CallLog):
 
     # -- the middleware --------------------------------------------------------------------
     def _record(self, action: str, status: int, code: str, params: dict[str, str],
-                t: float | None = None, wall: float | None = None, fault: str | None = None) -> None:
-        """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency)."""
-        entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall}
+                t: float | None = None, wall: float | None = None, fault: str | None = None,
+                region: str = "") -> None:
+        """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency);
+        `region` the one the request was signed for, served or not."""
+        entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall,
+                 "region": region}
         if fault:
             entry["fault"] = fault
         self._log_call(entry)
@@ -227,6 +230,8 @@ class AwsEc2Emulator(CallLog):
         params = parse_query(body, environ.get("QUERY_STRING", ""))
         action = params.get("Action", "")
         logged = {k: v for k, v in params.items() if k not in _SECRET_PARAMS and not k.startswith("X-Amz-")}
+        signed = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+        signed_region = signed.group(1) if signed else self.region
         if self.scenario.latency_ms:
             time.sleep(self.scenario.latency_ms / 1000.0)
         fault = None
@@ -237,7 +242,8 @@ class AwsEc2Emulator(CallLog):
             call = Call(self, region, action, params, environ)
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
-                self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind)
+                self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind,
+                             region=signed_region)
                 fault.before()  # timeout / reset: the connection ends here, nothing was done
             if fault is not None and fault.kind == "error":
                 raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
@@ -262,7 +268,8 @@ class AwsEc2Emulator(CallLog):
         if status >= 400:
             match = _ERROR_CODE.search(data)
             code = match.group(1).decode() if match else ""
-        self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None)
+        self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None,
+                     region=signed_region)
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         start_response(f"{status} {'OK' if status < 400 else 'Error'}",

@@ -104,8 +104,9 @@ def make_engine(url: str, timeouts: Timeouts = TIMEOUTS) -> sa.Engine:
                         "init_command": f"SET SESSION innodb_lock_wait_timeout={max(1, timeouts.statement - 1)}"}
     elif backend == "postgresql":
         # connect_timeout covers the whole startup, per host, 2 s at the least
-        # (postgresql.org/docs/current/libpq-connect.html); after that libpq has no read timeout,
-        # so statement_timeout (server-side) bounds each statement.
+        # (postgresql.org/docs/current/libpq-connect.html); after that libpq has no read timeout:
+        # statement_timeout (server-side) bounds each statement on a live server, and the client's
+        # own bound (`answer`, below) one that is gone.
         connect_args = {"connect_timeout": timeouts.connect,
                         "options": f"-c statement_timeout={timeouts.statement * 1000}"
                                    f" -c lock_timeout={max(1, timeouts.statement - 1) * 1000}"}

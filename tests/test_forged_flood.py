@@ -141,8 +141,7 @@ def test_a_real_aws_event_with_a_forged_region_is_rejected_not_failed_and_read_o
     event["region"] = "xx-forged-9"
     answers = [client.post("/events", json=event).get_json() for _ in range(4)]
     assert [a["outcome"] for a in answers] == ["rejected"] * 4
-    reason = answers[0]["task"]["reason"]
-    assert "could not be verified in xx-forged-9" in reason and "AuthFailure" in reason
+    assert answers[0]["task"]["reason"] == "instance i-1234567890abcdef0 not found in xx-forged-9"
     assert [c["region"] for c in box.emulators["aws"].calls_of("DescribeInstances")] == ["xx-forged-9"]
     real = client.post("/events", json=event_json(REAL_AWS)).get_json()  # the same instance where it lives
     assert real["outcome"] == "accepted", real

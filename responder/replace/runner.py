@@ -19,8 +19,8 @@ and a deadline after the notice; a restart resumes the backoff from the row. A t
 `failed` while a replacement it launched exists: pending launches are looked up by their token
 first, and an instance found is adopted; one that exists but never ran is named in the reason.
 
-A rejection (also of an event the cloud will not let us verify) stands on its row for a while
-(replace.verify): copies get it without a cloud read; prune_rejected keeps the rejected rows bounded.
+A rejection stands on its row for a while (replace.verify): copies of the event get it without a
+cloud read; prune_rejected keeps the rejected rows bounded.
 """
 
 from __future__ import annotations
@@ -306,10 +306,7 @@ class TaskRunner:
         if isinstance(exc, NotFound) and call.verb == "describe_instance":
             ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
         elif isinstance(exc, CloudError):
-            if call.verb == "describe_instance" and task.record.source is None and not task.record.image.image_id:
-                self._unverifiable(task, exc)
-            else:
-                self._fail(task, f"{task.status}: {exc}")
+            self._fail(task, f"{task.status}: {exc}")
             return False
         else:
             task.record.retry = RetryState()  # any success resets the backoff
@@ -321,15 +318,6 @@ class TaskRunner:
                 task.next_at = self.clock() + verdict_seconds(task.record.recheck_soon)
             return False
         return True
-
-    def _unverifiable(self, task: Task, exc: CloudError) -> None:
-        """The cloud refused the verifying read itself (a region this account does not serve, an id
-        it cannot parse): nothing was spent, nor can be. Rejected, not failed; the answer stands."""
-        log.warning("task %s: %s in %s could not be verified (%s)", task.id, task.instance_id, task.region, exc.code)
-        task.finish("rejected", f"instance {task.instance_id} could not be verified in {task.region}: {exc} "
-                                f"(a region this account does not serve, or credentials refused there)")
-        task.record.recheck_soon, task.record.standing_rejection = False, ""
-        task.next_at = self.clock() + verdict_seconds(False)
 
     def _retry_later(self, task: Task, call: Call, exc: Transient) -> None:
         now = self.clock()

@@ -243,6 +243,7 @@ class AwsEc2Emulator(CallLog):
                 raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
                                fault.status or status_for(fault.code))
             handler = self._handlers.get(action)
+            self.race.arm(params)  # a first_read sample's notice starts when a call names it
             self.race.settle(self.backends)  # interrupted instances whose two minutes ran out are gone first
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
             if status < 400 and action in ("RunInstances", "CreateFleet"):

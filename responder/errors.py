@@ -5,7 +5,8 @@ that is the account's own limit, not the region's stock), Transient (the call ma
 succeed if made again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a
 Transient the API asked for), NotFound, Invalid, TokenReused (the cloud saw this ClientToken with
 other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge; Unavailable (the store or a cloud is down: the
-edge answers 503 so the platform redelivers).
+edge answers 503 so the platform redelivers); ConfigurationError (a setting, store URL or scenario
+a person wrote that cannot work: every command stops with its one-line message, exit 2).
 
 Adapters raise these; callers decide. Unknown cloud codes are Fatal: retrying an error we do not
 understand risks spending money twice. Retrying a Transient create is safe only because every
@@ -77,3 +78,8 @@ class BadEvent(ValueError):
 
 class Unavailable(Exception):
     """The store or a cloud is down: the edge answers 503 so the platform redelivers."""
+
+
+class ConfigurationError(ValueError):
+    """A setting, store URL or scenario file a person wrote cannot be used. The message is one line
+    that names what is wrong and how to fix it; a command prints it alone and exits 2."""

@@ -1,7 +1,7 @@
 """Connecting to the store so that it answers or says it cannot, within seconds.
 
 Parts: TIMEOUTS (connect, statement, pool checkout), make_engine (SQLite / MySQL / PostgreSQL with
-those timeouts), StoreUnavailable (the one error a store caller sees when the database is down),
+those timeouts, after store_url has checked the URL's form), StoreUnavailable (the one error a store caller sees when the database is down),
 unavailable_on_error (the decorator that turns driver errors into it), redact_url.
 
 A database that accepts TCP connections but never answers must not hang a request, a ticker or a
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from responder.logsafe import redact_url  # noqa: F401  (the store's messages use it from here)
+from responder.store_url import check_store_url
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,10 @@ TIMEOUTS = Timeouts()
 class StoreUnavailable(Exception):
     """The database did not answer, refused us, or timed out. Retry later (HTTP: 503)."""
 
-    def __init__(self, component: str = "task store", cause: str = ""):
+    def __init__(self, component: str = "task store", cause: str = "", problem: str = ""):
         self.component = component
         self.cause = cause  # the exception class only: driver messages carry hosts and parameters
+        self.problem = problem  # what a failed connection means (store_url.connect_problem), or ""
         super().__init__(f"{component} unavailable" + (f" ({cause})" if cause else ""))
 
 
@@ -66,6 +68,7 @@ def is_memory_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, timeouts: Timeouts = TIMEOUTS) -> sa.Engine:
+    check_store_url(url)  # a scheme with no driver here is one line naming the forms that work
     backend = sa.engine.make_url(url).get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url, timeouts)

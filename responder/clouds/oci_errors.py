@@ -127,6 +127,7 @@ def classify(error, doing: str = "") -> CloudError:
 def classify_transport(error: BaseException, operation: str, doing: str = "") -> CloudError:
     """No HTTP answer: a timeout, reset or refused connection may be tried again (the call may or
     may not have happened); a key the SDK cannot load is ours to fix."""
+    # Lazy: the oci SDK is an install extra, imported with the first OCI call.
     from oci.exceptions import ClientError, ConnectTimeout, RequestException
 
     message = f"{doing}: {error}" if doing else str(error)

@@ -377,6 +377,8 @@ def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per RESPONDER_* variable that is no setting (a misspelt one is otherwise ignored
     without a word), naming the closest setting. Warnings, not errors: a deploy shell or a setting
     a later release dropped must not stop a start."""
+    if environ is None:  # the variables a .env in the working directory adds count too
+        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     names = _NamesAsked()
     Settings.from_env(names, dotenv=False)
     known = sorted(n for n in names.asked if n.startswith("RESPONDER_"))

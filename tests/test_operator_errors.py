@@ -211,3 +211,22 @@ def test_a_real_process_prints_the_same_one_line(args, env, code, words, tmp_pat
     assert done.returncode == code, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and words in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+
+
+def test_the_help_texts_say_what_the_commands_serve(tmp_path):
+    sandbox = " ".join(invoke(["sandbox", "--help"], tmp_path).stdout.split())
+    assert "three sandbox clouds (Aliyun ECS, AWS EC2, OCI under /oci)" in sandbox and "both" not in sandbox
+    serve = " ".join(invoke(["serve", "--help"], tmp_path).stdout.split())
+    for route in ("/invoke", "/events", "/tasks", "/targets", "/healthz", "/metrics", "status page at /"):
+        assert route in serve, serve
+
+
+def test_a_misspelt_setting_in_the_working_directorys_env_file_is_named_too(tmp_path):
+    (tmp_path / ".env").write_text("RESPONDER_MARKET_POLCY=ondemand\n")
+    try:
+        result = invoke(["db", "current"], tmp_path)
+    finally:
+        os.environ.pop("RESPONDER_MARKET_POLCY", None)  # load_dotenv wrote it into this process
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines() == [
+        "warning: RESPONDER_MARKET_POLCY is not a setting and is ignored; did you mean RESPONDER_MARKET_POLICY?"]

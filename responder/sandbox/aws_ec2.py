@@ -151,6 +151,7 @@ class AwsEc2Emulator(CallLog):
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, serve: bool = True) -> "AwsEc2Emulator":
         """serve=False: seed moto but run no server of its own; a shared server calls `wsgi`."""
+        # Lazy: moto takes seconds to import; an Aliyun-only sandbox never loads it.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         for region in self.regions:
@@ -254,10 +255,14 @@ class AwsEc2Emulator(CallLog):
             status, data = err.status, error_body(err.code, err.message)
         except DropConnection:
             raise  # a timeout / reset fault: werkzeug ends the connection without an answer
-        except Exception as err:  # a bug in an intercept: answer as EC2 would, keep the trace
-            log.exception("sandbox EC2 failed on %s", action)
-            code = getattr(err, "error_type", "") or "InternalError"  # moto's own errors carry their code
-            status = int(getattr(err, "code", 0) or 500) if code != "InternalError" else 500
+        except Exception as err:  # moto refusing a request inside an intercept, or a bug in one
+            # moto's own errors carry their code: RESTError as error_type (status in .code), EC2's
+            # client errors (InvalidSubnetID.NotFound, InvalidAMIID.NotFound, ...) as .code, a 400.
+            moto_code = getattr(err, "code", 0)
+            code = getattr(err, "error_type", "") or (moto_code if isinstance(moto_code, str) else "") or "InternalError"
+            status = 500 if code == "InternalError" else moto_code if isinstance(moto_code, int) and moto_code else 400
+            if status >= 500:  # a bug: answer as EC2 would, keep the trace
+                log.exception("sandbox EC2 failed on %s", action)
             data = error_body(code, getattr(err, "message", "") or str(err))
         code = ""
         if status >= 400:
@@ -291,6 +296,7 @@ class AwsEc2Emulator(CallLog):
 
 def quiet_moto_handler():
     """moto's environ fix-ups with loopback's silence and connection drops."""
+    # Lazy: moto takes seconds to import; only a shared sandbox serving AWS needs its handler.
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(QuietHandler, MotoRequestHandler):

@@ -78,7 +78,7 @@ def cli(ctx: click.Context) -> None:
 def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | None, database_url: str | None) -> None:
     """Serve /invoke, /events, /tasks, /targets, /healthz, /metrics and the status page at /, with
     a background ticker."""
-    # Lazy: the web app (Flask, the status page's templates) loads only for serve, not for every command.
+    # Lazy: the web app (Flask, the status page) is only for `serve`; cron's `tick` never loads it.
     from werkzeug.serving import run_simple
 
     from responder.web import create_app

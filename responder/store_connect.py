@@ -1,11 +1,11 @@
 """Connecting to the store so that it answers or says it cannot, within seconds.
 
 Parts: TIMEOUTS (connect, statement, answer, pool checkout), make_engine (SQLite / MySQL /
-PostgreSQL with those timeouts, a server database watched by responder.store_health),
-StoreUnavailable (the one error a store caller sees when the database is down),
-unavailable_on_error (the decorator that turns driver errors into it), is_store_error,
-log_store_failure (a background loop's store error: one line, or nothing during a reported
-outage), redact_url.
+PostgreSQL with those timeouts, after store_url has checked the URL's form; a server database
+watched by responder.store_health), StoreUnavailable (the one error a store caller sees when the
+database is down), unavailable_on_error (the decorator that turns driver errors into it),
+is_store_error, log_store_failure (a background loop's store error: one line, or nothing during a
+reported outage), redact_url.
 
 A database that accepts TCP connections but never answers must not hang a request, a ticker or a
 CLI: every backend gets a connect timeout, a bound on every answer and a pool checkout timeout,
@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from responder.logsafe import redact_url  # noqa: F401  (the store's messages use it from here)
 from responder.store_health import health_of, watch
+from responder.store_url import check_store_url
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,10 @@ TIMEOUTS = Timeouts()
 class StoreUnavailable(Exception):
     """The database did not answer, refused us, or timed out. Retry later (HTTP: 503)."""
 
-    def __init__(self, component: str = "task store", cause: str = ""):
+    def __init__(self, component: str = "task store", cause: str = "", problem: str = ""):
         self.component = component
         self.cause = cause  # the exception class only: driver messages carry hosts and parameters
+        self.problem = problem  # what a failed connection means (store_url.connect_problem), or ""
         super().__init__(f"{component} unavailable" + (f" ({cause})" if cause else ""))
 
 
@@ -92,6 +94,7 @@ def is_memory_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, timeouts: Timeouts = TIMEOUTS) -> sa.Engine:
+    check_store_url(url)  # a scheme with no driver here is one line naming the forms that work
     backend = sa.engine.make_url(url).get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url, timeouts)

@@ -38,7 +38,7 @@ from responder.protect.tick import tick_protect
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
-from responder.status.page import render_status
+from responder.status.page import refresh_seconds, render_status
 from responder.store import Store, StoreUnavailable
 from responder.store_connect import is_store_error, log_store_failure
 from responder.targets.routes import register as register_targets
@@ -207,7 +207,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                             {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
 
         return Response(render_status(runner.store, targets=targets,
-                                      channel_health=notifier.health if notifier else None),
+                                      channel_health=notifier.health if notifier else None,
+                                      refresh_seconds=refresh_seconds(request.args.get("refresh"))),
                         mimetype="text/html")
 
     @app.before_request

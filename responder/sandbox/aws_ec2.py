@@ -265,6 +265,7 @@ class AwsEc2Emulator(CallLog):
                 raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
                                fault.status or status_for(fault.code))
             handler = self._handlers.get(action)
+            self.race.arm(params)  # a first_read sample's notice starts when a call names it
             self.race.settle(self.backends)  # interrupted instances whose two minutes ran out are gone first
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
             if status < 400 and action in ("RunInstances", "CreateFleet"):
@@ -275,10 +276,14 @@ class AwsEc2Emulator(CallLog):
             status, data = err.status, error_body(err.code, err.message)
         except DropConnection:
             raise  # a timeout / reset fault: werkzeug ends the connection without an answer
-        except Exception as err:  # a bug in an intercept: answer as EC2 would, keep the trace
-            log.exception("sandbox EC2 failed on %s", action)
-            code = getattr(err, "error_type", "") or "InternalError"  # moto's own errors carry their code
-            status = int(getattr(err, "code", 0) or 500) if code != "InternalError" else 500
+        except Exception as err:  # moto refusing a request inside an intercept, or a bug in one
+            # moto's own errors carry their code: RESTError as error_type (status in .code), EC2's
+            # client errors (InvalidSubnetID.NotFound, InvalidAMIID.NotFound, ...) as .code, a 400.
+            moto_code = getattr(err, "code", 0)
+            code = getattr(err, "error_type", "") or (moto_code if isinstance(moto_code, str) else "") or "InternalError"
+            status = 500 if code == "InternalError" else moto_code if isinstance(moto_code, int) and moto_code else 400
+            if status >= 500:  # a bug: answer as EC2 would, keep the trace
+                log.exception("sandbox EC2 failed on %s", action)
             data = error_body(code, getattr(err, "message", "") or str(err))
         code = ""
         if status >= 400:

@@ -1,24 +1,24 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
 Parts: TaskRunner (submit an event, work some tasks, advance one, note a state change, tick every
-due task, drive every task until a deadline, run one to the end), SubmitResult.
+due task, drive every task until a deadline, run one to the end, prune rejected rows), SubmitResult.
 
 `work(task_ids)` is idempotent and never waits: it takes the tasks' leases and works them
 together in rounds — each round every task still moving names its next call (steps.decide), the
 executor makes the round's calls together (earliest release first, reads of many tasks batched
-into one call, every call through the API budget), and each answer is folded back (steps.observe);
-a task leaves the rounds when a step sets a time to come back, its call must wait for the budget,
-or it ends. Then it saves and releases them. `tick` works every due task this way, so a wave's
-tasks share their reads and their budget. The request that claims a task holds its lease from the
-claim on, so it works the task before any ticker may: the first delivery of an event always gets
-the same answer.
+into one call, every call through the API budget), and each answer is folded back (steps.observe).
+A task leaves the rounds when a step sets a time to come back, its call must wait, or it ends: it
+is saved and its lease let go at once, so no wait or retry holds a lease. `tick` works every due
+task this way, so a wave's tasks share their reads and their budget. The request that claims a
+task holds its lease from the claim on: the first delivery of an event always gets the same answer.
 
-A transient error goes to the one retry layer (retrying.py: at once for a server fault, when the
-API budget admits it for a throttle; a task holding an image or a replacement never fails for
-them, it ends `done` and degraded past its own deadline). A task leaves the rounds, is saved and
-its lease let go as soon as it must wait: no retry holds a lease. A task never ends `failed` while
-a replacement it launched exists: pending launches are looked up by their token first, and an
-instance found is adopted; a later error that cannot be retried degrades it instead.
+A transient error goes to the one retry layer (retrying.py); a task holding an image or a
+replacement never fails for one, it ends `done` and degraded past its own deadline. A task never
+ends `failed` while a replacement it launched exists: pending launches are looked up by their
+token first, an instance found is adopted, and a later error that cannot be retried degrades it.
+
+A rejection stands on its row for a while (replace.verify): copies of the event get it without a
+cloud read; prune_rejected keeps the rejected rows bounded.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.retrying import RetryPolicy
 from responder.replace.steps import Call, CapReached, Facts
-from responder.replace.verify import event_rejection
+from responder.replace.verify import event_rejection, verdict_seconds
 from responder.settings import Settings
 from responder.store import Store, TaskRow
 
@@ -50,6 +50,8 @@ log = logging.getLogger("responder.tasks")
 MAX_ROUNDS = 40  # calls one task may make in one go: a step that neither waits nor moves is a bug, not a loop
 MAX_DECISIONS = 8  # decisions in a row that only change the state, before one must call or wait
 TICK_BATCH = 500  # due tasks worked together by one tick: a whole wave
+PRUNE_SECONDS = 60.0  # rejected rows past retention are deleted from the tick at most this often
+PRUNE_EVERY_REJECTIONS = 100  # ...and after this many new rejections in one process
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,12 @@ class TaskRunner:
         self.sleep = sleep
         # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
         self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)
-        if self.budget is not None:
-            for cloud in clouds.values():
-                cloud.gate = self.budget
+        for cloud in clouds.values() if self.budget is not None else ():
+            cloud.gate = self.budget
         self.retries = RetryPolicy(settings, clock, rand, self.budget)
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
+        self._rejections, self._next_prune = 0, 0.0
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -99,6 +101,11 @@ class TaskRunner:
                                  data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
             task = Task(claim.task)
+            if task.status == "rejected" and task.record.recheck_soon:  # read once more when it lapses
+                record.standing_rejection = task.reason
+                self.store.recheck_later(event.key, event.kind.value, record.to_json())
+            if task.status == "rejected" or task.record.standing_rejection:  # no read: the answer stands
+                return SubmitResult(task.with_verdict(), duplicate=True)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
             if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
@@ -200,9 +207,16 @@ class TaskRunner:
     def tick(self) -> int:
         """Advance every unfinished task that is due, together (a wave's reads batch, its calls
         share the API budget in priority order); returns how many were due."""
+        if self.clock() >= self._next_prune:
+            self.prune_rejected()
         due = self.store.due(limit=TICK_BATCH)
         self.work([row.id for row in due])
         return len(due)
+
+    def prune_rejected(self) -> int:
+        """RESPONDER_REJECTED_KEEP_HOURS / _ROWS, applied by the tick and after a run of rejections."""
+        self._next_prune, keep = self.clock() + PRUNE_SECONDS, self.settings
+        return self.store.prune_rejected(self.clock() - keep.rejected_keep_hours * 3600.0, keep.rejected_keep_rows)
 
     def seconds_until_due(self, cap: float) -> float:
         """How long a ticker may sleep: until the earliest due task, at most `cap`."""
@@ -315,6 +329,9 @@ class TaskRunner:
             ended = steps.observe(task, call, outcome.answer, self.settings, self.clock(), self.facts)
         if ended:
             task.finish(*ended)
+            if task.status == "rejected":  # the row remembers the cloud's answer while it stands
+                task.record.standing_rejection = ""
+                task.next_at = self.clock() + verdict_seconds(task.record.recheck_soon)
             return False
         return True
 
@@ -327,9 +344,8 @@ class TaskRunner:
         return task.next_at <= self.clock()
 
     def _degrade(self, task: Task, what: str) -> None:
-        reason = deadline.degrade(task, what)
-        log.warning("task %s done, degraded: %s", task.id, reason)
-        task.finish("done", reason)
+        task.finish("done", deadline.degrade(task, what))
+        log.warning("task %s done, degraded: %s", task.id, task.reason)
 
     def _fail(self, task: Task, reason: str) -> None:
         """End the task `failed` — unless a launch whose answer was lost made an instance: adopt it."""
@@ -370,6 +386,10 @@ class TaskRunner:
     def _save_finished(self, task: Task) -> None:
         task.record.stamp("finished", self.clock())
         self._save(task)
+        if task.status == "rejected":
+            self._rejections += 1
+            if self._rejections % PRUNE_EVERY_REJECTIONS == 0:
+                self.prune_rejected()
         log.info("task %s %s: %s", task.id, task.status, task.reason)
         if self.on_finish:
             try:

@@ -167,9 +167,12 @@ def run_in(python: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
                           env=production_env(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.venv
+@pytest.mark.xdist_group("production-venv")  # both on one worker (-n 2 --dist loadgroup): the venv is built once
 @pytest.mark.timeout(600)
 def test_a_production_install_serves_without_the_sandbox_extra(production_venv, tmp_path):
+    """Slow: the first of the two venv tests builds the module's production venv (about 40 s of pip)."""
     python = production_venv
     absent = run_in(python, tmp_path, "-c", "import importlib.util as u; "
                                             "print([m for m in ('moto',) if u.find_spec(m)])")
@@ -187,9 +190,12 @@ def test_a_production_install_serves_without_the_sandbox_extra(production_venv, 
     assert (answer["statusCode"], answer["outcome"]) == (200, "ignored")
 
 
+@pytest.mark.slow
 @pytest.mark.venv
+@pytest.mark.xdist_group("production-venv")  # both on one worker (-n 2 --dist loadgroup): the venv is built once
 @pytest.mark.timeout(600)
 def test_the_production_cli_helps_and_refuses_sandbox_with_the_install_command(production_venv, tmp_path):
+    """Slow: the first of the two venv tests builds the module's production venv (about 40 s of pip)."""
     responder = production_venv.parent / "responder"
     helped = subprocess.run([str(responder), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env=production_env(tmp_path))

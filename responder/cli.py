@@ -66,6 +66,7 @@ def cli() -> None:
 @click.option("--database-url", default=None, help="Task store URL (default RESPONDER_DATABASE_URL).")
 def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | None, database_url: str | None) -> None:
     """Serve /invoke, /events, /tasks, /healthz and /metrics, with a background ticker."""
+    # Lazy: the web app (Flask, the status page) is only for `serve`; cron's `tick` never loads it.
     from werkzeug.serving import run_simple
 
     from responder.web import create_app

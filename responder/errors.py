@@ -1,11 +1,14 @@
 """The error taxonomy every cloud adapter classifies into, once.
 
 Parts: CloudError (base, carries code/message/operation), NoCapacity, AccountLimit (a NoCapacity
-that is the account's own limit, not the region's stock), Transient (the call may
-succeed if made again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a
-Transient the API asked for), NotFound, Invalid, TokenReused (the cloud saw this ClientToken with
-other parameters: the first call happened), Fatal; BadEvent for payloads we refuse at the edge; Unavailable (the store or a cloud is down: the
-edge answers 503 so the platform redelivers).
+that is the account's own limit, not the region's stock), Transient (the call may succeed if made
+again: 5xx, InternalError, ServiceUnavailable, timeouts, resets), Throttled (a Transient the API
+asked for), Deferred (the client-side API budget holds the call back; nothing was sent), NotFound,
+Invalid, TokenReused (the cloud saw this ClientToken with other parameters: the first call
+happened), Fatal, PermissionDenied (a Fatal that is the deployment's fault: the cloud's
+policy does not allow a call; it names the cloud and the permissions); BadEvent for payloads we
+refuse at the edge; Unavailable (the store or a cloud is down: the edge answers 503 so the platform
+redelivers).
 
 Adapters raise these; callers decide. Unknown cloud codes are Fatal: retrying an error we do not
 understand risks spending money twice. Retrying a Transient create is safe only because every
@@ -55,6 +58,18 @@ class TokenReused(CloudError):
     ECS IdempotenceParamNotMatch): the first call happened. Find what it made; never re-create."""
 
 
+class Deferred(Transient):
+    """No call was made: the client-side API budget (capacity/budget.py) has no token for it now.
+    `retry_at` is when one will be there. Raised by an adapter's CallGate before the SDK call;
+    whoever drives the work comes back then, without counting a failure (it is a Transient so
+    that code which only knows Transient ends its run and keeps the call pending)."""
+
+    def __init__(self, retry_at: float, operation: str = "", key: str = ""):
+        super().__init__("BudgetWait", f"API budget {key} has no token now", operation)
+        self.retry_at = retry_at
+        self.key = key
+
+
 class NotFound(CloudError):
     """The resource does not exist (or not in this region / account)."""
 
@@ -65,6 +80,20 @@ class Invalid(CloudError):
 
 class Fatal(CloudError):
     """Anything else: permissions, unknown codes, server faults we do not retry."""
+
+
+class PermissionDenied(Fatal):
+    """The cloud refused the call for want of a permission (Aliyun Forbidden.RAM, EC2
+    UnauthorizedOperation, OCI NotAuthorizedOrNotFound where only authorization can be missing):
+    a configuration fault. `permissions` names what the policy must allow; no retry can add it."""
+
+    def __init__(self, cloud: str, permissions: tuple[str, ...], code: str, message: str = "", operation: str = "",
+                 http_status: int | None = None):
+        self.cloud = cloud
+        self.permissions = tuple(permissions)
+        wanted = ", ".join(self.permissions) or "a permission the responder's table does not know"
+        told = f" ({message})" if message else ""
+        super().__init__(code, f"the {cloud} policy does not allow {wanted}{told}", operation, http_status)
 
 
 class BadEvent(ValueError):

@@ -167,6 +167,12 @@ class CountingCloud:
     def __init__(self, cloud, name: str, metrics: Metrics):
         self._cloud, self._name, self._metrics = cloud, name, metrics
 
+    def __setattr__(self, attribute, value):
+        if attribute == "gate":  # the API budget belongs to the adapter this wraps
+            setattr(self._cloud, attribute, value)
+        else:
+            object.__setattr__(self, attribute, value)
+
     def __getattr__(self, attribute):
         target = getattr(self._cloud, attribute)
         if not callable(target) or attribute.startswith("_"):

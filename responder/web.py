@@ -9,8 +9,9 @@ delivery means is decided in responder.intake, shared by every edge (HTTP, FC, L
 
 Statuses tell the sender whether to redeliver: 2xx for handled, duplicate, ignored or rejected
 events; 400/401/413 for input that will never work (not retried); 503 when the store or a cloud
-is down, so the platform retries. On /invoke a retryable failure also carries `x-fc-status: 404`,
-which is how an FC custom runtime reports a function error and makes async retries fire.
+is down, so the platform retries, and on /invoke when a cloud's policy refused a call (a
+configuration fault: FC retries, then dead-letters; a redelivery resumes the task). On /invoke a
+retryable failure also carries `x-fc-status: 404`, which is how an FC custom runtime reports a function error and makes async retries fire.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                 # FC freezes the instance once it has answered: work the task to the end now,
                 # within the function's timeout; the timer trigger is only the safety net.
                 runner.drive_until(runner.clock() + budget)
-            return answer
+            return _refused_by_policy(runner, answer) or answer
         finally:
             fc_log.info("FC Invoke End RequestId: %s", g.fc_request_id)
 
@@ -301,6 +302,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         return response
 
     return app
+
+
+def _refused_by_policy(runner: TaskRunner, answer):
+    """A task a cloud's policy refused is a configuration fault: 503 with x-fc-status (FC retries
+    the event and, out of retries, dead-letters it), naming the permission; None otherwise."""
+    task_id = ((answer[0].get_json(silent=True) or {}).get("task") or {}).get("id")
+    row = runner.store.get(task_id) if task_id else None
+    task = Task(row) if row is not None else None
+    if task is None or task.status != "failed" or not task.record.denied:
+        return None
+    body = {"error": f"permission refused ({task.record.denied}): {task.reason}", "status": 503, "task": task.to_json()}
+    return jsonify(body), 503, {"x-fc-status": "404"}
 
 
 INVOKE_MARGIN_SECONDS = 15.0  # answer this long before FC's timeout ends the invocation

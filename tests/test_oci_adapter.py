@@ -8,8 +8,8 @@ from oci_fixtures import (A1, AD1, AD2, MICRO, REGION, SUBNET_ID, UBUNTU_ARM_NEW
                           oci_box, oci_box_factory)  # noqa: F401 - fixtures
 from responder.clouds.base import TOKEN_TAG, InstanceInfo, LaunchRequest
 from responder.clouds.oci import OciCloud
-from responder.errors import (AccountLimit, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused,
-                              Transient)
+from responder.errors import (AccountLimit, Fatal, Invalid, NoCapacity, NotFound, PermissionDenied, Throttled,
+                              TokenReused, Transient)
 from responder.model import Market, Offering
 
 
@@ -34,7 +34,8 @@ ERRORS = [
     (400, "QuotaExceeded", "Quota exceeded.", AccountLimit, "QuotaExceeded"),
     (401, "NotAuthenticated", "The required information to complete authentication was not provided.", Fatal,
      "NotAuthenticated"),
-    (404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found.", NotFound,
+    # On LaunchInstance (the compartment its only target) a 404 can only be a missing permission.
+    (404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found.", PermissionDenied,
      "NotAuthorizedOrNotFound"),
     (500, "InternalError", "Internal error.", Transient, "InternalError"),
     (503, "ServiceUnavailable", "Service unavailable.", Transient, "ServiceUnavailable"),

@@ -36,7 +36,7 @@ def race(tmp_path):
 
 def ec2(r: Race):
     return boto3.client("ec2", region_name=r.region, endpoint_url=r.emulator.endpoint_url,
-                        aws_access_key_id="sandbox-key", aws_secret_access_key="sandbox-secret")
+                        aws_access_key_id="sandbox-admin", aws_secret_access_key="sandbox-secret")
 
 
 def now(r: Race) -> float:

@@ -24,7 +24,7 @@ def ec2():
     scenario = with_data_disk(shape("aws", "api", "db"), "api", {"category": "gp3", "size": 20})
     box = start_sandbox(scenario, only=("aws",), clock=clock)
     client = boto3.client("ec2", region_name="us-east-2", endpoint_url=box.emulators["aws"].endpoint_url,
-                          aws_access_key_id="sandbox-key", aws_secret_access_key="sandbox-secret")
+                          aws_access_key_id="sandbox-admin", aws_secret_access_key="sandbox-secret")
     yield client, clock
     box.stop()
 

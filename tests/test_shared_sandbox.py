@@ -132,7 +132,7 @@ def test_one_port_answers_both_sdks_and_the_state_shows_their_reservations(monke
         monkeypatch.delenv(name, raising=False)
     with SharedSandbox(load_scenario()) as box:
         ec2 = boto3.client("ec2", region_name="us-east-2", endpoint_url=f"http://{box.address}",
-                           aws_access_key_id="sandbox-key", aws_secret_access_key="sandbox-secret",
+                           aws_access_key_id="sandbox-admin", aws_secret_access_key="sandbox-secret",
                            config=Config(retries={"total_max_attempts": 1}))
         reserved = ec2.create_capacity_reservation(InstanceType="m5.large", InstancePlatform="Linux/UNIX",
                                                    AvailabilityZone="us-east-2b", InstanceCount=2)["CapacityReservation"]

@@ -72,7 +72,9 @@ def test_the_store_url_comes_from_an_aws_secrets_manager_secret_and_the_password
     box = sandbox_factory(scenario(cloud="aws"))
     endpoint = box.emulators["aws"].endpoint_url
     with database_user(backend, tmp_path) as fields:
-        sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=endpoint)
+        # The account owner makes the secret; the responder (sandbox-key) may only read it.
+        sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=endpoint,
+                          aws_access_key_id="sandbox-admin", aws_secret_access_key="x")
         name = f"prod/responder/db-{uuid.uuid4().hex[:8]}"  # moto's state outlives one sandbox
         sm.create_secret(Name=name, SecretString=json.dumps(fields))
         from responder.targets.table import TargetStore

@@ -1,18 +1,19 @@
-"""The cloud API actions each feature calls: the one source the deploy policies are checked against.
+"""The cloud API calls each feature makes: the one list the deploy policies are made from.
 
-Parts: CALLED (cloud → feature → the API actions its flows send, as the emulators see them),
-UNREACHABLE_ON_SANDBOX (called actions no sandbox flow can reach, each with its reason),
-IMPLIED (permissions a call needs that are no API action of their own: passing a role, tagging at
-create time), SCOPED (the actions a policy limits to resources the responder tagged),
-called_actions / policy_actions (flattened sets, with the policy prefix `ecs:` / `ec2:`).
+Parts: CALLED (cloud → feature → the API calls its flows send, as the emulators see them),
+UNREACHABLE_ON_SANDBOX (called APIs no sandbox flow of tests/test_policies.py reaches, each with
+its reason), called_actions (the flattened set of API names), policy_actions (what a policy must
+allow for them: each call's permissions from responder.clouds.permissions, the vendors' cited table).
 
-tests/test_policies.py runs every flow on the sandbox, collects the actions the emulators
-answered, and checks them against CALLED; then checks the RAM policy in s.yaml, the IAM policy in
-template.yaml and deploy/*-policy.json against policy_actions: nothing missing, nothing unused.
-A new cloud call is added here, and the policies follow (deploy/policies.py writes them).
+tests/test_policies.py runs the flows on the sandbox with the shipped policies enforced, collects
+the calls the emulators answered and checks them against CALLED; then checks the RAM policy in
+s.yaml, the IAM policy in template.yaml, deploy/*-policy.json and deploy/oci-policy.txt against
+the table. A new cloud call is added here, and the policies follow (deploy/policies.py writes them).
 """
 
 from __future__ import annotations
+
+from responder.clouds.permissions import needed
 
 CALLED: dict[str, dict[str, frozenset[str]]] = {
     "aliyun": {
@@ -37,7 +38,9 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DescribeNetworkInterfaces", "AssignPrivateIpAddresses",
         }),
         # standing capacity: release what is above a target that allows it
-        "targets": frozenset({"ReleaseCapacityReservation"}),
+        "targets": frozenset({"ReleaseCapacityReservation", "DeleteInstance"}),
+        # RESPONDER_DATABASE_SECRET=aliyun:REGION:NAME: the store URL from a KMS secret
+        "secrets": frozenset({"GetSecretValue"}),
     },
     "aws": {
         "replace": frozenset({
@@ -46,8 +49,9 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DescribeSubnets", "DescribeSpotPriceHistory", "GetSpotPlacementScores", "CreateLaunchTemplate",
             "DescribeLaunchTemplates", "CreateFleet", "AssociateAddress",
         }),
-        # RESPONDER_REBALANCE_POLICY=replace retires the original once its replacement runs
-        "rebalance-replace": frozenset({"TerminateInstances"}),
+        # RESPONDER_REBALANCE_POLICY=replace retires the original once its replacement runs; the
+        # original is tagged when the task takes charge of it (the policy scopes the terminate)
+        "rebalance-replace": frozenset({"CreateTags", "TerminateInstances"}),
         # RESPONDER_AWS_ACTION=reserve|both, and `responder odcr`
         "reserve": frozenset({
             "DescribeInstanceTypes", "DescribeAvailabilityZones", "CreateCapacityReservation",
@@ -57,16 +61,26 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         # the race: the volumes of the original (what an image will take, what instance-action keeps),
         # kept on receipt (DeleteOnTermination=false), moved or restored in the replacement's zone
         # and RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary interface
-        "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume",
+        # (a kept volume is tagged as the responder's first: DeleteVolume / DetachVolume are scoped by tag)
+        "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "CreateTags",
                            "DeleteVolume", "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses"}),
         # standing capacity: release what is above a target that allows it
-        "targets": frozenset({"CancelCapacityReservation"}),
+        "targets": frozenset({"CancelCapacityReservation", "TerminateInstances"}),
+        # RESPONDER_DATABASE_SECRET: the store URL from a Secrets Manager secret
+        "secrets": frozenset({"GetSecretValue"}),
         # `responder protect` / the protect pass of a tick: image tagged instances, and retention of
         # what the responder made (AMIs with their snapshots, launch templates of ended tasks)
         "protect": frozenset({
             "DescribeInstances", "CreateImage", "DescribeImages", "DeregisterImage", "DescribeSnapshots",
             "DeleteSnapshot", "DescribeLaunchTemplates", "DeleteLaunchTemplate",
         }),
+    },
+    "oci": {
+        # hunting standing capacity, and relaunching a preempted instance no target owns
+        "targets": frozenset({"ListAvailabilityDomains", "ListShapes", "ListImages", "GetImage", "ListInstances",
+                              "GetInstance", "LaunchInstance", "ListVnicAttachments", "GetVnic", "GetSubnet",
+                              "ListSubnets", "TerminateInstance"}),
+        "replace": frozenset({"CreateImage"}),
     },
 }
 
@@ -78,50 +92,32 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
 _RACE_SCENARIO = "the race on the realistic scenario pack (tests/test_race_*.py)"
 _TARGET_RELEASE = "releasing capacity above a target that allows it (tests/test_targets_reconcile.py)"
 _PROTECT = "protect ahead and retention on the realistic scenario pack (tests/test_protect_aws.py)"
+_SECRET = "a store URL read from a secret at start (tests/test_targets_secret_url.py, tests/test_secrets.py)"
+_OCI = "the OCI flows of tests/test_oci_*.py and tests/test_targets_oci_*.py"
 UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
     "aliyun": {"AttachDisk": _RACE_SCENARIO, "DeleteDisk": _RACE_SCENARIO, "ConvertNatPublicIpToEip": _RACE_SCENARIO,
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
                "DescribeSnapshots": _RACE_SCENARIO, "CreateDisk": _RACE_SCENARIO, "DetachDisk": _RACE_SCENARIO,
                "DescribeNetworkInterfaces": _RACE_SCENARIO, "AssignPrivateIpAddresses": _RACE_SCENARIO,
-               "ReleaseCapacityReservation": _TARGET_RELEASE},
+               "ReleaseCapacityReservation": _TARGET_RELEASE, "DeleteInstance": _TARGET_RELEASE,
+               "GetSecretValue": _SECRET},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
             **{a: _RACE_SCENARIO for a in ("ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "DeleteVolume",
                                            "CreateVolume", "AssignPrivateIpAddresses")},
             "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
-            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT},
+            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET},
+    "oci": {"CreateImage": "the OCI adapter test (tests/test_oci_adapter.py)",
+            **{a: _OCI for a in ("GetImage", "GetInstance", "ListVnicAttachments", "GetVnic", "GetSubnet", "ListSubnets",
+                                 "TerminateInstance", "ListInstances")}},
 }
-
-# Permissions the clouds check on a call besides the call's own action (the emulators cannot see them).
-IMPLIED: dict[str, dict[str, str]] = {
-    "aliyun": {
-        # The replacement keeps the original's RAM role (RunInstances RamRoleName).
-        "ram:PassRole": "RunInstances with the original's RAM role",
-    },
-    "aws": {
-        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html:
-        # tagging on create (TagSpecifications) needs ec2:CreateTags for the created resource.
-        "ec2:CreateTags": "TagSpecifications on CreateImage, CreateFleet, CreateLaunchTemplate, CreateCapacityReservation",
-        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-fleet-prerequisites.html: an
-        # instant fleet launches through RunInstances, checked against the caller's policy.
-        "ec2:RunInstances": "CreateFleet (type instant) launches with the caller's RunInstances permission",
-        # The replacement keeps the original's instance profile.
-        "iam:PassRole": "CreateFleet / RunInstances with the original's instance profile",
-    },
-}
-
-# AWS actions limited to capacity reservations carrying the responder's tag (responder:managed=true,
-# set on create by responder.clouds.aws_capacity): the responder never modifies anyone else's.
-# ECS documents no tag condition for capacity reservations, so the RAM policy cannot scope them.
-SCOPED = {"aws": {"ModifyCapacityReservation": "responder:managed"}}
-PREFIX = {"aliyun": "ecs", "aws": "ec2"}
-
 
 def called_actions(cloud: str) -> set[str]:
-    """Every API action any feature of `cloud` calls, as the API names it (no prefix)."""
+    """Every API any feature of `cloud` calls, as the API names it."""
     return set().union(*CALLED[cloud].values())
 
 
 def policy_actions(cloud: str) -> set[str]:
-    """What a least-privilege policy for `cloud` grants: the called actions with the policy
-    prefix, and the implied permissions."""
-    return {f"{PREFIX[cloud]}:{a}" for a in called_actions(cloud)} | set(IMPLIED[cloud])
+    """What a least-privilege policy for `cloud` allows: each called API's permissions as the
+    vendor's table names them (the conditional ones too: tags on create, a role passed)."""
+    return {p for api in called_actions(cloud) for p in needed(cloud, api)}
+

@@ -1,6 +1,7 @@
 """The Aliyun ECS adapter: CloudPort over aliyun-python-sdk-core / aliyun-python-sdk-ecs.
 
-Parts: AliyunCloud — _call (one signed RPC, errors classified once by aliyun_errors.classify),
+Parts: AliyunCloud — _call (one signed RPC to ECS, or to the VPC API for the calls in VPC_CALLS,
+errors classified once by aliyun_errors.classify),
 describe_instance, instance_states, create_image, describe_image, instance_types,
 offerings_with_stock, subnets, launch (RunInstances, one offering per call); reservations come
 from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py).
@@ -26,17 +27,8 @@ from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredenti
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (
-    TOKEN_TAG,
-    Capabilities,
-    ImageInfo,
-    InstanceInfo,
-    InstanceTypeSpec,
-    LaunchRequest,
-    LaunchResult,
-    OwnImage,
-    Subnet,
-)
+from responder.clouds.base import (OPEN_GATE, OWNED_TAG, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
@@ -45,12 +37,18 @@ _IMAGE_STATES = {"Available": "available", "Creating": "creating", "Waiting": "c
                  "CreateFailed": "failed", "UnAvailable": "failed", "Deprecated": "failed"}
 LAUNCHABLE = frozenset({"WithStock", "ClosedWithStock"})  # DescribeAvailableResource StatusCategory
 _LOOPBACK = ("127.", "localhost", "[::1]")
+# ECS marks its own DescribeVSwitches and AssociateEipAddress deprecated ("We recommend migrating to
+# Vpc(2016-04-28)"; RAM authorises both as vpc: actions): these go to the VPC API
+# (aliyun-python-sdk-vpc). product → (SDK request package, endpoint product code).
+VPC_CALLS = frozenset({"DescribeVSwitches", "AssociateEipAddress", "DescribeEipAddresses"})
+_PRODUCTS = {"ecs": ("aliyunsdkecs.request.v20140526", "Ecs"), "vpc": ("aliyunsdkvpc.request.v20160428", "Vpc")}
 
 
 class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
+    gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"), disks_go_with_instance=True,
                                 public_ip_converts=True)
 
@@ -90,14 +88,16 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
                                    max_retry_time=0, timeout=self._timeout, connect_timeout=min(5, self._timeout),
                                    pool_size=16, proxy=self._proxy)
                 if self._endpoint:
-                    client.add_endpoint(region, "Ecs", self._endpoint)
+                    for _, code in _PRODUCTS.values():
+                        client.add_endpoint(region, code, self._endpoint)
                 self._clients[key] = client
             return client
 
     def _call(self, region: str, action: str, doing: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One ECS RPC call. The SDK's own request class carries product, version and endpoint
-        data; parameters go in already flattened (Tag.1.Key, SecurityGroupIds.1)."""
-        module = importlib.import_module(f"aliyunsdkecs.request.v20140526.{action}Request")
+        """One RPC call to ECS (or the VPC API). The SDK's own request class carries product,
+        version and endpoint data; parameters go in already flattened (Tag.1.Key, SecurityGroupIds.1)."""
+        package = _PRODUCTS["vpc" if action in VPC_CALLS else "ecs"][0]
+        module = importlib.import_module(f"{package}.{action}Request")
         request = getattr(module, f"{action}Request")()
         request.set_protocol_type(self._protocol)
         for key, value in params.items():
@@ -267,7 +267,8 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
             "RamRoleName": src.role, "UserData": src.user_data,
             "SystemDisk.Category": src.system_disk_category,
             "SystemDisk.Size": src.system_disk_size or None,
-            **flatten_tags(src.tags + request.extra_tags),
+            # responder:managed: RAM lets the responder release (DeleteInstance) only instances so tagged.
+            **flatten_tags(tuple(t for t in src.tags if t[0] != OWNED_TAG[0]) + request.extra_tags + (OWNED_TAG,)),
         }
         if request.dry_run:
             params["DryRun"] = "true"

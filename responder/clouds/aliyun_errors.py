@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 
-from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
+from responder.clouds.permissions import required
+from responder.errors import CloudError, Fatal, Invalid, NoCapacity
+from responder.errors import NotFound, PermissionDenied, Throttled, TokenReused, Transient
 
 NO_CAPACITY = frozenset({
     "OperationDenied.NoStock",  # HTTP 403 from RunInstances / CreateCapacityReservation / Modify...
@@ -62,16 +64,18 @@ INVALID = frozenset({
     "OperationDenied",
 })
 
-# Credentials and permissions: never retried, never "invalid input" either.
+# Credentials: never retried, never "invalid input" either.
 FATAL = frozenset({
     "InvalidAccessKeyId.NotFound",
     "InvalidAccessKeySecret",
     "SignatureDoesNotMatch",
     "InvalidSecurityToken.Expired",
     "InvalidSecurityToken.Malformed",
-    "Forbidden.RAM",
-    "Forbidden",
 })
+
+# RAM refused the call (HTTP 403): the policy lacks the action. The SDK keeps only Code and Message,
+# not AccessDeniedDetail.AuthAction, so the action is named from responder.clouds.permissions.
+PERMISSION = frozenset({"Forbidden.RAM", "Forbidden", "NoPermission"})
 
 
 def is_no_capacity(code: str) -> bool:
@@ -114,6 +118,8 @@ def classify(error: Exception, action: str = "", doing: str = "") -> CloudError:
         code, message = type(error).__name__, str(error)
     if doing:
         message = f"{doing}: {message}" if message else doing
+    if code in PERMISSION:
+        return PermissionDenied("aliyun", required("aliyun", action), code, message, action, status)
     kind = next((k for test, k in _KINDS if test(code)), None)
     if kind is None:  # an unknown code: a server-side fault may be retried, anything else may not
         kind = Transient if status is not None and status >= 500 else Fatal

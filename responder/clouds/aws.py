@@ -36,16 +36,8 @@ from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
-from responder.clouds.base import (
-    TOKEN_TAG,
-    Capabilities,
-    ImageInfo,
-    InstanceInfo,
-    InstanceTypeSpec,
-    LaunchRequest,
-    LaunchResult,
-    Subnet,
-)
+from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
@@ -60,6 +52,7 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     cloud = "aws"
     # One CreateFleet carries every ranked (type x subnet) override; DescribeInstanceTypeOfferings
     # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
+    gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
                                 placement_scores=True, elastic_ips=True, clone_parts=("user_data", "elastic_ip"))
 
@@ -191,6 +184,13 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                                      {"Name": "instance-state-name", "Values": ["pending", "running"]}])
         return tuple(sorted(i["InstanceId"] for r in found for i in r["Instances"]))
 
+    def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
+        """CreateTags responder:managed=true (idempotent): the IAM policy limits TerminateInstances,
+        DeleteVolume and DetachVolume to resources carrying it, and lets CreateTags write that one tag."""
+        if resource_ids:
+            self._call(region, "create_tags", f"taking charge of {', '.join(resource_ids)}",
+                       Resources=list(resource_ids), Tags=_tags((OWNED_TAG,)))
+
     def terminate_instance(self, region: str, instance_id: str) -> None:
         self._call(region, "terminate_instances", f"terminating {instance_id}", InstanceIds=[instance_id])
 
@@ -203,6 +203,7 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         The tags go on the AMI and on the snapshots it is made of (ResourceType image and snapshot):
         retention finds a snapshot whose AMI is gone by them."""
         doing = f"creating image {name} of {instance_id}"
+        tags = tuple(tags) + (OWNED_TAG,) if tags and OWNED_TAG not in tags else tuple(tags)  # retention may delete it
         kwargs: dict[str, Any] = {"InstanceId": instance_id, "Name": name, "NoReboot": True,
                                   "Description": f"responder image of {instance_id}"}
         if tags:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from responder.clouds.base import Reservation
+from responder.clouds.base import OWNED_TAG, Reservation
 from responder.clouds.spot_scorer import Score, ScoreRequest, SpotScorer
 from responder.errors import NotFound
 from responder.model import Offering
 
-OWNED_TAG = ("responder:managed", "true")  # marks what the responder created, for list/cleanup
 
 
 def tag_list(pairs) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from responder.clouds.base import DiskInfo
+from responder.clouds.base import OWNED_TAG, DiskInfo
 from responder.errors import NotFound
 
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
@@ -49,6 +49,8 @@ class AwsDisksMixin:
     def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
         """DeleteOnTermination belongs to the instance's block device mapping: read where each volume
         is attached, then one ModifyInstanceAttribute per instance and device."""
+        if not delete:  # kept now, deleted or detached later: tagged as the responder's first
+            self.take_charge(region, disk_ids)  # type: ignore[attr-defined]
         for disk in self.describe_disks(region, disk_ids=disk_ids):
             if not disk.instance_id:
                 continue  # detached already: nothing goes with an instance
@@ -83,9 +85,11 @@ class AwsDisksMixin:
         return bool(snaps) and snaps[0].get("State") == "completed"
 
     def restore_disk(self, region: str, snapshot_id: str, zone: str, category: str, client_token: str) -> str:
+        key, value = OWNED_TAG  # the responder's: the policy lets it delete only volumes so tagged
         return self._call(region, "create_volume", f"restoring snapshot {snapshot_id} in {zone}",
                           SnapshotId=snapshot_id, AvailabilityZone=zone, VolumeType=category or "gp3",
-                          ClientToken=client_token)["VolumeId"]
+                          ClientToken=client_token,
+                          TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": key, "Value": value}]}])["VolumeId"]
 
     def assign_private_ip(self, region: str, instance_id: str, ip: str, client_token: str = "") -> None:
         """Check before act (AssignPrivateIpAddresses takes no ClientToken): an assignment whose

@@ -12,10 +12,14 @@ connections: classify_transport) are Transient, re-sent with the same token and 
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, TokenReused, Transient
+from responder.clouds.permissions import required
+from responder.errors import CloudError, Fatal, Invalid, NoCapacity
+from responder.errors import NotFound, PermissionDenied, Throttled, TokenReused, Transient
 
 NO_CAPACITY = frozenset({
     "InsufficientInstanceCapacity",  # HTTP 500 from RunInstances / CreateCapacityReservation
@@ -72,10 +76,13 @@ INVALID = frozenset({
     "UnsupportedOperation",
 })
 
+# The policy does not allow the call (EC2 UnauthorizedOperation, HTTP 403; Secrets Manager
+# AccessDeniedException). EC2 names the action in the message ("... is not authorized to perform:
+# ec2:RunInstances on resource: ..."); when it does not, the table names what the call needs.
+PERMISSION = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
+_PERFORM = re.compile(r"not authorized to perform: ([A-Za-z0-9-]+:[A-Za-z0-9]+)")
+
 FATAL = frozenset({
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
     "AuthFailure",
     "OptInRequired",
     "Blocked",
@@ -111,6 +118,11 @@ def classify(error: ClientError, doing: str = "") -> CloudError:
         message = f"{doing}: {message}" if message else doing
     operation = getattr(error, "operation_name", "") or ""
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in PERMISSION:
+        named = _PERFORM.search(message)
+        wanted = (named.group(1),) if named else required("aws", operation)
+        return PermissionDenied("aws", wanted, code, message.split(" Encoded authorization failure")[0], operation,
+                                status)
     if code in FATAL:
         kind: type[CloudError] = Fatal
     elif is_no_capacity(code):

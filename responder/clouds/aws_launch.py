@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from responder.clouds.base import LaunchRequest
+from responder.clouds.base import OWNED_TAG, LaunchRequest
 from responder.model import Market, Offering
 
 _NOT_TEMPLATE_CHARS = re.compile(r"[^a-zA-Z0-9().\-/_]")
@@ -30,6 +30,7 @@ def launch_template_data(request: LaunchRequest) -> dict[str, Any]:
     source = request.source
     tags = {k: v for k, v in source.tags if not k.startswith(_SKIP_TAG_PREFIXES)}
     tags.update(dict(request.extra_tags))
+    tags.update((OWNED_TAG,))  # the responder's own: the policy lets it terminate only instances so tagged
     data: dict[str, Any] = {"ImageId": request.image_id}
     if source.key_pair:
         data["KeyName"] = source.key_pair

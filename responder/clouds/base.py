@@ -1,12 +1,15 @@
 """The cloud port: domain verbs returning neutral dataclasses.
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
-Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG, CloudPort
+Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG,
+CallGate / OPEN_GATE (what an adapter asks the API budget before each call), CloudPort
 (the Protocol every adapter implements in full), OwnImage / OwnSnapshot / OwnTemplate and LeftoversPort
 (what retention and `responder orphans` read of what the responder made).
 
 Adapters translate to and from one cloud's API and classify its errors into responder.errors.
-They never sleep, never retry, never decide: the engine and the task state machine do that.
+They never sleep, never retry, never decide: the engine and the task state machine do that. Before
+each API call an adapter asks its `gate` (a CallGate; OPEN_GATE unless the runner gives it the API
+budget), which may refuse with errors.Deferred: waiting is the caller's business.
 """
 
 from __future__ import annotations
@@ -127,6 +130,32 @@ class Subnet:
 
 
 TOKEN_TAG = "responder:token"  # every launched instance carries its launch's ClientToken
+# What the responder made, or took charge of: the only resources its policies let it delete or detach.
+OWNED_TAG = ("responder:managed", "true")
+
+
+class CallGate(Protocol):
+    """What an adapter asks before each API call and tells after it: the client-side API budget
+    (capacity/budget.py implements it; the adapter only knows this protocol). `before` raises
+    errors.Deferred when the call must wait (nothing is sent); `after` reports whether the cloud
+    throttled it, so the budget's rate follows what the cloud says."""
+
+    def before(self, cloud: str, region: str, action: str) -> None: ...
+
+    def after(self, cloud: str, region: str, action: str, throttled: bool) -> None: ...
+
+
+class OpenGate:
+    """No budget: every call goes at once (tests of one adapter, the CLI's one-shot commands)."""
+
+    def before(self, cloud: str, region: str, action: str) -> None:
+        return None
+
+    def after(self, cloud: str, region: str, action: str, throttled: bool) -> None:
+        return None
+
+
+OPEN_GATE = OpenGate()
 
 
 @dataclass(frozen=True)
@@ -200,6 +229,7 @@ class InstanceSummary:
 class CloudPort(Protocol):
     cloud: str
     capabilities: Capabilities
+    gate: CallGate  # asked before every API call (OPEN_GATE: none; the runner gives it the API budget)
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
 
@@ -214,6 +244,12 @@ class CloudPort(Protocol):
         ...
 
     def terminate_instance(self, region: str, instance_id: str) -> None: ...
+
+    def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
+        """Mark resources the responder did not make but will later delete or detach (an original it
+        retires, a volume it keeps) with its own tag, so a policy can limit those deletes to tagged
+        resources. A no-op where the policy does not scope them."""
+        ...
 
     def associate_address(self, region: str, allocation_id: str, instance_id: str) -> str: ...
 

@@ -21,15 +21,8 @@ import os
 import threading
 from typing import Any
 
-from responder.clouds.base import (
-    TOKEN_TAG,
-    Capabilities,
-    ImageInfo,
-    InstanceInfo,
-    InstanceSummary,
-    LaunchRequest,
-    LaunchResult,
-)
+from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+    InstanceSummary, LaunchRequest, LaunchResult)
 from responder.clouds.oci_catalog import OciCatalogMixin, Unsupported
 from responder.clouds.oci_errors import classify, classify_transport
 from responder.errors import Invalid, NotFound
@@ -51,6 +44,7 @@ class OciCloud(OciCatalogMixin, Unsupported):
 
     cloud = "oci"
     # LaunchInstance takes one shape in one AD; ListShapes says where a shape is sold, not stock.
+    gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(offerings_are_static=True)
 
     def __init__(self, user: str, fingerprint: str, tenancy: str, region: str, key_file: str,

@@ -13,17 +13,9 @@ Fatal: an error we do not understand is not retried.
 
 from __future__ import annotations
 
-from responder.errors import (
-    AccountLimit,
-    CloudError,
-    Fatal,
-    Invalid,
-    NoCapacity,
-    NotFound,
-    Throttled,
-    TokenReused,
-    Transient,
-)
+from responder.clouds.permissions import required
+from responder.errors import AccountLimit, CloudError, Fatal, Invalid, NoCapacity
+from responder.errors import NotFound, PermissionDenied, Throttled, TokenReused, Transient
 
 # Matched case-insensitively inside InternalError's message (HTTP 500 from LaunchInstance).
 NO_CAPACITY_MESSAGES = frozenset({"out of host capacity", "out of capacity"})
@@ -69,6 +61,13 @@ AUTH = frozenset({
     "NotAuthorized",
 })
 
+# OCI answers a missing permission as 404 NotAuthorizedOrNotFound, never naming which. On a call
+# whose only target is the compartment (a listing, a launch, an image of an instance the responder
+# just read) nothing else can be missing: that is a permission refusal, named from the table. On a
+# Get or a Terminate of one resource it stays NotFound: the resource may really be gone.
+COMPARTMENT_OPERATIONS = frozenset({"list_availability_domains", "list_shapes", "list_images", "list_instances",
+                                    "launch_instance", "create_image", "list_vnic_attachments", "list_subnets"})
+
 AUTH_HINT = ("check OCI_USER_OCID, OCI_TENANCY_OCID, OCI_FINGERPRINT (the fingerprint of the API key uploaded "
              "to the user) and OCI_KEY_FILE (the matching private key), and the machine's clock")
 
@@ -107,6 +106,9 @@ def classify(error, doing: str = "") -> CloudError:
     text = f"{doing}: {message}" if doing and message else (doing or message)
     if is_auth(code, status):
         return Fatal(code, f"{text} ({AUTH_HINT})", operation, status)
+    if code == "NotAuthorizedOrNotFound" and operation in COMPARTMENT_OPERATIONS:
+        api = "".join(part.capitalize() for part in operation.split("_"))
+        return PermissionDenied("oci", required("oci", api), code, text, operation, status)
     if is_no_capacity(code, message):
         return NoCapacity(NO_CAPACITY_CODE, text, operation, status)
     if is_account_limit(code):
@@ -127,6 +129,7 @@ def classify(error, doing: str = "") -> CloudError:
 def classify_transport(error: BaseException, operation: str, doing: str = "") -> CloudError:
     """No HTTP answer: a timeout, reset or refused connection may be tried again (the call may or
     may not have happened); a key the SDK cannot load is ours to fix."""
+    # Lazy: the OCI SDK is an install extra and costs about 0.3 s and 30 MB to load.
     from oci.exceptions import ClientError, ConnectTimeout, RequestException
 
     message = f"{doing}: {error}" if doing else str(error)

@@ -15,6 +15,7 @@ import json
 from urllib.parse import quote
 
 from responder.clouds.aliyun_kms import get_secret_value
+from responder.errors import PermissionDenied
 from responder.settings import Settings
 
 DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "aurora-mysql": "mysql+pymysql",
@@ -67,11 +68,33 @@ def read_secret(settings: Settings, cloud: str, region: str, name: str) -> dict:
     except SecretRefused:
         raise
     except Exception as exc:  # an SDK error names the secret at most; keep only its class
-        raise SecretRefused(f"the database secret {name} could not be read ({exc.__class__.__name__})") from None
+        denied = _permission_refused(cloud, exc)
+        why = f"{exc.__class__.__name__}: {denied}" if denied else exc.__class__.__name__
+        raise SecretRefused(f"the database secret {name} could not be read ({why})") from None
     try:
         return json.loads(text)
     except ValueError:
         raise SecretRefused(f"the database secret {name} is not JSON") from None
+
+
+def _permission_refused(cloud: str, exc: Exception) -> str:
+    """The permission a policy refused, named as the cloud's policy names it (or "")."""
+    if cloud == "aws":
+        from botocore.exceptions import ClientError  # Lazy: botocore loads only when an AWS secret is read
+
+        if not isinstance(exc, ClientError):
+            return ""
+        from responder.clouds.aws_errors import classify  # Lazy: with botocore, above
+        found = classify(exc)
+    else:
+        from aliyunsdkcore.acs_exception.exceptions import ServerException  # Lazy: the Aliyun SDK, on first use
+
+        if not isinstance(exc, ServerException):
+            return ""
+        from responder.clouds.aliyun_errors import classify  # Lazy: with the Aliyun SDK, above
+        found = classify(exc, "GetSecretValue")
+    return f"the {found.cloud} policy does not allow {', '.join(found.permissions)}" \
+        if isinstance(found, PermissionDenied) else ""
 
 
 def with_secret_url(settings: Settings) -> Settings:

@@ -2,7 +2,8 @@
 
 Parts: KINDS, LEVELS, Notice (one notification, as an outbox row, with the channels it goes to),
 make_notice, task_notices (the
-notices a task's current state implies: interruption, replaced, rejected, failed, cap reached),
+notices a task's current state implies: interruption, replaced, rejected, failed, cap reached,
+permission denied),
 timeline (the task's milestones relative to receipt and to the original's release), render (a
 short title and Markdown body).
 
@@ -26,7 +27,7 @@ KINDS = {  # kind → default level
     "started": "info", "interruption": "warning", "replaced": "success", "rejected": "warning",
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
-    "unconfigured": "failure",
+    "unconfigured": "failure", "permission_denied": "failure",
 }
 # NOTICE_SECONDS (model.py) is the release time when no state change told us when the original
 # really went. "About" five minutes could be less; the gap is then measured from a release that
@@ -133,6 +134,11 @@ def task_notices(task) -> list[Notice]:
                                        reason=task.reason,
                                        todo="raise the cap named above if this spend is expected, "
                                             "or look for a runaway event source"))
+        elif record.denied:  # a configuration fault: the deployment's policy, not the cloud, said no
+            notices.append(make_notice("permission_denied", f"{key}:denied:{record.denied}", task_id=task.id, **base,
+                                       **old, denied=record.denied, reason=task.reason,
+                                       todo="grant the permission named above (deploy/*-policy.*, s.yaml, "
+                                            "template.yaml carry what the responder needs), then re-send the event"))
         else:
             notices.append(make_notice("failed", f"{key}:failed", task_id=task.id, **base, **old,
                                        reason=task.reason, todo=_what_to_do(task.reason)))
@@ -156,6 +162,7 @@ TITLES = {
     "hunt_started": "Capacity hunt started", "daily_report": "Daily report",
     "account_limit": "Account limit full (not the cloud's capacity)",
     "unconfigured": "Event not acted on: cloud unconfigured",
+    "permission_denied": "Replacement failed: the cloud's policy refused a call",
 }
 _SHOWN_LAST = ("reason", "todo")
 

@@ -1,6 +1,7 @@
-"""What a step asks for: Call (an intended cloud call: verb, arguments, token) and Decision (calls
-to make, a time to come back, or an end). Shared by steps.py and race_steps.py; the executor
-makes the calls."""
+"""What a step asks for and what came of it: Call (an intended cloud call: verb, arguments, token),
+Decision (calls to make, a time to come back, or an end), CallOutcome (one call's answer, its
+classified error, or the time the API budget lets it go). Shared by steps.py, race_steps.py, the
+executor (which makes the calls of a round) and the runner (which folds the outcomes back)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ class Decision:
     calls: list[Call] = field(default_factory=list)
     wait_until: Optional[float] = None
     finish: Optional[tuple[str, str]] = None  # (status, reason)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One call of a round, as the executor leaves it: an answer, or the error the adapter
+    classified (responder.errors; a budget deferral is errors.Deferred with its retry_at), or a
+    money cap's refusal (steps.CapReached). Exactly one of `answer` / `error` is meaningful."""
+
+    answer: Any = None
+    error: Optional[Exception] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,24 +1,32 @@
 """The only code in the replacement flow that calls a cloud: one method per Call verb.
 
-Parts: ProbeResult (what a stock probe saw), Executor (run(task, call) → the answer; keeps the
-slow-changing facts cached; takes the money caps before every spend).
+Parts: ProbeResult (what a stock probe saw), Executor (run_round(pairs) → one CallOutcome per
+call: the round's calls in priority order (priority.py), batchable reads of many tasks as one call
+each (batching.py), the rest one by one on a bounded pool; run(task, call) → the answer of one; keeps
+the slow-changing facts cached; takes the money caps before every spend).
 
 Steps (steps.py) decide which calls to make and fold the answers into the record; the runner
-(runner.py) saves and retries. Nothing else in replace/ talks to a cloud.
+(runner.py) saves and retries. Nothing else in replace/ talks to a cloud. The adapters ask the API
+budget before each call (clouds/base.py CallGate); a call it holds back comes back as a
+CallOutcome whose error is errors.Deferred, and the runner brings its task back then.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from responder.caching import TTLCache
 from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
-from responder.errors import NotFound
+from responder.errors import CloudError, NotFound
 from responder.model import Market
-from responder.replace import planner
+from responder.replace import batching, planner
+from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
+from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, markets
@@ -44,6 +52,60 @@ class Executor:
         self.catalogs = TTLCache(ttl=3600)
         self.subnets = TTLCache(ttl=300)
         self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # -- a round -----------------------------------------------------------------------------
+    def run_round(self, pairs: list[tuple[Task, Call]]) -> list[CallOutcome]:
+        """Make one call for each (task, call) and return their outcomes in the same order. The
+        calls go in priority order (earliest release first, data before capacity before reads);
+        batchable reads of one (cloud, region, verb) go as one call; the others run side by side
+        on `tick_workers` threads (each waits on the cloud), one at a time when that is 1."""
+        order = sorted(range(len(pairs)), key=lambda i: priority(*pairs[i]))
+        ordered = [pairs[i] for i in order]
+        groups, singles = batching.group(ordered)
+        jobs = [(chunk, self._batched_job(ordered, chunk)) for chunk in groups]
+        jobs += [([i], self._single_job(ordered[i])) for i in singles]
+        jobs.sort(key=lambda job: job[0][0])  # the head of each job decides when it goes
+        results: list[CallOutcome | None] = [None] * len(ordered)
+        for indices, answers in self._map(jobs):
+            for i, outcome in zip(indices, answers):
+                results[i] = outcome
+        back: list[CallOutcome] = [CallOutcome()] * len(pairs)
+        for position, i in enumerate(order):
+            back[i] = results[position]
+        return back
+
+    def _single_job(self, pair: tuple[Task, Call]) -> Callable[[], list[CallOutcome]]:
+        def job() -> list[CallOutcome]:
+            try:
+                return [CallOutcome(answer=self.run(*pair))]
+            except (CloudError, CapReached) as exc:
+                return [CallOutcome(error=exc)]
+        return job
+
+    def _batched_job(self, ordered: list[tuple[Task, Call]], chunk: list[int]) -> Callable[[], list[CallOutcome]]:
+        pairs = [ordered[i] for i in chunk]
+        task, call = pairs[0]
+        spec = batching.BATCHED[call.verb]
+
+        def job() -> list[CallOutcome]:
+            try:
+                answers = spec.read(self.clouds[task.cloud], task.region, pairs)
+            except CloudError as exc:  # the one call failed: every task of the group sees why
+                return [CallOutcome(error=exc) for _ in pairs]
+            return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]
+        return job
+
+    def _map(self, jobs: list[tuple[list[int], Callable[[], list[CallOutcome]]]]):
+        """(indices, outcomes) per job; side by side on the pool, in submission order."""
+        if len(jobs) <= 1 or self.settings.tick_workers <= 1:
+            return [(indices, job()) for indices, job in jobs]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.settings.tick_workers, thread_name_prefix="responder-call")
+        futures = [(indices, self._pool.submit(job)) for indices, job in jobs]
+        return [(indices, future.result()) for indices, future in futures]
 
     def run(self, task: Task, call: Call) -> Any:
         return getattr(self, "_" + call.verb)(task, self.clouds[task.cloud], call)
@@ -120,6 +182,9 @@ class Executor:
 
     def _reserve(self, task: Task, cloud: CloudPort, call: Call):
         return reserve_capacity(self._launch_context(cloud), task)
+
+    def _take_charge(self, task: Task, cloud: CloudPort, call: Call) -> None:
+        cloud.take_charge(task.region, tuple(call.args["resource_ids"]))
 
     def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
         cloud.terminate_instance(task.region, call.args["instance_id"])

@@ -26,7 +26,7 @@ from responder.model import Offering
 from responder.replace.planner import Candidate
 from responder.store import TaskRow
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -38,6 +38,9 @@ class EventFacts:
     event_time: str = ""
     shape: str = ""
     detail: dict[str, str] = field(default_factory=dict)
+    # The notice's own time (CloudMonitor eventTime, EventBridge time) as epoch seconds, when the
+    # event carried one: the release is counted from it, so a late delivery shortens the race.
+    notice_at: Optional[float] = None
 
 
 @dataclass
@@ -76,6 +79,7 @@ class LaunchState:
     elastic_ip_moved: bool = False
     retire_at: Optional[float] = None  # rebalance `replace`: when the original is terminated
     retired: bool = False
+    in_charge: bool = False  # rebalance `replace`: the original carries the responder's tag (take_charge)
 
 
 @dataclass
@@ -136,6 +140,12 @@ class RaceState:
     eip_bound: bool = False
     image_failed: str = ""  # the fresh image failed after the replacement launched from another
     private_ip_moved: bool = False  # the original's private IP given to the replacement (secondary)
+    observed_image_s: Optional[float] = None  # how long the fresh image really took (image_estimate_s: believed)
+    # Which root state the replacement runs: "fresh" (booted from the notice-time image), "swapped"
+    # (that image's root disk put onto it at root_state_since), "stale" (an older image, never
+    # swapped); "" until it runs.
+    root_state: str = ""
+    root_state_since: Optional[float] = None
 
 
 @dataclass
@@ -170,6 +180,12 @@ class TaskRecord:
     original_terminated_at: Optional[float] = None
     interrupted_at: Optional[float] = None  # a rebalance task: when the real interruption arrived
     intended: list[dict[str, Any]] = field(default_factory=list)  # dry-run: the calls it would make
+    # What a task that ended `done` could not do (a swap refused, a disk not moved, ...): each
+    # item names it and what it left (kept disks, EIPs), for the reason, the notification and orphans.
+    degraded: list[str] = field(default_factory=list)
+    # "<cloud>: <permission>, ...": a cloud's policy refused a call (a configuration fault). The task
+    # ended failed; /invoke answers 5xx so the platform retries, and a redelivery opens it again.
+    denied: str = ""
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""
@@ -189,6 +205,7 @@ class TaskRecord:
             raise ValueError(f"task record version {version} is newer than this responder ({SCHEMA_VERSION})")
         if version < 2:
             raw = _from_v1(raw)
+        raw["version"] = SCHEMA_VERSION  # 2 → 3 only added fields, whose defaults are right for older tasks
         return decode(cls, raw)
 
     @classmethod

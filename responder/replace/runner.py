@@ -1,13 +1,17 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
-Parts: TaskRunner (submit an event, advance one task, note a state change, tick every due task,
-drive every task until a deadline, run one to the end), SubmitResult.
+Parts: TaskRunner (submit an event, work some tasks, advance one, note a state change, tick every
+due task, drive every task until a deadline, run one to the end), SubmitResult.
 
-`advance` is idempotent and never waits: it takes the task's lease, asks the steps what to do,
-has the executor make those calls, folds the answers back, and stops when a step sets a time to
-come back or the task ends; then it saves and releases. The request that claims a task holds its
-lease from the claim on, so it works the task before any ticker may: the first delivery of an
-event always gets the same answer.
+`work(task_ids)` is idempotent and never waits: it takes the tasks' leases and works them
+together in rounds — each round every task still moving names its next call (steps.decide), the
+executor makes the round's calls together (earliest release first, reads of many tasks batched
+into one call, every call through the API budget), and each answer is folded back (steps.observe);
+a task leaves the rounds when a step sets a time to come back, its call must wait for the budget,
+or it ends. Then it saves and releases them. `tick` works every due task this way, so a wave's
+tasks share their reads and their budget. The request that claims a task holds its lease from the
+claim on, so it works the task before any ticker may: the first delivery of an event always gets
+the same answer.
 
 The one retry layer for replacements lives here: a transient error (throttling, 5xx, timeout,
 reset) backs off on the task row (capped, jittered, reset by any success) within an attempt cap
@@ -22,15 +26,15 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from responder.clouds.base import CloudPort
-from responder.errors import CloudError, NotFound, Transient
+from responder.errors import CloudError, Deferred, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import steps
+from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
@@ -41,7 +45,9 @@ from responder.settings import Settings
 from responder.store import Store, TaskRow
 
 log = logging.getLogger("responder.tasks")
-MAX_CALLS_PER_ADVANCE = 40  # a step that neither waits nor moves is a bug, not a loop
+MAX_ROUNDS = 40  # calls one task may make in one go: a step that neither waits nor moves is a bug, not a loop
+MAX_DECISIONS = 8  # decisions in a row that only change the state, before one must call or wait
+TICK_BATCH = 500  # due tasks worked together by one tick: a whole wave
 # A server fault is worth retrying soon (the notice window is minutes); repeats back off to 20 s.
 RETRY_BACKOFF = Backoff(base=0.25, cap=20.0)
 
@@ -69,8 +75,6 @@ class TaskRunner:
         self.sleep = sleep
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -91,6 +95,8 @@ class TaskRunner:
             task = Task(claim.task)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
+            if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
+                return SubmitResult(self._retry_denied(task.id), duplicate=False)
             return SubmitResult(task, duplicate=True)
         task = Task(claim.task)
         try:
@@ -104,6 +110,21 @@ class TaskRunner:
             self.store.release(task.id)
         self._wake.set()
         return SubmitResult(task, duplicate=False)
+
+    def _retry_denied(self, task_id: str) -> Task:
+        """A redelivery of an event whose task a permission refusal ended: the policy may have been
+        fixed since. Resume from the record (its tokens and image stay); refused again, it fails again."""
+        if not self.store.lease(task_id, self.settings.lease_seconds):
+            return Task(self.store.get(task_id))
+        try:
+            task = Task(self.store.get(task_id))
+            if task.status == "failed" and task.record.denied:
+                task.record.denied = ""
+                task.row.status, task.row.reason, task.next_at = "received", "", 0.0
+                self._work(task)
+            return task
+        finally:
+            self.store.release(task_id)
 
     def _interrupt_after_rebalance(self, task_id: str) -> Task:
         """The real interruption of an instance whose rebalance recommendation was answered with an
@@ -124,16 +145,23 @@ class TaskRunner:
             self.store.release(task_id)
 
     def advance(self, task_id: str) -> Task | None:
-        if not self.store.lease(task_id, self.settings.lease_seconds):
-            return Task.of(self.store.get(task_id))  # someone else is working it
+        """Work one task now (replay, tests); returns it as it stands (someone else's if leased)."""
+        worked = self.work([task_id])
+        return worked[0] if worked else Task.of(self.store.get(task_id))
+
+    def work(self, task_ids: list[str]) -> list[Task]:
+        """Lease these tasks, move the due ones as far as they go without waiting — all of them
+        together, in rounds (_work_together) — then save and release them. A task another worker
+        holds is left to it (and not returned)."""
+        leased = [task_id for task_id in task_ids if self.store.lease(task_id, self.settings.lease_seconds)]
         try:
-            task = Task.of(self.store.get(task_id))
-            if task is None or task.status not in steps.DECIDERS or task.next_at > self.clock():
-                return task
-            self._work(task)
-            return task
+            tasks = [t for t in (Task.of(self.store.get(task_id)) for task_id in leased) if t is not None]
+            now = self.clock()
+            self._work(*[t for t in tasks if t.status in steps.DECIDERS and t.next_at <= now])
+            return tasks
         finally:
-            self.store.release(task_id)
+            for task_id in leased:
+                self.store.release(task_id)
 
     def note(self, event: Interruption) -> Task | None:
         """A state-change or health event about an instance we have a task for: record it there."""
@@ -162,19 +190,10 @@ class TaskRunner:
         self._wake.clear()
 
     def tick(self) -> int:
-        """Advance every unfinished task that is due; returns how many were advanced. Tasks are
-        advanced by up to `tick_workers` threads: each waits on the cloud, and one task's backoff
-        or image poll must not queue a burst of others behind it (leases keep them apart)."""
-        due = self.store.due()
-        if len(due) <= 1 or self.settings.tick_workers <= 1:
-            for row in due:
-                self.advance(row.id)
-            return len(due)
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.settings.tick_workers, thread_name_prefix="responder-tick")
-        for future in [self._pool.submit(self.advance, row.id) for row in due]:
-            future.result()
+        """Advance every unfinished task that is due, together (a wave's reads batch, its calls
+        share the API budget in priority order); returns how many were due."""
+        due = self.store.due(limit=TICK_BATCH)
+        self.work([row.id for row in due])
         return len(due)
 
     def seconds_until_due(self, cap: float) -> float:
@@ -204,61 +223,76 @@ class TaskRunner:
                 return task
             sleep(max(0.005, min(task.next_at - self.clock(), deadline - self.clock())))
 
-    # -- working a task -----------------------------------------------------------------------
-    def _work(self, task: Task) -> None:
-        with log_context(task_id=task.id, instance_id=task.instance_id):  # on every line logged while working it
-            self._work_unlogged(task)
+    # -- working tasks in rounds -----------------------------------------------------------
+    def _work(self, *tasks: Task) -> None:
+        """Rounds: each task still moving says its next call (steps.decide, until a call, a wait
+        or the end); the executor makes the round's calls together (priority order, batched reads,
+        the API budget); each answer is folded into its task. A task leaves the rounds when it
+        waits, ends, or its call must wait; then every task is saved."""
+        moving = list(tasks)
+        for _ in range(MAX_ROUNDS):
+            pairs = [(task, call) for task, call in ((t, self._next_call(t)) for t in moving) if call is not None]
+            if not pairs:
+                break
+            outcomes = self.executor.run_round(pairs)
+            moving = []
+            for (task, call), outcome in zip(pairs, outcomes):
+                with log_context(task_id=task.id, instance_id=task.instance_id):
+                    if self._fold(task, call, outcome) and task.next_at <= self.clock():
+                        moving.append(task)
+        for task in tasks:
+            with log_context(task_id=task.id, instance_id=task.instance_id):
+                if task.finished:
+                    self._save_finished(task)
+                else:
+                    self._save(task)
 
-    def _work_unlogged(self, task: Task) -> None:
-        self._run_steps(task)
-        if task.finished:
-            self._save_finished(task)
-        else:
-            self._save(task)
-
-    def _run_steps(self, task: Task) -> None:
-        for _ in range(MAX_CALLS_PER_ADVANCE):
+    def _next_call(self, task: Task) -> Call | None:
+        """The task's next call; None when it ends, waits, or has nothing to call now. A decision
+        with several calls is made one call a round: the next round decides again from the record."""
+        for _ in range(MAX_DECISIONS):
             if task.finished:
-                return
-            now = self.clock()
-            decision = steps.decide(task, self.settings, now, self.clouds[task.cloud].capabilities)
+                return None
+            decision = steps.decide(task, self.settings, self.clock(), self.clouds[task.cloud].capabilities)
             if decision.finish:
                 task.finish(*decision.finish)
-                return
+                return None
             if decision.wait_until is not None:
                 task.next_at = decision.wait_until
-                return
-            for call in decision.calls:
-                if not self._make(task, call):
-                    return
-            if task.next_at > self.clock():
-                return  # a step asked to come back later
+                return None
+            if decision.calls:
+                return decision.calls[0]
+        log.error("task %s: %d decisions without a call or a wait", task.id, MAX_DECISIONS)
+        return None
 
-    def _make(self, task: Task, call: Call) -> bool:
-        """Make one call and fold in its answer; False when the task must stop for now."""
-        try:
-            answer = self.executor.run(task, call)
-        except CapReached as exc:
+    def _fold(self, task: Task, call: Call, outcome: CallOutcome) -> bool:
+        """Fold one call's outcome into its task; False when the task must stop for now."""
+        exc = outcome.error
+        if isinstance(exc, Deferred):  # the API budget holds it back: no failure, come back then
+            task.next_at = max(task.next_at, exc.retry_at)
+            return False
+        if isinstance(exc, CapReached):
             if call.verb == "reserve" and task.record.launch.replacement_ids:
                 # `both`: the replacement runs; the reservation beside it is what the cap refused.
                 task.record.reservation.attempted, task.record.reservation.refused = True, str(exc)
                 return True
             self._fail(task, str(exc))
             return False
-        except Transient as exc:
+        if isinstance(exc, Transient):
             self._retry_later(task, call, exc)
             return False
-        except NotFound as exc:
-            if call.verb != "describe_instance":
-                self._fail(task, f"{task.status}: {exc}")
-                return False
+        if isinstance(exc, PermissionDenied):  # a configuration fault: named, and /invoke answers 5xx
+            task.record.denied = f"{exc.cloud}: {', '.join(exc.permissions)}"
+            self._fail(task, f"{task.status}: {exc}")
+            return False
+        if isinstance(exc, NotFound) and call.verb == "describe_instance":
             ended = steps.observe(task, call, None, self.settings, self.clock(), self.facts, error=exc)
-        except CloudError as exc:
+        elif isinstance(exc, CloudError):
             self._fail(task, f"{task.status}: {exc}")
             return False
         else:
             task.record.retry = RetryState()  # any success resets the backoff
-            ended = steps.observe(task, call, answer, self.settings, self.clock(), self.facts)
+            ended = steps.observe(task, call, outcome.answer, self.settings, self.clock(), self.facts)
         if ended:
             task.finish(*ended)
             return False

@@ -28,7 +28,7 @@ from responder.settings import Settings
 
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
 WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate_address",
-                    "terminate_instance"}) | race_steps.RACE_WRITES
+                    "terminate_instance", "take_charge"}) | race_steps.RACE_WRITES
 
 
 @dataclass
@@ -78,6 +78,10 @@ def _decide_received(task: Task, settings: Settings, now: float, capabilities: C
         first = (record.plan.candidates or [None])[0]
         what = f"{first.instance_type} in {first.zone} ({first.market})" if first else "nothing (no stock)"
         return Decision(finish=("done", f"dry-run: would image {task.instance_id} and launch {what}"))
+    if _retires_original(task, settings) and not record.launch.in_charge:
+        # Tagged when the task takes charge of it: the policy lets the responder terminate only
+        # instances carrying its tag (deploy/aws-iam-policy.json).
+        return Decision([Call("take_charge", {"resource_ids": [task.instance_id]})])
     if not record.image.image_id:
         return Decision([create_image_call(task)])
     task.status = "imaging"
@@ -309,6 +313,10 @@ def _retired(task: Task, call: Call, answer, settings, now, facts, error) -> Non
     task.record.stamp("original_retired", now)
 
 
+def _took_charge(task: Task, call: Call, answer, settings, now, facts, error) -> None:
+    task.record.launch.in_charge = True
+
+
 def _ignoring_call(observer):
     return lambda task, call, *rest: observer(task, *rest)
 
@@ -324,6 +332,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     "associate_address": _moved_address,
     "reserve": _reserved,
     "terminate_instance": _retired,
+    "take_charge": _took_charge,
     # The race's observers need no call arguments: the record says what they asked.
     **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
     **race_data.OBSERVERS,  # these read the disk a call named

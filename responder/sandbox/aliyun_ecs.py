@@ -1,11 +1,18 @@
-"""A wire-level Aliyun ECS (2014-05-26 RPC) emulator on loopback, driven by a scenario.
+"""A wire-level Aliyun emulator on loopback, driven by a scenario: ECS (2014-05-26 RPC), the VPC
+API (2016-04-28) for vswitches and EIPs, and KMS (2016-01-20) for secrets.
 
-Parts: AliyunEcsEmulator (start/stop, endpoint, calls, clock, stock), the WSGI app (`_handle`:
-signature check → latency → injected fault → action), signature helpers (`string_to_sign`,
+Parts: AliyunEcsEmulator (start/stop, endpoint, calls, clock, stock, policies), PRODUCTS (API
+version → its actions), the WSGI app (`_handle`: signature check → the product of the Version →
+RAM authorization (authz_aliyun) → latency → injected fault → action), signature helpers (`string_to_sign`,
 `sign`) matching aliyunsdkcore's rpc_signature_composer, error rendering, and `main` for
 `python -m responder.sandbox.aliyun_ecs --port 8081` (curl and newcomers).
 
-The real SDK talks to it unchanged: `AcsClient.add_endpoint(region, "Ecs", emulator.endpoint)`.
+The real SDK talks to it unchanged: `AcsClient.add_endpoint(region, "Ecs", emulator.endpoint)` (and
+"Vpc"). Each product answers only its own actions under its own Version: the VPC API lives at its
+own endpoint in the cloud, so a VPC action signed as ECS 2014-05-26 is ECS's deprecated copy (still
+served, "While the deprecated API remains temporarily accessible", and authorised as the vpc:
+action all the same). Every call but the account owner's (SANDBOX_ADMIN_KEY) is checked against
+the scenario's RAM policy (the shipped one by default) and refused with Forbidden.RAM.
 Sandbox controls that no real API has: `POST /_sandbox/advance?seconds=N` jumps scenario time and
 `GET /_sandbox/calls` lists every call so far.
 """
@@ -31,12 +38,16 @@ from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
+from responder.sandbox.authz import SANDBOX_ADMIN_KEY
+from responder.sandbox.authz_aliyun import authorize
 from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
-ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **KMS_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS}
-API_VERSION = "2014-05-26"
+API_VERSION, VPC_VERSION = "2014-05-26", "2016-04-28"
+ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS}
+VPC_ACTIONS = {a: ECS_ACTIONS[a] for a in ("DescribeVSwitches", "AssociateEipAddress", "DescribeEipAddresses")}
+PRODUCTS = {API_VERSION: ECS_ACTIONS, VPC_VERSION: VPC_ACTIONS, KMS_VERSION: KMS_ACTIONS}
 # Never echoed into the call log: they are credentials or change on every call.
 _SECRET_PARAMS = {"Signature", "AccessKeyId", "SecurityToken"}
 # Default HTTP status for a fault rule that names only a code.
@@ -77,6 +88,7 @@ class AliyunEcsEmulator(CallLog):
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
+        self.policies = self.scenario.new_policies()  # RAM: None when the scenario turns it off
         self.endpoint = ""
         CallLog.__init__(self)
         self._nonces: set[str] = set()
@@ -130,8 +142,11 @@ class AliyunEcsEmulator(CallLog):
         fault = None
         try:
             self._authenticate(request.method, params)
-            if action not in ACTIONS:
+            if action not in PRODUCTS[params["Version"]]:
                 raise EcsError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404)
+            if params.get("AccessKeyId") != SANDBOX_ADMIN_KEY:
+                with self.world.lock:
+                    authorize(self.policies.aliyun, self.world, action, params)
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
                 self._log(action, 0, fault.kind, started, arrived, params, fault)
@@ -145,6 +160,8 @@ class AliyunEcsEmulator(CallLog):
             status, code = err.status, err.code
             body = {"Code": err.code, "Message": err.message, "HostId": request.host or "ecs.aliyuncs.com",
                     "Recommend": f"https://api.aliyun.com/troubleshoot?q={err.code}&product=Ecs"}
+            if getattr(err, "detail", None):
+                body["AccessDeniedDetail"] = err.detail
         body["RequestId"] = request_id()
         self._log(action, status, code, started, arrived, params, fault)
         if fault is not None:
@@ -160,7 +177,7 @@ class AliyunEcsEmulator(CallLog):
         self._log_call(entry)
 
     def _authenticate(self, method: str, params: dict[str, str]) -> None:
-        if params.get("AccessKeyId") != self.access_key_id:
+        if params.get("AccessKeyId") not in (self.access_key_id, SANDBOX_ADMIN_KEY):
             raise EcsError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         if params.get("SignatureMethod", "HMAC-SHA1") != "HMAC-SHA1":
             raise EcsError("InvalidSignatureMethod", "Specified signature method is not supported.", 400)
@@ -183,16 +200,16 @@ class AliyunEcsEmulator(CallLog):
             if not nonce or nonce in self._nonces:
                 raise EcsError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
             self._nonces.add(nonce)
-        if params.get("Version") != (KMS_VERSION if params.get("Action") in KMS_ACTIONS else API_VERSION):
+        if params.get("Version") not in PRODUCTS:
             raise EcsError("InvalidVersion", "Specified parameter Version is not valid.", 400)
 
     def _dispatch(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         with self.world.lock:
-            if action in KMS_ACTIONS:  # KMS takes its region from the endpoint, not a parameter
+            if params["Version"] == KMS_VERSION:  # KMS takes its region from the endpoint, not a parameter
                 return dict(KMS_ACTIONS[action](self.world, params.get("RegionId", ""), params))
             region = self.world.region(params.get("RegionId", ""))
             settle(self.world)  # interrupted instances whose notice ran out are gone before the action
-            return dict(ACTIONS[action](self.world, region, params))
+            return dict(PRODUCTS[params["Version"]][action](self.world, region, params))
 
 
 def _json(body: dict[str, Any], status: int) -> Response:

@@ -3,7 +3,9 @@
 Parts: AwsEc2Emulator (start/stop/context manager, `endpoint_url`, `calls` from CallLog, `clock`, `stock`),
 its WSGI middleware (records every call, adds the scenario's latency and injected faults, answers
 what moto lacks, and otherwise forwards to moto's own WSGI app), and the `/_sandbox/*` control
-routes (advance scenario time, read the call log and the stock). ClientToken idempotency is one
+routes (advance scenario time, read the call log and the stock). Every call but the account
+owner's (SANDBOX_ADMIN_KEY) is first checked against the scenario's IAM policy (authz_aws; the
+shipped one by default). ClientToken idempotency is one
 generic layer for every action (aws_tokens); a region not in the scenario answers AuthFailure.
 
 What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
@@ -40,6 +42,8 @@ from responder.sandbox import (
     aws_seed,
     aws_volumes,
 )
+from responder.sandbox.authz import SANDBOX_ADMIN_KEY
+from responder.sandbox.authz_aws import access_key_of, authorize_ec2, authorize_secret
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.call_log import CallLog
@@ -111,6 +115,7 @@ class AwsEc2Emulator(CallLog):
         self.epoch = time.time()  # wall time at scenario t=0, for CreationDate / CreateTime fields
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
+        self.policies = self.scenario.new_policies()  # IAM: None when the scenario turns it off
         self.race = aws_race.AwsRace(self.scenario, self.clock)
         self.backends: dict[str, Any] = {}
         CallLog.__init__(self)
@@ -151,6 +156,7 @@ class AwsEc2Emulator(CallLog):
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, serve: bool = True) -> "AwsEc2Emulator":
         """serve=False: seed moto but run no server of its own; a shared server calls `wsgi`."""
+        # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         for region in self.regions:
@@ -219,9 +225,17 @@ class AwsEc2Emulator(CallLog):
             length = 0
         started, arrived = self.clock(), time.time()
         body = environ["wsgi.input"].read(length) if length else b""
+        checked = access_key_of(environ) != SANDBOX_ADMIN_KEY  # the account owner is never refused
         if environ.get("HTTP_X_AMZ_TARGET"):
             # A JSON-protocol service on the same endpoint (Secrets Manager holds the store's
-            # credentials): moto answers it as sent; nothing of EC2's applies.
+            # credentials): moto answers it as sent once IAM allows it; nothing of EC2's applies.
+            match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+            refused = authorize_secret(self.policies.aws if checked else None, environ["HTTP_X_AMZ_TARGET"], body,
+                                       match.group(1) if match else self.region, self.regions[0].account or DEFAULT_ACCOUNT)
+            if refused is not None:
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                                   ("Content-Length", str(len(refused)))])
+                return [refused]
             environ["wsgi.input"] = io.BytesIO(body)
             return self._moto(environ, start_response)
         params = parse_query(body, environ.get("QUERY_STRING", ""))
@@ -235,6 +249,8 @@ class AwsEc2Emulator(CallLog):
             # moto picks the account from this header; scenario instances live in the scenario's account.
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.views[region].account
             call = Call(self, region, action, params, environ)
+            if checked:
+                authorize_ec2(self.policies.aws, call)  # IAM answers before anything is done
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
                 self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind)
@@ -290,6 +306,7 @@ class AwsEc2Emulator(CallLog):
 
 def quiet_moto_handler():
     """moto's environ fix-ups with loopback's silence and connection drops."""
+    # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(QuietHandler, MotoRequestHandler):

@@ -1,7 +1,7 @@
 """A wire-level OCI emulator (core Compute and VirtualNetwork, identity; API 20160918) on loopback.
 
-Parts: OciEmulator (start/stop, endpoint, calls, clock, world), the WSGI app (`wsgi`: route →
-signature check → throttle → latency → injected fault → action), ROUTES (method and resource →
+Parts: OciEmulator (start/stop, endpoint, calls, clock, world, policies), the WSGI app (`wsgi`:
+route → signature check → IAM (`_authorize`: the scenario's OCI policy, the shipped one by default) → throttle → latency → injected fault → action), ROUTES (method and resource →
 operation name and handler) and the error answer OCI gives: `{"code", "message"}` with the HTTP
 status and an opc-request-id header (https://docs.oracle.com/en-us/iaas/Content/API/References/apierrors.htm).
 
@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.wrappers import Request, Response
 
 from responder.sandbox import oci_render as render
+from responder.clouds.permissions import OCI, OCI_LOCATION
 from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.oci_sign import SignatureError, load_public_key, verify
@@ -54,6 +55,7 @@ class OciEmulator(CallLog):
         self.clock = clock or scenario.new_clock()
         self.world = OciWorld(self.config, self.clock, scenario.image_build_seconds)
         self.faults = scenario.new_faults()
+        self.policies = scenario.new_policies()  # the OCI statements: None when the scenario turns them off
         self.key_id = f"{self.config.tenancy}/{self.config.user}/{fingerprint}"
         self._public_key = load_public_key(public_key_pem)
         CallLog.__init__(self)
@@ -113,6 +115,7 @@ class OciEmulator(CallLog):
             if route is None:
                 raise OciError(404, "NotAuthorizedOrNotFound", f"Unknown resource {request.method} {request.path}")
             operation, handler = route
+            self._authorize(operation)
             self.world.throttle(self.config.user)
             if self.scenario.latency_ms > 0:
                 time.sleep(self.scenario.latency_ms / 1000.0)
@@ -144,6 +147,18 @@ class OciEmulator(CallLog):
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         return self._answer(status, body, headers)(environ, start_response)
+
+    def _authorize(self, operation: str) -> None:
+        """OCI IAM: every permission the operation needs, granted to the user's group in the
+        scenario's compartment (or the tenancy). A refusal is indistinguishable from a missing
+        resource: 404 NotAuthorizedOrNotFound ("Authorization failed or requested resource not found")."""
+        policy = self.policies.oci
+        if policy is None:
+            return
+        for permission in OCI.get(operation, (f"(no permission known for {operation})",)):
+            if not policy.allows(self.policies.oci_group, permission, self.policies.oci_compartment,
+                                 on_tenancy=OCI_LOCATION.get(permission) == "tenancy"):
+                raise OciError(404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found.")
 
     def _answer(self, status: int, body: Any, headers: dict[str, str]) -> Response:
         response = Response(b"" if status == 204 else json.dumps(body), status=status, mimetype="application/json")

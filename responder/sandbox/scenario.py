@@ -1,7 +1,7 @@
 """The scenario format shared by every emulator, and the live state it drives.
 
 Parts: load_scenario (YAML/JSON file or dict → Scenario), Scenario (regions, instances, catalog,
-stock, latency, faults, seed), Region. The clocks, StockBook and ScenarioError live in stock.py and
+stock, latency, faults, seed, the policies the emulators enforce), Region. The clocks, StockBook and ScenarioError live in stock.py and
 FaultPlan (injected errors, timeouts, resets, lost answers) in faults.py; both are re-exported here.
 
 The format is documented in docs/scenario.md; a default scenario ships as
@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from responder.sandbox.authz import Policies, load_policies
+from responder.sandbox.authz_json import PolicyError
 from responder.sandbox.faults import FaultPlan, validate_rule
 from responder.sandbox.oci_world import OciConfig
 from responder.sandbox.stock import UNLIMITED, ManualClock, OfferStock, SandboxClock, ScenarioError, StockBook
@@ -78,6 +80,10 @@ class Scenario:
     def new_faults(self) -> FaultPlan:
         return FaultPlan(copy.deepcopy(self.faults), self.seed)
 
+    def new_policies(self) -> Policies:
+        """The RAM, IAM and OCI policies the emulators enforce (`policies:`; the shipped ones by default)."""
+        return load_policies(self.raw.get("policies"))
+
 
 def _require(mapping: dict, key: str, where: str):
     if key not in mapping:
@@ -119,6 +125,10 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
             instances=list(r.get("instances", [])),
             raw=r,
         ))
+    try:
+        load_policies(data.get("policies"))  # a bad policies: key fails at load, naming the problem
+    except PolicyError as exc:
+        raise ScenarioError(str(exc)) from None
     stock = data.get("stock", {}) or {}
     faults = list(data.get("faults", []) or [])
     for i, rule in enumerate(faults):

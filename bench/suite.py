@@ -30,7 +30,7 @@ SUMMARY = re.compile(r"^=*\s*(\d.*?(?:passed|failed).*?) in [\d.]+s")
 def run(workers: int, extra: list[str]) -> dict:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--durations=0", *extra]
     if workers:
-        command[3:3] = ["-n", str(workers), "--dist", "loadgroup"]
+        command[3:3] = ["-n", str(workers)]
     load_before = os.getloadavg()
     started, cpu_before = time.monotonic(), _children_cpu()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """The test suite's own time: README command 2's pytest run, timed, with the CPU it used, the
 machine's load around it, and where the time went per test file.
 
-Run: python bench/suite.py [--workers 2] [--top 25] [--json] [-- PYTEST_ARGS ...]
+Run: python bench/suite.py [--workers 2] [--top 25] [--log FILE] [--json] [-- PYTEST_ARGS ...]
 `--workers 0` runs in one process (the suite before two workers). Wall time is the figure the issue
 asks for; CPU time (the run and every process it waited for) says how much of that was work, so a
 run on a busy machine can still be compared with one on a quiet one. Per file: the sum of its tests'
@@ -27,7 +27,7 @@ DURATION = re.compile(r"^(\d+\.\d+)s (?:setup|call|teardown)\s+(\S+?)::")
 SUMMARY = re.compile(r"^=*\s*(\d.*?(?:passed|failed).*?) in [\d.]+s")
 
 
-def run(workers: int, extra: list[str]) -> dict:
+def run(workers: int, extra: list[str], log: str | None = None) -> dict:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--durations=0", *extra]
     if workers:
         command[3:3] = ["-n", str(workers)]
@@ -35,6 +35,8 @@ def run(workers: int, extra: list[str]) -> dict:
     started, cpu_before = time.monotonic(), _children_cpu()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall, cpu = time.monotonic() - started, _children_cpu() - cpu_before
+    if log:
+        Path(log).write_text(done.stdout + done.stderr)
     per_file: Counter = Counter()
     summary = ""
     for line in done.stdout.splitlines():
@@ -57,10 +59,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers; 0 runs in one process")
     parser.add_argument("--top", type=int, default=25, help="files listed, slowest first")
+    parser.add_argument("--log", default=None, help="write pytest's whole output here (failures, durations)")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest (e.g. -m 'not slow')")
     args = parser.parse_args()
-    result = run(args.workers, args.pytest_args)
+    result = run(args.workers, args.pytest_args, args.log)
     if args.json:
         print(json.dumps(result))
         return

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import click
 
-from responder.cli_common import build_runtime, settings_or_usage_error, setup_logging
+from responder.cli_common import (ConfigError, ResponderGroup, build_runtime, one_line, settings_or_usage_error,
+                                  setup_logging)
+from responder.cli_progress import QUIET, progress
 from responder.db_cli import db
 from responder.errors import BadEvent
 from responder.extras import sandbox_or_usage_error
 from responder.intake import handle_events
-from responder.logfiles import LogDirUnwritable, configure_log_file
+from responder.logfiles import configure_log_file
 from responder.logsafe import install_log_redaction
 from responder.model import Interruption
 from responder.notify.service import attach
@@ -31,31 +33,40 @@ from responder.protect.cli import orphans, protect
 from responder.protect.tick import tick_protect
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
-from responder.settings import Settings, SettingsError
+from responder.settings import Settings, SettingsError, unknown_settings
 from responder.spot.cli import nodepools, spot_scores
 from responder.store import UNFINISHED
 from responder.targets.cli import targets
 from responder.targets.tick import tick_targets
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+CLI_EXIT_CODES = ("\b\nExit codes (every command):\n  0  done\n"
+                  "  1  failed; the store cannot be reached or its schema is behind (one line says which)\n"
+                  "  2  bad input: an argument, a setting (RESPONDER_*), a store URL or a scenario file\n"
+                  "     (one line names it and the fix)\n"
+                  "replay and odcr add their own: see `responder replay --help` and `responder odcr --help`.\n"
+                  "A RESPONDER_* variable that is no setting is named on stderr (with the closest setting)\n"
+                  "and ignored.")
 REPLAY_EXIT_CODES = ("\b\nExit codes:\n  0  done, ignored or a duplicate of a finished task\n"
                      "  1  failed, or not finished within --timeout\n  2  bad input (the event file)\n"
                      "  3  rejected (the cloud does not confirm the interruption)")
 
 
-@click.group(epilog="Exit codes: see `responder replay --help` and `responder odcr --help`.")
+@click.group(cls=ResponderGroup, epilog=CLI_EXIT_CODES)
 @click.version_option(package_name="interruption-responder")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Interruption Responder: keeps spot / preemptible capacity alive."""
+    for line in unknown_settings():  # a misspelt setting is named, not silently ignored
+        click.echo(f"warning: {line}", err=True)
     try:  # every subcommand (odcr too) logs through the redaction, even one that sets up no logging
         settings = Settings.from_env()
-    except SettingsError:
-        return  # the subcommand reads the settings again and reports the bad one
+    except SettingsError as exc:
+        if ctx.meta.get("responder.help"):
+            return  # `responder tick --help` shows the help whatever the environment holds
+        raise ConfigError(one_line(exc)) from None
     install_log_redaction(settings)
-    try:  # ... and into the dated log file, when RESPONDER_LOG_DIR asks for one
-        configure_log_file(settings)
-    except LogDirUnwritable as exc:
-        raise click.UsageError(str(exc)) from None
+    configure_log_file(settings)  # ... and into the dated log file, when RESPONDER_LOG_DIR asks for one
 
 
 @cli.command()
@@ -65,7 +76,8 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help="Port (default FC_SERVER_PORT or 9000).")
 @click.option("--database-url", default=None, help="Task store URL (default RESPONDER_DATABASE_URL).")
 def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | None, database_url: str | None) -> None:
-    """Serve /invoke, /events, /tasks, /healthz and /metrics, with a background ticker."""
+    """Serve /invoke, /events, /tasks, /targets, /healthz, /metrics and the status page at /, with
+    a background ticker."""
     # Lazy: the web app (Flask, the status page) is only for `serve`; cron's `tick` never loads it.
     from werkzeug.serving import run_simple
 
@@ -73,7 +85,8 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
 
     settings = settings_or_usage_error()
     setup_logging(settings.log_level, settings)
-    settings, store, clouds, box = build_runtime(sandbox, scenario, database_url, settings)
+    with progress("starting the sandbox clouds", quiet=not sandbox):
+        settings, store, clouds, box = build_runtime(sandbox, scenario, database_url, settings)
     app = create_app(settings, runner=TaskRunner(store, clouds, settings))
     app.start_ticker()
     host = host or ("127.0.0.1" if sandbox else "0.0.0.0")
@@ -97,9 +110,10 @@ def serve(sandbox: bool, scenario: str | None, host: str | None, port: int | Non
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line of stdout.")
 @click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds to wait for the outcome.")
 @click.option("--database-url", default=None, help="Task store URL.")
+@QUIET
 def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, timeout: float,
-           database_url: str | None) -> None:
-    """Run one event file to completion and print the outcome."""
+           database_url: str | None, quiet: bool) -> None:
+    """Run one event file to completion and print the outcome (progress on stderr)."""
     settings = settings_or_usage_error()
     setup_logging("WARNING" if as_json else settings.log_level, settings)
     try:
@@ -108,25 +122,27 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
         _emit({"status": "invalid", "error": str(exc), "http_status": exc.status}, as_json)
         sys.exit(EXIT_BAD_INPUT)
     needed = tuple({e.cloud.value for e in events if isinstance(e, Interruption)})
-    settings, store, clouds, box = build_runtime(sandbox, scenario, database_url,
-                                                 settings.with_(background_ticker=False), only=needed)
-    runner = TaskRunner(store, clouds, settings)
-    started = time.time()
-    try:
-        _, body = handle_events(runner, events)
-        outcomes = []
-        for result in body["results"]:
-            task = result.get("task")
-            if task and not result.get("duplicate"):
-                final = runner.run_to_end(task["id"], timeout=timeout)
-                outcomes.append(outcome_json(final, box, started))
-            elif task:
-                outcomes.append({**outcome_json(Task(store.get(task["id"])), box, started), "duplicate": True})
-            else:
-                outcomes.append({"status": result["outcome"], "reason": result.get("reason", "")})
-    finally:
-        if box:
-            box.stop()
+    with progress("starting the sandbox clouds" if sandbox else "opening the store", quiet or as_json) as say:
+        settings, store, clouds, box = build_runtime(sandbox, scenario, database_url,
+                                                     settings.with_(background_ticker=False), only=needed)
+        runner = TaskRunner(store, clouds, settings)
+        started = time.time()
+        try:
+            say("verifying the event with the cloud")
+            _, body = handle_events(runner, events)
+            outcomes = []
+            for result in body["results"]:
+                task = result.get("task")
+                if task and not result.get("duplicate"):
+                    final = runner.run_to_end(task["id"], timeout=timeout, sleep=_watching(store, task["id"], say))
+                    outcomes.append(outcome_json(final, box, started))
+                elif task:
+                    outcomes.append({**outcome_json(Task(store.get(task["id"])), box, started), "duplicate": True})
+                else:
+                    outcomes.append({"status": result["outcome"], "reason": result.get("reason", "")})
+        finally:
+            if box:
+                box.stop()
     summary = dict(outcomes[0])
     if len(outcomes) > 1:
         summary["events"] = outcomes
@@ -134,6 +150,17 @@ def replay(event_file: str, sandbox: bool, scenario: str | None, as_json: bool, 
     statuses = {o["status"] for o in outcomes}
     unfinished_or_failed = statuses & {"failed", *UNFINISHED}
     sys.exit(EXIT_FAILED if unfinished_or_failed else EXIT_REJECTED if "rejected" in statuses else EXIT_OK)
+
+
+def _watching(store, task_id: str, say):
+    """A sleep for run_to_end that first tells where the task is (imaging, launching, ...)."""
+    def sleep(seconds: float) -> None:
+        row = store.get(task_id)
+        if row is not None:
+            say(f"task {task_id}: {row.status}")
+        time.sleep(seconds)
+
+    return sleep
 
 
 def outcome_json(task, box, started: float) -> dict:
@@ -165,19 +192,25 @@ def _emit(summary: dict, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--database-url", default=None, help="Task store URL.")
-def tick(database_url: str | None) -> None:
-    """Advance every due task once (cron / timer trigger)."""
+@QUIET
+def tick(database_url: str | None, quiet: bool) -> None:
+    """Advance every due task once (cron / timer trigger); the JSON summary on stdout, progress on stderr."""
     settings = settings_or_usage_error()
     setup_logging(settings.log_level, settings)
-    settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
-    runner = TaskRunner(store, clouds, settings)
-    notifier = attach(runner, settings)
-    advanced = runner.tick()
-    targets = tick_targets(runner)
-    protected = tick_protect(runner)
-    # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
-    click.echo(json.dumps({"advanced": advanced, "targets": targets, "protect": protected,
-                           "notified": notifier.tick() if notifier else 0}))
+    with progress("opening the store", quiet) as say:
+        settings, store, clouds, _ = build_runtime(False, None, database_url, settings)
+        runner = TaskRunner(store, clouds, settings)
+        notifier = attach(runner, settings)
+        say("advancing the due tasks")
+        advanced = runner.tick()
+        say("reconciling the capacity targets")
+        targets = tick_targets(runner)
+        say("protecting ahead (RESPONDER_PROTECT_SELECTORS)")
+        protected = tick_protect(runner)
+        say("sending notifications")
+        # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
+        notified = notifier.tick() if notifier else 0
+    click.echo(json.dumps({"advanced": advanced, "targets": targets, "protect": protected, "notified": notified}))
 
 
 @cli.command()
@@ -186,18 +219,17 @@ def tick(database_url: str | None) -> None:
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="Scenario file (default: the shipped one).")
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Also write the export lines to this file.")
 def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) -> None:
-    """Serve both sandbox clouds on one port; print `export` lines that point responder at it."""
+    """Serve the three sandbox clouds (Aliyun ECS, AWS EC2, OCI under /oci) on one port; print the
+    `export` lines that point responder at it."""
     sandbox_or_usage_error()
     # Lazy: the sandbox (moto, the emulators) is an install extra a production install lacks.
-    from responder.sandbox.scenario import ScenarioError, load_scenario
+    from responder.sandbox.scenario import load_scenario
     from responder.sandbox.shared import run_shared
 
     settings = settings_or_usage_error()
     setup_logging(settings.log_level, settings)
-    try:
-        loaded = load_scenario(scenario)
-    except ScenarioError as exc:
-        raise click.UsageError(str(exc)) from None
+    loaded = load_scenario(scenario)  # a scenario mistake: one line naming the file, line and field, exit 2
+    click.echo("starting the sandbox clouds (a few seconds: moto loads EC2's catalogue)", err=True)
     run_shared(loaded, host, port, env_file)
 
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from responder import migrations
 from responder.settings import Settings, SettingsError
-from responder.store_connect import StoreUnavailable, make_engine, redact_url
+from responder.store_connect import make_engine, redact_url
+from responder.store_url import connect_problem
 
 DATABASE_URL = click.option("--database-url", default=None,
                             help="Store URL (default RESPONDER_DATABASE_URL, else sqlite:///responder.db).")
@@ -42,9 +43,8 @@ def upgrade(database_url: str | None) -> None:
         before, after = migrations.upgrade(url)
     except TimeoutError as exc:  # another upgrader held the lock for too long
         raise click.ClickException(f"{exc}; try again") from None
-    except sa.exc.SQLAlchemyError as exc:  # the driver's message may carry the password: the class only
-        raise click.ClickException(f"{StoreUnavailable('task store', exc.__class__.__name__)} "
-                                   f"at {redact_url(url)}") from None
+    except sa.exc.SQLAlchemyError as exc:  # the driver's message may carry the password: never shown
+        raise click.ClickException(f"task store at {redact_url(url)}: {connect_problem(exc, url)}") from None
     if before == after:
         click.echo(f"{redact_url(url)}: already at {after} (head)")
     else:
@@ -60,9 +60,8 @@ def current(database_url: str | None) -> None:
     try:
         with engine.connect() as conn:
             revision = migrations.current_revision(conn)
-    except sa.exc.SQLAlchemyError as exc:
-        raise click.ClickException(f"{StoreUnavailable('task store', exc.__class__.__name__)} "
-                                   f"at {redact_url(url)}") from None
+    except sa.exc.SQLAlchemyError as exc:  # the driver's message may carry the password: never shown
+        raise click.ClickException(f"task store at {redact_url(url)}: {connect_problem(exc, url)}") from None
     finally:
         engine.dispose()
     head = migrations.head_revision()

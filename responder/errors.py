@@ -8,7 +8,8 @@ Invalid, TokenReused (the cloud saw this ClientToken with other parameters: the 
 happened), Fatal, PermissionDenied (a Fatal that is the deployment's fault: the cloud's
 policy does not allow a call; it names the cloud and the permissions); BadEvent for payloads we
 refuse at the edge; Unavailable (the store or a cloud is down: the edge answers 503 so the platform
-redelivers).
+redelivers); ConfigurationError (a setting, store URL or scenario a person wrote that cannot work:
+every command stops with its one-line message, exit 2).
 
 Adapters raise these; callers decide. Unknown cloud codes are Fatal: retrying an error we do not
 understand risks spending money twice. Retrying a Transient create is safe only because every
@@ -106,3 +107,8 @@ class BadEvent(ValueError):
 
 class Unavailable(Exception):
     """The store or a cloud is down: the edge answers 503 so the platform redelivers."""
+
+
+class ConfigurationError(ValueError):
+    """A setting, store URL or scenario file a person wrote cannot be used. The message is one line
+    that names what is wrong and how to fix it; a command prints it alone and exits 2."""

@@ -1,7 +1,7 @@
 """Optional install extras: which are present, and the message when one is missing.
 
 Parts: SANDBOX_MODULES (what only the sandbox clouds import), MissingExtra, require_sandbox,
-sandbox_or_usage_error (the same as a click usage error: exit 2), oci_installed / OCI_MISSING (the
+sandbox_or_usage_error (the same as one line on stderr, exit 2), oci_installed / OCI_MISSING (the
 `oci` extra, which the OCI adapter needs).
 
 A production install (`pip install .` / requirements.txt) carries no emulator; the sandbox clouds
@@ -37,9 +37,15 @@ def oci_installed() -> bool:
     return importlib.util.find_spec("oci") is not None
 
 
+class MissingExtraError(click.ClickException):
+    """For CLI commands: the install command, one line on stderr, exit 2 (bad input)."""
+
+    exit_code = 2
+
+
 def sandbox_or_usage_error() -> None:
-    """For CLI commands: a missing sandbox extra is a usage error (exit 2), not a traceback."""
+    """For CLI commands: a missing sandbox extra is one line saying what to install (exit 2), not a traceback."""
     try:
         require_sandbox()
     except MissingExtra as exc:
-        raise click.UsageError(str(exc)) from None
+        raise MissingExtraError(str(exc)) from None

@@ -106,10 +106,12 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     except (SQLAlchemyError, StoreUnavailable) as exc:
         raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     task = submitted.task
-    if submitted.duplicate:
+    if task.status == "rejected":  # a copy within the verdict's time gets the verdict, not "duplicate"
+        outcome = "rejected"
+    elif submitted.duplicate:
         outcome = "duplicate"
     else:  # never "accepted" for a task that already ended
-        outcome = {"rejected": "rejected", "failed": "failed"}.get(task.status, "accepted")
+        outcome = {"failed": "failed"}.get(task.status, "accepted")
     return {"outcome": outcome, "duplicate": submitted.duplicate, "task": task.to_json(), **labels}
 
 

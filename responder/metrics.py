@@ -3,7 +3,8 @@ every worker's values added up.
 
 Parts: Metrics (events, tasks finished, request latency, cloud API calls, capacity errors, the
 replacement histograms, notifications; observe_task), StoreCollector (tasks by status, targets'
-desired and held capacity, channel health: read from the store at scrape time), CountingCloud
+desired and held capacity, channel health: read from the store at scrape time, for at most
+SCRAPE_WAIT_SECONDS, else the last levels read), CountingCloud
 (counts a cloud port's calls by action and result), render, multiprocess_mode.
 
 Under gunicorn each worker is a process with its own counters, and a scrape reaches one worker at
@@ -22,6 +23,7 @@ Names follow https://prometheus.io/docs/practices/naming/: a `responder_` prefix
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import sqlalchemy as sa
@@ -32,7 +34,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, Transient
 from responder.notify.messages import timeline
 from responder.store import tasks
+from responder.store_health import health_of
 
+SCRAPE_WAIT_SECONDS = 1.0  # a scrape serves the last levels read when the store takes longer
 # A replacement takes from seconds (stock probe) to an hour (a large image): buckets up to 1 h.
 REPLACEMENT_BUCKETS = (1, 5, 10, 20, 30, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600)
 MILESTONES = (  # histogram attribute, timing it ends at, timing it starts from
@@ -120,30 +124,70 @@ class Metrics:
 
 
 class StoreCollector:
-    """Levels read from the shared store at scrape time: tasks by status, each target's desired
-    and held capacity (a callable the targets flow provides), and each channel's health."""
+    """Levels read from the shared store: tasks by status, each target's desired and held capacity
+    (a callable the targets flow provides), each channel's health, and whether the last read
+    worked (`responder_store_up`).
+
+    A scrape never waits on the store longer than `wait`: it starts a read (unless one is still
+    running) and serves what the read brings within that time, else the last levels read. A store
+    that has gone silent holds a background read, not the scrape; a part that fails keeps its last
+    value."""
 
     def __init__(self, store, targets: Callable[[], list[dict]] | None = None,
-                 channel_health: Callable[[], dict[str, dict]] | None = None):
+                 channel_health: Callable[[], dict[str, dict]] | None = None, wait: float = SCRAPE_WAIT_SECONDS):
         self.store = store
         self.targets = targets
         self.channel_health = channel_health
+        self.wait = wait
+        self.by_status: dict[str, int] = {}
+        self.targets_read: list[dict] = []
+        self.health_read: dict[str, dict] = {}
+        self.up = True
+        self._reading: threading.Thread | None = None
+        self._lock = threading.Lock()
 
-    def collect(self):
-
-        by_status = GaugeMetricFamily("responder_tasks", "Task rows, by status", labels=["status"])
+    def _read(self) -> None:
+        up = True
         try:
             with self.store.engine.connect() as conn:
                 rows = conn.execute(sa.select(tasks.c.status, sa.func.count()).group_by(tasks.c.status)).all()
+            self.by_status = {status: count for status, count in rows}
         except Exception:  # a scrape must answer while the store is down; /healthz says why
-            rows = []
+            up = False
+        if self.targets is not None:
+            try:
+                self.targets_read = list(self.targets())
+            except Exception:
+                up = False
+        if self.channel_health is not None:
+            try:
+                self.health_read = dict(self.channel_health())
+            except Exception:
+                up = False
+        self.up = up
+
+    def refresh(self) -> None:
+        with self._lock:
+            if self._reading is None or not self._reading.is_alive():
+                self._reading = threading.Thread(target=self._read, name="responder-metrics-read", daemon=True)
+                self._reading.start()
+            reading = self._reading
+        reading.join(self.wait)
+
+    def collect(self):
+        self.refresh()
+        health = health_of(self.store.engine)
+        up = GaugeMetricFamily("responder_store_up", "1 when the store answers (the last read for these levels worked)")
+        up.add_metric([], 1 if self.up and not (health is not None and health.down) else 0)
+        yield up
+        by_status = GaugeMetricFamily("responder_tasks", "Task rows, by status", labels=["status"])
         for status in ("received", "imaging", "launching", "done", "failed", "rejected"):
-            by_status.add_metric([status], dict(rows).get(status, 0))
+            by_status.add_metric([status], self.by_status.get(status, 0))
         yield by_status
         if self.targets is not None:
             desired = GaugeMetricFamily("responder_target_desired_capacity", "Capacity a target wants", labels=["target"])
             held = GaugeMetricFamily("responder_target_held_capacity", "Capacity a target holds", labels=["target"])
-            for target in self.targets():
+            for target in self.targets_read:
                 desired.add_metric([target["name"]], target["desired"])
                 held.add_metric([target["name"]], target["held"])
             yield desired
@@ -151,11 +195,7 @@ class StoreCollector:
         if self.channel_health is not None:
             failing = GaugeMetricFamily("responder_notification_channel_failing",
                                         "1 while a notification channel keeps failing", labels=["channel"])
-            try:
-                health = self.channel_health()
-            except Exception:
-                health = {}
-            for name, state in health.items():
+            for name, state in self.health_read.items():
                 failing.add_metric([name], 1 if state["status"] == "failing" else 0)
             yield failing
 

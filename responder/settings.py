@@ -2,11 +2,13 @@
 reads os.environ.
 
 Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
-SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS.
+SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS, unknown_settings (RESPONDER_*
+variables that are no setting, each with the closest name).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -16,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 from dotenv import load_dotenv
 
+from responder.errors import ConfigurationError
 from responder.logsafe import redact_url
+from responder.store_url import url_problem
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
@@ -27,7 +31,7 @@ SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_toke
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """A setting has a value we cannot use; the message names the variable."""
 
 
@@ -83,6 +87,11 @@ class Settings:
     launch_retry_seconds: float = 300.0  # keep trying sold-out candidates this long before failing
     image_timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
+    # Rejected tasks (forged, stale or unverifiable events): kept this long for the status page and
+    # the daily report, and never more than this many (the oldest go first), so a flood of forged
+    # events leaves a bounded table. At least an hour: the row is also the remembered verdict.
+    rejected_keep_hours: float = 24.0
+    rejected_keep_rows: int = 2000
     tick_interval: float = 1.0
     tick_workers: int = 8  # due tasks advanced in parallel per tick: a burst's polls and retries overlap
     background_ticker: bool = True
@@ -143,6 +152,9 @@ class Settings:
     oci_endpoint: str = ""  # base URL replacing every OCI service endpoint (the sandbox)
 
     def __post_init__(self):
+        problem = url_problem(self.database_url)
+        if problem:
+            raise SettingsError(f"RESPONDER_DATABASE_URL {problem}")
         if self.market_policy not in MARKET_POLICIES:
             raise SettingsError(f"RESPONDER_MARKET_POLICY must be one of {', '.join(MARKET_POLICIES)}, "
                                 f"not {self.market_policy!r}")
@@ -166,6 +178,10 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
             raise SettingsError(f"RESPONDER_HUNT_MIN_INTERVAL_SECONDS must be >= 0, not {self.hunt_min_interval_seconds}")
+        if self.rejected_keep_hours < 1:
+            raise SettingsError(f"RESPONDER_REJECTED_KEEP_HOURS must be >= 1, not {self.rejected_keep_hours}")
+        if self.rejected_keep_rows < 1:
+            raise SettingsError(f"RESPONDER_REJECTED_KEEP_ROWS must be >= 1, not {self.rejected_keep_rows}")
         if self.log_keep_days < 1:
             raise SettingsError(f"RESPONDER_LOG_KEEP_DAYS must be >= 1, not {self.log_keep_days}")
         unknown = [c for c in self.clouds if c not in KNOWN_CLOUDS]
@@ -252,6 +268,8 @@ class Settings:
             launch_retry_seconds=number("RESPONDER_LAUNCH_RETRY_SECONDS", cls.launch_retry_seconds),
             image_timeout_seconds=number("RESPONDER_IMAGE_TIMEOUT_SECONDS", cls.image_timeout_seconds),
             lease_seconds=number("RESPONDER_LEASE_SECONDS", cls.lease_seconds),
+            rejected_keep_hours=number("RESPONDER_REJECTED_KEEP_HOURS", cls.rejected_keep_hours),
+            rejected_keep_rows=number("RESPONDER_REJECTED_KEEP_ROWS", cls.rejected_keep_rows, int),
             tick_interval=number("RESPONDER_TICK_INTERVAL", cls.tick_interval),
             tick_workers=number("RESPONDER_TICK_WORKERS", cls.tick_workers, int),
             background_ticker=_bool("RESPONDER_BACKGROUND_TICKER", get("RESPONDER_BACKGROUND_TICKER", "true")),
@@ -346,3 +364,41 @@ def _check_notify(settings: "Settings") -> None:
                             f"not {settings.notify_daily_timezone!r}") from None
     if settings.notify_timeout_seconds <= 0:
         raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")
+
+
+# RESPONDER_* names read by something other than Settings: s.yaml's deploy shell variables and
+# the test suite's own knobs. Everything else with the prefix that Settings does not read is a typo.
+NOT_SETTINGS = frozenset({"RESPONDER_VPC_ID", "RESPONDER_VSWITCH_IDS", "RESPONDER_SECURITY_GROUP_ID",
+                          "RESPONDER_TEST_ARTIFACTS", "RESPONDER_FUZZ_EXAMPLES"})
+
+
+class _NamesAsked(dict):
+    """An empty environment that remembers every name Settings.from_env asks it for."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name, default=None):
+        self.asked.add(name)
+        return default
+
+
+def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per RESPONDER_* variable that is no setting (a misspelt one is otherwise ignored
+    without a word), naming the closest setting. Warnings, not errors: a deploy shell or a setting
+    a later release dropped must not stop a start."""
+    if environ is None:  # the variables a .env in the working directory adds count too
+        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    names = _NamesAsked()
+    Settings.from_env(names, dotenv=False)
+    known = sorted(n for n in names.asked if n.startswith("RESPONDER_"))
+    lines = []
+    for name in sorted(n for n in (os.environ if environ is None else environ) if n.startswith("RESPONDER_")):
+        if name in names.asked or name in NOT_SETTINGS:
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        close = difflib.get_close_matches(name[len("RESPONDER_"):], [k[len("RESPONDER_"):] for k in known], n=1)
+        fix = f"did you mean RESPONDER_{close[0]}?" if close else "see the settings table in README.md"
+        lines.append(f"{name} is not a setting and is ignored; {fix}")
+    return lines

@@ -2,7 +2,8 @@
 
 Parts: metadata + tasks table (the shape the migrations in responder.migrations build), the
 notification outbox tables and insert_notices, TaskRow (what a row holds), Store (claim, get,
-list, save, save_with_outbox, lease, release, due), ClaimResult; re-exported
+list, save, save_with_outbox, lease, release, due; recheck_later and prune_rejected for rejected
+rows), ClaimResult; re-exported
 from responder.store_connect: make_engine, StoreUnavailable, redact_url.
 
 One task per cloud:region:instance (`key`, unique): the unique constraint makes a redelivered
@@ -182,9 +183,11 @@ class Store:
               data: dict[str, Any] | None = None, lease_seconds: float = 0.0) -> ClaimResult:
         """Create the task for `key`, or return the existing one (duplicate=True).
 
-        A task that ended `rejected` is re-opened: a forged event must not block the real one.
-        With `lease_seconds`, a new (or re-opened) task is leased to the caller from the start, so
-        the request that claimed it works it before any ticker can.
+        A task that ended `rejected` is re-opened once its verdict has lapsed (a rejected row's
+        `next_at` is when the cloud's answer stops standing): a forged event must not block the
+        real one for long, nor a flood of copies cost a cloud read each. With `lease_seconds`, a
+        new (or re-opened) task is leased to the caller from the start, so the request that claimed
+        it works it before any ticker can.
         """
         now = self.clock()
         lease = dict(lease_owner=self._me(), lease_until=now + lease_seconds) if lease_seconds else {}
@@ -204,11 +207,36 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(tasks.update().where(tasks.c.key == key).values(deliveries=tasks.c.deliveries + 1))
             reopened = conn.execute(
-                tasks.update().where(tasks.c.key == key, tasks.c.status == "rejected")
+                tasks.update().where(tasks.c.key == key, tasks.c.status == "rejected", tasks.c.next_at <= now)
                 .values(status="received", reason="", data=json.dumps(data or {}), kind=kind, next_at=0.0,
                         updated_at=now, **lease)).rowcount
-            row = conn.execute(tasks.select().where(tasks.c.key == key)).one()
+            row = conn.execute(tasks.select().where(tasks.c.key == key)).first()
+        if row is None:  # retention removed the rejected row between the insert and the read
+            return self.claim(key, cloud, region, instance_id, kind, data, lease_seconds)
         return ClaimResult(_row_to_task(row), duplicate=not reopened)
+
+    @_guarded
+    def recheck_later(self, key: str, kind: str, data: dict[str, Any]) -> bool:
+        """Re-open a rejected task whose verdict still stands, due when it lapses (its `next_at`),
+        with this delivery's record: the ticker reads the instance again then, once, however many
+        copies arrive meanwhile. False when it is no longer rejected."""
+        with self.engine.begin() as conn:
+            return conn.execute(tasks.update().where(tasks.c.key == key, tasks.c.status == "rejected")
+                                .values(status="received", reason="", data=json.dumps(data), kind=kind,
+                                        updated_at=self.clock())).rowcount == 1
+
+    @_guarded
+    def prune_rejected(self, older_than: float, keep: int) -> int:
+        """Delete the rejected rows last written before `older_than`, then all but the newest `keep`
+        of the rest; returns how many went. A flood of forged events leaves a bounded table."""
+        rejected = tasks.c.status == "rejected"
+        with self.engine.begin() as conn:
+            gone = conn.execute(tasks.delete().where(rejected, tasks.c.updated_at < older_than)).rowcount
+            cutoff = conn.execute(sa.select(tasks.c.updated_at).where(rejected)
+                                  .order_by(tasks.c.updated_at.desc()).offset(keep).limit(1)).scalar()
+            if cutoff is not None:
+                gone += conn.execute(tasks.delete().where(rejected, tasks.c.updated_at <= cutoff)).rowcount
+        return gone
 
     @_guarded
     def get(self, task_id: str) -> TaskRow | None:

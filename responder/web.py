@@ -38,8 +38,9 @@ from responder.protect.tick import tick_protect
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
-from responder.status.page import render_status
+from responder.status.page import refresh_seconds, render_status
 from responder.store import Store, StoreUnavailable
+from responder.store_connect import is_store_error, log_store_failure
 from responder.targets.routes import register as register_targets
 from responder.clouds.secret_url import with_secret_url
 from responder.targets.tick import tick_targets
@@ -87,8 +88,11 @@ class Ticker(threading.Thread):
                 tick_targets(self.runner)  # cheap when no target is due: one indexed query
                 tick_protect(self.runner)  # cheap when no selector is due: one lookup each
                 pause = self.runner.seconds_until_due(self.interval)
-            except Exception:
-                log.exception("tick failed")
+            except Exception as exc:
+                if is_store_error(exc):  # an outage is logged once, when it starts and when it ends
+                    log_store_failure(log, self.runner.store.engine, "tick failed", exc)
+                else:
+                    log.exception("tick failed")
                 pause = self.interval
             self.runner.wait_for_work(max(0.01, pause))
 
@@ -103,7 +107,7 @@ STORE_DOWN = {"error": "task store unavailable", "component": "store"}
 def _is_store_down(exc: Exception) -> bool:
     if isinstance(exc, Unavailable):  # intake's wrapper: look at what it wrapped
         exc = exc.__cause__ or exc
-    return isinstance(exc, (StoreUnavailable, SQLAlchemyError))
+    return is_store_error(exc)
 
 
 def _basic_auth_token() -> str:
@@ -203,7 +207,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                             {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
 
         return Response(render_status(runner.store, targets=targets,
-                                      channel_health=notifier.health if notifier else None),
+                                      channel_health=notifier.health if notifier else None,
+                                      refresh_seconds=refresh_seconds(request.args.get("refresh"))),
                         mimetype="text/html")
 
     @app.before_request
@@ -287,7 +292,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                        else exc.description)
         elif _is_store_down(exc):  # never str(exc): a driver message names hosts and SQL parameters
             status, message = 503, None
-            log.warning("task store unavailable (%s)", getattr(exc, "cause", "") or exc.__class__.__name__)
+            cause = exc.__cause__ if isinstance(exc, Unavailable) and exc.__cause__ else exc
+            log_store_failure(log, runner.store.engine, f"{request.path}: answered 503", cause)
         elif isinstance(exc, (Unavailable, CloudError)):
             # A cloud's message may carry a URL, a signed string or a parameter.
             status, message = 503, active_redactor().redact(str(exc))

@@ -2,17 +2,20 @@
 
 Parts: app, with logging set up first (logformat.configure_server_logging: records to stdout, where
 FC ships them to SLS and a container runtime to its log driver; the `FC Invoke Start/End RequestId`
-lines bare, as FC's console reads them).
+lines bare, as FC's console reads them), then a warning for each RESPONDER_* variable that is no
+setting.
 
 Each worker runs its own background ticker; the store's lease keeps them off the same task.
 Without that set-up the root logger stays at WARNING with no handler of ours: no task log
 and no FC line would reach the platform.
 """
 
+import logging
+
 from responder.logfiles import configure_log_file
 from responder.logformat import configure_logging as configure_json_logging
 from responder.logformat import configure_server_logging
-from responder.settings import Settings
+from responder.settings import Settings, unknown_settings
 from responder.web import create_app
 
 settings = Settings.from_env()
@@ -21,6 +24,8 @@ if settings.log_format == "json":
 else:
     configure_server_logging(settings)
 configure_log_file(settings)  # RESPONDER_LOG_DIR: a file a day; an unwritable one stops the start
+for line in unknown_settings():  # a misspelt setting is named, not silently ignored
+    logging.getLogger("responder.settings").warning(line)
 app = create_app(settings)
 if settings.background_ticker:
     app.start_ticker()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
-from responder.store import Store, make_engine
+from responder.replace import verify
 from responder.replace.runner import TaskRunner
+from responder.store import Store, make_engine
 from tests.conftest import event_bytes
 from tests.scenarios import ALIYUN_TYPES, ALIYUN_ZONES, scenario, sold_out
 
@@ -155,16 +157,22 @@ def test_forged_events_are_rejected_and_create_nothing(responder_factory, name, 
     assert not WRITES & set(box.calls("aliyun"))
 
 
-def test_a_rejected_forgery_does_not_block_the_real_event_later(responder_factory):
+def test_a_rejected_forgery_does_not_block_the_real_event_later(responder_factory, monkeypatch):
+    monkeypatch.setattr(verify, "RECHECK_SECONDS", 0.5)  # "not marked yet" stands 30 s; the test waits less
     client, runner, box = responder_factory(scenario(cloud="aliyun", instances={
         "i-bp1ecr7pz2yq4v5go2go": {"locks": []}}))
     _, first = deliver(client)
     assert first["outcome"] == "rejected"
     emulator = box.emulators["aliyun"]
     emulator.world.instances["i-bp1ecr7pz2yq4v5go2go"]["locks"] = ["Recycling"]  # now the cloud reclaims it
-    _, second = deliver(client)
-    assert second["outcome"] == "accepted"
-    assert runner.run_to_end(second["task"]["id"], timeout=30).status == "done"
+    _, second = deliver(client)  # within the verdict's time: its answer, and no second read now...
+    assert second["outcome"] == "rejected" and box.calls("aliyun").count("DescribeInstances") == 1
+    time.sleep(0.6)
+    assert runner.tick() == 1  # ...but once it lapses, the ticker reads the instance again
+    task = runner.run_to_end(first["task"]["id"], timeout=30)
+    assert task.status == "done" and task.deliveries == 2
+    _, later = deliver(client)  # copies after that find the live task
+    assert later["outcome"] == "duplicate"
 
 
 def test_allow_lists_and_tag_selector_reject_without_writes(responder_factory):

@@ -64,6 +64,19 @@ def test_throttling_is_classified_throttled(scenario_dict, make_emulator):
     assert err.value.http_status == 503
 
 
+def test_a_region_the_account_does_not_use_is_not_found_and_one_aws_knows_is_a_refusal(scenario_dict, make_emulator):
+    scenario_dict["world"] = False  # the sandbox serves us-east-2 only, so other regions are refused
+    emulator = make_emulator(scenario_dict)
+    cloud = AwsCloud(endpoint_url=emulator.endpoint_url, region_name=REGION)
+    with pytest.raises(NotFound) as forged:  # no such region anywhere: the event is about nothing of ours
+        cloud.describe_instance("xx-forged-9", SPOT_ID)
+    assert "xx-forged-9 is not a region this account uses" in str(forged.value)
+    with pytest.raises(Fatal) as refused:  # a real region the emulator does not serve: as AWS answers
+        cloud.describe_instance("ap-northeast-3", SPOT_ID)  # wrong credentials, loud, not a rejection
+    assert refused.value.code == "AuthFailure" and not isinstance(refused.value, NotFound)
+    assert [c["region"] for c in emulator.calls_of("DescribeInstances")] == ["xx-forged-9", "ap-northeast-3"]
+
+
 @pytest.mark.parametrize("code, predicate", [
     ("InsufficientInstanceCapacity", is_no_capacity), ("Unsupported", is_no_capacity),
     ("RequestLimitExceeded", is_throttled), ("Throttling", is_throttled),

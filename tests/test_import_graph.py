@@ -15,15 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "responder"
 # Low to high. A module imports its own layer or lower ones. `*.cli` modules are commands: the top.
 LAYERS = [
-    {"errors", "model", "logsafe", "retry", "caching", "extras", "store_connect", "settings", "logformat", "logfiles",
-     "migrations", "store", "parsing", "__init__"},
+    {"errors", "model", "logsafe", "retry", "caching", "extras", "store_url", "store_connect", "store_health", "settings",
+     "logformat", "logfiles", "migrations", "store", "parsing", "__init__"},
     {"clouds"},
     {"capacity", "sandbox"},
     {"replace"},
     {"targets", "protect", "odcr", "spot"},
     {"notify", "status", "metrics"},
     {"intake"},
-    {"web", "wsgi", "cli_common", "cli", "db_cli", "__main__"},
+    {"web", "wsgi", "cli_common", "cli_progress", "cli", "db_cli", "__main__"},
 ]
 LAZY_REASON = re.compile(r"#.*\blazy\b", re.IGNORECASE)
 

@@ -144,7 +144,8 @@ def test_db_upgrade_against_a_dead_server_is_one_line_without_the_password():
                                       "postgresql+psycopg://u:hunter2@127.0.0.1:1/none"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: task store unavailable (OperationalError) at postgresql+psycopg://u:***@127.0.0.1:1/none"]
+        "Error: task store at postgresql+psycopg://u:***@127.0.0.1:1/none: cannot be reached: check that the "
+        "server is running and that the URL's host and port are right"]
 
 
 def test_the_cheap_head_and_revision_reads_agree_with_alembic(database_url):

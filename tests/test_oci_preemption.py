@@ -82,6 +82,20 @@ def test_an_event_the_cloud_does_not_confirm_is_rejected_and_nothing_is_launched
     assert len(launched(box)) == 2
 
 
+def test_copies_of_an_event_for_an_instance_oci_does_not_know_cost_one_read_an_hour(world, monkeypatch):
+    box, runner, _ = world
+    missing = preemption_event(box, "ocid1.instance.oc1.ap-chuncheon-1.anwhksljdoesnotexist00002")
+    now = [1000.0]
+    monkeypatch.setattr(preemption.time, "monotonic", lambda: now[0])  # mock only time: the hour passes at once
+    answers = []
+    for step in (0, 61, 3000, 538, 2):  # the copy at +3599 s is still answered from memory; +3601 s is read
+        now[0] += step
+        answers.append(handle_body(runner, missing)[1])
+    assert [a["outcome"] for a in answers] == ["rejected"] * 5
+    assert [a.get("duplicate") for a in answers] == [None, True, True, True, None]
+    assert box.calls().count("GetInstance") == 2
+
+
 def test_a_preempted_instance_whose_target_is_gone_is_relaunched_by_a_one_shot_target(world):
     box, runner, tstore = world
     handle_body(runner, b'{"kind": "tick"}')

@@ -191,6 +191,27 @@ def test_responder_orphans_lists_what_still_bills_in_the_cloud_and_exits_1(race,
     assert bad.exit_code == 2 and "--region" in bad.output
 
 
+def test_responder_protect_says_why_when_no_instance_carries_the_tag(race, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from responder.cli import cli
+
+    env = {"RESPONDER_CLOUDS": "aws", "RESPONDER_AWS_ENDPOINT_URL": race.emulator.endpoint_url,
+           "AWS_ACCESS_KEY_ID": "sandbox-key", "AWS_SECRET_ACCESS_KEY": "sandbox-secret"}
+    done = CliRunner().invoke(cli, ["protect", "--cloud", "aws", "--region", "us-east-2", "--tag", "protect=nobody",
+                                    "--database-url", f"sqlite:///{tmp_path}/p.db", "--quiet"], env=env)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout.strip().splitlines()[-1])["imaged"] == []
+    assert done.stderr.strip().splitlines() == [
+        "no instance in aws:us-east-2 carries the tag protect=nobody: nothing to image (tag the instances, or "
+        "check --cloud, --region and --tag)"]
+    tagged = CliRunner().invoke(cli, ["protect", "--cloud", "aws", "--region", "us-east-2", "--tag", "protect=yes",
+                                      "--database-url", f"sqlite:///{tmp_path}/p.db", "--quiet"], env=env)
+    assert json.loads(tagged.stdout.strip().splitlines()[-1])["imaged"] and "nothing to image" not in tagged.stderr
+
+
 def test_the_sandbox_keeps_an_amis_snapshot_after_deregister_and_refuses_to_delete_it_while_in_use(race):
     """EC2's rules the clean-up relies on: DeregisterImage leaves the snapshots (they bill on), and
     DeleteSnapshot of a snapshot a registered AMI uses is refused, so the order is AMI, then snapshots."""

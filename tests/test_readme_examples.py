@@ -2,8 +2,8 @@
 documented, exit codes are in --help, and .env is read from the working directory.
 
 Parts: sh_blocks (the README's ```sh blocks in order), the curl block against `responder serve
---sandbox` (on a free port instead of 9000, which other servers on the machine may hold), the
-replay block, the ODCR and spot-score blocks against one shared sandbox, blocks marked "# needs …"
+--sandbox` (on a free port instead of 9000, which other servers on the machine may hold) after ten
+minutes of the sandbox's clock, docs/sandbox.md's session after the same pause, the replay block, the ODCR and spot-score blocks against one shared sandbox, blocks marked "# needs …"
 (a real account or database) checked by `bash -n` only, README command 2 verbatim in .ci/run, the
 settings table and .env.example against every name responder/settings.py reads, the exit codes.
 """
@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -69,14 +70,32 @@ def test_readme_command_two_is_what_ci_runs_verbatim():
     assert command in (ROOT / ".ci" / "run").read_text()
 
 
+def _sandbox_clouds(server: subprocess.Popen) -> dict[str, str]:
+    """The clouds `serve --sandbox` printed on stderr: {"aliyun": "127.0.0.1:P", "aws": "http://...", ...}."""
+    for line in server.stderr:
+        if line.startswith("sandbox clouds: "):
+            return dict(item.split(" at ", 1) for item in line.removeprefix("sandbox clouds: ").strip().split(", "))
+    raise AssertionError("serve --sandbox never named its clouds")
+
+
+def _advance(endpoint: str, seconds: float) -> float:
+    """POST /_sandbox/advance on one sandbox cloud's port; its scenario time after the jump."""
+    base = endpoint if endpoint.startswith("http") else f"http://{endpoint}"
+    request = urllib.request.Request(f"{base}/_sandbox/advance?seconds={seconds}", method="POST")
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as answer:
+        return json.loads(answer.read())["now"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_the_curl_examples_answer_as_the_readme_says(shell_env, tmp_path):
+def test_the_curl_examples_answer_as_the_readme_says_even_after_the_release_time(shell_env, tmp_path):
     """Slow: `responder serve --sandbox` starts as a process (all three sandbox clouds) before the first curl."""
     port = free_port()
     server = subprocess.Popen([str(BIN / "responder"), "serve", "--sandbox", "--port", str(port)], env=shell_env,
                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
+        clouds = _sandbox_clouds(server)
+        threading.Thread(target=server.stderr.read, daemon=True).start()  # drained: the pipe never fills
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -85,6 +104,10 @@ def test_the_curl_examples_answer_as_the_readme_says(shell_env, tmp_path):
                 break
             except OSError:
                 time.sleep(0.3)
+        # A reader who takes ten minutes before the first curl: longer than both samples' release
+        # (Aliyun 300 s, AWS 120 s after the notice), on the sandbox's own clock, not a real sleep.
+        for cloud in ("aliyun", "aws"):
+            assert _advance(clouds[cloud], 600) >= 600
         lines = [line for line in block_with("curl -s -XPOST").splitlines() if line.startswith("curl")]
         answers = []
         for line in lines:
@@ -95,7 +118,7 @@ def test_the_curl_examples_answer_as_the_readme_says(shell_env, tmp_path):
         server.terminate()
         server.wait(timeout=30)
     first = json.loads(answers[0])
-    assert first["outcome"] == "accepted"
+    assert first["outcome"] == "accepted", first
     assert json.loads(answers[1])["duplicate"] is True
     assert json.loads(answers[2])["outcome"] == "rejected"
     assert json.loads(answers[3])["outcome"] == "accepted"
@@ -106,6 +129,24 @@ def test_the_curl_examples_answer_as_the_readme_says(shell_env, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_env, tmp_path):
+    """docs/sandbox.md's shell session, as written but for its port and folder: its `advance` jumps
+    the shared sandbox's clock past both samples' release before the first replay. Slow: a
+    `responder sandbox` process and every command of the session as processes."""
+    text = (ROOT / "docs" / "sandbox.md").read_text()
+    block = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)[0]
+    assert "_sandbox/advance?seconds=600" in block.split("responder replay")[0]
+    block = block.replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
+    done = bash(block, shell_env, ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert done.stdout.count("status: done") == 2, done.stdout[-3000:]
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    aliyun = next(i for i in state["aliyun"]["instances"] if i["id"] == "i-bp1ecr7pz2yq4v5go2go")
+    assert aliyun["notice_at"] >= 600 and aliyun["release_at"] == aliyun["notice_at"] + 300
+
+
 @pytest.mark.timeout(900)
 def test_the_replay_examples_run_to_done(shell_env):
     """Slow: each replay runs in real time as typed, until the instance's own image is available

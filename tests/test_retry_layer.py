@@ -5,6 +5,7 @@ claim key, so two stores working one event buy once; a forged event always gets 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -40,6 +41,19 @@ def test_an_aliyun_server_fault_is_retried_and_the_replacement_still_lands(respo
     assert calls.count("RunInstances") == (3 if action == "RunInstances" else 1)
     assert calls.count("CreateImage") == (3 if action == "CreateImage" else 1)
     assert task.record.retry.failures == 0  # the backoff was reset by the successes that followed
+
+
+def test_the_aliyun_sdk_logs_the_faults_the_retry_layer_handles_as_warnings_not_errors(responder_factory, caplog):
+    # A credentials error is not handled: it stays an ERROR (tests/test_secrets.py).
+    faults = [{"action": "RunInstances", "code": "InternalError", "status": 500, "times": 1},
+              {"action": "DescribeImages", "kind": "reset", "times": 1}]
+    client, runner, box = responder_factory(scenario(cloud="aliyun", faults=faults))
+    with caplog.at_level(logging.INFO):
+        task = run(client, runner)
+    assert task.status == "done", task.reason
+    sdk = [r for r in caplog.records if r.name.startswith("aliyunsdkcore")]
+    assert {r.getMessage().split(".")[0] for r in sdk} == {"ServerException occurred", "HttpError occurred"}
+    assert {r.levelname for r in sdk} == {"WARNING"}
 
 
 @pytest.mark.parametrize("action,code", [("CreateFleet", "InternalError"), ("CreateImage", "Unavailable"),

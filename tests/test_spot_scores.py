@@ -184,6 +184,16 @@ def test_spot_scores_ranks_the_families_and_marks_the_sold_out_one_unhealthy(tmp
     assert all(f["healthy"] for f in report["families"][:3])
 
 
+def test_spot_scores_names_the_types_asked_that_the_region_does_not_offer_even_with_json(tmp_path, scenario_dict):
+    path = scenario_file(tmp_path, family_scenario(scenario_dict))
+    result = run_cli("spot-scores", "--sandbox", "--scenario", path, "--families", "m5,m6i",
+                     "--sizes", "large,xlarge,2xlarge,huge", "--json")
+    assert result.exit_code == 0, result.stderr
+    scored = json.loads(result.stdout)["instance_types"]
+    assert len(scored) == 6 and not any(t.endswith(".huge") for t in scored)
+    assert f"scoring 6 of the 8 types asked: m5.huge, m6i.huge not offered in {REGION}" in result.stderr
+
+
 def test_spot_scores_per_zone_and_the_few_types_warning(tmp_path, scenario_dict):
     path = scenario_file(tmp_path, family_scenario(scenario_dict))
     result = run_cli("spot-scores", "--sandbox", "--scenario", path, "--instance-types", "m5.large,m6i.large,r5.large,m5.xlarge",

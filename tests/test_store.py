@@ -1,6 +1,6 @@
 """The task store behaves the same on SQLite, MariaDB and PostgreSQL (a database of its own each):
-one task per key under racing claims, leases exclude a second owner, rejected tasks re-open, due
-ordering, a megabyte of task data round-trips."""
+one task per key under racing claims, leases exclude a second owner, rejected tasks re-open once
+their verdict lapses, retention of rejected rows, due ordering, a megabyte of task data round-trips."""
 
 from __future__ import annotations
 
@@ -60,6 +60,37 @@ def test_a_rejected_task_reopens_for_the_next_real_event(store):
     store.save(task)
     again = store.claim(key, "aliyun", "cn-hangzhou", "i-x", "interruption")
     assert not again.duplicate and again.task.id == task.id and again.task.status == "received"
+
+
+def test_a_rejected_task_whose_verdict_still_stands_is_not_reopened_and_can_be_queued_for_a_recheck(store):
+    key = _key()
+    task = store.claim(key, "aliyun", "cn-hangzhou", "i-x", "interruption").task
+    task.status, task.reason, task.next_at = "rejected", "not found", store.clock() + 3600  # stands an hour
+    store.save(task)
+    again = store.claim(key, "aliyun", "cn-hangzhou", "i-x", "interruption", data={"copy": 1})
+    assert again.duplicate and again.task.status == "rejected" and again.task.deliveries == 2
+    assert store.recheck_later(key, "interruption", {"copy": 2})
+    queued = store.get(task.id)
+    assert queued.status == "received" and queued.data == {"copy": 2} and queued.next_at == task.next_at
+    assert task.id not in {t.id for t in store.due()} and not store.recheck_later(key, "interruption", {})
+
+
+def test_retention_deletes_rejected_rows_past_their_age_and_beyond_the_newest_ones_kept(store):
+    now = store.clock()
+    made = []
+    for age in (7200, 5, 4, 3, 2, 1):
+        task = store.claim(_key(), "aliyun", "cn-hangzhou", "i-x", "interruption").task
+        task.status = "rejected"
+        store.clock = lambda age=age: now - age
+        store.save(task)  # its updated_at is `age` seconds ago
+        made.append(task.id)
+    store.clock = lambda: now
+    done = store.claim(_key(), "aliyun", "cn-hangzhou", "i-y", "interruption").task
+    done.status = "done"
+    store.save(done)
+    assert store.prune_rejected(older_than=now - 3600, keep=3) == 3  # the old one, then the 4th and 5th newest
+    assert [t.id for t in store.list(status="rejected")] == list(reversed(made[3:]))
+    assert store.get(done.id).status == "done"  # only rejections are pruned
 
 
 def test_due_returns_unfinished_tasks_whose_time_has_come(store):

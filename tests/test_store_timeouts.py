@@ -149,7 +149,8 @@ def test_serve_on_an_unreachable_database_prints_one_line_and_exits_non_zero(whe
     proc = _serve(f"mysql+pymysql://responder:{PASSWORD}@127.0.0.1:{port}/responder")
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
-        f"Error: task store unavailable (OperationalError) at mysql+pymysql://responder:***@127.0.0.1:{port}/responder"]
+        f"Error: task store at mysql+pymysql://responder:***@127.0.0.1:{port}/responder: cannot be reached: "
+        "check that the server is running and that the URL's host and port are right"]
     assert "Traceback" not in proc.stderr and PASSWORD not in proc.stderr + proc.stdout
 
 

@@ -92,6 +92,32 @@ def test_an_instance_type_the_cloud_does_not_offer_is_refused_by_the_cloud_catal
     assert run(env, *AWS_ADD).exit_code == 0  # a type it offers passes the same check
 
 
+def test_an_image_that_does_not_exist_is_refused_at_add_naming_it_and_nothing_is_stored(env, sandbox_factory):
+    box = sandbox_factory(scenario(cloud="aws"))
+    env = {**env, "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}
+    args = [*AWS_ADD[:-1], "instances", "--subnets",
+            "us-east-2a=subnet-0a1b2c3d4e5f60001,us-east-2b=subnet-0a1b2c3d4e5f60002", "--image"]
+    result = CliRunner().invoke(cli, [*args, "ami-0abc1234567890def"], env=env)
+    assert result.exit_code == 2
+    refused = json.loads(result.stderr.strip().splitlines()[-1])
+    assert refused["field"] == "image" and "ami-0abc1234567890def does not exist in us-east-2" in refused["error"]
+    assert json.loads(run(env, "targets", "list", "--json").output) == []
+    real = box.clouds["aws"].describe_instance("us-east-2", "i-1234567890abcdef0").image_id
+    assert run(env, *args, real).exit_code == 0  # an image the region has passes the same check
+
+
+def test_a_target_launching_into_a_subnet_that_does_not_exist_names_ec2s_error_not_an_internal_one(env, sandbox_factory):
+    box = sandbox_factory(scenario(cloud="aws"))
+    env = {**env, "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}
+    image = box.clouds["aws"].describe_instance("us-east-2", "i-1234567890abcdef0").image_id
+    added = run(env, *AWS_ADD[:-1], "instances", "--zones", "us-east-2a", "--subnets", "us-east-2a=subnet-1",
+                "--image", image, "--no-cloud-check")
+    assert added.exit_code == 0, added.output
+    run(env, "tick", "--quiet")
+    shown = json.loads(run(env, "targets", "show", "web", "--json").output)
+    assert (shown["held"], shown["last_error"]) == (0, "InvalidSubnetID.NotFound"), shown
+
+
 def test_responder_tick_reconciles_targets_and_show_reports_what_the_cloud_holds(env, sandbox_factory):
     box = sandbox_factory(scenario(cloud="aws"))
     env = {**env, "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}

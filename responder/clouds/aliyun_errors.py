@@ -1,8 +1,9 @@
 """ECS error codes, classified once into responder.errors.
 
 Parts: NO_CAPACITY, THROTTLED, NOT_FOUND, INVALID (module-level frozensets), the is_* predicates
-over a code, and classify (an aliyunsdkcore exception → the taxonomy, keeping Aliyun's code and
-message and naming the action and what we were doing).
+over a code, classify (an aliyunsdkcore exception → the taxonomy, keeping Aliyun's code and
+message and naming the action and what we were doing), and SDK_FAULTS_AS_WARNINGS (the SDK's own
+ERROR line for a fault the product handles, logged at WARNING).
 
 Unknown codes are Fatal: an error we do not understand is not retried. Server faults (HTTP 5xx,
 InternalError, ServiceUnavailable) and network failures (the SDK's ClientException SDK.HttpError:
@@ -11,6 +12,9 @@ with the same parameters, so the one retrying layer may safely send the same cal
 """
 
 from __future__ import annotations
+
+import logging
+import re
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 
@@ -124,3 +128,33 @@ def classify(error: Exception, action: str = "", doing: str = "") -> CloudError:
     if kind is None:  # an unknown code: a server-side fault may be retried, anything else may not
         kind = Transient if status is not None and status >= 500 else Fatal
     return kind(code or "Unknown", message, action, status)
+
+
+class _HandledFaultsAsWarnings(logging.Filter):
+    """aliyunsdkcore logs every error answer ("ServerException occurred ... HTTP Status: 500
+    Error:InternalError ...") and every transport failure ("HttpError occurred") at ERROR, before
+    it raises. The ones the product handles (a transient fault or a throttle the one retry layer
+    retries, no stock the engine moves past, a not-found the steps expect) are logged at WARNING;
+    what classify calls Fatal or Invalid (credentials, a request we got wrong) stays an ERROR."""
+
+    _SERVER_FAULT = re.compile(r"HTTP Status: (\d+) Error:(\S+)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.ERROR:
+            return True
+        text = record.getMessage()
+        fault = self._SERVER_FAULT.search(text)
+        if text.startswith("HttpError occurred"):
+            handled = True
+        elif fault:
+            handled = not isinstance(classify(ServerException(fault[2], "", http_status=int(fault[1]))),
+                                     (Fatal, Invalid))
+        else:
+            handled = False
+        if handled:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+SDK_FAULTS_AS_WARNINGS = _HandledFaultsAsWarnings()
+logging.getLogger("aliyunsdkcore.client").addFilter(SDK_FAULTS_AS_WARNINGS)  # the SDK module's own logger

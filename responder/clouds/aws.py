@@ -33,13 +33,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
-from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
+from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity, region_refused
 from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
 from responder.clouds.inventory import AwsInventoryMixin
-from responder.errors import NoCapacity, NotFound
+from responder.errors import Fatal, NoCapacity, NotFound
 from responder.model import Market, Offering
 
 RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
@@ -119,7 +119,12 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     # -- instances -------------------------------------------------------------------------
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo:
         doing = f"describing instance {instance_id}"
-        reservations = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
+        try:
+            reservations = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
+        except Fatal as exc:  # an event naming a region we do not use is about no instance of ours
+            if region_refused(exc, region):
+                raise NotFound(exc.code, f"{doing}: {region} is not a region this account uses", "DescribeInstances")
+            raise
         if not reservations or not reservations[0].get("Instances"):
             raise NotFound("InvalidInstanceID.NotFound", f"{doing}: no such instance", "DescribeInstances")
         owner, raw = reservations[0].get("OwnerId", ""), reservations[0]["Instances"][0]

@@ -1,8 +1,9 @@
 """EC2 error codes, classified once into responder.errors.
 
 Parts: NO_CAPACITY, THROTTLED, NOT_FOUND, INVALID, FATAL (module-level frozensets), the is_*
-predicates over a code, and classify (a botocore ClientError → the taxonomy, keeping AWS's code and
-message and naming the operation and what we were doing).
+predicates over a code, classify (a botocore ClientError → the taxonomy, keeping AWS's code and
+message and naming the operation and what we were doing), and region_refused (a refusal that
+says the region is not one this account uses, not that our credentials are wrong).
 
 Unknown codes are Fatal: an error we do not understand is not retried (Karpenter pkg/errors and
 botocore's retry checkers work the same way), unless EC2 answered it with HTTP 5xx: server faults
@@ -12,8 +13,10 @@ connections: classify_transport) are Transient, re-sent with the same token and 
 
 from __future__ import annotations
 
+import functools
 import re
 
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -150,3 +153,19 @@ def classify_transport(error: BotoCoreError, operation: str, doing: str = "") ->
     if isinstance(error, (BotoConnectionError, HTTPClientError)):
         return Transient(type(error).__name__, message, operation)
     return Fatal(type(error).__name__, message, operation)
+
+
+@functools.lru_cache(maxsize=1)
+def _known_regions() -> frozenset[str]:
+    """Every EC2 region of every partition this botocore knows (its endpoint data; no call)."""
+    session = botocore.session.get_session()
+    return frozenset(r for p in session.get_available_partitions()
+                     for r in session.get_available_regions("ec2", partition_name=p))
+
+
+def region_refused(error: CloudError, region: str) -> bool:
+    """EC2 refuses a request for a region the account does not use: OptInRequired (an opt-in
+    region not enabled), or AuthFailure, which is also its answer to wrong credentials, so it
+    counts only for a region botocore does not know at all (a forged one). Error codes for the
+    Amazon EC2 API: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"""
+    return error.code == "OptInRequired" or (error.code == "AuthFailure" and region not in _known_regions())

@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from responder.store_connect import StoreUnavailable, Timeouts, is_memory_sqlite, make_engine, redact_url
+from responder.store_url import connect_problem
 
 VERSION_TABLE = "responder_alembic_version"  # not alembic_version: the database may be shared
 HERE = Path(__file__).resolve().parent
@@ -123,11 +124,12 @@ def open_schema(engine: sa.Engine, url: str, upgrade_it: bool | None, component:
         return
     except sa.exc.SQLAlchemyError as exc:
         failed = exc.__class__.__name__  # raised below, outside this block: no driver message as context
+        problem = connect_problem(exc, url)
     except BaseException:
         engine.dispose()
         raise
     engine.dispose()
-    raise StoreUnavailable(component, failed)
+    raise StoreUnavailable(component, failed, problem)
 
 
 def upgrade(url: str, engine: sa.Engine | None = None) -> tuple[str | None, str]:

@@ -20,6 +20,7 @@ from responder.notify.channels import channels_from_settings
 from responder.notify.daily import daily_report, report_due
 from responder.notify.delivery import Outbox
 from responder.notify.messages import Notice, make_notice, task_notices
+from responder.store_connect import is_store_error, log_store_failure
 from responder.targets.wiring import connect_notifications
 
 log = logging.getLogger("responder.notify")
@@ -94,8 +95,11 @@ class Notifier:
                                       per_hour_cap=self.settings.max_launches_per_hour)
                 self.outbox.enqueue([notice])
                 self._reported = scheduled
-        except Exception:
-            log.exception("daily report failed")
+        except Exception as exc:
+            if is_store_error(exc):  # retried on the next pass; an outage is logged once
+                log_store_failure(log, self.store.engine, "daily report failed", exc)
+            else:
+                log.exception("daily report failed")
         return self.outbox.deliver_due(budget_seconds)
 
     def health(self) -> dict[str, dict]:
@@ -113,8 +117,11 @@ class Dispatcher(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self.notifier.tick()
-            except Exception:
-                log.exception("notification delivery failed")
+            except Exception as exc:
+                if is_store_error(exc):  # no traceback per pass during an outage (logged when it starts)
+                    log_store_failure(log, self.notifier.store.engine, "notification delivery failed", exc)
+                else:
+                    log.exception("notification delivery failed")
             self.stopping.wait(self.interval)
 
     def stop(self) -> None:

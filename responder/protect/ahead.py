@@ -28,6 +28,7 @@ class ProtectReport:
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     complete: bool = True  # False: out of time, the instances left and retention wait for the next run
+    tagged: int = 0  # instances found with the tag (0: nothing to image, and the command says so)
 
     def to_json(self) -> dict:
         return {"imaged": self.imaged, "deleted": self.deleted, "errors": self.errors, "complete": self.complete}
@@ -51,7 +52,9 @@ def protect_fleet(cloud: CloudPort, region: str, tag: tuple[str, str], period_se
     # This period's images already made (an earlier pass cut short by its budget, a concurrent
     # ticker) are read once and skipped: a resumed pass spends its budget on what is left.
     made = {i.name: i.image_id for i in cloud.own_images(region) if i.made_by == MADE_BY[1]}
-    for instance_id in cloud.instances_tagged(region, *tag):
+    tagged = cloud.instances_tagged(region, *tag)
+    report.tagged = len(tagged)
+    for instance_id in tagged:
         if out_of_time():
             report.complete = False
             return report

@@ -19,6 +19,7 @@ import time
 from responder.protect import MARKER_KIND
 from responder.protect.ahead import protect_fleet
 from responder.protect.leftovers import task_open_in
+from responder.store_connect import is_store_error, log_store_failure
 
 log = logging.getLogger("responder.protect")
 MARKER_LEASE_SECONDS = 60.0  # the marker row is finished right after its claim: no ticker works it
@@ -55,7 +56,10 @@ def tick_protect(runner, budget: float | None = None, monotonic=time.monotonic) 
             if report.complete:
                 _mark(store, selector, period, report)
         except Exception as exc:  # the store or a cloud failed: the next tick tries again
-            log.warning("protect pass for %s failed: %s", name, exc.__class__.__name__, exc_info=True)
+            if is_store_error(exc):  # no traceback per tick during an outage (logged when it starts)
+                log_store_failure(log, store.engine, f"protect pass for {name} failed", exc)
+            else:
+                log.warning("protect pass for %s failed: %s", name, exc.__class__.__name__, exc_info=True)
             done[name] = {"error": exc.__class__.__name__}
     return done
 

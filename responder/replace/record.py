@@ -180,6 +180,8 @@ class TaskRecord:
     original_terminated_at: Optional[float] = None
     interrupted_at: Optional[float] = None  # a rebalance task: when the real interruption arrived
     intended: list[dict[str, Any]] = field(default_factory=list)  # dry-run: the calls it would make
+    recheck_soon: bool = False  # rejected, but the cloud may reverse it within minutes (replace.verify)
+    standing_rejection: str = ""  # re-opened for one more read: the verdict that stands until then
     # What a task that ended `done` could not do (a swap refused, a disk not moved, ...): each
     # item names it and what it left (kept disks, EIPs), for the reason, the notification and orphans.
     degraded: list[str] = field(default_factory=list)
@@ -305,6 +307,14 @@ class Task:
     @property
     def finished(self) -> bool:
         return self.row.status in ("done", "failed", "rejected")
+
+    def with_verdict(self) -> "Task":
+        """This task as a sender sees it while a rejection stands: re-opened for one more read
+        (replace.verify), it still answers with that rejection until the read is made."""
+        if not self.record.standing_rejection or self.row.status != "received":
+            return self
+        return Task(dataclasses.replace(self.row, status="rejected", reason=self.record.standing_rejection),
+                    self.record)
 
     def finish(self, status: str, reason: str = "") -> None:
         self.row.status, self.row.reason, self.row.next_at = status, reason, 0.0

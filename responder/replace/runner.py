@@ -1,7 +1,7 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
 Parts: TaskRunner (submit an event, work some tasks, advance one, note a state change, tick every
-due task, drive every task until a deadline, run one to the end), SubmitResult.
+due task, drive every task until a deadline, run one to the end, prune rejected rows), SubmitResult.
 
 `work(task_ids)` is idempotent and never waits: it takes the tasks' leases and works them
 together in rounds — each round every task still moving names its next call (steps.decide), the
@@ -18,6 +18,9 @@ reset) backs off on the task row (capped, jittered, reset by any success) within
 and a deadline after the notice; a restart resumes the backoff from the row. A task never ends
 `failed` while a replacement it launched exists: pending launches are looked up by their token
 first, and an instance found is adopted; one that exists but never ran is named in the reason.
+
+A rejection stands on its row for a while (replace.verify): copies of the event get it without a
+cloud read; prune_rejected keeps the rejected rows bounded.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.steps import Call, CapReached, Facts
-from responder.replace.verify import event_rejection
+from responder.replace.verify import event_rejection, verdict_seconds
 from responder.retry import Backoff, RetryBudget
 from responder.settings import Settings
 from responder.store import Store, TaskRow
@@ -50,6 +53,8 @@ MAX_DECISIONS = 8  # decisions in a row that only change the state, before one m
 TICK_BATCH = 500  # due tasks worked together by one tick: a whole wave
 # A server fault is worth retrying soon (the notice window is minutes); repeats back off to 20 s.
 RETRY_BACKOFF = Backoff(base=0.25, cap=20.0)
+PRUNE_SECONDS = 60.0  # rejected rows past retention are deleted from the tick at most this often
+PRUNE_EVERY_REJECTIONS = 100  # ...and after this many new rejections in one process
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class TaskRunner:
         self.sleep = sleep
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
+        self._rejections, self._next_prune = 0, 0.0
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -93,6 +99,11 @@ class TaskRunner:
                                  data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
             task = Task(claim.task)
+            if task.status == "rejected" and task.record.recheck_soon:  # read once more when it lapses
+                record.standing_rejection = task.reason
+                self.store.recheck_later(event.key, event.kind.value, record.to_json())
+            if task.status == "rejected" or task.record.standing_rejection:  # no read: the answer stands
+                return SubmitResult(task.with_verdict(), duplicate=True)
             if event.kind == EventKind.INTERRUPTION and steps.acts_as_rebalance(task):
                 return SubmitResult(self._interrupt_after_rebalance(task.id), duplicate=False)
             if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
@@ -192,9 +203,16 @@ class TaskRunner:
     def tick(self) -> int:
         """Advance every unfinished task that is due, together (a wave's reads batch, its calls
         share the API budget in priority order); returns how many were due."""
+        if self.clock() >= self._next_prune:
+            self.prune_rejected()
         due = self.store.due(limit=TICK_BATCH)
         self.work([row.id for row in due])
         return len(due)
+
+    def prune_rejected(self) -> int:
+        """RESPONDER_REJECTED_KEEP_HOURS / _ROWS, applied by the tick and after a run of rejections."""
+        self._next_prune, keep = self.clock() + PRUNE_SECONDS, self.settings
+        return self.store.prune_rejected(self.clock() - keep.rejected_keep_hours * 3600.0, keep.rejected_keep_rows)
 
     def seconds_until_due(self, cap: float) -> float:
         """How long a ticker may sleep: until the earliest due task, at most `cap`."""
@@ -295,6 +313,9 @@ class TaskRunner:
             ended = steps.observe(task, call, outcome.answer, self.settings, self.clock(), self.facts)
         if ended:
             task.finish(*ended)
+            if task.status == "rejected":  # the row remembers the cloud's answer while it stands
+                task.record.standing_rejection = ""
+                task.next_at = self.clock() + verdict_seconds(task.record.recheck_soon)
             return False
         return True
 
@@ -351,6 +372,10 @@ class TaskRunner:
     def _save_finished(self, task: Task) -> None:
         task.record.stamp("finished", self.clock())
         self._save(task)
+        if task.status == "rejected":
+            self._rejections += 1
+            if self._rejections % PRUNE_EVERY_REJECTIONS == 0:
+                self.prune_rejected()
         log.info("task %s %s: %s", task.id, task.status, task.reason)
         if self.on_finish:
             try:

@@ -23,7 +23,7 @@ from responder.model import Cloud, EventKind, Interruption, Market
 from responder.replace import planner, race_data, race_steps
 from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
-from responder.replace.verify import instance_rejection
+from responder.replace.verify import instance_rejection, may_change_soon
 from responder.settings import Settings
 
 RUNNING_TIMEOUT = 900.0  # a replacement that has not reached Running by then needs a human
@@ -210,8 +210,10 @@ def _saw_instance(task: Task, call: Call, info: Optional[InstanceInfo], settings
                                 kind=kind, account=task.record.event.account)
     reason = instance_rejection(interruption, info, settings)
     if reason:
+        task.record.recheck_soon = may_change_soon(interruption, info, settings)
         return "rejected", reason
     task.record.source = info
+    task.record.standing_rejection = ""  # read again and accepted: the earlier verdict is gone
     task.record.stamp("verified", now)
     return None
 

@@ -208,7 +208,7 @@ class AliyunEcsEmulator(CallLog):
             if params["Version"] == KMS_VERSION:  # KMS takes its region from the endpoint, not a parameter
                 return dict(KMS_ACTIONS[action](self.world, params.get("RegionId", ""), params))
             region = self.world.region(params.get("RegionId", ""))
-            settle(self.world)  # interrupted instances whose notice ran out are gone before the action
+            settle(self.world, params)  # interrupted instances whose notice ran out are gone before the action
             return dict(PRODUCTS[params["Version"]][action](self.world, region, params))
 
 

@@ -1,7 +1,8 @@
 """Disks, snapshots, EIPs and the release of interrupted instances in the Aliyun wire emulator.
 
 Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
-use), settle (release every interrupted instance whose time has come), snapshot_instance (the
+use), settle (release every interrupted instance whose time has come; give a `first_read` sample
+its notice when a call names it), snapshot_instance (the
 snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
 and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,
 CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
@@ -55,10 +56,14 @@ def disks_of(world: World, inst: dict[str, Any]) -> list[dict[str, Any]]:
     return [world.disks[d] for d in inst["disk_ids"] if d in world.disks]
 
 
-def settle(world: World) -> None:
-    """Release every interrupted instance whose notice has run out (called before each action)."""
+def settle(world: World, params: dict[str, str] | None = None) -> None:
+    """Release every interrupted instance whose notice has run out (called before each action);
+    a `notice_at: first_read` sample the call's `params` name gets its notice now."""
     now = world.clock()
     for inst in list(world.instances.values()):
+        if inst.get("notice_at") == race_model.FIRST_READ and race_model.names_instance(params or {}, inst["id"]):
+            inst["notice_at"] = now
+            inst.pop("release_checked", None)
         due = inst.get("release_at")
         if due is None and "release_checked" not in inst:
             inst["release_checked"] = True

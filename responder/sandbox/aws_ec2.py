@@ -191,9 +191,12 @@ class AwsEc2Emulator(CallLog):
 
     # -- the middleware --------------------------------------------------------------------
     def _record(self, action: str, status: int, code: str, params: dict[str, str],
-                t: float | None = None, wall: float | None = None, fault: str | None = None) -> None:
-        """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency)."""
-        entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall}
+                t: float | None = None, wall: float | None = None, fault: str | None = None,
+                region: str = "") -> None:
+        """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency);
+        `region` the one the request was signed for, served or not."""
+        entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall,
+                 "region": region}
         if fault:
             entry["fault"] = fault
         self._log_call(entry)
@@ -241,6 +244,8 @@ class AwsEc2Emulator(CallLog):
         params = parse_query(body, environ.get("QUERY_STRING", ""))
         action = params.get("Action", "")
         logged = {k: v for k, v in params.items() if k not in _SECRET_PARAMS and not k.startswith("X-Amz-")}
+        signed = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+        signed_region = signed.group(1) if signed else self.region
         if self.scenario.latency_ms:
             time.sleep(self.scenario.latency_ms / 1000.0)
         fault = None
@@ -253,12 +258,14 @@ class AwsEc2Emulator(CallLog):
                 authorize_ec2(self.policies.aws, call)  # IAM answers before anything is done
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
-                self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind)
+                self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind,
+                             region=signed_region)
                 fault.before()  # timeout / reset: the connection ends here, nothing was done
             if fault is not None and fault.kind == "error":
                 raise Ec2Error(fault.code, fault.message or _FAULT_MESSAGES.get(fault.code, "Injected fault."),
                                fault.status or status_for(fault.code))
             handler = self._handlers.get(action)
+            self.race.arm(params)  # a first_read sample's notice starts when a call names it
             self.race.settle(self.backends)  # interrupted instances whose two minutes ran out are gone first
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
             if status < 400 and action in ("RunInstances", "CreateFleet"):
@@ -269,16 +276,21 @@ class AwsEc2Emulator(CallLog):
             status, data = err.status, error_body(err.code, err.message)
         except DropConnection:
             raise  # a timeout / reset fault: werkzeug ends the connection without an answer
-        except Exception as err:  # a bug in an intercept: answer as EC2 would, keep the trace
-            log.exception("sandbox EC2 failed on %s", action)
-            code = getattr(err, "error_type", "") or "InternalError"  # moto's own errors carry their code
-            status = int(getattr(err, "code", 0) or 500) if code != "InternalError" else 500
+        except Exception as err:  # moto refusing a request inside an intercept, or a bug in one
+            # moto's own errors carry their code: RESTError as error_type (status in .code), EC2's
+            # client errors (InvalidSubnetID.NotFound, InvalidAMIID.NotFound, ...) as .code, a 400.
+            moto_code = getattr(err, "code", 0)
+            code = getattr(err, "error_type", "") or (moto_code if isinstance(moto_code, str) else "") or "InternalError"
+            status = 500 if code == "InternalError" else moto_code if isinstance(moto_code, int) and moto_code else 400
+            if status >= 500:  # a bug: answer as EC2 would, keep the trace
+                log.exception("sandbox EC2 failed on %s", action)
             data = error_body(code, getattr(err, "message", "") or str(err))
         code = ""
         if status >= 400:
             match = _ERROR_CODE.search(data)
             code = match.group(1).decode() if match else ""
-        self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None)
+        self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None,
+                     region=signed_region)
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         start_response(f"{status} {'OK' if status < 400 else 'Error'}",

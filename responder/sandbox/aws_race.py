@@ -2,6 +2,7 @@
 time, launched instances take time to run.
 
 Parts: AwsRace (settle: stop or terminate every interrupted instance whose two minutes are up;
+arm: a `notice_at: first_read` sample's two minutes start when a call first names it;
 image_seconds: how long an AMI of an instance stays pending; launched / describe_instances:
 launched instances show `pending` for `instance_boot_seconds`).
 
@@ -33,6 +34,7 @@ class AwsRace:
         self.boot_seconds = float(scenario.raw.get("instance_boot_seconds", 0))
         self.pending: dict[tuple[str, str], float] = {}  # (instance, region) → release time
         self.released: dict[str, float] = {}
+        self.unread: dict[tuple[str, str], dict[str, Any]] = {}  # (instance, region) → a first_read sample unnamed yet
         self.actions: dict[str, str] = {}
         self.booting: dict[str, float] = {}  # launched instance → when it runs
         self.snapshots_made: dict[tuple[str, str], int] = {}  # (instance, device) → count
@@ -43,11 +45,28 @@ class AwsRace:
                 disks = [dict(inst.get("system_disk") or {"category": "gp3", "size": 8}, device="/dev/xvda")]
                 disks += [dict(d, device=f"/dev/sd{chr(ord('f') + n)}") for n, d in enumerate(inst.get("data_disks") or [])]
                 self.volumes[inst["id"]] = disks
-                due = race_model.release_at("aws", dict(inst, spot_marked=inst.get("spot_request_state", "") in _ACTION_OF),
-                                            scenario.raw)
+                marked = dict(inst, spot_marked=inst.get("spot_request_state", "") in _ACTION_OF)
+                if inst.get("notice_at") == race_model.FIRST_READ:  # its notice starts when a call names it
+                    self.unread[(inst["id"], region.region)] = marked
+                    due = None
+                else:
+                    due = race_model.release_at("aws", marked, scenario.raw)
                 if due is not None:
                     self.pending[(inst["id"], region.region)] = due
-                    self.actions[inst["id"]] = _ACTION_OF.get(inst.get("spot_request_state", ""), "terminate")
+                self.actions[inst["id"]] = _ACTION_OF.get(inst.get("spot_request_state", ""), "terminate")
+
+    def arm(self, params: dict[str, str]) -> None:
+        """Give each `notice_at: first_read` sample that the call names its notice now."""
+        if not self.unread:
+            return
+        now = self.clock()
+        with self._lock:
+            for key, inst in list(self.unread.items()):
+                if race_model.names_instance(params, key[0]):
+                    del self.unread[key]
+                    due = race_model.release_at("aws", dict(inst, notice_at=now), self.raw)
+                    if due is not None:
+                        self.pending[key] = due
 
     def settle(self, backends: dict[str, Any]) -> None:
         now = self.clock()

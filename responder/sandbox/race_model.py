@@ -3,7 +3,8 @@
 Parts: RELEASE_AFTER (seconds from notice to release per cloud), snapshot_seconds (how long one
 disk's snapshot takes from its size, category and whether an earlier snapshot of it exists),
 instant_access_seconds (when an Aliyun ESSD snapshot becomes usable while it is still being
-made), release_at (the release time of one scenario instance).
+made), release_at (the release time of one scenario instance), FIRST_READ / names_instance (a
+sample whose notice is given when a call first names it).
 
 Where each figure comes from:
 
@@ -25,6 +26,10 @@ Where each figure comes from:
   create a custom image (CreateImage)" and that a disk released while its snapshot is Creating
   takes that snapshot with it. So instant access speeds up restoring a disk, not the image: an
   image still waits for every snapshot to finish, and a release before then fails the image.
+- `notice_at: first_read` (the default scenario's samples): the sandbox cannot see an event reach
+  the responder, so the notice is given when a call first names the instance, which a responder
+  does as soon as the event arrives. Kinder than the cloud by the event's delivery time (seconds);
+  the race packs (realistic-*.yaml) keep numeric notices for that reason.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 RELEASE_AFTER = {"aliyun": 300.0, "aws": 120.0}
+FIRST_READ = "first_read"  # notice_at: the notice is given when a call first names the instance
 
 # (fixed start, seconds per GiB copied) per disk category; ESSDs are the fastest tier.
 SNAPSHOT_RATE = {
@@ -62,7 +68,10 @@ def instant_access_seconds(category: str) -> float | None:
 def release_at(cloud: str, inst: dict[str, Any], scenario_raw: dict[str, Any]) -> float | None:
     """Scenario time an interrupted instance goes away: its `notice_at` (default 0) plus its
     `release_after` (default the scenario's `release_after_seconds`, else the cloud's figure).
-    None for an instance that has no notice, or when the scenario sets release_after_seconds: null."""
+    None for an instance that has no notice, or when the scenario sets release_after_seconds: null,
+    or whose notice waits for its first read (`notice_at: first_read`, not yet named by a call)."""
+    if inst.get("notice_at") == FIRST_READ:
+        return None
     interrupted = "Recycling" in (inst.get("locks") or []) or bool(inst.get("spot_marked") or inst.get("notice_at") is not None)
     if not interrupted:
         return None
@@ -71,3 +80,9 @@ def release_at(cloud: str, inst: dict[str, Any], scenario_raw: dict[str, Any]) -
     if after is None:
         return None
     return float(inst.get("notice_at", 0.0)) + float(after)
+
+
+def names_instance(params: dict[str, str], instance_id: str) -> bool:
+    """Whether a call's parameters name the instance (InstanceId, InstanceIds=["..."],
+    InstanceId.1, ...): what arms a `notice_at: first_read` sample."""
+    return any(instance_id in str(value) for value in params.values())

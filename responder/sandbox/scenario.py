@@ -1,7 +1,9 @@
 """The scenario format shared by every emulator, and the live state it drives.
 
-Parts: load_scenario (YAML/JSON file or dict → Scenario), Scenario (regions, instances, catalog,
-stock, latency, faults, seed, the policies the emulators enforce), Region. The clocks, StockBook and ScenarioError live in stock.py and
+Parts: load_scenario (YAML/JSON file or dict → Scenario; a mistake is one ScenarioError naming
+the file, line and field, with scenario_check.py), Scenario (regions, instances, catalog, stock,
+latency, faults, seed, the policies the emulators enforce), Region. The clocks, StockBook and
+ScenarioError live in stock.py and
 FaultPlan (injected errors, timeouts, resets, lost answers) in faults.py; both are re-exported here.
 
 The format is documented in docs/scenario.md; a default scenario ships as
@@ -11,13 +13,11 @@ responder/sandbox/scenarios/default.yaml and matches the sample events in events
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from responder.sandbox import scenario_check
 from responder.sandbox.authz import Policies, load_policies
 from responder.sandbox.authz_json import PolicyError
 from responder.sandbox.faults import FaultPlan, validate_rule
@@ -87,23 +87,36 @@ class Scenario:
 
 def _require(mapping: dict, key: str, where: str):
     if key not in mapping:
-        raise ScenarioError(f"{where}: missing '{key}'")
+        raise ScenarioError(f"{where}: missing '{key}'" if where != "scenario" else f"{key}: missing (required)")
     return mapping[key]
 
 
 def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scenario:
     """Read a scenario from a YAML/JSON file, a dict, or the shipped default; `overrides` replace
-    top-level keys (tests use this to set latency_ms or time_scale)."""
+    top-level keys (tests use this to set latency_ms or time_scale). Any mistake in a file is one
+    ScenarioError naming the file, the line and the field."""
     if source is None:
         source = DEFAULT_SCENARIO
     if isinstance(source, dict):
-        data = copy.deepcopy(source)
-    else:
+        return _build(copy.deepcopy(source), overrides)
+    try:
         text = Path(source).read_text(encoding="utf-8")
-        data = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"scenario {source}: cannot be read ({exc.__class__.__name__})") from None
+    try:
+        return _build(scenario_check.parse_text(text, str(source)), overrides)
+    except ScenarioError as exc:
+        raise scenario_check.in_file(exc, text, str(source)) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a value of a shape no check foresaw
+        raise ScenarioError(f"scenario {source}: a value cannot be used ({exc.__class__.__name__}: {exc}); "
+                            "see docs/scenario.md") from None
+
+
+def _build(data: Any, overrides: dict[str, Any]) -> Scenario:
     if not isinstance(data, dict):
-        raise ScenarioError("scenario: top level must be a mapping")
+        raise ScenarioError("top level: must be a mapping (key: value), as in docs/scenario.md")
     data.update(overrides)
+    scenario_check.check_values(data)
     if data.get("world"):  # every real region too (responder.sandbox.world), after the scenario's own
         data["regions"] = list(_require(data, "regions", "scenario")) + world_regions(data["regions"])
     if data.get("oci") is not None:  # an OCI-only scenario needs no other region
@@ -114,7 +127,7 @@ def load_scenario(source: str | Path | dict | None = None, **overrides) -> Scena
         where = f"regions[{i}]"
         cloud = _require(r, "cloud", where)
         if cloud not in ("aliyun", "aws"):
-            raise ScenarioError(f"{where}: cloud must be aliyun or aws, not {cloud!r}")
+            raise ScenarioError(f"{where}.cloud: must be aliyun or aws, not {cloud!r}")
         regions.append(Region(
             cloud=cloud,
             region=_require(r, "region", where),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 from urllib.parse import parse_qs
 
+from responder.sandbox import race_model
 from responder.sandbox.loopback import LoopbackServer, QuietHandler
 from responder.sandbox.runtime import SANDBOX_KEY, SANDBOX_SECRET
 from responder.sandbox.scenario import Scenario
@@ -97,10 +98,13 @@ class SharedSandbox:
             seconds = _float_arg(environ.get("QUERY_STRING", ""), "seconds")
             if seconds is None:
                 return _answer(start_response, 400, {"error": "advance needs ?seconds=N (a number)"})
-            for emulator in (self.aliyun, self.aws, self.oci and self.oci.emulator):
+            now = {}
+            clouds = (("aliyun", self.aliyun), ("aws", self.aws), ("oci", self.oci and self.oci.emulator))
+            for cloud, emulator in clouds:
                 if emulator is not None:
                     emulator.clock.advance(seconds)
-            return _answer(start_response, 200, {"advanced": seconds})
+                    now[cloud] = emulator.clock()
+            return _answer(start_response, 200, {"advanced": seconds, "now": now})
         if path.startswith("/_sandbox/"):
             return _answer(start_response, 404, {"error": "unknown sandbox route; see docs/sandbox.md"})
         if path.startswith("/oci/"):
@@ -141,7 +145,8 @@ def state_of_aliyun(emulator) -> dict[str, Any]:
                    "region": i["region"]} for i in world.images.values()]
         instances = [{"id": i["id"], "status": world.instance_status(i), "zone": i.get("zone", ""),
                       "type": i["type"], "image": i.get("image", ""), "region": i["region"],
-                      "spot_strategy": i.get("spot_strategy", "NoSpot")} for i in world.instances.values()]
+                      "spot_strategy": i.get("spot_strategy", "NoSpot"), "notice_at": i.get("notice_at"),
+                      "release_at": i.get("release_at")} for i in world.instances.values()]
         reservations = [{"id": r["id"], "type": r["type"], "zone": r["zone"], "total": r["total"],
                          "used": r["used"], "status": r["status"], "region": r["region"]}
                         for r in world.reservations.values()]
@@ -163,13 +168,17 @@ def state_of_aws(emulator) -> dict[str, Any]:
     from responder.sandbox import aws_seed
 
     instances, reservations = [], []
+    race = emulator.race
     for name, view in emulator.views.items():
         backend = aws_seed.ec2_backend(view.account, name)
         for reservation in list(backend.reservations.values()):
             for inst in reservation.instances:
+                unread = (inst.id, name) in race.unread
                 instances.append({"id": inst.id, "status": inst.state, "zone": inst.placement.zone,
                                   "type": inst.instance_type, "image": inst.image_id,
-                                  "lifecycle": inst.lifecycle or "on-demand", "region": name})
+                                  "lifecycle": inst.lifecycle or "on-demand", "region": name,
+                                  "notice_at": race_model.FIRST_READ if unread else None,
+                                  "release_at": race.pending.get((inst.id, name), race.released.get(inst.id))})
         for r in emulator.reservations[name].describe({}).get("CapacityReservations", []):
             reservations.append({"id": r["CapacityReservationId"], "type": r["InstanceType"],
                                  "zone": r["AvailabilityZone"], "total": r["TotalInstanceCount"],

@@ -15,11 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from responder.errors import ConfigurationError
+
 UNLIMITED = 10**9
 
 
-class ScenarioError(ValueError):
-    """The scenario file is malformed; the message names the field."""
+class ScenarioError(ConfigurationError):
+    """The scenario file is malformed; the message names the field (and, from a file, its line)."""
 
 
 class SandboxClock:

@@ -1,7 +1,8 @@
 """`responder spot-scores` and `responder nodepools`: which instance families EC2 can give as spot
 right now, and Karpenter NodePools built from the healthy ones.
 
-Parts: EXIT_* (exit codes), SELECTION (the options both commands take), AwsSession (the adapter
+Parts: EXIT_* (exit codes), SELECTION (the options both commands take, --quiet too: progress goes
+to stderr otherwise, and the types asked that the Region does not offer are named there), AwsSession (the adapter
 and Region: the sandbox, or real AWS through boto3's credential chain), spot_scores, nodepools,
 _selected (catalog → selection → ScoreReport), parse_labels / parse_taints.
 
@@ -18,6 +19,7 @@ import sys
 
 import click
 
+from responder.cli_progress import QUIET, Say, progress
 from responder.clouds.spot_groups import parse_type
 from responder.errors import CloudError, Invalid
 from responder.settings import Settings, SettingsError
@@ -47,6 +49,7 @@ SELECTION = (
     click.option("--scenario", type=click.Path(exists=True, dir_okay=False), default=None,
                  help="Sandbox scenario file."),
     click.option("--endpoint", default=None, help="EC2 endpoint override (default RESPONDER_AWS_ENDPOINT_URL)."),
+    QUIET,
 )
 
 
@@ -103,31 +106,39 @@ class AwsSession:
             self.box.stop()
 
 
-def _selected(session: AwsSession, o: dict, regions: tuple[str, ...]):
+def _selected(session: AwsSession, o: dict, regions: tuple[str, ...], say: Say):
+    say(f"reading the EC2 instance types of {session.region}")
     specs = session.cloud.instance_types(session.region)
-    selection = resolve_selection(set(specs), session.region, _split(o["instance_types"]), _split(o["families"]),
-                                  _split(o["sizes"]))
+    families, sizes = _split(o["families"]), _split(o["sizes"])
+    selection = resolve_selection(set(specs), session.region, _split(o["instance_types"]), families, sizes)
+    asked = [f"{f}.{size}" for f in dict.fromkeys(families) for size in dict.fromkeys(sizes)]
+    missing = [t for t in asked if t not in specs]
+    if missing:  # the families x sizes the region does not offer are not scored: say which
+        say(f"scoring {len(asked) - len(missing)} of the {len(asked)} types asked: {', '.join(missing)} "
+            f"not offered in {session.region}", done=True)
+    say(f"scoring {sum(map(len, selection.values()))} types as one set and {len(selection)} families as groups")
     report = score_families(session.cloud.spot_scorer(), session.region, selection, o["target_capacity"],
                             o["unit"], o["single_az"], regions)
     return specs, selection, report
 
 
 def _run(o: dict, body) -> None:
-    """Open the session, run `body(session)`, map errors to exit codes, always close."""
-    try:
-        session = AwsSession(o["sandbox"], o["scenario"], o["endpoint"], o["region"])
-    except SelectionError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
-    try:
-        body(session)
-    except (SelectionError, PoolError) as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
-    except Invalid as exc:
-        _fail(f"EC2 refused the request: {exc}", EXIT_BAD_INPUT)
-    except CloudError as exc:
-        _fail(f"EC2 call failed: {exc}", EXIT_FAILED)
-    finally:
-        session.close()
+    """Open the session, run `body(session, say)`, map errors to exit codes, always close."""
+    with progress("starting the sandbox EC2" if o["sandbox"] else "asking EC2", o["quiet"]) as say:
+        try:
+            session = AwsSession(o["sandbox"], o["scenario"], o["endpoint"], o["region"])
+        except SelectionError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        try:
+            body(session, say)
+        except (SelectionError, PoolError) as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        except Invalid as exc:
+            _fail(f"EC2 refused the request: {exc}", EXIT_BAD_INPUT)
+        except CloudError as exc:
+            _fail(f"EC2 call failed: {exc}", EXIT_FAILED)
+        finally:
+            session.close()
 
 
 @click.command("spot-scores")
@@ -136,8 +147,10 @@ def _run(o: dict, body) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def spot_scores(regions: str, as_json: bool, **o) -> None:
     """Spot Placement Scores per Region or zone for the whole set, and for each family as a group."""
-    def body(session: AwsSession) -> None:
-        _, _, report = _selected(session, o, tuple(_split(regions)) or (session.region,))
+    o["quiet"] = o["quiet"] or as_json  # --json: stdout is the answer, stderr only errors
+
+    def body(session: AwsSession, say: Say) -> None:
+        _, _, report = _selected(session, o, tuple(_split(regions)) or (session.region,), say)
         if as_json:
             click.echo(json.dumps(report_json(report, o["min_score"]), sort_keys=True))
         else:
@@ -189,12 +202,12 @@ def nodepools(name, node_class, node_class_name, labels, taints, spot_weight, on
     """Write a spot and an on-demand Karpenter NodePool (YAML, stdout) over the families that scored
     at least --min-score; the families left out and why go to stderr."""
 
-    def body(session: AwsSession) -> None:
+    def body(session: AwsSession, say: Say) -> None:
         limits = tuple((k, v) for k, v in (("cpu", limit_cpu), ("memory", limit_memory)) if v)
         options = PoolOptions(name, node_class, node_class_name, parse_labels(labels), parse_taints(taints),
                               spot_weight, ondemand_weight, consolidation_policy, consolidate_after, limits)
         options.check()  # before any score is asked
-        specs, selection, report = _selected(session, o, (session.region,))
+        specs, selection, report = _selected(session, o, (session.region,), say)
         healthy = []
         for f in report.families:
             if not f.healthy(o["min_score"]):

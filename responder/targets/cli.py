@@ -20,7 +20,7 @@ import click
 
 from responder.cli_common import open_store, settings_or_usage_error
 from responder.clouds.factory import clouds_from_settings
-from responder.errors import CloudError
+from responder.errors import CloudError, Invalid, NotFound
 from responder.targets.checks import check_target
 from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
 from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid
@@ -150,8 +150,8 @@ def _read_key(path: str) -> str:
 
 
 def check_with_cloud(t: Target, clouds: dict) -> None:
-    """Unknown types are refused by the cloud's own catalog (no write is made); OCI: the ADs,
-    the subnet and the image must exist."""
+    """Unknown types are refused by the cloud's own catalog, an --image that does not exist by
+    DescribeImages (no write is made); OCI: the ADs, the subnet and the image must exist."""
     cloud = clouds.get(t.cloud)
     if cloud is None:
         raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
@@ -171,6 +171,14 @@ def check_with_cloud(t: Target, clouds: dict) -> None:
     unknown = [it for it in t.instance_types if it not in known]
     if unknown:
         raise TargetInvalid("instance_types", f"{', '.join(unknown)} is not offered in {t.region}")
+    if t.launch.image_id:  # a launch from an image that is not there would fail on every tick
+        try:
+            cloud.describe_image(t.region, t.launch.image_id)
+        except (NotFound, Invalid):  # EC2: InvalidAMIID.NotFound, or .Malformed for an id of no image's form
+            raise TargetInvalid("image", f"{t.launch.image_id} does not exist in {t.region} (give an image id "
+                                         "this account can launch)") from None
+        except CloudError as exc:
+            raise TargetInvalid("image", f"the cloud could not check {t.launch.image_id}: {exc.code}") from None
 
 
 def _validated(t: Target, settings, no_cloud_check: bool) -> Target:

@@ -2,7 +2,9 @@
 owns the instance, or by a one-shot target made from the instance when none does.
 
 Parts: handle_oci_preemption (intake's action for an OCI interruption), PREEMPTED_KEEP,
-ANSWER_SECONDS (a redelivery within this long is answered from memory, without an OCI call).
+ANSWER_SECONDS (a redelivery within this long is answered from memory, without an OCI call),
+REJECTED_SECONDS (the same for a final rejection: a forged event costs one read per instance and
+hour in each process), REMEMBERED (how many answers a process keeps, the least recent go first).
 
 OCI terminates a preemptible instance when it takes the capacity back; there is no notice
 window to image it in (docs.oracle.com, Content/Compute/Concepts/preemptible.htm: "When
@@ -24,6 +26,7 @@ import datetime as _dt
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from responder.clouds.base import TOKEN_TAG
@@ -43,23 +46,27 @@ PREEMPTED_KEEP = 10  # the last preemptions kept on a target's row
 # throttles per user). Only final answers are kept: accepted, noted, and "no such instance"; a
 # rejection because the instance is not terminating yet is not, as the real event may follow.
 ANSWER_SECONDS = 60.0
-_answers: dict[tuple[str, str], tuple[float, dict]] = {}
+REJECTED_SECONDS = 3600.0
+REMEMBERED = 10_000  # a flood of made-up OCIDs pushes out the oldest answers, never memory
+_answers: "OrderedDict[tuple[str, str], tuple[float, dict]]" = OrderedDict()  # key → (expires, answer)
 _answers_lock = threading.Lock()
 
 
 def _remembered(key: tuple[str, str]) -> dict | None:
     with _answers_lock:
         found = _answers.get(key)
-        if found and time.monotonic() - found[0] < ANSWER_SECONDS:
+        if found and time.monotonic() < found[0]:
+            _answers.move_to_end(key)
             return {**found[1], "duplicate": True}
         return None
 
 
-def _remember(key: tuple[str, str], answer: dict) -> dict:
+def _remember(key: tuple[str, str], answer: dict, seconds: float = ANSWER_SECONDS) -> dict:
     with _answers_lock:
-        if len(_answers) > 1000:
-            _answers.clear()
-        _answers[key] = (time.monotonic(), answer)
+        _answers[key] = (time.monotonic() + seconds, answer)
+        _answers.move_to_end(key)
+        while len(_answers) > REMEMBERED:
+            _answers.popitem(last=False)
     return answer
 
 
@@ -87,7 +94,7 @@ def handle_oci_preemption(runner, event: Interruption, labels: dict[str, str]) -
     if refused is not None:
         log.warning("OCI preemption event for %s rejected: %s", event.instance_id, refused)
         rejected = {"outcome": "rejected", "reason": refused, **answer}
-        return _remember(key, rejected) if final else rejected
+        return _remember(key, rejected, REJECTED_SECONDS) if final else rejected
     owner = dict(info.tags).get(TARGET_TAG, "")
     tstore = TargetStore(runner.store.engine)
     owning = tstore.get(owner) if owner else None

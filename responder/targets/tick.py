@@ -12,6 +12,7 @@ import threading
 import weakref
 
 from responder.capacity.ledger import SqlLedger
+from responder.store_connect import is_store_error, log_store_failure
 from responder.targets.reconcile import Reconciler
 from responder.targets.table import TargetStore
 
@@ -37,5 +38,8 @@ def tick_targets(runner, budget: float | None = None) -> dict:
     try:
         return reconciler_for(runner).tick(budget).to_json()
     except Exception as exc:  # the store or a cloud failed mid-pass: the next tick tries again
-        log.warning("target reconcile failed: %s", exc.__class__.__name__, exc_info=True)
+        if is_store_error(exc):  # no traceback per tick during an outage (logged when it starts)
+            log_store_failure(log, runner.store.engine, "target reconcile failed", exc)
+        else:
+            log.warning("target reconcile failed: %s", exc.__class__.__name__, exc_info=True)
         return {"error": exc.__class__.__name__}

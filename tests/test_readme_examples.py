@@ -129,7 +129,6 @@ def test_the_curl_examples_answer_as_the_readme_says_even_after_the_release_time
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_env, tmp_path):
     """docs/sandbox.md's shell session, as written but for its port and folder: its `advance` jumps
@@ -147,6 +146,7 @@ def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_e
     assert aliyun["notice_at"] >= 600 and aliyun["release_at"] == aliyun["notice_at"] + 300
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_replay_examples_run_to_done(shell_env):
     """Slow: each replay runs in real time as typed, until the instance's own image is available

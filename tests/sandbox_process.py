@@ -76,7 +76,9 @@ class SandboxProcess:
         return self.exports["RESPONDER_AWS_ENDPOINT_URL"]
 
     def get(self, path: str):
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(self.base_url + path, timeout=10) as answer:
+        # The test's own patience, not a limit of the product: a sandbox busy with other processes'
+        # calls (a shared, loaded machine) may take more than a few seconds to render its state.
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(self.base_url + path, timeout=30) as answer:
             return json.loads(answer.read())
 
     def state(self) -> dict:

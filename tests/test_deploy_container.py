@@ -15,7 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_container_builds_small_and_answers_the_sample_events_against_the_sandbox():
+    """Slow: podman builds the image (pip inside it; a base image made with debootstrap where no
+    registry answers) and runs it against a sandbox process."""
     if shutil.which("podman") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("podman is missing in CI: .ci/run installs it")

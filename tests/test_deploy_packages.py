@@ -26,8 +26,11 @@ def build(kind: str, out: Path) -> tuple[Path, int]:
     return out, int(line.split(" unpacked ")[1].split(" bytes")[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fc", "lambda"])
 def test_the_package_is_under_its_limit_and_holds_no_sandbox(kind, tmp_path):
+    """Slow: the build script pip-installs the production requirements into an empty directory and
+    zips it, as a deploy does (about 40 s of unpacking and compressing each)."""
     out, unpacked = build(kind, tmp_path / kind)
     assert unpacked < LIMITS[kind]
     assert (Path(f"{out}.zip")).stat().st_size < unpacked

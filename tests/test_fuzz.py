@@ -183,15 +183,21 @@ def _post_and_check(fuzz_app, endpoint: str, body: bytes):
     return response, _write_calls(box, before)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # the hang guard grows with the work: 1,500 requests on a loaded machine pass 120 s
 @settings(FUZZ, max_examples=int(1500 * FUZZ_SCALE))
 @given(endpoint=ENDPOINTS, payload=mutated_events(), depth=DEPTHS)
 def test_mutated_events_never_get_a_5xx_and_refused_ones_make_no_cloud_call(fuzz_app, endpoint, payload, depth):
+    """Slow: 1,500 bodies through the app, a forged one verified with the sandbox cloud (about 50 s)."""
     _post_and_check(fuzz_app, endpoint, _encode(payload, depth))
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # the hang guard grows with the work: 250 arrays on a loaded machine pass 120 s
 @settings(FUZZ, max_examples=int(250 * FUZZ_SCALE))
 @given(endpoint=ENDPOINTS, batch=BATCHES, depth=DEPTHS)
 def test_arrays_of_events_never_get_a_5xx_and_over_long_ones_are_refused(fuzz_app, endpoint, batch, depth):
+    """Slow: 250 arrays of up to a hundred events each, every event parsed and answered (about 30 s)."""
     response, _ = _post_and_check(fuzz_app, endpoint, _encode(batch, depth))
     if len(batch) > 100:  # refused for the count, or first for the size or depth it brought
         error = response.get_json()["error"]
@@ -213,8 +219,10 @@ def test_well_formed_events_for_unknown_instances_are_answered_2xx_and_buy_nothi
     assert response.status_code in (200, 202) and writes == [], (response.get_json(), writes)
 
 
+@pytest.mark.slow
 def test_a_value_of_every_other_type_at_every_path_of_every_sample_never_gets_a_5xx(fuzz_app):
-    """The exhaustive companion of the random mutations: each sample, each path, each JSON type."""
+    """The exhaustive companion of the random mutations: each sample, each path, each JSON type.
+    Slow: over a thousand bodies through the app (about 10 s)."""
     checked = 0
     for sample in SAMPLES:
         for path in _paths(sample):

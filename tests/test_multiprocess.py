@@ -205,8 +205,13 @@ def redelivered(serve, body: bytes, attempts: int = 4) -> int:
     return status
 
 
+@pytest.mark.slow
 def test_four_processes_and_ten_deliveries_each_replace_every_instance_exactly_once(cluster, database_url):
-    box, serves, _ = cluster(DOOMED, image_build_seconds=2, time_scale=10)
+    """Slow: a sandbox process and four `responder serve` processes start; 1,000 deliveries and 100
+    replacements follow on a real database."""
+    # Scenario time at 5x: the doomed instances go 300 scenario seconds in, a minute of real time for
+    # 1,000 deliveries and 100 replacements even with another test running beside this one (-n 2).
+    box, serves, _ = cluster(DOOMED, image_build_seconds=2, time_scale=5)
     deliveries = [(serves[(n + k) % len(serves)], interruption(i)) for k in range(10) for n, i in enumerate(DOOMED)]
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
@@ -221,7 +226,10 @@ def test_four_processes_and_ten_deliveries_each_replace_every_instance_exactly_o
     print(f"1000 deliveries to 4 processes, 100 replacements in {time.monotonic() - started:.1f}s")
 
 
+@pytest.mark.slow
 def test_a_killed_process_loses_nothing_and_nothing_is_bought_twice(cluster, database_url):
+    """Slow: real time on purpose (images take 4 s, calls 20 ms) so the kill lands mid-flight; the
+    killed process's leases must run out before another process resumes its tasks."""
     ids = DOOMED[:40]
     # Images take 4 real seconds and every call 20 ms, so the kill lands mid-delivery, with tasks
     # leased, imaging and launching.

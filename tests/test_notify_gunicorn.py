@@ -80,7 +80,10 @@ def series(text: str, name: str, **labels: str) -> float:
     return total
 
 
+@pytest.mark.slow
 def test_two_workers_count_a_full_flow_once_each_and_deliver_each_notification_once(notifying_gunicorn, receiver):
+    """Slow: a `responder sandbox` process and a two-worker gunicorn start, and the flows run in real
+    time until each worker's dispatcher has passed twice."""
     base = notifying_gunicorn
     for name in EVENTS:
         for _ in range(2):  # a redelivery too, to whichever worker accepts the connection

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import EVENTS, ROOT
+from once_fixtures import built_once
 
 SANDBOX_ONLY = ("moto", "yaml", "responder.sandbox")
 LAZY_SDKS = ("boto3", "aliyunsdkcore.client")  # imported when an adapter makes its first client
@@ -147,8 +148,12 @@ def _skip_or_fail(reason: str):
 
 @pytest.fixture(scope="module")
 def production_venv(tmp_path_factory):
-    """A venv with requirements.txt and this project, without the sandbox extra (~15 s with a wheel cache)."""
-    where = tmp_path_factory.mktemp("production-venv")
+    """A venv with requirements.txt and this project, without the sandbox extra (~15 s with a wheel
+    cache), built once for the run: with two workers, the second venv test reuses the first's."""
+    return built_once(tmp_path_factory, "production-venv", _build_production_venv) / "venv" / "bin" / "python"
+
+
+def _build_production_venv(where: Path) -> None:
     try:
         venv.EnvBuilder(with_pip=True).create(where / "venv")
     except Exception as exc:  # no ensurepip on this interpreter
@@ -159,7 +164,6 @@ def production_venv(tmp_path_factory):
                           cwd=where, capture_output=True, text=True, timeout=540, env=env)
     if done.returncode != 0:
         _skip_or_fail(f"pip could not install the runtime requirements (no index reachable?): {done.stderr[-800:]}")
-    return python
 
 
 def run_in(python: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -167,9 +171,11 @@ def run_in(python: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
                           env=production_env(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.venv
 @pytest.mark.timeout(600)
 def test_a_production_install_serves_without_the_sandbox_extra(production_venv, tmp_path):
+    """Slow: the first of the two venv tests builds the run's production venv (about 40 s of pip)."""
     python = production_venv
     absent = run_in(python, tmp_path, "-c", "import importlib.util as u; "
                                             "print([m for m in ('moto',) if u.find_spec(m)])")
@@ -187,9 +193,11 @@ def test_a_production_install_serves_without_the_sandbox_extra(production_venv, 
     assert (answer["statusCode"], answer["outcome"]) == (200, "ignored")
 
 
+@pytest.mark.slow
 @pytest.mark.venv
 @pytest.mark.timeout(600)
 def test_the_production_cli_helps_and_refuses_sandbox_with_the_install_command(production_venv, tmp_path):
+    """Slow: the first of the two venv tests builds the run's production venv (about 40 s of pip)."""
     responder = production_venv.parent / "responder"
     helped = subprocess.run([str(responder), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env=production_env(tmp_path))

@@ -86,8 +86,10 @@ def _advance(endpoint: str, seconds: float) -> float:
         return json.loads(answer.read())["now"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_curl_examples_answer_as_the_readme_says_even_after_the_release_time(shell_env, tmp_path):
+    """Slow: `responder serve --sandbox` starts as a process (all three sandbox clouds) before the first curl."""
     port = free_port()
     server = subprocess.Popen([str(BIN / "responder"), "serve", "--sandbox", "--port", str(port)], env=shell_env,
                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -126,10 +128,12 @@ def test_the_curl_examples_answer_as_the_readme_says_even_after_the_release_time
     assert '"tasks"' in answers[6] and '"status"' in answers[6]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_env, tmp_path):
     """docs/sandbox.md's shell session, as written but for its port and folder: its `advance` jumps
-    the shared sandbox's clock past both samples' release before the first replay."""
+    the shared sandbox's clock past both samples' release before the first replay. Slow: a
+    `responder sandbox` process and every command of the session as processes."""
     text = (ROOT / "docs" / "sandbox.md").read_text()
     block = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)[0]
     assert "_sandbox/advance?seconds=600" in block.split("responder replay")[0]
@@ -142,24 +146,31 @@ def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_e
     assert aliyun["notice_at"] >= 600 and aliyun["release_at"] == aliyun["notice_at"] + 300
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_replay_examples_run_to_done(shell_env):
+    """Slow: each replay runs in real time as typed, until the instance's own image is available
+    (the throttled example backs off and polls its image as it would on AWS: about 20 s)."""
     for line in block_with("responder replay").strip().splitlines():
         done = bash(line, shell_env, ROOT, timeout=300)
         assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
         assert "done" in done.stdout.splitlines()[-1] or "status: done" in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_odcr_examples_run_as_typed_on_the_sandbox(shell_env, tmp_path):
+    """Slow: every line is a process that starts its own sandbox."""
     for line in block_with("--count 8 --region us-west-2 --sandbox").strip().splitlines():
         done = bash(line, shell_env, tmp_path)
         assert done.returncode == 0, (line, done.stderr[-2000:])
         assert json.loads(done.stdout.strip().splitlines()[-1])["success"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_shared_sandbox_odcr_session_creates_and_expands(shell_env, tmp_path):
+    """Slow: a `responder sandbox` process and every command of the session as processes."""
     block = block_with("odcr expand").replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
     done = bash(block, shell_env, tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -168,8 +179,11 @@ def test_the_shared_sandbox_odcr_session_creates_and_expands(shell_env, tmp_path
     assert json.loads((tmp_path / "odcr.json").read_text())["actual_count"] == 10
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_spot_score_examples_run_on_the_shared_sandbox(shell_env, tmp_path):
+    """Slow: each command reads a Region's whole EC2 catalogue (DescribeInstanceTypes, about 20 pages)
+    from the sandbox, as it would from EC2."""
     port = free_port()
     block = block_with("responder spot-scores")
     session = (f"responder sandbox --port {port} --env-file {tmp_path}/sandbox.env > /dev/null &\n"
@@ -179,8 +193,10 @@ def test_the_spot_score_examples_run_on_the_shared_sandbox(shell_env, tmp_path):
     assert "kind: NodePool" in (tmp_path / "nodepools.yaml").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_oci_hunt_example_runs_on_the_shared_sandbox(shell_env, tmp_path):
+    """Slow: a `responder sandbox` process and every command of the session as processes."""
     block = block_with("--oci-env /tmp/oci.env").replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
     done = bash(block, shell_env, tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

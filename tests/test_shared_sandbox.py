@@ -24,6 +24,14 @@ def shared(tmp_path):
     box.stop()
 
 
+@pytest.fixture(scope="module")
+def untouched():
+    """One sandbox process for the tests that only read it (a process start is seconds of imports)."""
+    box = SandboxProcess().wait_ready()
+    yield box
+    box.stop()
+
+
 def test_it_prints_only_the_exports_and_writes_the_same_lines_to_the_env_file(shared, tmp_path):
     oci = ["OCI_USER_OCID", "OCI_TENANCY_OCID", "OCI_FINGERPRINT", "OCI_REGION", "OCI_COMPARTMENT_OCID",
            "OCI_KEY_FILE", "RESPONDER_OCI_ENDPOINT"]  # the default scenario has an oci: section
@@ -48,8 +56,8 @@ def test_a_signal_stops_it_cleanly(sig):
         box.state()
 
 
-def test_the_state_lists_images_instances_and_reservations_per_cloud(shared):
-    state = shared.state()
+def test_the_state_lists_images_instances_and_reservations_per_cloud(untouched):
+    state = untouched.state()
     assert set(state) == {"aliyun", "aws", "oci"}
     # the OCI tenancy holds only the preemptible instance events/oci/preemption-action.json names,
     # taken back at the start; hunting fills the rest
@@ -63,11 +71,11 @@ def test_the_state_lists_images_instances_and_reservations_per_cloud(shared):
         assert inst["zone"] and inst["status"].lower() == "running"
 
 
-def test_unknown_sandbox_routes_and_bad_advance_are_client_errors(shared):
+def test_unknown_sandbox_routes_and_bad_advance_are_client_errors(untouched):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     for method, path, status in (("GET", "/_sandbox/nothing", 404), ("POST", "/_sandbox/advance?seconds=soon", 400)):
         with pytest.raises(urllib.error.HTTPError) as err:
-            opener.open(urllib.request.Request(shared.base_url + path, method=method, data=b"" if method == "POST" else None))
+            opener.open(urllib.request.Request(untouched.base_url + path, method=method, data=b"" if method == "POST" else None))
         assert err.value.code == status and "error" in json.loads(err.value.read())
 
 

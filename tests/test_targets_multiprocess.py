@@ -44,8 +44,10 @@ def _held(box: SandboxProcess) -> dict[str, int]:
     return held
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["mariadb", "postgres"])
 def test_four_processes_ticking_the_same_50_targets_never_buy_more_than_asked(shared_sandbox, tmp_path, backend):
+    """Slow: rounds of four `responder tick` processes, each a Python start, on a real database."""
     with fresh_database(backend, tmp_path) as url:
         store = Store(url, upgrade=True)
         tstore = TargetStore(store.engine)

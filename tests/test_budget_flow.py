@@ -15,7 +15,7 @@ from responder.settings import Settings
 from tests.conftest import event_bytes
 from tests.scenarios import scenario
 
-DB = {"aliyun": "i-bp1db0000000000000a", "aws": "i-0aaa00000000000a3"}
+WEB = {"aliyun": "i-bp1web000000000000a", "aws": "i-0aaa00000000000a2"}  # aws: the api shape, 30 GiB
 THROTTLE = {"aliyun": {"code": "Throttling.User", "status": 400},
             "aws": {"code": "RequestLimitExceeded", "status": 503}}
 
@@ -41,8 +41,9 @@ def test_a_throttled_read_after_the_old_deadline_does_not_fail_a_task_that_holds
     """The replacement runs from the source image; the fresh image's polls are throttled well past
     RESPONDER_RETRY_DEADLINE_SECONDS (the only deadline there was): the task waits them out."""
     throttled = {"action": "DescribeImages", "after": 1, "times": 4, **THROTTLE[cloud]}  # after latest_image
-    r = race(cloud, "db", faults=[throttled], launch_from="source-image", retry_deadline_seconds=0.5)
-    (task,) = r.run([DB[cloud]], until=4000.0)
+    r = race(cloud, "web" if cloud == "aliyun" else "api", faults=[throttled], launch_from="source-image",
+             retry_deadline_seconds=0.5)
+    (task,) = r.run([WEB[cloud]], until=4000.0)
     assert task.status == "done" and "degraded" not in task.reason, task.reason
     assert task.record.launch.replacement_ids and task.record.image.available
     refused = [c for c in r.emulator.calls_of("DescribeImages") if c.get("code") == THROTTLE[cloud]["code"]]
@@ -50,19 +51,20 @@ def test_a_throttled_read_after_the_old_deadline_does_not_fail_a_task_that_holds
 
 
 def test_remaining_steps_that_never_succeed_end_the_task_done_and_degraded_with_its_leftovers_listed(race):
-    """The kept system disk can never be given back (DeleteDisk faults forever): past the task's own
-    deadline (its release, plus its 240 GiB at the slow end, plus a margin), it ends `done` naming
-    what did not happen; the disk is in the reason, the notification and `responder orphans`."""
-    failing = {"action": "DeleteDisk", "code": "InternalError", "status": 500, "times": -1}
-    r = race("aliyun", "db", faults=[failing], launch_from="source-image")
-    (task,) = r.run([DB["aliyun"]], until=10000.0)
-    system = "d-" + DB["aliyun"][2:]
+    """The kept system disk can never be given back (ModifyDiskAttribute faults forever once it
+    kept the disk on receipt): past the task's own deadline (its release, plus its 40 GiB at the
+    slow end, plus a margin), it ends `done` naming what did not happen; the disk, billing once the
+    original is gone, is in the reason, the notification and `responder orphans`."""
+    failing = {"action": "ModifyDiskAttribute", "code": "InternalError", "status": 500, "after": 1, "times": -1}
+    r = race("aliyun", "web", faults=[failing], launch_from="source-image")
+    (task,) = r.run([WEB["aliyun"]], until=4000.0)
+    system = "d-" + WEB["aliyun"][2:]
     assert task.status == "done" and task.record.launch.replacement_ids
-    assert "degraded: delete_disk did not succeed before the deadline (InternalError" in task.reason
+    assert "degraded: follow_instance did not succeed before the deadline (InternalError" in task.reason
     assert system in task.reason and "responder orphans" in task.reason
-    assert task.record.degraded[0].startswith("delete_disk") and any(system in d for d in task.record.degraded)
-    deletes = [c["t"] for c in r.emulator.calls_of("DeleteDisk")]
-    assert len(deletes) > 12 and deletes[-1] > 300 + 30 * 240  # no attempt cap: retried to the deadline
+    assert task.record.degraded[0].startswith("follow_instance") and any(system in d for d in task.record.degraded)
+    tries = [c["t"] for c in r.emulator.calls_of("ModifyDiskAttribute")[1:]]
+    assert len(tries) > 12 and tries[-1] > 300 + 30 * 40  # no attempt cap: retried to the deadline
     assert [(o["kind"], o["id"]) for o in find_orphans(r.store, r.box.clouds)] == [("disk", system)]
     (notice,) = [n for n in task_notices(task) if n.kind == "degraded"]
     assert notice.level == "warning" and system in render(notice)[1]

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from responder.cli_common import (ConfigError, ResponderGroup, build_runtime, one_line, settings_or_usage_error,
-                                  setup_logging)
+    setup_logging)
 from responder.cli_progress import QUIET, progress
 from responder.db_cli import db
 from responder.errors import BadEvent
@@ -33,7 +33,8 @@ from responder.protect.cli import orphans, protect
 from responder.protect.tick import tick_protect
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
-from responder.settings import Settings, SettingsError, unknown_settings
+from responder.setting_names import unknown_settings
+from responder.settings import Settings, SettingsError
 from responder.spot.cli import nodepools, spot_scores
 from responder.store import UNFINISHED
 from responder.targets.cli import targets

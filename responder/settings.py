@@ -1,25 +1,23 @@
-"""Typed settings from the environment (and a .env file via python-dotenv); the only module that
-reads os.environ.
+"""Typed settings from the environment (and a .env file via python-dotenv); with setting_names.py
+(which looks for misspelt names), the only module that reads os.environ.
 
 Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
-SettingsError, MARKET_POLICIES, REBALANCE_POLICIES, AWS_ACTIONS, unknown_settings (RESPONDER_*
-variables that are no setting, each with the closest name).
+SettingsError (from setting_values.py, where each value's form is parsed), MARKET_POLICIES,
+REBALANCE_POLICIES, AWS_ACTIONS. Misspelt RESPONDER_* names: setting_names.py.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from dotenv import load_dotenv
 
-from responder.errors import ConfigurationError
 from responder.logsafe import redact_url
+from responder.setting_values import (SettingsError, api_rates, as_bool, check_notify, csv, protect_selectors,
+    slack_channel)
 from responder.store_url import url_problem
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
@@ -29,37 +27,6 @@ LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
-
-
-class SettingsError(ConfigurationError):
-    """A setting has a value we cannot use; the message names the variable."""
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise SettingsError(f"{name} must be true or false, not {value!r}")
-
-
-def _protect_selectors(raw: str) -> tuple[tuple[str, str, str, str], ...]:
-    """RESPONDER_PROTECT_SELECTORS: comma-separated cloud:region:key=value items."""
-    found = []
-    for item in _csv(raw):
-        cloud, _, rest = item.partition(":")
-        region, _, tag = rest.partition(":")
-        key, eq, value = tag.partition("=")
-        if cloud.strip() not in ("aliyun", "aws") or not region.strip() or not eq or not key.strip():
-            raise SettingsError("RESPONDER_PROTECT_SELECTORS entries must be cloud:region:key=value with cloud "
-                                f"aliyun or aws, not {item!r}")
-        found.append((cloud.strip(), region.strip(), key.strip(), value.strip()))
-    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -177,7 +144,7 @@ class Settings:
             raise SettingsError(f"RESPONDER_LAUNCH_FROM must be one of {', '.join(LAUNCH_FROM)}, not {self.launch_from!r}")
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
-        _check_notify(self)
+        check_notify(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
@@ -246,7 +213,7 @@ class Settings:
                 raise SettingsError(f"{name} must be a number, not {raw!r}") from None
 
         selector = []
-        for item in _csv(get("RESPONDER_TAG_SELECTOR")):
+        for item in csv(get("RESPONDER_TAG_SELECTOR")):
             if "=" not in item:
                 raise SettingsError(f"RESPONDER_TAG_SELECTOR entries must be key=value, not {item!r}")
             key, _, value = item.partition("=")
@@ -257,18 +224,18 @@ class Settings:
             market_policy=get("RESPONDER_MARKET_POLICY", cls.market_policy),
             rebalance_policy=get("RESPONDER_REBALANCE_POLICY", cls.rebalance_policy),
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
-            allowed_accounts=_csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
-            allowed_regions=_csv(get("RESPONDER_ALLOWED_REGIONS")),
+            allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
+            allowed_regions=csv(get("RESPONDER_ALLOWED_REGIONS")),
             tag_selector=tuple(selector),
-            dry_run=_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
+            dry_run=as_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
-            api_budget=_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
-            api_rates=_api_rates(get("RESPONDER_API_RATES")),
-            rebalance_retire=_bool("RESPONDER_REBALANCE_RETIRE", get("RESPONDER_REBALANCE_RETIRE", "true")),
+            api_budget=as_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
+            api_rates=api_rates(get("RESPONDER_API_RATES")),
+            rebalance_retire=as_bool("RESPONDER_REBALANCE_RETIRE", get("RESPONDER_REBALANCE_RETIRE", "true")),
             rebalance_retire_delay_seconds=number("RESPONDER_REBALANCE_RETIRE_DELAY_SECONDS",
                                                   cls.rebalance_retire_delay_seconds),
             launch_retry_seconds=number("RESPONDER_LAUNCH_RETRY_SECONDS", cls.launch_retry_seconds),
@@ -278,7 +245,7 @@ class Settings:
             rejected_keep_rows=number("RESPONDER_REJECTED_KEEP_ROWS", cls.rejected_keep_rows, int),
             tick_interval=number("RESPONDER_TICK_INTERVAL", cls.tick_interval),
             tick_workers=number("RESPONDER_TICK_WORKERS", cls.tick_workers, int),
-            background_ticker=_bool("RESPONDER_BACKGROUND_TICKER", get("RESPONDER_BACKGROUND_TICKER", "true")),
+            background_ticker=as_bool("RESPONDER_BACKGROUND_TICKER", get("RESPONDER_BACKGROUND_TICKER", "true")),
             notify_webhook_url=get("RESPONDER_NOTIFY_WEBHOOK_URL"),
             log_level=get("RESPONDER_LOG_LEVEL", cls.log_level).upper(),
             port=number("FC_SERVER_PORT", cls.port, int),
@@ -291,10 +258,10 @@ class Settings:
             aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=get("AWS_SESSION_TOKEN"),
             max_odcr_count=number("RESPONDER_MAX_ODCR_COUNT", cls.max_odcr_count, int),
-            sdk_debug=_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
+            sdk_debug=as_bool("RESPONDER_SDK_DEBUG", get("RESPONDER_SDK_DEBUG", "false")),
             # Kept whole: the channels module splits entries (an e-mail URL's to=a,b has commas).
             notify_urls=(get("RESPONDER_NOTIFY_URLS"),) if get("RESPONDER_NOTIFY_URLS").strip()
-            else _slack_channel(get("SLACK_WEBHOOK_URL")),
+            else slack_channel(get("SLACK_WEBHOOK_URL")),
             notify_timeout_seconds=number("RESPONDER_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds),
             notify_daily_at=get("RESPONDER_NOTIFY_DAILY_AT", cls.notify_daily_at),
             notify_daily_timezone=get("RESPONDER_NOTIFY_DAILY_TIMEZONE", cls.notify_daily_timezone),
@@ -305,21 +272,21 @@ class Settings:
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
-            oci_relaunch_preempted=_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
+            oci_relaunch_preempted=as_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
                                          get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
             log_dir=get("RESPONDER_LOG_DIR"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
-            allow_local_sqlite=_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
+            allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
-            protect_on_receipt=_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
-            keep_public_ip=_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
-            keep_private_ip=_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
+            protect_on_receipt=as_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
+            keep_public_ip=as_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
+            keep_private_ip=as_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
-            protect_selectors=_protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
+            protect_selectors=protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
             protect_period_seconds=number("RESPONDER_PROTECT_PERIOD_SECONDS", cls.protect_period_seconds),
             protect_keep=number("RESPONDER_PROTECT_KEEP", cls.protect_keep, int),
             protect_tick_budget_seconds=number("RESPONDER_PROTECT_TICK_BUDGET_SECONDS",
@@ -335,95 +302,12 @@ class Settings:
         )
 
 
-_RATE = re.compile(r"(aliyun|aws|oci):([\w:*.-]+)=(\d+(?:\.\d+)?)(?:\+(\d+(?:\.\d+)?)/s|/(\d+(?:\.\d+)?)s)")
-
-
-def _api_rates(raw: str) -> tuple[tuple[str, str, float, float, bool], ...]:
-    """RESPONDER_API_RATES: comma-separated `cloud:name=capacity+refill/s` (a token bucket) or
-    `cloud:name=calls/<seconds>s` (calls per window, with ECS's lock-out); name is an API action, a
-    class (aws: non_mutating, unfiltered, mutating, resource_intensive; oci: read, write) or `*`."""
-    found = []
-    for item in _csv(raw):
-        match = _RATE.fullmatch(item.replace(" ", ""))
-        if match is None or float(match.group(3)) <= 0 or float(match.group(4) or match.group(5)) <= 0:
-            raise SettingsError("RESPONDER_API_RATES entries must be cloud:name=capacity+refill/s or "
-                                "cloud:name=calls/<seconds>s (e.g. aws:CreateImage=50+5/s, aliyun:*=200/60s), "
-                                f"not {item!r}")
-        cloud, name, a, refill, seconds = match.groups()
-        found.append((cloud, name, float(a), float(refill or seconds), seconds is not None))
-    return tuple(found)
-
-
 def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     """RESPONDER_CLOUDS, or the default: aliyun and aws, plus oci when an OCI provisioner's .env is
     loaded (OCI_USER_OCID set), so that .env works unchanged. oci is not in the plain default: every
     existing Aliyun / AWS deployment would report `degraded` for a cloud it never meant to serve."""
     if listed.strip():
-        return _csv(listed)
+        return csv(listed)
     return Settings.clouds + (("oci",) if oci_env else ())
 
 
-def _slack_channel(url: str) -> tuple[str, ...]:
-    """SLACK_WEBHOOK_URL (an OCI provisioner's .env) as the apprise channel it is, when
-    RESPONDER_NOTIFY_URLS is not set: https://hooks.slack.com/services/T/B/X → slack://T/B/X."""
-    url = url.strip()
-    if not url:
-        return ()
-    prefix = "https://hooks.slack.com/services/"
-    if not url.startswith(prefix) or url[len(prefix):].count("/") != 2:
-        raise SettingsError("SLACK_WEBHOOK_URL must be a Slack incoming webhook "
-                            "(https://hooks.slack.com/services/T.../B.../...)")
-    return ("slack://" + url[len(prefix):].strip("/"),)
-
-
-def _check_notify(settings: "Settings") -> None:
-    """The notification and log-format settings, checked at start rather than at 07:00."""
-    if settings.log_format not in ("text", "json"):
-        raise SettingsError(f"RESPONDER_LOG_FORMAT must be text or json, not {settings.log_format!r}")
-    if settings.notify_daily_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):
-        raise SettingsError(f"RESPONDER_NOTIFY_DAILY_AT must be HH:MM (24 h) or off, not {settings.notify_daily_at!r}")
-    try:
-        ZoneInfo(settings.notify_daily_timezone)
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise SettingsError("RESPONDER_NOTIFY_DAILY_TIMEZONE must be an IANA time zone such as Asia/Seoul, "
-                            f"not {settings.notify_daily_timezone!r}") from None
-    if settings.notify_timeout_seconds <= 0:
-        raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")
-
-
-# RESPONDER_* names read by something other than Settings: s.yaml's deploy shell variables and
-# the test suite's own knobs. Everything else with the prefix that Settings does not read is a typo.
-NOT_SETTINGS = frozenset({"RESPONDER_VPC_ID", "RESPONDER_VSWITCH_IDS", "RESPONDER_SECURITY_GROUP_ID",
-                          "RESPONDER_TEST_ARTIFACTS", "RESPONDER_FUZZ_EXAMPLES"})
-
-
-class _NamesAsked(dict):
-    """An empty environment that remembers every name Settings.from_env asks it for."""
-
-    def __init__(self):
-        super().__init__()
-        self.asked: set[str] = set()
-
-    def get(self, name, default=None):
-        self.asked.add(name)
-        return default
-
-
-def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
-    """One line per RESPONDER_* variable that is no setting (a misspelt one is otherwise ignored
-    without a word), naming the closest setting. Warnings, not errors: a deploy shell or a setting
-    a later release dropped must not stop a start."""
-    if environ is None:  # the variables a .env in the working directory adds count too
-        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
-    names = _NamesAsked()
-    Settings.from_env(names, dotenv=False)
-    known = sorted(n for n in names.asked if n.startswith("RESPONDER_"))
-    lines = []
-    for name in sorted(n for n in (os.environ if environ is None else environ) if n.startswith("RESPONDER_")):
-        if name in names.asked or name in NOT_SETTINGS:
-            continue
-        # Compared without the shared prefix, which would make every name look alike.
-        close = difflib.get_close_matches(name[len("RESPONDER_"):], [k[len("RESPONDER_"):] for k in known], n=1)
-        fix = f"did you mean RESPONDER_{close[0]}?" if close else "see the settings table in README.md"
-        lines.append(f"{name} is not a setting and is ignored; {fix}")
-    return lines

@@ -15,7 +15,8 @@ import logging
 from responder.logfiles import configure_log_file
 from responder.logformat import configure_logging as configure_json_logging
 from responder.logformat import configure_server_logging
-from responder.settings import Settings, unknown_settings
+from responder.setting_names import unknown_settings
+from responder.settings import Settings
 from responder.web import create_app
 
 settings = Settings.from_env()

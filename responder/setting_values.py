@@ -1,0 +1,92 @@
+"""Parsing the values of settings: what each variable may hold, and the one error a bad one raises.
+
+Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, slack_channel,
+check_notify (the notification and log-format settings, checked at start).
+
+settings.py reads the environment and builds Settings from these; they read nothing themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+from responder.errors import ConfigurationError
+
+
+class SettingsError(ConfigurationError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def as_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def protect_selectors(raw: str) -> tuple[tuple[str, str, str, str], ...]:
+    """RESPONDER_PROTECT_SELECTORS: comma-separated cloud:region:key=value items."""
+    found = []
+    for item in csv(raw):
+        cloud, _, rest = item.partition(":")
+        region, _, tag = rest.partition(":")
+        key, eq, value = tag.partition("=")
+        if cloud.strip() not in ("aliyun", "aws") or not region.strip() or not eq or not key.strip():
+            raise SettingsError("RESPONDER_PROTECT_SELECTORS entries must be cloud:region:key=value with cloud "
+                                f"aliyun or aws, not {item!r}")
+        found.append((cloud.strip(), region.strip(), key.strip(), value.strip()))
+    return tuple(found)
+
+
+_RATE = re.compile(r"(aliyun|aws|oci):([\w:*.-]+)=(\d+(?:\.\d+)?)(?:\+(\d+(?:\.\d+)?)/s|/(\d+(?:\.\d+)?)s)")
+
+
+def api_rates(raw: str) -> tuple[tuple[str, str, float, float, bool], ...]:
+    """RESPONDER_API_RATES: comma-separated `cloud:name=capacity+refill/s` (a token bucket) or
+    `cloud:name=calls/<seconds>s` (calls per window, with ECS's lock-out); name is an API action, a
+    class (aws: non_mutating, unfiltered, mutating, resource_intensive; oci: read, write) or `*`."""
+    found = []
+    for item in csv(raw):
+        match = _RATE.fullmatch(item.replace(" ", ""))
+        if match is None or float(match.group(3)) <= 0 or float(match.group(4) or match.group(5)) <= 0:
+            raise SettingsError("RESPONDER_API_RATES entries must be cloud:name=capacity+refill/s or "
+                                "cloud:name=calls/<seconds>s (e.g. aws:CreateImage=50+5/s, aliyun:*=200/60s), "
+                                f"not {item!r}")
+        cloud, name, a, refill, seconds = match.groups()
+        found.append((cloud, name, float(a), float(refill or seconds), seconds is not None))
+    return tuple(found)
+
+
+def slack_channel(url: str) -> tuple[str, ...]:
+    """SLACK_WEBHOOK_URL (an OCI provisioner's .env) as the apprise channel it is, when
+    RESPONDER_NOTIFY_URLS is not set: https://hooks.slack.com/services/T/B/X → slack://T/B/X."""
+    url = url.strip()
+    if not url:
+        return ()
+    prefix = "https://hooks.slack.com/services/"
+    if not url.startswith(prefix) or url[len(prefix):].count("/") != 2:
+        raise SettingsError("SLACK_WEBHOOK_URL must be a Slack incoming webhook "
+                            "(https://hooks.slack.com/services/T.../B.../...)")
+    return ("slack://" + url[len(prefix):].strip("/"),)
+
+
+def check_notify(settings) -> None:
+    """The notification and log-format settings, checked at start rather than at 07:00."""
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"RESPONDER_LOG_FORMAT must be text or json, not {settings.log_format!r}")
+    if settings.notify_daily_at != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.notify_daily_at):
+        raise SettingsError(f"RESPONDER_NOTIFY_DAILY_AT must be HH:MM (24 h) or off, not {settings.notify_daily_at!r}")
+    try:
+        ZoneInfo(settings.notify_daily_timezone)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise SettingsError("RESPONDER_NOTIFY_DAILY_TIMEZONE must be an IANA time zone such as Asia/Seoul, "
+                            f"not {settings.notify_daily_timezone!r}") from None
+    if settings.notify_timeout_seconds <= 0:
+        raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")

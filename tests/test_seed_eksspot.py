@@ -9,11 +9,11 @@ preferring spot (weight 100) over on-demand (weight 50).
 from __future__ import annotations
 
 import yaml
-
-from aws_fixtures import *  # noqa: F401,F403
-from responder.spot.nodepools import PoolOptions, workload_snippet
+from aws_fixtures import *
 from spot_fixtures import family_scenario, run_cli, scenario_file
 from test_nodepools import FAMILY_ARGS, validate
+
+from responder.spot.nodepools import PoolOptions, workload_snippet
 
 # Copied from the seed's "Pod 配置" section.
 SEED_TOLERATIONS = yaml.safe_load("""

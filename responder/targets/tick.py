@@ -2,7 +2,9 @@
 schedule events through intake, Lambda): reconcile the due capacity targets.
 
 Parts: reconciler_for (one Reconciler per task runner, built on first use), tick_targets (never
-raises: a target failure must not stop the task tick; it is logged and reported).
+raises: a target failure must not stop the task tick; it is logged and reported). Before the
+reconcile, every followed table (`targets import --follow`, follow.py) is re-read and its inserts,
+updates and deletes applied, so the reconcile that follows acts on them in the same tick.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import weakref
 
 from responder.capacity.ledger import SqlLedger
 from responder.store_connect import is_store_error, log_store_failure
+from responder.targets.follow import sync_all
 from responder.targets.reconcile import Reconciler
 from responder.targets.table import TargetStore
 
@@ -36,7 +39,9 @@ def reconciler_for(runner):
 def tick_targets(runner, budget: float | None = None) -> dict:
     """One pass over the due targets; a summary (or the error's class) for the tick's answer."""
     try:
-        return reconciler_for(runner).tick(budget).to_json()
+        followed = sync_all(runner.store.engine, runner.settings.max_target_count)
+        summary = reconciler_for(runner).tick(budget).to_json()
+        return {**summary, "followed": followed} if followed else summary
     except Exception as exc:  # the store or a cloud failed mid-pass: the next tick tries again
         if is_store_error(exc):  # no traceback per tick during an outage (logged when it starts)
             log_store_failure(log, runner.store.engine, "target reconcile failed", exc)

@@ -93,7 +93,8 @@ def targets() -> None:
 
 
 def _fail(exc: TargetInvalid):
-    click.echo(json.dumps({"error": str(exc), "field": exc.field}), err=True)
+    # ensure_ascii=False: a Korean subnet name prints as itself, not as \uD37C escapes.
+    click.echo(json.dumps({"error": str(exc), "field": exc.field}, ensure_ascii=False), err=True)
     sys.exit(2)
 
 
@@ -193,7 +194,7 @@ def _validated(t: Target, settings, no_cloud_check: bool) -> Target:
 def _show(row, as_json: bool) -> None:
     view = row.to_json()
     if as_json:
-        click.echo(json.dumps(view, sort_keys=True))
+        click.echo(json.dumps(view, sort_keys=True, ensure_ascii=False))
         return
     for key in ("name", "cloud", "region", "kind", "zones", "instance_types", "count", "held", "excess", "state",
                 "attempts", "attempts_by_zone", "outcomes", "last_error", "first_attempt", "last_attempt",
@@ -242,7 +243,7 @@ def list_(database_url, as_json: bool):
     _, _, tstore = _open(database_url)
     rows = [r.to_json() for r in tstore.list()]
     if as_json:
-        click.echo(json.dumps(rows, sort_keys=True))
+        click.echo(json.dumps(rows, sort_keys=True, ensure_ascii=False))
         return
     for r in rows:
         click.echo(f"{r['name']}\t{r['cloud']}/{r['region']}\t{r['kind']}\t{r['held']}/{r['count']}\t{r['state']}"
@@ -317,7 +318,7 @@ def import_(source, oci_env, table, follow, cloud, region, prefix, dry_run, data
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "added"})
         except TargetExists:
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "exists"})
-    click.echo(json.dumps(done) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
+    click.echo(json.dumps(done, ensure_ascii=False) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
 
 
 def _follow(source, table, cloud, region, prefix, database_url, as_json):
@@ -337,7 +338,7 @@ def _follow(source, table, cloud, region, prefix, database_url, as_json):
     fstore.save(follow.name, managed, report)
     answer = {**follow.shown(), "targets": managed, **report.to_json()}
     if as_json:
-        click.echo(json.dumps(answer))
+        click.echo(json.dumps(answer, ensure_ascii=False))
         return
     click.echo(f"following {answer['source']} table {table} as {follow.name}: every tick applies its changes")
     for key in ("added", "updated", "removed"):
@@ -368,7 +369,7 @@ def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json
         done.append({"status": f"would be {status}" if dry_run else status, "target": t.to_json()})
     steps = what_is_left(path)
     if as_json:
-        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True))
+        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True, ensure_ascii=False))
         return
     for d in done:
         v, spec = d["target"], d["target"]["launch"]

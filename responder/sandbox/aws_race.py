@@ -88,14 +88,15 @@ class AwsRace:
         if self.raw.get("image_timing") != "disks":
             return None
         speed = float(self.raw.get("snapshot_speed", 1.0))
+        spread = race_model.SnapshotTime.parse(self.raw.get("snapshot_time"), int(self.raw.get("seed", 0)))
         longest = 0.0
         for disk in self.volumes.get(instance_id, [{"category": "gp3", "size": 8, "device": "/dev/xvda"}]):
             key = (instance_id, disk["device"])
             with self._lock:
                 made = self.snapshots_made.get(key, int(disk.get("earlier_snapshots", 0)))
                 self.snapshots_made[key] = made + 1
-            longest = max(longest, race_model.snapshot_seconds(disk.get("category", "gp3"), float(disk.get("size", 8)),
-                                                               made > 0, speed))
+            nominal = race_model.snapshot_seconds(disk.get("category", "gp3"), float(disk.get("size", 8)), made > 0, speed)
+            longest = max(longest, nominal * spread.factor(f"{instance_id}:{disk['device']}", made))
         return longest
 
     def launched(self, body: bytes) -> None:

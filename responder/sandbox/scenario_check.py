@@ -105,6 +105,9 @@ def _region(region: dict[str, Any], where: str) -> None:
             _number(inst["notice_at"], f"{at}.notice_at")
         if "release_after" in inst:
             _number(inst["release_after"], f"{at}.release_after", nullable=True)
+        if inst.get("interruption_behavior", "terminate") not in ("terminate", "stop", "hibernate"):
+            raise ScenarioError(f"{at}.interruption_behavior: must be terminate, stop or hibernate, "
+                                f"not {inst['interruption_behavior']!r}")
 
 
 def check_values(data: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 
 Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
 SettingsError (from setting_values.py, where each value's form is parsed), MARKET_POLICIES,
-REBALANCE_POLICIES, AWS_ACTIONS. Misspelt RESPONDER_* names: setting_names.py.
+REBALANCE_POLICIES, AWS_ACTIONS, ALIYUN_ACTIONS. Misspelt RESPONDER_* names: setting_names.py.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from responder.store_url import url_problem
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
+ALIYUN_ACTIONS = ("replace", "reserve", "both")  # `replace` is AWS's `launch`
 LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
@@ -40,6 +41,7 @@ class Settings:
     rebalance_retire: bool = True  # `replace`: terminate the original once the replacement runs
     rebalance_retire_delay_seconds: float = 60.0  # ...this long after it is Running (drain time)
     aws_action: str = "launch"  # launch a replacement, reserve capacity (ODCR), or both
+    aliyun_action: str = "replace"  # launch a replacement, reserve capacity (a private pool), or both
     allowed_accounts: tuple[str, ...] = ()
     allowed_regions: tuple[str, ...] = ()
     tag_selector: tuple[tuple[str, str], ...] = ()  # the instance must carry every key=value
@@ -134,6 +136,9 @@ class Settings:
                                 f"not {self.rebalance_policy!r}")
         if self.aws_action not in AWS_ACTIONS:
             raise SettingsError(f"RESPONDER_AWS_ACTION must be one of {', '.join(AWS_ACTIONS)}, not {self.aws_action!r}")
+        if self.aliyun_action not in ALIYUN_ACTIONS:
+            raise SettingsError(f"RESPONDER_ALIYUN_ACTION must be one of {', '.join(ALIYUN_ACTIONS)}, "
+                                f"not {self.aliyun_action!r}")
         if self.max_body_bytes <= 0:
             raise SettingsError("RESPONDER_MAX_BODY_BYTES must be positive")
         if self.max_spend_per_event < 0:
@@ -224,6 +229,7 @@ class Settings:
             market_policy=get("RESPONDER_MARKET_POLICY", cls.market_policy),
             rebalance_policy=get("RESPONDER_REBALANCE_POLICY", cls.rebalance_policy),
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
+            aliyun_action=get("RESPONDER_ALIYUN_ACTION", cls.aliyun_action),
             allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
             allowed_regions=csv(get("RESPONDER_ALLOWED_REGIONS")),
             tag_selector=tuple(selector),

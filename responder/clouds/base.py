@@ -58,6 +58,16 @@ class InstanceInfo:
     # OCI: a flex shape's exact OCPUs (cpu is whole), the key in the metadata's ssh_authorized_keys.
     ocpus: float = 0.0
     ssh_public_key: str = ""
+    # What the replacement copies so it is a clone, not a cousin (RunInstances / the launch template):
+    internet_charge_type: str = ""  # Aliyun: PayByTraffic / PayByBandwidth, with public_bandwidth_out
+    credit_mode: str = ""  # burstable types: Aliyun CreditSpecification Standard/Unlimited, AWS standard/unlimited
+    spot_price_limit: float = 0.0  # Aliyun SpotPriceLimit (SpotWithPriceLimit) / AWS spot MaxPrice; 0: market price
+    spot_duration: int = -1  # Aliyun SpotDuration (hours of protection); -1: not read
+    spot_interruption_behavior: str = ""  # Aliyun Terminate / Stop
+    placement_group: str = ""  # Aliyun DeploymentSetId / AWS placement group name
+    resource_group_id: str = ""  # Aliyun ResourceGroupId
+    hpc_cluster_id: str = ""  # Aliyun HpcClusterId
+    tenancy: str = ""  # AWS default / dedicated / host
 
 
 @dataclass(frozen=True)

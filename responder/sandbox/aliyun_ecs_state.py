@@ -280,11 +280,8 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "OSType": "linux",
         "Status": world.instance_status(inst),
         "InstanceChargeType": inst.get("charge_type", "PostPaid"),
-        "InternetChargeType": "PayByTraffic",
         "SpotStrategy": spot,
-        "SpotPriceLimit": 0.0,
-        "SpotDuration": 0,
-        "SpotInterruptionBehavior": "Terminate",
+        **describe_attributes(inst),
         "KeyPairName": inst.get("key_pair", ""),
         "InstanceNetworkType": "vpc",
         "InternetMaxBandwidthOut": int(inst.get("bandwidth_out", 0)),
@@ -306,6 +303,22 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "ExpiredTime": "2099-12-31T15:59Z",
         "DeletionProtection": False,
         "Recyclable": False,
+    }
+
+
+def describe_attributes(inst: dict[str, Any]) -> dict[str, Any]:
+    """The DescribeInstances Instance fields of the recorded attributes (seeded instances give them
+    under the same names as launch_attributes records)."""
+    spot = inst.get("spot_strategy", "NoSpot") != "NoSpot"
+    return {
+        "InternetChargeType": inst.get("internet_charge_type", "PayByTraffic"),
+        "CreditSpecification": inst.get("credit", ""),
+        "SpotPriceLimit": float(inst.get("spot_price_limit", 0.0)),
+        "SpotDuration": int(inst.get("spot_duration", 1 if spot else 0)),
+        "SpotInterruptionBehavior": inst.get("spot_interruption", "Terminate"),
+        "DeploymentSetId": inst.get("deployment_set", ""),
+        "ResourceGroupId": inst.get("resource_group", ""),
+        "HpcClusterId": inst.get("hpc_cluster", ""),
     }
 
 

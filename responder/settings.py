@@ -25,6 +25,7 @@ REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
 ALIYUN_ACTIONS = ("replace", "reserve", "both")  # `replace` is AWS's `launch`
 LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
+STATE_SWAP = ("swap", "keep")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
@@ -104,6 +105,9 @@ class Settings:
     # A second port for /invoke (the container: 9001, unpublished); 0 serves it on the main port (FC).
     invoke_port: int = 0
     launch_from: str = "auto"  # fresh-image | source-image | latest-image | auto (replace/race.py)
+    # swap: a replacement launched from an older image gets the fresh image's root disk once it is
+    # Available (replace/swap.py); keep: it keeps the older root disk, the fresh image is left to the owner
+    state_swap: str = "swap"
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
@@ -145,6 +149,8 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
         if self.tick_workers < 1:
             raise SettingsError(f"RESPONDER_TICK_WORKERS must be >= 1, not {self.tick_workers}")
+        if self.state_swap not in STATE_SWAP:
+            raise SettingsError(f"RESPONDER_STATE_SWAP must be one of {', '.join(STATE_SWAP)}, not {self.state_swap!r}")
         if self.launch_from not in LAUNCH_FROM:
             raise SettingsError(f"RESPONDER_LAUNCH_FROM must be one of {', '.join(LAUNCH_FROM)}, not {self.launch_from!r}")
         if self.max_odcr_count < 1:
@@ -287,6 +293,7 @@ class Settings:
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
+            state_swap=get("RESPONDER_STATE_SWAP", cls.state_swap),
             protect_on_receipt=as_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
             keep_public_ip=as_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             keep_private_ip=as_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),

@@ -79,6 +79,14 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class RootSwap:
+    """Where putting an image's root disk onto a running instance stands (CloudPort.swap_root)."""
+
+    state: str  # "working" (call again later) | "done"
+    step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
+
+
+@dataclass(frozen=True)
 class DiskInfo:
     """One disk / volume of an instance, as the race needs it: what to keep, how long a snapshot takes."""
 
@@ -356,6 +364,14 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """One step of putting `image_id`'s root disk onto the instance, which keeps its id,
+        addresses and data disks (AWS CreateReplaceRootVolumeTask; Aliyun StopInstance KeepCharging,
+        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows: a repeat never
+        swaps twice, and `client_token` makes the replacing call itself idempotent. A refusal (the
+        cloud rules the swap out for this instance) raises its CloudError."""
         ...
 
     # -- protect ahead of time and retention (responder/protect/) ------------------------------

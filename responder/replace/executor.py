@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 from responder.caching import TTLCache
 from responder.capacity.budget import Turns, asking
-from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
-from responder.errors import CloudError, NotFound
+from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
+from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
 from responder.replace import batching, planner
 from responder.replace.calls import CallOutcome
@@ -230,6 +230,27 @@ class Executor:
 
     def _check_image(self, task: Task, cloud: CloudPort, call: Call):
         return cloud.describe_image(task.region, call.args["image_id"])
+
+    def _check_launch_image(self, task: Task, cloud: CloudPort, call: Call):
+        """The older image a launch would use; None when it no longer exists (deleted, deregistered)."""
+        try:
+            return cloud.describe_image(task.region, call.args["image_id"])
+        except NotFound:
+            return None
+
+    def _replacement_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
+        return cloud.instance_states(task.region, call.args["instance_ids"])
+
+    def _swap_root(self, task: Task, cloud: CloudPort, call: Call) -> RootSwap:
+        """One step of the swap (swap.py). A refusal that waiting cannot change — the cloud rules the
+        swap out for this instance, or the policy lacks the permission — is an answer, not an error:
+        the replacement keeps its older root disk and the task goes on with its other steps."""
+        try:
+            return cloud.swap_root(task.region, call.args["instance_id"], call.args["image_id"], call.token)
+        except Transient:
+            raise
+        except CloudError as exc:
+            return RootSwap("refused", f"{exc.code}: {exc}")
 
     def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])

@@ -17,6 +17,7 @@ estimate costs little: `auto` only decides whether to wait for the fresh image.
 
 from __future__ import annotations
 
+import datetime
 from typing import Callable, Optional
 
 from responder.replace.record import KeptDisk, Task
@@ -72,6 +73,30 @@ def choose_policy(task: Task, setting: str, now: float, running_seconds: float) 
         return "fresh-image", f"image ~{estimate:.0f} s + Running ~{running_seconds:.0f} s fits the {left:.0f} s left"
     return fallback[0], (f"image ~{estimate:.0f} s + Running ~{running_seconds:.0f} s would end after the release "
                          f"({left:.0f} s left): {fallback[1]}")
+
+
+NOTICE_SKEW = 5.0  # an event time this far after receipt is the sender's clock, not a later notice
+NOTICE_OLDEST = 3600.0  # an event time older than this is a replay or a broken clock: counted from receipt
+
+
+def notice_at(event_time: str, received: float) -> Optional[float]:
+    """The notice's own time (CloudMonitor `eventTime`, EventBridge `time`) as epoch seconds, when
+    it is believable: a delivery that arrives late shortens the race rather than fooling the plan.
+    None when absent, unreadable, ahead of receipt by more than NOTICE_SKEW, or older than
+    NOTICE_OLDEST (the expected release is then counted from receipt)."""
+    text = (event_time or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # the clouds send UTC
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    at = moment.timestamp()
+    if at > received + NOTICE_SKEW or received - at > NOTICE_OLDEST:
+        return None
+    return min(at, received)
 
 
 def ours_to_give_back(disk: KeptDisk) -> bool:

@@ -20,7 +20,7 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import planner, race_data, race_steps
+from responder.replace import planner, race_data, race_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection, may_change_soon
@@ -352,6 +352,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     # The race's observers need no call arguments: the record says what they asked.
     **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
     **race_data.OBSERVERS,  # these read the disk a call named
+    **swap.OBSERVERS,
 }
 
 

@@ -232,7 +232,14 @@ class World:
     def instance_status(self, inst: dict[str, Any]) -> str:
         if inst.get("status") == "Pending" and self.clock() >= inst.get("boot_at", 0):
             inst["status"] = "Running"
+        if inst.get("settles_to") and self.clock() >= inst.get("settle_at", 0):  # Stopping / Starting (aliyun_ecs_swap)
+            inst["status"] = inst.pop("settles_to")
         return inst.get("status", "Running")
+
+    def image_content(self, image_id: str) -> str:
+        """The content marker a disk made from this image starts with (aliyun_ecs_swap)."""
+        image = self.images.get(image_id) or {}
+        return image.get("content") or f"image:{image_id}"
 
     def image_status(self, image: dict[str, Any]) -> tuple[str, str]:
         """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),

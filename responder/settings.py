@@ -111,7 +111,7 @@ class Settings:
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
-    launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
+    launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
     protect_selectors: tuple[tuple[str, str, str, str], ...] = ()

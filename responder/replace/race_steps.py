@@ -15,7 +15,7 @@ from typing import Optional
 
 from responder.capacity.tokens import token_for
 from responder.model import NOTICE_SECONDS, Cloud
-from responder.replace import race, race_data, swap
+from responder.replace import build_times, race, race_data, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
@@ -51,7 +51,7 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
         return _launch_from_older(task, now) if task.status == "imaging" else None
     if not state.latest_looked_up:  # an earlier image of ours: a launch source, and incremental snapshots
         return Decision([Call("latest_image", {"instance_id": task.instance_id})])
-    state.policy, state.why = race.choose_policy(task, settings.launch_from, now, settings.launch_running_seconds)
+    state.policy, state.why = race.choose_policy(task, settings.launch_from, now)
     # Aim the next image poll at this image's own estimate, not at how long the region's last took.
     requested = task.record.timings.get("image_requested", now)
     task.record.image.next_poll_at = min(task.record.image.next_poll_at,
@@ -140,7 +140,8 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
 
 def summary(task: Task) -> str:
     state = task.record.race
-    parts = []
+    race.settle_figures(task)
+    parts = [f"root state {state.root_state}"] if state.root_state == "stale" else []
     if state.gone_images:
         parts.append(f"not launched from {', '.join(state.gone_images)}: gone (deleted, deregistered or retired)")
     if state.policy and state.policy != "fresh-image":
@@ -194,7 +195,10 @@ def _converted(task: Task, allocation: str, settings, now, facts, error) -> None
 
 
 def _saw_latest(task: Task, image_id: str, settings, now, facts, error) -> None:
+    """An earlier image of ours makes the next snapshot incremental: now the task can say what it
+    believes its image and its launch will take (learned, build_times.py)."""
     task.record.race.latest_image_id, task.record.race.latest_looked_up = image_id or "", True
+    build_times.believe(facts.times, task, settings.launch_running_seconds)
 
 
 def _saw_launch_image(task: Task, image, settings, now, facts, error) -> None:
@@ -217,6 +221,7 @@ def _checked_image(task: Task, image, settings, now, facts, error) -> None:
     if image.state == "available":
         record.image.available = True
         record.stamp("image_available", now)
+        build_times.observe_image(facts.times, task, now)
     elif image.state == "failed":
         record.race.image_failed = image.reason or "CreateFailed"
         record.stamp("image_failed", now)

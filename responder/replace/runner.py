@@ -37,6 +37,7 @@ from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import deadline, race, steps
 from responder.replace.calls import CallOutcome
+from responder.replace.build_times import BuildTimes
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
@@ -73,7 +74,7 @@ class TaskRunner:
         self.on_finish = on_finish
         self.caps = caps or MoneyCaps(store, per_hour=settings.max_launches_per_hour,
                                       per_event=settings.max_spend_per_event, clock=clock)
-        self.facts = Facts()
+        self.facts = Facts(times=BuildTimes(store.engine, clock))
         self.sleep = sleep
         # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
         self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)

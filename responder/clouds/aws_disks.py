@@ -33,10 +33,11 @@ class AwsDisksMixin:
             kwargs["Filters"] = [{"Name": "attachment.instance-id", "Values": [instance_id]}]
         if disk_ids:
             kwargs["Filters"] = [{"Name": "volume-id", "Values": list(disk_ids)}]  # absent ids: no error
-        volumes = self._call(region, "describe_volumes", f"listing volumes of {instance_id or ', '.join(disk_ids)}",
-                             **kwargs)["Volumes"]
+        return self._volumes(region, f"listing volumes of {instance_id or ', '.join(disk_ids)}", **kwargs)
+
+    def _volumes(self, region: str, doing: str, **kwargs: Any) -> list[DiskInfo]:
         found = []
-        for v in volumes:
+        for v in self._pages(region, "describe_volumes", "Volumes", doing, **kwargs):
             attached = (v.get("Attachments") or [{}])[0]
             device = attached.get("Device", "")
             found.append(DiskInfo(disk_id=v["VolumeId"], kind="system" if device in ROOT_DEVICES else "data",

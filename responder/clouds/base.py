@@ -269,6 +269,25 @@ class CloudPort(Protocol):
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
 
+    # -- reads of many at once (replace/batching.py): ids the cloud does not know are absent -----
+    def describe_instances(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, InstanceInfo]:
+        """describe_instance for up to 100 ids in as few calls as the API allows."""
+        ...
+
+    def describe_images(self, region: str, image_ids: tuple[str, ...]) -> dict[str, ImageInfo]: ...
+
+    def latest_images(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, str]:
+        """latest_image of each instance ("" when there is none)."""
+        ...
+
+    def disks_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, list[DiskInfo]]:
+        """describe_disks(instance_id=...) of each instance."""
+        ...
+
+    def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:
+        """clone_details of one part for each instance, in one call where the API takes many ids."""
+        ...
+
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """`info` completed with what the instance API leaves out (user data, role, disks, EIP):
         the given parts of capabilities.clone_parts, or all of them."""

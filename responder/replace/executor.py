@@ -37,6 +37,9 @@ from responder.replace.steps import Call, CapReached, markets
 from responder.settings import Settings
 
 
+STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
+
+
 def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> list[CallOutcome]:
     with turns.turn(index):
         return job()
@@ -61,6 +64,10 @@ class Executor:
         self.catalogs = TTLCache(ttl=3600)
         self.subnets = TTLCache(ttl=300)
         self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
+        # Live stock, on the task clock: a reclaimed pool's tasks ask for the same candidates within
+        # seconds, and one probe answers them all; short, because stock moves (and a launch refused
+        # for no stock probes again, see steps._launched).
+        self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -178,8 +185,9 @@ class Executor:
         if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable
             in_stock = self.market_facts.get_or_load(("offerings", task.cloud, task.region, tuple(types), market),
                                                      lambda: cloud.offerings_with_stock(task.region, types, market))
-        else:  # live stock (Aliyun DescribeAvailableResource): never cached
-            in_stock = cloud.offerings_with_stock(task.region, types, market)
+        else:  # live stock (Aliyun DescribeAvailableResource): one probe serves a wave for a moment
+            in_stock = self.stock.get_or_load((task.cloud, task.region, tuple(types), market),
+                                              lambda: cloud.offerings_with_stock(task.region, types, market))
         subnets = self.subnets.get_or_load((task.cloud, task.region, source.vpc_id),
                                            lambda: cloud.subnets(task.region, source.vpc_id))
         scores = prices = None

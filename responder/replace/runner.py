@@ -35,7 +35,7 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import deadline, race, steps
+from responder.replace import batching, deadline, race, steps
 from responder.replace.calls import CallOutcome
 from responder.replace.build_times import BuildTimes
 from responder.replace.caps import MoneyCaps
@@ -299,7 +299,7 @@ class TaskRunner:
                 task.finish(*decision.finish)
                 return None
             if decision.wait_until is not None:
-                task.next_at = decision.wait_until
+                task.next_at = batching.on_grid(decision.wait_until)  # a wave's polls fall due together
                 return None
             if decision.calls:
                 return decision.calls[0]

@@ -87,7 +87,8 @@ def fleet(pack: dict, n: int, seed: int, spread: float) -> tuple[dict, list[tupl
     shapes, rng, clones, ahead_ids = region["instances"], random.Random(seed), [], []
     for k in range(n):
         inst = copy.deepcopy(shapes[k % len(shapes)])
-        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun" else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
+        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun"
+                      else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
         inst["notice_at"] = round(rng.uniform(0, spread), 1)
         ahead = int((k + 1) * share) > int(k * share)
         if ahead:

@@ -16,6 +16,7 @@ fresh image.
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Callable, Optional
 
@@ -63,6 +64,30 @@ def _basis(belief) -> str:
     if belief.source == "observed":
         return f"p{belief.quantile * 100:.0f} of {belief.samples} observed"
     return f"prior, {belief.samples} observed"
+
+
+NOTICE_SKEW = 5.0  # an event time this far after receipt is the sender's clock, not a later notice
+NOTICE_OLDEST = 3600.0  # an event time older than this is a replay or a broken clock: counted from receipt
+
+
+def notice_at(event_time: str, received: float) -> Optional[float]:
+    """The notice's own time (CloudMonitor `eventTime`, EventBridge `time`) as epoch seconds, when
+    it is believable: a delivery that arrives late shortens the race rather than fooling the plan.
+    None when absent, unreadable, ahead of receipt by more than NOTICE_SKEW, or older than
+    NOTICE_OLDEST (the expected release is then counted from receipt)."""
+    text = (event_time or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # the clouds send UTC
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    at = moment.timestamp()
+    if at > received + NOTICE_SKEW or received - at > NOTICE_OLDEST:
+        return None
+    return min(at, received)
 
 
 def ours_to_give_back(disk: KeptDisk) -> bool:

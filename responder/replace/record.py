@@ -162,6 +162,14 @@ class RaceState:
     # swapped); "" until it runs.
     root_state: str = ""
     root_state_since: Optional[float] = None
+    # The swap (replace/swap.py): "" not begun, "working" (the cloud is at it), "done", "refused"
+    # (the cloud ruled it out: the replacement keeps the older root disk), "kept" (RESPONDER_STATE_SWAP=keep).
+    swap: str = ""
+    swap_step: str = ""  # the cloud's last step: stopping, replacing, starting, in-progress ...
+    swap_next_at: float = 0.0
+    swap_refused: str = ""
+    launch_image_checked: bool = False  # the older image was read (DescribeImages) before the launch
+    gone_images: list[str] = field(default_factory=list)  # older images found deleted / retired: not launched from
     # At the end: the fresh image Available and, for a replacement launched from another image,
     # every data disk on it. Root state is apart: a launch image's root is not the original's.
     data_kept: Optional[bool] = None

@@ -35,7 +35,7 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import deadline, steps
+from responder.replace import batching, deadline, race, steps
 from responder.replace.calls import CallOutcome
 from responder.replace.build_times import BuildTimes
 from responder.replace.caps import MoneyCaps
@@ -94,10 +94,12 @@ class TaskRunner:
         without waiting. Duplicates return the existing task at once: its owner works it."""
         if event.cloud.value not in self.clouds:
             raise CloudError("CloudNotConfigured", f"no {event.cloud.value} cloud is configured for {event.key}")
+        received = self.clock()
         record = TaskRecord(event=EventFacts(account=event.account, event_id=event.event_id,
                                              event_time=event.event_time, shape=event.shape,
-                                             detail=dict(event.detail)),
-                            timings={"received": self.clock()})
+                                             detail=dict(event.detail),
+                                             notice_at=race.notice_at(event.event_time, received)),
+                            timings={"received": received})
         claim = self.store.claim(event.key, event.cloud.value, event.region, event.instance_id, event.kind.value,
                                  data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
@@ -297,7 +299,7 @@ class TaskRunner:
                 task.finish(*decision.finish)
                 return None
             if decision.wait_until is not None:
-                task.next_at = decision.wait_until
+                task.next_at = batching.on_grid(decision.wait_until)  # a wave's polls fall due together
                 return None
             if decision.calls:
                 return decision.calls[0]

@@ -20,7 +20,7 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import build_times, planner, race_data, race_steps
+from responder.replace import build_times, planner, race_data, race_steps, swap
 from responder.replace.build_times import BuildTimes
 from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
@@ -128,7 +128,7 @@ def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Ca
 
 def _decide_launching(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record, launch = task.record, task.record.launch
-    if task.cloud == Cloud.AWS.value and settings.aws_action == "reserve":
+    if capacity_action(task.cloud, settings) == "reserve":
         if not record.reservation.attempted:
             return Decision([Call("reserve")])
         return Decision(finish=reserve_outcome(task))
@@ -147,7 +147,7 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
     if source and source.elastic_ip_allocation and not launch.elastic_ip_moved:
         return Decision([Call("associate_address", {"allocation_id": source.elastic_ip_allocation,
                                                     "instance_id": launch.replacement_ids[0]})])
-    if task.cloud == Cloud.AWS.value and settings.aws_action == "both" and not record.reservation.attempted:
+    if capacity_action(task.cloud, settings) == "both" and not record.reservation.attempted:
         return Decision([Call("reserve")])
     if _retires_original(task, settings) and not launch.retired:
         if launch.retire_at is None:
@@ -168,6 +168,20 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
                                     + (f"; {raced}" if raced else "")))
 
 
+def capacity_action(cloud: str, settings: Settings) -> str:
+    """What an interruption buys on this cloud: `launch` a replacement, `reserve` capacity instead
+    (an ODCR on AWS, a capacity reservation — private pool — on Aliyun), or `both`. One engine and
+    one set of money caps for both clouds; OCI has no reservation to buy and always launches."""
+    if cloud == Cloud.AWS.value:
+        return settings.aws_action
+    if cloud == Cloud.ALIYUN.value:
+        return "launch" if settings.aliyun_action == "replace" else settings.aliyun_action
+    return "launch"
+
+
+ACTION_SETTING = {Cloud.AWS.value: "RESPONDER_AWS_ACTION", Cloud.ALIYUN.value: "RESPONDER_ALIYUN_ACTION"}
+
+
 def acts_as_rebalance(task: Task) -> bool:
     """A rebalance task, until the real interruption of the same instance arrives."""
     return task.kind == EventKind.REBALANCE.value and task.record.interrupted_at is None
@@ -184,7 +198,7 @@ def reserve_outcome(task: Task) -> tuple[str, str]:
     if reserved is None:
         return "failed", "no capacity to reserve for any candidate: " + "; ".join(task.record.launch.refusals)
     return "done", (f"reserved {reserved.reservation_id} ({reserved.instance_type} in {reserved.zone}); "
-                    f"no replacement launched (RESPONDER_AWS_ACTION=reserve)")
+                    f"no replacement launched ({ACTION_SETTING.get(task.cloud, 'RESPONDER_AWS_ACTION')}=reserve)")
 
 
 DECIDERS: dict[str, Callable[[Task, Settings, float, Capabilities], Decision]] = {
@@ -343,6 +357,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     # The race's observers need no call arguments: the record says what they asked.
     **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
     **race_data.OBSERVERS,  # these read the disk a call named
+    **swap.OBSERVERS,
 }
 
 

@@ -37,6 +37,7 @@ from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
+from responder.sandbox.aliyun_ecs_swap import SWAP_ACTIONS
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aliyun import authorize
@@ -45,7 +46,7 @@ from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.scenario import Scenario, load_scenario
 
 API_VERSION, VPC_VERSION = "2014-05-26", "2016-04-28"
-ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS}
+ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS, **SWAP_ACTIONS}
 VPC_ACTIONS = {a: ECS_ACTIONS[a] for a in ("DescribeVSwitches", "AssociateEipAddress", "DescribeEipAddresses")}
 PRODUCTS = {API_VERSION: ECS_ACTIONS, VPC_VERSION: VPC_ACTIONS, KMS_VERSION: KMS_ACTIONS}
 # Never echoed into the call log: they are credentials or change on every call.

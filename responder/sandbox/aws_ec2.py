@@ -13,7 +13,8 @@ aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocat
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
 snapshot tags of CreateImage and creation times in scenario time in aws_retention; EBS volume rules
 (DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes; an address in
-use refused by AssignPrivateIpAddresses in aws_private_ip;
+use refused by AssignPrivateIpAddresses in aws_private_ip; root volume replacement and the content
+markers of root volumes in aws_swap;
 the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
 aws_seed before the server starts.
 
@@ -40,6 +41,7 @@ from responder.sandbox import (
     aws_retention,
     aws_scores,
     aws_seed,
+    aws_swap,
     aws_volumes,
 )
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
@@ -123,6 +125,7 @@ class AwsEc2Emulator(CallLog):
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
         self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds, self.race.image_seconds)
         self.volumes = aws_volumes.VolumeBook(self.clock)
+        self.swaps = aws_swap.RootSwaps(self.clock, self.scenario.raw, self.epoch)
         self.tokens = ClientTokens()
         self.endpoint_url = ""
         self._server: LoopbackServer | None = None
@@ -142,6 +145,7 @@ class AwsEc2Emulator(CallLog):
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
             **aws_volumes.VOLUME_HANDLERS,  # EBS rules moto leaves out; wraps CreateImage / DescribeImages
             **aws_private_ip.PRIVATE_IP_HANDLERS,  # an address in use is refused
+            **aws_swap.SWAP_HANDLERS,  # root volume replacement, content markers; wraps aws_volumes' CreateImage
         }
 
     @property
@@ -270,6 +274,7 @@ class AwsEc2Emulator(CallLog):
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
             if status < 400 and action in ("RunInstances", "CreateFleet"):
                 self.race.launched(data)
+                self.swaps.launched(self.backends[region], data)
             elif status < 400 and action == "DescribeInstances":
                 data = self.race.describe_instances(data)
         except Ec2Error as err:

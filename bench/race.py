@@ -64,6 +64,9 @@ POLICIES = {
     "source-image": dict(launch_from="source-image"),
     "latest-image": dict(launch_from="latest-image"),
     "auto": dict(launch_from="auto"),
+    # auto without the state swap (RESPONDER_STATE_SWAP=keep): what a replacement from an older
+    # image runs when nobody puts the fresh root onto it.
+    "auto-keep": dict(launch_from="auto", state_swap="keep"),
 }
 SPREAD_S = 600.0
 HORIZON_S = 6 * 3600.0  # after the last notice: a 500 GiB first snapshot at the slow end takes hours

@@ -100,7 +100,8 @@ def test_a_real_flow_records_what_it_believed_and_what_happened(race):
     assert state.policy == "source-image" and "prior, 0 observed" in state.why
     # Happened: the image and the launch, measured from the flow, in the record and in the table.
     assert state.observed_image_s and state.observed_image_s < state.image_belief.estimate_s
-    assert state.observed_boot_s == pytest.approx(task.record.timings["running"] - task.record.launch.launched_at, abs=0.1)
+    launched_at = task.record.launch.launched_at
+    assert state.observed_boot_s == pytest.approx(task.record.timings["running"] - launched_at, abs=0.1)
     kinds = {row[0]: row for row in _rows(r)}
     assert kinds["image"][1:4] == ("cloud_essd", 64, False)
     assert kinds["image"][4] == pytest.approx(state.observed_image_s, abs=0.1)

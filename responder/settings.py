@@ -95,6 +95,7 @@ class Settings:
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
     oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    stats_file: str = ""  # when set: the targets' hunt statistics written here on every tick (the OCI tool's stats.json)
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
@@ -286,7 +287,8 @@ class Settings:
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
             oci_relaunch_preempted=as_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
                                          get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
-            log_dir=get("RESPONDER_LOG_DIR"),
+            log_dir=_log_dir(get("RESPONDER_LOG_DIR"), bool(get(OLD_OCI_ENV_MARK))),
+            stats_file=get("RESPONDER_STATS_FILE"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
@@ -324,3 +326,14 @@ def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     return Settings.clouds + (("oci",) if oci_env else ())
 
 
+# A variable only the OCI A1 provisioner's .env has: where it is read, that tool's logs/ is the default.
+OLD_OCI_ENV_MARK = "A1_DISPLAY_NAME"
+
+
+def _log_dir(value: str, old_oci_env: bool) -> str:
+    """RESPONDER_LOG_DIR; unset where the OCI A1 provisioner's .env is read (its A1_DISPLAY_NAME: the
+    directory its targets were imported from, where the import tells cron to run), `logs` as that
+    tool wrote (`logs/YYYY-MM-DD.log`); `off` for none."""
+    if value.strip().lower() == "off":
+        return ""
+    return value or ("logs" if old_oci_env else "")

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from responder.replace.capped import IMAGED_ONLY, NOT_IMAGED
 from responder.notify.messages import task_notices
+from responder.replace.capped import IMAGED_ONLY, NOT_IMAGED
 from tests.test_multiprocess import interruption, many_doomed_scenario
 
 DOOMED = [f"i-bp1capped{n:010d}" for n in range(12)]

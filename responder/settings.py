@@ -50,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
     max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
+    # Data first: a task whose launch the cap will refuse still takes its image (ends "capped: imaged
+    # only, no launch"). False: the launch's cap unit is taken before the image, and a refused task makes none.
+    image_when_capped: bool = True
     max_transient_retries: int = 12  # consecutive server faults before a task that holds nothing fails
     # A task that holds nothing yet (no image, no replacement) is retried at most this long after
     # receipt; one that holds something follows its own release time and disk sizes (replace/deadline.py).
@@ -244,6 +247,7 @@ class Settings:
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            image_when_capped=as_bool("RESPONDER_IMAGE_WHEN_CAPPED", get("RESPONDER_IMAGE_WHEN_CAPPED", "yes")),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
             api_budget=as_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),

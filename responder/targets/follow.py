@@ -2,7 +2,7 @@
 table stays the control surface. Operators INSERT / UPDATE / DELETE its rows as before (the
 AWS-ODCR solution's way of working); every tick re-reads it and applies the differences to targets.
 
-Parts: follows (the responder_target_follows table; revision 0004_target_follows), Follow (one
+Parts: follows (the responder_target_follows table; revision 0005_target_follows), Follow (one
 followed table), FollowReport (what one read did), FollowStore (add, list, get, remove, save),
 sync_follow (one read applied row by row), sync_all (every followed table; what the tick calls).
 

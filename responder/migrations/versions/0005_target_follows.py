@@ -1,7 +1,7 @@
 """Followed tables: an old tool's capacity table that every tick re-reads (`targets import --follow`).
 
-Revision ID: 0004_target_follows
-Revises: 0003_outbox
+Revision ID: 0005_target_follows
+Revises: 0004_build_times
 Create Date: 2026-12-07
 
 One row per followed table: where it is (the URL may carry the old database's password: it is
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0004_target_follows"
-down_revision: Union[str, Sequence[str], None] = "0003_outbox"
+revision: str = "0005_target_follows"
+down_revision: Union[str, Sequence[str], None] = "0004_build_times"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

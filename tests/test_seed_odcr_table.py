@@ -23,7 +23,7 @@ SEED_DDL = """CREATE Table IF NOT EXISTS <database>.odcr_capacity
 (InstanceType varchar(255),  
 AvailabilityZone varchar(255),PRIMARY KEY (InstanceType,AvailabilityZone),  
 Target_Capacity int NOT NULL,  
-Current_Capacity int DEFAULT 0)"""  # noqa: W291 (the seed's trailing spaces, kept)
+Current_Capacity int DEFAULT 0)"""  # the seed's trailing spaces, kept
 SEED_INSERT = "INSERT INTO <database>.odcr_capacity VALUES ('r5b.2xlarge','ap-northeast-1c',15,0)"
 SEED_UPDATE = ("update <database>.odcr_capacity set Current_Capacity=5 where InstanceType='r5b.2xlarge' and "
                "AvailabilityZone='ap-northeast-1a'")
@@ -53,6 +53,16 @@ def old_table(request, tmp_path):
         execute(SEED_INSERT)
         yield url, execute
         engine.dispose()
+
+
+def sqlite_seed_table(tmp_path) -> tuple[str, sa.Engine]:
+    """The seed's table on a SQLite file of the test's own, after its DDL and INSERT."""
+    old = f"sqlite:///{tmp_path}/old.db"
+    engine = sa.create_engine(old)
+    with engine.begin() as conn:
+        conn.execute(sa.text(seed_sql(SEED_DDL, "sqlite", old)))
+        conn.execute(sa.text(seed_sql(SEED_INSERT, "sqlite", old)))
+    return old, engine
 
 
 def run(env, *args):
@@ -107,11 +117,7 @@ def test_a_row_that_turns_bad_keeps_its_target_and_an_unreadable_table_changes_n
     from responder.targets.follow import Follow, FollowStore, sync_follow
     from responder.targets.table import TargetStore
 
-    old = f"sqlite:///{tmp_path}/old.db"
-    engine = sa.create_engine(old)
-    with engine.begin() as conn:
-        conn.execute(sa.text(seed_sql(SEED_DDL, "sqlite", old)))
-        conn.execute(sa.text(seed_sql(SEED_INSERT, "sqlite", old)))
+    old, engine = sqlite_seed_table(tmp_path)
     store = Store(f"sqlite:///{tmp_path}/store.db", upgrade=True)
     tstore, fstore = TargetStore(store.engine), FollowStore(store.engine)
     follow = Follow("f", old, "odcr_capacity", "aws", "ap-northeast-1")
@@ -128,3 +134,25 @@ def test_a_row_that_turns_bad_keeps_its_target_and_an_unreadable_table_changes_n
     managed, report = sync_follow(Follow("f", old, "odcr_capacity", "aws", "ap-northeast-1", managed=tuple(managed)),
                                   tstore, 50)
     assert "no table odcr_capacity" in report.unreadable and managed == [NAME] and tstore.get(NAME) is not None
+
+
+def test_follows_lists_the_table_without_its_password_and_unfollow_stops_reading_it(tmp_path):
+    old, engine = sqlite_seed_table(tmp_path)
+    env = {"RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/store.db", "RESPONDER_MAX_TARGET_COUNT": "50"}
+    run(env, "targets", "import", "--from", old, "--region", "ap-northeast-1", "--follow")
+    (listed,) = json.loads(run(env, "targets", "follows", "--json"))
+    assert (listed["name"], listed["table"], listed["targets"]) == ("odcr_capacity", "odcr_capacity", [NAME])
+    assert listed["last_read"]["added"] == [NAME] and listed["last_read"]["errors"] == []
+    assert json.loads(run(env, "targets", "unfollow", "odcr_capacity")) == {"unfollowed": "odcr_capacity"}
+    assert json.loads(run(env, "targets", "follows", "--json")) == []
+    refused = CliRunner().invoke(cli, ["targets", "unfollow", "odcr_capacity"], env=env)
+    assert refused.exit_code == 2 and "no followed table" in refused.stderr
+    assert [t["name"] for t in json.loads(run(env, "targets", "list", "--json"))] == [NAME]  # its target stays
+
+
+def test_a_followed_url_shows_with_its_password_masked(tmp_path):
+    from responder.targets.follow import Follow
+
+    shown = Follow("f", "mysql+pymysql://odcr:S3cret-pw@db.example:3306/odcr_db", "odcr_capacity", "aws",
+                   "ap-northeast-1").shown()
+    assert "S3cret-pw" not in json.dumps(shown) and shown["source"].startswith("mysql+pymysql://odcr:")

@@ -1,7 +1,8 @@
-"""`responder targets add | set | list | show | remove | import`.
+"""`responder targets add | set | list | show | remove | import | follows | unfollow`.
 
 Parts: targets (the click group), TARGET_OPTIONS (shared by add and set), add, set_, list_, show,
-remove, import_ (responder.targets.importer), _open (store + clouds), _build (options → Target),
+remove, import_ (responder.targets.importer), import_follow / follows / unfollow (followed tables,
+responder.targets.follow), _open (store + clouds), _build (options → Target),
 _check_with_cloud (types the cloud does not know are refused before anything is stored).
 
 Exit codes: 0 done; 2 bad input (the message names the field; nothing was stored); 1 the store
@@ -20,6 +21,7 @@ import click
 
 from responder.cli_common import open_store, settings_or_usage_error
 from responder.clouds.factory import clouds_from_settings
+from responder.clouds.secret_url import with_secret_url
 from responder.errors import CloudError, Invalid, NotFound
 from responder.targets.checks import check_target
 from responder.targets.follow import Follow, FollowStore, sync_follow
@@ -27,7 +29,6 @@ from responder.targets.importer import DEFAULT_TABLE, ImportRefused, read_old_ta
 from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid
 from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
 from responder.targets.oci_resolve import check_oci_with_cloud
-from responder.clouds.secret_url import with_secret_url
 from responder.targets.table import TargetExists, TargetStore
 
 
@@ -99,7 +100,6 @@ def _fail(exc: TargetInvalid):
 
 
 def _open(database_url: str | None):
-
     settings = settings_or_usage_error()
     if database_url:
         settings = settings.with_(database_url=database_url)
@@ -301,7 +301,7 @@ def import_(source, oci_env, table, follow, cloud, region, prefix, dry_run, data
     if not region:
         _fail(TargetInvalid("region", "--region is required with --from"))
     if follow:
-        return _follow(source, table, cloud, region, prefix, database_url, as_json)
+        return import_follow(source, table, cloud, region, prefix, database_url, as_json)
     settings, _, tstore = _open(database_url)
     try:
         made = targets_from_rows(read_old_table(source, table), cloud, region, prefix)
@@ -321,7 +321,7 @@ def import_(source, oci_env, table, follow, cloud, region, prefix, dry_run, data
     click.echo(json.dumps(done, ensure_ascii=False) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
 
 
-def _follow(source, table, cloud, region, prefix, database_url, as_json):
+def import_follow(source, table, cloud, region, prefix, database_url, as_json):
     """Store the follow and apply the table once now; each tick applies it again."""
     settings, _, tstore = _open(database_url)
     follow = Follow(name=f"{prefix}{table}"[:64], source=source, table=table, cloud=cloud, region=region, prefix=prefix)
@@ -346,6 +346,36 @@ def _follow(source, table, cloud, region, prefix, database_url, as_json):
             click.echo(f"{key}: {name}")
     for e in report.errors:
         click.echo(f"row {e.row} refused: {e.message}")
+
+
+@targets.command("follows")
+@click.option("--database-url", default=None)
+@click.option("--json", "as_json", is_flag=True, default=False)
+def follows(database_url, as_json: bool):
+    """The followed tables: source (password masked), table, region, the targets each made, and
+    what the last tick's read found (rows refused, an unreadable table)."""
+    _, _, tstore = _open(database_url)
+    fstore = FollowStore(tstore.engine)
+    listed = [{**f.shown(), "last_read": fstore.last_report(f.name)} for f in fstore.list()]
+    if as_json:
+        click.echo(json.dumps(listed, ensure_ascii=False, sort_keys=True))
+        return
+    for f in listed:
+        errors = len(f["last_read"].get("errors", []))
+        unreadable = f["last_read"].get("unreadable")
+        click.echo(f"{f['name']}\t{f['source']} {f['table']}\t{f['cloud']}/{f['region']}\t{len(f['targets'])} targets"
+                   + (f"\tunreadable: {unreadable}" if unreadable else f"\t{errors} rows refused" if errors else ""))
+
+
+@targets.command()
+@click.argument("name")
+@click.option("--database-url", default=None)
+def unfollow(name: str, database_url):
+    """Stop reading a followed table (its targets stay: `targets remove` them if no longer wanted)."""
+    _, _, tstore = _open(database_url)
+    if not FollowStore(tstore.engine).remove(name):
+        _fail(TargetInvalid("name", f"no followed table named {name!r} (see `responder targets follows`)"))
+    click.echo(json.dumps({"unfollowed": name}))
 
 
 def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json):
@@ -378,3 +408,4 @@ def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json
                    f"{spec['name']!r}, {spec['image_os']} {spec['image_os_version']}, subnet {spec['subnet']!r})")
     for step in steps:
         click.echo(f"to do: {step}")
+

@@ -138,6 +138,7 @@ def test_a_row_that_turns_bad_keeps_its_target_and_an_unreadable_table_changes_n
 
 def test_follows_lists_the_table_without_its_password_and_unfollow_stops_reading_it(tmp_path):
     old, engine = sqlite_seed_table(tmp_path)
+    store_url = f"sqlite:///{tmp_path}/store.db"
     env = {"RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/store.db", "RESPONDER_MAX_TARGET_COUNT": "50"}
     run(env, "targets", "import", "--from", old, "--region", "ap-northeast-1", "--follow")
     (listed,) = json.loads(run(env, "targets", "follows", "--json"))
@@ -148,6 +149,12 @@ def test_follows_lists_the_table_without_its_password_and_unfollow_stops_reading
     refused = CliRunner().invoke(cli, ["targets", "unfollow", "odcr_capacity"], env=env)
     assert refused.exit_code == 2 and "no followed table" in refused.stderr
     assert [t["name"] for t in json.loads(run(env, "targets", "list", "--json"))] == [NAME]  # its target stays
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM odcr_capacity"))
+    from responder.targets.follow import sync_all
+
+    assert sync_all(sa.create_engine(store_url), 50) == []  # what a tick does: no table read, nothing removed
+    assert [t["name"] for t in json.loads(run(env, "targets", "list", "--json"))] == [NAME]
 
 
 def test_a_followed_url_shows_with_its_password_masked(tmp_path):

@@ -93,6 +93,7 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line
     max_target_count: int = 1000  # largest count a capacity target may ask for
     targets_interval_seconds: float = 300.0  # a target is reconciled at most this often
+    follow_interval_seconds: float = 15.0  # a followed table (targets import --follow) is read at most this often
     targets_tick_budget_seconds: float = 20.0  # time one tick may spend on targets
     target_gap_alert_seconds: float = 3600.0  # a gap this old is notified (once per gap)
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
@@ -285,6 +286,7 @@ class Settings:
             log_format=get("RESPONDER_LOG_FORMAT", cls.log_format).lower(),
             max_target_count=number("RESPONDER_MAX_TARGET_COUNT", cls.max_target_count, int),
             targets_interval_seconds=number("RESPONDER_TARGETS_INTERVAL_SECONDS", cls.targets_interval_seconds),
+            follow_interval_seconds=number("RESPONDER_FOLLOW_INTERVAL_SECONDS", cls.follow_interval_seconds),
             targets_tick_budget_seconds=number("RESPONDER_TARGETS_TICK_BUDGET_SECONDS",
                                                cls.targets_tick_budget_seconds),
             target_gap_alert_seconds=number("RESPONDER_TARGET_GAP_ALERT_SECONDS", cls.target_gap_alert_seconds),

@@ -83,8 +83,9 @@ def tick(env) -> dict:
 def test_the_seeds_table_is_followed_tick_by_tick_row_by_row(old_table, tmp_path, sandbox_factory):
     url, execute = old_table
     box = sandbox_factory(None, only=("aws",))
+    # Ticks here are seconds apart; a cron tick is a minute apart and reads at the default 15 s too.
     env = {"RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/store.db", "RESPONDER_MAX_TARGET_COUNT": "50",
-           "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}
+           "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url, "RESPONDER_FOLLOW_INTERVAL_SECONDS": "0"}
     execute("INSERT INTO <database>.odcr_capacity VALUES ('m5.large','us-west-2a',2,0)")  # another region
     imported = json.loads(run(env, "targets", "import", "--from", url, "--region", "ap-northeast-1", "--follow",
                               "--json"))
@@ -163,3 +164,20 @@ def test_a_followed_url_shows_with_its_password_masked(tmp_path):
     shown = Follow("f", "mysql+pymysql://odcr:S3cret-pw@db.example:3306/odcr_db", "odcr_capacity", "aws",
                    "ap-northeast-1").shown()
     assert "S3cret-pw" not in json.dumps(shown) and shown["source"].startswith("mysql+pymysql://odcr:")
+
+
+def test_a_followed_table_is_read_at_most_every_follow_interval(tmp_path):
+    from responder.store import Store
+    from responder.targets.follow import Follow, FollowStore, sync_all
+
+    old, engine = sqlite_seed_table(tmp_path)
+    store = Store(f"sqlite:///{tmp_path}/store.db", upgrade=True)
+    now = [1000.0]
+    FollowStore(store.engine).add(Follow("f", old, "odcr_capacity", "aws", "ap-northeast-1"))
+    assert sync_all(store.engine, 50, 15.0, clock=lambda: now[0])[0]["added"] == [NAME]  # never read: read
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE odcr_capacity SET Target_Capacity=20"))
+    now[0] += 14.0
+    assert sync_all(store.engine, 50, 15.0, clock=lambda: now[0]) == []  # a second-by-second ticker waits
+    now[0] += 1.0
+    assert sync_all(store.engine, 50, 15.0, clock=lambda: now[0])[0]["updated"] == [NAME]

@@ -62,6 +62,7 @@ class Follow:
     region: str
     prefix: str = ""
     managed: tuple[str, ...] = ()
+    last_read: float | None = None  # when a tick last read it (None: never)
 
     def shown(self) -> dict[str, Any]:
         """For answers and logs: the URL with its password masked."""
@@ -126,7 +127,7 @@ class FollowStore:
 
 def _follow(row) -> Follow:
     return Follow(row.name, row.source, row.table_name, row.cloud, row.region, row.prefix,
-                  tuple(json.loads(row.managed or "[]")))
+                  tuple(json.loads(row.managed or "[]")), row.last_read)
 
 
 def sync_follow(f: Follow, tstore: TargetStore, max_count: int) -> tuple[list[str], FollowReport]:
@@ -164,11 +165,18 @@ def sync_follow(f: Follow, tstore: TargetStore, max_count: int) -> tuple[list[st
     return sorted(managed), report
 
 
-def sync_all(engine: sa.Engine, max_count: int) -> list[dict[str, Any]]:
-    """Every followed table, each on its own: one that fails is logged (URL masked) and skipped."""
-    fstore, tstore = FollowStore(engine), TargetStore(engine)
+def sync_all(engine: sa.Engine, max_count: int, min_interval: float = 0.0,
+             clock: Callable[[], float] = time.time) -> list[dict[str, Any]]:
+    """Every followed table read at least `min_interval` ago (RESPONDER_FOLLOW_INTERVAL_SECONDS:
+    `serve` ticks every second, and the operators' database is not ours to poll that often; a cron
+    `responder tick` a minute apart reads it every time), each on its own: one that fails is logged
+    (URL masked) and skipped."""
+    fstore, tstore = FollowStore(engine, clock), TargetStore(engine)
     reports = []
+    now = clock()
     for f in fstore.list():
+        if f.last_read is not None and now - f.last_read < min_interval:
+            continue
         managed, report = sync_follow(f, tstore, max_count)
         fstore.save(f.name, managed, report)
         if report.unreadable or report.errors:

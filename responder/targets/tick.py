@@ -23,7 +23,7 @@ from responder.targets.stats_file import stats_document, write_stats_file
 from responder.targets.table import TargetStore
 
 log = logging.getLogger("responder.targets")
-_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -42,7 +42,8 @@ def reconciler_for(runner):
 def tick_targets(runner, budget: float | None = None) -> dict:
     """One pass over the due targets; a summary (or the error's class) for the tick's answer."""
     try:
-        followed = sync_all(runner.store.engine, runner.settings.max_target_count)
+        followed = sync_all(runner.store.engine, runner.settings.max_target_count,
+                            runner.settings.follow_interval_seconds)
         summary = reconciler_for(runner).tick(budget).to_json()
         _write_stats(runner)
         return {**summary, "followed": followed} if followed else summary

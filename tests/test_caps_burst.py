@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
+from sandbox_process import SandboxProcess, responder_env
 
 from bench.caps import burst
 from responder.store import Store
-from sandbox_process import SandboxProcess, responder_env
 from tests.databases import fresh_database
 from tests.test_multiprocess import Serve, interruption, many_doomed_scenario, wait_all_finished
 

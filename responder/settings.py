@@ -203,6 +203,11 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return env.get(name, default)
 
+        def either(name: str, alias: str) -> str:
+            """Our name, else the name an earlier FC responder's .env gives the same value
+            (aliyunRegionID, aliyunAccessKeyID, aliyunAccessKeySecret); ours wins when both are set."""
+            return env.get(name) or env.get(alias, "")
+
         def number(name: str, default, kind=float):
             raw = get(name)
             if raw == "":
@@ -225,7 +230,7 @@ class Settings:
             rebalance_policy=get("RESPONDER_REBALANCE_POLICY", cls.rebalance_policy),
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
             allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
-            allowed_regions=csv(get("RESPONDER_ALLOWED_REGIONS")),
+            allowed_regions=csv(either("RESPONDER_ALLOWED_REGIONS", "aliyunRegionID")),
             tag_selector=tuple(selector),
             dry_run=as_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
@@ -249,8 +254,8 @@ class Settings:
             notify_webhook_url=get("RESPONDER_NOTIFY_WEBHOOK_URL"),
             log_level=get("RESPONDER_LOG_LEVEL", cls.log_level).upper(),
             port=number("FC_SERVER_PORT", cls.port, int),
-            aliyun_access_key_id=get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            aliyun_access_key_secret=get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            aliyun_access_key_id=either("ALIBABA_CLOUD_ACCESS_KEY_ID", "aliyunAccessKeyID"),
+            aliyun_access_key_secret=either("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "aliyunAccessKeySecret"),
             aliyun_security_token=get("ALIBABA_CLOUD_SECURITY_TOKEN"),
             aliyun_endpoint=get("RESPONDER_ALIYUN_ENDPOINT"),
             aws_endpoint_url=get("RESPONDER_AWS_ENDPOINT_URL"),

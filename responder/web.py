@@ -104,6 +104,11 @@ class Ticker(threading.Thread):
 STORE_DOWN = {"error": "task store unavailable", "component": "store"}
 
 
+def _is_invoke(req) -> bool:
+    """/invoke, or `POST /` (the same invocation under FC's custom runtime)."""
+    return req.path == "/invoke" or (req.path == "/" and req.method == "POST")
+
+
 def _is_store_down(exc: Exception) -> bool:
     if isinstance(exc, Unavailable):  # intake's wrapper: look at what it wrapped
         exc = exc.__cause__ or exc
@@ -221,12 +226,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         if not settings.invoke_port:
             return None
         on_invoke_port = request.environ.get("SERVER_PORT") == str(settings.invoke_port)
-        if request.path == "/invoke" and not on_invoke_port:
+        if _is_invoke(request) and not on_invoke_port:
             return jsonify(error=INVOKE_ELSEWHERE % settings.invoke_port), 404
-        if on_invoke_port and request.path not in ("/invoke", "/healthz"):
+        if on_invoke_port and not (_is_invoke(request) or request.path == "/healthz"):
             return jsonify(error=ONLY_INVOKE_HERE % settings.invoke_port), 404
         return None
 
+    # FC's custom runtime hands every trigger's request to the server whatever its path: `POST /`
+    # (the path of a plain HTTP invocation, seed 004's `curl -X POST http://localhost:9000`) is an
+    # invocation like /invoke, while `GET /` stays the status page.
+    @app.post("/")
     @app.post("/invoke")
     def invoke():
         g.fc_request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex

@@ -94,6 +94,7 @@ class Settings:
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
+    notify_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding RESPONDER_NOTIFY_URLS' value
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
     # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
     clouds: tuple[str, ...] = ("aliyun", "aws")
@@ -282,6 +283,7 @@ class Settings:
             log_dir=get("RESPONDER_LOG_DIR"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
+            notify_secret=get("RESPONDER_NOTIFY_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),

@@ -132,10 +132,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     """`targets`: a callable returning [{"name", "desired", "held"}] for the status page, the
     metrics and the daily report (the targets flow provides it)."""
     settings = settings or Settings.from_env()
+    if runner is None and store is None:
+        settings = with_secret_url(settings)  # the store URL and the channels, from their secrets
+    elif settings.notify_secret:  # a store given: only the channels
+        settings = with_secret_url(settings.with_(database_secret=""))
     if runner is None:
         if store is None:
-
-            store = Store(with_secret_url(settings).database_url)
+            store = Store(settings.database_url)
         if clouds is None:
 
             clouds = clouds_from_settings(settings, unconfigured_clouds(settings))

@@ -6,11 +6,13 @@ the real SDK signing against the emulator, which refuses an unknown key; the sam
 interruption posted with only the headers → the instance replaced and the interruption and
 replaced notices at a local receiver before the answer; without the headers → the same event
 fails for the key; headers winning over the environment's STS token but not over a configured
-AccessKey; no credential in any log record.
+AccessKey; no credential in any log record; the channels read from a KMS secret that s.yaml and
+template.yaml name, never the URLs themselves.
 """
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,24 @@ def test_a_configured_accesskey_wins_over_the_headers(fc_app):
     answer = client.post("/invoke", data=event_bytes(EVENT), headers=wrong)
     task = client.get(f"/tasks/{answer.get_json()['task']['id']}").get_json()
     assert task["status"] == "done", task
+
+
+def test_the_channels_come_from_a_kms_secret_and_the_deploy_files_pass_only_its_name(
+        sandbox_factory, test_settings: Settings, receiver):  # noqa: F811
+    data = scenario(cloud="aliyun")
+    data["regions"][0]["secrets"] = {"responder-notify": json.dumps({"urls": f"{receiver.base}/from-secret"})}
+    box = sandbox_factory(data)
+    # At start, before any request: the role's STS token FC puts in the environment reads the secret.
+    settings = test_settings.with_(clouds=("aliyun",), aliyun_endpoint=box.emulators["aliyun"].endpoint,
+                                   aliyun_access_key_id=SANDBOX_KEY, aliyun_access_key_secret=SANDBOX_SECRET,
+                                   aliyun_security_token="env-token", notify_secret=f"aliyun:{data['regions'][0]['region']}:responder-notify")
+    client = create_app(settings).test_client()
+    answer = client.post("/invoke", data=event_bytes(EVENT), headers=FC_HEADERS)
+    assert answer.status_code == 202
+    assert "GetSecretValue" in box.calls("aliyun")
+    assert {got.path for got in receiver.requests} == {"/from-secret"} and "replaced" in _kinds(receiver)
+    for deploy_file, reference in (("s.yaml", "RESPONDER_NOTIFY_SECRET: ${env('RESPONDER_NOTIFY_SECRET'"),
+                                   ("template.yaml", "RESPONDER_NOTIFY_SECRET: !Ref NotifySecretArn")):
+        text = (Path(__file__).resolve().parents[1] / deploy_file).read_text()
+        assert reference in text
+        assert "RESPONDER_NOTIFY_URLS:" not in text and "RESPONDER_NOTIFY_WEBHOOK_URL:" not in text

@@ -50,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
     max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
+    # Data first: a task whose launch the cap will refuse still takes its image (ends "capped: imaged
+    # only, no launch"). False: the launch's cap unit is taken before the image, and a refused task makes none.
+    image_when_capped: bool = True
     max_transient_retries: int = 12  # consecutive server faults before a task that holds nothing fails
     # A task that holds nothing yet (no image, no replacement) is retried at most this long after
     # receipt; one that holds something follows its own release time and disk sizes (replace/deadline.py).
@@ -95,6 +98,7 @@ class Settings:
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
     oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    stats_file: str = ""  # when set: the targets' hunt statistics written here on every tick (the OCI tool's stats.json)
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
@@ -243,6 +247,7 @@ class Settings:
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            image_when_capped=as_bool("RESPONDER_IMAGE_WHEN_CAPPED", get("RESPONDER_IMAGE_WHEN_CAPPED", "yes")),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
             api_budget=as_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
@@ -286,7 +291,8 @@ class Settings:
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
             oci_relaunch_preempted=as_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
                                          get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
-            log_dir=get("RESPONDER_LOG_DIR"),
+            log_dir=_log_dir(get("RESPONDER_LOG_DIR"), bool(get(OLD_OCI_ENV_MARK))),
+            stats_file=get("RESPONDER_STATS_FILE"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
@@ -324,3 +330,14 @@ def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     return Settings.clouds + (("oci",) if oci_env else ())
 
 
+# A variable only the OCI A1 provisioner's .env has: where it is read, that tool's logs/ is the default.
+OLD_OCI_ENV_MARK = "A1_DISPLAY_NAME"
+
+
+def _log_dir(value: str, old_oci_env: bool) -> str:
+    """RESPONDER_LOG_DIR; unset where the OCI A1 provisioner's .env is read (its A1_DISPLAY_NAME: the
+    directory its targets were imported from, where the import tells cron to run), `logs` as that
+    tool wrote (`logs/YYYY-MM-DD.log`); `off` for none."""
+    if value.strip().lower() == "off":
+        return ""
+    return value or ("logs" if old_oci_env else "")

@@ -26,14 +26,14 @@ from responder.capacity.budget import Turns, asking
 from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
 from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
-from responder.replace import batching, planner
+from responder.replace import batching, capped, planner
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
 from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
-from responder.replace.steps import Call, CapReached, markets
+from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
 from responder.settings import Settings
 
 
@@ -140,8 +140,13 @@ class Executor:
         return getattr(self, "_" + call.verb)(task, self.clouds[task.cloud], call)
 
     # -- money -----------------------------------------------------------------------------
-    def _refuse_if_capped(self) -> None:
-        """A look before the image (nothing is taken): tasks beyond the hourly cap stop early."""
+    def _refuse_if_capped(self, task: Task) -> None:
+        """Before the image: RESPONDER_IMAGE_WHEN_CAPPED decides whether the cap is asked now (capped.py)."""
+        if self.settings.image_when_capped:
+            return  # data first: the image is taken whatever the cap; the launch asks it
+        if not acts_as_rebalance(task):  # the launch's own unit, taken now: exact in a burst
+            self.take_spend(task, *capped.spend_before_image(task, self.settings))
+            return
         used = self.caps.used_since(self.clock() - 3600)
         if used >= self.settings.max_launches_per_hour:
             raise CapReached(f"launch cap reached: {used} spends in the last hour "
@@ -166,7 +171,7 @@ class Executor:
         return cloud.describe_instance(task.region, task.instance_id)
 
     def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
-        self._refuse_if_capped()
+        self._refuse_if_capped(task)
         return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
                                   tags=tuple(tuple(t) for t in call.args["tags"]))
 

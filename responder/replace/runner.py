@@ -35,7 +35,7 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import batching, deadline, race, steps
+from responder.replace import batching, capped, deadline, race, steps
 from responder.replace.calls import CallOutcome
 from responder.replace.build_times import BuildTimes
 from responder.replace.caps import MoneyCaps
@@ -314,7 +314,7 @@ class TaskRunner:
                 # `both`: the replacement runs; the reservation beside it is what the cap refused.
                 task.record.reservation.attempted, task.record.reservation.refused = True, str(exc)
                 return True
-            self._fail(task, str(exc))
+            self._fail(task, capped.capped_reason(task, str(exc)))
             return False
         if isinstance(exc, Transient):
             return self._retry_later(task, call, exc)

@@ -97,14 +97,16 @@ def _delete_disk(world: World, disk: dict[str, Any]) -> None:
 
 def snapshot_instance(world: World, inst: dict[str, Any], image_id: str, tags: dict[str, str]) -> list[str]:
     speed = float(world.scenario.raw.get("snapshot_speed", 1.0))
+    spread = race_model.SnapshotTime.parse(world.scenario.raw.get("snapshot_time"), world.scenario.seed)
     ids = []
     for disk in disks_of(world, inst):
         incremental = disk["snapshots_made"] > 0
         snap_id = new_id("s", inst["region"])
+        nominal = race_model.snapshot_seconds(disk["category"], disk["size"], incremental, speed)
         world.snapshots[snap_id] = {
             "id": snap_id, "region": inst["region"], "disk": disk["id"], "disk_type": disk["type"],
             "category": disk["category"], "size": disk["size"], "started": world.clock(),
-            "duration": race_model.snapshot_seconds(disk["category"], disk["size"], incremental, speed),
+            "duration": nominal * spread.factor(disk["id"], disk["snapshots_made"]),
             "instant": race_model.instant_access_seconds(disk["category"]), "image": image_id,
             "deleted": False, "tags": dict(tags), "incremental": incremental, "device": disk["device"],
             "content": disk.get("content", ""),  # the notice-time state: what the disk held when it started

@@ -29,11 +29,12 @@ ISO_SECOND = "%Y-%m-%dT%H:%M:%SZ"
 class EcsError(Exception):
     """An ECS API error as the real service returns it: code, message and HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, throttled: str = ""):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.throttled = throttled  # the rate limit that refused the call, for the call log
 
 
 def not_found(kind: str, value: str) -> EcsError:

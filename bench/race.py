@@ -7,8 +7,7 @@ bench/packs/harsh-aliyun.yaml and harsh-aws.yaml are the harsher ones (their fig
 
 Each run clones the pack's fleet N times (notices spread over S seconds; the pack's
 `bench.protected_ahead` share of clones, default every other, has an image from `responder protect`
-an hour old, so its disks' next snapshot is incremental; `bench.deleted_images` are deleted /
-deregistered before the race), drives one TaskRunner and the emulators
+an hour old, so its disks' next snapshot is incremental), drives one TaskRunner and the emulators
 on one ManualClock (responder/sandbox/race_drive.py) and reads the outcome from the sandbox itself:
 when the original went, whether the interruption image became Available, what the responder left
 billing. The responder starts each run with an empty store: it learns build times as it goes.
@@ -41,7 +40,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +50,6 @@ from responder.protect.orphans import restored_disks  # noqa: E402
 from responder.replace import race  # noqa: E402
 from responder.replace.record import Task  # noqa: E402
 from responder.replace.runner import TaskRunner  # noqa: E402
-from responder.sandbox.authz import SANDBOX_ADMIN_KEY  # noqa: E402
 from responder.sandbox.race_drive import drive, sandbox_gone  # noqa: E402
 from responder.sandbox.runtime import start_sandbox  # noqa: E402
 from responder.sandbox.scenario import ManualClock  # noqa: E402
@@ -122,17 +119,6 @@ def _protect_ahead(box, cloud: str, region: str, instance_id: str) -> None:
                          [{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
 
 
-def _delete_images(box, cloud: str, region: str, image_ids: list[str]) -> None:
-    """Source images their owner deleted (Aliyun) or deregistered (AWS) since the originals launched."""
-    for image_id in image_ids:
-        if cloud == "aliyun":
-            box.emulators[cloud].world.images.pop(image_id, None)
-        else:
-            boto3.client("ec2", region_name=region, endpoint_url=box.emulators[cloud].endpoint_url,
-                         aws_access_key_id=SANDBOX_ADMIN_KEY, aws_secret_access_key="sandbox-secret",
-                         ).deregister_image(ImageId=image_id)
-
-
 def run_policy(pack: dict, policy: str, n: int, seed: int, spread: float) -> dict:
     scenario, clones = fleet(pack, n, seed, spread)
     region = scenario["regions"][0]
@@ -140,7 +126,6 @@ def run_policy(pack: dict, policy: str, n: int, seed: int, spread: float) -> dic
     clock = ManualClock()
     box = start_sandbox(scenario, only=(cloud,), clock=clock)
     try:
-        _delete_images(box, cloud, region["region"], list(pack["bench"].get("deleted_images") or []))
         for instance_id, _, ahead in clones:
             if ahead:
                 _protect_ahead(box, cloud, region["region"], instance_id)

@@ -34,6 +34,7 @@ from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, markets
+from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
 
 
@@ -68,6 +69,7 @@ class Executor:
         # seconds, and one probe answers them all; short, because stock moves (and a launch refused
         # for no stock probes again, see steps._launched).
         self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
+        self.wave = WaveReads(clock)  # image builds and instance states the wave watches, read together
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -111,7 +113,7 @@ class Executor:
 
         def job() -> list[CallOutcome]:
             try:
-                answers = spec.read(self.clouds[task.cloud], task.region, pairs)
+                answers = spec.read(self.clouds[task.cloud], task.region, pairs, self.wave)
             except CloudError as exc:  # the one call failed: every task of the group sees why
                 return [CallOutcome(error=exc) for _ in pairs]
             return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]

@@ -30,7 +30,8 @@ from responder.clouds.aliyun_batch import ANY_IMAGE_STATUS, IMAGE_STATES, Aliyun
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (OPEN_GATE, OWNED_TAG, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+from responder.clouds.aliyun_launch import owned_tags, run_instances_params
+from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet, through_gate)
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
@@ -234,24 +235,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
         if not vswitch:
             raise Invalid("MissingParameter.VSwitchId", f"no vswitch for zone {offering.zone}", "RunInstances")
         src = request.source
-        params: dict[str, Any] = {
-            "ImageId": request.image_id, "InstanceType": offering.instance_type, "ZoneId": offering.zone,
-            "VSwitchId": vswitch, "Amount": request.count, "ClientToken": request.client_token,
-            "InstanceChargeType": "PostPaid",
-            "SpotStrategy": "SpotAsPriceGo" if offering.market == Market.SPOT else "NoSpot",
-            "KeyPairName": src.key_pair, "InstanceName": src.name, "HostName": src.hostname,
-            "RamRoleName": src.role, "UserData": src.user_data,
-            "SystemDisk.Category": src.system_disk_category,
-            "SystemDisk.Size": src.system_disk_size or None,
-            # responder:managed: RAM lets the responder release (DeleteInstance) only instances so tagged.
-            **flatten_tags(tuple(t for t in src.tags if t[0] != OWNED_TAG[0]) + request.extra_tags + (OWNED_TAG,)),
-        }
-        if request.dry_run:
-            params["DryRun"] = "true"
-        if src.public_ip:  # a public address on the original: the clone gets one, same bandwidth
-            params["InternetMaxBandwidthOut"] = max(src.public_bandwidth_out, 1)
-        for n, group in enumerate(src.security_group_ids, start=1):
-            params[f"SecurityGroupIds.{n}"] = group
+        params = run_instances_params(request, offering, vswitch, flatten_tags(owned_tags(request)))
         doing = f"launching {request.count} x {offering} for {src.instance_id}"
         try:
             body = self._call(region, "RunInstances", doing, params)

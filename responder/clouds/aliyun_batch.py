@@ -20,6 +20,7 @@ import dataclasses
 import json
 from typing import Any
 
+from responder.clouds.aliyun_launch import clone_fields
 from responder.clouds.base import DiskInfo, ImageInfo, InstanceInfo
 from responder.clouds.one_by_one import chunks, clone_each, each
 
@@ -50,6 +51,7 @@ def instance_info(region: str, raw: dict[str, Any]) -> InstanceInfo:
         private_ip=((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or [""])[0],
         public_bandwidth_out=int(raw.get("InternetMaxBandwidthOut") or 0),
         image_id=raw.get("ImageId", ""),
+        **clone_fields(raw),
     )
 
 

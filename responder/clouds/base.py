@@ -58,6 +58,16 @@ class InstanceInfo:
     # OCI: a flex shape's exact OCPUs (cpu is whole), the key in the metadata's ssh_authorized_keys.
     ocpus: float = 0.0
     ssh_public_key: str = ""
+    # What the replacement copies so it is a clone, not a cousin (RunInstances / the launch template):
+    internet_charge_type: str = ""  # Aliyun: PayByTraffic / PayByBandwidth, with public_bandwidth_out
+    credit_mode: str = ""  # burstable types: Aliyun CreditSpecification Standard/Unlimited, AWS standard/unlimited
+    spot_price_limit: float = 0.0  # Aliyun SpotPriceLimit (SpotWithPriceLimit) / AWS spot MaxPrice; 0: market price
+    spot_duration: int = -1  # Aliyun SpotDuration (hours of protection); -1: not read
+    spot_interruption_behavior: str = ""  # Aliyun Terminate / Stop
+    placement_group: str = ""  # Aliyun DeploymentSetId / AWS placement group name
+    resource_group_id: str = ""  # Aliyun ResourceGroupId
+    hpc_cluster_id: str = ""  # Aliyun HpcClusterId
+    tenancy: str = ""  # AWS default / dedicated / host
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,14 @@ class ImageInfo:
     state: str  # "creating" | "available" | "failed"
     progress: str = ""
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class RootSwap:
+    """Where putting an image's root disk onto a running instance stands (CloudPort.swap_root)."""
+
+    state: str  # "working" (call again later) | "done"
+    step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
 
 
 @dataclass(frozen=True)
@@ -365,6 +383,14 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """One step of putting `image_id`'s root disk onto the instance, which keeps its id,
+        addresses and data disks (AWS CreateReplaceRootVolumeTask; Aliyun StopInstance KeepCharging,
+        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows: a repeat never
+        swaps twice, and `client_token` makes the replacing call itself idempotent. A refusal (the
+        cloud rules the swap out for this instance) raises its CloudError."""
         ...
 
     # -- protect ahead of time and retention (responder/protect/) ------------------------------

@@ -78,7 +78,7 @@ AWS: dict[str, tuple[str, ...]] = {
         "DescribeCapacityReservations", "DescribeVolumes", "DescribeSnapshots", "AssociateAddress",
         "TerminateInstances", "ModifyCapacityReservation", "CancelCapacityReservation", "ModifyInstanceAttribute",
         "AttachVolume", "DetachVolume", "DeleteVolume", "AssignPrivateIpAddresses", "DeregisterImage",
-        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances",
+        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances", "DescribeInstanceCreditSpecifications",
         "CreateImage", "CreateLaunchTemplate", "CreateCapacityReservation", "CreateVolume")},
     # An instant fleet launches through RunInstances under the caller's own policy.
     "CreateFleet": ("ec2:CreateFleet", "ec2:RunInstances"),

@@ -30,22 +30,22 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from responder.clouds.aws_batch import AwsBatchMixin
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
-from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity, region_refused
+from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, is_burstable, launch_template_data, template_name
-from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
+from responder.clouds.aws_protect import CLAIM_TAG, AwsProtectMixin
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet, through_gate)
 from responder.clouds.inventory import AwsInventoryMixin
-from responder.errors import Fatal, NoCapacity, NotFound
+from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
 
-RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
 
 
-class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin):
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin, AwsBatchMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin, protect
     and retention from AwsProtectMixin, EBS volumes from AwsDisksMixin."""
 
@@ -125,38 +125,11 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
 
     # -- instances -------------------------------------------------------------------------
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo:
-        doing = f"describing instance {instance_id}"
-        try:
-            reservations = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
-        except Fatal as exc:  # an event naming a region we do not use is about no instance of ours
-            if region_refused(exc, region):
-                raise NotFound(exc.code, f"{doing}: {region} is not a region this account uses", "DescribeInstances")
-            raise
-        if not reservations or not reservations[0].get("Instances"):
-            raise NotFound("InvalidInstanceID.NotFound", f"{doing}: no such instance", "DescribeInstances")
-        owner, raw = reservations[0].get("OwnerId", ""), reservations[0]["Instances"][0]
-        spot = raw.get("InstanceLifecycle") == "spot"
-        request_state, max_price = self._spot_request(region, raw) if spot else ("", 0.0)
-        placement = raw.get("Placement", {})
-        tags = tuple((t["Key"], t.get("Value", "")) for t in raw.get("Tags", []))
-        profile_arn = raw.get("IamInstanceProfile", {}).get("Arn", "")
-        return InstanceInfo(
-            instance_id=instance_id, region=region, zone=raw.get("Placement", {}).get("AvailabilityZone", ""),
-            instance_type=raw["InstanceType"], status=raw.get("State", {}).get("Name", ""), spot=spot,
-            reclaiming=request_state in RECLAIMING_CODES,
-            # vCPU and memory come from the type catalog the planner caches (no call here).
-            architecture=raw.get("Architecture", ""), account=owner,
-            vpc_id=raw.get("VpcId", ""), subnet_id=raw.get("SubnetId", ""),
-            security_group_ids=tuple(g["GroupId"] for g in raw.get("SecurityGroups", [])),
-            key_pair=raw.get("KeyName", ""), name=dict(tags).get("Name", ""), hostname=raw.get("PrivateDnsName", ""),
-            tags=tags, role=profile_arn.rsplit("/", 1)[-1] if profile_arn else "",
-            public_ip=raw.get("PublicIpAddress", ""), private_ip=raw.get("PrivateIpAddress", ""),
-            image_id=raw.get("ImageId", ""),
-            spot_request_state=request_state,
-            # what the clone copies: the spot request's MaxPrice, the placement group, the tenancy
-            spot_price_limit=max_price, placement_group=placement.get("GroupName", ""),
-            tenancy=placement.get("Tenancy", ""),
-        )
+        found = self.describe_instances(region, (instance_id,)).get(instance_id)
+        if found is None:
+            raise NotFound("InvalidInstanceID.NotFound", f"describing instance {instance_id}: no such instance",
+                           "DescribeInstances")
+        return found
 
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """User data and the Elastic IP (one call per part): read after CreateImage, while the image
@@ -183,22 +156,6 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         rows = self._call(region, "describe_instance_credit_specifications", f"reading the credit mode of "
                           f"{info.instance_id}", InstanceIds=[info.instance_id])["InstanceCreditSpecifications"]
         return rows[0].get("CpuCredits", "") if rows else ""
-
-    def _spot_request(self, region: str, raw: dict[str, Any]) -> tuple[str, float]:
-        """The spot request's status code (verification) and its SpotPrice, the maximum price the
-        original was bought under (DescribeSpotInstanceRequests), which its clone keeps."""
-        doing = f"reading the spot request of {raw['InstanceId']}"
-        if raw.get("SpotInstanceRequestId"):
-            kwargs: dict[str, Any] = {"SpotInstanceRequestIds": [raw["SpotInstanceRequestId"]]}
-        else:
-            kwargs = {"Filters": [{"Name": "instance-id", "Values": [raw["InstanceId"]]}]}
-        try:
-            requests = self._call(region, "describe_spot_instance_requests", doing, **kwargs)["SpotInstanceRequests"]
-        except NotFound:
-            return "", 0.0  # fleet-launched spot instances may have no request left to describe
-        if not requests:
-            return "", 0.0
-        return requests[0].get("Status", {}).get("Code", ""), float(requests[0].get("SpotPrice") or 0)
 
     def instance_states(self, region: str, instance_ids: list[str]) -> dict[str, str]:
         """State name per instance id; ids EC2 no longer knows are absent from the result."""
@@ -255,12 +212,10 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         return images[0]["ImageId"] if images else ""
 
     def describe_image(self, region: str, image_id: str) -> ImageInfo:
-        images = self._call(region, "describe_images", f"reading image {image_id}", ImageIds=[image_id])["Images"]
-        if not images:
+        found = self.describe_images(region, (image_id,)).get(image_id)
+        if found is None:
             raise NotFound("InvalidAMIID.NotFound", f"image {image_id} does not exist", "DescribeImages")
-        image = images[0]
-        return ImageInfo(image_id=image_id, state=IMAGE_STATES.get(image.get("State", ""), "creating"),
-                         reason=image.get("StateReason", {}).get("Message", ""))
+        return found
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available AMI the responder made of this instance (the state is read, not

@@ -79,6 +79,14 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class RootSwap:
+    """Where putting an image's root disk onto a running instance stands (CloudPort.swap_root)."""
+
+    state: str  # "working" (call again later) | "done"
+    step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
+
+
+@dataclass(frozen=True)
 class DiskInfo:
     """One disk / volume of an instance, as the race needs it: what to keep, how long a snapshot takes."""
 
@@ -261,6 +269,25 @@ class CloudPort(Protocol):
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
 
+    # -- reads of many at once (replace/batching.py): ids the cloud does not know are absent -----
+    def describe_instances(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, InstanceInfo]:
+        """describe_instance for up to 100 ids in as few calls as the API allows."""
+        ...
+
+    def describe_images(self, region: str, image_ids: tuple[str, ...]) -> dict[str, ImageInfo]: ...
+
+    def latest_images(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, str]:
+        """latest_image of each instance ("" when there is none)."""
+        ...
+
+    def disks_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, list[DiskInfo]]:
+        """describe_disks(instance_id=...) of each instance."""
+        ...
+
+    def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:
+        """clone_details of one part for each instance, in one call where the API takes many ids."""
+        ...
+
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """`info` completed with what the instance API leaves out (user data, role, disks, EIP):
         the given parts of capabilities.clone_parts, or all of them."""
@@ -356,6 +383,14 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """One step of putting `image_id`'s root disk onto the instance, which keeps its id,
+        addresses and data disks (AWS CreateReplaceRootVolumeTask; Aliyun StopInstance KeepCharging,
+        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows: a repeat never
+        swaps twice, and `client_token` makes the replacing call itself idempotent. A refusal (the
+        cloud rules the swap out for this instance) raises its CloudError."""
         ...
 
     # -- protect ahead of time and retention (responder/protect/) ------------------------------

@@ -25,6 +25,7 @@ from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities,
     InstanceSummary, LaunchRequest, LaunchResult, through_gate)
 from responder.clouds.oci_catalog import OciCatalogMixin, Unsupported
 from responder.clouds.oci_errors import classify, classify_transport
+from responder.clouds.one_by_one import OneByOne
 from responder.errors import Invalid, NotFound
 from responder.model import Market, Offering
 
@@ -39,7 +40,7 @@ SERVICES = {"compute": ("oci.core", "ComputeClient"), "network": ("oci.core", "V
 PAGE_LIMIT = 100
 
 
-class OciCloud(OciCatalogMixin, Unsupported):
+class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
     """CloudPort for OCI Compute: one instance per LaunchInstance, offerings are static ADs."""
 
     cloud = "oci"

@@ -35,8 +35,9 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import deadline, steps
+from responder.replace import batching, capped, deadline, race, steps
 from responder.replace.calls import CallOutcome
+from responder.replace.build_times import BuildTimes
 from responder.replace.caps import MoneyCaps
 from responder.replace.executor import Executor
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
@@ -73,7 +74,7 @@ class TaskRunner:
         self.on_finish = on_finish
         self.caps = caps or MoneyCaps(store, per_hour=settings.max_launches_per_hour,
                                       per_event=settings.max_spend_per_event, clock=clock)
-        self.facts = Facts()
+        self.facts = Facts(times=BuildTimes(store.engine, clock))
         self.sleep = sleep
         # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
         self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)
@@ -93,10 +94,12 @@ class TaskRunner:
         without waiting. Duplicates return the existing task at once: its owner works it."""
         if event.cloud.value not in self.clouds:
             raise CloudError("CloudNotConfigured", f"no {event.cloud.value} cloud is configured for {event.key}")
+        received = self.clock()
         record = TaskRecord(event=EventFacts(account=event.account, event_id=event.event_id,
                                              event_time=event.event_time, shape=event.shape,
-                                             detail=dict(event.detail)),
-                            timings={"received": self.clock()})
+                                             detail=dict(event.detail),
+                                             notice_at=race.notice_at(event.event_time, received)),
+                            timings={"received": received})
         claim = self.store.claim(event.key, event.cloud.value, event.region, event.instance_id, event.kind.value,
                                  data=record.to_json(), lease_seconds=self.settings.lease_seconds)
         if claim.duplicate:
@@ -296,7 +299,7 @@ class TaskRunner:
                 task.finish(*decision.finish)
                 return None
             if decision.wait_until is not None:
-                task.next_at = decision.wait_until
+                task.next_at = batching.on_grid(decision.wait_until)  # a wave's polls fall due together
                 return None
             if decision.calls:
                 return decision.calls[0]
@@ -311,7 +314,7 @@ class TaskRunner:
                 # `both`: the replacement runs; the reservation beside it is what the cap refused.
                 task.record.reservation.attempted, task.record.reservation.refused = True, str(exc)
                 return True
-            self._fail(task, str(exc))
+            self._fail(task, capped.capped_reason(task, str(exc)))
             return False
         if isinstance(exc, Transient):
             return self._retry_later(task, call, exc)

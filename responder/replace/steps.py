@@ -20,7 +20,8 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import planner, race_data, race_steps
+from responder.replace import build_times, planner, race_data, race_steps, swap
+from responder.replace.build_times import BuildTimes
 from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection, may_change_soon
@@ -33,9 +34,11 @@ WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate
 
 @dataclass
 class Facts:
-    """Learned across tasks by one runner: (cloud, region) → (seconds an image takes, exact?)."""
+    """Learned across tasks: (cloud, region) → (seconds an image takes, exact?), for polling, by
+    one runner; `times`, the store's table of observed build and boot times, by every runner."""
 
     build_estimates: dict = field(default_factory=dict)
+    times: Optional[BuildTimes] = None
 
 
 class CapReached(Exception):
@@ -272,6 +275,7 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
         return None
     record.image.available = True
     record.stamp("image_available", now)
+    build_times.observe_image(facts.times, task, now)
     learned = learned_build_time(facts, task, now - requested)
     if learned is not None:
         facts.build_estimates[(task.cloud, task.region)] = learned
@@ -306,6 +310,7 @@ def _saw_states(task: Task, call: Call, states: dict[str, str], settings: Settin
     launch = task.record.launch
     if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
         task.record.stamp("running", now)
+        build_times.observe_boot(facts.times, task, now)
         return None
     waited = now - (launch.launched_at if launch.launched_at is not None else now)  # 0.0 is a time
     if waited > RUNNING_TIMEOUT:
@@ -352,6 +357,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     # The race's observers need no call arguments: the record says what they asked.
     **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
     **race_data.OBSERVERS,  # these read the disk a call named
+    **swap.OBSERVERS,
 }
 
 
@@ -369,8 +375,8 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
     known = facts.build_estimates.get((task.cloud, task.region))
     own = task.record.race.image_estimate_s if task.record.race.disks else None
-    if own and elapsed < own * 0.9:  # this image's own estimate, from its disks: a guess, so look
-        return min(own * 0.9 - elapsed + 0.05, max(2.0, elapsed * 0.5))  # on the way too
+    if own and elapsed < own * 0.9:  # this image's own estimate, learned or a harsh prior: a guess, so
+        return min(own * 0.9 - elapsed + 0.05, max(2.0, min(15.0, elapsed * 0.5)))  # look on the way too
     if own:
         known = (own, False)
     if not known:

@@ -160,7 +160,7 @@ def run_instances(world: World, region: Region, params: dict[str, str]) -> dict[
             "public_ip": f"47.96.{(len(world.instances) // 250) % 250}.{len(world.instances) % 250 + 1}" if bandwidth else "",
             "bandwidth_out": bandwidth, "market": market, "from_pool": n < from_pools,
             "system_disk": {"category": params.get("SystemDisk.Category", "cloud_efficiency"),
-                            "size": int_param(params, "SystemDisk.Size", 40)},
+                            "size": int_param(params, "SystemDisk.Size", 40), "content": world.image_content(image_id)},
             "private_ip": world.next_private_ip(), **attributes,
         }
     answer = {"InstanceIdSets": {"InstanceIdSet": ids}, "TradePrice": 0.0}

@@ -29,11 +29,12 @@ ISO_SECOND = "%Y-%m-%dT%H:%M:%SZ"
 class EcsError(Exception):
     """An ECS API error as the real service returns it: code, message and HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, throttled: str = ""):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.throttled = throttled  # the rate limit that refused the call, for the call log
 
 
 def not_found(kind: str, value: str) -> EcsError:
@@ -232,7 +233,14 @@ class World:
     def instance_status(self, inst: dict[str, Any]) -> str:
         if inst.get("status") == "Pending" and self.clock() >= inst.get("boot_at", 0):
             inst["status"] = "Running"
+        if inst.get("settles_to") and self.clock() >= inst.get("settle_at", 0):  # Stopping / Starting (aliyun_ecs_swap)
+            inst["status"] = inst.pop("settles_to")
         return inst.get("status", "Running")
+
+    def image_content(self, image_id: str) -> str:
+        """The content marker a disk made from this image starts with (aliyun_ecs_swap)."""
+        image = self.images.get(image_id) or {}
+        return image.get("content") or f"image:{image_id}"
 
     def image_status(self, image: dict[str, Any]) -> tuple[str, str]:
         """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),

@@ -97,8 +97,30 @@ def _take(call, instance_type: str, zone: str, market: str, count: int) -> bool:
     return call.view.stock.take(instance_type, zone, market, count)
 
 
+def _refuse_gone_image(call, image_id: str) -> None:
+    """EC2 launches nothing from a deregistered AMI ("After you deregister an AMI, it can't be used
+    to launch new instances", DeregisterImage API reference); moto would launch from an id it no
+    longer knows, so the sandbox answers as EC2 does for an id it cannot find."""
+    if image_id and image_id in call.emulator.gone_images:
+        raise Ec2Error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist", 400)
+
+
+def deregister_image(call) -> tuple[int, bytes]:
+    status, body = call.forward()
+    if status < 400:
+        call.emulator.gone_images.add(call.params.get("ImageId", ""))
+    return status, body
+
+
 def run_instances(call) -> tuple[int, bytes]:
     p = call.params
+    image_id = p.get("ImageId", "")
+    if not image_id and isinstance(call.p.get("LaunchTemplate"), dict):
+        try:
+            image_id = call.backend._get_template_from_args(call.p["LaunchTemplate"]).data.get("ImageId", "")
+        except Exception:  # moto answers an unknown template itself, with the real error code
+            image_id = ""
+    _refuse_gone_image(call, image_id)
     instance_type = p.get("InstanceType", "m1.small")
     if p.get("SubnetId"):
         try:
@@ -124,6 +146,10 @@ def run_instances(call) -> tuple[int, bytes]:
 
 def create_fleet(call) -> tuple[int, bytes]:
     # A retried CreateFleet with the same ClientToken is answered by the middleware's token layer.
+    for config in as_list(call.p.get("LaunchTemplateConfigs")):
+        template = call.backend._get_template_from_args(config.get("LaunchTemplateSpecification", {})).data
+        for override in as_list(config.get("Overrides")) or [{}]:
+            _refuse_gone_image(call, override.get("ImageId") or template.get("ImageId", ""))
     return 200, ec2_response("CreateFleet", _fleet(call))
 
 

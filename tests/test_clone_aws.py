@@ -34,8 +34,8 @@ DIFFER_ON_PURPOSE = {"InstanceId", "ImageId", "LaunchTime", "PrivateIpAddress", 
                      "StateTransitionReason", "StateReason", "IamInstanceProfile"}
 
 
-def _scenario(instance=None, **top):
-    data = scenario(offers=[], cloud="aws", instances={DOOMED: dict(CLONED, **(instance or {}))}, **top)
+def _scenario(instance=None, offers=(), **top):
+    data = scenario(offers=list(offers), cloud="aws", instances={DOOMED: dict(CLONED, **(instance or {}))}, **top)
     data["regions"][0]["instance_types"].append(dict(BURSTABLE))
     return data
 
@@ -118,3 +118,18 @@ def test_a_spread_group_may_span_zones(sandbox_factory):
     assert len(launched.instance_ids) == 1
     placed = _describe(_ec2(box), launched.instance_ids[0])["Placement"]
     assert (placed["AvailabilityZone"], placed["GroupName"]) == ("us-east-2b", "pg-workers")
+
+
+def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_gone(responder_factory):
+    """Stock only outside the original's zone: while the original lives, EC2 refuses the group's
+    other zones (InvalidPlacementGroup.InUse) and the refused launch costs no spend; once the
+    original is released the group has no live member and the replacement joins it elsewhere."""
+    zone_a_gone = [{"type": t["type"], "zone": "us-east-2a", "market": m, "available": 0}
+                   for t in _scenario()["regions"][0]["instance_types"] for m in ("spot", "ondemand")]
+    client, runner, box = responder_factory(_scenario(offers=zone_a_gone))
+    task = run(client, runner)
+    assert task.status == "done", task.reason
+    ec2 = _ec2(box)
+    placed = _describe(ec2, task.record.launch.replacement_ids[0])["Placement"]
+    assert placed["GroupName"] == "pg-workers" and placed["AvailabilityZone"] != "us-east-2a"
+    assert _describe(ec2, DOOMED)["State"]["Name"] == "terminated"

@@ -38,7 +38,7 @@ class Action(str, Enum):
     IGNORE = "ignore"  # acknowledged, nothing to do
     TICK = "tick"  # advance whatever is due
     NOTE = "note"  # recorded on the instance's task, if it has one
-    REPLACE = "replace"  # verify, image, launch a replacement (and/or reserve, per RESPONDER_AWS_ACTION)
+    REPLACE = "replace"  # verify, image, launch a replacement (and/or reserve, per RESPONDER_AWS/ALIYUN_ACTION)
     IMAGE_ONLY = "image-only"  # verify, image, stop: a rebalance answered with a ready image
 
 

@@ -18,7 +18,7 @@ from tests.test_aws_flow import run
 
 DOOMED = "i-1234567890abcdef0"
 REGION = "us-east-2"
-SUBNET_A = "subnet-0a1b2c3d4e5f60001"
+SUBNETS = {"us-east-2a": "subnet-0a1b2c3d4e5f60001", "us-east-2b": "subnet-0a1b2c3d4e5f60002"}
 BURSTABLE = {"type": "t3.large", "family": "t3", "cpu": 2, "memory_gib": 8}
 # A burstable original in unlimited mode, bought under its own spot MaxPrice, in a placement group,
 # on dedicated tenancy.
@@ -34,8 +34,8 @@ DIFFER_ON_PURPOSE = {"InstanceId", "ImageId", "LaunchTime", "PrivateIpAddress", 
                      "StateTransitionReason", "StateReason", "IamInstanceProfile"}
 
 
-def _scenario(instance=None, **top):
-    data = scenario(offers=[], cloud="aws", instances={DOOMED: dict(CLONED, **(instance or {}))}, **top)
+def _scenario(instance=None, offers=(), **top):
+    data = scenario(offers=list(offers), cloud="aws", instances={DOOMED: dict(CLONED, **(instance or {}))}, **top)
     data["regions"][0]["instance_types"].append(dict(BURSTABLE))
     return data
 
@@ -86,23 +86,50 @@ def test_a_standard_mode_original_stays_standard(responder_factory):
     assert rows[0]["CpuCredits"] == "standard"
 
 
-def _request(box, **source_changes) -> LaunchRequest:
+def _request(box, zone: str = "us-east-2a", **source_changes) -> LaunchRequest:
     cloud = box.clouds["aws"]
     source = cloud.clone_details(REGION, cloud.describe_instance(REGION, DOOMED))
     source = dataclasses.replace(source, **source_changes)
-    return LaunchRequest(source=source, image_id=source.image_id, client_token="t-" + "-".join(source_changes),
-                         offerings=(Offering(source.instance_type, "us-east-2a", Market.ONDEMAND),),
-                         subnet_by_zone=(("us-east-2a", SUBNET_A),))
+    return LaunchRequest(source=source, image_id=source.image_id, client_token=f"t-{zone}-" + "-".join(source_changes),
+                         offerings=(Offering(source.instance_type, zone, Market.ONDEMAND),),
+                         subnet_by_zone=((zone, SUBNETS[zone]),))
 
 
-@pytest.mark.parametrize("changes, code", [
-    ({"key_pair": "no-such-key"}, "InvalidKeyPair.NotFound"),
-    ({"placement_group": "pg-nosuch"}, "InvalidPlacementGroup.Unknown"),
+@pytest.mark.parametrize("zone, changes, code", [
+    ("us-east-2a", {"key_pair": "no-such-key"}, "InvalidKeyPair.NotFound"),
+    ("us-east-2a", {"placement_group": "pg-nosuch"}, "InvalidPlacementGroup.Unknown"),
+    # the original's cluster group has a live member (the original) in us-east-2a
+    ("us-east-2b", {}, "InvalidPlacementGroup.InUse"),
 ])
-def test_a_launch_ec2_would_refuse_is_refused_and_launches_nothing(sandbox_factory, changes, code):
+def test_a_launch_ec2_would_refuse_is_refused_and_launches_nothing(sandbox_factory, zone, changes, code):
     box = sandbox_factory(_scenario())
     before = len(_ec2(box).describe_instances()["Reservations"])
     with pytest.raises(CloudError) as caught:
-        box.clouds["aws"].launch(REGION, _request(box, **changes))
+        box.clouds["aws"].launch(REGION, _request(box, zone, **changes))
     assert caught.value.code == code
     assert len(_ec2(box).describe_instances()["Reservations"]) == before
+
+
+def test_a_spread_group_may_span_zones(sandbox_factory):
+    data = _scenario()
+    data["regions"][0]["placement_groups"] = [{"name": "pg-workers", "strategy": "spread"}]
+    box = sandbox_factory(data)
+    launched = box.clouds["aws"].launch(REGION, _request(box, "us-east-2b"))
+    assert len(launched.instance_ids) == 1
+    placed = _describe(_ec2(box), launched.instance_ids[0])["Placement"]
+    assert (placed["AvailabilityZone"], placed["GroupName"]) == ("us-east-2b", "pg-workers")
+
+
+def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_gone(responder_factory):
+    """Stock only outside the original's zone: while the original lives, EC2 refuses the group's
+    other zones (InvalidPlacementGroup.InUse) and the refused launch costs no spend; once the
+    original is released the group has no live member and the replacement joins it elsewhere."""
+    zone_a_gone = [{"type": t["type"], "zone": "us-east-2a", "market": m, "available": 0}
+                   for t in _scenario()["regions"][0]["instance_types"] for m in ("spot", "ondemand")]
+    client, runner, box = responder_factory(_scenario(offers=zone_a_gone))
+    task = run(client, runner)
+    assert task.status == "done", task.reason
+    ec2 = _ec2(box)
+    placed = _describe(ec2, task.record.launch.replacement_ids[0])["Placement"]
+    assert placed["GroupName"] == "pg-workers" and placed["AvailabilityZone"] != "us-east-2a"
+    assert _describe(ec2, DOOMED)["State"]["Name"] == "terminated"

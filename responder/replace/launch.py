@@ -17,7 +17,7 @@ What makes a launch safe to repeat:
 - a reused-token refusal means the first call happened: the instance is looked up, never created
   with a new token;
 - a money cap is taken (atomically, in the store) before the call and given back when the cloud
-  refuses for capacity.
+  refuses it (for capacity, or a parameter it rejects), never after a transient error.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Callable, Optional
 from responder.capacity.engine import CapacityEngine, EngineConfig, Holding, LedgerEntry, Waits
 from responder.capacity.tokens import token_for
 from responder.clouds.base import TOKEN_TAG, CloudPort, LaunchRequest
-from responder.errors import Fatal, NoCapacity, TokenReused
+from responder.errors import Fatal, Invalid, NoCapacity, NotFound, TokenReused
 from responder.model import Market, Offering
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
@@ -106,7 +106,10 @@ class LaunchAcquirer:
         self.ctx.save(self.task)  # the exact request is on the row before it is sent
         try:
             result = self.ctx.cloud.launch(self.task.region, request)
-        except NoCapacity:
+        except (NoCapacity, Invalid, NotFound, Fatal):
+            # The cloud answered and refused (no stock, a parameter it rejects: a key pair, a cluster
+            # placement group's other zone...): nothing was bought, the spend is given back. A
+            # transient error may hide a launch that happened, so its spend stays taken.
             self.ctx.give_back(token)
             raise
         except TokenReused as exc:

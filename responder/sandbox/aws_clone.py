@@ -2,15 +2,18 @@
 T instance, its placement group and tenancy, the MaxPrice of a spot instance's request.
 
 Parts: seed_clone_attributes (the scenario instances' `credit`, `placement_group`, `tenancy`),
-launch_refusal (what EC2 refuses before launching any override: a key pair or a placement group
-that does not exist, a credit mode on a type that has none), apply_launch (the template's placement,
-tenancy and credit mode on launched instances; a spot request carrying the override's MaxPrice),
+launch_refusal (what EC2 refuses before launching an override: a key pair or a placement group
+that does not exist, a cluster group's other zone, a credit mode on a type that has none),
+apply_launch (the template's placement, tenancy and credit mode on launched instances; a spot
+request carrying the override's MaxPrice),
 describe_instance_credit_specifications (the recorded mode; moto answers "standard" for all).
 
 Error codes: EC2 API Reference, "Error codes for the Amazon EC2 API": InvalidKeyPair.NotFound
 ("The specified key pair name does not exist"), InvalidPlacementGroup.Unknown ("The specified
-placement group cannot be found"). A CreditSpecification on a type without credits: the harsher
-reading, refused (InvalidParameterCombination), so a launch that mixes kinds is caught here.
+placement group cannot be found"), InvalidPlacementGroup.InUse ("The placement group '…' is in use
+in another availability zone: …", as EC2 answers it). A CreditSpecification on a type without
+credits: the harsher reading, refused (InvalidParameterCombination), so a launch that mixes kinds
+is caught here.
 """
 
 from __future__ import annotations
@@ -30,9 +33,26 @@ def _default_credit(instance_type: str) -> str:
     return "standard" if instance_type.startswith("t2.") else "unlimited"
 
 
-def _groups(region) -> set[str]:
-    listed = {g["name"] if isinstance(g, dict) else str(g) for g in region.raw.get("placement_groups") or []}
-    return listed | {i["placement_group"] for i in region.instances if i.get("placement_group")}
+def _groups(region) -> dict[str, str]:
+    """Placement group name → strategy (cluster / spread / partition; a group only an instance
+    names is a cluster group, the kind that binds its members to one zone: the harsher reading)."""
+    found = {i["placement_group"]: "cluster" for i in region.instances if i.get("placement_group")}
+    for group in region.raw.get("placement_groups") or []:
+        if isinstance(group, dict):
+            found[group["name"]] = group.get("strategy", "cluster")
+        else:
+            found[str(group)] = "cluster"
+    return found
+
+
+def _cluster_zone(backend, group: str) -> str:
+    """The zone a cluster group's live members are in ("" when it has none)."""
+    for reservation in backend.all_reservations():
+        for instance in reservation.instances:
+            if instance.placement.group_name == group and instance.state in ("pending", "running", "stopping",
+                                                                              "stopped"):
+                return instance.placement.zone
+    return ""
 
 
 def seed_clone_attributes(backend, region) -> None:
@@ -45,13 +65,22 @@ def seed_clone_attributes(backend, region) -> None:
         instance.cpu_credits = inst.get("credit") or _default_credit(inst["type"])
 
 
-def launch_refusal(backend, region, template: dict[str, Any], instance_type: str) -> Ec2Error | None:
+def launch_refusal(backend, region, template: dict[str, Any], instance_type: str, zone: str) -> Ec2Error | None:
     key_name = template.get("KeyName")
     if key_name and key_name not in backend.key_pairs:
         return Ec2Error("InvalidKeyPair.NotFound", f"The key pair '{key_name}' does not exist")
     group = (template.get("Placement") or {}).get("GroupName")
-    if group and group not in _groups(region):
+    groups = _groups(region)
+    if group and group not in groups:
         return Ec2Error("InvalidPlacementGroup.Unknown", f"The Placement Group '{group}' is unknown.")
+    if group and groups[group] == "cluster":
+        # "A cluster placement group is a logical grouping of instances within a single
+        # Availability Zone" (EC2 User Guide, Placement strategies); EC2 answers a launch into
+        # another zone with InvalidPlacementGroup.InUse.
+        in_use = _cluster_zone(backend, group)
+        if in_use and in_use != zone:
+            return Ec2Error("InvalidPlacementGroup.InUse",
+                            f"The placement group '{group}' is in use in another availability zone: {in_use}")
     credit = (template.get("CreditSpecification") or {}).get("CpuCredits")
     if credit and (credit not in ("standard", "unlimited") or not instance_type.startswith(_BURSTABLE)):
         return Ec2Error("InvalidParameterCombination",

@@ -201,7 +201,7 @@ def _fleet(call) -> dict[str, Any]:
                                        if k in ("InstanceType", "SubnetId", "AvailabilityZone", "Priority")}}
             want = min(remaining, cap or remaining)
             count = min(want, max(call.view.stock.available(instance_type, zone, market), 0))
-            refusal = aws_clone.launch_refusal(backend, _scenario_region(call), template, instance_type)
+            refusal = aws_clone.launch_refusal(backend, _scenario_region(call), template, instance_type, zone)
             if refusal is not None:
                 err = refusal
             elif not offered:

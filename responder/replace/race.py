@@ -2,7 +2,9 @@
 and what to give back once the replacement runs.
 
 Parts: choose_policy (the launch policy for one task: `auto` weighs what the task believes its
-image and its launch will take, build_times.py, against the time left), ours_to_give_back,
+image and its launch will take, build_times.py, against the time left), notice_at (the notice's
+own time from the event, when believable), notice_seconds (notice to release: none for an EC2
+instance that hibernates), ours_to_give_back,
 follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
 private_ip_to_move, release_seen (the original counts as gone).
 

@@ -73,3 +73,18 @@ def test_a_prompt_delivery_counts_the_whole_notice(wall_runner):
     state = task.record.race
     assert state.release_expected_at >= task.record.timings["received"] + 298
     assert seconds_left(state.why) >= 290
+
+
+def test_an_ec2_instance_that_hibernates_has_no_two_minutes(tmp_path):
+    """EC2 gives a hibernating Spot Instance no two-minute warning: the release is the notice."""
+    scenario = shape("aws", "db")
+    scenario["regions"][0]["instances"][0]["spot_request_state"] = "marked-for-hibernation"
+    settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120)
+    r = Race(scenario, settings, tmp_path)
+    try:
+        (task,) = r.run(["i-0aaa00000000000a3"])
+        state = task.record.race
+        assert state.release_expected_at == task.record.timings["received"]
+        assert state.policy == "source-image" and seconds_left(state.why) <= 0
+    finally:
+        r.stop()

@@ -21,10 +21,10 @@ LAUNCHES = ("RunInstances", "CreateFleet", "CreateLaunchTemplate")
 def race(tmp_path):
     started = []
 
-    def start(*apps, faults=(), **settings_changes):
+    def start(*apps, faults=(), top=None, **settings_changes):
         settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
                             **settings_changes)
-        one = Race(shape("aws", *apps, faults=list(faults)), settings, tmp_path)
+        one = Race(shape("aws", *apps, faults=list(faults), **(top or {})), settings, tmp_path)
         started.append(one)
         one.emulator.swaps.write_root(API, WRITTEN)
         return one
@@ -100,3 +100,12 @@ def test_a_deregistered_source_ami_is_never_launched_from(race):
     assert task.record.race.gone_images == [gone] and task.record.race.policy == "fresh-image"
     assert task.record.race.root_state == "fresh"
     assert f"not launched from {gone}: gone" in task.reason
+
+
+def test_a_swap_that_never_finishes_is_given_up_and_the_task_still_ends(race):
+    r = race("api", launch_from="source-image", top={"root_swap_seconds": 100000})
+    (task,) = r.run([API], until=6000.0)
+    assert task.status == "done", task.reason
+    assert len(r.emulator.calls_of("CreateReplaceRootVolumeTask")) == 1
+    assert task.record.race.swap == "refused" and task.record.race.root_state == "stale"
+    assert any("state swap given up after 1800 s" in d for d in task.record.degraded)

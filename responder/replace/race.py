@@ -2,7 +2,9 @@
 and what to give back once the replacement runs.
 
 Parts: choose_policy (the launch policy for one task: `auto` weighs what the task believes its
-image and its launch will take, build_times.py, against the time left), ours_to_give_back,
+image and its launch will take, build_times.py, against the time left), notice_at (the notice's
+own time from the event, when believable), notice_seconds (notice to release: none for an EC2
+instance that hibernates), ours_to_give_back,
 follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
 private_ip_to_move, release_seen (the original counts as gone).
 
@@ -20,6 +22,7 @@ import datetime
 import math
 from typing import Callable, Optional
 
+from responder.model import NOTICE_SECONDS
 from responder.replace.record import KeptDisk, Task
 
 # Aliyun deletes a disk's unfinished snapshots with it: every disk is kept for the image. EC2
@@ -88,6 +91,17 @@ def notice_at(event_time: str, received: float) -> Optional[float]:
     if at > received + NOTICE_SKEW or received - at > NOTICE_OLDEST:
         return None
     return min(at, received)
+
+
+def notice_seconds(task: Task) -> float:
+    """From the notice to the release. EC2 gives no two-minute warning to an instance that
+    hibernates: "you do not receive a two-minute warning because the hibernation process begins
+    immediately" (Spot Instance interruption notices, EC2 user guide)."""
+    source, detail = task.record.source, task.record.event.detail
+    if task.cloud == "aws" and ((source is not None and source.spot_request_state == "marked-for-hibernation")
+                                or str(detail.get("instance-action", "")).lower() == "hibernate"):
+        return 0.0
+    return NOTICE_SECONDS.get(task.cloud, 120.0)
 
 
 def ours_to_give_back(disk: KeptDisk) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from responder.capacity.tokens import token_for
-from responder.model import NOTICE_SECONDS, Cloud
+from responder.model import Cloud
 from responder.replace import build_times, race, race_data, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.record import KeptDisk, Task
@@ -31,7 +31,7 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
     state = record.race
     if state.release_expected_at is None:  # from the notice's own time when the event gave one (race.notice_at)
         start = record.event.notice_at if record.event.notice_at is not None else record.timings.get("received", now)
-        state.release_expected_at = start + NOTICE_SECONDS.get(task.cloud, 120.0)
+        state.release_expected_at = start + race.notice_seconds(task)
     if (settings.protect_on_receipt or settings.launch_from == "auto") and not state.disks_read:
         return Decision([Call("describe_disks", {"instance_id": task.instance_id})])
     keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]

@@ -31,6 +31,10 @@ from responder.settings import Settings
 
 POLL = {"aws": 5.0, "aliyun": 2.0}  # a replace-root task takes tens of seconds; a stop or a start, seconds
 ENDED = ("done", "refused", "kept")
+# A swap still not done after this long (a replace-root task stuck in-progress, an instance that
+# never leaves Stopping) is given up as refused: the task must not poll it forever. No cloud
+# publishes a figure; a stop, a disk replacement and a start take seconds to a few minutes.
+GIVE_UP_SECONDS = 1800.0
 
 
 def next_step(task: Task, settings: Settings, now: float) -> Optional[Decision]:
@@ -52,8 +56,16 @@ def next_step(task: Task, settings: Settings, now: float) -> Optional[Decision]:
         return None
     if not record.image.available:
         return None
+    started = record.timings.get("swap_started")
+    if started is not None and now - started > GIVE_UP_SECONDS:
+        state.swap, state.swap_step = "refused", "restarting"
+        state.swap_refused = f"not done after {GIVE_UP_SECONDS:.0f} s"
+        record.degraded.append(f"state swap given up after {GIVE_UP_SECONDS:.0f} s: the replacement may still run "
+                               f"the root disk of {state.launch_image_id}")
+        return Decision()
     if now < state.swap_next_at:
         return Decision(wait_until=state.swap_next_at)
+    record.stamp("swap_started", now)
     return Decision([Call("swap_root", {"instance_id": record.launch.replacement_ids[0],
                                         "image_id": record.image.image_id},
                           token=token_for(task.key, "swap"))])

@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ALI, AWS = "cn-hangzhou", "us-east-2"
 ORIGINAL, HEALTHY, OURS = "i-bp1ecr7pz2yq4v5go2go", "i-bp1healthy0000000000", "i-bp1managed0000000000"
 SPOT, OTHER = "i-1234567890abcdef0", "i-0b662ef9931388ba0"
+# Stopped instances for the swap's steps: one whose system disk is still its own image (ReplaceSystemDisk
+# is next), one whose system disk already came from the image asked for (StartInstance is next).
+TO_REPLACE, TO_START, SWAP_IMAGE = "i-bp1swapreplace000000", "i-bp1swapstart0000000", "m-bp1swapimage00000000"
 SECRET = {"username": "u", "password": "p", "host": "db", "port": 3306, "dbname": "d"}
 
 
@@ -50,6 +53,10 @@ def _scenario():
     aliyun["instances"].append({"id": OURS, "type": "ecs.g7.large", "zone": "cn-hangzhou-i", "status": "Running",
                                 "subnet": "vsw-bp1xgvok3myac6ctry030", "spot_strategy": "NoSpot", "locks": [],
                                 "tags": {"responder:managed": "true"}})
+    for instance_id, image in ((TO_REPLACE, "m-bp1oldimage000000000"), (TO_START, SWAP_IMAGE)):
+        aliyun["instances"].append({"id": instance_id, "type": "ecs.g7.large", "zone": "cn-hangzhou-i",
+                                    "status": "Stopped", "subnet": "vsw-bp1xgvok3myac6ctry030",
+                                    "spot_strategy": "NoSpot", "locks": [], "image": image})
     aliyun["secrets"] = {"store": SECRET}
     data["image_timing"] = "disks"  # an image is made of its disks' snapshots: retention deletes them too
     return load_scenario(data)
@@ -149,6 +156,9 @@ FLOW_OF = {
         "ecs:ReleaseCapacityReservation": ("targets-release", AL(lambda a: a.cancel_reservation(ALI, "crp-x"))),
         "ecs:DeleteInstance": ("targets-release", AL(lambda a: a.terminate_instance(ALI, OURS))),
         "kms:GetSecretValue": ("store-secret", _secret("aliyun", ALI)),
+        "ecs:StopInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, HEALTHY, SWAP_IMAGE, "t-swap"))),
+        "ecs:ReplaceSystemDisk": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_REPLACE, SWAP_IMAGE, "t-swap"))),
+        "ecs:StartInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_START, SWAP_IMAGE, "t-swap"))),
     },
     "aws": {
         **{a: ("aws-replacement", _aws_replace) for a in (
@@ -196,6 +206,8 @@ FLOW_OF = {
         "ec2:DeleteSnapshot": ("retention", lambda c: c.aws.delete_snapshot(AWS, c.snapshot)),
         "ec2:DeleteLaunchTemplate": ("retention", lambda c: c.aws.delete_launch_template(AWS, c.template)),
         "secretsmanager:GetSecretValue": ("store-secret", _secret("aws", AWS)),
+        **{a: ("race-swap", lambda c: c.aws.swap_root(AWS, SPOT, c.ami, "t-swap"))
+           for a in ("ec2:CreateReplaceRootVolumeTask", "ec2:DescribeReplaceRootVolumeTasks")},
     },
 }
 DOCUMENTS = {"aliyun": ROOT / "deploy" / "aliyun-ram-policy.json", "aws": ROOT / "deploy" / "aws-iam-policy.json"}

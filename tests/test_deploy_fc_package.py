@@ -51,7 +51,7 @@ def _call(url: str, body: bytes | None = None, headers: dict | None = None, time
 def test_the_fc_package_started_as_fc_starts_it_replaces_with_only_the_header_credentials(
         sandbox_factory, receiver, tmp_path):  # noqa: F811
     package = tmp_path / "build"
-    built = subprocess.run([str(ROOT / "deploy" / "build-fc.sh"), str(package)], cwd=ROOT, capture_output=True,
+    built = subprocess.run([str(ROOT / "deploy" / "build-fc.sh"), str(package)], check=False, cwd=ROOT, capture_output=True,
                            text=True, timeout=1200, env={**os.environ, "PYTHON": sys.executable})
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     props = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]["responder"]["props"]

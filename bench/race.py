@@ -1,21 +1,31 @@
-"""The race benchmark: on the realistic scenario pack, N interruptions per cloud under every launch
-policy (and today's behaviour), through the real SDKs on the wire sandbox, in scenario time.
+"""The race benchmark: a scenario pack's fleet cloned to N interruptions per cloud under every
+launch policy (and today's behaviour), through the real SDKs on the wire sandbox, in scenario time.
 
-Run: python bench/race.py [--events 200] [--json]   (figures in BENCHMARKS.md, "The race")
+Run: python bench/race.py [--events 200] [--pack FILE ...] [--spread S] [--json]
+(figures in BENCHMARKS.md, "The race"). Without --pack: the realistic pack of each --clouds;
+bench/packs/harsh-aliyun.yaml and harsh-aws.yaml are the harsher ones (their figures documented there).
 
-Each run clones the pack's fleet N times (notices spread over ten minutes; every other clone has
-an image from `responder protect` an hour old, so its disks' next snapshot is incremental), drives
-one TaskRunner and the emulators on one ManualClock (responder/sandbox/race_drive.py) and reads the
-outcome from the sandbox itself: when the original went, whether the interruption image became
-Available, what the responder left billing.
+Each run clones the pack's fleet N times (notices spread over S seconds; the pack's
+`bench.protected_ahead` share of clones, default every other, has an image from `responder protect`
+an hour old, so its disks' next snapshot is incremental), drives one TaskRunner and the emulators
+on one ManualClock (responder/sandbox/race_drive.py) and reads the outcome from the sandbox itself:
+when the original went, whether the interruption image became Available, what the responder left
+billing. The responder starts each run with an empty store: it learns build times as it goes.
 
-Per policy: zero_gap_share (replacement Running no later than the original's release),
-median_gap_s / p90_gap_s (Running minus release, 0 when ahead; a task with no replacement counts
-as never: null when it decides the percentile), data_kept_share (the interruption image Available
-and, for a replacement launched from another image, every data disk on it: reattached or restored
-from the fresh snapshot), moved (data disks reattached / restored), orphans (what the responder
-made or kept that still bills after every task ended: kept disks / volumes left detached, restored
-disks attached to nothing, unbound EIPs, replacements beyond one per task).
+Per task (per_task): capacity gap (replacement Running minus the original's release, 0 when
+ahead), service gap (Running with every data disk attached, minus the release), root state (fresh:
+booted from the notice-time image; swapped: that image's root put onto it; stale: booted from an
+older image, never swapped), data kept (the fresh image Available and, for a replacement launched
+from another image, every data disk on it). A replacement booted from the launch image does not
+keep the root's data: its root state is stale.
+
+Per policy: capacity_zero_gap_share (= zero_gap_share), service_zero_gap_share,
+root_state_fresh_share (fresh or swapped, of all tasks), root_state_fresh_of_completed (of the
+tasks whose fresh image completed), median_gap_s / p90_gap_s (capacity; a task with no
+replacement counts as never: null when it decides the percentile), data_kept_share, moved (data
+disks reattached / restored), orphans (kept disks / volumes left detached, restored disks attached
+to nothing, unbound EIPs, replacements beyond one per task), failed, failed_with_replacement (a
+task that did not end `done` although its replacement was launched).
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from responder.model import Cloud, EventKind, Interruption  # noqa: E402
 from responder.protect.orphans import restored_disks  # noqa: E402
+from responder.replace import race  # noqa: E402
 from responder.replace.record import Task  # noqa: E402
 from responder.replace.runner import TaskRunner  # noqa: E402
 from responder.sandbox.race_drive import drive, sandbox_gone  # noqa: E402
@@ -53,29 +64,45 @@ POLICIES = {
     "source-image": dict(launch_from="source-image"),
     "latest-image": dict(launch_from="latest-image"),
     "auto": dict(launch_from="auto"),
+    # auto without the state swap (RESPONDER_STATE_SWAP=keep): what a replacement from an older
+    # image runs when nobody puts the fresh root onto it.
+    "auto-keep": dict(launch_from="auto", state_swap="keep"),
 }
 SPREAD_S = 600.0
+HORIZON_S = 6 * 3600.0  # after the last notice: a 500 GiB first snapshot at the slow end takes hours
 _HEX = "0123456789abcdef"
 
 
-def fleet(cloud: str, n: int, seed: int) -> tuple[dict, list[tuple[str, float, bool]]]:
-    """The pack's scenario with its fleet cloned n times: (id, notice time, protected ahead)."""
-    data = yaml.safe_load((PACK / f"realistic-{cloud}.yaml").read_text())
+def load_pack(path: Path) -> dict:
+    data = yaml.safe_load(Path(path).read_text())
+    data.setdefault("bench", {})
+    return data
+
+
+def fleet(pack: dict, n: int, seed: int, spread: float) -> tuple[dict, list[tuple[str, float, bool]]]:
+    """The pack's scenario with its fleet cloned n times: (id, notice time, protected ahead).
+    The pack's `bench.protected_ahead` share of clones (default every other) has an image from
+    `responder protect`, so its disks' next snapshot is incremental."""
+    data = copy.deepcopy(pack)
+    share = float(data.pop("bench", {}).get("protected_ahead", 0.5))
     region = data["regions"][0]
-    shapes, rng, clones = region["instances"], random.Random(seed), []
+    cloud = region["cloud"]
+    shapes, rng, clones, ahead_ids = region["instances"], random.Random(seed), [], []
     for k in range(n):
         inst = copy.deepcopy(shapes[k % len(shapes)])
-        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun" else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
-        inst["notice_at"] = round(rng.uniform(0, SPREAD_S), 1)
-        ahead = k % 2 == 1
+        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun"
+                      else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
+        inst["notice_at"] = round(rng.uniform(0, spread), 1)
+        ahead = int((k + 1) * share) > int(k * share)
         if ahead:
             for disk in [inst.get("system_disk") or {}] + list(inst.get("data_disks") or []):
                 disk["earlier_snapshots"] = 1
             inst.setdefault("system_disk", {}).setdefault("earlier_snapshots", 1)
         inst.pop("public_ip", None)
         clones.append(inst)
+        ahead_ids.append(ahead)
     region["instances"] = clones
-    return data, [(i["id"], i["notice_at"], k % 2 == 1) for k, i in enumerate(clones)]
+    return data, [(i["id"], i["notice_at"], a) for i, a in zip(clones, ahead_ids)]
 
 
 def _protect_ahead(box, cloud: str, region: str, instance_id: str) -> None:
@@ -92,9 +119,10 @@ def _protect_ahead(box, cloud: str, region: str, instance_id: str) -> None:
                          [{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
 
 
-def run_policy(cloud: str, policy: str, n: int, seed: int) -> dict:
-    scenario, clones = fleet(cloud, n, seed)
+def run_policy(pack: dict, policy: str, n: int, seed: int, spread: float) -> dict:
+    scenario, clones = fleet(pack, n, seed, spread)
     region = scenario["regions"][0]
+    cloud = region["cloud"]
     clock = ManualClock()
     box = start_sandbox(scenario, only=(cloud,), clock=clock)
     try:
@@ -110,7 +138,7 @@ def run_policy(cloud: str, policy: str, n: int, seed: int) -> dict:
                                           kind=EventKind.INTERRUPTION, account=str(region.get("account", ""))))
                         for i, at, _ in clones]
             started = time.monotonic()
-            results = drive(runner, clock, arrivals, until=SPREAD_S + 3600)
+            results = drive(runner, clock, arrivals, until=spread + HORIZON_S)
             tasks = [Task(store.get(r.task.id)) for r in results]
             wall = time.monotonic() - started
             return measure(box, cloud, tasks, wall)
@@ -118,24 +146,39 @@ def run_policy(cloud: str, policy: str, n: int, seed: int) -> dict:
         box.stop()
 
 
+def per_task(box, cloud: str, task: Task) -> dict:
+    """One task's honest figures: the release as the sandbox saw it, the rest from the record,
+    the fresh image checked against the sandbox."""
+    released = sandbox_gone(box, cloud, task.instance_id)
+    capacity, service = race.gaps(task, released)
+    image_done = _image_available(box, cloud, task)
+    return {"capacity_gap_s": capacity, "service_gap_s": service, "root_state": race.root_state(task),
+            "data_kept": image_done and race.data_kept(task), "image_completed": image_done,
+            "failed_with_replacement": task.status != "done" and bool(task.record.launch.replacement_ids)}
+
+
 def measure(box, cloud: str, tasks: list[Task], wall: float) -> dict:
-    gaps, zero, kept = [], 0, 0
+    rows = [per_task(box, cloud, t) for t in tasks]
     moved = {"reattached": 0, "restored": 0}
     for task in tasks:
         for disk in task.record.race.disks:
             if disk.moved in moved:
                 moved[disk.moved] += 1
-        released = sandbox_gone(box, cloud, task.instance_id)
-        running = task.record.timings.get("running")
-        gap = None if running is None or released is None else max(0.0, running - released)
-        gaps.append(gap)
-        zero += gap == 0.0
-        kept += _data_kept(box, cloud, task)
-    ordered = sorted(math.inf if g is None else g for g in gaps)
-    return {"interruptions": len(tasks), "zero_gap_share": round(zero / len(tasks), 3),
+    n = len(rows)
+    ordered = sorted(math.inf if r["capacity_gap_s"] is None else r["capacity_gap_s"] for r in rows)
+    fresh = [r["root_state"] in ("fresh", "swapped") for r in rows]
+    completed = [f for f, r in zip(fresh, rows) if r["image_completed"]]
+    zero = sum(r["capacity_gap_s"] == 0.0 for r in rows)
+    return {"interruptions": n, "zero_gap_share": round(zero / n, 3),
+            "capacity_zero_gap_share": round(zero / n, 3),
+            "service_zero_gap_share": round(sum(r["service_gap_s"] == 0.0 for r in rows) / n, 3),
+            "root_state_fresh_share": round(sum(fresh) / n, 3),
+            "root_state_fresh_of_completed": round(sum(completed) / len(completed), 3) if completed else None,
+            "root_states": {k: sum(r["root_state"] == k for r in rows) for k in ("fresh", "swapped", "stale", "")},
             "median_gap_s": _pct(ordered, 0.5), "p90_gap_s": _pct(ordered, 0.9),
-            "data_kept_share": round(kept / len(tasks), 3), "moved": moved, "orphans": orphans(box, cloud, tasks),
-            "failed": sum(t.status != "done" for t in tasks), "wall_s": round(wall, 1)}
+            "data_kept_share": round(sum(r["data_kept"] for r in rows) / n, 3), "moved": moved,
+            "orphans": orphans(box, cloud, tasks), "failed": sum(t.status != "done" for t in tasks),
+            "failed_with_replacement": sum(r["failed_with_replacement"] for r in rows), "wall_s": round(wall, 1)}
 
 
 def _pct(ordered: list[float], p: float):
@@ -143,17 +186,13 @@ def _pct(ordered: list[float], p: float):
     return None if math.isinf(value) else round(value, 1)
 
 
-def _data_kept(box, cloud: str, task: Task) -> bool:
-    image_id, available = task.record.image.image_id, False
+def _image_available(box, cloud: str, task: Task) -> bool:
+    """The interruption image Available, as the sandbox holds it (not as the record believes)."""
+    image_id = task.record.image.image_id
     if image_id and cloud == "aliyun":
         world = box.emulators[cloud].world
-        available = image_id in world.images and world.image_status(world.images[image_id])[0] == "Available"
-    elif image_id:
-        available = box.emulators[cloud].images.state(image_id) == "available"
-    if not task.record.race.launch_image_id:
-        return available  # launched from the fresh image: the data came with it
-    data = [d for d in task.record.race.disks if d.kind == "data"]
-    return available and all(d.moved in ("reattached", "restored") for d in data)
+        return image_id in world.images and world.image_status(world.images[image_id])[0] == "Available"
+    return bool(image_id) and box.emulators[cloud].images.state(image_id) == "available"
 
 
 def orphans(box, cloud: str, tasks: list[Task]) -> int:
@@ -174,24 +213,39 @@ def orphans(box, cloud: str, tasks: list[Task]) -> int:
     return len(detached) + max(0, len(ours) - replaced)
 
 
+def packs(args) -> list[tuple[str, dict]]:
+    """(name in the results, pack): the files given, else the realistic pack of each cloud."""
+    files = args.pack or [PACK / f"realistic-{c}.yaml" for c in args.clouds.split(",")]
+    loaded = [load_pack(f) for f in files]
+    clouds = [p["regions"][0]["cloud"] for p in loaded]
+    return [(c if clouds.count(c) == 1 else f"{c}:{Path(f).stem}", p) for c, f, p in zip(clouds, files, loaded)]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200, help="interruptions per cloud and policy")
-    parser.add_argument("--clouds", default="aliyun,aws")
+    parser.add_argument("--clouds", default="aliyun,aws", help="the realistic packs of these clouds (without --pack)")
+    parser.add_argument("--pack", action="append", type=Path,
+                        help="a scenario pack (repeatable); its cloud is its region's")
+    parser.add_argument("--spread", type=float, help=f"notices spread over S seconds (default: the pack's "
+                        f"bench.spread_s, else {SPREAD_S:.0f})")
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = parser.parse_args(argv)
     result: dict = {}
-    for cloud in args.clouds.split(","):
-        result[cloud] = {}
+    for name, pack in packs(args):
+        result[name] = {}
+        spread = args.spread if args.spread is not None else float(pack["bench"].get("spread_s", SPREAD_S))
         for policy in args.policies.split(","):
-            figures = run_policy(cloud, policy, args.events, args.seed)
-            result[cloud][policy] = figures
-            print(f"{cloud:6} {policy:12} zero-gap {figures['zero_gap_share']:.3f}  median gap "
+            figures = run_policy(pack, policy, args.events, args.seed, spread)
+            result[name][policy] = figures
+            print(f"{name:6} {policy:12} capacity zero-gap {figures['capacity_zero_gap_share']:.3f}  service "
+                  f"{figures['service_zero_gap_share']:.3f}  root fresh {figures['root_state_fresh_share']:.3f} "
+                  f"(of completed {figures['root_state_fresh_of_completed']})  median gap "
                   f"{figures['median_gap_s']} s  p90 {figures['p90_gap_s']} s  data kept "
                   f"{figures['data_kept_share']:.3f}  moved {figures['moved']}  orphans {figures['orphans']}  "
-                  f"failed {figures['failed']}  "
+                  f"failed {figures['failed']} (with replacement {figures['failed_with_replacement']})  "
                   f"({figures['wall_s']} s wall)", file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))

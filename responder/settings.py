@@ -3,7 +3,7 @@
 
 Parts: Settings (frozen, validated, secrets and the database password redacted in repr),
 SettingsError (from setting_values.py, where each value's form is parsed), MARKET_POLICIES,
-REBALANCE_POLICIES, AWS_ACTIONS. Misspelt RESPONDER_* names: setting_names.py.
+REBALANCE_POLICIES, AWS_ACTIONS, ALIYUN_ACTIONS. Misspelt RESPONDER_* names: setting_names.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from responder.store_url import url_problem
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
 AWS_ACTIONS = ("launch", "reserve", "both")
+ALIYUN_ACTIONS = ("replace", "reserve", "both")  # `replace` is AWS's `launch`
 LAUNCH_FROM = ("auto", "fresh-image", "source-image", "latest-image")
+STATE_SWAP = ("swap", "keep")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
@@ -40,6 +42,7 @@ class Settings:
     rebalance_retire: bool = True  # `replace`: terminate the original once the replacement runs
     rebalance_retire_delay_seconds: float = 60.0  # ...this long after it is Running (drain time)
     aws_action: str = "launch"  # launch a replacement, reserve capacity (ODCR), or both
+    aliyun_action: str = "replace"  # launch a replacement, reserve capacity (a private pool), or both
     allowed_accounts: tuple[str, ...] = ()
     allowed_regions: tuple[str, ...] = ()
     tag_selector: tuple[tuple[str, str], ...] = ()  # the instance must carry every key=value
@@ -47,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
     max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
+    # Data first: a task whose launch the cap will refuse still takes its image (ends "capped: imaged
+    # only, no launch"). False: the launch's cap unit is taken before the image, and a refused task makes none.
+    image_when_capped: bool = True
     max_transient_retries: int = 12  # consecutive server faults before a task that holds nothing fails
     # A task that holds nothing yet (no image, no replacement) is retried at most this long after
     # receipt; one that holds something follows its own release time and disk sizes (replace/deadline.py).
@@ -92,6 +98,7 @@ class Settings:
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
     oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    stats_file: str = ""  # when set: the targets' hunt statistics written here on every tick (the OCI tool's stats.json)
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
     notify_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding RESPONDER_NOTIFY_URLS' value
@@ -103,10 +110,13 @@ class Settings:
     # A second port for /invoke (the container: 9001, unpublished); 0 serves it on the main port (FC).
     invoke_port: int = 0
     launch_from: str = "auto"  # fresh-image | source-image | latest-image | auto (replace/race.py)
+    # swap: a replacement launched from an older image gets the fresh image's root disk once it is
+    # Available (replace/swap.py); keep: it keeps the older root disk, the fresh image is left to the owner
+    state_swap: str = "swap"
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
-    launch_running_seconds: float = 45.0  # `auto`: how long a launch takes to reach Running
+    launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
     protect_selectors: tuple[tuple[str, str, str, str], ...] = ()
@@ -135,12 +145,17 @@ class Settings:
                                 f"not {self.rebalance_policy!r}")
         if self.aws_action not in AWS_ACTIONS:
             raise SettingsError(f"RESPONDER_AWS_ACTION must be one of {', '.join(AWS_ACTIONS)}, not {self.aws_action!r}")
+        if self.aliyun_action not in ALIYUN_ACTIONS:
+            raise SettingsError(f"RESPONDER_ALIYUN_ACTION must be one of {', '.join(ALIYUN_ACTIONS)}, "
+                                f"not {self.aliyun_action!r}")
         if self.max_body_bytes <= 0:
             raise SettingsError("RESPONDER_MAX_BODY_BYTES must be positive")
         if self.max_spend_per_event < 0:
             raise SettingsError(f"RESPONDER_MAX_SPEND_PER_EVENT must be >= 0, not {self.max_spend_per_event}")
         if self.tick_workers < 1:
             raise SettingsError(f"RESPONDER_TICK_WORKERS must be >= 1, not {self.tick_workers}")
+        if self.state_swap not in STATE_SWAP:
+            raise SettingsError(f"RESPONDER_STATE_SWAP must be one of {', '.join(STATE_SWAP)}, not {self.state_swap!r}")
         if self.launch_from not in LAUNCH_FROM:
             raise SettingsError(f"RESPONDER_LAUNCH_FROM must be one of {', '.join(LAUNCH_FROM)}, not {self.launch_from!r}")
         if self.max_odcr_count < 1:
@@ -230,6 +245,7 @@ class Settings:
             market_policy=get("RESPONDER_MARKET_POLICY", cls.market_policy),
             rebalance_policy=get("RESPONDER_REBALANCE_POLICY", cls.rebalance_policy),
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
+            aliyun_action=get("RESPONDER_ALIYUN_ACTION", cls.aliyun_action),
             allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
             allowed_regions=csv(either("RESPONDER_ALLOWED_REGIONS", "aliyunRegionID")),
             tag_selector=tuple(selector),
@@ -237,6 +253,7 @@ class Settings:
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            image_when_capped=as_bool("RESPONDER_IMAGE_WHEN_CAPPED", get("RESPONDER_IMAGE_WHEN_CAPPED", "yes")),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
             api_budget=as_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
@@ -280,7 +297,8 @@ class Settings:
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
             oci_relaunch_preempted=as_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
                                          get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
-            log_dir=get("RESPONDER_LOG_DIR"),
+            log_dir=_log_dir(get("RESPONDER_LOG_DIR"), bool(get(OLD_OCI_ENV_MARK))),
+            stats_file=get("RESPONDER_STATS_FILE"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
             notify_secret=get("RESPONDER_NOTIFY_SECRET"),
@@ -288,6 +306,7 @@ class Settings:
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
             launch_from=get("RESPONDER_LAUNCH_FROM", cls.launch_from),
+            state_swap=get("RESPONDER_STATE_SWAP", cls.state_swap),
             protect_on_receipt=as_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
             keep_public_ip=as_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             keep_private_ip=as_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
@@ -318,3 +337,14 @@ def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     return Settings.clouds + (("oci",) if oci_env else ())
 
 
+# A variable only the OCI A1 provisioner's .env has: where it is read, that tool's logs/ is the default.
+OLD_OCI_ENV_MARK = "A1_DISPLAY_NAME"
+
+
+def _log_dir(value: str, old_oci_env: bool) -> str:
+    """RESPONDER_LOG_DIR; unset where the OCI A1 provisioner's .env is read (its A1_DISPLAY_NAME: the
+    directory its targets were imported from, where the import tells cron to run), `logs` as that
+    tool wrote (`logs/YYYY-MM-DD.log`); `off` for none."""
+    if value.strip().lower() == "off":
+        return ""
+    return value or ("logs" if old_oci_env else "")

@@ -171,6 +171,8 @@ class Store:
         self.engine = make_engine(url)
         self.clock = clock
         self.owner = f"{uuid.uuid4().hex[:12]}"
+        self._read_committed = (self.engine if self.engine.dialect.name == "sqlite"
+                                else self.engine.execution_options(isolation_level="READ COMMITTED"))
         migrations.open_schema(self.engine, url, upgrade, "task store")
 
     @_guarded
@@ -196,7 +198,7 @@ class Store:
                       status="received", reason="", data=json.dumps(data or {}), deliveries=1, next_at=0.0,
                       created_at=now, updated_at=now, **lease)
         try:
-            with self.engine.begin() as conn:
+            with self._claiming() as conn:
                 conn.execute(tasks.insert().values(**values))
         except IntegrityError:
             pass
@@ -204,16 +206,32 @@ class Store:
             return ClaimResult(TaskRow(id=task_id, key=key, cloud=cloud, region=region, instance_id=instance_id,
                                        kind=kind, status="received", data=dict(data or {}), created_at=now,
                                        updated_at=now), duplicate=False)
-        with self.engine.begin() as conn:
-            conn.execute(tasks.update().where(tasks.c.key == key).values(deliveries=tasks.c.deliveries + 1))
-            reopened = conn.execute(
-                tasks.update().where(tasks.c.key == key, tasks.c.status == "rejected", tasks.c.next_at <= now)
-                .values(status="received", reason="", data=json.dumps(data or {}), kind=kind, next_at=0.0,
-                        updated_at=now, **lease)).rowcount
-            row = conn.execute(tasks.select().where(tasks.c.key == key)).first()
+        # A duplicate touches its own row only, found by the unique key and changed by its primary key:
+        # a WHERE on `status` or `next_at` would let InnoDB walk (and gap-lock) those indexes, where
+        # every save of another task inserts, and a burst of deliveries deadlocked there. The first
+        # UPDATE takes the row's lock before anything is read (SQLite: the write lock), so the read
+        # that decides the re-opening is the row as it stays until this transaction ends.
+        with self._claiming() as conn:
+            counted = conn.execute(tasks.update().where(tasks.c.key == key)
+                                   .values(deliveries=tasks.c.deliveries + 1)).rowcount
+            row = conn.execute(tasks.select().where(tasks.c.key == key)).first() if counted else None
+            reopen = row is not None and row.status == "rejected" and row.next_at <= now
+            if reopen:
+                conn.execute(tasks.update().where(tasks.c.id == row.id).values(
+                    status="received", reason="", data=json.dumps(data or {}), kind=kind, next_at=0.0,
+                    updated_at=now, **lease))
         if row is None:  # retention removed the rejected row between the insert and the read
             return self.claim(key, cloud, region, instance_id, kind, data, lease_seconds)
-        return ClaimResult(_row_to_task(row), duplicate=not reopened)
+        task = _row_to_task(row)
+        if reopen:
+            task.status, task.reason, task.data, task.kind = "received", "", dict(data or {}), kind
+            task.next_at, task.updated_at = 0.0, now
+        return ClaimResult(task, duplicate=not reopen)
+
+    def _claiming(self):
+        """A transaction at READ COMMITTED on a server database: InnoDB's default REPEATABLE READ
+        adds gap locks that two deliveries of different instances can deadlock on."""
+        return self._read_committed.begin()
 
     @_guarded
     def recheck_later(self, key: str, kind: str, data: dict[str, Any]) -> bool:

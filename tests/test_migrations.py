@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import sqlite3
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 
 import responder.capacity.ledger  # noqa: F401 - puts the ledger table on the shared metadata
 import responder.replace.caps  # noqa: F401 - puts the spend-slot table on the shared metadata
+import responder.replace.build_times  # noqa: F401 - puts the build-times table on the shared metadata
 import responder.targets.table  # noqa: F401 - puts the capacity-target table on the shared metadata
 from responder import migrations
 from responder.capacity.ledger import SqlLedger
@@ -60,6 +63,18 @@ def test_a_sqlite_store_upgrades_itself_unless_told_not_to(tmp_path):
         Store(f"sqlite:///{tmp_path}/frozen.db", upgrade=False)
     Store(f"sqlite:///{tmp_path}/scratch.db")
     assert Store(f"sqlite:///{tmp_path}/scratch.db", upgrade=False).list() == []
+
+
+def test_a_sqlite_store_opened_while_another_process_upgrades_it_waits_for_the_upgrade(tmp_path):
+    """A second gunicorn worker opens the new SQLite file while the first holds its write lock for
+    longer than a plain read waits (4 s): it waits for the upgrade instead of failing to boot."""
+    path = tmp_path / "shared.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # what a concurrent upgrader holds while it builds the schema
+    threading.Timer(5.5, lambda: holder.execute("ROLLBACK")).start()
+    store = Store(f"sqlite:///{path}")
+    assert store.list() == []
+    holder.close()
 
 
 def test_a_schema_newer_than_the_code_is_refused_without_suggesting_a_downgrade(database_url):

@@ -7,6 +7,9 @@ from __future__ import annotations
 import pytest
 
 from race_fixtures import Race, shape, sold_out
+from responder.replace import build_times
+from responder.replace.build_times import BuildTimes
+from responder.replace.record import KeptDisk
 from responder.settings import Settings
 
 DB = "i-bp1db0000000000000a"  # 40 GiB ESSD system disk + 200 GiB ESSD data disk: ~20 minutes of snapshot
@@ -96,6 +99,7 @@ def test_a_persistent_data_disk_of_the_owner_is_reattached_but_never_deleted(rac
 
 def test_auto_waits_for_a_small_fresh_image_and_launches_from_the_source_for_a_large_one(race):
     r = race("api", "db")
+    learned(r, [KeptDisk("d", "system", "cloud_essd", 20, "")], image_s=140.0, boot_s=40.0)
     small, large = r.run([API, DB])
     assert small.record.race.policy == "fresh-image" and large.record.race.policy == "source-image"
     for task, instance in ((small, API), (large, DB)):
@@ -103,6 +107,16 @@ def test_auto_waits_for_a_small_fresh_image_and_launches_from_the_source_for_a_l
         assert task.record.timings["running"] <= r.gone_at(instance)
         assert task.record.image.available
     assert ours_still_billing(r) == []
+
+
+def learned(r, disks, image_s: float, boot_s: float) -> None:
+    """What earlier tasks here observed: images of these disks in image_s, launches in boot_s."""
+    times = BuildTimes(r.store.engine, r.clock)
+    for k in range(build_times.MIN_SAMPLES):
+        for disk in disks:
+            times.observe_image(f"earlier-{disk.size_gib}-{k}", "aliyun", r.region, disk, False, image_s)
+        for family in ("ecs.g7", "ecs.g6", "ecs.c7", "ecs.r7"):
+            times.observe_boot(f"earlier-{family}-{k}", "aliyun", r.region, f"{family}.large", boot_s)
 
 
 def test_the_public_ip_becomes_an_eip_that_follows_the_replacement(race):

@@ -66,7 +66,9 @@ def test_auto_launches_at_once_when_the_ami_cannot_beat_the_warning(race):
     r = race("db")
     (task,) = r.run([DB])
     assert task.record.race.policy == "source-image" and "would end after the release" in task.record.race.why
-    assert task.record.race.image_estimate_s == pytest.approx(20 + 6 * 200)  # the 200 GiB data volume decides
+    # Nothing observed here yet: the harsh prior, and the 200 GiB data volume decides.
+    assert task.record.race.image_estimate_s == pytest.approx(60 + 200 * 1024 / 30, abs=0.1)
+    assert task.record.race.image_belief.source == "prior"
     assert task.status == "done" and task.record.timings["running"] <= r.gone_at(DB)
 
 
@@ -161,7 +163,7 @@ def test_a_replacement_in_another_zone_gets_the_data_restored_from_the_fresh_sna
     assert {c["params"]["SnapshotId"] for c in create} == {data.snapshot_id}
     assert create[-1]["params"]["AvailabilityZone"] == "us-east-2b" and create[-1]["params"]["ClientToken"]
     # EBS makes volumes only from completed snapshots: never before the AMI was available
-    assert min(c["t"] for c in create if c["status"] == 200) >= task.record.timings["image_available"]
+    assert min(c["t"] for c in create if c["status"] == 200) >= r.emulator.images.ready_at(task.record.image.image_id)
     restored = ec2(r).describe_volumes(VolumeIds=[data.restored_id])["Volumes"][0]
     assert restored["AvailabilityZone"] == "us-east-2b" and restored["Size"] == 20
     assert restored["Attachments"][0]["InstanceId"] == task.record.launch.replacement_ids[0]

@@ -46,7 +46,9 @@ def test_invoke_without_a_known_timeout_answers_at_once_and_leaves_the_task_to_t
     client = create_app(race.settings, runner=race.runner).test_client()
     answer = client.post("/invoke", data=body_for(API))
     row = race.store.get(answer.get_json()["task"]["id"])
-    assert row.status == "imaging" and race.clock() == 0.0
+    # Not driven: the clock never moved and the replacement is not running yet (the empty store's
+    # harsh prior makes `auto` launch from the source image, so the task may already be launching).
+    assert row.status in ("imaging", "launching") and race.clock() == 0.0
 
 
 def test_the_invoke_budget_comes_from_the_setting_or_the_fc_header_less_a_margin():

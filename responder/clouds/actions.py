@@ -36,6 +36,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DescribeSnapshots", "CreateDisk", "DetachDisk",
             # RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary ENI
             "DescribeNetworkInterfaces", "AssignPrivateIpAddresses",
+            # a replacement launched from an older image gets the fresh image's system disk (swap.py)
+            "StopInstance", "ReplaceSystemDisk", "StartInstance",
         }),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"ReleaseCapacityReservation", "DeleteInstance"}),
@@ -48,6 +50,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "CreateImage", "DescribeImages", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings",
             "DescribeSubnets", "DescribeSpotPriceHistory", "GetSpotPlacementScores", "CreateLaunchTemplate",
             "DescribeLaunchTemplates", "CreateFleet", "AssociateAddress",
+            # the credit mode of a burstable (T) original, which its clone keeps
+            "DescribeInstanceCreditSpecifications",
         }),
         # RESPONDER_REBALANCE_POLICY=replace retires the original once its replacement runs; the
         # original is tagged when the task takes charge of it (the policy scopes the terminate)
@@ -63,7 +67,9 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         # and RESPONDER_KEEP_PRIVATE_IP: the original's address on the replacement's primary interface
         # (a kept volume is tagged as the responder's first: DeleteVolume / DetachVolume are scoped by tag)
         "race": frozenset({"DescribeVolumes", "ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "CreateTags",
-                           "DeleteVolume", "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses"}),
+                           "DeleteVolume", "DescribeSnapshots", "CreateVolume", "AssignPrivateIpAddresses",
+                           # a replacement launched from an older image gets the fresh AMI's root volume
+                           "CreateReplaceRootVolumeTask", "DescribeReplaceRootVolumeTasks"}),
         # standing capacity: release what is above a target that allows it
         "targets": frozenset({"CancelCapacityReservation", "TerminateInstances"}),
         # RESPONDER_DATABASE_SECRET: the store URL from a Secrets Manager secret
@@ -99,13 +105,17 @@ UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
                "AssociateEipAddress": _RACE_SCENARIO, "DeleteImage": _RACE_SCENARIO, "DeleteSnapshot": _RACE_SCENARIO,
                "DescribeSnapshots": _RACE_SCENARIO, "CreateDisk": _RACE_SCENARIO, "DetachDisk": _RACE_SCENARIO,
                "DescribeNetworkInterfaces": _RACE_SCENARIO, "AssignPrivateIpAddresses": _RACE_SCENARIO,
+               "StopInstance": _RACE_SCENARIO, "ReplaceSystemDisk": _RACE_SCENARIO, "StartInstance": _RACE_SCENARIO,
                "ReleaseCapacityReservation": _TARGET_RELEASE, "DeleteInstance": _TARGET_RELEASE,
                "GetSecretValue": _SECRET},
     "aws": {"DescribeLaunchTemplates": "a launch template found by name after CreateLaunchTemplate says AlreadyExists",
             **{a: _RACE_SCENARIO for a in ("ModifyInstanceAttribute", "AttachVolume", "DetachVolume", "DeleteVolume",
-                                           "CreateVolume", "AssignPrivateIpAddresses")},
+                                           "CreateVolume", "AssignPrivateIpAddresses", "CreateReplaceRootVolumeTask",
+                                           "DescribeReplaceRootVolumeTasks")},
             "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
-            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET},
+            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET,
+            # only a burstable (T) original has a credit mode to read; the default scenario's are m5
+            "DescribeInstanceCreditSpecifications": "a burstable original (tests/test_clone_aws.py, policy enforced)"},
     "oci": {"CreateImage": "the OCI adapter test (tests/test_oci_adapter.py)",
             **{a: _OCI for a in ("GetImage", "GetInstance", "ListVnicAttachments", "GetVnic", "GetSubnet", "ListSubnets",
                                  "TerminateInstance", "ListInstances")}},

@@ -4,7 +4,9 @@ Parts: AliyunCloud — _call (one signed RPC to ECS, or to the VPC API for the c
 errors classified once by aliyun_errors.classify),
 describe_instance, instance_states, create_image, describe_image, instance_types,
 offerings_with_stock, subnets, launch (RunInstances, one offering per call); reservations come
-from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py).
+from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py), reads
+of many ids at once from AliyunBatchMixin (aliyun_batch.py; describe_instance / describe_image are
+those with one id).
 
 SDK retries are off (auto_retry=False): exactly one layer retries and it is not this one. The
 adapter never sleeps and never decides. `endpoint` points every region at one host (the sandbox,
@@ -24,17 +26,17 @@ from typing import Any
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 
+from responder.clouds.aliyun_batch import ANY_IMAGE_STATUS, IMAGE_STATES, AliyunBatchMixin
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
-from responder.clouds.base import (OPEN_GATE, OWNED_TAG, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
+from responder.clouds.aliyun_launch import owned_tags, run_instances_params
+from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet, through_gate)
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market
 
-_IMAGE_STATES = {"Available": "available", "Creating": "creating", "Waiting": "creating",
-                 "CreateFailed": "failed", "UnAvailable": "failed", "Deprecated": "failed"}
 LAUNCHABLE = frozenset({"WithStock", "ClosedWithStock"})  # DescribeAvailableResource StatusCategory
 _LOOPBACK = ("127.", "localhost", "[::1]")
 # ECS marks its own DescribeVSwitches and AssociateEipAddress deprecated ("We recommend migrating to
@@ -44,7 +46,7 @@ VPC_CALLS = frozenset({"DescribeVSwitches", "AssociateEipAddress", "DescribeEipA
 _PRODUCTS = {"ecs": ("aliyunsdkecs.request.v20140526", "Ecs"), "vpc": ("aliyunsdkvpc.request.v20160428", "Vpc")}
 
 
-class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
+class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, AliyunBatchMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
@@ -123,32 +125,11 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
 
     # -- instances -------------------------------------------------------------------------
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo:
-        doing = f"describing instance {instance_id}"
-        found = self._call(region, "DescribeInstances", doing,
-                           {"InstanceIds": json.dumps([instance_id])})["Instances"]["Instance"]
-        if not found:
-            raise NotFound("InvalidInstanceId.NotFound", f"{doing}: no such instance in {region}", "DescribeInstances")
-        raw = found[0]
-        vpc = raw.get("VpcAttributes") or {}
-        public = (raw.get("PublicIpAddress") or {}).get("IpAddress") or []
-        eip = (raw.get("EipAddress") or {}).get("IpAddress") or ""
-        locks = (raw.get("OperationLocks") or {}).get("LockReason") or []
-        return InstanceInfo(
-            instance_id=raw["InstanceId"], region=region, zone=raw.get("ZoneId", ""),
-            instance_type=raw.get("InstanceType", ""), status=raw.get("Status", ""),
-            spot=raw.get("SpotStrategy", "NoSpot") not in ("", "NoSpot"),
-            reclaiming=any(str(lock.get("LockReason", "")).lower() == "recycling" for lock in locks),
-            cpu=int(raw.get("Cpu") or 0), memory_mib=int(raw.get("Memory") or 0),
-            vpc_id=vpc.get("VpcId", ""), subnet_id=vpc.get("VSwitchId", ""),
-            security_group_ids=tuple((raw.get("SecurityGroupIds") or {}).get("SecurityGroupId") or ()),
-            key_pair=raw.get("KeyPairName") or "", name=raw.get("InstanceName") or "",
-            hostname=raw.get("HostName") or "",
-            tags=tuple((t["TagKey"], t.get("TagValue", "")) for t in (raw.get("Tags") or {}).get("Tag", [])),
-            public_ip=public[0] if public else eip,
-            private_ip=((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or [""])[0],
-            public_bandwidth_out=int(raw.get("InternetMaxBandwidthOut") or 0),
-            image_id=raw.get("ImageId", ""),
-        )
+        found = self.describe_instances(region, (instance_id,)).get(instance_id)
+        if found is None:
+            raise NotFound("InvalidInstanceId.NotFound", f"describing instance {instance_id}: no such instance in {region}",
+                           "DescribeInstances")
+        return found
 
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """What DescribeInstances leaves out, each from the API that owns it: user data, RAM role,
@@ -208,16 +189,11 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
         return self._call(region, "CreateImage", f"creating image for {instance_id}", params)["ImageId"]
 
     def describe_image(self, region: str, image_id: str) -> ImageInfo:
-        doing = f"reading image {image_id}"
-        # Without Status, ECS hides images that are still Creating (or failed): ask for all of them.
-        found = self._call(region, "DescribeImages", doing, {
-            "ImageId": image_id, "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed"})["Images"]["Image"]
-        if not found:
-            raise NotFound("InvalidImageId.NotFound", f"{doing}: no such image in {region}", "DescribeImages")
-        raw = found[0]
-        status = raw.get("Status", "")
-        return ImageInfo(image_id=image_id, state=_IMAGE_STATES.get(status, "failed"),
-                         progress=raw.get("Progress", ""), reason="" if status in ("Available", "Creating") else status)
+        found = self.describe_images(region, (image_id,)).get(image_id)
+        if found is None:
+            raise NotFound("InvalidImageId.NotFound", f"reading image {image_id}: no such image in {region}",
+                           "DescribeImages")
+        return found
 
     # -- catalog and stock -----------------------------------------------------------------
     def instance_types(self, region: str) -> dict[str, InstanceTypeSpec]:
@@ -271,24 +247,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
         if not vswitch:
             raise Invalid("MissingParameter.VSwitchId", f"no vswitch for zone {offering.zone}", "RunInstances")
         src = request.source
-        params: dict[str, Any] = {
-            "ImageId": request.image_id, "InstanceType": offering.instance_type, "ZoneId": offering.zone,
-            "VSwitchId": vswitch, "Amount": request.count, "ClientToken": request.client_token,
-            "InstanceChargeType": "PostPaid",
-            "SpotStrategy": "SpotAsPriceGo" if offering.market == Market.SPOT else "NoSpot",
-            "KeyPairName": src.key_pair, "InstanceName": src.name, "HostName": src.hostname,
-            "RamRoleName": src.role, "UserData": src.user_data,
-            "SystemDisk.Category": src.system_disk_category,
-            "SystemDisk.Size": src.system_disk_size or None,
-            # responder:managed: RAM lets the responder release (DeleteInstance) only instances so tagged.
-            **flatten_tags(tuple(t for t in src.tags if t[0] != OWNED_TAG[0]) + request.extra_tags + (OWNED_TAG,)),
-        }
-        if request.dry_run:
-            params["DryRun"] = "true"
-        if src.public_ip:  # a public address on the original: the clone gets one, same bandwidth
-            params["InternetMaxBandwidthOut"] = max(src.public_bandwidth_out, 1)
-        for n, group in enumerate(src.security_group_ids, start=1):
-            params[f"SecurityGroupIds.{n}"] = group
+        params = run_instances_params(request, offering, vswitch, flatten_tags(owned_tags(request)))
         doing = f"launching {request.count} x {offering} for {src.instance_id}"
         try:
             body = self._call(region, "RunInstances", doing, params)
@@ -338,7 +297,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
         found, page = [], 1
         while True:
             body = self._call(region, "DescribeImages", "listing the responder's images",
-                              {"ImageOwnerAlias": "self", "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed",
+                              {"ImageOwnerAlias": "self", "Status": ANY_IMAGE_STATUS,
                                "Tag.1.Key": "responder:source-instance", "PageSize": 100, "PageNumber": page})
             rows = body["Images"]["Image"]
             for r in rows:
@@ -347,7 +306,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
                     continue  # never another's image, whatever the filter returned
                 found.append(OwnImage(r["ImageId"], tags["responder:source-instance"],
                                       tags.get("responder:made-by", "interruption"), r.get("CreationTime", ""),
-                                      _IMAGE_STATES.get(r.get("Status", ""), "creating"), r.get("ImageName", "")))
+                                      IMAGE_STATES.get(r.get("Status", ""), "creating"), r.get("ImageName", "")))
             if not rows or page * 100 >= int(body.get("TotalCount") or 0):
                 return found
             page += 1
@@ -355,7 +314,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin):
     def delete_image(self, region: str, image_id: str) -> None:
         doing = f"deleting image {image_id}"
         rows = self._call(region, "DescribeImages", doing, {"ImageId": image_id, "ImageOwnerAlias": "self",
-                          "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed"})["Images"]["Image"]
+                          "Status": ANY_IMAGE_STATUS})["Images"]["Image"]
         snapshots = [m.get("SnapshotId") for r in rows
                      for m in (r.get("DiskDeviceMappings") or {}).get("DiskDeviceMapping", []) if m.get("SnapshotId")]
         self._call(region, "DeleteImage", doing, {"ImageId": image_id})

@@ -5,7 +5,8 @@ attach_disk, detach_disk, delete_disk, image_snapshots (DescribeImages DiskDevic
 snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant access can make a
 disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
 assign_private_ip (the original's address as a secondary one of the replacement's primary ENI:
-DescribeNetworkInterfaces, AssignPrivateIpAddresses).
+DescribeNetworkInterfaces, AssignPrivateIpAddresses), swap_root (StopInstance KeepCharging,
+ReplaceSystemDisk, StartInstance: one step per call, from what ECS shows).
 
 Every call goes through the adapter's `_call`, which classifies errors once.
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from responder.clouds.base import DiskInfo
-from responder.errors import NotFound
+from responder.clouds.base import DiskInfo, RootSwap
+from responder.errors import CloudError, NotFound, Transient
 
 _STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating", "Attaching": "attaching",
            "Detaching": "detaching"}
@@ -86,3 +87,38 @@ class AliyunDisksMixin:
             return
         self._call(region, "AssignPrivateIpAddresses", doing, {"NetworkInterfaceId": rows[0]["NetworkInterfaceId"],
                                                               "PrivateIpAddress.1": ip, "ClientToken": client_token})
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """One step of giving the instance a system disk from `image_id` (ReplaceSystemDisk,
+        https://www.alibabacloud.com/help/en/ecs/api-replacesystemdisk: the instance must be Stopped;
+        the new disk has a new id, the old one is released). What ECS shows decides the step — the
+        system disk's ImageId says whether it was replaced — so a repeat or a restart never stops,
+        replaces or starts twice. The stop keeps the capacity: StoppedMode=KeepCharging (StopInstance:
+        "its instance type resources and public IP address are retained"; the economical mode may give
+        them back and the start then fail for lack of stock)."""
+        doing = f"replacing the system disk of {instance_id} from {image_id}"
+        status = self.instance_states(region, [instance_id]).get(instance_id, "")
+        if not status:
+            raise NotFound("InvalidInstanceId.NotFound", f"{doing}: no such instance", "DescribeInstances")
+        disks = self._call(region, "DescribeDisks", doing, {"InstanceId": instance_id, "DiskType": "system"})
+        system = (disks.get("Disks") or {}).get("Disk") or []
+        replaced = bool(system) and system[0].get("ImageId") == image_id
+        if status == "Running" and replaced:
+            return RootSwap("done", "running")
+        if status == "Running":
+            self._call(region, "StopInstance", doing, {"InstanceId": instance_id, "StoppedMode": "KeepCharging"})
+            return RootSwap("working", "stopping")
+        if status == "Stopped" and replaced:
+            self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
+            return RootSwap("working", "starting")
+        if status == "Stopped":
+            try:
+                self._call(region, "ReplaceSystemDisk", doing, {"InstanceId": instance_id, "ImageId": image_id,
+                                                                "ClientToken": client_token})
+            except Transient:
+                raise
+            except CloudError:  # refused: the replacement runs on, on its older system disk
+                self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
+                raise
+            return RootSwap("working", "replacing")
+        return RootSwap("working", status.lower())  # Stopping, Starting, Pending: look again

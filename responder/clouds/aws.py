@@ -30,22 +30,22 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from responder.clouds.aws_batch import AwsBatchMixin
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
-from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity, region_refused
-from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
-from responder.clouds.aws_protect import CLAIM_TAG, IMAGE_STATES, AwsProtectMixin
+from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
+from responder.clouds.aws_launch import fleet_request, is_burstable, launch_template_data, template_name
+from responder.clouds.aws_protect import CLAIM_TAG, AwsProtectMixin
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet, through_gate)
 from responder.clouds.inventory import AwsInventoryMixin
-from responder.errors import Fatal, NoCapacity, NotFound
+from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering
 
-RECLAIMING_CODES = frozenset({"marked-for-termination", "marked-for-stop", "marked-for-hibernation"})
 
 
-class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin):
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin, AwsBatchMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin, protect
     and retention from AwsProtectMixin, EBS volumes from AwsDisksMixin."""
 
@@ -54,7 +54,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
     gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
-                                placement_scores=True, elastic_ips=True, clone_parts=("user_data", "elastic_ip"))
+                                placement_scores=True, elastic_ips=True,
+                                clone_parts=("user_data", "elastic_ip", "credit"))
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, **session_kwargs: Any):
@@ -124,34 +125,11 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
 
     # -- instances -------------------------------------------------------------------------
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo:
-        doing = f"describing instance {instance_id}"
-        try:
-            reservations = self._call(region, "describe_instances", doing, InstanceIds=[instance_id])["Reservations"]
-        except Fatal as exc:  # an event naming a region we do not use is about no instance of ours
-            if region_refused(exc, region):
-                raise NotFound(exc.code, f"{doing}: {region} is not a region this account uses", "DescribeInstances")
-            raise
-        if not reservations or not reservations[0].get("Instances"):
-            raise NotFound("InvalidInstanceID.NotFound", f"{doing}: no such instance", "DescribeInstances")
-        owner, raw = reservations[0].get("OwnerId", ""), reservations[0]["Instances"][0]
-        spot = raw.get("InstanceLifecycle") == "spot"
-        request_state = self._spot_request_state(region, raw) if spot else ""
-        tags = tuple((t["Key"], t.get("Value", "")) for t in raw.get("Tags", []))
-        profile_arn = raw.get("IamInstanceProfile", {}).get("Arn", "")
-        return InstanceInfo(
-            instance_id=instance_id, region=region, zone=raw.get("Placement", {}).get("AvailabilityZone", ""),
-            instance_type=raw["InstanceType"], status=raw.get("State", {}).get("Name", ""), spot=spot,
-            reclaiming=request_state in RECLAIMING_CODES,
-            # vCPU and memory come from the type catalog the planner caches (no call here).
-            architecture=raw.get("Architecture", ""), account=owner,
-            vpc_id=raw.get("VpcId", ""), subnet_id=raw.get("SubnetId", ""),
-            security_group_ids=tuple(g["GroupId"] for g in raw.get("SecurityGroups", [])),
-            key_pair=raw.get("KeyName", ""), name=dict(tags).get("Name", ""), hostname=raw.get("PrivateDnsName", ""),
-            tags=tags, role=profile_arn.rsplit("/", 1)[-1] if profile_arn else "",
-            public_ip=raw.get("PublicIpAddress", ""), private_ip=raw.get("PrivateIpAddress", ""),
-            image_id=raw.get("ImageId", ""),
-            spot_request_state=request_state,
-        )
+        found = self.describe_instances(region, (instance_id,)).get(instance_id)
+        if found is None:
+            raise NotFound("InvalidInstanceID.NotFound", f"describing instance {instance_id}: no such instance",
+                           "DescribeInstances")
+        return found
 
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """User data and the Elastic IP (one call per part): read after CreateImage, while the image
@@ -162,6 +140,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                 user_data = self._call(region, "describe_instance_attribute", doing, InstanceId=info.instance_id,
                                        Attribute="userData").get("UserData", {}).get("Value", "")
                 info = dataclasses.replace(info, user_data=user_data)
+            elif part == "credit":
+                info = dataclasses.replace(info, credit_mode=self._credit_mode(region, info))
             elif part == "elastic_ip":
                 addresses = self._call(region, "describe_addresses", doing,
                                        Filters=[{"Name": "instance-id", "Values": [info.instance_id]}])["Addresses"]
@@ -169,17 +149,13 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                 info = dataclasses.replace(info, elastic_ip_allocation=allocation)
         return info
 
-    def _spot_request_state(self, region: str, raw: dict[str, Any]) -> str:
-        doing = f"reading the spot request of {raw['InstanceId']}"
-        if raw.get("SpotInstanceRequestId"):
-            kwargs: dict[str, Any] = {"SpotInstanceRequestIds": [raw["SpotInstanceRequestId"]]}
-        else:
-            kwargs = {"Filters": [{"Name": "instance-id", "Values": [raw["InstanceId"]]}]}
-        try:
-            requests = self._call(region, "describe_spot_instance_requests", doing, **kwargs)["SpotInstanceRequests"]
-        except NotFound:
-            return ""  # fleet-launched spot instances may have no request left to describe
-        return requests[0].get("Status", {}).get("Code", "") if requests else ""
+    def _credit_mode(self, region: str, info: InstanceInfo) -> str:
+        """standard / unlimited of a burstable (T) original; no call for any other type."""
+        if not is_burstable(info.instance_type):
+            return ""
+        rows = self._call(region, "describe_instance_credit_specifications", f"reading the credit mode of "
+                          f"{info.instance_id}", InstanceIds=[info.instance_id])["InstanceCreditSpecifications"]
+        return rows[0].get("CpuCredits", "") if rows else ""
 
     def instance_states(self, region: str, instance_ids: list[str]) -> dict[str, str]:
         """State name per instance id; ids EC2 no longer knows are absent from the result."""
@@ -236,12 +212,10 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         return images[0]["ImageId"] if images else ""
 
     def describe_image(self, region: str, image_id: str) -> ImageInfo:
-        images = self._call(region, "describe_images", f"reading image {image_id}", ImageIds=[image_id])["Images"]
-        if not images:
+        found = self.describe_images(region, (image_id,)).get(image_id)
+        if found is None:
             raise NotFound("InvalidAMIID.NotFound", f"image {image_id} does not exist", "DescribeImages")
-        image = images[0]
-        return ImageInfo(image_id=image_id, state=IMAGE_STATES.get(image.get("State", ""), "creating"),
-                         reason=image.get("StateReason", {}).get("Message", ""))
+        return found
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available AMI the responder made of this instance (the state is read, not
@@ -296,6 +270,11 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         market = request.offerings[0].market
         subnet_of = dict(request.subnet_by_zone)
         offerings = [o for o in request.offerings if o.market == market and o.zone in subnet_of]
+        if request.source.credit_mode and offerings:
+            # One template serves every override, and its CreditSpecification fits T types only:
+            # a fleet keeps the overrides of the first one's kind (the others are tried next call).
+            kind = is_burstable(offerings[0].instance_type)
+            offerings = [o for o in offerings if is_burstable(o.instance_type) == kind]
         if not offerings:
             raise NoCapacity("NoSubnet", "no offering has a subnet in its zone", "CreateFleet")
         doing = f"launching {request.count} x {offerings[0]} for {request.source.instance_id}"
@@ -314,7 +293,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         owned = (OWNED_TAG, *((k, v) for k, v in request.extra_tags if k == CLAIM_TAG))
         template_id = self._ensure_template(region, name, data, request.client_token, owned, doing)
         answer = self._call(region, "create_fleet", doing,
-                            **fleet_request(template_id, offerings, subnet_of, market, request.count, request.client_token))
+                            **fleet_request(template_id, offerings, subnet_of, market, request.count,
+                                            request.client_token, max_price=request.source.spot_price_limit))
         zone_of = {v: k for k, v in subnet_of.items()}
         ids: list[str] = []
         got: Offering | None = None

@@ -5,7 +5,8 @@ Parts: AwsDisksMixin — describe_disks (DescribeVolumes), set_delete_with_insta
 attach_disk / detach_disk (AttachVolume / DetachVolume), delete_disk, image_snapshots
 (DescribeImages BlockDeviceMappings), snapshot_usable (DescribeSnapshots: `completed`),
 restore_disk (CreateVolume from a snapshot, with a ClientToken), assign_private_ip (the original's
-address as a secondary one of the replacement's primary interface: AssignPrivateIpAddresses).
+address as a secondary one of the replacement's primary interface: AssignPrivateIpAddresses),
+swap_root (CreateReplaceRootVolumeTask from an AMI, DescribeReplaceRootVolumeTasks).
 
 EC2 rules the race relies on ("Preserve data when an instance is terminated",
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-termination.html): a
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from responder.clouds.base import OWNED_TAG, DiskInfo
-from responder.errors import NotFound
+from responder.clouds.base import OWNED_TAG, DiskInfo, RootSwap
+from responder.errors import Fatal, NotFound
 
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
 
@@ -32,10 +33,11 @@ class AwsDisksMixin:
             kwargs["Filters"] = [{"Name": "attachment.instance-id", "Values": [instance_id]}]
         if disk_ids:
             kwargs["Filters"] = [{"Name": "volume-id", "Values": list(disk_ids)}]  # absent ids: no error
-        volumes = self._call(region, "describe_volumes", f"listing volumes of {instance_id or ', '.join(disk_ids)}",
-                             **kwargs)["Volumes"]
+        return self._volumes(region, f"listing volumes of {instance_id or ', '.join(disk_ids)}", **kwargs)
+
+    def _volumes(self, region: str, doing: str, **kwargs: Any) -> list[DiskInfo]:
         found = []
-        for v in volumes:
+        for v in self._pages(region, "describe_volumes", "Volumes", doing, **kwargs):
             attached = (v.get("Attachments") or [{}])[0]
             device = attached.get("Device", "")
             found.append(DiskInfo(disk_id=v["VolumeId"], kind="system" if device in ROOT_DEVICES else "data",
@@ -106,3 +108,23 @@ class AwsDisksMixin:
             return
         self._call(region, "assign_private_ip_addresses", doing, NetworkInterfaceId=primary["NetworkInterfaceId"],
                    PrivateIpAddresses=[ip], AllowReassignment=False)
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """The instance's root volume replaced by one from `image_id` ("Replace a root volume",
+        https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/replace-root.html): the instance keeps its
+        id, addresses and other volumes, and restarts. Its task for this AMI is read first; none yet:
+        CreateReplaceRootVolumeTask with the token (a repeat returns the same task) and the replaced
+        volume deleted with it (it would bill unseen). A failed task is a refusal."""
+        doing = f"replacing the root volume of {instance_id} from {image_id}"
+        tasks = self._call(region, "describe_replace_root_volume_tasks", doing,
+                           Filters=[{"Name": "instance-id", "Values": [instance_id]}])["ReplaceRootVolumeTasks"]
+        mine = [t for t in tasks if t.get("ImageId") == image_id]
+        if not mine:
+            mine = [self._call(region, "create_replace_root_volume_task", doing, InstanceId=instance_id,
+                               ImageId=image_id, ClientToken=client_token,
+                               DeleteReplacedRootVolume=True)["ReplaceRootVolumeTask"]]
+        state = mine[-1].get("TaskState", "")
+        if state in ("failed", "failed-detached", "failing"):
+            failed = mine[-1].get("ReplaceRootVolumeTaskId", "")
+            raise Fatal("ReplaceRootVolumeTaskFailed", f"{doing}: task {failed} {state}", "DescribeReplaceRootVolumeTasks")
+        return RootSwap("done" if state == "succeeded" else "working", state)

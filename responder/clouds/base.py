@@ -58,6 +58,18 @@ class InstanceInfo:
     # OCI: a flex shape's exact OCPUs (cpu is whole), the key in the metadata's ssh_authorized_keys.
     ocpus: float = 0.0
     ssh_public_key: str = ""
+    # OCI: the preemption action keeps the boot volume (preserve_boot_volume): the state outlives the instance.
+    boot_volume_preserved: bool = False
+    # What the replacement copies so it is a clone, not a cousin (RunInstances / the launch template):
+    internet_charge_type: str = ""  # Aliyun: PayByTraffic / PayByBandwidth, with public_bandwidth_out
+    credit_mode: str = ""  # burstable types: Aliyun CreditSpecification Standard/Unlimited, AWS standard/unlimited
+    spot_price_limit: float = 0.0  # Aliyun SpotPriceLimit (SpotWithPriceLimit) / AWS spot MaxPrice; 0: market price
+    spot_duration: int = -1  # Aliyun SpotDuration (hours of protection); -1: not read
+    spot_interruption_behavior: str = ""  # Aliyun Terminate / Stop
+    placement_group: str = ""  # Aliyun DeploymentSetId / AWS placement group name
+    resource_group_id: str = ""  # Aliyun ResourceGroupId
+    hpc_cluster_id: str = ""  # Aliyun HpcClusterId
+    tenancy: str = ""  # AWS default / dedicated / host
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,14 @@ class ImageInfo:
     state: str  # "creating" | "available" | "failed"
     progress: str = ""
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class RootSwap:
+    """Where putting an image's root disk onto a running instance stands (CloudPort.swap_root)."""
+
+    state: str  # "working" (call again later) | "done"
+    step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
 
 
 @dataclass(frozen=True)
@@ -251,6 +271,25 @@ class CloudPort(Protocol):
 
     def describe_instance(self, region: str, instance_id: str) -> InstanceInfo: ...
 
+    # -- reads of many at once (replace/batching.py): ids the cloud does not know are absent -----
+    def describe_instances(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, InstanceInfo]:
+        """describe_instance for up to 100 ids in as few calls as the API allows."""
+        ...
+
+    def describe_images(self, region: str, image_ids: tuple[str, ...]) -> dict[str, ImageInfo]: ...
+
+    def latest_images(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, str]:
+        """latest_image of each instance ("" when there is none)."""
+        ...
+
+    def disks_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, list[DiskInfo]]:
+        """describe_disks(instance_id=...) of each instance."""
+        ...
+
+    def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:
+        """clone_details of one part for each instance, in one call where the API takes many ids."""
+        ...
+
     def clone_details(self, region: str, info: InstanceInfo, parts: tuple[str, ...] | None = None) -> InstanceInfo:
         """`info` completed with what the instance API leaves out (user data, role, disks, EIP):
         the given parts of capabilities.clone_parts, or all of them."""
@@ -346,6 +385,14 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+        """One step of putting `image_id`'s root disk onto the instance, which keeps its id,
+        addresses and data disks (AWS CreateReplaceRootVolumeTask; Aliyun StopInstance KeepCharging,
+        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows: a repeat never
+        swaps twice, and `client_token` makes the replacing call itself idempotent. A refusal (the
+        cloud rules the swap out for this instance) raises its CloudError."""
         ...
 
     # -- protect ahead of time and retention (responder/protect/) ------------------------------

@@ -25,6 +25,7 @@ from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities,
     InstanceSummary, LaunchRequest, LaunchResult, through_gate)
 from responder.clouds.oci_catalog import OciCatalogMixin, Unsupported
 from responder.clouds.oci_errors import classify, classify_transport
+from responder.clouds.one_by_one import OneByOne
 from responder.errors import Invalid, NotFound
 from responder.model import Market, Offering
 
@@ -39,7 +40,7 @@ SERVICES = {"compute": ("oci.core", "ComputeClient"), "network": ("oci.core", "V
 PAGE_LIMIT = 100
 
 
-class OciCloud(OciCatalogMixin, Unsupported):
+class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
     """CloudPort for OCI Compute: one instance per LaunchInstance, offerings are static ADs."""
 
     cloud = "oci"
@@ -123,6 +124,7 @@ class OciCloud(OciCatalogMixin, Unsupported):
         source = raw.source_details
         metadata = raw.metadata or {}
         subnet, private_ip, public_ip = self._primary_vnic(region, raw.compartment_id, raw.id)
+        action = getattr(raw.preemptible_instance_config, "preemption_action", None)
         return InstanceInfo(
             instance_id=raw.id, region=region, zone=raw.availability_domain, instance_type=raw.shape,
             status=raw.lifecycle_state, spot=preemptible,
@@ -137,7 +139,8 @@ class OciCloud(OciCatalogMixin, Unsupported):
             system_disk_size=int(getattr(source, "boot_volume_size_in_gbs", 0) or 0),
             ocpus=float(config.ocpus or 0) if config else 0.0, subnet_id=subnet, private_ip=private_ip,
             public_ip=public_ip, ssh_public_key=metadata.get("ssh_authorized_keys", ""),
-            user_data=metadata.get("user_data", ""))
+            user_data=metadata.get("user_data", ""),
+            boot_volume_preserved=bool(getattr(action, "preserve_boot_volume", False)))
 
     def _primary_vnic(self, region: str, compartment: str, instance_id: str) -> tuple[str, str, str]:
         """(subnet id, private IP, public IP) of the instance's primary VNIC. GetInstance names

@@ -57,6 +57,10 @@ ALIYUN: dict[str, tuple[str, ...]] = {
     "DeleteSnapshot": ("ecs:DeleteSnapshot",),
     "ConvertNatPublicIpToEip": ("ecs:ConvertNatPublicIpToEip",),
     "AssignPrivateIpAddresses": ("ecs:AssignPrivateIpAddresses",),
+    # the swap of a replacement's system disk (replace/swap.py): StopInstance, ReplaceSystemDisk, StartInstance
+    "StopInstance": ("ecs:StopInstance",),
+    "StartInstance": ("ecs:StartInstance",),
+    "ReplaceSystemDisk": ("ecs:ReplaceSystemDisk",),
     # VPC 2016-04-28
     "DescribeVSwitches": ("vpc:DescribeVSwitches",),
     "AssociateEipAddress": ("vpc:AssociateEipAddress",),
@@ -78,8 +82,9 @@ AWS: dict[str, tuple[str, ...]] = {
         "DescribeCapacityReservations", "DescribeVolumes", "DescribeSnapshots", "AssociateAddress",
         "TerminateInstances", "ModifyCapacityReservation", "CancelCapacityReservation", "ModifyInstanceAttribute",
         "AttachVolume", "DetachVolume", "DeleteVolume", "AssignPrivateIpAddresses", "DeregisterImage",
-        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances",
-        "CreateImage", "CreateLaunchTemplate", "CreateCapacityReservation", "CreateVolume")},
+        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances", "DescribeInstanceCreditSpecifications",
+        "CreateImage", "CreateLaunchTemplate", "CreateCapacityReservation", "CreateVolume",
+        "CreateReplaceRootVolumeTask", "DescribeReplaceRootVolumeTasks")},
     # An instant fleet launches through RunInstances under the caller's own policy.
     "CreateFleet": ("ec2:CreateFleet", "ec2:RunInstances"),
     "GetSecretValue": ("secretsmanager:GetSecretValue",),

@@ -119,6 +119,12 @@ def open_schema(engine: sa.Engine, url: str, upgrade_it: bool | None, component:
         except SchemaOutOfDate as behind:
             if not upgrade_it or behind.newer:
                 raise
+        except sa.exc.OperationalError:
+            # A new SQLite file that another process (a second gunicorn worker) is upgrading stays
+            # locked longer than a plain read waits; the upgrade below waits with upgrade-length
+            # timeouts for that lock and then finds the schema at head.
+            if not (upgrade_it and engine.dialect.name == "sqlite"):
+                raise
         upgrade(url, engine)  # takes the upgrade lock, so only when there is something to do
         require_current(engine, url)
         return

@@ -70,6 +70,13 @@ def make_notice(kind: str, dedupe_key: str, level: str | None = None, task_id: s
     return Notice(kind, level, dedupe_key, _public(fields), task_id)
 
 
+def _after_receipt(task, at: float | None) -> float | None:
+    """Seconds after receipt of a moment the record keeps (the root state's since)."""
+    if at is None:
+        return None
+    return round(at - task.record.timings.get("received", task.row.created_at), 3)
+
+
 def timeline(task) -> dict[str, float]:
     """Seconds after receipt of each milestone reached, and `release` (when the original went, or
     the end of its notice); `gap` is Running minus release, never below zero."""
@@ -131,11 +138,14 @@ def task_notices(task) -> list[Notice]:
             kind, f"{key}:{kind}", task_id=task.id, **base, **old, **new,
             replacement_ids=list(launch.replacement_ids), image_id=record.image.image_id,
             data_kept=bool(record.image.image_id and record.image.available), gap_seconds=points.get("gap"),
-            running_after_seconds=points.get("running"), reason=task.reason, **todo))
+            running_after_seconds=points.get("running"), root_state=record.race.root_state or None,
+            root_state_after_seconds=_after_receipt(task, record.race.root_state_since), reason=task.reason, **todo))
     elif task.status == "failed":
         if any(setting in task.reason for setting in CAP_SETTINGS):
+            # `capped` says what the task did before the refusal (RESPONDER_IMAGE_WHEN_CAPPED).
+            imaged = {"capped": record.capped, "image_id": record.image.image_id} if record.capped else {}
             notices.append(make_notice("cap_reached", f"{key}:cap_reached", task_id=task.id, **base, **old,
-                                       reason=task.reason,
+                                       **imaged, reason=task.reason,
                                        todo="raise the cap named above if this spend is expected, "
                                             "or look for a runaway event source"))
         elif record.denied:  # a configuration fault: the deployment's policy, not the cloud, said no
@@ -187,7 +197,7 @@ _HEADLINE_FIELDS = {  # what each kind's first line already says, so the list be
     "degraded": _REPLACED_HEADLINE,
     "daily_report": {"date", "timezone"},
 }
-_LABELS = {"replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
+_LABELS = {"root_state_after_seconds": "root state since (s after receipt)", "replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
            "median_gap_seconds": "median gap", "worst_gap_seconds": "worst gap", "todo": "what to do",
            "old_type": "type", "old_zone": "zone", "old_market": "market", "launch_attempts": "launch attempts",
            "in_progress": "in progress"}

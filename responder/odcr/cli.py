@@ -21,6 +21,7 @@ what was acquired).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -38,7 +39,8 @@ from responder.capacity.reservations import ReservationAcquirer
 from responder.errors import CloudError, Invalid, NotFound
 from responder.extras import sandbox_or_usage_error
 from responder.model import Offering
-from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for
+from responder.clouds.zone_regions import MixedRegions, region_of_zones
+from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for, text_lines
 from responder.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTHING, EXIT_AUTH, EXIT_CLOUD = 0, 2, 3, 4, 5, 6
@@ -53,7 +55,8 @@ DEFAULTS = {"timeout": 60.0, "cloud": "aws", "wait_after_success": 30.0, "wait_a
             "wait_after_shortage": 30.0}
 
 SHARED = (
-    click.option("--region", default=None, help="Region (AWS default: from the profile / AWS_DEFAULT_REGION)."),
+    click.option("--region", default=None, help="Region (default: the zone's own region, us-west-2a -> us-west-2; "
+                 "else AWS_DEFAULT_REGION / the profile's)."),
     click.option("--cloud", type=click.Choice(["aws", "aliyun"]), default=None, help="Cloud (default aws)."),
     click.option("--timeout", type=float, default=None, help="Give up after this many minutes (default 60)."),
     click.option("--wait-after-success", type=float, default=None, help="Seconds after a success (default 30)."),
@@ -66,9 +69,12 @@ SHARED = (
     click.option("--ledger", default=None, help=f"Ledger: SQLAlchemy URL or file (default {DEFAULT_LEDGER})."),
     click.option("--run-id", default=None, help="Resume this run (printed at the start of every run)."),
     click.option("--endpoint", default=None, help="API endpoint override (a VPC endpoint, an emulator)."),
+    click.option("--text", is_flag=True, default=False,
+                 help="Print the old tool's lines on stdout instead of the JSON: one line per reservation whose "
+                      "4th field is its id (`| grep cr- | awk '{print $4}'`), then a summary."),
 )
 SHARED_NAMES = ("region", "cloud", "timeout", "wait_after_success", "wait_after_halving", "wait_after_shortage",
-                "sandbox", "scenario", "ledger", "run_id", "endpoint")
+                "sandbox", "scenario", "ledger", "run_id", "endpoint", "text")
 
 
 def shared_options(func):
@@ -115,6 +121,10 @@ def create(ctx: click.Context, instance_type: str, zones: str, count: int, prefe
     zone_list = [z.strip() for z in zones.split(",") if z.strip()]
     if not zone_list:
         raise click.BadParameter("name at least one zone", param_hint="--availability-zone")
+    try:
+        opts["zone_region"] = region_of_zones(opts["cloud"], zone_list)
+    except MixedRegions as exc:
+        raise click.BadParameter(str(exc), param_hint="--availability-zone") from None
     offerings = [Offering(instance_type, z) for z in dict.fromkeys(zone_list)]
     title = f"target: reserve {count} x {instance_type} in {', '.join(zone_list)}; timeout {opts['timeout']:g} min"
     with _Run(opts, "create", title, count) as run:
@@ -203,6 +213,8 @@ class _Run:
 
     def _cloud(self):
         opts, cloud = self.opts, self.opts["cloud"]
+        # --region, else the zone's own region, else the environment's (AWS_DEFAULT_REGION / the profile).
+        region = opts["region"] or opts.get("zone_region")
         if opts["sandbox"]:
             sandbox_or_usage_error()
             # Lazy: the sandbox is an install extra a production install lacks.
@@ -212,28 +224,34 @@ class _Run:
             scenario = load_scenario(opts["scenario"])
             if not scenario.regions_of(cloud):
                 raise click.UsageError(f"the scenario has no {cloud} region")
+            known = [r.region for r in scenario.regions_of(cloud)]
+            if not opts["region"] and region not in known:
+                # A zone of no region the sandbox knows: the environment's region, where the cloud
+                # refuses the zone as EC2 does (InvalidParameterValue), exit 2.
+                region = (os.environ.get("AWS_DEFAULT_REGION") if cloud == "aws" else None) or known[0]
             self.sandbox = start_sandbox(scenario, only=(cloud,))
-            return self.sandbox.clouds[cloud], opts["region"] or scenario.regions_of(cloud)[0].region
+            return self.sandbox.clouds[cloud], region
 
         settings = Settings.from_env()
         if cloud == "aliyun":
             # Lazy: each cloud's SDK loads only when that cloud is used (a cold start pays for none it skips).
             from responder.clouds.aliyun import AliyunCloud
 
-            if not opts["region"]:
-                raise click.UsageError("--region is required with --cloud aliyun (e.g. cn-hangzhou)")
+            if not region:
+                raise click.UsageError("--region is required with --cloud aliyun unless the zone names it "
+                                       "(e.g. cn-hangzhou)")
             if not settings.aliyun_access_key_id:
                 raise click.UsageError("set ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET")
             return AliyunCloud(settings.aliyun_access_key_id, settings.aliyun_access_key_secret,
                                security_token=settings.aliyun_security_token,
-                               endpoint=opts["endpoint"] or settings.aliyun_endpoint), opts["region"]
+                               endpoint=opts["endpoint"] or settings.aliyun_endpoint), region
         # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         import boto3
 
         # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
         from responder.clouds.aws import AwsCloud
 
-        region = opts["region"] or boto3.session.Session().region_name
+        region = region or boto3.session.Session().region_name
         if not region:
             raise click.UsageError("--region is required (or set AWS_DEFAULT_REGION / a profile region)")
         return AwsCloud(endpoint_url=opts["endpoint"] or settings.aws_endpoint_url or None), region
@@ -257,10 +275,17 @@ class _Run:
             hint = HINTS["not_found"] if isinstance(err, NotFound) else hint_for(f"{err.code} {err.message}")
             if hint:
                 self.reporter.say(f"hint: {hint}")
-            print(json.dumps({"success": False, "odcr_id": odcr_id, "completed": False,
-                              "elapsed_time": elapsed_text(self.elapsed()), "total_attempts": 0,
-                              "error": {"code": err.code, "message": err.message, "hint": hint}, **self.extra()}))
+            self.emit({"success": False, "odcr_id": odcr_id, "completed": False,
+                       "elapsed_time": elapsed_text(self.elapsed()), "total_attempts": 0,
+                       "error": {"code": err.code, "message": err.message, "hint": hint}, **self.extra()})
             raise _Failed() from err
+
+    def emit(self, result: dict) -> None:
+        """The result on stdout: the JSON on one line, or with --text the old tool's lines."""
+        if self.opts["text"]:
+            print("\n".join(text_lines(result)), flush=True)
+        else:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
 
     def engine(self, acquirer, offerings, target, config, holdings=()) -> Outcome:
         return CapacityEngine(acquirer, offerings, target, run_id=self.run_id, config=config, ledger=self.ledger,
@@ -286,7 +311,7 @@ class _Run:
         done = "done" if outcome.completed else f"stopped ({outcome.reason})"
         self.reporter.say(f"{done}: {outcome.acquired}/{outcome.target} in "
                           f"{len(outcome.holdings)} reservation(s), {outcome.attempts} attempts")
-        print(json.dumps(result, ensure_ascii=False), flush=True)
+        self.emit(result)
         self.code = code
         if code:
             raise _Failed()

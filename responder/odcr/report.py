@@ -168,3 +168,22 @@ class Reporter:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def text_lines(result: dict) -> list[str]:
+    """`--text`: the old tool's stdout, for scripts that grep it. Every line naming a reservation
+    has its id as the 4th whitespace field (the old guide extracts ids with
+    `grep "cr-" | awk '{print $4}'`); the summary names none, so it never matches that grep."""
+    lines = [f"✅ ODCR created: {o['odcr_id']} ({o['current_capacity']} x {o['instance_type']} in "
+             f"{o['availability_zone']})" for o in result.get("created_odcrs", [])]
+    if "odcr_id" in result and result.get("actual_increase"):
+        lines.append(f"✅ ODCR expanded: {result['odcr_id']} now {result['final_capacity']} "
+                     f"(+{result['actual_increase']})")
+    if "error" in result:
+        lines.append(f"❌ failed: {result['error']['code']}")
+    done = "🎉 completed:" if result.get("completed") else "⚠️ stopped:"
+    got = result.get("actual_count", result.get("actual_increase", 0))
+    want = result.get("target_count", result.get("target_increase", 0))
+    lines.append(f"{done} {got}/{want} instances, {result.get('total_attempts', 0)} attempts, "
+                 f"{result.get('elapsed_time', '')}")
+    return lines

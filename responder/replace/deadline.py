@@ -63,7 +63,9 @@ def degrade(task: Task, what: str) -> str:
     """Record what did not happen and what was left; returns the `done` reason."""
     record = task.record
     left = leftovers(task)
-    record.degraded = [what] + [f"left: {item}" for item in left]
+    # What an earlier step already said did not happen (a swap refused) stays beside it.
+    earlier = [d for d in record.degraded if not d.startswith("left: ")]
+    record.degraded = earlier + [what] + [f"left: {item}" for item in left]
     ids = record.launch.replacement_ids
     head = (f"replaced by {', '.join(ids)}" if ids else
             f"image {record.image.image_id} kept, no replacement launched")

@@ -23,18 +23,21 @@ from typing import Any, Callable
 
 from responder.caching import TTLCache
 from responder.capacity.budget import Turns, asking
-from responder.clouds.base import CloudPort, InstanceTypeSpec, Subnet
-from responder.errors import CloudError, NotFound
+from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
+from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
-from responder.replace import batching, planner
+from responder.replace import batching, capped, planner
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
 from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
-from responder.replace.steps import Call, CapReached, markets
+from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
+from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
+
+STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
 
 
 def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> list[CallOutcome]:
@@ -61,6 +64,11 @@ class Executor:
         self.catalogs = TTLCache(ttl=3600)
         self.subnets = TTLCache(ttl=300)
         self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
+        # Live stock, on the task clock: a reclaimed pool's tasks ask for the same candidates within
+        # seconds, and one probe answers them all; short, because stock moves (and a launch refused
+        # for no stock probes again, see steps._launched).
+        self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
+        self.wave = WaveReads(clock)  # image builds and instance states the wave watches, read together
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -104,7 +112,7 @@ class Executor:
 
         def job() -> list[CallOutcome]:
             try:
-                answers = spec.read(self.clouds[task.cloud], task.region, pairs)
+                answers = spec.read(self.clouds[task.cloud], task.region, pairs, self.wave)
             except CloudError as exc:  # the one call failed: every task of the group sees why
                 return [CallOutcome(error=exc) for _ in pairs]
             return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]
@@ -133,8 +141,13 @@ class Executor:
         return getattr(self, "_" + call.verb)(task, self.clouds[task.cloud], call)
 
     # -- money -----------------------------------------------------------------------------
-    def _refuse_if_capped(self) -> None:
-        """A look before the image (nothing is taken): tasks beyond the hourly cap stop early."""
+    def _refuse_if_capped(self, task: Task) -> None:
+        """Before the image: RESPONDER_IMAGE_WHEN_CAPPED decides whether the cap is asked now (capped.py)."""
+        if self.settings.image_when_capped:
+            return  # data first: the image is taken whatever the cap; the launch asks it
+        if not acts_as_rebalance(task):  # the launch's own unit, taken now: exact in a burst
+            self.take_spend(task, *capped.spend_before_image(task, self.settings))
+            return
         used = self.caps.used_since(self.clock() - 3600)
         if used >= self.settings.max_launches_per_hour:
             raise CapReached(f"launch cap reached: {used} spends in the last hour "
@@ -159,7 +172,7 @@ class Executor:
         return cloud.describe_instance(task.region, task.instance_id)
 
     def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
-        self._refuse_if_capped()
+        self._refuse_if_capped(task)
         return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
                                   tags=tuple(tuple(t) for t in call.args["tags"]))
 
@@ -178,8 +191,9 @@ class Executor:
         if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable
             in_stock = self.market_facts.get_or_load(("offerings", task.cloud, task.region, tuple(types), market),
                                                      lambda: cloud.offerings_with_stock(task.region, types, market))
-        else:  # live stock (Aliyun DescribeAvailableResource): never cached
-            in_stock = cloud.offerings_with_stock(task.region, types, market)
+        else:  # live stock (Aliyun DescribeAvailableResource): one probe serves a wave for a moment
+            in_stock = self.stock.get_or_load((task.cloud, task.region, tuple(types), market),
+                                              lambda: cloud.offerings_with_stock(task.region, types, market))
         subnets = self.subnets.get_or_load((task.cloud, task.region, source.vpc_id),
                                            lambda: cloud.subnets(task.region, source.vpc_id))
         scores = prices = None
@@ -230,6 +244,27 @@ class Executor:
 
     def _check_image(self, task: Task, cloud: CloudPort, call: Call):
         return cloud.describe_image(task.region, call.args["image_id"])
+
+    def _check_launch_image(self, task: Task, cloud: CloudPort, call: Call):
+        """The older image a launch would use; None when it no longer exists (deleted, deregistered)."""
+        try:
+            return cloud.describe_image(task.region, call.args["image_id"])
+        except NotFound:
+            return None
+
+    def _replacement_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
+        return cloud.instance_states(task.region, call.args["instance_ids"])
+
+    def _swap_root(self, task: Task, cloud: CloudPort, call: Call) -> RootSwap:
+        """One step of the swap (swap.py). A refusal that waiting cannot change — the cloud rules the
+        swap out for this instance, or the policy lacks the permission — is an answer, not an error:
+        the replacement keeps its older root disk and the task goes on with its other steps."""
+        try:
+            return cloud.swap_root(task.region, call.args["instance_id"], call.args["image_id"], call.token)
+        except Transient:
+            raise
+        except CloudError as exc:
+            return RootSwap("refused", f"{exc.code}: {exc}")
 
     def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])

@@ -1,22 +1,23 @@
 """The race against the release: pure decisions about what to keep, which image to launch from,
 and what to give back once the replacement runs.
 
-Parts: estimate_image_seconds (an
-image's time from its disks: size, category, first or incremental snapshot), choose_policy (the
-launch policy for one task: `auto` weighs the estimate against the time left), ours_to_give_back,
+Parts: choose_policy (the launch policy for one task: `auto` weighs what the task believes its
+image and its launch will take, build_times.py, against the time left), ours_to_give_back,
 follows, reattaches, restores, to_give_back (which disk goes where once the replacement runs),
 private_ip_to_move, release_seen (the original counts as gone).
 
 Nothing here calls a cloud: steps.py asks these functions for Calls and the executor makes them.
 
-The estimate's figures are the product's own reading of the clouds' snapshot speed (neither
-publishes a rate; both say the first snapshot of a disk copies every written block and later
-ones only the changes): a fixed start plus seconds per GiB copied, per disk category. A wrong
-estimate costs little: `auto` only decides whether to wait for the fresh image.
+The estimates are learned from what this responder observed (build_times.py: a high quantile of
+the last images and launches of the same kind, a harsh prior before that), never the cloud's or
+the emulator's figures. A wrong estimate costs little: `auto` only decides whether to wait for the
+fresh image.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 from typing import Callable, Optional
 
 from responder.replace.record import KeptDisk, Task
@@ -25,30 +26,11 @@ from responder.replace.record import KeptDisk, Task
 # completes them after the volume is gone: only data volumes are kept, for their data to follow.
 KEEPS_DISKS = frozenset({"aliyun"})
 STOP_ACTIONS = frozenset({"marked-for-stop", "marked-for-hibernation"})  # EC2 keeps a stopped instance's volumes
-# (fixed start s, s per GiB copied): ESSD / io-class fastest, basic disks slowest.
-ESTIMATE_RATE = {"cloud_essd": (20.0, 6.0), "cloud_auto": (20.0, 6.0), "cloud_ssd": (30.0, 8.0),
-                 "cloud_efficiency": (30.0, 10.0), "cloud": (40.0, 14.0), "gp3": (20.0, 6.0), "gp2": (20.0, 7.0),
-                 "io1": (15.0, 5.0), "io2": (15.0, 5.0), "st1": (30.0, 10.0), "sc1": (40.0, 14.0)}
-CHANGED_SHARE = 0.05
 SAFETY = 1.2  # the estimate is a guess: wait for the fresh image only with this much room to spare
 RELEASE_POLL = 5.0
 
 
-DEFAULT_SYSTEM_DISK = {"aliyun": ("cloud_essd", 40), "aws": ("gp3", 8)}  # when the disks could not be read
-
-
-def estimate_image_seconds(disks: list[KeptDisk], incremental: bool, cloud: str = "aliyun") -> float:
-    """Disks are snapshotted together, so the image takes as long as its slowest disk."""
-    category, size = DEFAULT_SYSTEM_DISK.get(cloud, ("cloud_essd", 40))
-    disks = disks or [KeptDisk("", "system", category, size, "")]
-    worst = 0.0
-    for disk in disks:
-        start, per_gib = ESTIMATE_RATE.get(disk.category, (30.0, 10.0))
-        worst = max(worst, start + per_gib * disk.size_gib * (CHANGED_SHARE if incremental else 1.0))
-    return worst
-
-
-def choose_policy(task: Task, setting: str, now: float, running_seconds: float) -> tuple[str, str]:
+def choose_policy(task: Task, setting: str, now: float) -> tuple[str, str]:
     """(policy, why). `auto`: the fresh image when it should be ready and the replacement Running
     before the release; otherwise launch at once from the newest image we made of this instance,
     else from the image the original was launched from (capacity first; the fresh image is still
@@ -56,8 +38,9 @@ def choose_policy(task: Task, setting: str, now: float, running_seconds: float) 
     race, source = task.record.race, task.record.source
     latest = race.latest_image_id
     requested = task.record.timings.get("image_requested", now)
-    estimate = estimate_image_seconds(race.disks, incremental=bool(latest), cloud=task.cloud)
-    race.image_estimate_s = round(estimate, 1)
+    # What the task believes (build_times.believe, filled before this is asked): learned p90s or priors.
+    estimate = race.image_belief.estimate_s if race.image_belief else math.inf
+    running_seconds = race.boot_belief.estimate_s if race.boot_belief else math.inf
     fallback = ("latest-image", f"latest image {latest}") if latest else (
         ("source-image", f"source image {source.image_id}") if source and source.image_id else ("", ""))
     if setting == "fresh-image" or (setting != "auto" and not fallback[0]):
@@ -68,10 +51,43 @@ def choose_policy(task: Task, setting: str, now: float, running_seconds: float) 
         return fallback[0], f"RESPONDER_LAUNCH_FROM=latest-image: {fallback[1]}"
     left = (race.release_expected_at or now) - now
     need = (requested + estimate * SAFETY - now) + running_seconds
+    believed = f"image ~{estimate:.0f} s ({_basis(race.image_belief)}) + Running ~{running_seconds:.0f} s " \
+               f"({_basis(race.boot_belief)})"
     if need <= left or not fallback[0]:
-        return "fresh-image", f"image ~{estimate:.0f} s + Running ~{running_seconds:.0f} s fits the {left:.0f} s left"
-    return fallback[0], (f"image ~{estimate:.0f} s + Running ~{running_seconds:.0f} s would end after the release "
-                         f"({left:.0f} s left): {fallback[1]}")
+        return "fresh-image", f"{believed} fits the {left:.0f} s left"
+    return fallback[0], f"{believed} would end after the release ({left:.0f} s left): {fallback[1]}"
+
+
+def _basis(belief) -> str:
+    if belief is None:
+        return "unknown"
+    if belief.source == "observed":
+        return f"p{belief.quantile * 100:.0f} of {belief.samples} observed"
+    return f"prior, {belief.samples} observed"
+
+
+NOTICE_SKEW = 5.0  # an event time this far after receipt is the sender's clock, not a later notice
+NOTICE_OLDEST = 3600.0  # an event time older than this is a replay or a broken clock: counted from receipt
+
+
+def notice_at(event_time: str, received: float) -> Optional[float]:
+    """The notice's own time (CloudMonitor `eventTime`, EventBridge `time`) as epoch seconds, when
+    it is believable: a delivery that arrives late shortens the race rather than fooling the plan.
+    None when absent, unreadable, ahead of receipt by more than NOTICE_SKEW, or older than
+    NOTICE_OLDEST (the expected release is then counted from receipt)."""
+    text = (event_time or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # the clouds send UTC
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    at = moment.timestamp()
+    if at > received + NOTICE_SKEW or received - at > NOTICE_OLDEST:
+        return None
+    return min(at, received)
 
 
 def ours_to_give_back(disk: KeptDisk) -> bool:
@@ -127,6 +143,63 @@ def release_seen(task: Task, states: dict[str, str], now: float) -> None:
         running = task.record.timings.get("running")
         if running is not None:
             task.record.timings.setdefault("gap_s", round(max(0.0, running - race.released_at), 3))
+
+
+def root_state(task: Task) -> str:
+    """fresh (booted from the notice-time image), swapped (that image's root put onto it later,
+    set by the swap), stale (booted from an older image and never swapped); "" with no replacement."""
+    if task.record.race.root_state:
+        return task.record.race.root_state
+    if not task.record.launch.replacement_ids or "running" not in task.record.timings:
+        return ""
+    return "stale" if task.record.race.launch_image_id else "fresh"
+
+
+def data_kept(task: Task) -> bool:
+    """The fresh image Available and, for a replacement launched from another image, every data
+    disk's data on it (reattached or restored)."""
+    if not task.record.image.available:
+        return False
+    data = [d for d in task.record.race.disks if d.kind == "data"]
+    return not task.record.race.launch_image_id or all(d.moved in ("reattached", "restored") for d in data)
+
+
+def service_ready_at(task: Task) -> Optional[float]:
+    """Running with every data disk attached: at Running from the fresh image (it carries them),
+    else when the last data disk arrived; None while one is missing."""
+    running = task.record.timings.get("running")
+    if running is None:
+        return None
+    data = [d for d in task.record.race.disks if d.kind == "data"]
+    if not task.record.race.launch_image_id or not data:
+        return running
+    if any(d.moved not in ("reattached", "restored") or d.moved_at is None for d in data):
+        return None
+    return max([running] + [d.moved_at for d in data])
+
+
+def gaps(task: Task, released: Optional[float]) -> tuple[Optional[float], Optional[float]]:
+    """(capacity gap, service gap) in seconds after the release, 0 when ahead; None: never."""
+    running, ready = task.record.timings.get("running"), service_ready_at(task)
+    if released is None:
+        return (None if running is None else 0.0), (None if ready is None else 0.0)
+    return ((None if running is None else round(max(0.0, running - released), 3)),
+            (None if ready is None else round(max(0.0, ready - released), 3)))
+
+
+def settle_figures(task: Task) -> None:
+    """At the end, into the record: root state, data kept, and the gaps against the release seen
+    (else the expected one)."""
+    state, timings = task.record.race, task.record.timings
+    state.root_state = root_state(task)
+    state.data_kept = data_kept(task)
+    ready = service_ready_at(task)
+    if ready is not None:
+        timings.setdefault("service_ready", ready)
+    capacity, service = gaps(task, state.released_at if state.released_at is not None else state.release_expected_at)
+    for name, value in (("capacity_gap_s", capacity), ("service_gap_s", service)):
+        if value is not None:
+            timings.setdefault(name, value)
 
 
 Observer = Callable[..., Optional[tuple[str, str]]]

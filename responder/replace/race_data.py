@@ -108,6 +108,8 @@ def _attached(task: Task, call: Call, answer: Optional[list], settings, now, fac
             disk.moved = disk.settled = "reattached"
         if disk.moved:
             task.record.stamp("data_on_replacement", now)
+            if disk.moved != "lost":
+                disk.moved_at = now
 
 
 OBSERVERS = {

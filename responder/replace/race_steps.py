@@ -15,13 +15,13 @@ from typing import Optional
 
 from responder.capacity.tokens import token_for
 from responder.model import NOTICE_SECONDS, Cloud
-from responder.replace import race, race_data
+from responder.replace import build_times, race, race_data, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
 
 RACE_WRITES = frozenset({"keep_disks", "convert_public_ip", "bind_eip", "attach_disk", "delete_disk", "follow_instance",
-                         "restore_disk", "move_private_ip"})
+                         "restore_disk", "move_private_ip", "swap_root"})
 RELEASE_WAIT = 900.0  # past the expected release, stop waiting to see the original go
 
 
@@ -29,8 +29,9 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
     """Right after CreateImage: the disks must outlive the instance until the image is made."""
     record = task.record
     state = record.race
-    if state.release_expected_at is None:
-        state.release_expected_at = record.timings.get("received", now) + NOTICE_SECONDS.get(task.cloud, 120.0)
+    if state.release_expected_at is None:  # from the notice's own time when the event gave one (race.notice_at)
+        start = record.event.notice_at if record.event.notice_at is not None else record.timings.get("received", now)
+        state.release_expected_at = start + NOTICE_SECONDS.get(task.cloud, 120.0)
     if (settings.protect_on_receipt or settings.launch_from == "auto") and not state.disks_read:
         return Decision([Call("describe_disks", {"instance_id": task.instance_id})])
     keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]
@@ -46,11 +47,11 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
 def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decision]:
     """In imaging, once candidates are known: wait for the fresh image, or launch now from another."""
     state = task.record.race
-    if state.policy:
-        return None
+    if state.policy:  # chosen; an older image may still wait for its check (a restart in between)
+        return _launch_from_older(task, now) if task.status == "imaging" else None
     if not state.latest_looked_up:  # an earlier image of ours: a launch source, and incremental snapshots
         return Decision([Call("latest_image", {"instance_id": task.instance_id})])
-    state.policy, state.why = race.choose_policy(task, settings.launch_from, now, settings.launch_running_seconds)
+    state.policy, state.why = race.choose_policy(task, settings.launch_from, now)
     # Aim the next image poll at this image's own estimate, not at how long the region's last took.
     requested = task.record.timings.get("image_requested", now)
     task.record.image.next_poll_at = min(task.record.image.next_poll_at,
@@ -59,6 +60,17 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
         return None
     source = task.record.source
     state.launch_image_id = state.latest_image_id if state.policy == "latest-image" else source.image_id
+    return _launch_from_older(task, now)
+
+
+def _launch_from_older(task: Task, now: float) -> Optional[Decision]:
+    """Read the older image first (DescribeImages): one deleted, deregistered or retired since the
+    original was launched would only earn an InvalidImageId at launch (_saw_launch_image)."""
+    state = task.record.race
+    if state.policy == "fresh-image":
+        return None
+    if not state.launch_image_checked:
+        return Decision([Call("check_launch_image", {"image_id": state.launch_image_id})])
     task.record.stamp("launch_without_fresh_image", now)
     task.status = "launching"
     return Decision()
@@ -66,7 +78,11 @@ def choose_launch(task: Task, settings: Settings, now: float) -> Optional[Decisi
 
 def after_running(task: Task, settings: Settings, now: float) -> Optional[Decision]:
     """Once the replacement runs: restore data disks in another zone as soon as their snapshots
-    allow (race_data.py), and settle the rest; never finish while a restore is under way."""
+    allow (race_data.py), and settle the rest; never finish while a restore is under way. A swap of
+    the root disk (swap.py) goes first once the fresh image is Available: it may stop the instance."""
+    swapping = swap.next_step(task, settings, now)
+    if swapping is not None:
+        return swapping
     restoring = race_data.next_step(task, now)
     if restoring is not None:
         return restoring
@@ -124,11 +140,17 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
 
 def summary(task: Task) -> str:
     state = task.record.race
+    race.settle_figures(task)
     parts = []
+    if state.gone_images:
+        parts.append(f"not launched from {', '.join(state.gone_images)}: gone (deleted, deregistered or retired)")
     if state.policy and state.policy != "fresh-image":
         parts.append(f"launched from {state.policy} {state.launch_image_id}")
         image = task.record.image
         parts.append(f"fresh image {image.image_id} " + ("available" if image.available else f"failed ({state.image_failed})"))
+        root = swap.root_state_text(task)
+        if root:
+            parts.append(root)
     left = [d.disk_id for d in state.disks if not d.settled and race.ours_to_give_back(d)]
     if left:
         parts.append(f"kept disks {', '.join(left)} still bill: they hold the only copy of the data")
@@ -173,7 +195,25 @@ def _converted(task: Task, allocation: str, settings, now, facts, error) -> None
 
 
 def _saw_latest(task: Task, image_id: str, settings, now, facts, error) -> None:
+    """An earlier image of ours makes the next snapshot incremental: now the task can say what it
+    believes its image and its launch will take (learned, build_times.py)."""
     task.record.race.latest_image_id, task.record.race.latest_looked_up = image_id or "", True
+    build_times.believe(facts.times, task, settings.launch_running_seconds)
+
+
+def _saw_launch_image(task: Task, image, settings, now, facts, error) -> None:
+    """`image`: its ImageInfo, or None when it no longer exists. Gone, failed or retired: the next
+    older image not known gone (the latest of ours, then the source image), else the fresh image."""
+    state, source = task.record.race, task.record.source
+    if image is not None and image.state == "available":
+        state.launch_image_checked = True
+        return
+    state.gone_images.append(state.launch_image_id)
+    left = [(policy, i) for policy, i in (("latest-image", state.latest_image_id),
+                                         ("source-image", source.image_id if source else ""))
+            if i and i not in state.gone_images]
+    state.policy, state.launch_image_id = left[0] if left else ("fresh-image", "")
+    state.why += f"; image {state.gone_images[-1]} is gone ({image.reason or image.state if image else 'not found'})"
 
 
 def _checked_image(task: Task, image, settings, now, facts, error) -> None:
@@ -181,6 +221,7 @@ def _checked_image(task: Task, image, settings, now, facts, error) -> None:
     if image.state == "available":
         record.image.available = True
         record.stamp("image_available", now)
+        build_times.observe_image(facts.times, task, now)
     elif image.state == "failed":
         record.race.image_failed = image.reason or "CreateFailed"
         record.stamp("image_failed", now)
@@ -231,6 +272,7 @@ OBSERVERS = {
     "convert_public_ip": _converted,
     "latest_image": _saw_latest,
     "check_image": _checked_image,
+    "check_launch_image": _saw_launch_image,
     "original_state": _saw_original,
     "bind_eip": _bound,
     "move_private_ip": _moved_private_ip,

@@ -114,6 +114,19 @@ class KeptDisk:
     snapshot_id: str = ""  # its snapshot in the fresh image (a restore in another zone starts from it)
     restored_id: str = ""  # the disk made from that snapshot in the replacement's zone
     next_try_at: float = 0.0  # snapshot not usable / disk not ready yet: look again then
+    moved_at: Optional[float] = None  # when its data was seen on the replacement (the service gap counts it)
+
+
+@dataclass
+class Belief:
+    """What the plan believed about one duration (an image's build, a launch to Running), and from
+    what (build_times.py)."""
+
+    estimate_s: float
+    quantile: float  # 0.9: the p90 of `samples` observations; 0.0: the prior
+    samples: int
+    source: str  # "observed" | "prior"
+    key: str  # what it was keyed by, readable: "aliyun/cn-hangzhou cloud_essd <=64 GiB first"
 
 
 @dataclass
@@ -141,11 +154,25 @@ class RaceState:
     image_failed: str = ""  # the fresh image failed after the replacement launched from another
     private_ip_moved: bool = False  # the original's private IP given to the replacement (secondary)
     observed_image_s: Optional[float] = None  # how long the fresh image really took (image_estimate_s: believed)
+    image_belief: Optional[Belief] = None  # what the plan believed the fresh image would take
+    boot_belief: Optional[Belief] = None  # ... and the launch to Running
+    observed_boot_s: Optional[float] = None  # launch issued → Running, as it happened
     # Which root state the replacement runs: "fresh" (booted from the notice-time image), "swapped"
     # (that image's root disk put onto it at root_state_since), "stale" (an older image, never
     # swapped); "" until it runs.
     root_state: str = ""
     root_state_since: Optional[float] = None
+    # The swap (replace/swap.py): "" not begun, "working" (the cloud is at it), "done", "refused"
+    # (the cloud ruled it out: the replacement keeps the older root disk), "kept" (RESPONDER_STATE_SWAP=keep).
+    swap: str = ""
+    swap_step: str = ""  # the cloud's last step: stopping, replacing, starting, in-progress ...
+    swap_next_at: float = 0.0
+    swap_refused: str = ""
+    launch_image_checked: bool = False  # the older image was read (DescribeImages) before the launch
+    gone_images: list[str] = field(default_factory=list)  # older images found deleted / retired: not launched from
+    # At the end: the fresh image Available and, for a replacement launched from another image,
+    # every data disk on it. Root state is apart: a launch image's root is not the original's.
+    data_kept: Optional[bool] = None
 
 
 @dataclass
@@ -189,6 +216,9 @@ class TaskRecord:
     # "<cloud>: <permission>, ...": a cloud's policy refused a call (a configuration fault). The task
     # ended failed; /invoke answers 5xx so the platform retries, and a redelivery opens it again.
     denied: str = ""
+    # A money cap refused the task's spend: "imaged only, no launch" (RESPONDER_IMAGE_WHEN_CAPPED=yes,
+    # data first) or "no image, no launch" (=no: the cap was asked before the image). replace/capped.py
+    capped: str = ""
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

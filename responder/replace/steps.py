@@ -20,7 +20,8 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import planner, race_data, race_steps
+from responder.replace import build_times, planner, race_data, race_steps, swap
+from responder.replace.build_times import BuildTimes
 from responder.replace.calls import Call, Decision
 from responder.replace.record import Reserved, Task
 from responder.replace.verify import instance_rejection, may_change_soon
@@ -33,9 +34,11 @@ WRITES = frozenset({"create_image", "acquire_replacement", "reserve", "associate
 
 @dataclass
 class Facts:
-    """Learned across tasks by one runner: (cloud, region) → (seconds an image takes, exact?)."""
+    """Learned across tasks: (cloud, region) → (seconds an image takes, exact?), for polling, by
+    one runner; `times`, the store's table of observed build and boot times, by every runner."""
 
     build_estimates: dict = field(default_factory=dict)
+    times: Optional[BuildTimes] = None
 
 
 class CapReached(Exception):
@@ -125,7 +128,7 @@ def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Ca
 
 def _decide_launching(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record, launch = task.record, task.record.launch
-    if task.cloud == Cloud.AWS.value and settings.aws_action == "reserve":
+    if capacity_action(task.cloud, settings) == "reserve":
         if not record.reservation.attempted:
             return Decision([Call("reserve")])
         return Decision(finish=reserve_outcome(task))
@@ -144,7 +147,7 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
     if source and source.elastic_ip_allocation and not launch.elastic_ip_moved:
         return Decision([Call("associate_address", {"allocation_id": source.elastic_ip_allocation,
                                                     "instance_id": launch.replacement_ids[0]})])
-    if task.cloud == Cloud.AWS.value and settings.aws_action == "both" and not record.reservation.attempted:
+    if capacity_action(task.cloud, settings) == "both" and not record.reservation.attempted:
         return Decision([Call("reserve")])
     if _retires_original(task, settings) and not launch.retired:
         if launch.retire_at is None:
@@ -165,6 +168,20 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
                                     + (f"; {raced}" if raced else "")))
 
 
+def capacity_action(cloud: str, settings: Settings) -> str:
+    """What an interruption buys on this cloud: `launch` a replacement, `reserve` capacity instead
+    (an ODCR on AWS, a capacity reservation — private pool — on Aliyun), or `both`. One engine and
+    one set of money caps for both clouds; OCI has no reservation to buy and always launches."""
+    if cloud == Cloud.AWS.value:
+        return settings.aws_action
+    if cloud == Cloud.ALIYUN.value:
+        return "launch" if settings.aliyun_action == "replace" else settings.aliyun_action
+    return "launch"
+
+
+ACTION_SETTING = {Cloud.AWS.value: "RESPONDER_AWS_ACTION", Cloud.ALIYUN.value: "RESPONDER_ALIYUN_ACTION"}
+
+
 def acts_as_rebalance(task: Task) -> bool:
     """A rebalance task, until the real interruption of the same instance arrives."""
     return task.kind == EventKind.REBALANCE.value and task.record.interrupted_at is None
@@ -181,7 +198,7 @@ def reserve_outcome(task: Task) -> tuple[str, str]:
     if reserved is None:
         return "failed", "no capacity to reserve for any candidate: " + "; ".join(task.record.launch.refusals)
     return "done", (f"reserved {reserved.reservation_id} ({reserved.instance_type} in {reserved.zone}); "
-                    f"no replacement launched (RESPONDER_AWS_ACTION=reserve)")
+                    f"no replacement launched ({ACTION_SETTING.get(task.cloud, 'RESPONDER_AWS_ACTION')}=reserve)")
 
 
 DECIDERS: dict[str, Callable[[Task, Settings, float, Capabilities], Decision]] = {
@@ -248,8 +265,9 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
     if image.state == "failed":
         return "failed", f"image {image.image_id} CreateFailed{': ' + image.reason if image.reason else ''}"
     if image.state != "available":
-        if now - requested > settings.image_timeout_seconds:
-            return "failed", f"image {image.image_id} not available after {settings.image_timeout_seconds:.0f} s"
+        timeout = build_times.image_timeout(task, settings.image_timeout_seconds)
+        if now - requested > timeout:
+            return "failed", f"image {image.image_id} not available after {timeout:.0f} s"
         progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
         record.image.last_creating_after = now - requested
         if 0 < progress < 100:
@@ -258,6 +276,7 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
         return None
     record.image.available = True
     record.stamp("image_available", now)
+    build_times.observe_image(facts.times, task, now)
     learned = learned_build_time(facts, task, now - requested)
     if learned is not None:
         facts.build_estimates[(task.cloud, task.region)] = learned
@@ -292,6 +311,7 @@ def _saw_states(task: Task, call: Call, states: dict[str, str], settings: Settin
     launch = task.record.launch
     if states and len(states) == len(launch.replacement_ids) and all(s.lower() == "running" for s in states.values()):
         task.record.stamp("running", now)
+        build_times.observe_boot(facts.times, task, now)
         return None
     waited = now - (launch.launched_at if launch.launched_at is not None else now)  # 0.0 is a time
     if waited > RUNNING_TIMEOUT:
@@ -338,6 +358,7 @@ OBSERVERS: dict[str, Callable[..., Optional[tuple[str, str]]]] = {
     # The race's observers need no call arguments: the record says what they asked.
     **{verb: _ignoring_call(observer) for verb, observer in race_steps.OBSERVERS.items()},
     **race_data.OBSERVERS,  # these read the disk a call named
+    **swap.OBSERVERS,
 }
 
 
@@ -355,8 +376,8 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
         return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
     known = facts.build_estimates.get((task.cloud, task.region))
     own = task.record.race.image_estimate_s if task.record.race.disks else None
-    if own and elapsed < own * 0.9:  # this image's own estimate, from its disks: a guess, so look
-        return min(own * 0.9 - elapsed + 0.05, max(2.0, elapsed * 0.5))  # on the way too
+    if own and elapsed < own * 0.9:  # this image's own estimate, learned or a harsh prior: a guess, so
+        return min(own * 0.9 - elapsed + 0.05, max(2.0, min(15.0, elapsed * 0.5)))  # look on the way too
     if own:
         known = (own, False)
     if not known:

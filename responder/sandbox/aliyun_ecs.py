@@ -37,15 +37,18 @@ from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
+from responder.sandbox.aliyun_ecs_swap import SWAP_ACTIONS
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aliyun import authorize
 from responder.sandbox.call_log import CallLog
+from responder.sandbox.image_removals import ImageRemovals
 from responder.sandbox.loopback import LoopbackServer
+from responder.sandbox.rate_limits import rate_limits_for
 from responder.sandbox.scenario import Scenario, load_scenario
 
 API_VERSION, VPC_VERSION = "2014-05-26", "2016-04-28"
-ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS}
+ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS, **SWAP_ACTIONS}
 VPC_ACTIONS = {a: ECS_ACTIONS[a] for a in ("DescribeVSwitches", "AssociateEipAddress", "DescribeEipAddresses")}
 PRODUCTS = {API_VERSION: ECS_ACTIONS, VPC_VERSION: VPC_ACTIONS, KMS_VERSION: KMS_ACTIONS}
 # Never echoed into the call log: they are credentials or change on every call.
@@ -89,6 +92,8 @@ class AliyunEcsEmulator(CallLog):
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
         self.policies = self.scenario.new_policies()  # RAM: None when the scenario turns it off
+        self.rate_limits = rate_limits_for(self.scenario.raw, "aliyun", self.clock)  # None: `rate_limits:` off
+        self.removals = ImageRemovals(self.scenario.raw)  # `deleted_images:`, deleted at their time
         self.endpoint = ""
         CallLog.__init__(self)
         self._nonces: set[str] = set()
@@ -139,7 +144,7 @@ class AliyunEcsEmulator(CallLog):
         started, arrived = self.clock(), time.time()
         if self.scenario.latency_ms > 0:
             time.sleep(self.scenario.latency_ms / 1000.0)
-        fault = None
+        fault, throttled = None, ""
         try:
             self._authenticate(request.method, params)
             if action not in PRODUCTS[params["Version"]]:
@@ -147,6 +152,7 @@ class AliyunEcsEmulator(CallLog):
             if params.get("AccessKeyId") != SANDBOX_ADMIN_KEY:
                 with self.world.lock:
                     authorize(self.policies.aliyun, self.world, action, params)
+                self._throttle(action, params)
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
                 self._log(action, 0, fault.kind, started, arrived, params, fault)
@@ -157,24 +163,37 @@ class AliyunEcsEmulator(CallLog):
             body = self._dispatch(action, params)
             status, code = 200, ""
         except EcsError as err:
-            status, code = err.status, err.code
+            status, code, throttled = err.status, err.code, err.throttled
             body = {"Code": err.code, "Message": err.message, "HostId": request.host or "ecs.aliyuncs.com",
                     "Recommend": f"https://api.aliyun.com/troubleshoot?q={err.code}&product=Ecs"}
             if getattr(err, "detail", None):
                 body["AccessDeniedDetail"] = err.detail
         body["RequestId"] = request_id()
-        self._log(action, status, code, started, arrived, params, fault)
+        self._log(action, status, code, started, arrived, params, fault, throttled)
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         return _json(body, status)
 
     def _log(self, action: str, status: int, code: str, started: float, arrived: float, params: dict[str, str],
-             fault=None) -> None:
+             fault=None, throttled: str = "") -> None:
         entry = {"action": action, "status": status, "code": code, "t": started, "wall": arrived,
                  "params": {k: v for k, v in params.items() if k not in _SECRET_PARAMS}}
         if fault is not None:
             entry["fault"] = fault.kind
+        if throttled:
+            entry["throttled"] = throttled
         self._log_call(entry)
+
+    def _throttle(self, action: str, params: dict[str, str]) -> None:
+        """Refuse the call as ECS does when it is over the account's limits (rate_limits.py); the
+        EcsError carries the limit's name to the call log."""
+        if self.rate_limits is None or params.get("Version") == KMS_VERSION:  # KMS has its own limits
+            return
+        region = params.get("RegionId", "")
+        account = next((r.account for r in self.scenario.regions_of("aliyun") if r.region == region), "")
+        refusal = self.rate_limits.admit(account, region, action, params)
+        if refusal is not None:
+            raise EcsError(refusal.code, refusal.message, refusal.status, throttled=refusal.bucket)
 
     def _authenticate(self, method: str, params: dict[str, str]) -> None:
         if params.get("AccessKeyId") not in (self.access_key_id, SANDBOX_ADMIN_KEY):
@@ -209,6 +228,8 @@ class AliyunEcsEmulator(CallLog):
                 return dict(KMS_ACTIONS[action](self.world, params.get("RegionId", ""), params))
             region = self.world.region(params.get("RegionId", ""))
             settle(self.world, params)  # interrupted instances whose notice ran out are gone before the action
+            for image_id in self.removals.due(self.clock()):  # as DeleteImage would: no launch, not listed
+                self.world.images.pop(image_id, None)
             return dict(PRODUCTS[params["Version"]][action](self.world, region, params))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from responder.sandbox.aliyun_ecs_disks import snapshot_instance
+from responder.sandbox.aliyun_ecs_disks import disks_of, snapshot_instance
 from responder.sandbox.aliyun_ecs_state import (
     EcsError,
     World,
@@ -120,6 +120,8 @@ def create_image(world: World, region: Region, params: dict[str, str]) -> dict[s
     }
     if world.scenario.raw.get("image_timing") == "disks":  # every disk snapshotted; see aliyun_ecs_disks
         image["snapshots"] = snapshot_instance(world, inst, image_id, tags)
+    # What its system disk held now is what a disk made from the image holds (aliyun_ecs_swap).
+    image["content"] = next((d.get("content", "") for d in disks_of(world, inst) if d["type"] == "system"), "")
     answer = {"ImageId": image_id}
     world.remember("CreateImage", params, answer)
     return answer

@@ -13,6 +13,7 @@ import re
 import time
 from typing import Any
 
+from responder.sandbox.aliyun_ecs_clone import launch_attributes
 from responder.sandbox.aliyun_ecs_state import (
     EcsError,
     World,
@@ -121,6 +122,7 @@ def run_instances(world: World, region: Region, params: dict[str, str]) -> dict[
         raise EcsError("InvalidParameter.Mismatch", "The specified VSwitch is not in the specified zone.", 400)
     _check_offering(world, region, itype, zone)
     _check_image(world, region, image_id)
+    attributes = launch_attributes(region, params, itype, zone)
     market = _market(params)
     if params.get("DryRun", "").lower() == "true":
         if world.stock.available(itype, zone, market) < amount:
@@ -158,8 +160,8 @@ def run_instances(world: World, region: Region, params: dict[str, str]) -> dict[
             "public_ip": f"47.96.{(len(world.instances) // 250) % 250}.{len(world.instances) % 250 + 1}" if bandwidth else "",
             "bandwidth_out": bandwidth, "market": market, "from_pool": n < from_pools,
             "system_disk": {"category": params.get("SystemDisk.Category", "cloud_efficiency"),
-                            "size": int_param(params, "SystemDisk.Size", 40)},
-            "private_ip": world.next_private_ip(),
+                            "size": int_param(params, "SystemDisk.Size", 40), "content": world.image_content(image_id)},
+            "private_ip": world.next_private_ip(), **attributes,
         }
     answer = {"InstanceIdSets": {"InstanceIdSet": ids}, "TradePrice": 0.0}
     world.remember("RunInstances", params, answer)

@@ -51,6 +51,9 @@ def disks_of(world: World, inst: dict[str, Any]) -> list[dict[str, Any]]:
                 "instance": inst["id"], "device": f"/dev/xvd{chr(ord('a') + n)}",
                 "delete_with_instance": bool(spec.get("delete_with_instance", True)),
                 "snapshots_made": int(spec.get("earlier_snapshots", 0)), "tags": {},
+                # what is written on it (aliyun_ecs_swap): a system disk starts as its image made it
+                "image": inst.get("image", "") if kind == "system" else "",
+                "content": spec.get("content") or (world.image_content(inst.get("image", "")) if kind == "system" else ""),
             }
             inst["disk_ids"].append(disk_id)
     return [world.disks[d] for d in inst["disk_ids"] if d in world.disks]
@@ -94,16 +97,19 @@ def _delete_disk(world: World, disk: dict[str, Any]) -> None:
 
 def snapshot_instance(world: World, inst: dict[str, Any], image_id: str, tags: dict[str, str]) -> list[str]:
     speed = float(world.scenario.raw.get("snapshot_speed", 1.0))
+    spread = race_model.SnapshotTime.parse(world.scenario.raw.get("snapshot_time"), world.scenario.seed)
     ids = []
     for disk in disks_of(world, inst):
         incremental = disk["snapshots_made"] > 0
         snap_id = new_id("s", inst["region"])
+        nominal = race_model.snapshot_seconds(disk["category"], disk["size"], incremental, speed)
         world.snapshots[snap_id] = {
             "id": snap_id, "region": inst["region"], "disk": disk["id"], "disk_type": disk["type"],
             "category": disk["category"], "size": disk["size"], "started": world.clock(),
-            "duration": race_model.snapshot_seconds(disk["category"], disk["size"], incremental, speed),
+            "duration": nominal * spread.factor(disk["id"], disk["snapshots_made"]),
             "instant": race_model.instant_access_seconds(disk["category"]), "image": image_id,
             "deleted": False, "tags": dict(tags), "incremental": incremental, "device": disk["device"],
+            "content": disk.get("content", ""),  # the notice-time state: what the disk held when it started
         }
         disk["snapshots_made"] += 1
         ids.append(snap_id)
@@ -115,7 +121,7 @@ def _disk_json(world: World, disk: dict[str, Any]) -> dict[str, Any]:
             "Category": disk["category"], "Size": disk["size"], "Device": disk["device"] if disk["instance"] else "",
             "Status": "In_use" if disk["instance"] else "Available", "ZoneId": disk["zone"],
             "RegionId": disk["region"], "DeleteWithInstance": disk["delete_with_instance"],
-            "SourceSnapshotId": disk.get("source_snapshot", ""),
+            "SourceSnapshotId": disk.get("source_snapshot", ""), "ImageId": disk.get("image", ""),
             "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in disk["tags"].items()]}}
 
 

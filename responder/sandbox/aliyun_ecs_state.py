@@ -29,11 +29,12 @@ ISO_SECOND = "%Y-%m-%dT%H:%M:%SZ"
 class EcsError(Exception):
     """An ECS API error as the real service returns it: code, message and HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, throttled: str = ""):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.throttled = throttled  # the rate limit that refused the call, for the call log
 
 
 def not_found(kind: str, value: str) -> EcsError:
@@ -232,7 +233,14 @@ class World:
     def instance_status(self, inst: dict[str, Any]) -> str:
         if inst.get("status") == "Pending" and self.clock() >= inst.get("boot_at", 0):
             inst["status"] = "Running"
+        if inst.get("settles_to") and self.clock() >= inst.get("settle_at", 0):  # Stopping / Starting (aliyun_ecs_swap)
+            inst["status"] = inst.pop("settles_to")
         return inst.get("status", "Running")
+
+    def image_content(self, image_id: str) -> str:
+        """The content marker a disk made from this image starts with (aliyun_ecs_swap)."""
+        image = self.images.get(image_id) or {}
+        return image.get("content") or f"image:{image_id}"
 
     def image_status(self, image: dict[str, Any]) -> tuple[str, str]:
         """(Status, Progress): from its snapshots when it was made from disks (image_timing: disks),
@@ -280,11 +288,8 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "OSType": "linux",
         "Status": world.instance_status(inst),
         "InstanceChargeType": inst.get("charge_type", "PostPaid"),
-        "InternetChargeType": "PayByTraffic",
         "SpotStrategy": spot,
-        "SpotPriceLimit": 0.0,
-        "SpotDuration": 0,
-        "SpotInterruptionBehavior": "Terminate",
+        **describe_attributes(inst),
         "KeyPairName": inst.get("key_pair", ""),
         "InstanceNetworkType": "vpc",
         "InternetMaxBandwidthOut": int(inst.get("bandwidth_out", 0)),
@@ -306,6 +311,22 @@ def instance_json(world: World, inst: dict[str, Any]) -> dict[str, Any]:
         "ExpiredTime": "2099-12-31T15:59Z",
         "DeletionProtection": False,
         "Recyclable": False,
+    }
+
+
+def describe_attributes(inst: dict[str, Any]) -> dict[str, Any]:
+    """The DescribeInstances Instance fields of the recorded attributes (seeded instances give them
+    under the same names as launch_attributes records)."""
+    spot = inst.get("spot_strategy", "NoSpot") != "NoSpot"
+    return {
+        "InternetChargeType": inst.get("internet_charge_type", "PayByTraffic"),
+        "CreditSpecification": inst.get("credit", ""),
+        "SpotPriceLimit": float(inst.get("spot_price_limit", 0.0)),
+        "SpotDuration": int(inst.get("spot_duration", 1 if spot else 0)),
+        "SpotInterruptionBehavior": inst.get("spot_interruption", "Terminate"),
+        "DeploymentSetId": inst.get("deployment_set", ""),
+        "ResourceGroupId": inst.get("resource_group", ""),
+        "HpcClusterId": inst.get("hpc_cluster", ""),
     }
 
 

@@ -13,7 +13,8 @@ aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocat
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
 snapshot tags of CreateImage and creation times in scenario time in aws_retention; EBS volume rules
 (DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes; an address in
-use refused by AssignPrivateIpAddresses in aws_private_ip;
+use refused by AssignPrivateIpAddresses in aws_private_ip; root volume replacement and the content
+markers of root volumes in aws_swap;
 the scenario's VPCs, subnets, groups, key pairs and instances are seeded into moto's backend by
 aws_seed before the server starts.
 
@@ -34,12 +35,14 @@ from urllib.parse import urlencode
 from responder.sandbox import (
     aws_allocation,
     aws_capacity,
+    aws_clone,
     aws_launch,
     aws_private_ip,
     aws_race,
     aws_retention,
     aws_scores,
     aws_seed,
+    aws_swap,
     aws_volumes,
 )
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
@@ -47,7 +50,9 @@ from responder.sandbox.authz_aws import access_key_of, authorize_ec2, authorize_
 from responder.sandbox.aws_tokens import ClientTokens
 from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
 from responder.sandbox.call_log import CallLog
+from responder.sandbox.image_removals import ImageRemovals
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
+from responder.sandbox.rate_limits import rate_limits_for
 from responder.sandbox.scenario import Scenario, load_scenario
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default; used when a scenario region names none
@@ -116,13 +121,17 @@ class AwsEc2Emulator(CallLog):
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.policies = self.scenario.new_policies()  # IAM: None when the scenario turns it off
+        self.rate_limits = rate_limits_for(self.scenario.raw, "aws", self.clock)  # None: `rate_limits:` off
         self.race = aws_race.AwsRace(self.scenario, self.clock)
+        self.removals = ImageRemovals(self.scenario.raw)  # `deleted_images:`, deregistered at their time
+        self.gone_images: set[str] = set()  # deregistered AMIs: RunInstances refuses them
         self.backends: dict[str, Any] = {}
         CallLog.__init__(self)
         self.views: dict[str, aws_capacity.RegionView] = {}
         self.reservations: dict[str, aws_capacity.CapacityReservations] = {}
         self.images = aws_launch.ImageBook(self.clock, self.scenario.image_build_seconds, self.race.image_seconds)
         self.volumes = aws_volumes.VolumeBook(self.clock)
+        self.swaps = aws_swap.RootSwaps(self.clock, self.scenario.raw, self.epoch)
         self.tokens = ClientTokens()
         self.endpoint_url = ""
         self._server: LoopbackServer | None = None
@@ -138,10 +147,13 @@ class AwsEc2Emulator(CallLog):
             "CreateFleet": aws_launch.create_fleet,
             "CreateImage": aws_launch.create_image,
             "DescribeImages": aws_launch.describe_images,
+            "DeregisterImage": aws_launch.deregister_image,
             "CreateLaunchTemplate": aws_retention.create_launch_template,
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
+            "DescribeInstanceCreditSpecifications": aws_clone.describe_instance_credit_specifications,
             **aws_volumes.VOLUME_HANDLERS,  # EBS rules moto leaves out; wraps CreateImage / DescribeImages
             **aws_private_ip.PRIVATE_IP_HANDLERS,  # an address in use is refused
+            **aws_swap.SWAP_HANDLERS,  # root volume replacement, content markers; wraps aws_volumes' CreateImage
         }
 
     @property
@@ -162,6 +174,7 @@ class AwsEc2Emulator(CallLog):
         for region in self.regions:
             account = region.account or DEFAULT_ACCOUNT
             backend = aws_seed.seed_region(account, region, self.images)
+            aws_clone.seed_clone_attributes(backend, region)
             self.backends[region.region] = backend
             view = aws_capacity.RegionView(
                 region=region.region, account=account, zones=list(region.zones),
@@ -192,14 +205,34 @@ class AwsEc2Emulator(CallLog):
     # -- the middleware --------------------------------------------------------------------
     def _record(self, action: str, status: int, code: str, params: dict[str, str],
                 t: float | None = None, wall: float | None = None, fault: str | None = None,
-                region: str = "") -> None:
+                region: str = "", throttled: str = "") -> None:
         """`t` is scenario time and `wall` time.time() at the call's arrival (before the latency);
-        `region` the one the request was signed for, served or not."""
+        `region` the one the request was signed for, served or not; `throttled` the rate limit
+        that refused it."""
         entry = {"action": action, "status": status, "code": code, "params": params, "t": t, "wall": wall,
                  "region": region}
         if fault:
             entry["fault"] = fault
+        if throttled:
+            entry["throttled"] = throttled
         self._log_call(entry)
+
+    def _deregister_due(self) -> None:
+        """The scenario's `deleted_images:` whose time has come are deregistered, as their owner would."""
+        for image_id in self.removals.due(self.clock()):
+            self.gone_images.add(image_id)
+            for backend in self.backends.values():
+                if image_id in backend.amis:
+                    backend.deregister_image(image_id)
+
+    def _throttle(self, call: Call) -> None:
+        """Refuse the call as EC2 does when it is over the account's limits (rate_limits.py); the
+        Ec2Error carries the refusing limit's name to the call log."""
+        if self.rate_limits is None:
+            return
+        refusal = self.rate_limits.admit(call.view.account, call.region, call.action, call.params)
+        if refusal is not None:
+            raise Ec2Error(refusal.code, refusal.message, refusal.status, throttled=refusal.bucket)
 
     def _region_of(self, environ: dict[str, Any]) -> str:
         """The region of the SigV4 credential scope (curl without a signature: the first region)."""
@@ -248,7 +281,7 @@ class AwsEc2Emulator(CallLog):
         signed_region = signed.group(1) if signed else self.region
         if self.scenario.latency_ms:
             time.sleep(self.scenario.latency_ms / 1000.0)
-        fault = None
+        fault, throttled = None, ""
         try:
             region = self._region_of(environ)
             # moto picks the account from this header; scenario instances live in the scenario's account.
@@ -256,6 +289,7 @@ class AwsEc2Emulator(CallLog):
             call = Call(self, region, action, params, environ)
             if checked:
                 authorize_ec2(self.policies.aws, call)  # IAM answers before anything is done
+                self._throttle(call)
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
                 self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind,
@@ -267,13 +301,15 @@ class AwsEc2Emulator(CallLog):
             handler = self._handlers.get(action)
             self.race.arm(params)  # a first_read sample's notice starts when a call names it
             self.race.settle(self.backends)  # interrupted instances whose two minutes ran out are gone first
+            self._deregister_due()
             status, data = self.tokens.run(region, action, params, lambda: handler(call) if handler else call.forward())
             if status < 400 and action in ("RunInstances", "CreateFleet"):
                 self.race.launched(data)
+                self.swaps.launched(self.backends[region], data)
             elif status < 400 and action == "DescribeInstances":
                 data = self.race.describe_instances(data)
         except Ec2Error as err:
-            status, data = err.status, error_body(err.code, err.message)
+            status, data, throttled = err.status, error_body(err.code, err.message), err.throttled
         except DropConnection:
             raise  # a timeout / reset fault: werkzeug ends the connection without an answer
         except Exception as err:  # moto refusing a request inside an intercept, or a bug in one
@@ -290,7 +326,7 @@ class AwsEc2Emulator(CallLog):
             match = _ERROR_CODE.search(data)
             code = match.group(1).decode() if match else ""
         self._record(action, status, code, logged, t=started, wall=arrived, fault=fault.kind if fault else None,
-                     region=signed_region)
+                     region=signed_region, throttled=throttled)
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         start_response(f"{status} {'OK' if status < 400 else 'Error'}",

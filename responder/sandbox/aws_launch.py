@@ -20,7 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
-from responder.sandbox import aws_allocation, aws_retention, aws_scores
+from responder.sandbox import aws_allocation, aws_clone, aws_retention, aws_scores
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response, tags_from
 
 # Keep EC2's default namespace (moto writes it without the trailing slash) when re-serializing.
@@ -97,8 +97,30 @@ def _take(call, instance_type: str, zone: str, market: str, count: int) -> bool:
     return call.view.stock.take(instance_type, zone, market, count)
 
 
+def _refuse_gone_image(call, image_id: str) -> None:
+    """EC2 launches nothing from a deregistered AMI ("After you deregister an AMI, it can't be used
+    to launch new instances", DeregisterImage API reference); moto would launch from an id it no
+    longer knows, so the sandbox answers as EC2 does for an id it cannot find."""
+    if image_id and image_id in call.emulator.gone_images:
+        raise Ec2Error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist", 400)
+
+
+def deregister_image(call) -> tuple[int, bytes]:
+    status, body = call.forward()
+    if status < 400:
+        call.emulator.gone_images.add(call.params.get("ImageId", ""))
+    return status, body
+
+
 def run_instances(call) -> tuple[int, bytes]:
     p = call.params
+    image_id = p.get("ImageId", "")
+    if not image_id and isinstance(call.p.get("LaunchTemplate"), dict):
+        try:
+            image_id = call.backend._get_template_from_args(call.p["LaunchTemplate"]).data.get("ImageId", "")
+        except Exception:  # moto answers an unknown template itself, with the real error code
+            image_id = ""
+    _refuse_gone_image(call, image_id)
     instance_type = p.get("InstanceType", "m1.small")
     if p.get("SubnetId"):
         try:
@@ -124,6 +146,10 @@ def run_instances(call) -> tuple[int, bytes]:
 
 def create_fleet(call) -> tuple[int, bytes]:
     # A retried CreateFleet with the same ClientToken is answered by the middleware's token layer.
+    for config in as_list(call.p.get("LaunchTemplateConfigs")):
+        template = call.backend._get_template_from_args(config.get("LaunchTemplateSpecification", {})).data
+        for override in as_list(config.get("Overrides")) or [{}]:
+            _refuse_gone_image(call, override.get("ImageId") or template.get("ImageId", ""))
     return 200, ec2_response("CreateFleet", _fleet(call))
 
 
@@ -175,7 +201,10 @@ def _fleet(call) -> dict[str, Any]:
                                        if k in ("InstanceType", "SubnetId", "AvailabilityZone", "Priority")}}
             want = min(remaining, cap or remaining)
             count = min(want, max(call.view.stock.available(instance_type, zone, market), 0))
-            if not offered:
+            refusal = aws_clone.launch_refusal(backend, _scenario_region(call), template, instance_type)
+            if refusal is not None:
+                err = refusal
+            elif not offered:
                 err = _unsupported(instance_type, zone)
             elif market == "ondemand" and call.emulator.reservations[call.region].use_open(instance_type, zone, want):
                 count, err = want, None
@@ -190,11 +219,21 @@ def _fleet(call) -> dict[str, Any]:
                 continue
             ids = _launch(backend, template, override, instance_type, subnet_id, zone, count, spot,
                           dict(_template_tags(template), **instance_tags))
+            price = _max_price(call, override, instance_type, zone) if spot else ""
+            aws_clone.apply_launch(backend, ids, template, price)
             remaining -= count
             instances.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle, "InstanceIds": ids,
                               "InstanceType": instance_type, "Platform": "Linux/UNIX"})
     return {"FleetId": "fleet-" + uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4], "Errors": errors,
             "Instances": instances}
+
+
+def _max_price(call, override: dict[str, Any], instance_type: str, zone: str) -> str:
+    """The override's MaxPrice; without one, EC2's default: the on-demand price."""
+    if override.get("MaxPrice"):
+        return str(override["MaxPrice"])
+    catalog = aws_scores.type_catalog(call)
+    return str(aws_allocation.price_of(call.emulator.scenario.raw, catalog, instance_type, zone, "ondemand"))
 
 
 def _template_tags(template: dict[str, Any]) -> dict[str, str]:

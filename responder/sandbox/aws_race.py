@@ -9,7 +9,12 @@ launched instances show `pending` for `instance_boot_seconds`).
 Rules, with their sources (figures in race_model.py): EC2 stops, hibernates or terminates the
 instance two minutes after the warning, per its `instance-action` (the spot request's
 marked-for-termination / marked-for-stop / marked-for-hibernation); a stopped or hibernated
-instance keeps its volumes. An AMI "stays pending until all of its snapshots complete", and
+instance keeps its volumes. An instance whose interruption behaviour is hibernate (its
+`interruption_behavior: hibernate`, or a spot request `marked-for-hibernation`) stops at once: "If
+you specify hibernation as the interruption behavior, you receive an interruption notice, but you do
+not receive a two-minute warning because the hibernation process begins immediately" ("Spot
+Instance interruption notices", EC2 user guide,
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html). An AMI "stays pending until all of its snapshots complete", and
 deleting a volume has no effect on its in-progress snapshots ("Delete an Amazon EBS volume":
 "deleting a volume has no effect on snapshots created from it"), so the AMI still completes after
 the instance and its root volume are gone: the emulator never fails it for that.
@@ -24,7 +29,9 @@ from typing import Any
 
 from responder.sandbox import race_model
 
-_ACTION_OF = {"marked-for-termination": "terminate", "marked-for-stop": "stop", "marked-for-hibernation": "stop"}
+_BEHAVIOUR_OF = {"marked-for-termination": "terminate", "marked-for-stop": "stop",
+                 "marked-for-hibernation": "hibernate"}
+BEHAVIOURS = ("terminate", "stop", "hibernate")
 _INSTANCE_ID = re.compile(rb"<instanceId>(i-[0-9a-f]+)</instanceId>")
 
 
@@ -45,7 +52,11 @@ class AwsRace:
                 disks = [dict(inst.get("system_disk") or {"category": "gp3", "size": 8}, device="/dev/xvda")]
                 disks += [dict(d, device=f"/dev/sd{chr(ord('f') + n)}") for n, d in enumerate(inst.get("data_disks") or [])]
                 self.volumes[inst["id"]] = disks
-                marked = dict(inst, spot_marked=inst.get("spot_request_state", "") in _ACTION_OF)
+                behaviour = inst.get("interruption_behavior") or _BEHAVIOUR_OF.get(inst.get("spot_request_state", ""),
+                                                                                   "terminate")
+                marked = dict(inst, spot_marked=inst.get("spot_request_state", "") in _BEHAVIOUR_OF)
+                if behaviour == "hibernate":  # no two-minute warning: it stops as its notice is given
+                    marked["release_after"] = 0.0
                 if inst.get("notice_at") == race_model.FIRST_READ:  # its notice starts when a call names it
                     self.unread[(inst["id"], region.region)] = marked
                     due = None
@@ -53,7 +64,7 @@ class AwsRace:
                     due = race_model.release_at("aws", marked, scenario.raw)
                 if due is not None:
                     self.pending[(inst["id"], region.region)] = due
-                self.actions[inst["id"]] = _ACTION_OF.get(inst.get("spot_request_state", ""), "terminate")
+                self.actions[inst["id"]] = "terminate" if behaviour == "terminate" else "stop"
 
     def arm(self, params: dict[str, str]) -> None:
         """Give each `notice_at: first_read` sample that the call names its notice now."""
@@ -88,14 +99,15 @@ class AwsRace:
         if self.raw.get("image_timing") != "disks":
             return None
         speed = float(self.raw.get("snapshot_speed", 1.0))
+        spread = race_model.SnapshotTime.parse(self.raw.get("snapshot_time"), int(self.raw.get("seed", 0)))
         longest = 0.0
         for disk in self.volumes.get(instance_id, [{"category": "gp3", "size": 8, "device": "/dev/xvda"}]):
             key = (instance_id, disk["device"])
             with self._lock:
                 made = self.snapshots_made.get(key, int(disk.get("earlier_snapshots", 0)))
                 self.snapshots_made[key] = made + 1
-            longest = max(longest, race_model.snapshot_seconds(disk.get("category", "gp3"), float(disk.get("size", 8)),
-                                                               made > 0, speed))
+            nominal = race_model.snapshot_seconds(disk.get("category", "gp3"), float(disk.get("size", 8)), made > 0, speed)
+            longest = max(longest, nominal * spread.factor(f"{instance_id}:{disk['device']}", made))
         return longest
 
     def launched(self, body: bytes) -> None:

@@ -157,8 +157,9 @@ def error_body(code: str, message: str) -> bytes:
 class Ec2Error(Exception):
     """Raised by intercept handlers; the middleware turns it into the EC2 error response."""
 
-    def __init__(self, code: str, message: str, status: int | None = None):
+    def __init__(self, code: str, message: str, status: int | None = None, throttled: str = ""):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status or status_for(code)
+        self.throttled = throttled  # the rate limit that refused the call, for the call log

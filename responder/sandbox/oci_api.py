@@ -22,12 +22,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from responder.sandbox import oci_render as render
 from responder.clouds.permissions import OCI, OCI_LOCATION
+from responder.sandbox import oci_render as render
 from responder.sandbox.call_log import CallLog
 from responder.sandbox.loopback import LoopbackServer
 from responder.sandbox.oci_sign import SignatureError, load_public_key, verify
 from responder.sandbox.oci_world import OciConfig, OciError, OciWorld, not_found
+from responder.sandbox.rate_limits import rate_limits_for
 from responder.sandbox.scenario import Scenario
 
 API = "20160918"
@@ -56,6 +57,7 @@ class OciEmulator(CallLog):
         self.world = OciWorld(self.config, self.clock, scenario.image_build_seconds)
         self.faults = scenario.new_faults()
         self.policies = scenario.new_policies()  # the OCI statements: None when the scenario turns them off
+        self.rate_limits = rate_limits_for(scenario.raw, "oci", self.clock)  # per tenancy and class; None: off
         self.key_id = f"{self.config.tenancy}/{self.config.user}/{fingerprint}"
         self._public_key = load_public_key(public_key_pem)
         CallLog.__init__(self)
@@ -98,7 +100,7 @@ class OciEmulator(CallLog):
         target = environ.get("REQUEST_URI") or request.full_path.rstrip("?")
         match = _PATH.match(urlsplit(target).path)
         query = dict(parse_qsl(urlsplit(target).query))
-        operation, fault, started = "", None, self.clock()
+        operation, fault, started, throttled = "", None, self.clock(), ""
         body: Any
         try:
             raw = request.get_data()
@@ -117,6 +119,10 @@ class OciEmulator(CallLog):
             operation, handler = route
             self._authorize(operation)
             self.world.throttle(self.config.user)
+            refusal = self.rate_limits and self.rate_limits.admit(self.config.tenancy, self.config.region, operation)
+            if refusal:
+                throttled = refusal.bucket
+                raise OciError(refusal.status, refusal.code, refusal.message)
             if self.scenario.latency_ms > 0:
                 time.sleep(self.scenario.latency_ms / 1000.0)
             fault = self.faults.fault_for(operation)
@@ -143,7 +149,9 @@ class OciEmulator(CallLog):
         except ValueError:  # a body that is not JSON
             status, code, headers = 400, "CannotParseRequest", {}
             body = {"code": code, "message": "The request body is not valid JSON."}
-        self._log(operation or f"{request.method} {request.path}", status, code, started, fault)
+        if code == "TooManyRequests" and not throttled and fault is None:  # the per-user `oci.throttle`
+            throttled = "user"
+        self._log(operation or f"{request.method} {request.path}", status, code, started, fault, throttled)
         if fault is not None:
             fault.after()  # lost: the action was done for real, and its answer never leaves
         return self._answer(status, body, headers)(environ, start_response)
@@ -168,8 +176,10 @@ class OciEmulator(CallLog):
                 response.headers[name] = value
         return response
 
-    def _log(self, operation: str, status: int, code: str, started: float, fault=None) -> None:
+    def _log(self, operation: str, status: int, code: str, started: float, fault=None, throttled: str = "") -> None:
         entry = {"action": operation, "status": status, "code": code, "t": started}
         if fault is not None:
             entry["fault"] = fault.kind
+        if throttled:
+            entry["throttled"] = throttled
         self._log_call(entry)

@@ -2,6 +2,8 @@
 
 Parts: RELEASE_AFTER (seconds from notice to release per cloud), snapshot_seconds (how long one
 disk's snapshot takes from its size, category and whether an earlier snapshot of it exists),
+SnapshotTime (the scenario's `snapshot_time:`: each snapshot's duration is the nominal figure times
+a factor drawn per disk and snapshot from a seeded, clipped lognormal),
 instant_access_seconds (when an Aliyun ESSD snapshot becomes usable while it is still being
 made), release_at (the release time of one scenario instance), FIRST_READ / names_instance (a
 sample whose notice is given when a call first names it).
@@ -20,6 +22,14 @@ Where each figure comes from:
   published rate we take the harsher reading: a first snapshot costs a fixed start plus seconds
   per GiB of the whole disk (a 40 GiB ESSD ≈ 4.5 minutes, longer than half the notice), a later one
   a fixed start plus the changed share of the disk.
+- Nobody can predict a snapshot: "There is no way to predict EBS snapshot creation time" (AWS),
+  and Alibaba says a first snapshot "takes an extended period of time" depending on the data
+  written. So with `snapshot_time:` each snapshot's duration is the nominal figure above times a
+  factor drawn per disk and per snapshot from a lognormal of median 1 (`sigma`), clipped to
+  [`min_factor`, `max_factor`] (defaults 0.6, 0.5, 3: a heavy right tail, about one snapshot in
+  eight past 2× and one in thirty at 3×, one in eight at the 0.5× floor). The draw is keyed by (seed, disk, snapshot number), so the
+  same scenario gives each disk the same durations whatever the order of the calls; the responder
+  can only learn them by watching. `distribution: fixed` keeps the nominal figure.
 - ESSD instant access: "new snapshots of your ESSD series disks are instantly available after
   creation" (CreateSnapshot, https://www.alibabacloud.com/help/en/doc-detail/25524.htm): usable to
   create disks at once. The same page says a snapshot that is not finished "cannot be used to
@@ -34,7 +44,13 @@ Where each figure comes from:
 
 from __future__ import annotations
 
+import hashlib
+import math
+import random
+from dataclasses import dataclass
 from typing import Any
+
+from responder.sandbox.stock import ScenarioError
 
 RELEASE_AFTER = {"aliyun": 300.0, "aws": 120.0}
 FIRST_READ = "first_read"  # notice_at: the notice is given when a call first names the instance
@@ -58,6 +74,54 @@ def snapshot_seconds(category: str, size_gib: float, incremental: bool, speed: f
     start, per_gib = SNAPSHOT_RATE.get(category, DEFAULT_RATE)
     copied = size_gib * (CHANGED_SHARE if incremental else 1.0)
     return (start + per_gib * copied) / max(speed, 1e-6)
+
+
+@dataclass(frozen=True)
+class SnapshotTime:
+    """How far each snapshot strays from the nominal figure (`snapshot_time:` in the scenario)."""
+
+    distribution: str = "fixed"  # fixed | lognormal
+    sigma: float = 0.6
+    min_factor: float = 0.5
+    max_factor: float = 3.0
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, raw: Any, scenario_seed: int = 0) -> SnapshotTime:
+        """The scenario's `snapshot_time:` (absent: fixed); a bad field is a ScenarioError naming it."""
+        if raw is None:
+            return cls(seed=scenario_seed)
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"snapshot_time: must be a mapping such as {{distribution: lognormal, sigma: 0.6, "
+                                f"min_factor: 0.5, max_factor: 3, seed: 7}}, not {raw!r}")
+        unknown = sorted(set(map(str, raw)) - {"distribution", "sigma", "min_factor", "max_factor", "seed"})
+        if unknown:
+            raise ScenarioError(f"snapshot_time.{unknown[0]}: not a field; use distribution, sigma, min_factor, "
+                                "max_factor, seed")
+        distribution = raw.get("distribution", "lognormal")
+        if distribution not in ("fixed", "lognormal"):
+            raise ScenarioError(f"snapshot_time.distribution: must be lognormal or fixed, not {distribution!r}")
+        values = {}
+        for key, default in (("sigma", 0.6), ("min_factor", 0.5), ("max_factor", 3.0)):
+            value = raw.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
+                    (key != "sigma" and value <= 0):
+                raise ScenarioError(f"snapshot_time.{key}: must be a number above 0, not {value!r}")
+            values[key] = float(value)
+        if values["min_factor"] > values["max_factor"]:
+            raise ScenarioError(f"snapshot_time.min_factor: must not exceed max_factor ({values['max_factor']})")
+        seed = raw.get("seed", scenario_seed)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ScenarioError(f"snapshot_time.seed: must be a whole number, not {seed!r}")
+        return cls(distribution=distribution, seed=seed, **values)
+
+    def factor(self, disk: str, number: int) -> float:
+        """The factor of the disk's `number`-th snapshot (0: its first), the same on every run."""
+        if self.distribution == "fixed":
+            return 1.0
+        digest = hashlib.sha256(f"{self.seed}:{disk}:{number}".encode()).digest()
+        draw = random.Random(int.from_bytes(digest[:8], "big")).gauss(0.0, 1.0)
+        return min(self.max_factor, max(self.min_factor, math.exp(self.sigma * draw)))
 
 
 def instant_access_seconds(category: str) -> float | None:

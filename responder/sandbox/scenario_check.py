@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-from responder.sandbox.race_model import FIRST_READ
+from responder.sandbox.image_removals import check_config as check_deleted_images
+from responder.sandbox.race_model import FIRST_READ, SnapshotTime
+from responder.sandbox.rate_limits import check_config as check_rate_limits
 from responder.sandbox.stock import ScenarioError
 
 _PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*)")
@@ -103,6 +105,9 @@ def _region(region: dict[str, Any], where: str) -> None:
             _number(inst["notice_at"], f"{at}.notice_at")
         if "release_after" in inst:
             _number(inst["release_after"], f"{at}.release_after", nullable=True)
+        if inst.get("interruption_behavior", "terminate") not in ("terminate", "stop", "hibernate"):
+            raise ScenarioError(f"{at}.interruption_behavior: must be terminate, stop or hibernate, "
+                                f"not {inst['interruption_behavior']!r}")
 
 
 def check_values(data: dict[str, Any]) -> None:
@@ -117,6 +122,9 @@ def check_values(data: dict[str, Any]) -> None:
     if data.get("image_timing", "fixed") not in ("fixed", "disks"):
         raise ScenarioError(f"image_timing: must be fixed or disks, not {data['image_timing']!r}")
     _stock(data.get("stock"))
+    check_rate_limits(data.get("rate_limits"))
+    SnapshotTime.parse(data.get("snapshot_time"))
+    check_deleted_images(data.get("deleted_images"))
     if not isinstance(data.get("faults") or [], list):
         raise ScenarioError(f"faults: must be a list of rules, not {data['faults']!r}")
     for i, region in enumerate(_list_of_mappings(data.get("regions"), "regions")):

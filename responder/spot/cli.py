@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
+import yaml
 
 from responder.cli_progress import QUIET, Say, progress
 from responder.clouds.spot_groups import parse_type
 from responder.errors import CloudError, Invalid
 from responder.settings import Settings, SettingsError
-from responder.spot.nodepools import NODE_CLASSES, HealthyFamily, PoolError, PoolOptions, to_yaml
+from responder.spot.nodepools import (
+    DEFAULT_LIMITS,
+    NODE_CLASSES,
+    HealthyFamily,
+    PoolError,
+    PoolOptions,
+    snippet_comment,
+    to_yaml,
+    workload_snippet,
+)
 from responder.spot.nodepools import nodepools as build_pools
 from responder.spot.report import SelectionError, report_json, report_lines, resolve_selection, score_families
 
@@ -195,15 +206,21 @@ def parse_taints(text: str) -> tuple[tuple[str, str, str], ...]:
 @click.option("--consolidation-policy", type=click.Choice(["WhenEmpty", "WhenEmptyOrUnderutilized"]),
               default="WhenEmpty", show_default=True)
 @click.option("--consolidate-after", default="30s", show_default=True, help="e.g. 30s, 5m, Never.")
-@click.option("--limit-cpu", default=None, help="NodePool limits.cpu, e.g. 1000.")
-@click.option("--limit-memory", default=None, help="NodePool limits.memory, e.g. 1000Gi.")
+@click.option("--limit-cpu", default=dict(DEFAULT_LIMITS)["cpu"], show_default=True,
+              help="NodePool limits.cpu: the most vCPUs each pool may launch.")
+@click.option("--limit-memory", default=dict(DEFAULT_LIMITS)["memory"], show_default=True,
+              help="NodePool limits.memory, e.g. 1000Gi.")
+@click.option("--no-limits", is_flag=True, help="Write no limits (each pool may launch without bound).")
+@click.option("--snippet-file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the workload snippet (tolerations, nodeSelector, spot-first nodeAffinity) as YAML here.")
 def nodepools(name, node_class, node_class_name, labels, taints, spot_weight, ondemand_weight,
-              consolidation_policy, consolidate_after, limit_cpu, limit_memory, **o) -> None:
+              consolidation_policy, consolidate_after, limit_cpu, limit_memory, no_limits, snippet_file, **o) -> None:
     """Write a spot and an on-demand Karpenter NodePool (YAML, stdout) over the families that scored
-    at least --min-score; the families left out and why go to stderr."""
+    at least --min-score, then the workload snippet that prefers spot as YAML comments; the families
+    left out and why go to stderr."""
 
     def body(session: AwsSession, say: Say) -> None:
-        limits = tuple((k, v) for k, v in (("cpu", limit_cpu), ("memory", limit_memory)) if v)
+        limits = () if no_limits else tuple((k, v) for k, v in (("cpu", limit_cpu), ("memory", limit_memory)) if v)
         options = PoolOptions(name, node_class, node_class_name, parse_labels(labels), parse_taints(taints),
                               spot_weight, ondemand_weight, consolidation_policy, consolidate_after, limits)
         options.check()  # before any score is asked
@@ -221,6 +238,9 @@ def nodepools(name, node_class, node_class_name, labels, taints, spot_weight, on
                                          tuple(sorted({specs[t].architecture for t in f.instance_types}))))
         if not healthy:
             _fail(f"no family scored at least {o['min_score']}: no NodePools written", EXIT_FAILED)
-        click.echo(to_yaml(build_pools(healthy, options)), nl=False)
+        snippet = workload_snippet(options)
+        click.echo(to_yaml(build_pools(healthy, options)) + snippet_comment(snippet), nl=False)
+        if snippet_file:
+            Path(snippet_file).write_text(yaml.safe_dump(snippet, sort_keys=False))
 
     _run(o, body)

@@ -4,7 +4,12 @@ on-demand as the fallback.
 Parts: NODE_CLASSES (EKS Auto Mode `eks.amazonaws.com/NodeClass`, Karpenter's
 `karpenter.k8s.aws/EC2NodeClass`, and the label domain each one's requirements use),
 PoolOptions (names, NodeClass, labels, taints, weights, disruption, limits), HealthyFamily,
-PoolError, nodepools (the two documents), to_yaml.
+PoolError, nodepools (the two documents), workload_snippet (the pod spec part that lands pods on
+them, spot preferred), to_yaml, snippet_comment.
+
+Limits are on by default (DEFAULT_LIMITS, the old design's cpu 100 / memory 200Gi): a NodePool
+without limits lets Karpenter launch without bound, and spot that is cheap per hour is not cheap
+without a ceiling. `--limit-cpu` / `--limit-memory` change them, `--no-limits` drops them.
 
 The layout keeps the old design's: labels `capacity-type=spot|ondemand` and
 `workload-type=flexible`, taint `workload-type=flexible:NoSchedule`, consolidation `WhenEmpty`
@@ -18,7 +23,7 @@ weight (100 by default) and a lower one is refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 
@@ -33,6 +38,10 @@ _DURATION = re.compile(r"^(([0-9]+(s|m|h))+|Never)$")
 _QUANTITY = re.compile(r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
                        r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The old design's (seed 002) NodePool limits, on each pool: a ceiling on what it may launch.
+DEFAULT_LIMITS = (("cpu", "100"), ("memory", "200Gi"))
+# Pod nodeAffinity weights of the old design: spot 100, on-demand 50 (1..100, Kubernetes API).
+SPOT_AFFINITY_WEIGHT, ONDEMAND_AFFINITY_WEIGHT = 100, 50
 
 
 class PoolError(ValueError):
@@ -59,7 +68,7 @@ class PoolOptions:
     ondemand_weight: int = 10
     consolidation_policy: str = "WhenEmpty"
     consolidate_after: str = "30s"
-    limits: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (("cpu", "1000"), ("memory", "1000Gi"))
+    limits: tuple[tuple[str, str], ...] = DEFAULT_LIMITS  # () for none
 
     def check(self) -> None:
         if self.node_class not in NODE_CLASSES:
@@ -126,6 +135,31 @@ def nodepools(families: list[HealthyFamily], options: PoolOptions = PoolOptions(
         _pool(f"{options.name}-spot", "spot", "spot", options.spot_weight, families, options),
         _pool(f"{options.name}-ondemand", "on-demand", "ondemand", options.ondemand_weight, families, options),
     ]
+
+
+def workload_snippet(options: PoolOptions = PoolOptions()) -> dict:
+    """The pod spec fields a workload needs to run on these NodePools, spot first: tolerations of
+    their taints, a nodeSelector on their shared labels, and a nodeAffinity preferring
+    `karpenter.sh/capacity-type: spot` (weight 100) over on-demand (50) — the old design's snippet,
+    keyed on the label Karpenter itself sets on every node, so it also works without our labels."""
+    snippet: dict = {}
+    if options.taints:
+        snippet["tolerations"] = [{"key": k, "operator": "Equal", "value": v, "effect": e} for k, v, e in options.taints]
+    if options.labels:
+        snippet["nodeSelector"] = dict(options.labels)
+    prefer = [(SPOT_AFFINITY_WEIGHT, "spot"), (ONDEMAND_AFFINITY_WEIGHT, "on-demand")]
+    snippet["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": weight, "preference": {"matchExpressions": [_requirement("karpenter.sh/capacity-type", [value])]}}
+        for weight, value in prefer]}}
+    return snippet
+
+
+def snippet_comment(snippet: dict) -> str:
+    """The snippet as YAML comment lines, after the NodePools: `kubectl apply` skips them, a reader
+    of the file finds what to put in the Deployment's pod template."""
+    body = yaml.safe_dump(snippet, sort_keys=False).splitlines()
+    return "\n".join(["# Workload snippet: add to the pod template spec to run on these NodePools, spot first:",
+                      *(f"#   {line}" for line in body)]) + "\n"
 
 
 def to_yaml(documents: list[dict]) -> str:

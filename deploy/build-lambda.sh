@@ -24,7 +24,9 @@ deploy/same-python.sh "$PYTHON" "$LAMBDA_PYTHON" "the Lambda runtime (template.y
 rm -rf "$OUT/bin"
 deploy/prune-site-packages.sh "$OUT"
 find "$OUT" -name __pycache__ -prune -exec rm -rf {} +
-"$PYTHON" -m compileall -q -j 0 "$OUT" >/dev/null || true
+# unchecked-hash (PEP 552): Lambda unpacks the zip without promising the files' times, and a
+# timestamp-checked .pyc whose source time changed is ignored (deploy/build-fc.sh does the same).
+"$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$OUT" >/dev/null || true
 "$PYTHON" deploy/check_bytecode.py "$OUT"
 "$PYTHON" deploy/zipdir.py "$OUT"
 deploy/package-size.sh "$OUT" lambda 262144000

@@ -64,6 +64,9 @@ POLICIES = {
     "source-image": dict(launch_from="source-image"),
     "latest-image": dict(launch_from="latest-image"),
     "auto": dict(launch_from="auto"),
+    # auto without the state swap (RESPONDER_STATE_SWAP=keep): what a replacement from an older
+    # image runs when nobody puts the fresh root onto it.
+    "auto-keep": dict(launch_from="auto", state_swap="keep"),
 }
 SPREAD_S = 600.0
 HORIZON_S = 6 * 3600.0  # after the last notice: a 500 GiB first snapshot at the slow end takes hours
@@ -87,7 +90,8 @@ def fleet(pack: dict, n: int, seed: int, spread: float) -> tuple[dict, list[tupl
     shapes, rng, clones, ahead_ids = region["instances"], random.Random(seed), [], []
     for k in range(n):
         inst = copy.deepcopy(shapes[k % len(shapes)])
-        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun" else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
+        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun"
+                      else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
         inst["notice_at"] = round(rng.uniform(0, spread), 1)
         ahead = int((k + 1) * share) > int(k * share)
         if ahead:

@@ -12,21 +12,27 @@ import click
 import sqlalchemy as sa
 
 from responder import migrations
+from responder.clouds.secret_url import SecretRefused, with_secret_url
 from responder.settings import Settings, SettingsError
 from responder.store_connect import make_engine, redact_url
 from responder.store_url import connect_problem
 
 DATABASE_URL = click.option("--database-url", default=None,
-                            help="Store URL (default RESPONDER_DATABASE_URL, else sqlite:///responder.db).")
+                            help="Store URL (default: the URL in RESPONDER_DATABASE_SECRET, else "
+                                 "RESPONDER_DATABASE_URL, else sqlite:///responder.db).")
 
 
 def _url(database_url: str | None) -> str:
+    """--database-url, else the store every other command opens: RESPONDER_DATABASE_SECRET's URL
+    when set, else RESPONDER_DATABASE_URL (never a local responder.db beside a configured secret)."""
     if database_url:
         return database_url
     try:
-        return Settings.from_env().database_url
+        return with_secret_url(Settings.from_env()).database_url
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    except SecretRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()

@@ -50,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_launches_per_hour: int = 100  # a money cap: spends (launches, fallbacks, reservations) per hour
     max_spend_per_event: int = 2  # spends one interruption may make (AWS `both`: a launch and a reservation)
+    # Data first: a task whose launch the cap will refuse still takes its image (ends "capped: imaged
+    # only, no launch"). False: the launch's cap unit is taken before the image, and a refused task makes none.
+    image_when_capped: bool = True
     max_transient_retries: int = 12  # consecutive server faults before a task that holds nothing fails
     # A task that holds nothing yet (no image, no replacement) is retried at most this long after
     # receipt; one that holds something follows its own release time and disk sizes (replace/deadline.py).
@@ -95,8 +98,10 @@ class Settings:
     hunt_min_interval_seconds: float = 60.0  # an OCI target is never read or launched for more often than this
     oci_relaunch_preempted: bool = True  # a preempted OCI instance no target owns is relaunched by a one-shot target
     log_dir: str = ""  # when set: one log file a day in this directory, beside stderr
+    stats_file: str = ""  # when set: the targets' hunt statistics written here on every tick (the OCI tool's stats.json)
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
+    notify_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding RESPONDER_NOTIFY_URLS' value
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
     # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
     clouds: tuple[str, ...] = ("aliyun", "aws")
@@ -214,6 +219,11 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return env.get(name, default)
 
+        def either(name: str, alias: str) -> str:
+            """Our name, else the name an earlier FC responder's .env gives the same value
+            (aliyunRegionID, aliyunAccessKeyID, aliyunAccessKeySecret); ours wins when both are set."""
+            return env.get(name) or env.get(alias, "")
+
         def number(name: str, default, kind=float):
             raw = get(name)
             if raw == "":
@@ -237,12 +247,13 @@ class Settings:
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
             aliyun_action=get("RESPONDER_ALIYUN_ACTION", cls.aliyun_action),
             allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
-            allowed_regions=csv(get("RESPONDER_ALLOWED_REGIONS")),
+            allowed_regions=csv(either("RESPONDER_ALLOWED_REGIONS", "aliyunRegionID")),
             tag_selector=tuple(selector),
             dry_run=as_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
             max_launches_per_hour=number("RESPONDER_MAX_LAUNCHES_PER_HOUR", cls.max_launches_per_hour, int),
             max_spend_per_event=number("RESPONDER_MAX_SPEND_PER_EVENT", cls.max_spend_per_event, int),
+            image_when_capped=as_bool("RESPONDER_IMAGE_WHEN_CAPPED", get("RESPONDER_IMAGE_WHEN_CAPPED", "yes")),
             max_transient_retries=number("RESPONDER_MAX_TRANSIENT_RETRIES", cls.max_transient_retries, int),
             retry_deadline_seconds=number("RESPONDER_RETRY_DEADLINE_SECONDS", cls.retry_deadline_seconds),
             api_budget=as_bool("RESPONDER_API_BUDGET", get("RESPONDER_API_BUDGET", "true")),
@@ -261,8 +272,8 @@ class Settings:
             notify_webhook_url=get("RESPONDER_NOTIFY_WEBHOOK_URL"),
             log_level=get("RESPONDER_LOG_LEVEL", cls.log_level).upper(),
             port=number("FC_SERVER_PORT", cls.port, int),
-            aliyun_access_key_id=get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            aliyun_access_key_secret=get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            aliyun_access_key_id=either("ALIBABA_CLOUD_ACCESS_KEY_ID", "aliyunAccessKeyID"),
+            aliyun_access_key_secret=either("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "aliyunAccessKeySecret"),
             aliyun_security_token=get("ALIBABA_CLOUD_SECURITY_TOKEN"),
             aliyun_endpoint=get("RESPONDER_ALIYUN_ENDPOINT"),
             aws_endpoint_url=get("RESPONDER_AWS_ENDPOINT_URL"),
@@ -286,9 +297,11 @@ class Settings:
             hunt_min_interval_seconds=number("RESPONDER_HUNT_MIN_INTERVAL_SECONDS", cls.hunt_min_interval_seconds),
             oci_relaunch_preempted=as_bool("RESPONDER_OCI_RELAUNCH_PREEMPTED",
                                          get("RESPONDER_OCI_RELAUNCH_PREEMPTED", "true")),
-            log_dir=get("RESPONDER_LOG_DIR"),
+            log_dir=_log_dir(get("RESPONDER_LOG_DIR"), bool(get(OLD_OCI_ENV_MARK))),
+            stats_file=get("RESPONDER_STATS_FILE"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
+            notify_secret=get("RESPONDER_NOTIFY_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),
@@ -324,3 +337,14 @@ def _clouds(listed: str, oci_env: bool) -> tuple[str, ...]:
     return Settings.clouds + (("oci",) if oci_env else ())
 
 
+# A variable only the OCI A1 provisioner's .env has: where it is read, that tool's logs/ is the default.
+OLD_OCI_ENV_MARK = "A1_DISPLAY_NAME"
+
+
+def _log_dir(value: str, old_oci_env: bool) -> str:
+    """RESPONDER_LOG_DIR; unset where the OCI A1 provisioner's .env is read (its A1_DISPLAY_NAME: the
+    directory its targets were imported from, where the import tells cron to run), `logs` as that
+    tool wrote (`logs/YYYY-MM-DD.log`); `off` for none."""
+    if value.strip().lower() == "off":
+        return ""
+    return value or ("logs" if old_oci_env else "")

@@ -275,9 +275,13 @@ def test_dry_run_plans_without_writing(responder_factory):
 
 
 def test_launch_cap_stops_buying(responder_factory):
-    client, runner, box = responder_factory(scenario(cloud="aliyun"), settings={"max_launches_per_hour": 0})
+    # RESPONDER_IMAGE_WHEN_CAPPED=no: the cap is asked before the image (the default images first:
+    # tests/test_image_when_capped.py).
+    client, runner, box = responder_factory(scenario(cloud="aliyun"),
+                                            settings={"max_launches_per_hour": 0, "image_when_capped": False})
     _, body = deliver(client)
     assert body["task"]["status"] == "failed" and "RESPONDER_MAX_LAUNCHES_PER_HOUR" in body["task"]["reason"]
+    assert body["task"]["reason"].startswith("capped: no image, no launch")
     assert not WRITES & set(box.calls("aliyun"))
 
 

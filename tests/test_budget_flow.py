@@ -40,7 +40,8 @@ def race(tmp_path):
 def test_a_throttled_read_after_the_old_deadline_does_not_fail_a_task_that_holds_a_replacement(race, cloud):
     """The replacement runs from the source image; the fresh image's polls are throttled well past
     RESPONDER_RETRY_DEADLINE_SECONDS (the only deadline there was): the task waits them out."""
-    throttled = {"action": "DescribeImages", "after": 1, "times": 4, **THROTTLE[cloud]}  # after latest_image
+    # after latest_image and the read of the source image before the launch
+    throttled = {"action": "DescribeImages", "after": 2, "times": 4, **THROTTLE[cloud]}
     r = race(cloud, "web" if cloud == "aliyun" else "api", faults=[throttled], launch_from="source-image",
              retry_deadline_seconds=0.5)
     (task,) = r.run([WEB[cloud]], until=4000.0)
@@ -56,7 +57,8 @@ def test_remaining_steps_that_never_succeed_end_the_task_done_and_degraded_with_
     slow end, plus a margin), it ends `done` naming what did not happen; the disk, billing once the
     original is gone, is in the reason, the notification and `responder orphans`."""
     failing = {"action": "ModifyDiskAttribute", "code": "InternalError", "status": 500, "after": 1, "times": -1}
-    r = race("aliyun", "web", faults=[failing], launch_from="source-image")
+    # keep: a swap would take the replacement past the release, and the kept disk would be deleted detached
+    r = race("aliyun", "web", faults=[failing], launch_from="source-image", state_swap="keep")
     (task,) = r.run([WEB["aliyun"]], until=4000.0)
     system = "d-" + WEB["aliyun"][2:]
     assert task.status == "done" and task.record.launch.replacement_ids

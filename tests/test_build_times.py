@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from race_fixtures import Race, shape
 from responder.replace import build_times
 from responder.replace.build_times import BuildTimes, build_times as table
-from responder.replace.record import KeptDisk
+from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
-from responder.store import Store
+from responder.store import Store, TaskRow
 
 WEB = "i-bp1web000000000000a"  # 40 GiB ESSD system disk, ecs.g7.large
 
@@ -100,7 +100,8 @@ def test_a_real_flow_records_what_it_believed_and_what_happened(race):
     assert state.policy == "source-image" and "prior, 0 observed" in state.why
     # Happened: the image and the launch, measured from the flow, in the record and in the table.
     assert state.observed_image_s and state.observed_image_s < state.image_belief.estimate_s
-    assert state.observed_boot_s == pytest.approx(task.record.timings["running"] - task.record.launch.launched_at, abs=0.1)
+    launched_at = task.record.launch.launched_at
+    assert state.observed_boot_s == pytest.approx(task.record.timings["running"] - launched_at, abs=0.1)
     kinds = {row[0]: row for row in _rows(r)}
     assert kinds["image"][1:4] == ("cloud_essd", 64, False)
     assert kinds["image"][4] == pytest.approx(state.observed_image_s, abs=0.1)
@@ -122,3 +123,13 @@ def test_once_learned_the_plan_waits_for_a_fresh_image_that_fits(race):
             == build_times.family_of(replacement_type):
         assert state.boot_belief.source == "observed"
     assert state.policy == "fresh-image" and "p90 of 5 observed" in state.why, state.why
+
+
+def test_the_wait_for_a_fresh_image_follows_the_belief_not_a_fixed_figure(store):
+    task = Task(TaskRow(id="t", key="aliyun:cn-hangzhou:i-1", cloud="aliyun", region="cn-hangzhou",
+                        instance_id="i-1", kind="interruption", status="imaging"))
+    build_times.believe(None, task, 180.0)  # nothing known: a 40 GiB ESSD's prior, ~23 min
+    assert build_times.image_timeout(task, 3600.0) == 3600.0
+    task.record.race.disks = [essd(40), KeptDisk("d-2", "data", "cloud_essd", 500, "z")]
+    build_times.believe(None, task, 180.0)  # a 500 GiB first snapshot: hours, past the setting
+    assert build_times.image_timeout(task, 3600.0) == pytest.approx(2 * (60 + 500 * 1024 / 30), abs=0.2)

@@ -135,9 +135,9 @@ OLD_ROWS = [{"InstanceType": "m5.large", "AvailabilityZone": "us-east-2a", "Targ
 def test_import_reads_the_old_table_from_a_database_url_and_never_trusts_its_counter(env, tmp_path):
     old = sa.create_engine(f"sqlite:///{tmp_path}/old.db")
     with old.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE capacity_targets (InstanceType TEXT, AvailabilityZone TEXT, "
+        conn.execute(sa.text("CREATE TABLE odcr_capacity (InstanceType TEXT, AvailabilityZone TEXT, "
                              "Target_Capacity INT, Current_Capacity INT)"))
-        conn.execute(sa.text("INSERT INTO capacity_targets VALUES (:InstanceType, :AvailabilityZone, "
+        conn.execute(sa.text("INSERT INTO odcr_capacity VALUES (:InstanceType, :AvailabilityZone, "
                              ":Target_Capacity, :Current_Capacity)"), OLD_ROWS)
     result = run(env, "targets", "import", "--from", f"sqlite:///{tmp_path}/old.db", "--region", "us-east-2",
                  "--no-cloud-check", "--json")

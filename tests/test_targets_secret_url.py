@@ -125,3 +125,23 @@ def test_secret_fields_make_a_url_with_the_password_quoted_and_refuse_a_missing_
         ("aws", "eu-west-1", "arn:aws:secretsmanager:eu-west-1:1:secret:db")
     assert parse_reference("aliyun:cn-hangzhou:db") == ("aliyun", "cn-hangzhou", "db")
     assert parse_reference("db") == ("aws", "", "db")
+
+
+def test_db_upgrade_upgrades_the_store_the_secret_names_not_a_local_file(sandbox_factory, tmp_path, monkeypatch):
+    box = sandbox_factory(scenario(cloud="aws"))
+    endpoint = box.emulators["aws"].endpoint_url
+    monkeypatch.chdir(tmp_path)  # where a stray default sqlite:///responder.db would appear
+    with database_user("postgres", tmp_path) as fields:
+        sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=endpoint,
+                          aws_access_key_id="sandbox-admin", aws_secret_access_key="x")
+        name = f"prod/responder/db-{uuid.uuid4().hex[:8]}"
+        sm.create_secret(Name=name, SecretString=json.dumps(fields))
+        env = {"RESPONDER_DATABASE_SECRET": f"aws:us-east-2:{name}", "RESPONDER_AWS_ENDPOINT_URL": endpoint}
+        for command in ("upgrade", "current"):
+            result = CliRunner().invoke(cli, ["db", command], env=env, catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            assert PASSWORD not in result.output and quote(PASSWORD, safe="") not in result.output
+            assert "head" in result.output
+        upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env).output
+        assert fields["dbname"] in upgraded and "already at" in upgraded
+    assert not (tmp_path / "responder.db").exists()

@@ -142,8 +142,10 @@ def task_notices(task) -> list[Notice]:
             root_state_after_seconds=_after_receipt(task, record.race.root_state_since), reason=task.reason, **todo))
     elif task.status == "failed":
         if any(setting in task.reason for setting in CAP_SETTINGS):
+            # `capped` says what the task did before the refusal (RESPONDER_IMAGE_WHEN_CAPPED).
+            imaged = {"capped": record.capped, "image_id": record.image.image_id} if record.capped else {}
             notices.append(make_notice("cap_reached", f"{key}:cap_reached", task_id=task.id, **base, **old,
-                                       reason=task.reason,
+                                       **imaged, reason=task.reason,
                                        todo="raise the cap named above if this spend is expected, "
                                             "or look for a runaway event source"))
         elif record.denied:  # a configuration fault: the deployment's policy, not the cloud, said no

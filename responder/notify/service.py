@@ -21,7 +21,7 @@ from responder.notify.daily import daily_report, report_due
 from responder.notify.delivery import Outbox
 from responder.notify.messages import Notice, make_notice, task_notices
 from responder.store_connect import is_store_error, log_store_failure
-from responder.targets.wiring import connect_notifications
+from responder.targets.wiring import connect_notifications, summaries
 
 log = logging.getLogger("responder.notify")
 STARTED_BUCKET_SECONDS = 300  # workers starting together announce one start
@@ -135,6 +135,11 @@ def attach(runner, settings, **kwargs) -> Notifier | None:
     if not (settings.notify_urls or settings.notify_webhook_url):
         return None
 
+    # Every runner's daily report carries each target's capacity and hunt statistics: `serve` passed
+    # them, `tick`, Lambda and the FC timer did not, so the cron line the OCI import recommends
+    # sent a report without them.
+    if kwargs.get("targets") is None:
+        kwargs["targets"] = summaries(runner.store)
     notifier = Notifier(runner.store, settings, caps=runner.caps, **kwargs)
     runner.notices = notifier.task_notices
     notify.install(notifier)

@@ -39,7 +39,7 @@ from responder.capacity.reservations import ReservationAcquirer
 from responder.errors import CloudError, Invalid, NotFound
 from responder.extras import sandbox_or_usage_error
 from responder.model import Offering
-from responder.odcr.regions import MixedRegions, region_of_zones
+from responder.clouds.zone_regions import MixedRegions, region_of_zones
 from responder.odcr.report import HINTS, Reporter, create_result, elapsed_text, expand_result, hint_for, text_lines
 from responder.settings import Settings, SettingsError
 

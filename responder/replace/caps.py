@@ -28,9 +28,10 @@ round from there, so racers spread over the scope's rows instead of all wanting 
   (postgresql.org/docs/current/sql-select.html, "The Locking Clause"; mariadb.com/kb/en/select,
   "SKIP LOCKED"). PostgreSQL re-checks the WHERE of a locked row against its newest version, and
   InnoDB's locking read reads the newest committed version, so a row picked is free. Only when
-  every slot that reads free is locked by a racer (the cap is nearly spent) does a take wait, on
-  one of those rows, for its holder's short transaction to end: then it is refused or takes it
-  exactly, never refused because a racer's take might still roll back.
+  every slot that reads free is locked by a racer (the cap is nearly spent) does a take wait: it
+  looks again after pauses of milliseconds (their transactions are that short), and after about a
+  second waits on one of those rows within the store's lock bound. So it is not refused while a
+  racer's take that might still roll back holds the last free slot.
 - SQLite (one writer at a time) and older servers: a conditional UPDATE of one slot,
       UPDATE slots SET token=:t ... WHERE scope=:s AND slot=:i AND (token IS NULL OR taken_at < :since)
   where rowcount 1 means won; the loser moves to the next slot (PostgreSQL READ COMMITTED
@@ -43,6 +44,7 @@ round from there, so racers spread over the scope's rows instead of all wanting 
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -60,6 +62,8 @@ HOUR_SETTING = "RESPONDER_MAX_LAUNCHES_PER_HOUR"
 EVENT_SETTING = "RESPONDER_MAX_SPEND_PER_EVENT"
 SLOTS_PER_BATCH = 32  # slot rows made first (then doubled): a cap of 100 000 must not mean 100 000 rows up front
 CONFLICT_RETRIES = 8  # same-token races and deadlock victims start the take again
+# Seconds between looks while every free-looking slot is held by a racer's take in flight (jittered).
+_HELD_PAUSES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
 
 spend_slots = sa.Table(
     "responder_spend_slots",
@@ -129,6 +133,11 @@ class MoneyCaps:
         for scope in scopes:
             if spend.units > scope.cap:
                 return CapVerdict(False, scope.refusal)
+        # The claim key's first slots are made before the take: made inside it, the take would hold
+        # an hour slot, find no slot of its own, roll back and start again, and a racer that saw
+        # that hour slot held meanwhile would be refused for a unit that came free.
+        if not self._made(scopes[1]):
+            self._add_slots(scopes[1].name, scopes)
         conflicts = 0
         while True:
             try:
@@ -202,22 +211,28 @@ class MoneyCaps:
 
     @staticmethod
     def _skip_locked_pick(conn: sa.Connection, free: sa.ColumnElement, start: int, taken: sa.Update) -> bool:
-        """The first free slot from `start` round that no racer holds, locked; when every slot that
-        reads free is held, wait for one holder and look again (its take may roll back)."""
+        """The first free slot from `start` round that no racer holds, locked. When every slot that
+        reads free is held by a racer (whose take may yet roll back), look again after a short pause:
+        their transactions last milliseconds. Polling, not a blocking FOR UPDATE on their row: a
+        crowd of refused takes would queue there one behind the other and wait past the bound."""
         first = sa.select(slots.slot).order_by(slots.slot).limit(1)
-        while True:
-            slot = None
+        for pause in _HELD_PAUSES:
             for part_of_round in (slots.slot >= start, slots.slot < start):
                 slot = conn.execute(first.where(free & part_of_round).with_for_update(skip_locked=True)).scalar()
-                if slot is not None:
-                    break
-            if slot is None:  # a plain read sees the last committed rows: racers' takes still read free
-                maybe = conn.execute(first.where(free)).scalar()
-                if maybe is None:
-                    return False
-                slot = conn.execute(first.where(free & (slots.slot == maybe)).with_for_update()).scalar()
-            if slot is not None and conn.execute(taken.where(free & (slots.slot == slot))).rowcount:
-                return True
+                if slot is not None and conn.execute(taken.where(free & (slots.slot == slot))).rowcount:
+                    return True
+            # A plain read sees the last committed rows: a racer's take in flight still reads free.
+            if conn.execute(first.where(free)).scalar() is None:
+                return False
+            time.sleep(pause * (0.5 + random.random()))
+        # Still held after the pauses: wait for one holder, within the store's lock bound.
+        slot = conn.execute(first.where(free).with_for_update()).scalar()
+        return slot is not None and bool(conn.execute(taken.where(free & (slots.slot == slot))).rowcount)
+
+    def _made(self, scope: _Scope) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).where(
+                (slots.scope == scope.name) & (slots.slot < scope.cap))).scalar_one()
 
     def _add_slots(self, scope_name: str, scopes: tuple[_Scope, ...]) -> None:
         cap = next(s.cap for s in scopes if s.name == scope_name)

@@ -26,16 +26,16 @@ from responder.capacity.budget import Turns, asking
 from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
 from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
-from responder.replace import batching, planner
+from responder.replace import batching, capped, planner
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
 from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
-from responder.replace.steps import Call, CapReached, markets
+from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
+from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
-
 
 STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
 
@@ -68,6 +68,7 @@ class Executor:
         # seconds, and one probe answers them all; short, because stock moves (and a launch refused
         # for no stock probes again, see steps._launched).
         self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
+        self.wave = WaveReads(clock)  # image builds and instance states the wave watches, read together
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -111,7 +112,7 @@ class Executor:
 
         def job() -> list[CallOutcome]:
             try:
-                answers = spec.read(self.clouds[task.cloud], task.region, pairs)
+                answers = spec.read(self.clouds[task.cloud], task.region, pairs, self.wave)
             except CloudError as exc:  # the one call failed: every task of the group sees why
                 return [CallOutcome(error=exc) for _ in pairs]
             return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]
@@ -140,8 +141,13 @@ class Executor:
         return getattr(self, "_" + call.verb)(task, self.clouds[task.cloud], call)
 
     # -- money -----------------------------------------------------------------------------
-    def _refuse_if_capped(self) -> None:
-        """A look before the image (nothing is taken): tasks beyond the hourly cap stop early."""
+    def _refuse_if_capped(self, task: Task) -> None:
+        """Before the image: RESPONDER_IMAGE_WHEN_CAPPED decides whether the cap is asked now (capped.py)."""
+        if self.settings.image_when_capped:
+            return  # data first: the image is taken whatever the cap; the launch asks it
+        if not acts_as_rebalance(task):  # the launch's own unit, taken now: exact in a burst
+            self.take_spend(task, *capped.spend_before_image(task, self.settings))
+            return
         used = self.caps.used_since(self.clock() - 3600)
         if used >= self.settings.max_launches_per_hour:
             raise CapReached(f"launch cap reached: {used} spends in the last hour "
@@ -166,7 +172,7 @@ class Executor:
         return cloud.describe_instance(task.region, task.instance_id)
 
     def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
-        self._refuse_if_capped()
+        self._refuse_if_capped(task)
         return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
                                   tags=tuple(tuple(t) for t in call.args["tags"]))
 

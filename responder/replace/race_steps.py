@@ -141,7 +141,7 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
 def summary(task: Task) -> str:
     state = task.record.race
     race.settle_figures(task)
-    parts = [f"root state {state.root_state}"] if state.root_state == "stale" else []
+    parts = []
     if state.gone_images:
         parts.append(f"not launched from {', '.join(state.gone_images)}: gone (deleted, deregistered or retired)")
     if state.policy and state.policy != "fresh-image":

@@ -216,6 +216,9 @@ class TaskRecord:
     # "<cloud>: <permission>, ...": a cloud's policy refused a call (a configuration fault). The task
     # ended failed; /invoke answers 5xx so the platform retries, and a redelivery opens it again.
     denied: str = ""
+    # A money cap refused the task's spend: "imaged only, no launch" (RESPONDER_IMAGE_WHEN_CAPPED=yes,
+    # data first) or "no image, no launch" (=no: the cap was asked before the image). replace/capped.py
+    capped: str = ""
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

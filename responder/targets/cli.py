@@ -22,7 +22,8 @@ from responder.cli_common import open_store, settings_or_usage_error
 from responder.clouds.factory import clouds_from_settings
 from responder.errors import CloudError, Invalid, NotFound
 from responder.targets.checks import check_target
-from responder.targets.importer import ImportRefused, read_old_table, targets_from_rows
+from responder.targets.follow import Follow, FollowStore, sync_follow
+from responder.targets.importer import DEFAULT_TABLE, ImportRefused, read_old_table, targets_from_rows
 from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid
 from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
 from responder.targets.oci_resolve import check_oci_with_cloud
@@ -92,7 +93,8 @@ def targets() -> None:
 
 
 def _fail(exc: TargetInvalid):
-    click.echo(json.dumps({"error": str(exc), "field": exc.field}), err=True)
+    # ensure_ascii=False: a Korean subnet name prints as itself, not as \uD37C escapes.
+    click.echo(json.dumps({"error": str(exc), "field": exc.field}, ensure_ascii=False), err=True)
     sys.exit(2)
 
 
@@ -192,7 +194,7 @@ def _validated(t: Target, settings, no_cloud_check: bool) -> Target:
 def _show(row, as_json: bool) -> None:
     view = row.to_json()
     if as_json:
-        click.echo(json.dumps(view, sort_keys=True))
+        click.echo(json.dumps(view, sort_keys=True, ensure_ascii=False))
         return
     for key in ("name", "cloud", "region", "kind", "zones", "instance_types", "count", "held", "excess", "state",
                 "attempts", "attempts_by_zone", "outcomes", "last_error", "first_attempt", "last_attempt",
@@ -241,7 +243,7 @@ def list_(database_url, as_json: bool):
     _, _, tstore = _open(database_url)
     rows = [r.to_json() for r in tstore.list()]
     if as_json:
-        click.echo(json.dumps(rows, sort_keys=True))
+        click.echo(json.dumps(rows, sort_keys=True, ensure_ascii=False))
         return
     for r in rows:
         click.echo(f"{r['name']}\t{r['cloud']}/{r['region']}\t{r['kind']}\t{r['held']}/{r['count']}\t{r['state']}"
@@ -273,10 +275,14 @@ def remove(name: str, database_url):
 
 
 @targets.command("import")
-@click.option("--from", "source", default=None, help="The old tool's table: a database URL (table capacity_targets) or a CSV file.")
+@click.option("--from", "source", default=None,
+              help=f"The old tool's table: a database URL (table {DEFAULT_TABLE}) or a CSV file.")
 @click.option("--oci-env", default=None, type=click.Path(dir_okay=False),
               help="An OCI provisioner's .env: its A1 flex and Micro instances become two hunting targets.")
-@click.option("--table", default="capacity_targets", show_default=True, help="Table name in that database.")
+@click.option("--table", default=DEFAULT_TABLE, show_default=True, help="Table name in that database.")
+@click.option("--follow", is_flag=True, default=False,
+              help="With --from: re-read the table at every tick and apply its inserts, updates and deletes, "
+                   "row by row (a bad row is reported, the others apply).")
 @click.option("--cloud", default="aws", show_default=True)
 @click.option("--region", default=None, help="With --from: the region of the rows.")
 @click.option("--prefix", default="", help="Prefix for the target names made.")
@@ -284,7 +290,7 @@ def remove(name: str, database_url):
 @click.option("--database-url", default=None, help="Our store URL.")
 @click.option("--no-cloud-check", is_flag=True, default=False)
 @click.option("--json", "as_json", is_flag=True, default=False)
-def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url, no_cloud_check, as_json):
+def import_(source, oci_env, table, follow, cloud, region, prefix, dry_run, database_url, no_cloud_check, as_json):
     """Import InstanceType / AvailabilityZone / Target_Capacity rows as reservation targets
     (Current_Capacity is shown, never trusted: the cloud is read at the next tick), or an OCI
     provisioner's .env (--oci-env) as its two hunting targets."""
@@ -294,6 +300,8 @@ def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url
         return _import_oci_env(oci_env, prefix, dry_run, database_url, no_cloud_check, as_json)
     if not region:
         _fail(TargetInvalid("region", "--region is required with --from"))
+    if follow:
+        return _follow(source, table, cloud, region, prefix, database_url, as_json)
     settings, _, tstore = _open(database_url)
     try:
         made = targets_from_rows(read_old_table(source, table), cloud, region, prefix)
@@ -310,7 +318,34 @@ def import_(source, oci_env, table, cloud, region, prefix, dry_run, database_url
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "added"})
         except TargetExists:
             done.append({"name": t.name, "count": t.count, "old_current_capacity": current, "status": "exists"})
-    click.echo(json.dumps(done) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
+    click.echo(json.dumps(done, ensure_ascii=False) if as_json else "\n".join(f"{d['status']}: {d['name']} ({d['count']})" for d in done))
+
+
+def _follow(source, table, cloud, region, prefix, database_url, as_json):
+    """Store the follow and apply the table once now; each tick applies it again."""
+    settings, _, tstore = _open(database_url)
+    follow = Follow(name=f"{prefix}{table}"[:64], source=source, table=table, cloud=cloud, region=region, prefix=prefix)
+    try:
+        read_old_table(source, table)  # an unreadable table is refused now, not found out at a tick
+    except ImportRefused as exc:
+        _fail(TargetInvalid("from", str(exc)))
+    fstore = FollowStore(tstore.engine)
+    old = next((f for f in fstore.list() if f.name == follow.name), None)
+    if old is not None:  # following it again keeps what it made, so a row gone still removes its target
+        follow = dataclasses.replace(follow, managed=old.managed)
+    fstore.add(follow)
+    managed, report = sync_follow(follow, tstore, settings.max_target_count)
+    fstore.save(follow.name, managed, report)
+    answer = {**follow.shown(), "targets": managed, **report.to_json()}
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    click.echo(f"following {answer['source']} table {table} as {follow.name}: every tick applies its changes")
+    for key in ("added", "updated", "removed"):
+        for name in report.to_json()[key]:
+            click.echo(f"{key}: {name}")
+    for e in report.errors:
+        click.echo(f"row {e.row} refused: {e.message}")
 
 
 def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json):
@@ -334,7 +369,7 @@ def _import_oci_env(path, prefix, dry_run, database_url, no_cloud_check, as_json
         done.append({"status": f"would be {status}" if dry_run else status, "target": t.to_json()})
     steps = what_is_left(path)
     if as_json:
-        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True))
+        click.echo(json.dumps({"targets": done, "dry_run": dry_run, "to_do": steps}, sort_keys=True, ensure_ascii=False))
         return
     for d in done:
         v, spec = d["target"], d["target"]["launch"]

@@ -1,4 +1,4 @@
-"""Which region an `odcr` run talks to, when `--region` is not given.
+"""The region a zone belongs to, read off its name (`odcr` without `--region`, a followed table's rows).
 
 The old guide's lines name only a zone (`--availability-zone us-west-2a`) and rely on the zone
 being in the configured region. We read the region off the zone's own name instead, so a line

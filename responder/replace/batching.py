@@ -1,7 +1,8 @@
 """Reads of many tasks in one call: the executor groups a round's batchable calls by (cloud,
 region, verb) and makes one call per group, up to the API's own page size.
 
-Parts: POLL_GRID_S / on_grid (where a task's wait ends, so a wave's polls coincide), BatchRead
+Parts: POLL_GRID_S / on_grid (where a task's wait ends, so a wave's polls coincide), Arrivals
+(whether a notice comes in a wave), BatchRead
 (how one verb is read for many tasks at once), BATCHED (verb → BatchRead),
 group (a round's calls → groups of batchable calls, and the calls that go alone), and the
 readers: instances, images, states, disk states, disks of instances, latest images, clone details.
@@ -18,18 +19,38 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from responder.errors import NotFound
 from responder.replace.calls import Call
 from responder.replace.record import Task
+from responder.replace.wave_reads import WaveReads
 
 PAGE = 100  # ids per call: the most DescribeInstances / DescribeImages / DescribeDisks take on both clouds
 # Waits end on a grid, so the polls of a wave's tasks fall due in the same tick and go as one call
 # per verb. ECS advises status checks 1-2 s apart ("API throttling" / 流量控制: aggregate requests,
 # poll no more than needed); a poll waits at most this much longer than its step asked.
 POLL_GRID_S = 1.0
+
+
+WAVE_WINDOW_S = 2.0  # notices this close together in one region are a wave: their reads are shared
+
+
+class Arrivals:
+    """Whether a notice comes in a wave: another of the same cloud and region arrived here within
+    WAVE_WINDOW_S. Then the request works its task up to CreateImage and leaves the reads to the
+    tick, which makes them with the wave's; a lone notice is worked through (its answer shows the plan)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def in_a_wave(self, cloud: str, region: str, now: float) -> bool:
+        with self._lock:
+            last, self._last[(cloud, region)] = self._last.get((cloud, region)), now
+        return last is not None and now - last <= WAVE_WINDOW_S
 
 
 def on_grid(at: float) -> float:
@@ -39,7 +60,7 @@ def on_grid(at: float) -> float:
 
 @dataclass(frozen=True)
 class BatchRead:
-    read: Callable[[Any, str, list[tuple[Task, Call]]], list[Any]]  # (cloud, region, pairs) → answers
+    read: Callable[[Any, str, list[tuple[Task, Call]], WaveReads], list[Any]]  # (cloud, region, pairs, wave)
     most: int = PAGE  # the API's largest page of ids
 
 
@@ -72,7 +93,7 @@ def _union(fetch: Callable[[tuple[str, ...]], dict], ids: list[str]) -> dict:
     return found
 
 
-def _instances(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
+def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     found = cloud.describe_instances(region, tuple(dict.fromkeys(task.instance_id for task, _ in pairs)))
     return [found.get(task.instance_id) or NotFound("InvalidInstanceId.NotFound",
                                                     f"instance {task.instance_id} not found in {region}",
@@ -80,33 +101,36 @@ def _instances(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
             for task, _ in pairs]
 
 
-def _images(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
-    found = cloud.describe_images(region, tuple(dict.fromkeys(call.args["image_id"] for _, call in pairs)))
+def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
+    """Every image the wave is building is read with these (wave_reads.py)."""
+    found = wave.read("images", cloud.cloud, region, [call.args["image_id"] for _, call in pairs],
+                      lambda page: cloud.describe_images(region, page), lambda image: image.state != "creating")
     return [found.get(call.args["image_id"]) or NotFound("InvalidImageId.NotFound",
                                                          f"image {call.args['image_id']} not found in {region}",
                                                          "DescribeImages")
             for _, call in pairs]
 
 
-def _states(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
-    """instance_states / original_state: {id: state} of the ids each call named (absent: gone)."""
-    states = _union(lambda page: cloud.instance_states(region, list(page)),
-                    [i for _, call in pairs for i in call.args["instance_ids"]])
+def _states(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
+    """instance_states / original_state: {id: state} of the ids each call named (absent: gone).
+    Every instance the wave waits on (replacements to run, originals to go) is read with these."""
+    states = wave.read("states", cloud.cloud, region, [i for _, call in pairs for i in call.args["instance_ids"]],
+                       lambda page: cloud.instance_states(region, list(page)), lambda state: False)
     return [{i: states[i] for i in call.args["instance_ids"] if i in states} for _, call in pairs]
 
 
-def _disk_states(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
+def _disk_states(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     found = _union(lambda page: {d.disk_id: d for d in cloud.describe_disks(region, disk_ids=page)},
                    [d for _, call in pairs for d in call.args["disk_ids"]])
     return [{d: found.get(d) for d in call.args["disk_ids"]} for _, call in pairs]
 
 
-def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
+def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     found = _union(lambda page: cloud.disks_of(region, page), [call.args["instance_id"] for _, call in pairs])
     return [found.get(call.args["instance_id"], []) for _, call in pairs]
 
 
-def _latest(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
+def _latest(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     found = _union(lambda page: cloud.latest_images(region, page), [call.args["instance_id"] for _, call in pairs])
     return [found.get(call.args["instance_id"], "") for _, call in pairs]
 
@@ -120,7 +144,7 @@ def _system_disk_known(task: Task):
     return dataclasses.replace(task.record.source, system_disk_category=disk.category, system_disk_size=disk.size_gib)
 
 
-def _clone_details(cloud, region: str, pairs: list[tuple[Task, Call]]) -> list[Any]:
+def _clone_details(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """One part for many instances: one call where the API takes many ids (RAM roles, EIPs)."""
     answers: list[Any] = [None] * len(pairs)
     by_part: dict[str, list[int]] = {}

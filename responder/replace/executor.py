@@ -34,8 +34,8 @@ from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
+from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
-
 
 STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
 
@@ -68,6 +68,7 @@ class Executor:
         # seconds, and one probe answers them all; short, because stock moves (and a launch refused
         # for no stock probes again, see steps._launched).
         self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
+        self.wave = WaveReads(clock)  # image builds and instance states the wave watches, read together
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -111,7 +112,7 @@ class Executor:
 
         def job() -> list[CallOutcome]:
             try:
-                answers = spec.read(self.clouds[task.cloud], task.region, pairs)
+                answers = spec.read(self.clouds[task.cloud], task.region, pairs, self.wave)
             except CloudError as exc:  # the one call failed: every task of the group sees why
                 return [CallOutcome(error=exc) for _ in pairs]
             return [CallOutcome(error=a) if isinstance(a, CloudError) else CallOutcome(answer=a) for a in answers]

@@ -84,6 +84,7 @@ class TaskRunner:
         self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
         self._rejections, self._next_prune = 0, 0.0
+        self.arrivals = batching.Arrivals()  # whether a notice comes in a wave: its reads then join the wave's
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -121,7 +122,7 @@ class TaskRunner:
                 task.finish("rejected", rejection)
                 self._save_finished(task)
                 return SubmitResult(task, duplicate=False)
-            self._work(task)
+            self._work(task, hand_over=self.arrivals.in_a_wave(task.cloud, task.region, self.clock()))
         finally:
             self.store.release(task.id)
         self._wake.set()
@@ -249,18 +250,22 @@ class TaskRunner:
             sleep(max(0.005, min(task.next_at - self.clock(), deadline - self.clock())))
 
     # -- working tasks in rounds -----------------------------------------------------------
-    def _work(self, *tasks: Task, put_down: set[str] | None = None) -> None:
+    def _work(self, *tasks: Task, put_down: set[str] | None = None, hand_over: bool = False) -> None:
         """Rounds: each task still moving says its next call (steps.decide, until a call, a wait
         or the end); the executor makes the round's calls together (priority order, batched reads,
         the API budget); each answer is folded into its task. A task leaves the rounds when it
         waits, ends, or its call must wait: it is saved and its lease let go at once (its ids go
-        into `put_down`), so a task that waits is never held by one that still works."""
+        into `put_down`), so a task that waits is never held by one that still works.
+        `hand_over` (a request's own task, in a wave): once its image is asked for, its next
+        batchable read waits for the next grid point, where the tick reads it with the wave's."""
         put_down = set() if put_down is None else put_down
         moving = list(tasks)
         for _ in range(MAX_ROUNDS):
             pairs = []
             for task in moving:
                 call = self._next_call(task)
+                if call is not None and hand_over and call.verb in batching.BATCHED and task.record.image.image_id:
+                    task.next_at, call = batching.on_grid(self.clock()), None
                 if call is None:
                     self._put_down(task, put_down)
                 else:

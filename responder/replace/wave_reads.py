@@ -1,0 +1,63 @@
+"""The reads a whole wave watches: image builds and instance states, read for every watched id
+whenever any task polls, and the answer shared for a moment.
+
+Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}).
+
+A reclaimed pool's tasks poll their images (and their replacements' and originals' states) on
+their own schedules; batching.py joins the polls that fall in one round. This joins the rest: the
+call one task's poll makes also asks for every other id the wave is watching (up to the page the
+call costs anyway), and a poll due within FRESH_S of that answer takes it without a call. An id
+leaves the watch when its answer is final (an image no longer creating) or absent, or when no
+task asked about it for WATCH_S. Per executor,
+thread-safe; on the task clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+FRESH_S = 1.5  # an answer this recent serves another's poll: a wave reads every 2 s (ECS: checks 1-2 s apart)
+PAGE = 100
+WATCH_S = 30.0  # an id no task asked about for this long leaves the watch (its task ended or moved on)
+_ABSENT = object()
+
+
+class WaveReads:
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._watched: dict[tuple, dict[str, float]] = {}  # (kind, cloud, region) → id → last asked
+        self._seen: dict[tuple, dict[str, tuple[float, Any]]] = {}  # … → id → (when, answer or _ABSENT)
+
+    def read(self, kind: str, cloud: str, region: str, wanted: list[str],
+             fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool]) -> dict[str, Any]:
+        """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
+        more watching (its answer will not change)."""
+        key, now = (kind, cloud, region), self.clock()
+        with self._lock:
+            watched = self._watched.setdefault(key, {})
+            seen = self._seen.setdefault(key, {})
+            for i in [i for i, asked in watched.items() if asked < now - WATCH_S]:
+                del watched[i]
+            for i in [i for i, (at, _) in seen.items() if at < now - WATCH_S]:
+                del seen[i]
+            for i in wanted:
+                watched[i] = now
+            fresh = {i: seen[i][1] for i in wanted if i in seen and seen[i][0] >= now - FRESH_S}
+            missing = [i for i in dict.fromkeys(wanted) if i not in fresh]
+            room = -len(missing) % PAGE  # the rest of the page the call costs anyway
+            others = [i for i in watched if i not in fresh and i not in missing][:room] if missing else []
+        if missing:
+            asked = missing + others
+            found = {}
+            for start in range(0, len(asked), PAGE):
+                found.update(fetch(tuple(asked[start:start + PAGE])))
+            with self._lock:
+                for i in asked:
+                    answer = found.get(i, _ABSENT)
+                    seen[i] = (now, answer)
+                    if answer is _ABSENT or settled(answer):
+                        watched.pop(i, None)
+                    fresh[i] = answer
+        return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}

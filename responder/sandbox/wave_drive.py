@@ -1,0 +1,103 @@
+"""A wave: a whole pool reclaimed at once, on the realistic pack, driven on one ManualClock through
+the real SDKs (tests/test_wave.py and bench/wave.py).
+
+Parts: wave_scenario (the pack's fleet cloned n times into one zone, notices within `spread` s),
+run_wave (one or several runners — each its own API budget and adapters, as separate processes
+would have — sharing one store and one sandbox; returns the tasks and the emulator's call log),
+call_figures (reads / writes / throttled answers and the last CreateImage, from the call log).
+
+Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind
+one load balancer; calls take no scenario time.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from responder.model import Cloud, EventKind, Interruption
+from responder.sandbox.runtime import start_sandbox
+from responder.sandbox.scenario import ManualClock
+from responder.settings import Settings
+from responder.store import Store
+
+PACK = Path(__file__).resolve().parent / "scenarios"
+MIN_STEP = 0.05
+THROTTLED = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "RequestLimitExceeded",
+                       "TooManyRequests", "ServiceUnavailable"})
+_HEX = "0123456789abcdef"
+
+
+def wave_scenario(cloud: str, n: int, seed: int = 11, spread: float = 10.0, **top) -> tuple[dict, list]:
+    """The pack's fleet cloned n times, all in the first zone, notices within `spread` seconds:
+    (scenario, [(instance id, notice time)])."""
+    data = yaml.safe_load((PACK / f"realistic-{cloud}.yaml").read_text())
+    data.update(top)
+    region = data["regions"][0]
+    zone, subnet = region["zones"][0], region["subnets"][0]["id"]
+    shapes, rng, clones = region["instances"], random.Random(seed), []
+    for k in range(n):
+        inst = copy.deepcopy(shapes[k % len(shapes)])
+        inst["id"] = (f"i-bp1{k:017d}" if cloud == "aliyun"
+                      else "i-0" + "".join(rng.choice(_HEX) for _ in range(14)) + f"{k:03x}")
+        inst["notice_at"] = round(rng.uniform(0, spread), 2)
+        inst["zone"], inst["subnet"] = zone, subnet
+        inst.pop("public_ip", None)
+        clones.append(inst)
+    region["instances"] = clones
+    return data, [(i["id"], i["notice_at"]) for i in clones]
+
+
+def run_wave(cloud: str, n: int, new_runner: Callable, processes: int = 1, seed: int = 11, until: float = 3600.0,
+             scenario_changes: dict | None = None, **settings_changes) -> dict[str, Any]:
+    """Drive the wave to the end: {"rows" (each task's store row, in arrival order), "calls",
+    "box" (stopped), "region"}. `new_runner(store, clouds, settings, clock)` makes one process's
+    runner (replace.runner.TaskRunner, whose floor is above the sandbox's)."""
+    scenario, clones = wave_scenario(cloud, n, seed, **(scenario_changes or {}))
+    region = scenario["regions"][0]
+    clock = ManualClock()
+    box = start_sandbox(scenario, only=(cloud,), clock=clock)
+    try:
+        store = Store(settings_changes.pop("database_url"), clock=clock)
+        settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=240,
+                            max_launches_per_hour=10 * n, **settings_changes)
+        # Each its own adapter (the runner gives it its own API budget), on one emulator.
+        runners = [new_runner(store, {cloud: copy.copy(box.clouds[cloud])}, settings, clock) for _ in range(processes)]
+        queue = sorted(((at, Interruption(cloud=Cloud(cloud), region=region["region"], instance_id=i,
+                                          kind=EventKind.INTERRUPTION, account=str(region.get("account", ""))))
+                        for i, at in clones), key=lambda a: a[0])
+        submitted, turn = [], 0
+        while clock() <= until:
+            while queue and queue[0][0] <= clock():
+                submitted.append(runners[turn % processes].submit(queue.pop(0)[1]))
+                turn += 1
+            for runner in runners:
+                runner.tick()
+            due = store.next_due_at()
+            upcoming = [t for t in (due, queue[0][0] if queue else None) if t is not None]
+            if not upcoming:
+                break
+            clock.advance_to(max(min(upcoming), clock() + MIN_STEP))
+        rows = [store.get(r.task.id) for r in submitted]
+        return {"rows": rows, "calls": box.emulators[cloud].calls, "box": box, "region": region["region"]}
+    finally:
+        box.stop()
+
+
+def is_read(action: str) -> bool:
+    return action.startswith(("Describe", "Get", "List"))
+
+
+def call_figures(calls: list[dict[str, Any]], replacements: int) -> dict[str, Any]:
+    throttled = [c for c in calls if c.get("code") in THROTTLED or c.get("status") in (429, 503)]
+    images = [c["t"] for c in calls if c["action"] == "CreateImage" and c.get("status", 200) < 300]
+    reads = sum(is_read(c["action"]) for c in calls)
+    per = max(1, replacements)
+    return {"last_create_image_s": round(max(images), 2) if images else None,
+            "reads_per_replacement": round(reads / per, 2),
+            "writes_per_replacement": round((len(calls) - reads) / per, 2),
+            "throttled_share": round(len(throttled) / max(1, len(calls)), 4)}

@@ -38,8 +38,13 @@ def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
         return err.code, json.loads(err.read() or b"{}")
 
 
-def wait_healthy(base: str, deadline: float) -> dict:
+def wait_healthy(base: str, deadline: float, container: str) -> dict:
+    """Polls /healthz until it answers 200 or the deadline passes; stops early when the container
+    has exited (its log then says why)."""
     while time.monotonic() < deadline:
+        if podman("inspect", container, "--format", "{{.State.Running}}").strip() != "true":
+            logs = subprocess.run(["podman", "logs", container], check=False, capture_output=True, text=True, timeout=60)
+            raise SystemExit(f"the container exited before it was ready:\n{(logs.stdout + logs.stderr)[-3000:]}")
         try:
             status, body = request(f"{base}/healthz")
             if status == 200:
@@ -68,10 +73,11 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--invoke-port", type=int, required=True)
     parser.add_argument("--container", required=True)
+    parser.add_argument("--ready-seconds", type=float, default=180.0)
     args = parser.parse_args()
     base, invoke_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.invoke_port}"
     problems: list[str] = []
-    health = wait_healthy(base, time.monotonic() + 60)
+    health = wait_healthy(base, time.monotonic() + args.ready_seconds, args.container)
     if health.get("status") != "ok" or health.get("clouds") != ["aliyun", "aws"]:
         problems.append(f"/healthz: {health}")
     for sample, endpoint, want_status, want_outcome, want_final in EXPECTED:

@@ -101,6 +101,7 @@ class Settings:
     stats_file: str = ""  # when set: the targets' hunt statistics written here on every tick (the OCI tool's stats.json)
     log_keep_days: int = 14  # dated log files kept
     database_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding the store's credentials
+    notify_secret: str = ""  # [aws:|aliyun:][region:]name of a secret holding RESPONDER_NOTIFY_URLS' value
     # The clouds this deployment serves: one without credentials is reported (healthz degraded,
     # start-up log); events of a cloud without credentials, or not listed, answer `unconfigured`.
     clouds: tuple[str, ...] = ("aliyun", "aws")
@@ -218,6 +219,11 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return env.get(name, default)
 
+        def either(name: str, alias: str) -> str:
+            """Our name, else the name an earlier FC responder's .env gives the same value
+            (aliyunRegionID, aliyunAccessKeyID, aliyunAccessKeySecret); ours wins when both are set."""
+            return env.get(name) or env.get(alias, "")
+
         def number(name: str, default, kind=float):
             raw = get(name)
             if raw == "":
@@ -241,7 +247,7 @@ class Settings:
             aws_action=get("RESPONDER_AWS_ACTION", cls.aws_action),
             aliyun_action=get("RESPONDER_ALIYUN_ACTION", cls.aliyun_action),
             allowed_accounts=csv(get("RESPONDER_ALLOWED_ACCOUNTS")),
-            allowed_regions=csv(get("RESPONDER_ALLOWED_REGIONS")),
+            allowed_regions=csv(either("RESPONDER_ALLOWED_REGIONS", "aliyunRegionID")),
             tag_selector=tuple(selector),
             dry_run=as_bool("RESPONDER_DRY_RUN", get("RESPONDER_DRY_RUN", "false")),
             max_body_bytes=number("RESPONDER_MAX_BODY_BYTES", cls.max_body_bytes, int),
@@ -266,8 +272,8 @@ class Settings:
             notify_webhook_url=get("RESPONDER_NOTIFY_WEBHOOK_URL"),
             log_level=get("RESPONDER_LOG_LEVEL", cls.log_level).upper(),
             port=number("FC_SERVER_PORT", cls.port, int),
-            aliyun_access_key_id=get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            aliyun_access_key_secret=get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            aliyun_access_key_id=either("ALIBABA_CLOUD_ACCESS_KEY_ID", "aliyunAccessKeyID"),
+            aliyun_access_key_secret=either("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "aliyunAccessKeySecret"),
             aliyun_security_token=get("ALIBABA_CLOUD_SECURITY_TOKEN"),
             aliyun_endpoint=get("RESPONDER_ALIYUN_ENDPOINT"),
             aws_endpoint_url=get("RESPONDER_AWS_ENDPOINT_URL"),
@@ -295,6 +301,7 @@ class Settings:
             stats_file=get("RESPONDER_STATS_FILE"),
             log_keep_days=number("RESPONDER_LOG_KEEP_DAYS", cls.log_keep_days, int),
             database_secret=get("RESPONDER_DATABASE_SECRET"),
+            notify_secret=get("RESPONDER_NOTIFY_SECRET"),
             clouds=_clouds(get("RESPONDER_CLOUDS"), bool(get("OCI_USER_OCID"))),
             invoke_port=number("RESPONDER_INVOKE_PORT", cls.invoke_port, int),
             allow_local_sqlite=as_bool("RESPONDER_ALLOW_LOCAL_SQLITE", get("RESPONDER_ALLOW_LOCAL_SQLITE", "false")),

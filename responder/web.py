@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from responder import __version__
 from responder.clouds.factory import clouds_from_settings, unconfigured_clouds, unconfigured_reason
+from responder.clouds.fc_credentials import RequestCredentials
 from responder.errors import BadEvent, CloudError, Unavailable
 from responder.intake import handle_body
 from responder.logformat import bind as bind_log_context
@@ -104,6 +105,11 @@ class Ticker(threading.Thread):
 STORE_DOWN = {"error": "task store unavailable", "component": "store"}
 
 
+def _is_invoke(req) -> bool:
+    """/invoke, or `POST /` (the same invocation under FC's custom runtime)."""
+    return req.path == "/invoke" or (req.path == "/" and req.method == "POST")
+
+
 def _is_store_down(exc: Exception) -> bool:
     if isinstance(exc, Unavailable):  # intake's wrapper: look at what it wrapped
         exc = exc.__cause__ or exc
@@ -126,10 +132,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     """`targets`: a callable returning [{"name", "desired", "held"}] for the status page, the
     metrics and the daily report (the targets flow provides it)."""
     settings = settings or Settings.from_env()
+    if runner is None and store is None:
+        settings = with_secret_url(settings)  # the store URL and the channels, from their secrets
+    elif settings.notify_secret:  # a store given: only the channels
+        settings = with_secret_url(settings.with_(database_secret=""))
     if runner is None:
         if store is None:
-
-            store = Store(with_secret_url(settings).database_url)
+            store = Store(settings.database_url)
         if clouds is None:
 
             clouds = clouds_from_settings(settings, unconfigured_clouds(settings))
@@ -142,6 +151,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         if not isinstance(cloud, CountingCloud):
             runner.clouds[name] = CountingCloud(cloud, name, metrics)
 
+    def install(cloud, name: str = "aliyun"):
+        """An adapter made after start (FC's request credentials): counted and budgeted like the rest."""
+        wrapped = CountingCloud(cloud, name, metrics)
+        if runner.budget is not None:
+            wrapped.gate = runner.budget
+        return wrapped
+
+    request_credentials = RequestCredentials(settings, runner.clouds, install)
     targets = targets or summaries(runner.store)
     notifier = attach(runner, settings, metrics=metrics, targets=targets)
     if notifier is not None:
@@ -221,23 +238,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         if not settings.invoke_port:
             return None
         on_invoke_port = request.environ.get("SERVER_PORT") == str(settings.invoke_port)
-        if request.path == "/invoke" and not on_invoke_port:
+        if _is_invoke(request) and not on_invoke_port:
             return jsonify(error=INVOKE_ELSEWHERE % settings.invoke_port), 404
-        if on_invoke_port and request.path not in ("/invoke", "/healthz"):
+        if on_invoke_port and not (_is_invoke(request) or request.path == "/healthz"):
             return jsonify(error=ONLY_INVOKE_HERE % settings.invoke_port), 404
         return None
 
+    # FC's custom runtime hands every trigger's request to the server whatever its path: `POST /`
+    # (the path of a plain HTTP invocation, seed 004's `curl -X POST http://localhost:9000`) is an
+    # invocation like /invoke, while `GET /` stays the status page.
+    @app.post("/")
     @app.post("/invoke")
     def invoke():
         g.fc_request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex
         fc_log.info("FC Invoke Start RequestId: %s", g.fc_request_id)
         try:
+            request_credentials.apply(request.headers)  # FC's role, fresh on each request
+            started = time.monotonic()
             answer = deliver("invoke")
             budget = invoke_budget(request.headers, settings)
             if budget > 0 and answer[1] < 300:
                 # FC freezes the instance once it has answered: work the task to the end now,
                 # within the function's timeout; the timer trigger is only the safety net.
                 runner.drive_until(runner.clock() + budget)
+            # The same freeze holds the outbox: what this invocation (or an earlier one, on a timer
+            # tick) queued is sent before the answer, with what is left of the budget.
+            deliver_outbox(notifier, budget - (time.monotonic() - started))
             return _refused_by_policy(runner, answer) or answer
         finally:
             fc_log.info("FC Invoke End RequestId: %s", g.fc_request_id)
@@ -325,6 +351,19 @@ def _refused_by_policy(runner: TaskRunner, answer):
 
 
 INVOKE_MARGIN_SECONDS = 15.0  # answer this long before FC's timeout ends the invocation
+# The outbox's time in an invocation whose budget is unknown or spent: a notice is short, a channel
+# that does not answer in this long is tried again on the next invocation (the row stays pending).
+OUTBOX_FLOOR_SECONDS = 5.0
+
+
+def deliver_outbox(notifier, seconds_left: float) -> None:
+    """Send what the outbox holds inside the invocation; a channel's failure never fails the event."""
+    if notifier is None:
+        return
+    try:
+        notifier.tick(budget_seconds=max(seconds_left, OUTBOX_FLOOR_SECONDS))
+    except Exception:
+        log.exception("notification delivery failed")
 
 
 def invoke_budget(headers, settings: Settings) -> float:

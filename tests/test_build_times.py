@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from race_fixtures import Race, shape
 from responder.replace import build_times
 from responder.replace.build_times import BuildTimes, build_times as table
-from responder.replace.record import KeptDisk
+from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
-from responder.store import Store
+from responder.store import Store, TaskRow
 
 WEB = "i-bp1web000000000000a"  # 40 GiB ESSD system disk, ecs.g7.large
 
@@ -123,3 +123,13 @@ def test_once_learned_the_plan_waits_for_a_fresh_image_that_fits(race):
             == build_times.family_of(replacement_type):
         assert state.boot_belief.source == "observed"
     assert state.policy == "fresh-image" and "p90 of 5 observed" in state.why, state.why
+
+
+def test_the_wait_for_a_fresh_image_follows_the_belief_not_a_fixed_figure(store):
+    task = Task(TaskRow(id="t", key="aliyun:cn-hangzhou:i-1", cloud="aliyun", region="cn-hangzhou",
+                        instance_id="i-1", kind="interruption", status="imaging"))
+    build_times.believe(None, task, 180.0)  # nothing known: a 40 GiB ESSD's prior, ~23 min
+    assert build_times.image_timeout(task, 3600.0) == 3600.0
+    task.record.race.disks = [essd(40), KeptDisk("d-2", "data", "cloud_essd", 500, "z")]
+    build_times.believe(None, task, 180.0)  # a 500 GiB first snapshot: hours, past the setting
+    assert build_times.image_timeout(task, 3600.0) == pytest.approx(2 * (60 + 500 * 1024 / 30), abs=0.2)

@@ -1,4 +1,4 @@
-"""The image builds from the Dockerfile, stays under 200 MiB and serves the sample events.
+"""The image builds from the Dockerfile, stays within 180 MB and serves the sample events.
 
 Parts: deploy/container-check.sh run whole (build, size, a `responder sandbox` on the host, the
 container against it, every answer and final task status checked by deploy/container_check.py).
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1300)  # the build (pip, apt for binutils) takes minutes uncached; the script's own limit is 1200 s
 def test_the_container_builds_small_and_answers_the_sample_events_against_the_sandbox():
     """Slow: podman builds the image (pip inside it; a base image made with debootstrap where no
     registry answers) and runs it against a sandbox process."""
@@ -28,4 +29,4 @@ def test_the_container_builds_small_and_answers_the_sample_events_against_the_sa
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "container check passed" in done.stdout
     size_line = next(line for line in done.stdout.splitlines() if line.startswith("image "))
-    assert int(size_line.split(": ")[1].split(" bytes")[0]) <= 200 * 1024 * 1024
+    assert int(size_line.split(": ")[1].split(" bytes")[0]) <= 180_000_000

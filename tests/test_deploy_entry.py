@@ -64,3 +64,34 @@ def test_with_an_invoke_port_invoke_answers_only_there(tmp_path):
 def test_without_an_invoke_port_invoke_is_on_the_main_port_as_fc_needs(tmp_path):
     client = _client(tmp_path)
     assert client.post("/invoke", data=event_bytes(FORGED), environ_overrides={"SERVER_PORT": "9000"}).status_code == 200
+
+
+def test_post_to_the_root_is_an_invocation_and_get_keeps_the_status_page(tmp_path, restore_logging):
+    """FC's custom runtime hands every path to the server: seed 004's `curl -X POST localhost:9000`
+    is an invocation answered as /invoke answers it, not a 405."""
+    client = _client(tmp_path)
+    answer = client.post("/", data=event_bytes(FORGED), headers={"x-fc-request-id": "root-1"})
+    same = client.post("/invoke", data=event_bytes(FORGED), headers={"x-fc-request-id": "root-2"})
+    assert answer.status_code == same.status_code == 200
+    assert answer.get_json()["outcome"] == same.get_json()["outcome"] == "unconfigured"
+    page = client.get("/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+
+
+def test_post_to_the_root_follows_invoke_to_its_own_port(tmp_path):
+    client = _client(tmp_path, invoke_port=9001)
+    refused = client.post("/", data=event_bytes(FORGED), environ_overrides={"SERVER_PORT": "9000"})
+    assert refused.status_code == 404 and "port 9001 only" in refused.get_json()["error"]
+    assert client.post("/", data=event_bytes(FORGED), environ_overrides={"SERVER_PORT": "9001"}).status_code == 200
+    assert client.get("/", environ_overrides={"SERVER_PORT": "9000"}).status_code == 200
+
+
+def test_seed_004_env_names_are_read_as_ours_and_ours_win():
+    seed = {"aliyunRegionID": "cn-shanghai", "aliyunAccessKeyID": "LTAIseed", "aliyunAccessKeySecret": "seed-secret"}
+    settings = Settings.from_env(seed, dotenv=False)
+    assert (settings.allowed_regions, settings.aliyun_access_key_id, settings.aliyun_access_key_secret) == (
+        ("cn-shanghai",), "LTAIseed", "seed-secret")
+    ours = Settings.from_env({**seed, "RESPONDER_ALLOWED_REGIONS": "cn-hangzhou", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIours",
+                              "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "ours-secret"}, dotenv=False)
+    assert (ours.allowed_regions, ours.aliyun_access_key_id, ours.aliyun_access_key_secret) == (
+        ("cn-hangzhou",), "LTAIours", "ours-secret")

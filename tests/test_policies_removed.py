@@ -11,6 +11,7 @@ refusal read. OCI: each statement of deploy/oci-policy.txt taken out in turn.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -160,6 +161,9 @@ FLOW_OF = {
         "ec2:DescribeSpotInstanceRequests": ("verify", AW(lambda a: a.describe_instance(AWS, SPOT))),
         "ec2:DescribeInstanceAttribute": ("clone", lambda c: c.aws.clone_details(
             AWS, c.aws.describe_instance(AWS, SPOT), ("user_data",))),
+        # the credit mode is read of a burstable original only: the same instance, read as a t3
+        "ec2:DescribeInstanceCreditSpecifications": ("clone", lambda c: c.aws.clone_details(
+            AWS, dataclasses.replace(c.aws.describe_instance(AWS, SPOT), instance_type="t3.large"), ("credit",))),
         "ec2:DescribeAddresses": ("clone", lambda c: c.aws.clone_details(
             AWS, c.aws.describe_instance(AWS, SPOT), ("elastic_ip",))),
         "ec2:CreateImage": ("image", AW(lambda a: a.create_image(AWS, SPOT, "p-img", "t", (("k", "v"),)))),

@@ -51,6 +51,11 @@ def submit(runner: TaskRunner, event_time: str, key: str = "") -> object:
     return runner.submit(event).task
 
 
+def seconds_left(why: str) -> float:
+    """`auto`'s reason names the time it saw left before the release: "(N s left)" / "the N s left"."""
+    return float(why.split(" s left")[0].rsplit(" ", 1)[-1].lstrip("("))
+
+
 def test_a_late_delivery_shortens_the_race_and_auto_launches_at_once(wall_runner):
     _, runner = wall_runner
     task = submit(runner, iso(time.time() - 150))  # delivered two and a half minutes after the notice
@@ -58,12 +63,13 @@ def test_a_late_delivery_shortens_the_race_and_auto_launches_at_once(wall_runner
     assert task.record.event.notice_at is not None
     assert state.release_expected_at == pytest.approx(task.record.event.notice_at + 300)
     assert state.release_expected_at < task.record.timings["received"] + 160
+    assert seconds_left(state.why) <= 151
     assert state.policy == "source-image" and "would end after the release" in state.why
 
 
-def test_a_prompt_delivery_leaves_time_to_wait_for_the_fresh_image(wall_runner):
+def test_a_prompt_delivery_counts_the_whole_notice(wall_runner):
     _, runner = wall_runner
     task = submit(runner, iso(time.time()))
     state = task.record.race
     assert state.release_expected_at >= task.record.timings["received"] + 298
-    assert state.policy == "fresh-image"
+    assert seconds_left(state.why) >= 290

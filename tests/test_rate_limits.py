@@ -194,6 +194,24 @@ def test_ecs_instances_a_minute_are_counted_by_amount():
     assert limits.admit("a", "r", "RunInstances", {"Amount": "10"}) is None
 
 
+def test_the_bound_to_admit_n_calls_follows_the_figures():
+    clock = ManualClock(0.0)
+    aws, ecs = RateLimits("aws", clock), RateLimits("aliyun", clock)
+    assert aws.bound_seconds("CreateImage", 50) == 0.0  # mutating: 50 at once
+    assert aws.bound_seconds("CreateImage", 500) == pytest.approx(90.0)  # then 5 a second
+    assert aws.bound_seconds("RunInstances", 105) == pytest.approx(50.0)  # its own 5, then 2 a second
+    assert ecs.bound_seconds("CreateImage", 200) == 0.0 and ecs.bound_seconds("CreateImage", 201) == 60.0
+    assert ecs.bound_seconds("CreateImage", 500) == 120.0  # the 500th in the third minute
+    # What the bound promises is what admit does: the 500th ECS CreateImage passes at t=120, not before.
+    passed = 0
+    while passed < 500:
+        if ecs.admit("a", "r", "CreateImage") is None:
+            passed += 1
+        else:
+            clock.advance(1)
+    assert clock() == pytest.approx(120.0)
+
+
 # -- OCI -----------------------------------------------------------------------------------------
 def test_oci_read_class_answers_429_through_the_sdk():
     import oci

@@ -103,3 +103,25 @@ def test_zones_of_two_regions_in_one_run_are_refused_before_any_call(aws):
     proc = shell(f"{CLI} odcr create --instance-type m5.large --availability-zone us-west-2a,ap-northeast-1c "
                  "--count 2", env)
     assert proc.returncode == 2 and "several regions" in proc.stderr and proc.stdout == ""
+
+
+# Every (zone, type) the seeds' examples name, by market: seed 000's guide, seed 001's INSERT and
+# UPDATE, seed 002's families in us-west-2 (its spot placement score example's region).
+SEED_PLACES = {
+    "ondemand": [("us-west-2a", t) for t in ("r7i.metal-24xl", "m5.large", "t3.medium", "t3.micro")]
+    + [("us-west-2b", "c5.xlarge"), ("us-west-2c", "r5.large"), ("ap-northeast-1c", "r5b.2xlarge"),
+       ("ap-northeast-1a", "r5b.2xlarge")],
+    "spot": [("us-west-2a", f"{family}.{size}") for family in ("c5", "c6i", "m5", "m6i", "r5", "r6i")
+             for size in ("large", "xlarge")],
+}
+
+
+@pytest.mark.parametrize("market", sorted(SEED_PLACES))
+def test_the_default_sandbox_offers_every_zone_and_type_the_seeds_name(aws, market):
+    box, _ = aws
+    from responder.model import Market
+
+    for region in sorted({zone[:-1] for zone, _ in SEED_PLACES[market]}):
+        wanted = {(t, z) for z, t in SEED_PLACES[market] if z.startswith(region)}
+        offered = box.clouds["aws"].offerings_with_stock(region, sorted({t for t, _ in wanted}), Market(market))
+        assert wanted <= offered, sorted(wanted - offered)

@@ -50,6 +50,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "CreateImage", "DescribeImages", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings",
             "DescribeSubnets", "DescribeSpotPriceHistory", "GetSpotPlacementScores", "CreateLaunchTemplate",
             "DescribeLaunchTemplates", "CreateFleet", "AssociateAddress",
+            # the credit mode of a burstable (T) original, which its clone keeps
+            "DescribeInstanceCreditSpecifications",
         }),
         # RESPONDER_REBALANCE_POLICY=replace retires the original once its replacement runs; the
         # original is tagged when the task takes charge of it (the policy scopes the terminate)
@@ -111,7 +113,9 @@ UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
                                            "CreateVolume", "AssignPrivateIpAddresses", "CreateReplaceRootVolumeTask",
                                            "DescribeReplaceRootVolumeTasks")},
             "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
-            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET},
+            "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET,
+            # only a burstable (T) original has a credit mode to read; the default scenario's are m5
+            "DescribeInstanceCreditSpecifications": "a burstable original (tests/test_clone_aws.py, policy enforced)"},
     "oci": {"CreateImage": "the OCI adapter test (tests/test_oci_adapter.py)",
             **{a: _OCI for a in ("GetImage", "GetInstance", "ListVnicAttachments", "GetVnic", "GetSubnet", "ListSubnets",
                                  "TerminateInstance", "ListInstances")}},

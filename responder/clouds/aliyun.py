@@ -70,6 +70,18 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
         self._clients: dict[str, Any] = {}  # "pid:region" → AcsClient
         self._lock = threading.Lock()
 
+    def use_credentials(self, access_key_id: str, access_key_secret: str, security_token: str) -> None:
+        """Switch to fresher temporary credentials (Function Compute passes them on each request,
+        responder/clouds/fc_credentials.py). The regions' clients are made again on their next call
+        with these; a call already in flight finishes with the client it holds."""
+        with self._lock:
+            current = self._credential
+            if (getattr(current, "sts_access_key_id", None), getattr(current, "sts_access_key_secret", None),
+                    getattr(current, "sts_token", None)) == (access_key_id, access_key_secret, security_token):
+                return
+            self._credential = StsTokenCredential(access_key_id, access_key_secret, security_token)
+            self._clients.clear()
+
     def __repr__(self) -> str:  # never show credentials, even in a debugger or a log line
         return f"AliyunCloud(endpoint={self._endpoint or 'default'!r})"
 

@@ -35,7 +35,7 @@ from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
-from responder.clouds.aws_launch import fleet_request, launch_template_data, template_name
+from responder.clouds.aws_launch import fleet_request, is_burstable, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, AwsProtectMixin
 from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet, through_gate)
@@ -54,7 +54,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     # says where a type is sold, not live stock; placement scores and Elastic IPs exist.
     gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
-                                placement_scores=True, elastic_ips=True, clone_parts=("user_data", "elastic_ip"))
+                                placement_scores=True, elastic_ips=True,
+                                clone_parts=("user_data", "elastic_ip", "credit"))
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, **session_kwargs: Any):
@@ -139,12 +140,22 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                 user_data = self._call(region, "describe_instance_attribute", doing, InstanceId=info.instance_id,
                                        Attribute="userData").get("UserData", {}).get("Value", "")
                 info = dataclasses.replace(info, user_data=user_data)
+            elif part == "credit":
+                info = dataclasses.replace(info, credit_mode=self._credit_mode(region, info))
             elif part == "elastic_ip":
                 addresses = self._call(region, "describe_addresses", doing,
                                        Filters=[{"Name": "instance-id", "Values": [info.instance_id]}])["Addresses"]
                 allocation = next((a.get("AllocationId", "") for a in addresses if a.get("AllocationId")), "")
                 info = dataclasses.replace(info, elastic_ip_allocation=allocation)
         return info
+
+    def _credit_mode(self, region: str, info: InstanceInfo) -> str:
+        """standard / unlimited of a burstable (T) original; no call for any other type."""
+        if not is_burstable(info.instance_type):
+            return ""
+        rows = self._call(region, "describe_instance_credit_specifications", f"reading the credit mode of "
+                          f"{info.instance_id}", InstanceIds=[info.instance_id])["InstanceCreditSpecifications"]
+        return rows[0].get("CpuCredits", "") if rows else ""
 
     def instance_states(self, region: str, instance_ids: list[str]) -> dict[str, str]:
         """State name per instance id; ids EC2 no longer knows are absent from the result."""
@@ -259,6 +270,11 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         market = request.offerings[0].market
         subnet_of = dict(request.subnet_by_zone)
         offerings = [o for o in request.offerings if o.market == market and o.zone in subnet_of]
+        if request.source.credit_mode and offerings:
+            # One template serves every override, and its CreditSpecification fits T types only:
+            # a fleet keeps the overrides of the first one's kind (the others are tried next call).
+            kind = is_burstable(offerings[0].instance_type)
+            offerings = [o for o in offerings if is_burstable(o.instance_type) == kind]
         if not offerings:
             raise NoCapacity("NoSubnet", "no offering has a subnet in its zone", "CreateFleet")
         doing = f"launching {request.count} x {offerings[0]} for {request.source.instance_id}"
@@ -277,7 +293,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         owned = (OWNED_TAG, *((k, v) for k, v in request.extra_tags if k == CLAIM_TAG))
         template_id = self._ensure_template(region, name, data, request.client_token, owned, doing)
         answer = self._call(region, "create_fleet", doing,
-                            **fleet_request(template_id, offerings, subnet_of, market, request.count, request.client_token))
+                            **fleet_request(template_id, offerings, subnet_of, market, request.count,
+                                            request.client_token, max_price=request.source.spot_price_limit))
         zone_of = {v: k for k, v in subnet_of.items()}
         ids: list[str] = []
         got: Offering | None = None

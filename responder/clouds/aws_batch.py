@@ -28,7 +28,9 @@ def _by(name: str, ids) -> list[dict[str, Any]]:
     return [{"Name": name, "Values": list(ids)}]
 
 
-def instance_info(region: str, owner: str, raw: dict[str, Any], request_state: str) -> InstanceInfo:
+def instance_info(region: str, owner: str, raw: dict[str, Any], request_state: str,
+                  max_price: float = 0.0) -> InstanceInfo:
+    placement = raw.get("Placement", {})
     tags = tuple((t["Key"], t.get("Value", "")) for t in raw.get("Tags", []))
     profile_arn = raw.get("IamInstanceProfile", {}).get("Arn", "")
     return InstanceInfo(
@@ -43,6 +45,9 @@ def instance_info(region: str, owner: str, raw: dict[str, Any], request_state: s
         tags=tags, role=profile_arn.rsplit("/", 1)[-1] if profile_arn else "",
         public_ip=raw.get("PublicIpAddress", ""), private_ip=raw.get("PrivateIpAddress", ""),
         image_id=raw.get("ImageId", ""), spot_request_state=request_state,
+        # what the clone copies: the spot request's MaxPrice, the placement group, the tenancy
+        spot_price_limit=max_price, placement_group=placement.get("GroupName", ""),
+        tenancy=placement.get("Tenancy", ""),
     )
 
 
@@ -68,19 +73,23 @@ class AwsBatchMixin:
             rows = [(r.get("OwnerId", ""), raw) for r in reservations for raw in r.get("Instances", [])]
             states = self._spot_request_states(region, [raw["InstanceId"] for _, raw in rows
                                                         if raw.get("InstanceLifecycle") == "spot"])
-            found.update({raw["InstanceId"]: instance_info(region, owner, raw, states.get(raw["InstanceId"], ""))
+            found.update({raw["InstanceId"]: instance_info(region, owner, raw,
+                                                           *states.get(raw["InstanceId"], ("", 0.0)))
                           for owner, raw in rows})
         return found
 
-    def _spot_request_states(self, region: str, instance_ids: list[str]) -> dict[str, str]:
+    def _spot_request_states(self, region: str, instance_ids: list[str]) -> dict[str, tuple[str, float]]:
         """DescribeSpotInstanceRequests by the instance-id filter: one call for the chunk; an
-        instance a fleet launched may have no request left to describe (then "")."""
+        instance a fleet launched may have no request left to describe (then absent). Each request's
+        status code (verification) and SpotPrice, the MaxPrice the original was bought under, which
+        its clone keeps."""
         if not instance_ids:
             return {}
         requests = self._pages(region, "describe_spot_instance_requests", "SpotInstanceRequests",
                                f"reading the spot requests of {len(instance_ids)} instances",
                                Filters=_by("instance-id", instance_ids))
-        return {r["InstanceId"]: r.get("Status", {}).get("Code", "") for r in requests if r.get("InstanceId")}
+        return {r["InstanceId"]: (r.get("Status", {}).get("Code", ""), float(r.get("SpotPrice") or 0))
+                for r in requests if r.get("InstanceId")}
 
     def describe_images(self, region: str, image_ids: tuple[str, ...]) -> dict[str, ImageInfo]:
         found: dict[str, ImageInfo] = {}

@@ -58,6 +58,8 @@ class InstanceInfo:
     # OCI: a flex shape's exact OCPUs (cpu is whole), the key in the metadata's ssh_authorized_keys.
     ocpus: float = 0.0
     ssh_public_key: str = ""
+    # OCI: the preemption action keeps the boot volume (preserve_boot_volume): the state outlives the instance.
+    boot_volume_preserved: bool = False
     # What the replacement copies so it is a clone, not a cousin (RunInstances / the launch template):
     internet_charge_type: str = ""  # Aliyun: PayByTraffic / PayByBandwidth, with public_bandwidth_out
     credit_mode: str = ""  # burstable types: Aliyun CreditSpecification Standard/Unlimited, AWS standard/unlimited

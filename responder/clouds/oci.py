@@ -124,6 +124,7 @@ class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
         source = raw.source_details
         metadata = raw.metadata or {}
         subnet, private_ip, public_ip = self._primary_vnic(region, raw.compartment_id, raw.id)
+        action = getattr(raw.preemptible_instance_config, "preemption_action", None)
         return InstanceInfo(
             instance_id=raw.id, region=region, zone=raw.availability_domain, instance_type=raw.shape,
             status=raw.lifecycle_state, spot=preemptible,
@@ -138,7 +139,8 @@ class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
             system_disk_size=int(getattr(source, "boot_volume_size_in_gbs", 0) or 0),
             ocpus=float(config.ocpus or 0) if config else 0.0, subnet_id=subnet, private_ip=private_ip,
             public_ip=public_ip, ssh_public_key=metadata.get("ssh_authorized_keys", ""),
-            user_data=metadata.get("user_data", ""))
+            user_data=metadata.get("user_data", ""),
+            boot_volume_preserved=bool(getattr(action, "preserve_boot_volume", False)))
 
     def _primary_vnic(self, region: str, compartment: str, instance_id: str) -> tuple[str, str, str]:
         """(subnet id, private IP, public IP) of the instance's primary VNIC. GetInstance names

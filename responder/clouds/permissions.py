@@ -82,7 +82,7 @@ AWS: dict[str, tuple[str, ...]] = {
         "DescribeCapacityReservations", "DescribeVolumes", "DescribeSnapshots", "AssociateAddress",
         "TerminateInstances", "ModifyCapacityReservation", "CancelCapacityReservation", "ModifyInstanceAttribute",
         "AttachVolume", "DetachVolume", "DeleteVolume", "AssignPrivateIpAddresses", "DeregisterImage",
-        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances",
+        "DeleteSnapshot", "DeleteLaunchTemplate", "CreateTags", "RunInstances", "DescribeInstanceCreditSpecifications",
         "CreateImage", "CreateLaunchTemplate", "CreateCapacityReservation", "CreateVolume",
         "CreateReplaceRootVolumeTask", "DescribeReplaceRootVolumeTasks")},
     # An instant fleet launches through RunInstances under the caller's own policy.

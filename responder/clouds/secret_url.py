@@ -1,9 +1,12 @@
-"""The store URL built from a secret: RESPONDER_DATABASE_SECRET names an AWS Secrets Manager
-secret (or an Aliyun KMS secret) holding the old tool's JSON fields username, password, host,
-port, dbname (and optionally engine).
+"""Settings read from a secret store. The store URL: RESPONDER_DATABASE_SECRET names an AWS Secrets
+Manager secret (or an Aliyun KMS secret) holding the old tool's JSON fields username, password,
+host, port, dbname (and optionally engine). The notification channels: RESPONDER_NOTIFY_SECRET
+names one holding RESPONDER_NOTIFY_URLS' value (as text, or JSON {"urls": "..."}), so webhook
+tokens are in no function configuration.
 
 Parts: SecretRefused, parse_reference (`[aws:|aliyun:][region:]name`, or an ARN), url_from_fields,
-read_secret (one GetSecretValue), with_secret_url (Settings with database_url filled in).
+read_secret_text / read_secret (one GetSecretValue), notify_urls_from, with_secret_url (Settings
+with database_url and notify_urls filled in).
 
 The password is URL-quoted into the URL and nowhere else: Settings' repr and the log redaction
 mask a URL's password (responder.logsafe.redact_url), and no error raised here carries it.
@@ -57,6 +60,13 @@ def url_from_fields(fields: dict) -> str:
 
 def read_secret(settings: Settings, cloud: str, region: str, name: str) -> dict:
     try:
+        return json.loads(read_secret_text(settings, cloud, region, name))
+    except ValueError:
+        raise SecretRefused(f"the database secret {name} is not JSON") from None
+
+
+def read_secret_text(settings: Settings, cloud: str, region: str, name: str, what: str = "database") -> str:
+    try:
         if cloud == "aws":
             import boto3  # lazy: boto3 costs about 0.3 s of a cold start, and only an AWS secret needs it
 
@@ -70,11 +80,20 @@ def read_secret(settings: Settings, cloud: str, region: str, name: str) -> dict:
     except Exception as exc:  # an SDK error names the secret at most; keep only its class
         denied = _permission_refused(cloud, exc)
         why = f"{exc.__class__.__name__}: {denied}" if denied else exc.__class__.__name__
-        raise SecretRefused(f"the database secret {name} could not be read ({why})") from None
+        raise SecretRefused(f"the {what} secret {name} could not be read ({why})") from None
+    return text
+
+
+def notify_urls_from(text: str) -> str:
+    """The channels' text from the secret's value: the text itself, or a JSON object's "urls"
+    (the shape the Secrets Manager console writes)."""
     try:
-        return json.loads(text)
+        parsed = json.loads(text)
     except ValueError:
-        raise SecretRefused(f"the database secret {name} is not JSON") from None
+        return text.strip()
+    if isinstance(parsed, dict) and isinstance(parsed.get("urls"), str):
+        return parsed["urls"].strip()
+    raise SecretRefused('the notification secret is JSON without a "urls" text')
 
 
 def _permission_refused(cloud: str, exc: Exception) -> str:
@@ -98,8 +117,14 @@ def _permission_refused(cloud: str, exc: Exception) -> str:
 
 
 def with_secret_url(settings: Settings) -> Settings:
-    """Settings whose database_url comes from the secret, when RESPONDER_DATABASE_SECRET is set."""
-    if not settings.database_secret:
-        return settings
-    cloud, region, name = parse_reference(settings.database_secret)  # AWS: "" = boto3's own region chain
-    return settings.with_(database_url=url_from_fields(read_secret(settings, cloud, region, name)))
+    """Settings whose database_url (RESPONDER_DATABASE_SECRET) and notify_urls (RESPONDER_NOTIFY_SECRET)
+    come from their secrets, where those are set; the secret wins over the plain variable."""
+    changes: dict = {}
+    if settings.database_secret:
+        cloud, region, name = parse_reference(settings.database_secret)  # AWS: "" = boto3's own region chain
+        changes["database_url"] = url_from_fields(read_secret(settings, cloud, region, name))
+    if settings.notify_secret:
+        cloud, region, name = parse_reference(settings.notify_secret)
+        urls = notify_urls_from(read_secret_text(settings, cloud, region, name, "notification"))
+        changes["notify_urls"] = (urls,) if urls else ()
+    return settings.with_(**changes) if changes else settings

@@ -5,7 +5,8 @@ Parts: build_times (the table), Belief (what the plan believed: estimate, quanti
 observations or the prior), size_bucket, family_of, prior_image_seconds, BuildTimes (observe_image,
 observe_boot, image_belief, boot_belief over the store's engine), believe (fill a task's record
 with its beliefs), observe_image / observe_boot (a finished image / launch adds an observation and
-writes what happened beside what was believed).
+writes what happened beside what was believed), image_timeout (the wait for a fresh image,
+from the belief rather than a fixed figure).
 
 Neither cloud publishes a snapshot rate: "There is no way to predict EBS snapshot creation time"
 (AWS re:Post, EBS snapshots), and Alibaba Cloud's *Snapshot overview* says a disk's first snapshot
@@ -46,6 +47,7 @@ MIN_SAMPLES = 5  # fewer than this and the prior holds: one lucky image must not
 PRIOR_START_S = 60.0
 PRIOR_S_PER_GIB = 1024 / 30  # 30 MiB/s
 PRIOR_CHANGED_SHARE = 0.2
+TIMEOUT_FACTOR = 2.0  # an image is given up on only past twice its belief (image_timeout)
 DEFAULT_SYSTEM_DISK = {"aliyun": ("cloud_essd", 40), "aws": ("gp3", 8)}  # when the disks could not be read
 
 build_times = sa.Table(
@@ -177,6 +179,14 @@ def believe(times: Optional[BuildTimes], task: Task, boot_prior_s: float) -> Non
         race.image_belief = times.image_belief(task.cloud, task.region, race.disks, incremental)
         race.boot_belief = times.boot_belief(task.cloud, task.region, _replacement_type(task), boot_prior_s)
     race.image_estimate_s = round(race.image_belief.estimate_s, 1)
+
+
+def image_timeout(task: Task, setting_s: float) -> float:
+    """How long to wait for the fresh image before giving up: RESPONDER_IMAGE_TIMEOUT_SECONDS, or
+    twice what this task believes its image takes when that is longer — a 500 GiB first snapshot
+    is hours, and no fixed figure (least of all one sized from our own pack) covers every disk."""
+    believed = task.record.race.image_estimate_s or 0.0
+    return max(setting_s, TIMEOUT_FACTOR * believed)
 
 
 def observe_image(times: Optional[BuildTimes], task: Task, now: float) -> None:

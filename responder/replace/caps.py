@@ -28,9 +28,10 @@ round from there, so racers spread over the scope's rows instead of all wanting 
   (postgresql.org/docs/current/sql-select.html, "The Locking Clause"; mariadb.com/kb/en/select,
   "SKIP LOCKED"). PostgreSQL re-checks the WHERE of a locked row against its newest version, and
   InnoDB's locking read reads the newest committed version, so a row picked is free. Only when
-  every slot that reads free is locked by a racer (the cap is nearly spent) does a take wait, on
-  one of those rows, for its holder's short transaction to end: then it is refused or takes it
-  exactly, never refused because a racer's take might still roll back.
+  every slot that reads free is locked by a racer (the cap is nearly spent) does a take wait: it
+  looks again after pauses of milliseconds (their transactions are that short), and after about a
+  second waits on one of those rows within the store's lock bound. So it is not refused while a
+  racer's take that might still roll back holds the last free slot.
 - SQLite (one writer at a time) and older servers: a conditional UPDATE of one slot,
       UPDATE slots SET token=:t ... WHERE scope=:s AND slot=:i AND (token IS NULL OR taken_at < :since)
   where rowcount 1 means won; the loser moves to the next slot (PostgreSQL READ COMMITTED

@@ -265,8 +265,9 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
     if image.state == "failed":
         return "failed", f"image {image.image_id} CreateFailed{': ' + image.reason if image.reason else ''}"
     if image.state != "available":
-        if now - requested > settings.image_timeout_seconds:
-            return "failed", f"image {image.image_id} not available after {settings.image_timeout_seconds:.0f} s"
+        timeout = build_times.image_timeout(task, settings.image_timeout_seconds)
+        if now - requested > timeout:
+            return "failed", f"image {image.image_id} not available after {timeout:.0f} s"
         progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
         record.image.last_creating_after = now - requested
         if 0 < progress < 100:

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 from responder.sandbox import (
     aws_allocation,
     aws_capacity,
+    aws_clone,
     aws_launch,
     aws_private_ip,
     aws_race,
@@ -149,6 +150,7 @@ class AwsEc2Emulator(CallLog):
             "DeregisterImage": aws_launch.deregister_image,
             "CreateLaunchTemplate": aws_retention.create_launch_template,
             "DescribeInstanceTypeOfferings": aws_launch.describe_offerings,
+            "DescribeInstanceCreditSpecifications": aws_clone.describe_instance_credit_specifications,
             **aws_volumes.VOLUME_HANDLERS,  # EBS rules moto leaves out; wraps CreateImage / DescribeImages
             **aws_private_ip.PRIVATE_IP_HANDLERS,  # an address in use is refused
             **aws_swap.SWAP_HANDLERS,  # root volume replacement, content markers; wraps aws_volumes' CreateImage
@@ -172,6 +174,7 @@ class AwsEc2Emulator(CallLog):
         for region in self.regions:
             account = region.account or DEFAULT_ACCOUNT
             backend = aws_seed.seed_region(account, region, self.images)
+            aws_clone.seed_clone_attributes(backend, region)
             self.backends[region.region] = backend
             view = aws_capacity.RegionView(
                 region=region.region, account=account, zones=list(region.zones),

@@ -20,7 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
-from responder.sandbox import aws_allocation, aws_retention, aws_scores
+from responder.sandbox import aws_allocation, aws_clone, aws_retention, aws_scores
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response, tags_from
 
 # Keep EC2's default namespace (moto writes it without the trailing slash) when re-serializing.
@@ -201,7 +201,10 @@ def _fleet(call) -> dict[str, Any]:
                                        if k in ("InstanceType", "SubnetId", "AvailabilityZone", "Priority")}}
             want = min(remaining, cap or remaining)
             count = min(want, max(call.view.stock.available(instance_type, zone, market), 0))
-            if not offered:
+            refusal = aws_clone.launch_refusal(backend, _scenario_region(call), template, instance_type)
+            if refusal is not None:
+                err = refusal
+            elif not offered:
                 err = _unsupported(instance_type, zone)
             elif market == "ondemand" and call.emulator.reservations[call.region].use_open(instance_type, zone, want):
                 count, err = want, None
@@ -216,11 +219,21 @@ def _fleet(call) -> dict[str, Any]:
                 continue
             ids = _launch(backend, template, override, instance_type, subnet_id, zone, count, spot,
                           dict(_template_tags(template), **instance_tags))
+            price = _max_price(call, override, instance_type, zone) if spot else ""
+            aws_clone.apply_launch(backend, ids, template, price)
             remaining -= count
             instances.append({"LaunchTemplateAndOverrides": described, "Lifecycle": lifecycle, "InstanceIds": ids,
                               "InstanceType": instance_type, "Platform": "Linux/UNIX"})
     return {"FleetId": "fleet-" + uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4], "Errors": errors,
             "Instances": instances}
+
+
+def _max_price(call, override: dict[str, Any], instance_type: str, zone: str) -> str:
+    """The override's MaxPrice; without one, EC2's default: the on-demand price."""
+    if override.get("MaxPrice"):
+        return str(override["MaxPrice"])
+    catalog = aws_scores.type_catalog(call)
+    return str(aws_allocation.price_of(call.emulator.scenario.raw, catalog, instance_type, zone, "ondemand"))
 
 
 def _template_tags(template: dict[str, Any]) -> dict[str, str]:

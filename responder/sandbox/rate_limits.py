@@ -3,7 +3,8 @@ a lock-out (ECS), per account × region × API (or class), on the emulator's sce
 
 Parts: Bucket (capacity, refill per second), Window (calls per calendar window; a refused call
 keeps the API refused until the next window), Refusal (the cloud's own error for a throttled call),
-RateLimits (one cloud's limits: `admit(account, region, action, params)` → None or a Refusal),
+RateLimits (one cloud's limits: `admit(account, region, action, params)` → None or a Refusal;
+`bound_seconds(action, n)` → how long they need to admit n calls at all),
 rate_limits_for (the scenario's `rate_limits:` → one cloud's RateLimits or None), check_config
 (the section's mistakes, each naming its field). Documented in docs/scenario.md (`rate_limits:`).
 
@@ -198,6 +199,20 @@ class RateLimits:
             return drawn
         kind = "read" if action.startswith(("Get", "List")) else "write"
         return [(kind, self._figures((action, kind), OCI_CLASSES[kind]), False, 1.0)]
+
+    def bound_seconds(self, action: str, calls: int, params: dict[str, str] | None = None) -> float:
+        """Scenario seconds these limits need, starting full at a window's start, to admit `calls`
+        calls of `action` at all (the bound a benchmark measures itself against)."""
+        bound = 0.0
+        for _, figures, windowed, amount in self._drawn(action, params or {}):
+            if figures is None or calls <= 0:
+                continue
+            size, per = figures
+            if windowed:  # `size` calls (or instances) in each window of `per` seconds
+                bound = max(bound, math.floor((calls * amount - 1) / size) * per)
+            else:  # `size` tokens at once, then `per` a second
+                bound = max(bound, max(0.0, (calls * amount - size) / per))
+        return bound
 
     def admit(self, account: str, region: str, action: str, params: dict[str, str] | None = None) -> Refusal | None:
         """Take this call's tokens from every limit it draws from, or refuse it (taking none)."""

@@ -140,8 +140,9 @@ def sync_follow(f: Follow, tstore: TargetStore, max_count: int) -> tuple[list[st
     made, report.errors = targets_each_row(rows, f.cloud, f.region, f.prefix,
                                            check=lambda t: check_target(t, max_count))
     managed = set(f.managed)
+    existing = {r.target.name: r for r in tstore.list()}  # one read, not one per row
     for target, _current in made:
-        row = tstore.get(target.name)
+        row = existing.get(target.name)
         if row is None:
             try:
                 tstore.add(target)

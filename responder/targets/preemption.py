@@ -1,7 +1,9 @@
 """An OCI preemption: received, verified against the cloud, and relaunched — by the target that
 owns the instance, or by a one-shot target made from the instance when none does.
 
-Parts: handle_oci_preemption (intake's action for an OCI interruption), PREEMPTED_KEEP,
+Parts: handle_oci_preemption (intake's action for an OCI interruption), root_state (what state a
+relaunch starts from, kept with each preemption on the row: clean, or the preserved boot volume
+that holds the original's), PREEMPTED_KEEP,
 ANSWER_SECONDS (a redelivery within this long is answered from memory, without an OCI call),
 REJECTED_SECONDS (the same for a final rejection: a forged event costs one read per instance and
 hour in each process), REMEMBERED (how many answers a process keeps, the least recent go first).
@@ -122,7 +124,17 @@ def handle_oci_preemption(runner, event: Interruption, labels: dict[str, str]) -
 
 def _preemption(event: Interruption, info, tstore) -> dict:
     return {"instance_id": event.instance_id, "zone": info.zone, "at": _iso(tstore.clock()),
-            "event_id": event.event_id}
+            "event_id": event.event_id, "root_state": root_state(info)}
+
+
+def root_state(info) -> str:
+    """What state a relaunch starts from. The relaunch launches from the original's image; a boot
+    volume OCI preserved (preemption action preserve_boot_volume) keeps the original's state, detached
+    in its AD — the relaunch does not boot from it (yet), so the record points at it."""
+    if info.boot_volume_preserved:
+        return (f"the relaunch starts clean from image {info.image_id}; the original's boot volume was "
+                f"preserved (preserve_boot_volume) and holds its state, detached in {info.zone}")
+    return f"the relaunch starts clean from image {info.image_id}: the boot volume was not preserved"
 
 
 def _unowned(runner, tstore, event: Interruption, info, answer: dict) -> dict:

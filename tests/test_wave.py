@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 
 import pytest
 
@@ -29,7 +30,8 @@ def _ids_in(call: dict) -> list[str]:
         return [params["InstanceId"]]
     if "InstanceIds" in params and str(params["InstanceIds"]).startswith("["):
         return json.loads(params["InstanceIds"])
-    return [v for k, v in params.items() if k.startswith("InstanceId.")]
+    # EC2: InstanceId.N, or the ids of a batched read as a filter's values (Filter.N.Value.M).
+    return [v for k, v in params.items() if k.startswith("InstanceId.") or re.fullmatch(r"Filter\.\d+\.Value\.\d+", k)]
 
 
 @pytest.mark.slow

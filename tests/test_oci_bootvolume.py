@@ -1,0 +1,138 @@
+"""The relaunch of a preempted OCI instance from its preserved boot volume, through the `oci` SDK
+on the emulator: preserved → the one-shot target boots from that very volume, in its AD only, and
+the record says the original's state is kept (the emulator shows the volume, with its content,
+attached to the new instance); a redelivered event adds nothing; not preserved → from the image,
+clean; a preserved volume that is gone by launch time → the image, and the fallback is named. The
+emulator's rules (attached, other AD, gone) are checked at the wire too.
+"""
+
+from __future__ import annotations
+
+import oci
+import pytest
+from oci_fixtures import AD1, AD2, REGION, UBUNTU_ARM_OLD, launched, oci_box_factory, preemption_event  # noqa: F401
+from test_oci_relaunch import TICK, by_hand, forget_answers, rig  # noqa: F401
+
+from responder.intake import handle_body
+from responder.targets import events, preemption
+
+MARKER = "files written on the original before the preemption"
+
+
+def preempt(box, original: str, preserve: bool) -> dict:
+    """OCI takes the capacity back: the scenario's preemption fires and the instance's own
+    preemption action decides whether its boot volume outlives it."""
+    world = box.emulator.world
+    instance = world.instances[original]
+    instance["preemptibleInstanceConfig"]["preemptionAction"]["preserveBootVolume"] = preserve  # as launched
+    volume = world.boot_volumes[instance["bootVolumeId"]]
+    volume["content"] = MARKER
+    world.config.preemptions.append({"at": box.clock(), "availability_domain": instance["availabilityDomain"]})
+    return volume
+
+
+def relaunch(box, runner, original: str) -> dict:
+    status, answer = handle_body(runner, preemption_event(box, original))
+    assert status == 202 and answer["outcome"] == "accepted", answer
+    return answer
+
+
+def test_a_preserved_boot_volume_is_what_the_relaunch_boots_from_in_its_ad(rig):  # noqa: F811
+    box, runner, tstore = rig()
+    original = by_hand(box)  # in AD2; the API lists AD1 first
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=True)
+    box.clock.advance(31)  # TERMINATED: the volume is detached and AVAILABLE
+    answer = relaunch(box, runner, original)
+    _, replacement = launched(box)
+    assert replacement["sourceDetails"] == {"sourceType": "bootVolume", "bootVolumeId": volume["id"]}
+    assert replacement["availabilityDomain"] == AD2 and replacement["bootVolumeId"] == volume["id"]
+    world = box.emulator.world
+    assert world.boot_volumes[volume["id"]]["instance"] == replacement["id"]
+    assert world.boot_volumes[volume["id"]]["content"] == MARKER  # the original's state is on the relaunch
+    assert world.boot_volume_state(volume) == "ATTACHED"
+    row = tstore.get(answer["target"]).to_json()
+    assert (row["state"], row["held"], row["zones"], row["launch"]["boot_volume_id"]) == \
+        ("done", 1, [AD2], volume["id"])
+    assert "keeps the original's boot volume state" in row["preemptions"][0]["root_state"]
+    assert volume["id"] in tstore.get(answer["target"]).stats["root_state"]
+    # A redelivered event adds nothing: no target, no launch.
+    preemption._answers.clear()  # later than the remembered answer: verified with OCI again
+    again = relaunch(box, runner, original)
+    handle_body(runner, TICK)
+    assert again["target"] == answer["target"] and not again.get("created")
+    assert len(launched(box)) == 2 and box.calls().count("LaunchInstance") == 2
+
+
+def test_a_relaunch_while_the_original_still_holds_its_volume_waits_then_boots_from_it(rig):  # noqa: F811
+    box, runner, tstore = rig()
+    original = by_hand(box)
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=True)
+    box.clock.advance(1)  # TERMINATING: the volume is still attached, LaunchInstance answers 409
+    answer = relaunch(box, runner, original)
+    assert len(launched(box)) == 1 and tstore.get(answer["target"]).to_json()["held"] == 0
+    box.clock.advance(60)
+    handle_body(runner, TICK)
+    assert launched(box)[-1]["bootVolumeId"] == volume["id"] and len(launched(box)) == 2
+
+
+def test_a_volume_that_went_with_the_instance_leaves_the_image_and_the_record_says_clean(rig):  # noqa: F811
+    box, runner, tstore = rig()
+    original = by_hand(box)
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=False)
+    box.clock.advance(31)
+    answer = relaunch(box, runner, original)
+    replacement = launched(box)[-1]
+    assert replacement["sourceDetails"]["sourceType"] == "image"
+    assert replacement["sourceDetails"]["imageId"] == UBUNTU_ARM_OLD
+    assert box.emulator.world.boot_volume(volume["id"]) is None  # deleted with the instance
+    row = tstore.get(answer["target"]).to_json()
+    state = tstore.get(answer["target"]).stats["root_state"]
+    assert "starts clean" in state and "not preserved" in state
+    assert row["zones"] == [AD2, AD1] and not row["launch"]["boot_volume_id"]
+
+
+def test_a_preserved_volume_gone_before_the_launch_falls_back_to_the_image_and_says_so(rig):  # noqa: F811
+    box, runner, tstore = rig()
+    original = by_hand(box)
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=True)
+    box.clock.advance(1)  # the event comes while the original is TERMINATING: the first launch waits
+    answer = relaunch(box, runner, original)
+    box.emulator.world.instances[original]["preserveBootVolume"] = False  # someone deletes the volume
+    box.clock.advance(60)
+    handle_body(runner, TICK)
+    replacement = launched(box)[-1]
+    assert replacement["sourceDetails"]["sourceType"] == "image" and replacement["availabilityDomain"] == AD2
+    assert replacement["freeformTags"]["responder:target"] == answer["target"]
+    fallback = [f for _, f in events.recent("relaunch_fallback") if f["target"] == answer["target"]]
+    assert fallback and fallback[-1]["boot_volume_id"] == volume["id"] and "gone" in fallback[-1]["reason"]
+    assert tstore.get(answer["target"]).to_json()["held"] == 1
+
+
+@pytest.mark.parametrize("case", ["attached", "other_ad", "gone"])
+def test_the_emulator_refuses_a_boot_volume_it_cannot_boot_from(oci_box_factory, case):  # noqa: F811
+    box = oci_box_factory()
+    original = by_hand(box)
+    world = box.emulator.world
+    box.clock.advance(60)
+    if case != "attached":
+        world.terminate(original, preserve_boot_volume=case != "gone")
+        box.clock.advance(31)
+    instance = world.instances[original]
+    client = box.cloud._client(REGION, "compute")
+    details = oci.core.models.LaunchInstanceDetails(
+        availability_domain=AD1 if case == "other_ad" else instance["availabilityDomain"],
+        compartment_id=instance["compartmentId"], shape=instance["shape"],
+        shape_config=oci.core.models.LaunchInstanceShapeConfigDetails(ocpus=1, memory_in_gbs=6),
+        source_details=oci.core.models.InstanceSourceViaBootVolumeDetails(boot_volume_id=instance["bootVolumeId"]),
+        create_vnic_details=oci.core.models.CreateVnicDetails(subnet_id=instance["createVnicDetails"]["subnetId"]))
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        client.launch_instance(details)
+    expected = {"attached": (409, "Conflict"), "other_ad": (400, "InvalidParameter"),
+                "gone": (404, "NotAuthorizedOrNotFound")}[case]
+    assert (err.value.status, err.value.code) == expected
+    assert len(launched(box)) == 1
+

@@ -128,9 +128,10 @@ def _preemption(event: Interruption, info, tstore) -> dict:
 
 
 def root_state(info) -> str:
-    """What state a relaunch starts from. The relaunch launches from the original's image; a boot
-    volume OCI preserved (preemption action preserve_boot_volume) keeps the original's state, detached
-    in its AD — the relaunch does not boot from it (yet), so the record points at it."""
+    """What state the relaunch by an owning target starts from: the target's launch is from the
+    original's image; a boot volume OCI preserved (preemption action preserve_boot_volume) keeps the
+    original's state, detached in its AD, so the record points at it. The one-shot relaunch of an
+    instance no target owns boots from that volume (oci_relaunch.root_state says so)."""
     if info.boot_volume_preserved:
         return (f"the relaunch starts clean from image {info.image_id}; the original's boot volume was "
                 f"preserved (preserve_boot_volume) and holds its state, detached in {info.zone}")

@@ -8,6 +8,8 @@ emulator's rules (attached, other AD, gone) are checked at the wire too.
 
 from __future__ import annotations
 
+import dataclasses
+
 import oci
 import pytest
 from oci_fixtures import AD1, AD2, REGION, UBUNTU_ARM_OLD, launched, oci_box_factory, preemption_event  # noqa: F401
@@ -15,6 +17,9 @@ from test_oci_relaunch import TICK, by_hand, forget_answers, rig  # noqa: F401
 
 from responder.intake import handle_body
 from responder.targets import events, preemption
+from responder.targets.hunt import spec_line
+from responder.targets.model import LaunchSpec, Target, TargetInvalid
+from responder.targets.oci_spec import check_oci
 
 MARKER = "files written on the original before the preemption"
 
@@ -136,3 +141,27 @@ def test_the_emulator_refuses_a_boot_volume_it_cannot_boot_from(oci_box_factory,
     assert (err.value.status, err.value.code) == expected
     assert len(launched(box)) == 1
 
+
+
+def oci_target(**launch) -> Target:
+    spec = LaunchSpec(image_id=UBUNTU_ARM_OLD, subnet="ocid1.subnet.oc1.ap-chuncheon-1.aaaa", ocpus=1, memory_gb=6,
+                      market="spot", **launch)
+    return Target(name="t", cloud="oci", region=REGION, zones=(AD2,), instance_types=("VM.Standard.A1.Flex",),
+                  count=1, kind="instances", launch=spec)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"launch": {"boot_volume_id": "vol-1"}}, "boot_volume_id"),
+    ({"launch": {"boot_volume_id": "ocid1.image.oc1.ap-chuncheon-1.aaaa"}}, "boot_volume_id"),
+    ({"launch": {"boot_volume_id": "ocid1.bootvolume.oc1.ap-chuncheon-1.aaaa"}, "zones": (AD2, AD1)}, "zones"),
+])
+def test_a_target_booting_from_a_volume_names_a_boot_volume_ocid_and_one_ad(change, field):
+    t = oci_target(**change["launch"])
+    if "zones" in change:
+        t = dataclasses.replace(t, zones=change["zones"])
+    with pytest.raises(TargetInvalid) as err:
+        check_oci(t)
+    assert err.value.field == field
+    good = oci_target(boot_volume_id="ocid1.bootvolume.oc1.ap-chuncheon-1.aaaa")
+    assert check_oci(good) is good
+    assert "from boot volume ocid1.bootvolume.oc1.ap-chuncheon-1.aaaa" in spec_line(good)

@@ -165,3 +165,20 @@ def test_a_target_booting_from_a_volume_names_a_boot_volume_ocid_and_one_ad(chan
     good = oci_target(boot_volume_id="ocid1.bootvolume.oc1.ap-chuncheon-1.aaaa")
     assert check_oci(good) is good
     assert "from boot volume ocid1.bootvolume.oc1.ap-chuncheon-1.aaaa" in spec_line(good)
+
+
+def test_a_lost_answer_to_the_launch_from_the_volume_buys_one_instance(rig):  # noqa: F811
+    # The first LaunchInstance is the original's (by hand); the relaunch's answer is lost: the
+    # instance is made, and the next tick finds it by its token instead of buying a second one.
+    box, runner, tstore = rig(faults=[{"action": "LaunchInstance", "kind": "lost", "after": 1, "times": 1}])
+    original = by_hand(box)
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=True)
+    box.clock.advance(31)
+    answer = relaunch(box, runner, original)
+    for _ in range(3):
+        box.clock.advance(60)
+        handle_body(runner, TICK)
+    assert len(launched(box)) == 2 and launched(box)[-1]["bootVolumeId"] == volume["id"]
+    assert tstore.get(answer["target"]).to_json()["held"] == 1
+    assert [c.get("fault") for c in box.emulator.calls_of("LaunchInstance")] == [None, "lost"]

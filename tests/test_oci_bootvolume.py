@@ -12,10 +12,12 @@ import dataclasses
 
 import oci
 import pytest
-from oci_fixtures import AD1, AD2, REGION, UBUNTU_ARM_OLD, launched, oci_box_factory, preemption_event  # noqa: F401
+from oci_fixtures import A1, AD1, AD2, REGION, SUBNET_ID, UBUNTU_ARM_OLD, launched, oci_box_factory, preemption_event  # noqa: F401
 from test_oci_relaunch import TICK, by_hand, forget_answers, rig  # noqa: F401
 
+from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.intake import handle_body
+from responder.model import Market, Offering
 from responder.targets import events, preemption
 from responder.targets.hunt import spec_line
 from responder.targets.model import LaunchSpec, Target, TargetInvalid
@@ -36,6 +38,17 @@ def preempt(box, original: str, preserve: bool) -> dict:
     return volume
 
 
+def preempted(make_rig, preserve: bool, wait: float, **rig_kwargs):
+    """An instance made by hand (AD2), preempted a minute later, the event handled `wait` seconds
+    after: (box, runner, tstore, original, its boot volume, the event's answer)."""
+    box, runner, tstore = make_rig(**rig_kwargs)
+    original = by_hand(box)
+    box.clock.advance(60)
+    volume = preempt(box, original, preserve=preserve)
+    box.clock.advance(wait)
+    return box, runner, tstore, original, volume, relaunch(box, runner, original)
+
+
 def relaunch(box, runner, original: str) -> dict:
     status, answer = handle_body(runner, preemption_event(box, original))
     assert status == 202 and answer["outcome"] == "accepted", answer
@@ -43,12 +56,8 @@ def relaunch(box, runner, original: str) -> dict:
 
 
 def test_a_preserved_boot_volume_is_what_the_relaunch_boots_from_in_its_ad(rig):  # noqa: F811
-    box, runner, tstore = rig()
-    original = by_hand(box)  # in AD2; the API lists AD1 first
-    box.clock.advance(60)
-    volume = preempt(box, original, preserve=True)
-    box.clock.advance(31)  # TERMINATED: the volume is detached and AVAILABLE
-    answer = relaunch(box, runner, original)
+    # In AD2 (the API lists AD1 first); TERMINATED by the event: the volume is detached, AVAILABLE.
+    box, runner, tstore, original, volume, answer = preempted(rig, preserve=True, wait=31)
     _, replacement = launched(box)
     assert replacement["sourceDetails"] == {"sourceType": "bootVolume", "bootVolumeId": volume["id"]}
     assert replacement["availabilityDomain"] == AD2 and replacement["bootVolumeId"] == volume["id"]
@@ -70,12 +79,8 @@ def test_a_preserved_boot_volume_is_what_the_relaunch_boots_from_in_its_ad(rig):
 
 
 def test_a_relaunch_while_the_original_still_holds_its_volume_waits_then_boots_from_it(rig):  # noqa: F811
-    box, runner, tstore = rig()
-    original = by_hand(box)
-    box.clock.advance(60)
-    volume = preempt(box, original, preserve=True)
-    box.clock.advance(1)  # TERMINATING: the volume is still attached, LaunchInstance answers 409
-    answer = relaunch(box, runner, original)
+    # TERMINATING at the event: the volume is still attached, LaunchInstance answers 409.
+    box, runner, tstore, _, volume, answer = preempted(rig, preserve=True, wait=1)
     assert len(launched(box)) == 1 and tstore.get(answer["target"]).to_json()["held"] == 0
     box.clock.advance(60)
     handle_body(runner, TICK)
@@ -83,12 +88,7 @@ def test_a_relaunch_while_the_original_still_holds_its_volume_waits_then_boots_f
 
 
 def test_a_volume_that_went_with_the_instance_leaves_the_image_and_the_record_says_clean(rig):  # noqa: F811
-    box, runner, tstore = rig()
-    original = by_hand(box)
-    box.clock.advance(60)
-    volume = preempt(box, original, preserve=False)
-    box.clock.advance(31)
-    answer = relaunch(box, runner, original)
+    box, _, tstore, _, volume, answer = preempted(rig, preserve=False, wait=31)
     replacement = launched(box)[-1]
     assert replacement["sourceDetails"]["sourceType"] == "image"
     assert replacement["sourceDetails"]["imageId"] == UBUNTU_ARM_OLD
@@ -100,13 +100,11 @@ def test_a_volume_that_went_with_the_instance_leaves_the_image_and_the_record_sa
 
 
 def test_a_preserved_volume_gone_before_the_launch_falls_back_to_the_image_and_says_so(rig):  # noqa: F811
-    box, runner, tstore = rig()
-    original = by_hand(box)
-    box.clock.advance(60)
-    volume = preempt(box, original, preserve=True)
-    box.clock.advance(1)  # the event comes while the original is TERMINATING: the first launch waits
-    answer = relaunch(box, runner, original)
-    box.emulator.world.instances[original]["preserveBootVolume"] = False  # someone deletes the volume
+    # The event comes while the original is TERMINATING: the first launch waits.
+    box, runner, tstore, original, volume, answer = preempted(rig, preserve=True, wait=1)
+    # The volume is deleted meanwhile (DeleteBootVolume, which the emulator does not serve: it is
+    # marked as gone with its instance).
+    box.emulator.world.instances[original]["preserveBootVolume"] = False
     box.clock.advance(60)
     handle_body(runner, TICK)
     replacement = launched(box)[-1]
@@ -170,15 +168,28 @@ def test_a_target_booting_from_a_volume_names_a_boot_volume_ocid_and_one_ad(chan
 def test_a_lost_answer_to_the_launch_from_the_volume_buys_one_instance(rig):  # noqa: F811
     # The first LaunchInstance is the original's (by hand); the relaunch's answer is lost: the
     # instance is made, and the next tick finds it by its token instead of buying a second one.
-    box, runner, tstore = rig(faults=[{"action": "LaunchInstance", "kind": "lost", "after": 1, "times": 1}])
-    original = by_hand(box)
-    box.clock.advance(60)
-    volume = preempt(box, original, preserve=True)
-    box.clock.advance(31)
-    answer = relaunch(box, runner, original)
+    lost = [{"action": "LaunchInstance", "kind": "lost", "after": 1, "times": 1}]
+    box, runner, tstore, _, volume, answer = preempted(rig, preserve=True, wait=31, faults=lost)
     for _ in range(3):
         box.clock.advance(60)
         handle_body(runner, TICK)
     assert len(launched(box)) == 2 and launched(box)[-1]["bootVolumeId"] == volume["id"]
     assert tstore.get(answer["target"]).to_json()["held"] == 1
     assert [c.get("fault") for c in box.emulator.calls_of("LaunchInstance")] == [None, "lost"]
+
+
+def test_a_volume_someone_else_boots_meanwhile_leaves_the_image(rig):  # noqa: F811
+    # The first launch waits: the original still holds the volume.
+    box, runner, tstore, _, volume, answer = preempted(rig, preserve=True, wait=1)
+    box.clock.advance(31)
+    source = InstanceInfo("", REGION, "", A1, "", True, False, name="by-hand")
+    box.cloud.launch(REGION, LaunchRequest(
+        source=source, image_id="", offerings=(Offering(A1, AD2, Market.SPOT),), subnet_by_zone=(("", SUBNET_ID),),
+        client_token="someone-else", shape_ocpus=1, shape_memory_gb=6, boot_volume_id=volume["id"]))
+    box.clock.advance(60)
+    handle_body(runner, TICK)
+    replacement = launched(box)[-1]
+    assert replacement["sourceDetails"]["sourceType"] == "image" and len(launched(box)) == 3
+    fallback = [f for _, f in events.recent("relaunch_fallback") if f["target"] == answer["target"]]
+    assert fallback and "attached to a" in fallback[-1]["reason"]
+    assert tstore.get(answer["target"]).to_json()["held"] == 1

@@ -3,7 +3,7 @@
 Parts: OciCloud — plumbing (per-thread clients, _call, _pages), instances (describe_instance with
 the primary VNIC's subnet and addresses, list_instances, instance_states, find_launched, terminate_instance), launch (LaunchInstance with
 opc-retry-token; from an image, or from an existing boot volume), preserved_boot_volume (the
-detached boot volume a preempted instance left), images (create_image / describe_image); the catalogue (availability domains,
+detached boot volume a preempted instance left), boot_volume_holder, images (create_image / describe_image); the catalogue (availability domains,
 platform images, shapes, subnets) comes from OciCatalogMixin in oci_catalog.py. Errors are
 classified by oci_errors.classify.
 
@@ -280,6 +280,20 @@ class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
                 continue
             if volume.lifecycle_state == "AVAILABLE" and attachment.lifecycle_state in ("DETACHING", "DETACHED"):
                 return volume.id
+        return ""
+
+    def boot_volume_holder(self, region: str, zone: str, volume_id: str) -> str:
+        """The lifecycleState of the instance `volume_id` is attached to ("" when none is listed):
+        a LaunchInstance refused with 409 Conflict waits for a holder that is going away."""
+        doing = f"reading what holds boot volume {volume_id}"
+        attachments = self._pages(region, "compute", "list_boot_volume_attachments", doing, zone, self.compartment,
+                                  boot_volume_id=volume_id)
+        for attachment in attachments:
+            if attachment.lifecycle_state in ("ATTACHING", "ATTACHED", "DETACHING"):
+                try:
+                    return self._call(region, "compute", "get_instance", doing, attachment.instance_id).data.lifecycle_state
+                except NotFound:
+                    continue
         return ""
 
     # -- images ----------------------------------------------------------------------------

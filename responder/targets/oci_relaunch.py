@@ -14,8 +14,9 @@ the volume is AVAILABLE and detached once the original is TERMINATED, and a rela
 from it (InstanceSourceViaBootVolumeDetails) keeps the original's state — files, packages, keys.
 A boot volume is a block volume of one AD, so that target launches in the original's AD only.
 While the original is still TERMINATING the volume is attached and LaunchInstance refuses it
-(409 Conflict): that is a wait, not a failure — the target hunts again on a later tick. A volume
-that is gone (404) or refused for another reason (400) leaves the image: the relaunch starts
+(409 Conflict): that is a wait, not a failure — the target hunts again on a later tick (the
+holder is read with ListBootVolumeAttachments and GetInstance). A volume another live instance
+holds, one that is gone (404) or refused for another reason (400) leaves the image: the relaunch starts
 clean, in the same AD, and the log and the `relaunch_fallback` event say so.
 
 Why a target and not a launch here: the replacement then goes through what every hunt goes
@@ -44,6 +45,9 @@ from responder.targets.table import TargetExists, TargetStore
 NAME_PREFIX = "preempted-"
 OCI_TOKEN_CHARS = 64  # opc-retry-token: "Maximum Length: 64" (LaunchInstance API reference)
 FALLBACK_SUFFIX = "-image"
+# The holder of a refused (409) volume that is on its way out: wait for it. Any other holder (an
+# instance someone launched from the volume meanwhile) keeps it: the relaunch takes the image.
+LEAVING = ("", "STOPPING", "TERMINATING", "TERMINATED")
 log = logging.getLogger("responder.targets")
 
 
@@ -135,17 +139,23 @@ def fallback_token(token: str) -> str:
     return token[:OCI_TOKEN_CHARS - len(FALLBACK_SUFFIX)] + FALLBACK_SUFFIX
 
 
+def _holder(cloud, target: Target, request: LaunchRequest) -> str:
+    """The state of the instance that holds the volume; "" when none is listed (it is detaching)."""
+    return cloud.boot_volume_holder(target.region, target.zones[0], request.boot_volume_id)
+
+
 def launch_from_boot_volume(cloud, target: Target, request: LaunchRequest) -> LaunchResult:
     """Launch from request.boot_volume_id; the image when OCI says the volume is gone or refuses
     it; NoCapacity (hunt again later) while the volume is still attached to the original."""
     try:
         return cloud.launch(target.region, request)
     except Invalid as exc:
-        if exc.code == "Conflict":  # 409: still attached, the original is TERMINATING
+        holder = _holder(cloud, target, request) if exc.code == "Conflict" else ""
+        if exc.code == "Conflict" and holder in LEAVING:  # 409: still attached to the terminating original
             raise NoCapacity("BootVolumeAttached", f"boot volume {request.boot_volume_id} is still attached "
-                                                   f"(the original is terminating); target {target.name} "
-                                                   "tries again") from exc
-        reason = f"refused ({exc.code})"
+                                                   f"to an instance that is going ({holder or 'detaching'}); "
+                                                   f"target {target.name} tries again") from exc
+        reason = f"attached to a {holder} instance ({exc.code})" if holder else f"refused ({exc.code})"
     except (NotFound, PermissionDenied) as exc:
         # A launch's 404 NotAuthorizedOrNotFound reads as a refused permission (oci_errors), but
         # with a boot volume source it is, first, the volume gone; a real refusal refuses the image

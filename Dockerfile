@@ -26,7 +26,7 @@ RUN python -m venv /opt/responder \
 COPY pyproject.toml README.md ./
 COPY responder/ responder/
 COPY handlers/ handlers/
-COPY deploy/prune-site-packages.sh deploy/prune-image.sh /tmp/
+COPY deploy/prune-site-packages.sh deploy/prune-image.sh deploy/check_bytecode.py /tmp/
 # The package itself (the `responder` command) without its sandbox (emulators no deployment runs),
 # then what a running server never uses: pip, setuptools, botocore's models of other services, the
 # packages' tests (prune-site-packages.sh); then the base image's extras and the bytecode of all that

@@ -1,17 +1,22 @@
-"""Cold start of the production install: import time, RSS and install size.
+"""Cold start of each artifact as shipped: import seconds and peak RSS in fresh interpreters.
 
-Parts: make_venv (a venv with the runtime requirements only, or with the sandbox extra too),
-site_packages_bytes (the install's size, all of it and without pip / setuptools, which a Lambda
-package or image would not need), cold_import (one fresh interpreter: import seconds and peak
-RSS), measure (the median of --runs fresh processes per entry point), main.
+Parts: build_fc / build_lambda (the deploy scripts' own output: the FC package and the unpacked
+Lambda zip), without_bytecode (a copy with every compiled file removed: the artifacts as shipped
+before they carried bytecode), probe (one fresh interpreter on an artifact: import seconds and
+peak RSS), probe_image (the same inside a fresh container of the image), measure, main.
 
-    python bench/cold_start.py                  # this tree; venvs in a temp dir
-    python bench/cold_start.py --workdir /tmp/cold --source /tmp/other-tree   # another checkout
+    python bench/cold_start.py                       # FC package and Lambda zip, 5 runs each
+    python bench/cold_start.py --image localhost/interruption-responder:ci   # and the image (podman)
+    python bench/cold_start.py --workdir /tmp/cold   # keep (and reuse) the built artifacts
 
-The entry points measured are what a runtime imports before the first request: gunicorn's
-`responder.wsgi` (the app built, sandbox-free settings, a SQLite store, no ticker) and Lambda's
-`handlers.lambda_function`, then Lambda's first event (an ignored one: no cloud call).
-Targets: import <= 0.3 s and RSS <= 60 MB.
+Each interpreter starts clean as the platform starts it: the build's Python (the runtime's version:
+the build scripts refuse another) with -S (no site-packages of this machine) and only the artifact on
+PYTHONPATH (FC: /code/python and /code; Lambda: /var/task), PYTHONDONTWRITEBYTECODE=1 because the
+platforms' code folders are read-only (a module without bytecode is compiled again on every start).
+The image runs as its own user on its own read-only /opt/responder. Entry points: `responder.wsgi`
+(FC and the container: the app built, SQLite store, no ticker, no credentials) and
+`handlers.lambda_function`, each with the clouds its deploy file serves (s.yaml: aliyun;
+template.yaml: aws; the image: the default, aliyun and aws). Targets: import <= 0.3 s and peak RSS <= 60 MB.
 """
 
 from __future__ import annotations
@@ -19,21 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOT_DEPLOYED = ("pip", "setuptools", "_distutils_hack", "pkg_resources", "wheel")  # install tools only
-IGNORED_EVENT = json.loads((ROOT / "events/aliyun/ignored-other-event.json").read_text())
-ENTRY_POINTS = {
-    "gunicorn: import responder.wsgi": "import responder.wsgi",
-    "Lambda: import handlers.lambda_function": "import handlers.lambda_function",
-    "Lambda: import + first (ignored) event": ("import handlers.lambda_function as h\n"
-                                               f"h.lambda_handler({IGNORED_EVENT!r}, None)"),
-}
+ENTRY_POINTS = {"responder.wsgi": "import responder.wsgi", "handlers.lambda_function": "import handlers.lambda_function"}
 PROBE = """
 import json, resource, time
 started = time.perf_counter()
@@ -41,83 +41,85 @@ started = time.perf_counter()
 seconds = time.perf_counter() - started
 print(json.dumps({{"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
+SETTINGS = {"RESPONDER_DATABASE_URL": "sqlite:////tmp/responder-cold.db", "RESPONDER_BACKGROUND_TICKER": "false",
+            "RESPONDER_ALLOW_LOCAL_SQLITE": "true"}
 
 
-def make_venv(where: Path, source: Path, with_sandbox: bool) -> Path:
-    """A venv at `where` with source installed (not editable); reused when it already exists."""
-    python = where / "bin" / "python"
-    if python.exists():
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
-    if with_sandbox:
-        args = ["-r", str(source / "requirements-sandbox.txt"), f"{source}[sandbox]"]
-    else:
-        args = ["-r", str(source / "requirements.txt"), str(source)]
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *args], check=True, stderr=subprocess.DEVNULL)
-    return python
+def build_fc(where: Path) -> Path:
+    if not (where / "responder").exists():
+        subprocess.run([str(ROOT / "deploy/build-fc.sh"), str(where)], cwd=ROOT, check=True,
+                       env={**os.environ, "PYTHON": sys.executable}, stdout=subprocess.DEVNULL)
+    return where
 
 
-def site_packages_bytes(python: Path) -> tuple[int, int]:
-    """(everything in site-packages, without the install tools) in bytes."""
-    where = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                         text=True).strip())
-    total = deployed = 0
-    for path in where.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            size = path.stat().st_size
-            total += size
-            top = path.relative_to(where).parts[0].split("-")[0]
-            if top not in NOT_DEPLOYED:
-                deployed += size
-    return total, deployed
+def build_lambda(where: Path) -> Path:
+    """The zip unpacked, as Lambda unpacks it into /var/task."""
+    unpacked = where.with_name(where.name + "-unpacked")
+    if not unpacked.exists():
+        subprocess.run([str(ROOT / "deploy/build-lambda.sh"), str(where)], cwd=ROOT, check=True,
+                       env={**os.environ, "PYTHON": sys.executable}, stdout=subprocess.DEVNULL)
+        with zipfile.ZipFile(f"{where}.zip") as archive:
+            archive.extractall(unpacked)
+    return unpacked
 
 
-def cold_import(python: Path, code: str, workdir: Path) -> dict:
-    """One fresh interpreter, bytecode already compiled (a warm disk, as after an image build)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESPONDER_", "PROMETHEUS_", "ALIBABA_CLOUD_"))}
-    # A SQLite store keeps the probe self-contained; the Lambda handler refuses one unless told.
-    env.update(RESPONDER_DATABASE_URL=f"sqlite:///{workdir}/cold.db", RESPONDER_BACKGROUND_TICKER="false",
-               RESPONDER_ALLOW_LOCAL_SQLITE="true", PYTHONPATH="")
-    out = subprocess.run([str(python), "-c", PROBE.format(code=code)], cwd=workdir, env=env, capture_output=True,
-                         text=True, check=True)
+def without_bytecode(artifact: Path) -> Path:
+    copy = artifact.with_name(artifact.name + "-no-bytecode")
+    if not copy.exists():
+        shutil.copytree(artifact, copy, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return copy
+
+
+def probe(paths: list[Path], code: str, clouds: str) -> dict:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(map(str, paths)),
+           "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp", "RESPONDER_CLOUDS": clouds, **SETTINGS}
+    out = subprocess.run([sys.executable, "-S", "-c", PROBE.format(code=code)], cwd=paths[-1], env=env,
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def measure(python: Path, workdir: Path, runs: int) -> dict[str, tuple[float, float]]:
-    """Entry point → (median import seconds, median peak RSS in MB) over `runs` fresh processes."""
-    figures = {}
-    for label, code in ENTRY_POINTS.items():
-        cold_import(python, code, workdir)  # compiles the bytecode once, as an image build would
-        samples = [cold_import(python, code, workdir) for _ in range(runs)]
-        figures[label] = (statistics.median(s["seconds"] for s in samples),
-                          statistics.median(s["rss_mb"] for s in samples))
-    return figures
+def probe_image(image: str, code: str) -> dict:
+    settings = [arg for name, value in SETTINGS.items() if name != "RESPONDER_DATABASE_URL"
+                for arg in ("-e", f"{name}={value}")]
+    out = subprocess.run(["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "run", "--rm",
+                          "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none",
+                          *settings, image, "python", "-c", PROBE.format(code=code)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def measure(run, runs: int) -> tuple[float, float]:
+    """(median seconds, median peak RSS MB) of `runs` fresh interpreters."""
+    samples = [run() for _ in range(runs)]
+    return statistics.median(s["seconds"] for s in samples), statistics.median(s["rss_mb"] for s in samples)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per entry point (median)")
-    parser.add_argument("--source", type=Path, default=ROOT, help="project tree to install (default: this one)")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the venvs here")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per figure (median)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the built artifacts here")
+    parser.add_argument("--image", default="", help="also the container image (podman), e.g. localhost/...:ci")
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="responder-cold-"))
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="responder-cold-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    source = args.source.resolve()
-
-    production = make_venv(workdir / "production", source, with_sandbox=False)
-    installs = {"production (requirements.txt .)": production}
-    if (source / "requirements-sandbox.txt").exists():
-        installs["with the sandbox extra"] = make_venv(workdir / "sandbox", source, with_sandbox=True)
-
-    print(f"source: {source}   python: {sys.version.split()[0]}   runs: {args.runs} (median)")
-    print("\n| entry point (production install) | import s | peak RSS MB |\n|---|---|---|")
-    for label, (seconds, rss) in measure(production, workdir, args.runs).items():
-        print(f"| {label} | {seconds:.3f} | {rss:.1f} |")
-    print("\n| install | site-packages MB | without pip/setuptools MB | has moto |\n|---|---|---|---|")
-    for label, python in installs.items():
-        total, deployed = site_packages_bytes(python)
-        has_moto = subprocess.run([str(python), "-c", "import moto"], capture_output=True).returncode == 0
-        print(f"| {label} | {total / 1e6:.0f} | {deployed / 1e6:.0f} | {'yes' if has_moto else 'no'} |")
+    fc = build_fc(workdir / "fc")
+    lam = build_lambda(workdir / "lambda")
+    # Each with the clouds its deploy file serves: s.yaml aliyun, template.yaml aws.
+    artifacts = {"FC package": (lambda root: [root / "python", root], fc, "responder.wsgi", "aliyun"),
+                 "Lambda zip": (lambda root: [root], lam, "handlers.lambda_function", "aws")}
+    print(f"python {sys.version.split()[0]}   runs: {args.runs} (median)   load: {os.getloadavg()[0]:.1f}")
+    print("\n| artifact: entry point | without bytecode (before) | as shipped, with bytecode |\n|---|---|---|")
+    for label, (paths_of, root, entry, clouds) in artifacts.items():
+        cells = []
+        for tree in (without_bytecode(root), root):
+            paths, code = paths_of(tree), ENTRY_POINTS[entry]
+            seconds, rss = measure(lambda paths=paths, code=code, clouds=clouds: probe(paths, code, clouds), args.runs)
+            cells.append(f"{seconds:.3f} s, {rss:.1f} MB")
+        print(f"| {label}: `{entry}` | {cells[0]} | {cells[1]} |")
+    if args.image:
+        seconds, rss = measure(lambda: probe_image(args.image, ENTRY_POINTS["responder.wsgi"]), args.runs)
+        print(f"| image {args.image}: `responder.wsgi` | — | {seconds:.3f} s, {rss:.1f} MB |")
     return 0
 
 

@@ -1,7 +1,7 @@
 """The wave benchmark: a whole pool reclaimed at once — N notices within 10 s in one zone — on the
 realistic pack, through the real SDKs on the sandbox, in scenario time (responder/sandbox/wave_drive.py).
 
-Run: python bench/wave.py [--sizes 50,200,500] [--clouds aliyun,aws] [--processes 1,4] [--json]
+Run: python bench/wave.py [--sizes 50,200,500] [--clouds aliyun,aws] [--processes 1,4] [--limits on,off] [--json]
 (figures in BENCHMARKS.md, "Waves")
 
 Each run drives one runner (or --processes runners, each its own API budget and adapters as
@@ -12,13 +12,14 @@ emulated rate limits need to admit N CreateImage calls; 0 while the sandbox has 
 zero_gap_share (replacement Running no later than the original's release), reads_per_replacement /
 writes_per_replacement (API calls the emulator answered, per replacement), throttled_share (answers
 that were throttles), failed, orphans (what still bills after every task ended, bench/race.py).
-`--json` prints one JSON object last: {"<cloud>": {"<n>": {...}}} (with --processes 4 as
-"<n>x4").
+`--json` prints one JSON object last: {"<cloud>": {"<n>": {...}}} (the packs' own rate limits;
+with --processes 4 as "<n>x4", limits off as "<n>-limits-off").
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -34,21 +35,12 @@ from race import orphans  # noqa: E402
 from responder.replace.record import Task  # noqa: E402
 from responder.replace.runner import TaskRunner  # noqa: E402
 from responder.sandbox.race_drive import sandbox_gone  # noqa: E402
-from responder.sandbox.wave_drive import call_figures, is_read, run_wave  # noqa: E402
+from responder.sandbox.wave_drive import bucket_bound, call_figures, is_read, run_wave  # noqa: E402
 
 
 def new_runner(store, clouds, settings, clock) -> TaskRunner:
     """One process's runner: its own API budget (RESPONDER_API_BUDGET's default) and adapters."""
     return TaskRunner(store, clouds, settings, clock=clock, sleep=clock.advance)
-
-
-def bucket_bound(scenario_limits: dict | None, n: int) -> float:
-    """Seconds the emulated CreateImage limit needs to admit n calls (0 without limits)."""
-    if not scenario_limits:
-        return 0.0
-    create = scenario_limits.get("CreateImage") or {}
-    burst, refill = float(create.get("capacity", n)), float(create.get("refill", 0) or 0)
-    return 0.0 if n <= burst or refill <= 0 else round((n - burst) / refill, 2)
 
 
 def shape_writes(calls: list[dict], tasks) -> dict[str, dict[str, float]]:
@@ -77,10 +69,10 @@ def shape_writes(calls: list[dict], tasks) -> dict[str, dict[str, float]]:
     return per_shape
 
 
-def one(cloud: str, n: int, processes: int, seed: int) -> dict:
+def one(cloud: str, n: int, processes: int, seed: int, limits: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
-        ran = run_wave(cloud, n, new_runner, processes=processes, seed=seed,
+        ran = run_wave(cloud, n, new_runner, processes=processes, seed=seed, scenario_changes={"rate_limits": limits},
                        database_url=f"sqlite:///{tmp}/wave.db", launch_from="auto")
         tasks, box = [Task(row) for row in ran["rows"]], ran["box"]
         replaced = sum(bool(t.record.launch.replacement_ids) for t in tasks)
@@ -89,7 +81,7 @@ def one(cloud: str, n: int, processes: int, seed: int) -> dict:
             released, running = sandbox_gone(box, cloud, task.instance_id), task.record.timings.get("running")
             zero += running is not None and released is not None and running <= released
         figures = call_figures(ran["calls"], replaced)
-        figures.update(bucket_bound_s=bucket_bound(None, n), zero_gap_share=round(zero / len(tasks), 3),
+        figures.update(bucket_bound_s=bucket_bound(ran["scenario"], cloud, n), zero_gap_share=round(zero / len(tasks), 3),
                        failed=sum(t.status != "done" for t in tasks), orphans=orphans(box, cloud, tasks),
                        writes_by_shape=shape_writes(ran["calls"], tasks), wall_s=round(time.monotonic() - started, 1))
         return figures
@@ -100,21 +92,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="50,200,500")
     parser.add_argument("--clouds", default="aliyun,aws")
     parser.add_argument("--processes", default="1,4")
+    parser.add_argument("--limits", default="on,off", help="the emulators' rate limits: on (the packs' own), off")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = parser.parse_args(argv)
     result: dict = {}
     for cloud in args.clouds.split(","):
         result[cloud] = {}
-        for n in (int(s) for s in args.sizes.split(",")):
-            for processes in (int(p) for p in args.processes.split(",")):
-                key = str(n) if processes == 1 else f"{n}x{processes}"
-                figures = result[cloud][key] = one(cloud, n, processes, args.seed)
-                print(f"{cloud:6} {key:>7}  last CreateImage {figures['last_create_image_s']} s  zero-gap "
-                      f"{figures['zero_gap_share']:.3f}  reads/repl {figures['reads_per_replacement']}  writes/repl "
-                      f"{figures['writes_per_replacement']}  throttled {figures['throttled_share']:.2%}  failed "
-                      f"{figures['failed']}  orphans {figures['orphans']}  ({figures['wall_s']} s wall)",
-                      file=sys.stderr if args.json else sys.stdout, flush=True)
+        runs = itertools.product([int(s) for s in args.sizes.split(",")],
+                                 [int(p) for p in args.processes.split(",")], args.limits.split(","))
+        for n, processes, limits in runs:
+            key = str(n) + (f"x{processes}" if processes > 1 else "") + ("" if limits == "on" else "-limits-off")
+            figures = result[cloud][key] = one(cloud, n, processes, args.seed, limits)
+            print(f"{cloud:6} {key:>7}  last CreateImage {figures['last_create_image_s']} s  zero-gap "
+                  f"{figures['zero_gap_share']:.3f}  reads/repl {figures['reads_per_replacement']}  writes/repl "
+                  f"{figures['writes_per_replacement']}  throttled {figures['throttled_share']:.2%}  failed "
+                  f"{figures['failed']}  orphans {figures['orphans']}  bound {figures['bucket_bound_s']} s  "
+                  f"({figures['wall_s']} s wall)", file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result

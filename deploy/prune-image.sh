@@ -41,7 +41,7 @@ for gone in pip setuptools wheel _distutils_hack distutils-precedence.pth; do
 done
 rm -f /usr/local/bin/pip /usr/local/bin/pip3* /usr/local/bin/idle* /usr/local/bin/pydoc* /usr/local/bin/2to3*
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/* /usr/share/doc/* \
-       /usr/share/man/* /usr/share/info/* /root/.cache /tmp/* /src
+       /usr/share/man/* /usr/share/info/* /root/.cache /src
 find / -xdev -name __pycache__ -prune -exec rm -rf {} +
 # Bytecode made by the interpreter that runs it (same version, same magic number), without the
 # column tables of each instruction (PYTHONNODEBUGRANGES): a traceback keeps its file and line and
@@ -56,20 +56,5 @@ PYTHONNODEBUGRANGES=1 "$PY" -m compileall -q -b -j 0 \
 find "$SITE" -name '*.py' ! -path "$SITE/responder/*" ! -path "$SITE/handlers/*" ! -path "$SITE/alembic/templates/*" \
   ! -path "$SITE/apprise/plugins/*" -exec sh -c 'for f; do if [ -f "${f}c" ]; then rm "$f"; fi; done' sh {} +
 PYTHONNODEBUGRANGES=1 "$PY" -m compileall -q -j 0 "$STDLIB" "$VENV" >/dev/null || true
-"$PY" - "$STDLIB" "$VENV" <<'EOF'
-# The build's own check: every module that ships has its bytecode next to it (compileall's status
-# is not enough: it also fails on the few files no Python 3 can import, e.g. Python 2 examples).
-import importlib.util, pathlib, sys
-missing = []
-for root in sys.argv[1:]:
-    for source in pathlib.Path(root).rglob("*.py"):
-        if not pathlib.Path(importlib.util.cache_from_source(str(source))).exists():
-            try:
-                compile(source.read_bytes(), str(source), "exec")
-            except (SyntaxError, ValueError):
-                continue
-            missing.append(str(source))
-if missing:
-    sys.exit(f"{len(missing)} modules without bytecode, e.g. {missing[:5]}")
-EOF
-rm -rf /usr/share/python-wheels
+"$PY" /tmp/check_bytecode.py "$STDLIB" "$VENV"
+rm -rf /usr/share/python-wheels /tmp/*

@@ -11,17 +11,33 @@ and no FC line would reach the platform.
 """
 
 import logging
+import sys
 
 from responder.logfiles import configure_log_file
+from responder.logformat import FC_LOGGER, configure_server_logging
 from responder.logformat import configure_logging as configure_json_logging
-from responder.logformat import configure_server_logging
 from responder.setting_names import unknown_settings
 from responder.settings import Settings
 from responder.web import create_app
 
+
+def keep_fc_lines_bare(stream=None) -> None:
+    """FC finds an invocation's log by the bare `FC Invoke Start RequestId: …` / `FC Invoke End
+    RequestId: …` lines on stdout (Function Compute, custom runtime "log format"): with JSON logs
+    they are written so as well, and stay JSON records too (with their request id)."""
+    fc = logging.getLogger(FC_LOGGER)
+    if not any(getattr(h, "_responder_bare", False) for h in fc.handlers):
+        bare = logging.StreamHandler(stream or sys.stdout)
+        bare.setFormatter(logging.Formatter("%(message)s"))
+        bare._responder_bare = True  # type: ignore[attr-defined]
+        fc.addHandler(bare)
+    fc.setLevel(logging.INFO)
+
+
 settings = Settings.from_env()
 if settings.log_format == "json":
     configure_json_logging(settings)
+    keep_fc_lines_bare()
 else:
     configure_server_logging(settings)
 configure_log_file(settings)  # RESPONDER_LOG_DIR: a file a day; an unwritable one stops the start

@@ -39,6 +39,7 @@ SMALL = {
         {"type": "ecs.g7.large", "zone": "cn-hangzhou-j", "market": "spot", "available": 3},
     ]},
     "faults": [],
+    "rate_limits": True,  # ECS's per-minute thresholds (docs/scenario.md), as in the shipped scenarios
     "regions": [{
         "cloud": "aliyun", "region": REGION, "account": "1690701234567830",
         "zones": ["cn-hangzhou-i", "cn-hangzhou-j"],

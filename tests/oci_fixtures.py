@@ -35,6 +35,7 @@ UBUNTU_X86_NEW = "ocid1.image.oc1.ap-chuncheon-1.ubuntu2204x8620240701"
 
 OCI_SCENARIO: dict[str, Any] = {
     "name": "oci-always-free",
+    "rate_limits": True,  # OCI's 429s at the sandbox's figures (docs/scenario.md), as in the shipped scenarios
     "regions": [],
     "oci": {
         "tenancy": TENANCY,

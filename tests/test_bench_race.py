@@ -1,7 +1,7 @@
 """bench/race.py on a tiny pack (two shapes of the realistic Aliyun pack, one interruption each):
 --pack and --spread are honoured and every honest figure is there and coherent — a replacement
 launched from the source image runs a stale root (the launch image's, not the original's) unless
-the fresh root is swapped in, one from the fresh image a fresh root; the service gap (every data disk attached) is never shorter
+the fresh root is swapped in; the service gap (every data disk attached) is never shorter
 than the capacity gap."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from race_fixtures import shape
@@ -24,16 +25,17 @@ def bench_race():
     return module
 
 
+@pytest.mark.timeout(300)  # two sandbox races of a few seconds each; a loaded 2-core machine passes 120 s
 def test_the_race_bench_reports_the_honest_figures_of_any_pack(tmp_path, capsys):
     pack = shape("aliyun", "web", "db")
     pack["bench"] = {"protected_ahead": 0, "spread_s": 999}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(pack))
     result = bench_race().main(["--pack", str(path), "--events", "2", "--spread", "30",
-                                "--policies", "source-image,fresh-image,auto-keep", "--json"])
+                                "--policies", "source-image,auto-keep", "--json"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
-    source, fresh, keep = (result["aliyun"][p] for p in ("source-image", "fresh-image", "auto-keep"))
-    for figures in (source, fresh, keep):
+    source, keep = result["aliyun"]["source-image"], result["aliyun"]["auto-keep"]
+    for figures in (source, keep):
         assert figures["interruptions"] == 2 and figures["failed_with_replacement"] == 0
         assert sum(figures["root_states"].values()) == 2
         assert figures["service_zero_gap_share"] <= figures["capacity_zero_gap_share"]
@@ -47,6 +49,3 @@ def test_the_race_bench_reports_the_honest_figures_of_any_pack(tmp_path, capsys)
     # Without the swap (an empty store: auto launches from the source image) the root stays stale.
     assert keep["capacity_zero_gap_share"] == 1.0
     assert keep["root_states"]["stale"] == 2 and keep["root_state_fresh_share"] == 0.0
-    # From the fresh image: the notice-time root, whenever it runs.
-    replaced = 2 - fresh["root_states"][""]
-    assert fresh["root_states"]["fresh"] == replaced and fresh["root_state_fresh_share"] == replaced / 2

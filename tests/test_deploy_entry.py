@@ -95,3 +95,24 @@ def test_seed_004_env_names_are_read_as_ours_and_ours_win():
                               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "ours-secret"}, dotenv=False)
     assert (ours.allowed_regions, ours.aliyun_access_key_id, ours.aliyun_access_key_secret) == (
         ("cn-hangzhou",), "LTAIours", "ours-secret")
+
+
+def test_json_logs_keep_the_bare_fc_lines_and_the_json_records(restore_logging, tmp_path, monkeypatch):
+    """RESPONDER_LOG_FORMAT=json: FC still gets `FC Invoke Start/End RequestId: <id>` bare on stdout,
+    and the same events stay JSON records carrying the request id."""
+    import json as json_module
+
+    monkeypatch.setenv("RESPONDER_DATABASE_URL", f"sqlite:///{tmp_path}/w.db")
+    monkeypatch.setenv("RESPONDER_BACKGROUND_TICKER", "false")
+    from responder.logformat import configure_logging as configure_json
+    from responder.wsgi import keep_fc_lines_bare
+
+    records, bare = io.StringIO(), io.StringIO()
+    logging.getLogger("responder.fc").handlers[:] = []
+    configure_json(Settings(log_format="json", log_level="INFO"), stream=records)
+    keep_fc_lines_bare(stream=bare)
+    keep_fc_lines_bare(stream=bare)  # idempotent
+    _client(tmp_path).post("/invoke", data=event_bytes(FORGED), headers={"x-fc-request-id": "req-json"})
+    assert bare.getvalue().splitlines() == ["FC Invoke Start RequestId: req-json", "FC Invoke End RequestId: req-json"]
+    parsed = [json_module.loads(line) for line in records.getvalue().splitlines() if line.startswith("{")]
+    assert any("FC Invoke Start RequestId: req-json" in str(entry.values()) for entry in parsed), parsed

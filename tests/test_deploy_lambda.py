@@ -50,7 +50,7 @@ def test_cfn_lint_finds_nothing_in_the_template():
 
 
 def test_cfn_lint_would_catch_a_broken_template(tmp_path):
-    broken = (ROOT / "template.yaml").read_text().replace("Runtime: python3.12", "Runtime: python2.7")
+    broken = (ROOT / "template.yaml").read_text().replace("Runtime: python3.11", "Runtime: python2.7")
     (tmp_path / "template.yaml").write_text(broken)
     done = subprocess.run([*cfn_lint(), str(tmp_path / "template.yaml")], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "python2.7" in done.stdout

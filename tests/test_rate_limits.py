@@ -252,7 +252,8 @@ def test_a_bad_rate_limit_in_a_file_names_the_file_and_line(tmp_path):
     path = tmp_path / "bad.yaml"
     import yaml
 
-    body = yaml.safe_dump(SMALL, sort_keys=False) + "rate_limits:\n  aws:\n    mutating: {capacity: -1, refill: 5}\n"
+    base = {k: v for k, v in SMALL.items() if k != "rate_limits"}
+    body = yaml.safe_dump(base, sort_keys=False) + "rate_limits:\n  aws:\n    mutating: {capacity: -1, refill: 5}\n"
     path.write_text(body)
     line = body.splitlines().index("    mutating: {capacity: -1, refill: 5}") + 1
     with pytest.raises(ScenarioError, match=rf"bad.yaml, line {line}, rate_limits.aws.mutating.capacity"):

@@ -111,6 +111,11 @@ def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads)
             for _, call in pairs]
 
 
+def _launch_images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
+    """check_launch_image: the older image a launch would use, None when it no longer exists."""
+    return [None if isinstance(answer, NotFound) else answer for answer in _images(cloud, region, pairs, wave)]
+
+
 def _states(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """instance_states / original_state: {id: state} of the ids each call named (absent: gone).
     Every instance the wave waits on (replacements to run, originals to go) is read with these."""
@@ -168,6 +173,8 @@ BATCHED: dict[str, BatchRead] = {
     "check_image": BatchRead(_images),
     "instance_states": BatchRead(_states),
     "original_state": BatchRead(_states),
+    "replacement_state": BatchRead(_states),
+    "check_launch_image": BatchRead(_launch_images),
     "disk_states": BatchRead(_disk_states),
     "describe_disks": BatchRead(_disks_of),
     "latest_image": BatchRead(_latest),

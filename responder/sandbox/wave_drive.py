@@ -4,7 +4,8 @@ the real SDKs (tests/test_wave.py and bench/wave.py).
 Parts: wave_scenario (the pack's fleet cloned n times into one zone, notices within `spread` s),
 run_wave (one or several runners — each its own API budget and adapters, as separate processes
 would have — sharing one store and one sandbox; returns the tasks and the emulator's call log),
-call_figures (reads / writes / throttled answers and the last CreateImage, from the call log).
+call_figures (reads / writes / throttled answers and the last CreateImage, from the call log),
+bucket_bound (the time the scenario's rate limits need to admit n CreateImage calls).
 
 Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind
 one load balancer; calls take no scenario time.
@@ -20,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from responder.model import Cloud, EventKind, Interruption
+from responder.sandbox.rate_limits import rate_limits_for
 from responder.sandbox.runtime import start_sandbox
 from responder.sandbox.scenario import ManualClock
 from responder.settings import Settings
@@ -30,6 +32,12 @@ MIN_STEP = 0.05
 THROTTLED = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "RequestLimitExceeded",
                        "TooManyRequests", "ServiceUnavailable"})
 _HEX = "0123456789abcdef"
+
+
+def bucket_bound(scenario: dict, cloud: str, n: int) -> float:
+    """Seconds the scenario's rate limits need to admit n CreateImage calls at all (0: no limits)."""
+    limits = rate_limits_for(scenario, cloud, ManualClock())
+    return round(limits.bound_seconds("CreateImage", n), 2) if limits is not None else 0.0
 
 
 def wave_scenario(cloud: str, n: int, seed: int = 11, spread: float = 10.0, **top) -> tuple[dict, list]:
@@ -83,7 +91,8 @@ def run_wave(cloud: str, n: int, new_runner: Callable, processes: int = 1, seed:
                 break
             clock.advance_to(max(min(upcoming), clock() + MIN_STEP))
         rows = [store.get(r.task.id) for r in submitted]
-        return {"rows": rows, "calls": box.emulators[cloud].calls, "box": box, "region": region["region"]}
+        return {"rows": rows, "calls": box.emulators[cloud].calls, "box": box, "region": region["region"],
+                "scenario": scenario}
     finally:
         box.stop()
 
@@ -93,7 +102,7 @@ def is_read(action: str) -> bool:
 
 
 def call_figures(calls: list[dict[str, Any]], replacements: int) -> dict[str, Any]:
-    throttled = [c for c in calls if c.get("code") in THROTTLED or c.get("status") in (429, 503)]
+    throttled = [c for c in calls if c.get("throttled") or c.get("code") in THROTTLED or c.get("status") == 429]
     images = [c["t"] for c in calls if c["action"] == "CreateImage" and c.get("status", 200) < 300]
     reads = sum(is_read(c["action"]) for c in calls)
     per = max(1, replacements)

@@ -18,6 +18,7 @@ from test_oci_relaunch import TICK, by_hand, forget_answers, rig  # noqa: F401
 from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.intake import handle_body
 from responder.model import Market, Offering
+from responder.notify.messages import make_notice, render
 from responder.targets import events, preemption
 from responder.targets.hunt import spec_line
 from responder.targets.model import LaunchSpec, Target, TargetInvalid
@@ -69,6 +70,8 @@ def test_a_preserved_boot_volume_is_what_the_relaunch_boots_from_in_its_ad(rig):
     assert (row["state"], row["held"], row["zones"], row["launch"]["boot_volume_id"]) == \
         ("done", 1, [AD2], volume["id"])
     assert "keeps the original's boot volume state" in row["preemptions"][0]["root_state"]
+    notice = [f for _, f in events.recent("preempted") if f["target"] == answer["target"]][-1]
+    assert volume["id"] in notice["root_state"] and volume["id"] in answer["root_state"]
     assert volume["id"] in tstore.get(answer["target"]).stats["root_state"]
     # A redelivered event adds nothing: no target, no launch.
     preemption._answers.clear()  # later than the remembered answer: verified with OCI again
@@ -192,4 +195,6 @@ def test_a_volume_someone_else_boots_meanwhile_leaves_the_image(rig):  # noqa: F
     assert replacement["sourceDetails"]["sourceType"] == "image" and len(launched(box)) == 3
     fallback = [f for _, f in events.recent("relaunch_fallback") if f["target"] == answer["target"]]
     assert fallback and "attached to a" in fallback[-1]["reason"]
+    title, body = render(make_notice("relaunch_fallback", "k", **fallback[-1]))
+    assert "starts clean" in title and volume["id"] in body and "attached to a RUNNING instance" in body
     assert tstore.get(answer["target"]).to_json()["held"] == 1

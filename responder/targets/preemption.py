@@ -161,8 +161,11 @@ def _unowned(runner, tstore, event: Interruption, info, answer: dict) -> dict:
     if not added:  # a copy of the event: the one-shot target is already hunting (or done)
         return {"outcome": "accepted", "target": name, "created": False, **answer,
                 "reason": f"one-shot target {name} relaunches it (made by an earlier copy of this event)"}
-    events.emit("preempted", target=name, relaunch=True, **emit)
+    # What the relaunch starts from (the preserved boot volume, or clean from the image) is said
+    # in the notice too, not only on the row.
+    root = (tstore.get(name).stats or {}).get("root_state", "")
+    events.emit("preempted", target=name, relaunch=True, root_state=root, **emit)
     log.info("OCI preempted instance %s: one-shot target %s relaunches it", event.instance_id, name)
     return {"outcome": "accepted", "target": name, "created": True, **answer,
-            "reason": f"no target owns it: one-shot target {name} relaunches it",
+            "reason": f"no target owns it: one-shot target {name} relaunches it", "root_state": root,
             "targets": tick_targets(runner)}

@@ -66,6 +66,8 @@ def test_a_preserved_boot_volume_is_what_the_relaunch_boots_from_in_its_ad(rig):
     assert world.boot_volumes[volume["id"]]["instance"] == replacement["id"]
     assert world.boot_volumes[volume["id"]]["content"] == MARKER  # the original's state is on the relaunch
     assert world.boot_volume_state(volume) == "ATTACHED"
+    image_id = box.cloud.create_image(REGION, replacement["id"], "of-the-relaunch", "img-token")
+    assert world.images[image_id]["os"] == world.images[UBUNTU_ARM_OLD]["os"]  # the volume's image is its base
     row = tstore.get(answer["target"]).to_json()
     assert (row["state"], row["held"], row["zones"], row["launch"]["boot_volume_id"]) == \
         ("done", 1, [AD2], volume["id"])

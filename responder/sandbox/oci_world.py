@@ -315,7 +315,9 @@ class OciWorld(BootVolumes):
             if source is None:
                 raise not_found()
             image_id = f"ocid1.image.oc1.{self.config.region}.{uuid.uuid4().hex}"
-            base = self.images.get(source["sourceDetails"].get("imageId", ""), {})
+            # An instance booted from a volume has no imageId of its own: its volume's image is the base.
+            volume = self.boot_volumes.get(source.get("bootVolumeId") or "", {})
+            base = self.images.get(source["sourceDetails"].get("imageId") or volume.get("image_id") or "", {})
             self.images[image_id] = {"id": image_id, "name": details.get("displayName") or image_id,
                                      "os": base.get("os", ""), "os_version": base.get("os_version", ""),
                                      "shapes": base.get("shapes", []), "created_at": self.clock(),

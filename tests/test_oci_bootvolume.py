@@ -200,3 +200,20 @@ def test_a_volume_someone_else_boots_meanwhile_leaves_the_image(rig):  # noqa: F
     title, body = render(make_notice("relaunch_fallback", "k", **fallback[-1]))
     assert "starts clean" in title and volume["id"] in body and "attached to a RUNNING instance" in body
     assert tstore.get(answer["target"]).to_json()["held"] == 1
+
+
+def test_boot_volume_attachments_are_listed_per_ad_and_compartment_and_stay_once_detached(oci_box_factory):  # noqa: F811
+    box = oci_box_factory()
+    original = by_hand(box)
+    world, client = box.emulator.world, box.cloud._client(REGION, "compute")
+    compartment = world.instances[original]["compartmentId"]
+    listed = client.list_boot_volume_attachments(AD2, compartment, instance_id=original).data
+    assert [(a.boot_volume_id, a.lifecycle_state) for a in listed] == \
+        [(world.instances[original]["bootVolumeId"], "ATTACHING")]
+    assert client.list_boot_volume_attachments(AD1, compartment, instance_id=original).data == []
+    world.terminate(original, preserve_boot_volume=True)
+    box.clock.advance(31)
+    assert [a.lifecycle_state for a in client.list_boot_volume_attachments(AD2, compartment).data] == ["DETACHED"]
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        client.list_boot_volume_attachments(AD2, "")
+    assert (err.value.status, err.value.code) == (400, "MissingParameter")

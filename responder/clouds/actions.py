@@ -85,7 +85,7 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         # hunting standing capacity, and relaunching a preempted instance no target owns
         "targets": frozenset({"ListAvailabilityDomains", "ListShapes", "ListImages", "GetImage", "ListInstances",
                               "GetInstance", "LaunchInstance", "ListVnicAttachments", "GetVnic", "GetSubnet",
-                              "ListSubnets", "TerminateInstance"}),
+                              "ListSubnets", "TerminateInstance", "ListBootVolumeAttachments", "GetBootVolume"}),
         "replace": frozenset({"CreateImage"}),
     },
 }
@@ -118,7 +118,8 @@ UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
             "DescribeInstanceCreditSpecifications": "a burstable original (tests/test_clone_aws.py, policy enforced)"},
     "oci": {"CreateImage": "the OCI adapter test (tests/test_oci_adapter.py)",
             **{a: _OCI for a in ("GetImage", "GetInstance", "ListVnicAttachments", "GetVnic", "GetSubnet", "ListSubnets",
-                                 "TerminateInstance", "ListInstances")}},
+                                 "TerminateInstance", "ListInstances", "ListBootVolumeAttachments",
+                                 "GetBootVolume")}},
 }
 
 def called_actions(cloud: str) -> set[str]:

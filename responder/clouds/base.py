@@ -229,6 +229,9 @@ class LaunchRequest:
     shape_memory_gb: float = 0.0
     boot_volume_gb: int = 0
     ssh_public_key: str = ""
+    # OCI: boot from this existing (detached, same-AD) boot volume instead of image_id: the
+    # relaunch of a preempted instance whose boot volume was preserved keeps its state.
+    boot_volume_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Parts: OciCloud — plumbing (per-thread clients, _call, _pages), instances (describe_instance with
 the primary VNIC's subnet and addresses, list_instances, instance_states, find_launched, terminate_instance), launch (LaunchInstance with
-opc-retry-token), images (create_image / describe_image); the catalogue (availability domains,
+opc-retry-token; from an image, or from an existing boot volume), preserved_boot_volume (the
+detached boot volume a preempted instance left), boot_volume_holder, images (create_image / describe_image); the catalogue (availability domains,
 platform images, shapes, subnets) comes from OciCatalogMixin in oci_catalog.py. Errors are
 classified by oci_errors.classify.
 
@@ -36,7 +37,7 @@ STATES = {"PROVISIONING": "pending", "STARTING": "pending", "MOVING": "pending",
 IMAGE_STATES = {"PROVISIONING": "creating", "IMPORTING": "creating", "EXPORTING": "available",
                 "AVAILABLE": "available", "DISABLED": "failed", "DELETED": "failed"}
 SERVICES = {"compute": ("oci.core", "ComputeClient"), "network": ("oci.core", "VirtualNetworkClient"),
-            "identity": ("oci.identity", "IdentityClient")}
+            "identity": ("oci.identity", "IdentityClient"), "blockstorage": ("oci.core", "BlockstorageClient")}
 PAGE_LIMIT = 100
 
 
@@ -231,7 +232,8 @@ class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
         # Lazy: the OCI SDK is an install extra and costs about 0.3 s and 30 MB to load.
         from oci.core import models
 
-        tags = dict(request.source.tags) | dict(request.extra_tags) | {TOKEN_TAG: request.client_token}
+        # extra_tags may name the token (TOKEN_TAG) of the claim a fallback launch answers for.
+        tags = dict(request.source.tags) | {TOKEN_TAG: request.client_token} | dict(request.extra_tags)
         shape_config = None
         if request.shape_ocpus or request.shape_memory_gb:
             shape_config = models.LaunchInstanceShapeConfigDetails(ocpus=request.shape_ocpus or None,
@@ -246,11 +248,53 @@ class OciCloud(OciCatalogMixin, Unsupported, OneByOne):
         return models.LaunchInstanceDetails(
             availability_domain=offering.zone, compartment_id=self.compartment, shape=offering.instance_type,
             display_name=request.source.name or None, freeform_tags=tags, shape_config=shape_config,
-            source_details=models.InstanceSourceViaImageDetails(image_id=request.image_id,
-                                                                boot_volume_size_in_gbs=request.boot_volume_gb or None),
+            source_details=self._source_details(request),
             create_vnic_details=models.CreateVnicDetails(subnet_id=subnet),
             metadata=metadata or None,
             preemptible_instance_config=preemptible)
+
+    @staticmethod
+    def _source_details(request: LaunchRequest):
+        # Lazy: the OCI SDK is an install extra and costs about 0.3 s and 30 MB to load.
+        from oci.core import models
+
+        if request.boot_volume_id:  # InstanceSourceViaBootVolumeDetails: the volume's size is its own
+            return models.InstanceSourceViaBootVolumeDetails(boot_volume_id=request.boot_volume_id)
+        return models.InstanceSourceViaImageDetails(image_id=request.image_id,
+                                                    boot_volume_size_in_gbs=request.boot_volume_gb or None)
+
+    def preserved_boot_volume(self, region: str, info: InstanceInfo) -> str:
+        """The id of the boot volume a terminated instance left AVAILABLE and detached ("" when
+        none: not preserved, deleted, or still attached). GetInstance does not name it:
+        ListBootVolumeAttachments (by AD, compartment and instance id) does, and the attachment
+        stays listed once DETACHED; GetBootVolume says whether the volume is still there."""
+        if not info.boot_volume_preserved:
+            return ""
+        doing = f"reading the boot volume of instance {info.instance_id}"
+        attachments = self._pages(region, "compute", "list_boot_volume_attachments", doing, info.zone,
+                                  info.account or self.compartment, instance_id=info.instance_id)
+        for attachment in attachments:
+            try:
+                volume = self._call(region, "blockstorage", "get_boot_volume", doing, attachment.boot_volume_id).data
+            except NotFound:
+                continue
+            if volume.lifecycle_state == "AVAILABLE" and attachment.lifecycle_state in ("DETACHING", "DETACHED"):
+                return volume.id
+        return ""
+
+    def boot_volume_holder(self, region: str, zone: str, volume_id: str) -> str:
+        """The lifecycleState of the instance `volume_id` is attached to ("" when none is listed):
+        a LaunchInstance refused with 409 Conflict waits for a holder that is going away."""
+        doing = f"reading what holds boot volume {volume_id}"
+        attachments = self._pages(region, "compute", "list_boot_volume_attachments", doing, zone, self.compartment,
+                                  boot_volume_id=volume_id)
+        for attachment in attachments:
+            if attachment.lifecycle_state in ("ATTACHING", "ATTACHED", "DETACHING"):
+                try:
+                    return self._call(region, "compute", "get_instance", doing, attachment.instance_id).data.lifecycle_state
+                except NotFound:
+                    continue
+        return ""
 
     # -- images ----------------------------------------------------------------------------
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,

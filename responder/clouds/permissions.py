@@ -108,10 +108,15 @@ OCI: dict[str, tuple[str, ...]] = {
     "ListInstances": ("INSTANCE_READ",),
     "GetInstance": ("INSTANCE_READ",),
     "LaunchInstance": ("INSTANCE_CREATE", "INSTANCE_IMAGE_READ", "VNIC_CREATE", "VNIC_ATTACH", "SUBNET_ATTACH",
-                       "APP_CATALOG_LISTING_READ"),
+                       "APP_CATALOG_LISTING_READ", "VOLUME_WRITE", "VOLUME_ATTACHMENT_CREATE"),
     "TerminateInstance": ("INSTANCE_DELETE", "VNIC_DELETE", "SUBNET_DETACH"),
     "ListVnicAttachments": ("VNIC_ATTACHMENT_READ", "INSTANCE_INSPECT"),
     "GetVnic": ("VNIC_READ",),
+    # The preserved boot volume of a preempted instance, and a relaunch from it: LaunchInstance
+    # with a boot volume source attaches that volume (VOLUME_WRITE on volumes, the attachment's
+    # VOLUME_ATTACHMENT_CREATE) — "Details for the Core Services", volumes and volume-attachments.
+    "ListBootVolumeAttachments": ("INSTANCE_INSPECT", "VOLUME_ATTACHMENT_INSPECT", "VOLUME_INSPECT"),
+    "GetBootVolume": ("VOLUME_INSPECT",),
     "ListSubnets": ("SUBNET_READ",),
     "GetSubnet": ("SUBNET_READ",),
 }
@@ -132,6 +137,9 @@ OCI_GRANTS: dict[str, tuple[str, str]] = {
     "SUBNET_READ": ("subnets", "read"), "SUBNET_ATTACH": ("subnets", "use"), "SUBNET_DETACH": ("subnets", "use"),
     "COMPARTMENT_INSPECT": ("compartments", "inspect"),
     "APP_CATALOG_LISTING_READ": ("app-catalog-listing", "read"),
+    "VOLUME_INSPECT": ("volumes", "inspect"), "VOLUME_WRITE": ("volumes", "use"),
+    "VOLUME_ATTACHMENT_INSPECT": ("volume-attachments", "inspect"),
+    "VOLUME_ATTACHMENT_CREATE": ("volume-attachments", "use"),
     # Not needed by any call: named so a check can show the shipped policy does not grant them.
     "INSTANCE_MOVE": ("instances", "manage"), "INSTANCE_ATTACH_SECONDARY_VNIC": ("instances", "manage"),
     "INSTANCE_IMAGE_DELETE": ("instance-images", "manage"), "VOLUME_CREATE": ("volumes", "manage"),

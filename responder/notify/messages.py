@@ -27,7 +27,7 @@ KINDS = {  # kind → default level
     "started": "info", "interruption": "warning", "replaced": "success", "degraded": "warning", "rejected": "warning",
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
-    "unconfigured": "failure", "permission_denied": "failure",
+    "unconfigured": "failure", "permission_denied": "failure", "relaunch_fallback": "warning",
 }
 # NOTICE_SECONDS (model.py) is the release time when no state change told us when the original
 # really went. "About" five minutes could be less; the gap is then measured from a release that
@@ -182,6 +182,7 @@ TITLES = {
     "account_limit": "Account limit full (not the cloud's capacity)",
     "unconfigured": "Event not acted on: cloud unconfigured",
     "permission_denied": "Replacement failed: the cloud's policy refused a call",
+    "relaunch_fallback": "Relaunch starts clean: the preserved boot volume could not be used",
 }
 _SHOWN_LAST = ("reason", "todo")
 

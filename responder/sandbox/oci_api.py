@@ -78,7 +78,11 @@ class OciEmulator(CallLog):
             ("GET", "instances", True): ("GetInstance", _get(w, w.instances.get, render.instance_json)),
             ("POST", "instances", False): ("LaunchInstance", lambda i, q, b: (
                 200, render.instance_json(w, w.launch(b, q.get("opc-retry-token", ""))))),
-            ("DELETE", "instances", True): ("TerminateInstance", lambda i, q, b: (204, w.terminate(i))),
+            ("DELETE", "instances", True): ("TerminateInstance", lambda i, q, b: (
+                204, w.terminate(i, q.get("preserveBootVolume", "false").lower() == "true"))),
+            ("GET", "bootVolumeAttachments", False): ("ListBootVolumeAttachments", lambda i, q, b: (
+                200, render.list_boot_volume_attachments(w, q))),
+            ("GET", "bootVolumes", True): ("GetBootVolume", _get(w, w.boot_volume, render.boot_volume_json)),
             ("GET", "vnicAttachments", False): ("ListVnicAttachments", lambda i, q, b: (
                 200, render.list_vnic_attachments(w, q))),
             ("GET", "vnics", True): ("GetVnic", _get(w, w.vnic, render.vnic_json)),

@@ -34,11 +34,11 @@ def instance_json(world, i: dict[str, Any]) -> dict[str, Any]:
         "id": i["id"], "availabilityDomain": i["availabilityDomain"], "compartmentId": i["compartmentId"],
         "displayName": i.get("displayName") or i["id"][-12:], "shape": i["shape"], "region": world.config.region,
         "lifecycleState": world.state_of(i), "timeCreated": stamp(i["created_at"]),
-        "imageId": source.get("imageId"), "freeformTags": i.get("freeformTags") or {}, "definedTags": {},
+        "imageId": source.get("imageId") or (world.boot_volumes.get(source.get("bootVolumeId") or "") or {}).get(
+            "image_id"), "freeformTags": i.get("freeformTags") or {}, "definedTags": {},
         "metadata": i.get("metadata") or {}, "faultDomain": "FAULT-DOMAIN-1", "launchMode": "PARAVIRTUALIZED",
         "shapeConfig": {"ocpus": ocpus, "memoryInGBs": memory, "vcpus": int(ocpus * (1 if ".A" in i["shape"] else 2))},
-        "sourceDetails": {"sourceType": "image", "imageId": source.get("imageId"),
-                          "bootVolumeSizeInGBs": source.get("bootVolumeSizeInGBs")},
+        "sourceDetails": source_json(world, source),
         "preemptibleInstanceConfig": i.get("preemptibleInstanceConfig"),
     }
 
@@ -117,6 +117,14 @@ def list_instances(world, q: dict[str, str]) -> list[dict[str, Any]]:
 
 
 # VnicAttachment.lifecycleState and Vnic.lifecycleState, from the instance's lifecycleState.
+def source_json(world, source: dict[str, Any]) -> dict[str, Any]:
+    """InstanceSourceViaImageDetails, or InstanceSourceViaBootVolumeDetails for a launch from a volume."""
+    if source.get("sourceType") == "bootVolume":
+        return {"sourceType": "bootVolume", "bootVolumeId": source.get("bootVolumeId")}
+    return {"sourceType": "image", "imageId": source.get("imageId"),
+            "bootVolumeSizeInGBs": source.get("bootVolumeSizeInGBs")}
+
+
 ATTACHMENT_STATES = {"PROVISIONING": "ATTACHING", "TERMINATING": "DETACHING", "TERMINATED": "DETACHED"}
 VNIC_STATES = {"PROVISIONING": "PROVISIONING", "TERMINATING": "TERMINATING", "TERMINATED": "TERMINATED"}
 
@@ -154,6 +162,30 @@ def vnic_json(world, v: dict[str, Any]) -> dict[str, Any]:
             "macAddress": "02:00:17:" + ":".join(v["id"][-6:][i:i + 2] for i in (0, 2, 4)),
             "nsgIds": [], "privateIp": v["private_ip"], "publicIp": v["public_ip"],
             "skipSourceDestCheck": False, "subnetId": v["subnet"], "timeCreated": stamp(instance["created_at"])}
+
+
+def boot_volume_json(world, volume: dict[str, Any]) -> dict[str, Any]:
+    return {"id": volume["id"], "availabilityDomain": volume["ad"], "compartmentId": volume["compartment"],
+            "displayName": volume["id"][-12:], "imageId": volume["image_id"], "sizeInGBs": volume["size_gb"],
+            "lifecycleState": "AVAILABLE", "timeCreated": stamp(volume["created_at"]), "freeformTags": {},
+            "definedTags": {}}
+
+
+def list_boot_volume_attachments(world, q: dict[str, str]) -> list[dict[str, Any]]:
+    for param in ("availabilityDomain", "compartmentId"):
+        if not q.get(param):
+            raise OciError(400, "MissingParameter", f"Missing parameter: {param}.")
+    rows = []
+    for attachment in world.boot_attachments:
+        volume, instance = world.boot_volumes[attachment["volume"]], world.instances[attachment["instance"]]
+        state = world.state_of(instance)
+        rows.append({"id": attachment["id"], "availabilityDomain": volume["ad"],
+                     "compartmentId": instance["compartmentId"], "bootVolumeId": volume["id"],
+                     "instanceId": instance["id"], "displayName": None, "timeCreated": stamp(instance["created_at"]),
+                     "lifecycleState": ATTACHMENT_STATES.get(state, "ATTACHED")})
+    return [r for r in rows if r["availabilityDomain"] == q["availabilityDomain"]
+            and r["compartmentId"] == q["compartmentId"]
+            and all(not q.get(p) or r[p] == q[p] for p in ("instanceId", "bootVolumeId"))]
 
 
 def page(rows: list, q: dict[str, str], cap: int) -> tuple[list, str]:

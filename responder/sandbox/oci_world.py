@@ -1,10 +1,11 @@
 """The state of the OCI emulator: the scenario's `oci:` section and what launches make of it.
 
-Parts: OciError (an OCI error answer: status, code, message), OciConfig (the section, parsed and
+Parts: OciError (re-exported from oci_answer), OciConfig (the section, parsed and
 checked: docs/scenario-oci.md), OciWorld (instances, images, retry tokens, host capacity per shape
 and AD over time, the tenancy's service limits, the per-user throttle) and its verbs: launch,
 terminate, create_image, state_of / image_state (lifecycle from scenario time), the primary VNIC
-each instance gets in its subnet (vnic_attachments, vnic).
+each instance gets in its subnet (vnic_attachments, vnic), the boot volume each boots from
+(BootVolumes, oci_volumes.py: preserved or deleted on termination, a launch from it).
 
 Rules the product relies on, each as OCI documents it (or the harsher reading where it does not):
 - Host capacity: a launch into a (shape, AD) without a free host answers HTTP 500 InternalError
@@ -44,7 +45,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from responder.sandbox.oci_answer import OciError, not_found
+from responder.sandbox.oci_volumes import BootVolumes, preserve_on_termination
 from responder.sandbox.stock import UNLIMITED, OfferStock, ScenarioError, StockBook
+
+__all__ = ["OciConfig", "OciError", "OciWorld", "not_found"]
 
 RETRY_TOKEN_SECONDS = 24 * 3600.0
 ALWAYS_FREE_LIMITS = [  # the Always Free resources page, above
@@ -52,16 +57,6 @@ ALWAYS_FREE_LIMITS = [  # the Always Free resources page, above
     {"shape": "VM.Standard.E2.1.Micro", "instances": 2},
 ]
 LIMIT_NAMES = {"VM.Standard.A1.Flex": "standard-a1-core-count", "VM.Standard.E2.1.Micro": "vm-standard-e2-1-micro-count"}
-
-
-class OciError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-def not_found() -> OciError:
-    return OciError(404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found.")
 
 
 @dataclass
@@ -118,7 +113,7 @@ def _capacity_book(capacity: dict[str, Any], clock) -> StockBook:
     return StockBook(int(capacity.get("default", UNLIMITED)), offers, clock)
 
 
-class OciWorld:
+class OciWorld(BootVolumes):
     """Everything the emulator holds; every verb takes the lock."""
 
     def __init__(self, config: OciConfig, clock, image_build_seconds: float = 2.0):
@@ -131,6 +126,8 @@ class OciWorld:
         self.images: dict[str, dict[str, Any]] = {i["id"]: dict(i, created_at=-1.0) for i in config.images}
         self.tokens: dict[str, tuple[float, str, str]] = {}  # token → (when, body, instance id)
         self.vnics: dict[str, dict[str, Any]] = {}  # vnic id → {id, instance, subnet, private_ip, public_ip}
+        self.boot_volumes: dict[str, dict[str, Any]] = {}  # id → {id, ad, compartment, instance, content...}
+        self.boot_attachments: list[dict[str, Any]] = []  # {id, volume, instance}, kept once DETACHED
         self._next_host: dict[str, int] = {}  # subnet id → the next host number to hand out
         self._buckets: dict[str, tuple[float, float]] = {}  # user → (tokens, last refill)
         for seed in config.instances:
@@ -158,6 +155,7 @@ class OciWorld:
                         market="spot" if details.get("preemptibleInstanceConfig") else "ondemand")
         self.instances[instance_id] = instance
         self._attach_primary_vnic(instance)
+        self.make_boot_volume(instance)
         return instance
 
     # -- VNICs -----------------------------------------------------------------------------
@@ -202,7 +200,8 @@ class OciWorld:
                           and rule.get("shape") in (None, i["shape"])
                           and rule.get("availability_domain") in (None, i["availabilityDomain"])]
                 for instance in chosen[:int(rule.get("count", 1))]:
-                    instance.update(terminated_at=float(rule.get("at", 0)), released=True, preempted=True)
+                    instance.update(terminated_at=float(rule.get("at", 0)), released=True, preempted=True,
+                                    preserveBootVolume=preserve_on_termination(instance))
 
     def state_of(self, instance: dict[str, Any]) -> str:
         now = self.clock()
@@ -251,7 +250,11 @@ class OciWorld:
         shape = self.shape(details["shape"])
         if shape is None:
             raise OciError(400, "InvalidParameter", f"Shape {details['shape']} is not valid.")
-        image = self.images.get(details["sourceDetails"].get("imageId", ""))
+        if details["sourceDetails"].get("sourceType") == "bootVolume":
+            self.check_boot_volume_source(details)
+            image = self.images.get(self.boot_volumes[details["sourceDetails"]["bootVolumeId"]]["image_id"] or "", {})
+        else:
+            image = self.images.get(details["sourceDetails"].get("imageId", ""))
         if image is None:
             raise OciError(404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found.")
         if image.get("shapes") and details["shape"] not in image["shapes"]:
@@ -289,13 +292,13 @@ class OciWorld:
                 raise OciError(400, "LimitExceeded", f"The following service limits were exceeded: {name}. Request a "
                                                      "service limit increase from the service limits page in the console.")
 
-    def terminate(self, instance_id: str) -> None:
+    def terminate(self, instance_id: str, preserve_boot_volume: bool = False) -> None:
         with self.lock:
             instance = self.instances.get(instance_id)
             if instance is None:
                 raise not_found()
             if instance["terminated_at"] is None:
-                instance["terminated_at"] = self.clock()
+                instance.update(terminated_at=self.clock(), preserveBootVolume=preserve_boot_volume)
 
     def shape(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.config.shapes if s["shape"] == name), None)
@@ -312,7 +315,9 @@ class OciWorld:
             if source is None:
                 raise not_found()
             image_id = f"ocid1.image.oc1.{self.config.region}.{uuid.uuid4().hex}"
-            base = self.images.get(source["sourceDetails"].get("imageId", ""), {})
+            # An instance booted from a volume has no imageId of its own: its volume's image is the base.
+            volume = self.boot_volumes.get(source.get("bootVolumeId") or "", {})
+            base = self.images.get(source["sourceDetails"].get("imageId") or volume.get("image_id") or "", {})
             self.images[image_id] = {"id": image_id, "name": details.get("displayName") or image_id,
                                      "os": base.get("os", ""), "os_version": base.get("os_version", ""),
                                      "shapes": base.get("shapes", []), "created_at": self.clock(),

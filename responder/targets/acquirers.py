@@ -16,6 +16,7 @@ from responder.errors import Fatal, NoCapacity
 from responder.model import Market, Offering
 from responder.replace.caps import MoneyCaps, Spend
 from responder.targets.model import TARGET_TAG, Target
+from responder.targets.oci_relaunch import launch_from_boot_volume
 
 
 class CapRefused(Fatal):
@@ -91,8 +92,11 @@ class TargetInstances:
                                 offerings=(offering,), subnet_by_zone=spec.subnets, client_token=token, count=count,
                                 extra_tags=((TOKEN_TAG, token),), shape_ocpus=spec.ocpus if flex else 0.0,
                                 shape_memory_gb=spec.memory_gb if flex else 0.0, boot_volume_gb=spec.boot_volume_gb,
-                                ssh_public_key=spec.ssh_public_key)
-        result = self.cloud.launch(self.target.region, request)
+                                ssh_public_key=spec.ssh_public_key, boot_volume_id=spec.boot_volume_id)
+        if spec.boot_volume_id:  # OCI: the relaunch from a preserved boot volume, the image as fallback
+            result = launch_from_boot_volume(self.cloud, self.target, request)
+        else:
+            result = self.cloud.launch(self.target.region, request)
         if not result.instance_ids:
             raise NoCapacity("NothingLaunched", f"launching {offering} for target {self.target.name}")
         return Holding(token, result.offering or offering, len(result.instance_ids), members=result.instance_ids)

@@ -2,7 +2,8 @@
 
 Parts: KINDS (hunt_started, acquired, gap_persisting, daily_report, released, cap_reached,
 account_limit: the account's own limit refused a launch, not the cloud's stock; preempted: OCI took
-back a preemptible instance, verified), emit,
+back a preemptible instance, verified; relaunch_fallback: the relaunch of a preempted OCI instance
+could not boot from its preserved boot volume and starts clean from the image), emit,
 set_sink, recent (the last events, for tests and `/targets`).
 
 Until the notification outbox is wired, events are logged (INFO) and kept in a short ring. To
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 log = logging.getLogger("responder.targets")
 KINDS = ("hunt_started", "acquired", "gap_persisting", "daily_report", "released", "cap_reached", "account_limit",
-         "preempted")
+         "preempted", "relaunch_fallback")
 _sink: Callable[[str, dict[str, Any]], None] | None = None
 _recent: collections.deque = collections.deque(maxlen=200)
 _lock = threading.Lock()

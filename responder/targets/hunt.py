@@ -142,6 +142,8 @@ def spec_line(t) -> str:
         parts.append(f"{spec.ocpus:g} OCPU / {spec.memory_gb:g} GB")
     if spec.boot_volume_gb:
         parts.append(f"boot {spec.boot_volume_gb} GB")
+    if spec.boot_volume_id:  # OCI: the preserved boot volume of a preempted original; its image is the fallback
+        parts.append(f"from boot volume {spec.boot_volume_id} (the original's state), else")
     image = f"{spec.image_os} {spec.image_os_version}".strip() or spec.image_id
     if image:
         parts.append(image)

@@ -51,6 +51,9 @@ class LaunchSpec:
     image_os: str = ""
     image_os_version: str = ""
     subnet: str = ""
+    # OCI: boot from this existing boot volume (the preserved one of a preempted instance) rather
+    # than from image_id, which stays as the fallback when the volume is gone or refused.
+    boot_volume_id: str = ""
     # A one-shot target (the relaunch of a preempted instance no target owns): it launches its
     # count once and is then done (state `done`, never worked again); no instance is adopted
     # by its name, since the name is the original's and others may share it.

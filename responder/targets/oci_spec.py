@@ -2,7 +2,7 @@
 
 Parts: AD_NAME / is_ad_name (the two forms a zone may take), is_flex, ALWAYS_FREE_FLEX (the
 Always Free bounds of VM.Standard.A1.Flex), check_oci (kind, shape size, image, subnet, boot
-volume, SSH key), resolve_ads (the target's zones as the region's full AD names, in order).
+volume size or boot volume OCID, SSH key), resolve_ads (the target's zones as the region's full AD names, in order).
 
 OCI calls zones availability domains. Their full names carry a tenancy-specific prefix and do not
 always spell the region (us-ashburn-1 → `Uocm:US-ASHBURN-AD-1`), so a target may name them in
@@ -78,6 +78,12 @@ def check_oci(t: Target) -> Target:
     if spec.boot_volume_gb and not BOOT_VOLUME_GB[0] <= spec.boot_volume_gb <= BOOT_VOLUME_GB[1]:
         raise TargetInvalid("boot_volume_gb", f"takes {BOOT_VOLUME_GB[0]} to {BOOT_VOLUME_GB[1]} GB "
                                               f"(0 = the image's default), not {spec.boot_volume_gb}")
+    if spec.boot_volume_id and not is_ocid(spec.boot_volume_id, "bootvolume"):
+        raise TargetInvalid("boot_volume_id", f"{spec.boot_volume_id!r} is not a boot volume OCID (ocid1.bootvolume....)")
+    if spec.boot_volume_id and len(t.zones) != 1:
+        # A boot volume is a block volume of one AD and attaches only to an instance in that AD.
+        raise TargetInvalid("zones", "a target that boots from a boot volume launches in that volume's "
+                                     "availability domain only: name exactly one")
     if spec.ssh_public_key and not _KEY.match(spec.ssh_public_key.strip()):
         raise TargetInvalid("ssh_public_key", "is not an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
     if spec.market not in ("ondemand", "spot"):

@@ -128,9 +128,10 @@ def _preemption(event: Interruption, info, tstore) -> dict:
 
 
 def root_state(info) -> str:
-    """What state a relaunch starts from. The relaunch launches from the original's image; a boot
-    volume OCI preserved (preemption action preserve_boot_volume) keeps the original's state, detached
-    in its AD — the relaunch does not boot from it (yet), so the record points at it."""
+    """What state the relaunch by an owning target starts from: the target's launch is from the
+    original's image; a boot volume OCI preserved (preemption action preserve_boot_volume) keeps the
+    original's state, detached in its AD, so the record points at it. The one-shot relaunch of an
+    instance no target owns boots from that volume (oci_relaunch.root_state says so)."""
     if info.boot_volume_preserved:
         return (f"the relaunch starts clean from image {info.image_id}; the original's boot volume was "
                 f"preserved (preserve_boot_volume) and holds its state, detached in {info.zone}")
@@ -160,8 +161,11 @@ def _unowned(runner, tstore, event: Interruption, info, answer: dict) -> dict:
     if not added:  # a copy of the event: the one-shot target is already hunting (or done)
         return {"outcome": "accepted", "target": name, "created": False, **answer,
                 "reason": f"one-shot target {name} relaunches it (made by an earlier copy of this event)"}
-    events.emit("preempted", target=name, relaunch=True, **emit)
+    # What the relaunch starts from (the preserved boot volume, or clean from the image) is said
+    # in the notice too, not only on the row.
+    root = (tstore.get(name).stats or {}).get("root_state", "")
+    events.emit("preempted", target=name, relaunch=True, root_state=root, **emit)
     log.info("OCI preempted instance %s: one-shot target %s relaunches it", event.instance_id, name)
     return {"outcome": "accepted", "target": name, "created": True, **answer,
-            "reason": f"no target owns it: one-shot target {name} relaunches it",
+            "reason": f"no target owns it: one-shot target {name} relaunches it", "root_state": root,
             "targets": tick_targets(runner)}

@@ -21,7 +21,8 @@ from responder.targets.table import TargetStore
 # the targets' rows itself, so the per-target daily line is not sent again one by one.
 TARGET_NOTICE_KINDS = {"hunt_started": "hunt_started", "acquired": "target_acquired",
                        "gap_persisting": "gap_persisting", "cap_reached": "cap_reached",
-                       "account_limit": "account_limit", "preempted": "interruption"}
+                       "account_limit": "account_limit", "preempted": "interruption",
+                       "relaunch_fallback": "relaunch_fallback"}
 
 
 def connect_notifications(emit: Callable[..., bool]) -> None:

@@ -1,5 +1,5 @@
 """The client-side API budget: one adaptive limiter per (cloud, region, bucket), shared by every
-task of the process, asked by the adapters before each call (clouds/base.py CallGate).
+task of the process, asked by the adapters before each call (clouds/gate.py CallGate).
 
 Parts: BudgetWatcher (what the metrics hear), ApiBudget (the CallGate: before / after,
 next_admission, rates), asking (who is asking: the task's priority and id, for the current

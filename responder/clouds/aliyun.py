@@ -31,8 +31,9 @@ from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
 from responder.clouds.aliyun_launch import owned_tags, run_instances_params
-from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet, through_gate)
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet)
+from responder.clouds.gate import OPEN_GATE, CallGate, through_gate
 from responder.clouds.inventory import AliyunInventoryMixin
 from responder.errors import Fatal, Invalid, NotFound
 from responder.model import Market

@@ -37,8 +37,9 @@ from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, is_burstable, launch_template_data, template_name
 from responder.clouds.aws_protect import CLAIM_TAG, AwsProtectMixin
-from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet, through_gate)
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo,
+    InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
+from responder.clouds.gate import OPEN_GATE, CallGate, through_gate
 from responder.clouds.inventory import AwsInventoryMixin
 from responder.errors import NoCapacity, NotFound
 from responder.model import Market, Offering

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import re
 
-import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -158,6 +157,9 @@ def classify_transport(error: BotoCoreError, operation: str, doing: str = "") ->
 @functools.lru_cache(maxsize=1)
 def _known_regions() -> frozenset[str]:
     """Every EC2 region of every partition this botocore knows (its endpoint data; no call)."""
+    # Lazy: botocore.session costs about 1 s and 30 MB; only a refused call needs the region list.
+    import botocore.session
+
     session = botocore.session.get_session()
     return frozenset(r for p in session.get_available_partitions()
                      for r in session.get_available_regions("ec2", partition_name=p))

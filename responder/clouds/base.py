@@ -2,24 +2,21 @@
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
 Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG,
-CallGate / OPEN_GATE / through_gate (what an adapter asks the API budget before each call and
-tells it after), CloudPort
-(the Protocol every adapter implements in full), OwnImage / OwnSnapshot / OwnTemplate and LeftoversPort
+CloudPort (the Protocol every adapter implements in full), OwnImage / OwnSnapshot / OwnTemplate and LeftoversPort
 (what retention and `responder orphans` read of what the responder made).
 
 Adapters translate to and from one cloud's API and classify its errors into responder.errors.
 They never sleep, never retry, never decide: the engine and the task state machine do that. Before
 each API call an adapter asks its `gate` (a CallGate; OPEN_GATE unless the runner gives it the API
-budget), which may refuse with errors.Deferred: waiting is the caller's business.
+budget; clouds/gate.py), which may refuse with errors.Deferred: waiting is the caller's business.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
-from responder.errors import Throttled
+from responder.clouds.gate import CallGate
 from responder.model import Market, Offering
 
 
@@ -155,45 +152,6 @@ class Subnet:
 TOKEN_TAG = "responder:token"  # every launched instance carries its launch's ClientToken
 # What the responder made, or took charge of: the only resources its policies let it delete or detach.
 OWNED_TAG = ("responder:managed", "true")
-
-
-class CallGate(Protocol):
-    """What an adapter asks before each API call and tells after it: the client-side API budget
-    (capacity/budget.py implements it; the adapter only knows this protocol). `before` raises
-    errors.Deferred when the call must wait (nothing is sent); `after` reports whether the cloud
-    throttled it (and the throttle's error code), so the budget's rate follows what the cloud says."""
-
-    def before(self, cloud: str, region: str, action: str) -> None: ...
-
-    def after(self, cloud: str, region: str, action: str, throttled: bool, code: str = "") -> None: ...
-
-
-class OpenGate:
-    """No budget: every call goes at once (tests of one adapter, the CLI's one-shot commands)."""
-
-    def before(self, cloud: str, region: str, action: str) -> None:
-        return None
-
-    def after(self, cloud: str, region: str, action: str, throttled: bool, code: str = "") -> None:
-        return None
-
-
-OPEN_GATE = OpenGate()
-
-
-@contextmanager
-def through_gate(gate: CallGate, cloud: str, region: str, action: str) -> Iterator[None]:
-    """One API call through the adapter's gate: asked first (errors.Deferred: nothing is sent),
-    told after whether the cloud throttled it — the body raises the error its adapter classified."""
-    gate.before(cloud, region, action)
-    throttled = ""
-    try:
-        yield
-    except Throttled as exc:
-        throttled = exc.code
-        raise
-    finally:
-        gate.after(cloud, region, action, bool(throttled), throttled)
 
 
 @dataclass(frozen=True)

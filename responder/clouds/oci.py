@@ -22,8 +22,9 @@ import os
 import threading
 from typing import Any
 
-from responder.clouds.base import (OPEN_GATE, TOKEN_TAG, CallGate, Capabilities, ImageInfo, InstanceInfo,
-    InstanceSummary, LaunchRequest, LaunchResult, through_gate)
+from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo,
+    InstanceSummary, LaunchRequest, LaunchResult)
+from responder.clouds.gate import OPEN_GATE, CallGate, through_gate
 from responder.clouds.oci_catalog import OciCatalogMixin, Unsupported
 from responder.clouds.oci_errors import classify, classify_transport
 from responder.clouds.one_by_one import OneByOne

@@ -7,7 +7,7 @@ the slow-changing facts cached; takes the money caps before every spend).
 
 Steps (steps.py) decide which calls to make and fold the answers into the record; the runner
 (runner.py) saves and retries. Nothing else in replace/ talks to a cloud. The adapters ask the API
-budget before each call (clouds/base.py CallGate); a call it holds back comes back as a
+budget before each call (clouds/gate.py CallGate); a call it holds back comes back as a
 CallOutcome whose error is errors.Deferred, and the runner brings its task back then. Each job of
 a round asks as its task (capacity/budget.py `asking`: the task's priority, so a deferred task
 keeps its place in line), and the jobs' first calls are admitted in priority order even when they

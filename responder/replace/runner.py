@@ -1,7 +1,8 @@
 """The task runner: received → imaging → launching → done | failed | rejected.
 
 Parts: TaskRunner (submit an event, work some tasks, advance one, note a state change, tick every
-due task, drive every task until a deadline, run one to the end, prune rejected rows), SubmitResult.
+due task, prune rejected rows; TaskDriving: drive every task until a deadline, run one to the end),
+SubmitResult.
 
 `work(task_ids)` is idempotent and never waits: it takes the tasks' leases and works them
 together in rounds — each round every task still moving names its next call (steps.decide), the
@@ -36,13 +37,15 @@ from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
 from responder.replace import batching, capped, deadline, race, steps
-from responder.replace.calls import CallOutcome
 from responder.replace.build_times import BuildTimes
+from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
+from responder.replace.driving import TaskDriving
 from responder.replace.executor import Executor
+from responder.replace.image_polls import Facts
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.retrying import RetryPolicy
-from responder.replace.steps import Call, CapReached, Facts
+from responder.replace.steps import Call, CapReached
 from responder.replace.verify import event_rejection, verdict_seconds
 from responder.settings import Settings
 from responder.store import Store, TaskRow
@@ -61,7 +64,7 @@ class SubmitResult:
     duplicate: bool
 
 
-class TaskRunner:
+class TaskRunner(TaskDriving):
     def __init__(self, store: Store, clouds: dict[str, CloudPort], settings: Settings,
                  clock: Callable[[], float] = time.time, rand: Callable[[], float] = random.random,
                  on_finish: Callable[[TaskRow], None] | None = None, caps: MoneyCaps | None = None,
@@ -221,33 +224,6 @@ class TaskRunner:
         """RESPONDER_REJECTED_KEEP_HOURS / _ROWS, applied by the tick and after a run of rejections."""
         self._next_prune, keep = self.clock() + PRUNE_SECONDS, self.settings
         return self.store.prune_rejected(self.clock() - keep.rejected_keep_hours * 3600.0, keep.rejected_keep_rows)
-
-    def seconds_until_due(self, cap: float) -> float:
-        """How long a ticker may sleep: until the earliest due task, at most `cap`."""
-        earliest = self.store.next_due_at()
-        if earliest is None:
-            return cap
-        return max(0.0, min(cap, earliest - self.clock()))
-
-    def drive_until(self, deadline: float, sleep: Callable[[float], None] | None = None) -> None:
-        """Work every unfinished task until none is left or `deadline` (this runner's clock). FC
-        and Lambda freeze an instance once it has answered, so the invocation that delivered a
-        notice works it here; the timer trigger and the ticker are only the safety nets."""
-        sleep = sleep or self.sleep
-        while self.clock() < deadline:
-            self.tick()
-            if self.store.next_due_at() is None:
-                return
-            sleep(max(0.005, min(self.seconds_until_due(cap=5.0), deadline - self.clock())))
-
-    def run_to_end(self, task_id: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> Task | None:
-        """Tick one task until it finishes (replay, tests); sleeps until each step is due."""
-        deadline = self.clock() + timeout
-        while True:
-            task = self.advance(task_id)
-            if task is None or task.finished or self.clock() >= deadline:
-                return task
-            sleep(max(0.005, min(task.next_at - self.clock(), deadline - self.clock())))
 
     # -- working tasks in rounds -----------------------------------------------------------
     def _work(self, *tasks: Task, put_down: set[str] | None = None, hand_over: bool = False) -> None:

@@ -3,7 +3,7 @@
 Parts: targets (the click group), TARGET_OPTIONS (shared by add and set), add, set_, list_, show,
 remove, import_ (responder.targets.importer), import_follow / follows / unfollow (followed tables,
 responder.targets.follow), _open (store + clouds), _build (options → Target),
-_check_with_cloud (types the cloud does not know are refused before anything is stored).
+check_with_cloud (targets/cloud_checks.py: types the cloud does not know are refused before anything is stored).
 
 Exit codes: 0 done; 2 bad input (the message names the field; nothing was stored); 1 the store
 or the cloud could not be reached.
@@ -22,13 +22,12 @@ import click
 from responder.cli_common import open_store, settings_or_usage_error
 from responder.clouds.factory import clouds_from_settings
 from responder.clouds.secret_url import with_secret_url
-from responder.errors import CloudError, Invalid, NotFound
 from responder.targets.checks import check_target
+from responder.targets.cloud_checks import check_with_cloud
 from responder.targets.follow import Follow, FollowStore, sync_follow
 from responder.targets.importer import DEFAULT_TABLE, ImportRefused, read_old_table, targets_from_rows
 from responder.targets.model import KINDS, LaunchSpec, Target, TargetInvalid
 from responder.targets.oci_env import targets_from_oci_env, what_is_left, with_file_credentials
-from responder.targets.oci_resolve import check_oci_with_cloud
 from responder.targets.table import TargetExists, TargetStore
 
 
@@ -151,42 +150,9 @@ def _read_key(path: str) -> str:
     return text
 
 
-def check_with_cloud(t: Target, clouds: dict) -> None:
-    """Unknown types are refused by the cloud's own catalog, an --image that does not exist by
-    DescribeImages (no write is made); OCI: the ADs, the subnet and the image must exist."""
-    cloud = clouds.get(t.cloud)
-    if cloud is None:
-        raise TargetInvalid("cloud", f"no {t.cloud} credentials are configured (or pass --no-cloud-check)")
-    if t.cloud == "oci":
-
-        return check_oci_with_cloud(t, cloud)
-    try:
-        if t.cloud == "aws":
-            known = set(cloud.instance_types(t.region, list(t.instance_types)))
-        else:
-            known = set(cloud.instance_types(t.region))
-    except CloudError as exc:
-        if exc.code.startswith("InvalidInstanceType"):
-            known = set()
-        else:
-            raise TargetInvalid("instance_types", f"the cloud could not check them: {exc.code}") from None
-    unknown = [it for it in t.instance_types if it not in known]
-    if unknown:
-        raise TargetInvalid("instance_types", f"{', '.join(unknown)} is not offered in {t.region}")
-    if t.launch.image_id:  # a launch from an image that is not there would fail on every tick
-        try:
-            cloud.describe_image(t.region, t.launch.image_id)
-        except (NotFound, Invalid):  # EC2: InvalidAMIID.NotFound, or .Malformed for an id of no image's form
-            raise TargetInvalid("image", f"{t.launch.image_id} does not exist in {t.region} (give an image id "
-                                         "this account can launch)") from None
-        except CloudError as exc:
-            raise TargetInvalid("image", f"the cloud could not check {t.launch.image_id}: {exc.code}") from None
-
-
 def _validated(t: Target, settings, no_cloud_check: bool) -> Target:
     check_target(t, settings.max_target_count)
     if not no_cloud_check:
-
         check_with_cloud(t, clouds_from_settings(settings))
     return t
 

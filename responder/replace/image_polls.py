@@ -1,0 +1,69 @@
+"""When to look at an image again, and what one image taught about the next.
+
+Parts: Facts (what the runner learned across tasks: image build times), image_poll_delay (the next
+look, from progress or an estimate, never a fixed beat), learned_build_time (what an image that
+became Available says about the next task's first poll).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from responder.replace.build_times import BuildTimes
+from responder.replace.record import Task
+
+
+@dataclass
+class Facts:
+    """Learned across tasks: (cloud, region) → (seconds an image takes, exact?), for polling, by
+    one runner; `times`, the store's table of observed build and boot times, by every runner."""
+
+    build_estimates: dict = field(default_factory=dict)
+    times: Optional[BuildTimes] = None
+
+
+def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
+    """Poll when the image should be ready, not on a fixed 20 s beat.
+
+    With a progress figure, extrapolate; else aim at how long this image should take — from its
+    disks when they were read (race.py), else how long images took here — exactly when that came
+    from progress figures, a little early otherwise (then step finely, so the launch follows the
+    image within about half a second, and back off geometrically once the image is well past that
+    figure); else back off geometrically.
+    """
+    if 0 < progress < 100 and elapsed > 0:
+        return min(15.0, max(0.2, elapsed * (100 - progress) / progress + 0.05))
+    known = facts.build_estimates.get((task.cloud, task.region))
+    own = task.record.race.image_estimate_s if task.record.race.disks else None
+    if own and elapsed < own * 0.9:  # this image's own estimate, learned or a harsh prior: a guess, so
+        return min(own * 0.9 - elapsed + 0.05, max(2.0, min(15.0, elapsed * 0.5)))  # look on the way too
+    if own:
+        known = (own, False)
+    if not known:
+        return min(15.0, max(0.5, elapsed * 0.5))
+    estimate, exact = known
+    aim = estimate if exact else estimate * 0.9
+    if elapsed < aim:
+        return aim - elapsed + 0.05
+    overdue = elapsed - estimate
+    if overdue > max(5.0, 0.1 * estimate):  # the estimate was wrong for this image: stop stepping finely
+        return min(15.0, max(0.5, overdue * 0.5))
+    return min(15.0, max(0.2, estimate * 0.1)) if exact else min(0.5, max(0.1, estimate * 0.05))
+
+
+def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:
+    """How long an image takes here, for the next task's first poll. From the progress figure
+    when the cloud gives one (Aliyun); else the midpoint between the last "creating" answer and
+    this one (AWS); taking the moment we noticed would teach every later task to poll late."""
+    image = task.record.image
+    if image.total_estimate is not None:
+        return image.total_estimate, True
+    if image.last_creating_after is not None:
+        return (image.last_creating_after + seen_available_after) / 2, False
+    known = facts.build_estimates.get((task.cloud, task.region))
+    if known:  # available at the first look: the estimate was not too short; never let it grow
+        return min(known[0], seen_available_after), known[1]
+    # Available at the first look with nothing known: only an upper bound (the first look may
+    # have come late, after a backoff); learning it would make every later task poll late.
+    return None

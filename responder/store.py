@@ -171,8 +171,6 @@ class Store:
         self.engine = make_engine(url)
         self.clock = clock
         self.owner = f"{uuid.uuid4().hex[:12]}"
-        self._read_committed = (self.engine if self.engine.dialect.name == "sqlite"
-                                else self.engine.execution_options(isolation_level="READ COMMITTED"))
         migrations.open_schema(self.engine, url, upgrade, "task store")
 
     @_guarded
@@ -230,8 +228,12 @@ class Store:
 
     def _claiming(self):
         """A transaction at READ COMMITTED on a server database: InnoDB's default REPEATABLE READ
-        adds gap locks that two deliveries of different instances can deadlock on."""
-        return self._read_committed.begin()
+        adds gap locks that two deliveries of different instances can deadlock on. Made from the
+        current engine each time (a cheap view of its pool), so it follows an engine replaced later."""
+        engine = self.engine
+        if engine.dialect.name != "sqlite":
+            engine = engine.execution_options(isolation_level="READ COMMITTED")
+        return engine.begin()
 
     @_guarded
     def recheck_later(self, key: str, kind: str, data: dict[str, Any]) -> bool:

@@ -13,8 +13,9 @@ from botocore.config import Config
 from responder.clouds.base import LaunchRequest
 from responder.errors import CloudError
 from responder.model import Market, Offering
+from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from tests.scenarios import scenario
-from tests.test_aws_flow import run
+from tests.test_aws_flow import WARNING, deliver, run
 
 DOOMED = "i-1234567890abcdef0"
 REGION = "us-east-2"
@@ -120,14 +121,26 @@ def test_a_spread_group_may_span_zones(sandbox_factory):
     assert (placed["AvailabilityZone"], placed["GroupName"]) == ("us-east-2b", "pg-workers")
 
 
+@pytest.mark.slow
 def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_gone(responder_factory):
-    """Stock only outside the original's zone: while the original lives, EC2 refuses the group's
+    """Slow: the refused launch is tried again on the launch back-off (about a minute) once the
+    original is gone. Stock only outside the original's zone: while the original lives, EC2 refuses the group's
     other zones (InvalidPlacementGroup.InUse) and the refused launch costs no spend; once the
     original is released the group has no live member and the replacement joins it elsewhere."""
     zone_a_gone = [{"type": t["type"], "zone": "us-east-2a", "market": m, "available": 0}
                    for t in _scenario()["regions"][0]["instance_types"] for m in ("spot", "ondemand")]
-    client, runner, box = responder_factory(_scenario(offers=zone_a_gone))
-    task = run(client, runner)
+    # The shipped RESPONDER_LAUNCH_RETRY_SECONDS (the tests' default is 0): the refused zones are
+    # tried again, like sold-out ones, until the original's release opens them.
+    client, runner, box = responder_factory(_scenario(offers=zone_a_gone), settings={"launch_retry_seconds": 300.0})
+    status, body = deliver(client, WARNING)
+    assert status in (200, 202), body
+    task = runner.run_to_end(body["task"]["id"], timeout=5)
+    assert task.status == "launching" and not task.record.launch.replacement_ids, task.reason
+    # The original goes (as its release would take it): the group has no live member left.
+    boto3.client("ec2", region_name=REGION, endpoint_url=box.emulators["aws"].endpoint_url,
+                 aws_access_key_id=SANDBOX_ADMIN_KEY, aws_secret_access_key="sandbox-secret",
+                 config=Config(retries={"total_max_attempts": 1})).terminate_instances(InstanceIds=[DOOMED])
+    task = runner.run_to_end(task.id, timeout=60)
     assert task.status == "done", task.reason
     ec2 = _ec2(box)
     placed = _describe(ec2, task.record.launch.replacement_ids[0])["Placement"]

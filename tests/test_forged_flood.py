@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 
 import pytest
@@ -85,9 +86,18 @@ def _reads(box) -> dict[tuple[str, str, str], int]:
             key = ("aliyun", call["params"].get("RegionId", ""), instance)
             counted[key] = counted.get(key, 0) + 1
     for call in box.emulators["aws"].calls_of("DescribeInstances"):
-        key = ("aws", call["region"], call["params"].get("InstanceId.1", ""))
-        counted[key] = counted.get(key, 0) + 1
+        for instance in _ec2_instance_ids(call["params"]):
+            key = ("aws", call["region"], instance)
+            counted[key] = counted.get(key, 0) + 1
     return counted
+
+
+def _ec2_instance_ids(params: dict) -> list[str]:
+    """InstanceId.N, or a batched read's ids as the values of its instance-id filter."""
+    named = [v for k, v in params.items() if k.startswith("InstanceId.")]
+    filters = {k.split(".")[1] for k, v in params.items() if re.fullmatch(r"Filter\.\d+\.Name", k) and v == "instance-id"}
+    return named + [v for k, v in params.items()
+                    if re.fullmatch(r"Filter\.\d+\.Value\.\d+", k) and k.split(".")[1] in filters]
 
 
 def test_a_flood_of_forged_bodies_costs_at_most_one_read_per_instance_and_region(forged_app):

@@ -92,6 +92,24 @@ def test_an_instance_type_the_cloud_does_not_offer_is_refused_by_the_cloud_catal
     assert run(env, *AWS_ADD).exit_code == 0  # a type it offers passes the same check
 
 
+@pytest.mark.slow
+def test_a_throttled_cloud_check_is_asked_again_and_a_throttle_that_lasts_is_one_line(env, sandbox_factory):
+    """Slow: the lasting throttle is waited out for its whole 15 s before the command gives up. The check only reads: a throttle is waited out (1 s, then 2 s...), not turned into a refusal."""
+    box = sandbox_factory(scenario(cloud="aws", faults=[{"action": "DescribeInstanceTypes",
+                                                         "code": "RequestLimitExceeded", "times": 2}]))
+    env = {**env, "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}
+    assert run(env, *AWS_ADD).exit_code == 0
+    assert len(box.emulators["aws"].calls_of("DescribeInstanceTypes")) == 3  # two throttled, then answered
+    lasting = sandbox_factory(scenario(cloud="aws", faults=[{"action": "DescribeInstanceTypes",
+                                                             "code": "RequestLimitExceeded", "times": -1}]))
+    env = {**env, "RESPONDER_AWS_ENDPOINT_URL": lasting.emulators["aws"].endpoint_url}
+    args = list(AWS_ADD)
+    args[args.index("--name") + 1] = "other"
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 2 and "kept throttling" in result.stderr
+    assert [t["name"] for t in json.loads(run(env, "targets", "list", "--json").output)] == ["web"]
+
+
 def test_an_image_that_does_not_exist_is_refused_at_add_naming_it_and_nothing_is_stored(env, sandbox_factory):
     box = sandbox_factory(scenario(cloud="aws"))
     env = {**env, "RESPONDER_AWS_ENDPOINT_URL": box.emulators["aws"].endpoint_url}

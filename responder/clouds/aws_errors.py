@@ -32,6 +32,9 @@ NO_CAPACITY = frozenset({
     "Unsupported",  # "instance type not supported in your requested Availability Zone"
     "UnfulfillableCapacity",
     "SpotMaxPriceTooLow",  # the spot market price is above our max: no capacity for us there
+    # A cluster placement group's live members are in another zone: that zone is closed to the group
+    # until they are gone (the original, once released), so it is tried again like a sold-out offering.
+    "InvalidPlacementGroup.InUse",
 })
 
 THROTTLED = frozenset({

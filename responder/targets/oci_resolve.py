@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from responder.errors import CloudError, NotFound
+from responder.errors import CloudError, NotFound, Throttled
 from responder.targets.model import Target, TargetInvalid
 from responder.targets.oci_spec import resolve_ads
 
@@ -77,5 +77,7 @@ def check_oci_with_cloud(t: Target, cloud) -> None:
         if unknown:
             raise TargetInvalid("instance_types", f"{', '.join(unknown)} is not offered in {t.region}")
         Resolver(cloud).resolve(t)
+    except Throttled:
+        raise  # check_with_cloud waits it out
     except CloudError as exc:
         raise TargetInvalid("cloud", f"OCI could not check the target: {exc.code}") from None

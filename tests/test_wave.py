@@ -40,7 +40,7 @@ def _ids_in(call: dict) -> list[str]:
 def test_a_wave_of_100_in_one_zone_ends_done_with_one_image_and_one_replacement_each(cloud, tmp_path):
     """Slow: 100 tasks through the real SDKs, one to a few minutes of work per cloud."""
     # One call at a time (tick_workers=1): on the scenario clock calls take no time, and a SQLite
-    # store shared by 100 threads' cap checks times out on a loaded machine (issue 17 item 5).
+    # store (one writer) shared by 100 threads' money-cap checks times out on a loaded machine.
     # state_swap=keep: the swap's own polling (a stop, a replace, a start, each read per instance
     # inside the write verb) is not a batched read; its cost is measured by bench/wave.py.
     ran = run_wave(cloud, WAVE, new_runner, database_url=f"sqlite:///{tmp_path}/wave.db", launch_from="auto",

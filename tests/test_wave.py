@@ -46,7 +46,8 @@ def test_a_wave_of_100_in_one_zone_ends_done_with_one_image_and_one_replacement_
     ran = run_wave(cloud, WAVE, new_runner, database_url=f"sqlite:///{tmp_path}/wave.db", launch_from="auto",
                    tick_workers=1, state_swap="keep")
     tasks, calls = [Task(row) for row in ran["rows"]], ran["calls"]
-    assert collections.Counter(t.status for t in tasks) == {"done": WAVE}, [t.reason for t in tasks if t.status != "done"]
+    assert collections.Counter(t.status for t in tasks) == {"done": WAVE}, \
+        [t.reason for t in tasks if t.status != "done"]
     assert all(len(t.record.launch.replacement_ids) == 1 for t in tasks)
     images = [c for c in calls if c["action"] == "CreateImage" and c["status"] < 300]
     imaged = collections.Counter(i for c in images for i in _ids_in(c))

@@ -246,7 +246,9 @@ def test_a_run_killed_with_sigkill_resumes_from_the_ledger_without_buying_twice(
     again = cli(*args, *sub, "--wait-after-success", "0.3", env=env)
     assert again.returncode == 0, again.stderr
     out = result(again)
-    # 10 and 5 were refused, 2 bought before the kill: the resumed run knows them and grows that one.
-    assert out["actual_count"] == 10 and re.search(r"resumed: [1-9] already held", again.stderr)
+    # 10 and 5 were refused, 2 bought before the kill (more when the machine was slow to read the
+    # "ok:" line before killing): the resumed run knows what is held and grows that one reservation.
+    held = re.search(r"resumed: (\d+) already held in 1 reservation", again.stderr)
+    assert out["actual_count"] == 10 and held and 1 <= int(held.group(1)) <= 10, again.stderr
     listed = box.clouds[cloud].list_reservations(REGION[cloud])
     assert sum(r.total for r in listed) == 10 and len(listed) == 1  # bought once, grown once

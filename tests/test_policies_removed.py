@@ -24,6 +24,7 @@ from oci_fixtures import start_oci_box
 from responder.clouds.aliyun import AliyunCloud
 from responder.clouds.aws import AwsCloud
 from responder.clouds.base import LaunchRequest
+from responder.clouds.prices import price_cache
 from responder.clouds.secret_url import SecretRefused, read_secret
 from responder.errors import CloudError, PermissionDenied
 from responder.model import Market, Offering
@@ -124,6 +125,11 @@ def _secret(cloud, region):
     return read
 
 
+def _fresh_price(adapter, offering):
+    price_cache(adapter).clear()  # an answer cached by an earlier read would hide the refusal
+    return adapter.hourly_price(AWS if adapter.cloud == "aws" else ALI, offering)
+
+
 AL = lambda f: lambda c: f(c.ali)  # noqa: E731 - an Aliyun adapter verb
 AW = lambda f: lambda c: f(c.aws)  # noqa: E731 - an AWS adapter verb
 ODCR = Offering("ecs.g7.large", "cn-hangzhou-j", Market.ONDEMAND)
@@ -156,6 +162,7 @@ FLOW_OF = {
         "ecs:ReleaseCapacityReservation": ("targets-release", AL(lambda a: a.cancel_reservation(ALI, "crp-x"))),
         "ecs:DeleteInstance": ("targets-release", AL(lambda a: a.terminate_instance(ALI, OURS))),
         "kms:GetSecretValue": ("store-secret", _secret("aliyun", ALI)),
+        "ecs:DescribePrice": ("cost", AL(lambda a: _fresh_price(a, Offering("ecs.g7.large", "cn-hangzhou-i", Market.SPOT)))),
         "ecs:StopInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, HEALTHY, SWAP_IMAGE, "t-swap"))),
         "ecs:ReplaceSystemDisk": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_REPLACE, SWAP_IMAGE, "t-swap"))),
         "ecs:StartInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_START, SWAP_IMAGE, "t-swap"))),
@@ -206,6 +213,7 @@ FLOW_OF = {
         "ec2:DeleteSnapshot": ("retention", lambda c: c.aws.delete_snapshot(AWS, c.snapshot)),
         "ec2:DeleteLaunchTemplate": ("retention", lambda c: c.aws.delete_launch_template(AWS, c.template)),
         "secretsmanager:GetSecretValue": ("store-secret", _secret("aws", AWS)),
+        "pricing:GetProducts": ("cost", AW(lambda a: _fresh_price(a, Offering("m5.large", "us-east-2b", Market.ONDEMAND)))),
         **{a: ("race-swap", lambda c: c.aws.swap_root(AWS, SPOT, c.ami, "t-swap"))
            for a in ("ec2:CreateReplaceRootVolumeTask", "ec2:DescribeReplaceRootVolumeTasks")},
     },

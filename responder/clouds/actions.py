@@ -43,6 +43,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "targets": frozenset({"ReleaseCapacityReservation", "DeleteInstance"}),
         # RESPONDER_DATABASE_SECRET=aliyun:REGION:NAME: the store URL from a KMS secret
         "secrets": frozenset({"GetSecretValue"}),
+        # what a done task bought and what its original cost, per hour (replace/pricing.py)
+        "cost": frozenset({"DescribePrice"}),
     },
     "aws": {
         "replace": frozenset({
@@ -74,6 +76,9 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
         "targets": frozenset({"CancelCapacityReservation", "TerminateInstances"}),
         # RESPONDER_DATABASE_SECRET: the store URL from a Secrets Manager secret
         "secrets": frozenset({"GetSecretValue"}),
+        # what a done task bought and what its original cost, per hour: spot price history and
+        # the Price List API (replace/pricing.py)
+        "cost": frozenset({"DescribeSpotPriceHistory", "GetProducts"}),
         # `responder protect` / the protect pass of a tick: image tagged instances, and retention of
         # what the responder made (AMIs with their snapshots, launch templates of ended tasks)
         "protect": frozenset({
@@ -115,7 +120,9 @@ UNREACHABLE_ON_SANDBOX: dict[str, dict[str, str]] = {
             "CancelCapacityReservation": _TARGET_RELEASE, "DeregisterImage": _PROTECT, "DescribeSnapshots": _PROTECT,
             "DeleteSnapshot": _PROTECT, "DeleteLaunchTemplate": _PROTECT, "GetSecretValue": _SECRET,
             # only a burstable (T) original has a credit mode to read; the default scenario's are m5
-            "DescribeInstanceCreditSpecifications": "a burstable original (tests/test_clone_aws.py, policy enforced)"},
+            "DescribeInstanceCreditSpecifications": "a burstable original (tests/test_clone_aws.py, policy enforced)",
+            # the sample replacements buy spot for a spot original: no on-demand price is read
+            "GetProducts": "an on-demand fallback's price (tests/test_costs_flow.py, policy enforced)"},
     "oci": {"CreateImage": "the OCI adapter test (tests/test_oci_adapter.py)",
             **{a: _OCI for a in ("GetImage", "GetInstance", "ListVnicAttachments", "GetVnic", "GetSubnet", "ListSubnets",
                                  "TerminateInstance", "ListInstances", "ListBootVolumeAttachments",

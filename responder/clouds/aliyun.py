@@ -4,7 +4,8 @@ Parts: AliyunCloud — _call (one signed RPC to ECS, or to the VPC API for the c
 errors classified once by aliyun_errors.classify),
 describe_instance, instance_states, create_image, describe_image, instance_types,
 offerings_with_stock, subnets, launch (RunInstances, one offering per call); reservations come
-from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py), reads
+from AliyunCapacityMixin (aliyun_capacity.py), disks from AliyunDisksMixin (aliyun_disks.py), prices
+from AliyunPricesMixin (aliyun_prices.py: DescribePrice), reads
 of many ids at once from AliyunBatchMixin (aliyun_batch.py; describe_instance / describe_image are
 those with one id).
 
@@ -31,6 +32,7 @@ from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
 from responder.clouds.aliyun_launch import owned_tags, run_instances_params
+from responder.clouds.aliyun_prices import AliyunPricesMixin
 from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, OwnImage, Subnet)
 from responder.clouds.gate import OPEN_GATE, CallGate, through_gate
@@ -47,7 +49,7 @@ VPC_CALLS = frozenset({"DescribeVSwitches", "AssociateEipAddress", "DescribeEipA
 _PRODUCTS = {"ecs": ("aliyunsdkecs.request.v20140526", "Ecs"), "vpc": ("aliyunsdkvpc.request.v20160428", "Vpc")}
 
 
-class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, AliyunBatchMixin):
+class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, AliyunBatchMixin, AliyunPricesMixin):
     cloud = "aliyun"
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).

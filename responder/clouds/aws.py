@@ -4,7 +4,7 @@ Parts: AwsCloud — describe_instance, create_image / describe_image, instance_t
 offerings_with_stock, subnets, launch (CreateFleet instant with an on-the-fly launch template),
 instance_states, create / modify / describe / cancel / list reservations (ODCRs), and the AWS-only
 placement_scores, spot_prices, associate_address; protect and retention come from aws_protect, EBS
-volumes from aws_disks.
+volumes from aws_disks, hourly prices from aws_prices (spot price history and the Price List API).
 Errors are classified by aws_errors.classify.
 
 botocore's own retries are off (total_max_attempts=1): exactly one layer retries, and it is the engine.
@@ -36,6 +36,7 @@ from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
 from responder.clouds.aws_errors import classify, classify_transport, is_no_capacity
 from responder.clouds.aws_launch import fleet_request, is_burstable, launch_template_data, template_name
+from responder.clouds.aws_prices import AwsPricesMixin
 from responder.clouds.aws_protect import CLAIM_TAG, AwsProtectMixin
 from responder.clouds.base import (TOKEN_TAG, Capabilities, ImageInfo, InstanceInfo,
     InstanceTypeSpec, LaunchRequest, LaunchResult, Subnet)
@@ -46,7 +47,8 @@ from responder.model import Market, Offering
 
 
 
-class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin, AwsBatchMixin):
+class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMixin, AwsBatchMixin,
+               AwsPricesMixin):
     """CloudPort for EC2; reservations and the AWS-only verbs come from AwsCapacityMixin, protect
     and retention from AwsProtectMixin, EBS volumes from AwsDisksMixin."""
 
@@ -76,16 +78,16 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
         return f"AwsCloud(endpoint_url={self._endpoint_url!r})"
 
     # -- plumbing --------------------------------------------------------------------------
-    def _ec2(self, region: str):
-        """This thread's EC2 client for region, made on first use."""
+    def _ec2(self, region: str, service: str = "ec2"):
+        """This thread's client of `service` (EC2 unless named) for region, made on first use."""
         clients = self._local.__dict__.setdefault("clients", {})
-        key = (os.getpid(), region)
+        key = (os.getpid(), region, service)
         client = clients.get(key)
         if client is None:
-            client = clients[key] = self._new_client(region)
+            client = clients[key] = self._new_client(region, service)
         return client
 
-    def _new_client(self, region: str):
+    def _new_client(self, region: str, service: str = "ec2"):
         # Lazy: botocore loads with the first AWS client, not at start.
         from botocore.config import Config
 
@@ -98,12 +100,16 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
             if self._session_of_pid is None or self._session_of_pid[0] != pid:
                 # A forked child must not reuse its parent's session or connection pools.
                 self._session_of_pid = (pid, self._given_session or _new_session(**self._session_kwargs))
-            return self._session_of_pid[1].client("ec2", region_name=region, endpoint_url=self._endpoint_url,
+            return self._session_of_pid[1].client(service, region_name=region, endpoint_url=self._endpoint_url,
                                                   config=config)
 
     def _call(self, region: str, operation: str, doing: str, **kwargs: Any) -> dict[str, Any]:
+        return self._call_on("ec2", region, operation, doing, **kwargs)
+
+    def _call_on(self, service: str, region: str, operation: str, doing: str, **kwargs: Any) -> dict[str, Any]:
+        """One call of `service`'s client in region (EC2 everywhere but the Price List API)."""
         try:
-            client = self._ec2(region)
+            client = self._ec2(region, service)
         except BotoCoreError as err:  # no client at all (a region botocore cannot resolve)
             raise classify_transport(err, operation, doing) from err
         action = client.meta.method_to_api_mapping.get(operation, operation)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from responder.clouds.gate import CallGate
+from responder.clouds.prices import HourlyPrice
 from responder.model import Market, Offering
 
 
@@ -276,6 +277,11 @@ class CloudPort(Protocol):
         ...
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]: ...
+
+    def hourly_price(self, region: str, offering: Offering) -> HourlyPrice:
+        """What one instance of the offering costs per hour (Linux), cached (clouds/prices.py);
+        a CloudError when it cannot be read (NotFound: the cloud publishes no such price)."""
+        ...
 
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,
                      tags: tuple[tuple[str, str], ...] = ()) -> str: ...

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet
 from responder.errors import Invalid, NotFound
-from responder.model import Market
+from responder.model import Market, Offering
 
 OCID_PREFIX = "ocid1."
 
@@ -110,6 +110,10 @@ class Unsupported:
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
         return {}  # preemptible capacity has a fixed discount, not a market price
+
+    def hourly_price(self, region: str, offering: Offering):
+        # OCI's price list is a public web page, not an API of the SDK: the record says unknown.
+        raise NotFound("PriceUnavailable", f"OCI publishes no price API for {offering.instance_type}", "hourly_price")
 
     def latest_image(self, region: str, instance_id: str) -> str:
         return ""  # no responder-made image is looked up on OCI: the race makes a fresh one

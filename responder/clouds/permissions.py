@@ -19,7 +19,8 @@ latest/reference/list_amazonec2.html): every EC2 action is named as its API; Cre
 ec2:RunInstances, ec2:CreateTags and iam:PassRole as dependent actions; tagging on create needs
 ec2:CreateTags with ec2:CreateAction set to the creating API ("Grant permission to tag resources
 during creation", AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html). Secrets Manager:
-secretsmanager:GetSecretValue.
+secretsmanager:GetSecretValue. Price List: pricing:GetProducts (the Service Authorization Reference
+for AWS Price List supports no resource-level permission: Resource "*").
 OCI: "Permissions Required for Each API Operation" (Core Services) and "Details for the Core
 Services" (docs.oracle.com/en-us/iaas/Content/Identity/Reference/corepolicyreference.htm).
 ListAvailabilityDomains: the document names no permission; the harsher reading is that it needs
@@ -41,6 +42,7 @@ ALIYUN: dict[str, tuple[str, ...]] = {
     "DescribeAvailableResource": ("ecs:DescribeAvailableResource",),
     "DescribeCapacityReservations": ("ecs:DescribeCapacityReservations",),
     "DescribeNetworkInterfaces": ("ecs:DescribeNetworkInterfaces",),
+    "DescribePrice": ("ecs:DescribePrice",),
     "CreateImage": ("ecs:CreateImage",),
     # RamRoleName: the caller passes the role to the instance (RAM: "ram:PassRole").
     "RunInstances": ("ecs:RunInstances", "ram:PassRole"),
@@ -88,6 +90,8 @@ AWS: dict[str, tuple[str, ...]] = {
     # An instant fleet launches through RunInstances under the caller's own policy.
     "CreateFleet": ("ec2:CreateFleet", "ec2:RunInstances"),
     "GetSecretValue": ("secretsmanager:GetSecretValue",),
+    # The Price List Query API: "Actions defined by AWS Price List", pricing:GetProducts on "*".
+    "GetProducts": ("pricing:GetProducts",),
 }
 
 # Feature of the request → the further permission it needs (checked by the sandbox, named in a refusal).

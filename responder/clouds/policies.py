@@ -10,7 +10,7 @@ every delete, detach, terminate, cancel and resize only on resources tagged resp
 the responder tags what it creates at create time (ec2:CreateAction) and, with CreateTags limited
 to writing that one tag on instances and volumes, what it takes charge of (a kept volume, an
 original it retires); DetachVolume is asked on the instance too, which stays unscoped (the
-original's instance is not the responder's); roles passed only to EC2; Secrets Manager reads only.
+original's instance is not the responder's); roles passed only to EC2; Secrets Manager reads only; the Price List read (GetProducts) on "*".
 Creates stay on "*": the original instance is not the responder's, and CreateFleet / CreateImage
 touch resources of many types.
 Aliyun: DeleteInstance only on instances tagged responder:managed=true (acs:ResourceTag, which RAM
@@ -78,6 +78,7 @@ def aws_statements() -> list[dict[str, Any]]:
          "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}},
         {"Sid": "ReadStoreSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": "arn:aws:secretsmanager:*:*:secret:*"},
+        {"Sid": "ReadPrices", "Effect": "Allow", "Action": ["pricing:GetProducts"], "Resource": "*"},
     ]
     covered = {a for s in statements for a in s["Action"]}
     assert covered == wanted, f"a permission has no statement: {sorted(wanted ^ covered)}"

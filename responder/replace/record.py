@@ -2,7 +2,7 @@
 
 Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
 KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
-RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+RetryState, Note, Costs (from replace/costs.py: the original's and the purchase's hourly prices), TaskRecord (to_json / from_json: the only place the record is serialised), Task
 (a task row with its record, what the flow works on), and the small generic codec (`encode`,
 `decode`) it uses for nested dataclasses.
 
@@ -23,6 +23,7 @@ from typing import Any, Optional
 from responder.capacity.engine import LedgerEntry
 from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.model import Offering
+from responder.replace.costs import Costs
 from responder.replace.planner import Candidate
 from responder.store import TaskRow
 
@@ -219,6 +220,9 @@ class TaskRecord:
     # A money cap refused the task's spend: "imaged only, no launch" (RESPONDER_IMAGE_WHEN_CAPPED=yes,
     # data first) or "no image, no launch" (=no: the cap was asked before the image). replace/capped.py
     capped: str = ""
+    # What the original cost per hour and what the task bought (replace/pricing.py, read once it is
+    # done); None until then, or when nothing was bought. An added field: version 3 keeps it.
+    costs: Optional[Costs] = None
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

@@ -36,7 +36,7 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import batching, capped, deadline, race, steps
+from responder.replace import batching, capped, deadline, pricing, race, steps
 from responder.replace.build_times import BuildTimes
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
@@ -369,6 +369,8 @@ class TaskRunner(TaskDriving):
 
     def _save_finished(self, task: Task) -> None:
         task.record.stamp("finished", self.clock())
+        if task.status == "done":  # the prices of what it bought: never delays or fails the task
+            pricing.price_task(self.clouds[task.cloud], task, self.clock())
         self._save(task)
         if task.status == "rejected":
             self._rejections += 1

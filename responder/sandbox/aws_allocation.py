@@ -30,6 +30,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
+from responder.sandbox import prices
 from responder.sandbox.aws_scores import type_catalog
 from responder.sandbox.aws_wire import Ec2Error, as_list, ec2_response
 
@@ -64,16 +65,13 @@ def strategy_of(p: dict[str, Any], market: str) -> str:
     return strategy
 
 
-def price_of(scenario_raw: dict[str, Any], catalog: dict[str, tuple[int, int]], instance_type: str, zone: str,
+def price_of(scenario_raw: dict[str, Any], catalog: dict[str, tuple[int, int]], instance_type: str, zone: str | None,
              market: str) -> float:
     """A scenario `prices` rule {type, zone?, market?, price} wins; otherwise a stand-in that grows
-    with vCPUs and memory (spot at 30% of on-demand), so lowest-price has something to compare."""
-    for rule in scenario_raw.get("prices", []) or []:
-        if rule.get("type") == instance_type and rule.get("zone", zone) == zone and rule.get("market", market) == market:
-            return float(rule["price"])
+    with vCPUs and memory (spot at 30% of on-demand), so lowest-price has something to compare
+    (sandbox/prices.py)."""
     cpu, mib = catalog.get(instance_type, (1, 1024))
-    ondemand = round(0.04 * cpu + 0.005 * mib / 1024, 4)
-    return round(ondemand * 0.3, 4) if market == "spot" else ondemand
+    return prices.price_of(scenario_raw, cpu, mib, instance_type, zone, market)
 
 
 def _by_priority(pool: Pool) -> tuple:

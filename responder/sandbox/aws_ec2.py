@@ -9,7 +9,8 @@ shipped one by default). ClientToken idempotency is one
 generic layer for every action (aws_tokens); a region not in the scenario answers AuthFailure.
 
 What is intercepted, and where: capacity reservations in aws_capacity; spot placement scores in
-aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; RunInstances /
+aws_scores; spot prices (the ones CreateFleet's strategies weigh) in aws_allocation; the Price List API's
+GetProducts (on-demand prices) in aws_pricing; RunInstances /
 CreateFleet capacity, image build time and the scenario's instance-type offerings in aws_launch;
 snapshot tags of CreateImage and creation times in scenario time in aws_retention; EBS volume rules
 (DeleteOnTermination, AttachVolume, an AMI's per-volume snapshots) in aws_volumes; an address in
@@ -37,6 +38,7 @@ from responder.sandbox import (
     aws_capacity,
     aws_clone,
     aws_launch,
+    aws_pricing,
     aws_private_ip,
     aws_race,
     aws_retention,
@@ -262,6 +264,8 @@ class AwsEc2Emulator(CallLog):
         started, arrived = self.clock(), time.time()
         body = environ["wsgi.input"].read(length) if length else b""
         checked = access_key_of(environ) != SANDBOX_ADMIN_KEY  # the account owner is never refused
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSPriceListService."):
+            return aws_pricing.serve(self, environ, body, checked, start_response)  # on-demand prices
         if environ.get("HTTP_X_AMZ_TARGET"):
             # A JSON-protocol service on the same endpoint (Secrets Manager holds the store's
             # credentials): moto answers it as sent once IAM allows it; nothing of EC2's applies.

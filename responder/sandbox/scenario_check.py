@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from responder.sandbox.image_removals import check_config as check_deleted_images
+from responder.sandbox.prices import check_prices
 from responder.sandbox.race_model import FIRST_READ, SnapshotTime
 from responder.sandbox.rate_limits import check_config as check_rate_limits
 from responder.sandbox.stock import ScenarioError
@@ -125,6 +126,7 @@ def check_values(data: dict[str, Any]) -> None:
     check_rate_limits(data.get("rate_limits"))
     SnapshotTime.parse(data.get("snapshot_time"))
     check_deleted_images(data.get("deleted_images"))
+    check_prices(data.get("prices"))
     if not isinstance(data.get("faults") or [], list):
         raise ScenarioError(f"faults: must be a list of rules, not {data['faults']!r}")
     for i, region in enumerate(_list_of_mappings(data.get("regions"), "regions")):

@@ -4,7 +4,8 @@ every worker's values added up.
 Parts: Metrics (events, tasks finished, request latency, cloud API calls, capacity errors, the
 replacement histograms, notifications, the API budget: throttled calls, seconds waited, its rate;
 observe_task), BudgetMetrics (what the API budget tells, into those metrics), StoreCollector (tasks
-by status, targets' desired and held capacity, channel health: read from the store at scrape time,
+by status, targets' desired and held capacity, channel health, what purchases cost and reverts
+saved (replace/costs.py, over the last COST_ROWS tasks): read from the store at scrape time,
 for at most SCRAPE_WAIT_SECONDS, else the last levels read), CountingCloud
 (counts a cloud port's calls by action and result), render, multiprocess_mode.
 
@@ -25,6 +26,7 @@ Names follow https://prometheus.io/docs/practices/naming/: a `responder_` prefix
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import sqlalchemy as sa
@@ -34,9 +36,12 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, Transient
 from responder.notify.messages import timeline
+from responder.replace.costs import CostSummary, summarize
+from responder.replace.record import Task
 from responder.store import tasks
 from responder.store_health import health_of
 
+COST_ROWS = 5000  # tasks whose purchases /metrics prices, newest first (the daily report reads as many)
 SCRAPE_WAIT_SECONDS = 1.0  # a scrape serves the last levels read when the store takes longer
 # A replacement takes from seconds (stock probe) to an hour (a large image): buckets up to 1 h.
 REPLACEMENT_BUCKETS = (1, 5, 10, 20, 30, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600)
@@ -169,6 +174,7 @@ class StoreCollector:
         self.by_status: dict[str, int] = {}
         self.targets_read: list[dict] = []
         self.health_read: dict[str, dict] = {}
+        self.costs_read = CostSummary()
         self.up = True
         self._reading: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -179,6 +185,7 @@ class StoreCollector:
             with self.store.engine.connect() as conn:
                 rows = conn.execute(sa.select(tasks.c.status, sa.func.count()).group_by(tasks.c.status)).all()
             self.by_status = {status: count for status, count in rows}
+            self.costs_read = summarize((Task(r) for r in self.store.list(limit=COST_ROWS)), float("-inf"), time.time())
         except Exception:  # a scrape must answer while the store is down; /healthz says why
             up = False
         if self.targets is not None:
@@ -211,6 +218,7 @@ class StoreCollector:
         for status in ("received", "imaging", "launching", "done", "failed", "rejected"):
             by_status.add_metric([status], self.by_status.get(status, 0))
         yield by_status
+        yield from _cost_families(self.costs_read)
         if self.targets is not None:
             desired = GaugeMetricFamily("responder_target_desired_capacity", "Capacity a target wants", labels=["target"])
             held = GaugeMetricFamily("responder_target_held_capacity", "Capacity a target holds", labels=["target"])
@@ -225,6 +233,28 @@ class StoreCollector:
             for name, state in self.health_read.items():
                 failing.add_metric([name], 1 if state["status"] == "failing" else 0)
             yield failing
+
+
+def _cost_families(costs: CostSummary):
+    """What the tasks' purchases cost from each purchase until it ended or now, what still runs costs
+    per hour (replacement: every interruption's purchase; fallback: the part on-demand or on a
+    pricier type; revert: moves back to spot), what reverts saved, and how many prices are unknown."""
+    spent = GaugeMetricFamily("responder_purchase_cost", "Money spent on what tasks bought, until it ended or now, "
+                              "by kind and currency", labels=["kind", "currency"])
+    hourly = GaugeMetricFamily("responder_purchase_hourly_cost", "What the purchases still running cost per hour, "
+                               "by kind and currency", labels=["kind", "currency"])
+    for kind in ("replacement", "fallback", "revert"):
+        for currency, amount in costs.spent.get(kind, {}).items():
+            spent.add_metric([kind, currency], round(amount, 6))
+        for currency, amount in costs.hourly.get(kind, {}).items():
+            hourly.add_metric([kind, currency], round(amount, 6))
+    saved = GaugeMetricFamily("responder_revert_saved", "Money moving on-demand fallbacks back to spot saved, "
+                              "by currency", labels=["currency"])
+    for currency, amount in costs.saved.items():
+        saved.add_metric([currency], round(amount, 6))
+    unknown = GaugeMetricFamily("responder_purchase_prices_unknown", "Done tasks whose prices could not be read")
+    unknown.add_metric([], costs.unknown)
+    yield from (spent, hourly, saved, unknown)
 
 
 class CountingCloud:

@@ -3,7 +3,7 @@
 Parts: report_due (the scheduled time a clock reading falls in, or None), daily_report (the
 notice: interruptions, replacements, median and worst gap, failures, rejections, launch
 attempts, capacity per target, each hunting target's attempts, outcomes and state, spends against
-the caps), CATCH_UP_SECONDS.
+the caps, and what the purchases cost: cost_fields), CATCH_UP_SECONDS.
 
 The default is 07:00 Asia/Seoul, as the tool this replaces. A responder that was down at the hour
 sends the report when it comes back, up to CATCH_UP_SECONDS later; the dedupe key (the local
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from responder.notify.messages import Notice, make_notice, timeline
 from responder.protect import MARKER_KIND
+from responder.replace.costs import CostSummary, summarize
 from responder.replace.record import Task
 
 CATCH_UP_SECONDS = 12 * 3600.0
@@ -39,8 +40,8 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
                  per_hour_cap: int | None = None) -> Notice:
     end = scheduled.timestamp()
     start = end - DAY
-    rows = [r for r in store.list(limit=5000) if start <= r.created_at < end and r.kind != MARKER_KIND]
-    tasks = [Task(r) for r in rows]
+    every = [Task(r) for r in store.list(limit=5000) if r.kind != MARKER_KIND]
+    tasks = [t for t in every if start <= t.row.created_at < end]
     real = [t for t in tasks if t.status != "rejected"]
     done = [t for t in real if t.status == "done"]
     gaps = [g for g in (timeline(t).get("gap") for t in done) if g is not None]
@@ -54,6 +55,10 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
         "worst_gap_seconds": round(max(gaps), 1) if gaps else None,
         "launch_attempts": attempts,
     }
+    # A purchase costs while it runs, so earlier tasks' replacements count too; unknown prices are this day's.
+    costs = summarize(every, start, end)
+    costs.unknown = sum(t.record.costs is not None and not t.record.costs.known for t in done)
+    fields.update(cost_fields(costs))
     if caps is not None:
         fields["spends"] = f"{caps.used_since(start)} in 24 h; cap {per_hour_cap} per hour"
     if targets is not None:
@@ -65,3 +70,23 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
             if t.get("hunt") and (t.get("kind") == "instances" or t.get("attempts")):
                 fields[f"hunt_{t['name']}"] = t["hunt"]
     return make_notice("daily_report", f"daily_report:{fields['date']}", **fields)
+
+
+def _money(by_currency: dict[str, float]) -> str:
+    return ", ".join(f"{amount:.2f} {currency}" for currency, amount in sorted(by_currency.items())) or "0"
+
+
+def cost_fields(summary: CostSummary) -> dict[str, str | int]:
+    """What the purchases cost in the 24 hours, per kind: replacements (every interruption's
+    purchase), fallbacks (the part that went on-demand or to a pricier type), reverts (moves back to
+    spot), and what reverts saved; nothing when no task was priced."""
+    fields: dict[str, str | int] = {}
+    for kind in ("replacement", "fallback", "revert"):
+        if summary.counts.get(kind):
+            fields[f"{kind}_cost"] = (f"{summary.counts[kind]} priced: {_money(summary.spent.get(kind, {}))} in 24 h; "
+                                      f"{_money(summary.hourly.get(kind, {}))} per hour still running")
+    if summary.counts.get("revert"):
+        fields["saved_by_reverts"] = _money(summary.saved)
+    if summary.unknown:
+        fields["prices_unknown"] = summary.unknown
+    return fields

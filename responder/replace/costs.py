@@ -151,8 +151,8 @@ def summarize(tasks: Iterable[Any], start: float, end: float) -> CostSummary:
     for s in found:
         hours = _hours(s, start, end)
         running = s.hourly if s.end is None or s.end > end else 0.0
-        if s.start > end:
-            continue
+        if s.start > end or (s.end is not None and s.end <= start):
+            continue  # bought after the window, or ended before it
         for kind in (("replacement", "fallback") if s.kind == "fallback" else (s.kind,)):
             summary.add(kind, s.currency, s.hourly * hours, running)
         if s.kind == "revert":

@@ -144,8 +144,8 @@ def verdict(history: list[Reclaim], lineage: str, policy: ChurnPolicy, now: floa
     prefer = prefers_on_demand(history, lineage, policy, now)
     reasons = [note.reason for note in demoted]
     if prefer and on_demand_allowed:
-        reasons.append(f"{lineage} (and the replacements that followed it) reclaimed {count} time(s) in {window_h:g} h: "
-                       f"on-demand first (RESPONDER_CHURN_ON_DEMAND_AFTER={policy.on_demand_after})")
+        reasons.append(f"{lineage} (and the replacements that followed it) reclaimed {count} time(s) in "
+                       f"{window_h:g} h: on-demand first (RESPONDER_CHURN_ON_DEMAND_AFTER={policy.on_demand_after})")
     elif prefer:
         reasons.append(f"{lineage} reclaimed {count} time(s) in {window_h:g} h, but the market policy has no "
                        "on-demand: spot, away from the demoted pools")

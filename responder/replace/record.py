@@ -1,8 +1,8 @@
 """The typed, versioned task record: everything one replacement has learned, in one place.
 
 Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan (with the churn guard's verdict), LaunchState,
-Reserved, ReservationState, KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
-RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+Reserved, ReservationState, KeptDisk, RaceState (the race against the release: kept disks, launch
+policy, release seen, EIP), RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
 (a task row with its record, what the flow works on), and the small generic codec (`encode`,
 `decode`) it uses for nested dataclasses.
 

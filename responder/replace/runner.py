@@ -39,9 +39,9 @@ from responder.model import EventKind, Interruption
 from responder.replace import batching, capped, deadline, race, steps
 from responder.replace.build_times import BuildTimes
 from responder.replace.calls import CallOutcome
+from responder.replace.caps import MoneyCaps
 from responder.replace.churn import ChurnPolicy
 from responder.replace.churn_store import ChurnHistory
-from responder.replace.caps import MoneyCaps
 from responder.replace.driving import TaskDriving
 from responder.replace.executor import Executor
 from responder.replace.image_polls import Facts

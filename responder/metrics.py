@@ -242,16 +242,21 @@ POOL_LABELS = ["cloud", "region", "zone", "instance_type", "market"]
 
 
 def _pool_metrics(pools: list[dict]):
-    """Reclaims per pool within RESPONDER_CHURN_WINDOW_HOURS, and 1 while the churn guard demotes it."""
+    """Reclaims per pool within RESPONDER_CHURN_WINDOW_HOURS (instances, and the occasions the guard
+    counts), and 1 while the churn guard demotes it."""
     reclaims = GaugeMetricFamily("responder_pool_reclaims", "Reclaims of our instances per pool within the churn "
                                  "window (RESPONDER_CHURN_WINDOW_HOURS)", labels=POOL_LABELS)
+    occasions = GaugeMetricFamily("responder_pool_reclaim_occasions", "Occasions on which the pool reclaimed our "
+                                  "instances within the churn window (a wave is one)", labels=POOL_LABELS)
     demoted = GaugeMetricFamily("responder_pool_demoted", "1 while the churn guard ranks the pool last",
                                 labels=POOL_LABELS)
     for pool in pools:
         labels = [pool[name] for name in POOL_LABELS]
         reclaims.add_metric(labels, pool["reclaims"])
+        occasions.add_metric(labels, pool["occasions"])
         demoted.add_metric(labels, 1 if pool["demoted"] else 0)
     yield reclaims
+    yield occasions
     yield demoted
 
 

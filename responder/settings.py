@@ -118,11 +118,11 @@ class Settings:
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
-    # The churn guard (replace/churn.py): N reclaims of a pool within the window demote it for a while;
-    # an instance's chain reclaimed this often within the window is replaced on-demand first (0: never).
+    # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
+    # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
     churn_reclaims: int = 3
-    churn_window_hours: float = 24.0
-    churn_demote_hours: float = 12.0
+    churn_window_hours: float = 168.0
+    churn_demote_hours: float = 48.0
     churn_on_demand_after: int = 4
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.

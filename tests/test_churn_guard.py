@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 
 import pytest
 
 from responder.replace.churn import ChurnPolicy, Pool, Reclaim, prefers_on_demand, rank, standings, verdict
 from responder.replace.planner import Candidate
+from responder.replace.runner import TaskRunner
 from responder.settings import Settings, SettingsError
+from responder.store import Store
+from responder.web import create_app
 from tests.conftest import event_bytes
 from tests.scenarios import scenario
 
@@ -48,13 +52,31 @@ def test_reclaims_spread_wider_than_the_window_do_not_demote():
     assert standings(history, POLICY, 41 * H)[HOT].demoted_until == 0.0
 
 
+def test_a_wave_of_reclaims_is_one_occasion():
+    wave = [reclaim(HOT, 60.0 * n, n) for n in range(10)]  # ten instances within ten minutes
+    found = standings(wave, POLICY, H)[HOT]
+    assert (found.reclaims, found.occasions, found.demoted_until) == (10, 1, 0.0)
+    two_more = wave + [reclaim(HOT, 2 * H, 20), reclaim(HOT, 4 * H, 21)]
+    assert standings(two_more, POLICY, 5 * H)[HOT].demoted_until == 4 * H + POLICY.demote_s
+
+
+def test_a_region_wide_occasion_counts_against_no_pool():
+    pools = [HOT, CALM, Pool("aws", "us-east-2", "us-east-2c", "m5.large", "spot")]
+    history = [reclaim(p, at * H + i, 10 * int(at) + i, ) for at in (0, 1, 2) for i, p in enumerate(pools)]
+    found = standings(history, POLICY, 3 * H)
+    assert all(found[p].demoted_until == 0.0 and found[p].regional == 3 and found[p].occasions == 0 for p in pools)
+    own = history + [reclaim(HOT, 5 * H, 90), reclaim(HOT, 6 * H, 91), reclaim(HOT, 7 * H, 92)]
+    assert standings(own, POLICY, 8 * H)[HOT].demoted_until == 7 * H + POLICY.demote_s
+
+
 def test_a_demoted_pool_is_ranked_last_and_the_others_keep_their_order():
     history = [reclaim(HOT, t * H, n) for n, t in enumerate((0, 1, 2))]
     churn = verdict(history, "i-9", POLICY, 3 * H)
     ranked, reasons = rank(candidates(), churn, "aws", "us-east-2")
     assert [(c.instance_type, c.zone) for c in ranked] == [
         ("m5.large", "us-east-2b"), ("m5a.large", "us-east-2a"), ("m5.large", "us-east-2a")]
-    assert len(reasons) == 1 and "reclaimed us 3 time(s)" in reasons[0] and "RESPONDER_CHURN_RECLAIMS" in reasons[0]
+    assert len(reasons) == 1 and "reclaimed us on 3 occasion(s)" in reasons[0]
+    assert "RESPONDER_CHURN_RECLAIMS" in reasons[0]
     calm, none = rank(candidates(), verdict(history[:2], "i-9", POLICY, 3 * H), "aws", "us-east-2")
     assert calm == candidates() and none == []
 
@@ -73,7 +95,7 @@ def test_a_chain_reclaimed_too_often_prefers_on_demand_only_when_the_policy_has_
 def test_the_settings_have_documented_defaults_and_refuse_negative_counts():
     settings = Settings.from_env({}, dotenv=False)
     policy = ChurnPolicy.from_settings(settings)
-    assert (policy.reclaims, policy.window_s, policy.demote_s, policy.on_demand_after) == (3, 24 * H, 12 * H, 4)
+    assert (policy.reclaims, policy.window_s, policy.demote_s, policy.on_demand_after) == (3, 168 * H, 48 * H, 4)
     with pytest.raises(SettingsError, match="RESPONDER_CHURN_RECLAIMS"):
         Settings.from_env({"RESPONDER_CHURN_RECLAIMS": "-1"}, dotenv=False)
 
@@ -101,12 +123,36 @@ def churn_scenario() -> dict:
     return data
 
 
-def interrupt(client, runner, instance_id: str):
+class Hours:
+    """The task clock, an hour later after every interruption: a pool's reclaims on separate
+    occasions, as the guard counts them (churn.EPISODE_S), without waiting hours."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def guarded(sandbox_factory, test_settings):
+    def build(settings=None):
+        box = sandbox_factory(churn_scenario())
+        chosen = test_settings.with_(**(settings or {}))
+        clock = Hours()
+        runner = TaskRunner(Store(chosen.database_url), box.clouds, chosen, clock=clock)
+        return create_app(chosen, runner=runner).test_client(), runner, clock, box
+    return build
+
+
+def interrupt(client, runner, instance_id: str, clock: Hours | None = None):
     body = event_bytes("aliyun/cloudmonitor-interruption.json").replace(SAMPLE.encode(), instance_id.encode())
     response = client.post("/events", data=body, content_type="application/octet-stream")
     assert response.status_code in (200, 202), response.get_json()
     task = runner.run_to_end(response.get_json()["task"]["id"], timeout=60)
     assert task.status == "done", task.reason
+    if clock is not None:
+        clock.offset += 3600.0
     return task
 
 
@@ -114,25 +160,25 @@ def order(task) -> list[tuple[str, str]]:
     return [(c.instance_type, c.zone) for c in task.record.plan.candidates]
 
 
-def test_a_pool_that_reclaimed_us_three_times_is_ranked_last_and_the_pages_show_it(responder_factory):
-    client, runner, box = responder_factory(churn_scenario())
+def test_a_pool_that_reclaimed_us_three_times_is_ranked_last_and_the_pages_show_it(guarded):
+    client, runner, clock, _ = guarded()
     hot = ("ecs.g7.large", "cn-hangzhou-i")
-    first, second = interrupt(client, runner, HOT_IDS[0]), interrupt(client, runner, HOT_IDS[1])
+    first, second = interrupt(client, runner, HOT_IDS[0], clock), interrupt(client, runner, HOT_IDS[1], clock)
     for task in (first, second):  # one and two reclaims: the order is the planner's own
         assert order(task)[0] == hot and task.record.plan.ranking == []
         assert (task.record.launch.replacement.instance_type, task.record.launch.replacement.zone) == hot
-    third = interrupt(client, runner, HOT_IDS[2])
+    third = interrupt(client, runner, HOT_IDS[2], clock)
     assert order(third)[-1] == hot  # the third reclaim: ranked last, and the record says why
     assert order(third)[:-1] == [c for c in order(second) if c != hot]
     assert (third.record.launch.replacement.instance_type, third.record.launch.replacement.zone) != hot
-    assert any("ranked last" in r and "cn-hangzhou-i" in r and "3 time(s)" in r for r in third.record.plan.ranking)
+    assert any("ranked last" in r and "cn-hangzhou-i" in r and "3 occasion(s)" in r for r in third.record.plan.ranking)
     assert third.to_json()["plan"]["churn"]["demoted"][0]["pool"].endswith("cn-hangzhou-i/ecs.g7.large/spot")
     # A pool that reclaimed us once keeps its place: its own zone first, the hot pool last.
-    calm = interrupt(client, runner, CALM_ID)
+    calm = interrupt(client, runner, CALM_ID, clock)
     assert order(calm)[0] == ("ecs.g7.large", "cn-hangzhou-j") and order(calm)[-1] == hot
     assert calm.record.launch.replacement.zone == "cn-hangzhou-j"
     # A redelivered event is the same task: it does not count again.
-    interrupt(client, runner, HOT_IDS[2])
+    interrupt(client, runner, HOT_IDS[2], clock)
     metrics = client.get("/metrics").get_data(as_text=True)
     hot_line = re.search(r'responder_pool_reclaims\{[^}]*zone="cn-hangzhou-i"[^}]*\} (\S+)', metrics)
     calm_line = re.search(r'responder_pool_reclaims\{[^}]*zone="cn-hangzhou-j"[^}]*\} (\S+)', metrics)
@@ -142,14 +188,24 @@ def test_a_pool_that_reclaimed_us_three_times_is_ranked_last_and_the_pages_show_
     page = client.get("/").get_data(as_text=True)
     rows = re.findall(r'<tr class="pool">(.*?)</tr>', page)
     assert len(rows) == 2
-    assert "cn-hangzhou-i" in rows[0] and '<td class="num">3</td>' in rows[0] and "ranked last until" in rows[0]
-    assert "cn-hangzhou-j" in rows[1] and '<td class="num">1</td>' in rows[1] and "ranked last" not in rows[1]
+    assert "cn-hangzhou-i" in rows[0] and rows[0].count('<td class="num">3</td>') == 2  # reclaims, occasions
+    assert "ranked last until" in rows[0]
+    assert "cn-hangzhou-j" in rows[1] and rows[1].count('<td class="num">1</td>') == 2 and "ranked last" not in rows[1]
 
 
-def test_an_instance_chain_reclaimed_too_often_is_replaced_on_demand_first(responder_factory):
-    client, runner, box = responder_factory(churn_scenario(), settings={"churn_on_demand_after": 1})
-    task = interrupt(client, runner, HOT_IDS[0])
-    assert task.record.plan.churn.prefer_on_demand
-    assert task.record.plan.probed_markets[0] == "ondemand"
-    assert task.record.launch.replacement.market == "ondemand"
-    assert "RESPONDER_CHURN_ON_DEMAND_AFTER=1" in task.record.plan.churn.reasons[-1]
+def test_an_instance_chain_reclaimed_too_often_is_replaced_on_demand_first(guarded):
+    """The chain follows the replacement's responder:replaces tag: the replacement's own reclaim
+    counts for the original, and the second one of the chain (RESPONDER_CHURN_ON_DEMAND_AFTER=2)
+    buys on-demand first."""
+    client, runner, clock, box = guarded(settings={"churn_on_demand_after": 2})
+    first = interrupt(client, runner, HOT_IDS[0], clock)
+    assert not first.record.plan.churn.prefer_on_demand and first.record.launch.replacement.market == "spot"
+    replacement = first.record.launch.replacement_ids[0]
+    # ECS reclaims the replacement in turn: its Recycling lock, its notice from the first read.
+    box.emulators["aliyun"].world.instances[replacement].update(locks=["Recycling"], notice_at="first_read")
+    second = interrupt(client, runner, replacement, clock)
+    churn = second.record.plan.churn
+    assert (churn.lineage, churn.lineage_reclaims, churn.prefer_on_demand) == (HOT_IDS[0], 2, True)
+    assert second.record.plan.probed_markets[0] == "ondemand"
+    assert second.record.launch.replacement.market == "ondemand"
+    assert "RESPONDER_CHURN_ON_DEMAND_AFTER=2" in churn.reasons[-1]

@@ -144,6 +144,7 @@ class ChurnHistory:
         now = self.clock() if now is None else now
         found: dict[Pool, PoolStanding] = standings(self._read(now - self.policy.horizon_s), self.policy, now)
         rows = [{"cloud": p.cloud, "region": p.region, "zone": p.zone, "instance_type": p.instance_type,
-                 "market": p.market, "reclaims": s.reclaims, "demoted": s.demoted_until > 0,
+                 "market": p.market, "reclaims": s.reclaims, "occasions": s.occasions,
+                 "demoted": s.demoted_until > 0,
                  "demoted_until": s.demoted_until} for p, s in found.items()]
         return sorted(rows, key=lambda r: (-r["reclaims"], r["cloud"], r["region"], r["zone"], r["instance_type"]))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
-import math
 import random
 import sys
 import time
@@ -143,7 +142,7 @@ class Sim:
         s, world = self.month.section, random.Random(f"{self.seed}:{self.cloud}:world")
         per_s = 1 / (MONTH_DAYS * DAY)
         stress = s["stressed"]
-        for pool in sorted(self.stressed):
+        for pool in sorted(self.stressed) if stress["crunches_per_month"] > 0 else ():
             t = world.expovariate(stress["crunches_per_month"] * per_s)
             while t < self.end:
                 dry = world.expovariate(1 / (stress["dry_hours"] * HOUR))
@@ -151,7 +150,7 @@ class Sim:
                 t += world.expovariate(stress["crunches_per_month"] * per_s)
         crunch = s["region_crunch"]
         pools = sorted((t, z) for t in self.catalog for z in self.zones)
-        t = world.expovariate(crunch["per_month"] * per_s)
+        t = world.expovariate(crunch["per_month"] * per_s) if crunch["per_month"] > 0 else self.end
         while t < self.end:
             dries = {p: world.expovariate(1 / (crunch["dry_hours"] * HOUR)) for p in pools}
             self._push(t, "crunch", (pools, crunch["share"], dries, world.random()))
@@ -169,7 +168,7 @@ class Sim:
         s = self.month.section
         rate = s["stressed"]["reclaims_per_month"] if (instance.instance_type, instance.zone) in self.stressed \
             else s["calm_reclaims_per_month"]
-        return -math.log(1 - min(rate, 0.999)) / (MONTH_DAYS * DAY)
+        return rate / (MONTH_DAYS * DAY)  # expected reclaims per instance-month: a constant hazard
 
     def _bill(self, instance: Instance, now: float) -> None:
         took = max(0.0, min(now, self.end) - instance.since)

@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fleet", type=int, default=None, help="instances per cloud (default: the pack's)")
     parser.add_argument("--days", type=float, default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--seeds", type=int, default=1, help="also this many more months (seed+1, ...): one line each")
     defaults = churn.ChurnPolicy()
     parser.add_argument("--churn-reclaims", type=int, default=defaults.reclaims, help="RESPONDER_CHURN_RECLAIMS")
     parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
@@ -374,9 +375,22 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
         print(f"{cloud:7} guard+revert vs today: cost x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}")
+    for other in range(seed + 1, seed + args.seeds):
+        for f in month.section["fleets"]:
+            _summary(other, f["cloud"], run_cloud(month, f["cloud"], other, args.fleet, args.days, policy))
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result
+
+
+def _summary(seed: int, cloud: str, figures: dict) -> None:
+    """One month in a line, with the issue's targets: cost <= 0.6 x today's where today's fallbacks
+    run >= 20 % of the month on-demand, interruptions <= 0.7 x today's, nothing lost."""
+    applies = figures["today_on_demand_share"] >= 0.2
+    cost_ok = "-" if not applies else ("met" if figures["cost_vs_today"] <= 0.6 else "missed")
+    print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
+          f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  lost {figures['data_lost']}")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,28 @@ def test_an_instance_chain_reclaimed_too_often_is_replaced_on_demand_first(guard
     assert second.record.plan.probed_markets[0] == "ondemand"
     assert second.record.launch.replacement.market == "ondemand"
     assert "RESPONDER_CHURN_ON_DEMAND_AFTER=2" in churn.reasons[-1]
+
+
+def test_the_history_counts_a_task_once_follows_the_tag_and_a_dry_run_writes_nothing(tmp_path):
+    from responder.clouds.base import InstanceInfo
+    from responder.replace.churn_store import ChurnHistory
+
+    store = Store(f"sqlite:///{tmp_path}/history.db")
+    now = [1_000_000.0]
+    history = ChurnHistory(store.engine, POLICY, clock=lambda: now[0])
+
+    def source(instance_id: str, replaces: str = "") -> InstanceInfo:
+        tags = (("responder:replaces", replaces),) if replaces else ()
+        return InstanceInfo(instance_id, "us-east-2", "us-east-2a", "m5.large", "running", True, True, tags=tags)
+
+    first = history.judge("aws:us-east-2:i-1", "aws", source("i-1"), True, now[0], True)
+    again = history.judge("aws:us-east-2:i-1", "aws", source("i-1"), True, now[0], True)  # a redelivery
+    assert (first.lineage, first.lineage_reclaims, again.lineage_reclaims) == ("i-1", 1, 1)
+    now[0] += H
+    chained = history.judge("aws:us-east-2:i-2", "aws", source("i-2", replaces="i-1"), True, now[0], True)
+    assert (chained.lineage, chained.lineage_reclaims) == ("i-1", 2)
+    now[0] += H
+    dry = history.judge("aws:us-east-2:i-3", "aws", source("i-3"), True, now[0], True, record=False)
+    assert dry.lineage_reclaims == 0
+    [pool] = ChurnHistory(store.engine, POLICY, clock=lambda: now[0]).pools()  # a fresh reader: the store's rows
+    assert (pool["zone"], pool["reclaims"], pool["occasions"], pool["demoted"]) == ("us-east-2a", 2, 2, False)

@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aws_fixtures import *  # noqa: F403
+from aws_fixtures import *  # the emulator, cloud and scenario_dict fixtures
 from aws_fixtures import REGION
 from botocore.config import Config
 from botocore.exceptions import ClientError

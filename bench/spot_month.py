@@ -404,12 +404,24 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
         print(f"{cloud:7} guard+revert vs today: cost x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}")
+    months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
-            _summary(other, f["cloud"], run_cloud(month, f["cloud"], other, args.fleet, args.days, policy))
+            figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy)
+            months[f["cloud"]].append(figures)
+            _summary(other, f["cloud"], figures)
+    if args.seeds > 1:
+        for cloud, found in months.items():
+            _over_seeds(cloud, seed, found)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result
+
+
+def _guard_effect(figures: dict) -> tuple[float, float]:
+    """Interruptions with the guard against the same behaviour without it: today → guard, revert → both."""
+    v = {name: f["interruptions_per_instance"] for name, f in figures["variants"].items()}
+    return v["guard"] / max(v["today"], 1e-9), v["both"] / max(v["revert"], 1e-9)
 
 
 def _summary(seed: int, cloud: str, figures: dict) -> None:
@@ -417,9 +429,26 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
     run >= 20 % of the month on-demand, interruptions <= 0.7 x today's, nothing lost."""
     applies = figures["today_on_demand_share"] >= 0.2
     cost_ok = "-" if not applies else ("met" if figures["cost_vs_today"] <= 0.6 else "missed")
+    alone, with_revert = _guard_effect(figures)
     print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
           f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
-          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  lost {figures['data_lost']}")
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  guard x{alone:5.3f} / "
+          f"x{with_revert:5.3f}  lost {figures['data_lost']}")
+
+
+def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
+    """The months of one cloud together: where the cost target applies and is met, the range of the
+    interruption ratio and of the guard's own effect, and what was lost."""
+    applies = [f for f in found if f["today_on_demand_share"] >= 0.2]
+    ratios = sorted(f["interruptions_vs_today"] for f in found)
+    alone = sorted(_guard_effect(f)[0] for f in found)
+    costs = sorted(f["cost_vs_today"] for f in found)
+    print(f"{cloud:7} seeds {seed}-{seed + len(found) - 1}: today's on-demand share "
+          f"{min(f['today_on_demand_share'] for f in found):.3f}-{max(f['today_on_demand_share'] for f in found):.3f}; "
+          f"cost x{costs[0]:.3f}-{costs[-1]:.3f}, target applies in {len(applies)}, met in "
+          f"{sum(f['cost_vs_today'] <= 0.6 for f in applies)}; interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} "
+          f"(median {ratios[len(ratios) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in ratios)}; guard alone "
+          f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ import logging
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import requests
-
 from responder.logsafe import active_redactor
 from responder.notify.messages import FINISHED_KINDS, KINDS, LEVELS, Notice, plain_body, render
 from responder.settings import SettingsError
@@ -62,6 +60,10 @@ class Channel:
 
 class PlainPostChannel(Channel):
     def send(self, notice: Notice) -> None:
+        # Lazy: requests (with urllib3, about 5 MB and 60 ms of CPU) loads with the first message sent,
+        # not in every server's start.
+        import requests
+
         try:
             requests.post(self.url, json=plain_body(notice), timeout=self.timeout).raise_for_status()
         except requests.HTTPError as exc:

@@ -1,8 +1,9 @@
 """What a server's start leaves unimported: the SDKs and libraries a start does not need.
 
 Parts: a fresh interpreter importing `responder.wsgi` (gunicorn's entry, the image's default
-clouds aliyun and aws, no credentials, a store already at its schema) that has not loaded boto3,
-botocore's sessions, requests, Alembic or PostgreSQL's dialect; and the same app's first /healthz,
+clouds aliyun and aws, no credentials, an apprise and a plain notification channel, a store
+already at its schema) that has not loaded boto3, botocore's sessions, apprise, requests, Alembic
+or PostgreSQL's dialect; and the same app's first /healthz,
 which asks boto3's chain then and answers `degraded` naming AWS, as a start-up check did.
 BENCHMARKS.md ("Cold start of the artifacts as shipped") measures what each one costs.
 """
@@ -31,6 +32,8 @@ def _fresh_start(tmp_path, clouds: str) -> dict:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "RESPONDER_CLOUDS": clouds,
            "RESPONDER_DATABASE_URL": url, "RESPONDER_BACKGROUND_TICKER": "false",
            "RESPONDER_ALLOW_LOCAL_SQLITE": "true", "PYTHONDONTWRITEBYTECODE": "1",
+           # a channel of each kind: apprise and requests load with their first message, not here
+           "RESPONDER_NOTIFY_URLS": "json://127.0.0.1:9/hook, http://127.0.0.1:9/plain",
            # boto3's chain with nothing to find, and no metadata service to wait for
            "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
            "AWS_EC2_METADATA_DISABLED": "true"}

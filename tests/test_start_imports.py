@@ -2,9 +2,9 @@
 
 Parts: a fresh interpreter importing `responder.wsgi` (gunicorn's entry, the image's default
 clouds aliyun and aws, no credentials, an apprise and a plain notification channel, a store
-already at its schema) that has not loaded boto3, botocore's sessions, apprise, requests, Alembic
-or PostgreSQL's dialect; and the same app's first /healthz,
-which asks boto3's chain then and answers `degraded` naming AWS, as a start-up check did.
+already at its schema, no .env file) that has not loaded boto3, botocore's sessions, apprise,
+requests, python-dotenv, Alembic or PostgreSQL's dialect; and the same app's first /healthz, which
+asks boto3's chain then and answers `degraded` naming AWS, as a start-up check did.
 BENCHMARKS.md ("Cold start of the artifacts as shipped") measures what each one costs.
 """
 import json
@@ -22,8 +22,8 @@ health = wsgi.app.test_client().get("/healthz")
 print(json.dumps({{"at_start": loaded, "health": health.get_json(), "status": health.status_code,
                   "boto3_after": "boto3" in sys.modules}}))
 """
-LEFT_FOR_LATER = ["alembic", "apprise", "boto3", "botocore.session", "requests", "sqlalchemy.dialects.postgresql",
-                  "urllib3"]
+LEFT_FOR_LATER = ["alembic", "apprise", "boto3", "botocore.session", "dotenv", "requests",
+                  "sqlalchemy.dialects.postgresql", "urllib3"]
 
 
 def _fresh_start(tmp_path, clouds: str) -> dict:

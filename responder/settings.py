@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
-
 from responder.logsafe import redact_url
 from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
                                       protect_selectors, slack_channel)
@@ -29,6 +27,17 @@ STATE_SWAP = ("swap", "keep")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
+
+
+def load_env_file() -> None:
+    """The working directory's .env (where the command runs), not one found from this file's
+    location upward, which only works from a source checkout; variables already set win."""
+    path = os.path.join(os.getcwd(), ".env")
+    if os.path.isfile(path):
+        # Lazy: python-dotenv loads only where there is a .env to read; no platform's start has one.
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
 
 
 @dataclass(frozen=True)
@@ -217,10 +226,7 @@ class Settings:
         read as they name them (FC injects the function role's STS token as ALIBABA_CLOUD_*)."""
         if environ is None:
             if dotenv:
-
-                # The working directory's .env (where the command runs), not one found from this
-                # file's location upward, which only works from a source checkout.
-                load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+                load_env_file()
             environ = os.environ
         env = environ
 

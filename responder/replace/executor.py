@@ -185,7 +185,7 @@ class Executor:
     def _probe(self, task: Task, cloud: CloudPort, call: Call) -> ProbeResult:
         """Stock for the candidate types on one market, with what ranks them."""
         market = Market(call.args["market"])
-        source = task.record.source
+        source = task.record.wanted()  # the original's type first on a move back to spot
         catalog = self.catalogs.get_or_load((task.cloud, task.region), lambda: cloud.instance_types(task.region))
         types = [t for t, _ in planner.candidate_types(source, catalog)]
         if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable

@@ -176,7 +176,9 @@ def _saw_disks(task: Task, disks, settings, now, facts, error) -> None:
     stops = task.cloud == "aws" and source is not None and source.spot_request_state in race.STOP_ACTIONS
     kept = []
     for d in disks:
-        ours = settings.protect_on_receipt and d.delete_with_instance and (
+        # A move back to spot keeps them whatever the setting: its own retire would take them.
+        keeping = settings.protect_on_receipt or task.record.revert is not None
+        ours = keeping and d.delete_with_instance and (
             task.cloud in race.KEEPS_DISKS or d.kind == "data")
         kept.append(KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib, zone=d.zone,
                              device=d.device, was_deleted_with_instance=ours, delete_with_instance=d.delete_with_instance,

@@ -190,7 +190,7 @@ class RevertFacts:
     retired_type: str = ""
     retired_market: str = ""
     retired_running_since: Optional[float] = None
-    started_at: Optional[float] = None  # the move's first write (stock was seen)
+    started_at: Optional[float] = None  # the spot one bought (its launch issued): the move's first spend
     bought_instance_id: str = ""
     bought_type: str = ""
     bought_zone: str = ""

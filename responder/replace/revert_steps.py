@@ -2,18 +2,21 @@
 without the deadline, for a task of kind `revert` (started by responder/revert/).
 
 Parts: is_revert, window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
-saw_instance (the instance to move, as the cloud shows it), before_writes (received: the setting,
-the window, spot stock first), usable (the ranked candidates worth moving to), no_stock_at_launch,
-before_retire (the spot one runs: keep the disks, the fresh image Available, the root swapped),
+saw_instance (the instance to move, as the cloud shows it), before_launch (the setting and the
+window, until the spot one is bought), before_writes (received: those, then spot stock first),
+usable (the ranked candidates worth moving to), no_stock_at_launch (look again later),
+before_retire (the spot one runs: keep the disks, image, the fresh image Available, the root swapped),
 retired (the release is our own), finished (the finish reason and the record's revert section).
 
 How it differs from an interruption, and why:
 - Nothing is written before spot stock is seen: the task probes first and waits (STOCK_RECHECK)
-  while there is none, so a move that never finds stock costs reads only.
+  while there is none, and a launch refused for stock waits the same way, so a move that never
+  finds stock costs reads (and on EC2 refused launches) only.
 - Spot only, the original's type ranked first (TaskRecord.wanted, through the planner).
-- It launches at once from the original's image (capacity first), then swaps in the fresh root
-  disk (swap.py); the real data disks are kept and reattached (restored in another zone) after the
-  retire, so no write made before the retire is lost.
+- It launches first, from the original's image (capacity first); once the spot one runs it images
+  the instance it moves off and swaps that fresh root disk in (swap.py): the root state is as late
+  as the image. The real data disks are kept and reattached (restored from the image in another
+  zone) after the retire, so no data-disk write made before the retire is lost.
 - The release is the task's own retire: only once the spot one runs, the fresh image is Available
   and the swap ended. A failed image or a refused swap gives the move up with both instances
   running (named in the reason): retiring would lose the state.
@@ -80,17 +83,23 @@ def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Option
     return None
 
 
-def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decision]:
-    """Until the move starts: off, inside the window, or no spot stock → no write at all."""
-    record, revert = task.record, task.record.revert
-    if revert.started_at is not None:
-        return None
+def before_launch(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """Until the spot one is bought: RESPONDER_REVERT=off gives the move up, the window holds it."""
     if not settings.revert:
         return Decision(finish=give_up(task, "RESPONDER_REVERT=off"))
     end = window_end(now, settings.revert_window)
     if end is not None:
-        revert.why = f"inside RESPONDER_REVERT_WINDOW until {when(end)}"
+        task.record.revert.why = f"inside RESPONDER_REVERT_WINDOW until {when(end)}"
         return Decision(wait_until=end)
+    return None
+
+
+def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decision]:
+    """Received: off, inside the window, or no spot stock seen → no write at all."""
+    record, revert = task.record, task.record.revert
+    holding = before_launch(task, settings, now)
+    if holding is not None:
+        return holding
     if record.plan.candidates is None:
         if now < revert.next_check_at:
             return Decision(wait_until=revert.next_check_at)
@@ -101,8 +110,7 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
         record.plan.candidates, record.plan.probed_markets = None, []
         revert.next_check_at = now + STOCK_RECHECK
         return Decision(wait_until=revert.next_check_at)
-    revert.started_at, revert.why = now, ""
-    record.stamp("revert_started", now)
+    revert.why = ""
     return None
 
 
@@ -117,18 +125,25 @@ def usable(task: Task, planned: list[Candidate]) -> list[Candidate]:
     return keep
 
 
-def no_stock_at_launch(task: Task) -> tuple[str, str]:
-    """The stock seen by the probe went before the launch: the image made is kept (named)."""
-    refused = "; ".join(task.record.launch.refusals[-3:]) or "no candidate had stock"
-    return give_up(task, f"spot stock went before the launch ({refused}); image {task.record.image.image_id} "
-                         "is kept")
+def no_stock_at_launch(task: Task, now: float) -> None:
+    """No stock at the launch (gone since the probe; on EC2, where the probe reads offerings rather
+    than stock, the launch is the only stock check): nothing was bought or imaged, look again later."""
+    record, revert = task.record, task.record.revert
+    revert.stock_checks += 1
+    revert.why = "no spot stock at the launch: " + ("; ".join(record.launch.refusals[-3:]) or "no candidate had stock")
+    record.plan.probed_markets, record.plan.candidates = [], None
+    task.next_at = now + STOCK_RECHECK
 
 
-def before_retire(task: Task, settings: Settings, now: float) -> Optional[Decision]:
-    """Once the spot one runs, before the original goes: keep its disks from going with it, wait
-    for the fresh image, swap its root disk onto the spot one. Then the retire (steps.py)."""
+def before_retire(task: Task, settings: Settings, now: float, image_call: Call) -> Optional[Decision]:
+    """Once the spot one runs, before the original goes: keep its disks from going with it, image it
+    (now, so the state it carries is as late as it can be), wait for that image, swap its root disk
+    onto the spot one. Then the retire (steps.py)."""
     record, state, revert = task.record, task.record.race, task.record.revert
     launch = record.launch
+    if revert.started_at is None:
+        revert.started_at = record.timings.get("launch_issued", now)
+        record.stamp("revert_started", revert.started_at)
     revert.bought_instance_id = launch.replacement_ids[0]
     bought = launch.launched_offering
     if bought is not None:
@@ -146,6 +161,8 @@ def before_retire(task: Task, settings: Settings, now: float) -> Optional[Decisi
     protect = race_steps.on_receipt(task, settings, now)  # the public IP (RESPONDER_KEEP_PUBLIC_IP)
     if protect is not None:
         return protect
+    if not record.image.image_id:
+        return Decision([image_call])
     if state.image_failed:
         return Decision(finish=_both_running(task, f"the fresh image failed ({state.image_failed})"))
     if not record.image.available:
@@ -175,7 +192,7 @@ def retired(task: Task, now: float) -> None:
 
 def finished(task: Task, summary: str) -> tuple[str, str]:
     revert = task.record.revert
-    revert.outcome = "moved"
+    revert.outcome, revert.why = "moved", ""
     where = f"{revert.bought_type} in {revert.bought_zone}, {revert.bought_market}"
     return "done", (f"moved back to spot: {revert.bought_instance_id} ({where}) replaces {task.instance_id} "
                     f"({revert.retired_type}, {revert.retired_market}), retired" + (f"; {summary}" if summary else ""))

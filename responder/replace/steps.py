@@ -80,7 +80,7 @@ def _decide_received(task: Task, settings: Settings, now: float, capabilities: C
         # Tagged when the task takes charge of it: the policy lets the responder terminate only
         # instances carrying its tag (deploy/aws-iam-policy.json).
         return Decision([Call("take_charge", {"resource_ids": [task.instance_id]})])
-    if not record.image.image_id:
+    if not record.image.image_id and not revert_steps.is_revert(task):  # a move back images once its spot one runs
         return Decision([create_image_call(task)])
     task.status = "imaging"
     return Decision()
@@ -109,6 +109,12 @@ def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Ca
         protect = race_steps.on_receipt(task, settings, now)
         if protect:
             return protect
+    elif revert_steps.is_revert(task):
+        address = race_steps.public_ip_step(task, settings)
+        if address:
+            return address
+        if record.race.policy == "fresh-image" and not record.image.image_id:  # no older image to launch from
+            return Decision([create_image_call(task)])
     missing = [p for p in capabilities.clone_parts if p not in record.plan.details_fetched]
     if missing:  # one part per call: a retry repeats only the part that failed
         return Decision([Call("clone_details", {"part": missing[0]})])
@@ -130,6 +136,10 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
             return Decision([Call("reserve")])
         return Decision(finish=reserve_outcome(task))
     if not launch.replacement_ids:
+        if revert_steps.is_revert(task):  # still nothing bought: the setting and the window hold
+            waiting = revert_steps.before_launch(task, settings, now)
+            if waiting is not None:
+                return waiting
         if launch.since is None:
             launch.since = now
             record.stamp("launching_since", now)
@@ -141,7 +151,7 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
             return Decision(wait_until=launch.next_check_at)
         return Decision([Call("instance_states", {"instance_ids": list(launch.replacement_ids)})])
     if revert_steps.is_revert(task) and not launch.retired:
-        moving = revert_steps.before_retire(task, settings, now)
+        moving = revert_steps.before_retire(task, settings, now, create_image_call(task))
         if moving is not None:
             return moving
     source = record.source
@@ -246,7 +256,8 @@ def _made_image(task: Task, call: Call, image_id: str, settings: Settings, now: 
     record.image.token = token_for(task.key, "image")
     record.stamp("image_requested", now)
     record.image.next_poll_at = now + image_poll_delay(facts, task, elapsed=0.0, progress=0.0)
-    task.status = "imaging"
+    if task.status == "received":  # a move back to spot images later, its spot one already running
+        task.status = "imaging"
 
 
 def _got_details(task: Task, call: Call, info: InstanceInfo, settings, now, facts, error) -> None:
@@ -302,7 +313,7 @@ def _launched(task: Task, call: Call, outcome, settings: Settings, now: float, f
         record.stamp("launch_issued", now)
         return None
     if revert_steps.is_revert(task):
-        return revert_steps.no_stock_at_launch(task)
+        return revert_steps.no_stock_at_launch(task, now)
     if next_market(task, settings) is not None:
         record.plan.candidates = None  # this market is sold out: probe the next one at once
         return None

@@ -54,5 +54,8 @@ def _stock(runner, verdict: Verdict, now: float) -> dict[str, Any]:
     if not candidates:
         return {"move": False, "why": f"{verdict.why}; waits for spot stock of {verdict.original_type} or an equivalent"}
     first = candidates[0]
+    if runner.clouds[verdict.task.cloud].capabilities.offerings_are_static:  # EC2: offered, stock unknown
+        return {"to": f"{first.instance_type} in {first.zone} (spot, {first.tier})",
+                "why": f"{verdict.why}; offered there (EC2 says whether it has stock only at the launch)"}
     return {"to": f"{first.instance_type} in {first.zone} (spot, {first.tier})",
             "why": f"{verdict.why}; spot stock now"}

@@ -223,7 +223,14 @@ class Executor:
         cloud.take_charge(task.region, tuple(call.args["resource_ids"]))
 
     def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
-        cloud.terminate_instance(task.region, call.args["instance_id"])
+        """Check before act: a retire whose answer was lost left the instance gone, and a repeat
+        is refused (ECS's RAM condition on the instance's tag cannot match an instance that no
+        longer exists)."""
+        instance_id = call.args["instance_id"]
+        state = cloud.instance_states(task.region, [instance_id]).get(instance_id, "").lower()
+        if state in ("", "terminated", "shutting-down", "deleted"):
+            return
+        cloud.terminate_instance(task.region, instance_id)
 
     # -- the race against the release (race_steps.py) ----------------------------------------
     def _describe_disks(self, task: Task, cloud: CloudPort, call: Call):

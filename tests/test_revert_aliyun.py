@@ -1,0 +1,124 @@
+"""Back to spot on the Aliyun sandbox through the real SDK: a preemptible instance that fell back
+to pay-as-you-go moves back to a preemptible one of its type once stock returns, with the root
+state written on the on-demand one, its data disk and its EIP, buying exactly one more instance;
+a crash at every step of the move resumes without a second purchase; RESPONDER_REVERT=off and the
+window hold it; the dry-run writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from revert_fixtures import ON_DEMAND, RETURN, WRITES, Back
+from responder.notify.messages import task_notices
+from responder.replace.revert_steps import STOCK_RECHECK
+from responder.revert.plan import plan
+from responder.settings import Settings
+
+
+@pytest.fixture
+def back(tmp_path):
+    started = []
+
+    def start(**settings_changes):
+        settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
+                            keep_public_ip=True, **settings_changes)
+        one = Back("aliyun", settings, tmp_path / str(len(started)))
+        started.append(one)
+        return one
+
+    (tmp_path / "0").mkdir()
+    (tmp_path / "1").mkdir()
+    yield start
+    for one in started:
+        one.stop()
+
+
+def after_revert_delay(b: Back, task) -> None:
+    b.clock.advance_to(task.record.timings["running"] + b.settings.revert_after_seconds)
+
+
+def test_a_fallback_to_on_demand_moves_back_to_spot_with_its_state_disk_and_address(back):
+    b = back()
+    fell = b.fall_back()
+    on_demand = fell.record.launch.replacement_ids[0]
+    data = next(d.disk_id for d in fell.record.race.disks if d.kind == "data")
+    after_revert_delay(b, fell)
+    move = b.move()
+    assert move.status == "done" and move.record.revert.outcome == "moved", move.reason
+    revert = move.record.revert
+    spot = revert.bought_instance_id
+    assert b.instances()[spot] == ("ecs.g7.xlarge", True, "Running")  # the original's type, preemptible
+    assert b.running() == [spot] and on_demand not in b.emulator.world.instances  # on-demand one released
+    assert b.root_of(spot) == ON_DEMAND  # the root state written on the on-demand one came along
+    assert b.data_disk_on(data) == spot  # the data disk itself moved (same zone: reattached)
+    assert b.address_on() == spot  # the EIP followed
+    assert b.purchases() == 2  # the on-demand fallback, then exactly one spot instance
+    assert revert.started_at >= RETURN and revert.retired_at >= revert.bought_running_at
+    assert (revert.retired_instance_id, revert.retired_market, revert.bought_market) == (on_demand, "ondemand", "spot")
+    assert [n.kind for n in task_notices(move)] == ["revert_started", "reverted"]
+    assert f"moved back to spot: {spot}" in move.reason
+
+
+def test_a_crash_at_every_step_of_the_move_resumes_without_a_second_purchase(back):
+    b = back()
+    fell = b.fall_back()
+    data = next(d.disk_id for d in fell.record.race.disks if d.kind == "data")
+    after_revert_delay(b, fell)
+    b.lose_answers(WRITES["aliyun"])
+    move = b.move(crash=True)
+    assert move.status == "done" and move.record.revert.outcome == "moved", move.reason
+    lost = {c["action"] for c in b.emulator.calls if c.get("fault") == "lost"}
+    assert {"RunInstances", "CreateImage", "ReplaceSystemDisk", "DeleteInstance", "AttachDisk"} <= lost
+    spot = move.record.revert.bought_instance_id
+    assert b.purchases() == 2 and b.running() == [spot]
+    images = [c["params"] for c in b.emulator.calls_of("CreateImage") if c["t"] >= RETURN]
+    assert len(images) >= 2 and len({p["ClientToken"] for p in images}) == 1  # a lost answer, retried: one image
+    assert b.root_of(spot) == ON_DEMAND and b.data_disk_on(data) == spot and b.address_on() == spot
+    assert len(b.moves()) == 1
+
+
+def test_no_stock_means_no_write_and_the_move_waits(back):
+    b = back()
+    fell = b.fall_back()
+    after_revert_delay(b, fell)
+    assert fell.record.timings["running"] + b.settings.revert_after_seconds < RETURN - STOCK_RECHECK
+    b.move(until=RETURN - 1)
+    (move,) = b.moves()
+    assert not move.finished and "no spot stock" in move.record.revert.why
+    assert b.writes_since_fall_back() == [] and b.purchases() == 1
+
+
+def test_the_dry_run_shows_the_plan_and_writes_nothing(back):
+    b = back()
+    fell = b.fall_back()
+    on_demand = fell.record.launch.replacement_ids[0]
+    early = plan(b.runner)
+    assert [(line["instance_id"], line["move"]) for line in early] == [(on_demand, False)]
+    assert "RESPONDER_REVERT_AFTER" in early[0]["why"]
+    b.clock.advance_to(RETURN + 1)
+    (line,) = plan(b.runner)
+    assert line["move"] is True and line["to"].startswith("ecs.g7.xlarge in cn-hangzhou-j (spot")
+    assert line["from"] == "ecs.g7.xlarge (ondemand)"
+    assert b.writes_since_fall_back() == [] and b.moves() == []
+
+
+def test_revert_off_does_nothing(back):
+    b = back(revert=False)
+    fell = b.fall_back()
+    b.clock.advance_to(RETURN + 1)
+    assert b.move(until=RETURN + 600) is None
+    assert b.writes_since_fall_back() == [] and b.purchases() == 1
+    assert "RESPONDER_REVERT=off" in plan(b.runner)[0]["why"]
+    assert fell.record.launch.replacement_ids[0] in b.running()
+
+
+def test_no_move_starts_inside_the_window(back):
+    # The scenario clock starts at 00:00 UTC: the stock is back at 01:06, the window ends at 03:00.
+    b = back(revert_window=(0, 180))
+    fell = b.fall_back()
+    after_revert_delay(b, fell)
+    move = b.move(until=3 * 3600 + 6000)
+    assert move.status == "done" and move.record.revert.outcome == "moved", move.reason
+    assert move.record.revert.started_at >= 3 * 3600
+    bought = [c["t"] for c in b.emulator.calls_of("RunInstances")]
+    assert len(bought) == 2 and bought[1] >= 3 * 3600

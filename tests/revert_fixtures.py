@@ -3,7 +3,8 @@ on-demand, then spot stock returns (the scenario's schedule) and the replacement
 
 Parts: RETURN (scenario second the spot stock comes back), fallback_scenario (the realistic shape
 with every spot pool sold out until RETURN in the original's own pool), Back (a Race that falls
-back, then moves back: `fall_back`, `lose_answers`, `move` (crash: a restart after every tick); what the cloud holds at the end:
+back, then moves back: `fall_back`, `lose_answers`, `move` (crash: a restart after every tick);
+what the cloud holds at the end:
 `purchases`, `root_of`, `data_disk_on`, `address_on`, `instances`, `writes_since`).
 """
 

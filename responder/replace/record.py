@@ -2,7 +2,8 @@
 
 Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
 KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
-RevertFacts (a move back to spot), RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+RevertFacts (a move back to spot), RetryState, Note, TaskRecord (to_json / from_json: the only place
+the record is serialised), Task
 (a task row with its record, what the flow works on), and the small generic codec (`encode`,
 `decode`) it uses for nested dataclasses.
 

@@ -50,4 +50,5 @@ def _show(body: dict, lines: list[dict], as_json: bool) -> None:
     for line in lines:
         verb = "MOVE" if line.get("move") else ("started" if "revert_task" in line and "move" not in line else "stay")
         to = f" → {line['to']}" if line.get("to") else ""
-        click.echo(f"{verb:7} {line.get('cloud', '')} {line.get('instance_id')} {line.get('from', '')}{to}: {line['why']}")
+        where = f"{line.get('cloud', '')} {line.get('instance_id')} {line.get('from', '')}"
+        click.echo(f"{verb:7} {where}{to}: {line['why']}")

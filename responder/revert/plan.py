@@ -40,7 +40,8 @@ def _stock(runner, verdict: Verdict, now: float) -> dict[str, Any]:
                   data=first_record(verdict, now).to_json())
     task = Task(row)
     try:
-        for call in (Call("describe_instance", {"instance_id": verdict.instance_id}), Call("probe", {"market": "spot"})):
+        reads = (Call("describe_instance", {"instance_id": verdict.instance_id}), Call("probe", {"market": "spot"}))
+        for call in reads:
             try:
                 answer = runner.executor.run(task, call)
             except NotFound:
@@ -52,7 +53,8 @@ def _stock(runner, verdict: Verdict, now: float) -> dict[str, Any]:
         return {"move": False, "why": f"could not read the cloud ({exc.code}): the move will look itself"}
     candidates = task.record.plan.candidates or []
     if not candidates:
-        return {"move": False, "why": f"{verdict.why}; waits for spot stock of {verdict.original_type} or an equivalent"}
+        return {"move": False,
+                "why": f"{verdict.why}; waits for spot stock of {verdict.original_type} or an equivalent"}
     first = candidates[0]
     if runner.clouds[verdict.task.cloud].capabilities.offerings_are_static:  # EC2: offered, stock unknown
         return {"to": f"{first.instance_type} in {first.zone} (spot, {first.tier})",

@@ -1,7 +1,8 @@
 """Disks, snapshots, EIPs and the release of interrupted instances in the Aliyun wire emulator.
 
 Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
-use), release (an instance goes: its disks and EIP), settle (release every interrupted instance whose time has come; give a `first_read` sample
+use), release (an instance goes: its disks and EIP), settle (release every interrupted instance
+whose time has come; give a `first_read` sample
 its notice when a call names it), snapshot_instance (the
 snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
 and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,

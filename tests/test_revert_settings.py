@@ -1,0 +1,67 @@
+"""Back to spot's settings and pure decisions: RESPONDER_REVERT_AFTER and _WINDOW in the forms
+docs/revert.md gives, bad values refused with the variable named; the window's end, also across
+midnight; which replacements qualify and which candidates a move may take."""
+
+from __future__ import annotations
+
+import pytest
+
+from responder.replace.planner import Candidate
+from responder.replace.record import RevertFacts, Task, TaskRecord
+from responder.replace.revert_steps import usable, window_end
+from responder.settings import Settings, SettingsError
+from responder.store import TaskRow
+
+H = 3600.0
+
+
+@pytest.mark.parametrize("raw, seconds", [("", 1800.0), ("900", 900.0), ("90s", 90.0), ("30m", 1800.0),
+                                          ("2h", 7200.0), ("1.5h", 5400.0)])
+def test_revert_after_takes_seconds_minutes_and_hours(raw, seconds):
+    assert Settings.from_env({"RESPONDER_REVERT_AFTER": raw}).revert_after_seconds == seconds
+
+
+@pytest.mark.parametrize("name, raw", [("RESPONDER_REVERT_AFTER", "soon"), ("RESPONDER_REVERT_AFTER", "-5m"),
+                                       ("RESPONDER_REVERT_WINDOW", "8-20"), ("RESPONDER_REVERT_WINDOW", "08:00-08:00"),
+                                       ("RESPONDER_REVERT_WINDOW", "24:00-06:00"), ("RESPONDER_REVERT", "sometimes")])
+def test_a_bad_value_is_refused_naming_the_variable(name, raw):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: raw})
+
+
+def test_revert_is_on_by_default_and_off_turns_it_off():
+    assert Settings.from_env({}).revert is True and Settings.from_env({}).revert_window == ()
+    assert Settings.from_env({"RESPONDER_REVERT": "off"}).revert is False
+
+
+@pytest.mark.parametrize("window, at, end", [
+    ("08:00-20:00", 7.99 * H, None), ("08:00-20:00", 8 * H, 20 * H), ("08:00-20:00", 19.9 * H, 20 * H),
+    ("08:00-20:00", 20 * H, None),
+    ("22:00-06:00", 23 * H, 30 * H), ("22:00-06:00", 1 * H, 6 * H), ("22:00-06:00", 12 * H, None),
+])
+def test_the_window_ends_where_it_says_also_across_midnight(window, at, end):
+    parsed = Settings.from_env({"RESPONDER_REVERT_WINDOW": window}).revert_window
+    day = 20000 * 86400.0  # any UTC midnight
+    assert window_end(day + at, parsed) == (None if end is None else day + end)
+    assert window_end(day + at, ()) is None
+
+
+def _move(retired_type: str, retired_market: str) -> Task:
+    record = TaskRecord(revert=RevertFacts(original_type="ecs.g7.large", retired_type=retired_type,
+                                           retired_market=retired_market))
+    return Task(TaskRow(id="t", key="k", cloud="aliyun", region="r", instance_id="i", kind="revert",
+                        status="received"), record)
+
+
+RANKED = [Candidate("ecs.g7.large", "z1", "spot", "s1", "same-type-same-zone"),
+          Candidate("ecs.g6.large", "z1", "spot", "s1", "same-vcpu-memory-other-family"),
+          Candidate("ecs.g7.large", "z1", "ondemand", "s1", "same-type-same-zone")]
+
+
+def test_from_on_demand_any_spot_candidate_in_the_planners_order():
+    assert [c.instance_type for c in usable(_move("ecs.g7.large", "ondemand"), RANKED)] == ["ecs.g7.large",
+                                                                                             "ecs.g6.large"]
+
+
+def test_from_spot_on_another_type_only_the_original_type():
+    assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED)] == ["ecs.g7.large"]

@@ -204,6 +204,8 @@ _HEADLINE_FIELDS = {  # what each kind's first line already says, so the list be
     "replaced": _REPLACED_HEADLINE | {"reason"},
     "degraded": _REPLACED_HEADLINE,
     "daily_report": {"date", "timezone"},
+    **{kind: {"old_type", "old_market", "new_type", "new_zone", "new_market"}
+       for kind in ("revert_started", "reverted", "revert_given_up")},
 }
 _LABELS = {"root_state_after_seconds": "root state since (s after receipt)", "replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
            "median_gap_seconds": "median gap", "worst_gap_seconds": "worst gap", "todo": "what to do",
@@ -220,6 +222,9 @@ def render(notice: Notice) -> tuple[str, str]:
         head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_zone', '')} {f.get('old_market', '')} → "
                 f"{f.get('new_type', '?')} {f.get('new_zone', '')} {f.get('new_market', '')}, "
                 f"gap {_seconds(f.get('gap_seconds'))}, data {'kept' if f.get('data_kept') else 'NOT kept'}")
+    elif notice.kind in ("revert_started", "reverted", "revert_given_up"):
+        head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_market', '')} → "
+                f"{f.get('new_type') or f.get('original_type', '?')} {f.get('new_zone', '')} spot")
     elif notice.kind == "rejected":
         head = f"**{where}**: rejected, a forged or stale event is a security signal"
     elif notice.kind == "daily_report":

@@ -19,9 +19,9 @@ def revert_notices(task, make_notice: Callable[..., Any]) -> list:
                 from_task=revert.from_task, old_type=revert.retired_type, old_market=revert.retired_market,
                 original_type=revert.original_type)
     key = f"{task.id}:revert"
-    notices = [make_notice("revert_started", f"{key}:started", task_id=task.id, **base)]
     bought = dict(new_instance_id=revert.bought_instance_id, new_type=revert.bought_type,
                   new_zone=revert.bought_zone, new_market=revert.bought_market) if revert.bought_instance_id else {}
+    notices = [make_notice("revert_started", f"{key}:started", task_id=task.id, **base, **bought)]
     if task.status == "done" and revert.outcome == "moved":
         notices.append(make_notice("reverted", f"{key}:moved", task_id=task.id, **base, **bought,
                                    image_id=task.record.image.image_id, root_state=task.record.race.root_state or None,

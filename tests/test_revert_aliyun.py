@@ -7,9 +7,11 @@ window hold it; the dry-run writes nothing."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from revert_fixtures import ON_DEMAND, RETURN, WRITES, Back
 from responder.notify.messages import task_notices
+from responder.replace.caps import spend_slots
 from responder.replace.revert_steps import STOCK_RECHECK
 from responder.revert.plan import plan
 from responder.settings import Settings
@@ -122,3 +124,18 @@ def test_no_move_starts_inside_the_window(back):
     assert move.record.revert.started_at >= 3 * 3600
     bought = [c["t"] for c in b.emulator.calls_of("RunInstances")]
     assert len(bought) == 2 and bought[1] >= 3 * 3600
+
+
+def test_a_move_leaves_half_the_hours_launch_cap_to_interruptions(back):
+    b = back(max_launches_per_hour=2)  # the on-demand fallback took one of the two
+    fell = b.fall_back()
+    b.clock.advance_to(fell.record.timings["launch_issued"] + 3000)
+    (line,) = plan(b.runner)
+    assert line["move"] is False and "kept for interruptions" in line["why"]
+    assert b.move(until=fell.record.timings["launch_issued"] + 3500) is None and b.purchases() == 1
+    move = b.move()  # an hour after that spend, the move starts
+    assert move.record.revert.outcome == "moved" and b.purchases() == 2
+    with b.store.engine.connect() as conn:  # counted in the caps as a move, under the move's own claim key
+        taken = conn.execute(sa.select(spend_slots.c.kind, spend_slots.c.claim_key)
+                             .where(spend_slots.c.token.is_not(None))).all()
+    assert ("revert", move.key) in {tuple(t) for t in taken}

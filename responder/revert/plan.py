@@ -18,15 +18,19 @@ from responder.replace.record import Task
 from responder.revert.eligible import Verdict
 from responder.revert.scan import verdicts
 from responder.revert.start import first_record
+from responder.revert.tick import cap_room
 from responder.store import TaskRow
 
 
 def plan(runner) -> list[dict[str, Any]]:
     now = runner.clock()
+    held = cap_room(runner)
     lines = []
     for verdict in verdicts(runner.store, runner.settings, now):
         line = verdict.to_json()
-        if verdict.move:
+        if verdict.move and held:
+            line.update(move=False, why=f"{verdict.why}; held: {held}")
+        elif verdict.move:
             line.update(_stock(runner, verdict, now))
         lines.append(line)
     return lines

@@ -1,8 +1,9 @@
 """The revert pass every ticker runs (`responder tick`, the serve ticker, timer events through
 intake): start the moves back to spot that are due.
 
-Parts: SCAN_SECONDS, start_due (claim each due move and work it at once), tick_revert (never
-raises: a failed pass must not stop the task tick; it is reported).
+Parts: SCAN_SECONDS, cap_room (moves leave half the hour's launch cap to interruptions), start_due
+(claim each due move and work it at once), tick_revert (never raises: a failed pass must not stop
+the task tick; it is reported).
 
 A pass reads the store only; the cloud is asked by the moves themselves, through the executor and
 the API budget, after every interruption's calls (replace/priority.py). A move waiting for stock
@@ -24,9 +25,21 @@ SCAN_SECONDS = 60.0  # one pass a minute per process: the store scan reads the n
 _next_scan: "weakref.WeakKeyDictionary[object, float]" = weakref.WeakKeyDictionary()
 
 
+def cap_room(runner) -> str:
+    """Why no move may start now, or "": a move never takes the hour's launch cap an interruption
+    may need, so none starts once half of it is spent (RESPONDER_MAX_LAUNCHES_PER_HOUR)."""
+    used, cap = runner.caps.used_since(runner.clock() - 3600.0), runner.settings.max_launches_per_hour
+    if used * 2 >= cap:
+        return (f"{used} of RESPONDER_MAX_LAUNCHES_PER_HOUR={cap} spent in the last hour: "
+                "the other half is kept for interruptions")
+    return ""
+
+
 def start_due(runner) -> list[Task]:
     """Claim every due move (a second ticker finds the same rows) and work them once."""
     now = runner.clock()
+    if cap_room(runner):
+        return []
     due = [v for v in verdicts(runner.store, runner.settings, now) if v.move and v.task.cloud in runner.clouds]
     started = [start_move(runner.store, v, now) for v in due]
     if started:

@@ -142,5 +142,11 @@ class Back(Race):
             return next(iter(self.emulator.world.eips.values()))["instance"]
         return self._ec2().describe_addresses()["Addresses"][0].get("InstanceId", "")
 
+    def private_ips(self, instance_id: str) -> list[str]:
+        """EC2: every private address of the instance's interfaces, primary first."""
+        (found,) = [i for r in self._ec2().describe_instances(InstanceIds=[instance_id])["Reservations"]
+                    for i in r["Instances"]]
+        return [a["PrivateIpAddress"] for n in found["NetworkInterfaces"] for a in n["PrivateIpAddresses"]]
+
     def writes_since_fall_back(self) -> list[str]:
         return [c["action"] for c in self.emulator.calls[self.calls_before_move:] if c["action"] in WRITES[self.cloud]]

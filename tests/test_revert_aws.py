@@ -1,7 +1,8 @@
 """Back to spot on the EC2 sandbox through boto3: a Spot Instance that fell back to on-demand moves
 back to Spot on its type once stock returns (EC2 tells stock only at the launch: refused launches
 buy nothing and are tried again), with the root state written on the on-demand one, its data
-volume and its Elastic IP, buying exactly one more instance; a crash at every step resumes."""
+volume, its Elastic IP and the original's private IP, buying exactly one more instance; a crash at
+every step resumes."""
 
 from __future__ import annotations
 
@@ -42,13 +43,15 @@ def moved_back(b: Back, crash: bool = False):
 
 
 def test_a_fallback_to_on_demand_moves_back_to_spot_with_its_state_volume_and_address(back):
-    b = back()
+    b = back(keep_private_ip=True)
     fell, move, data = moved_back(b)
     on_demand, spot = fell.record.launch.replacement_ids[0], move.record.revert.bought_instance_id
     assert b.instances()[spot] == ("m5.large", True, "running")
     assert b.instances()[on_demand][2] == "terminated" and b.running() == [spot]
     assert b.root_of(spot) == ON_DEMAND and b.data_disk_on(data) == spot and b.address_on() == spot
     assert b.purchases() == 2  # refused launches before the stock came back bought nothing
+    original_ip = fell.record.source.private_ip  # moved onto the on-demand one, and on again with the state
+    assert original_ip in b.private_ips(spot)[1:] and move.record.revert.private_ip == original_ip
     assert move.record.revert.started_at >= RETURN and move.record.revert.stock_checks >= 1
 
 

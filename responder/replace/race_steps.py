@@ -169,7 +169,9 @@ def summary(task: Task) -> str:
     if state.eip_bound:
         parts.append(f"EIP {state.eip_allocation} moved")
     if state.private_ip_moved:
-        parts.append(f"private IP {task.record.source.private_ip} moved (secondary)")
+        revert = task.record.revert
+        moved = (revert.private_ip if revert is not None else "") or task.record.source.private_ip
+        parts.append(f"private IP {moved} moved (secondary)")
     return "; ".join(parts)
 
 

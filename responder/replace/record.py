@@ -191,6 +191,7 @@ class RevertFacts:
     retired_type: str = ""
     retired_market: str = ""
     retired_running_since: Optional[float] = None
+    private_ip: str = ""  # the original's private IP, moved onto the retired one: it moves on with the state
     started_at: Optional[float] = None  # the spot one bought (its launch issued): the move's first spend
     bought_instance_id: str = ""
     bought_type: str = ""

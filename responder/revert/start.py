@@ -32,7 +32,8 @@ def first_record(verdict: Verdict, now: float) -> TaskRecord:
         from_task=task.id, attempt=verdict.attempt, original_instance_id=task.instance_id,
         original_type=verdict.original_type, launch_image_id=launch_image(task),
         retired_instance_id=verdict.instance_id, retired_type=verdict.now_type, retired_market=verdict.now_market,
-        retired_running_since=task.record.timings.get("running"))
+        retired_running_since=task.record.timings.get("running"),
+        private_ip=task.record.source.private_ip if task.record.race.private_ip_moved else "")
     race = record.race
     if record.revert.launch_image_id:
         race.policy, race.launch_image_id = "source-image", record.revert.launch_image_id

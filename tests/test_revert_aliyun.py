@@ -14,6 +14,7 @@ from responder.notify.messages import task_notices
 from responder.replace.caps import spend_slots
 from responder.replace.revert_steps import STOCK_RECHECK
 from responder.revert.plan import plan
+from responder.sandbox.faults import FaultPlan
 from responder.settings import Settings
 
 
@@ -139,3 +140,22 @@ def test_a_move_leaves_half_the_hours_launch_cap_to_interruptions(back):
         taken = conn.execute(sa.select(spend_slots.c.kind, spend_slots.c.claim_key)
                              .where(spend_slots.c.token.is_not(None))).all()
     assert ("revert", move.key) in {tuple(t) for t in taken}
+
+
+def test_a_refused_swap_gives_the_move_up_before_the_retire_and_it_is_not_tried_again(back):
+    b = back()
+    fell = b.fall_back()
+    on_demand = fell.record.launch.replacement_ids[0]
+    after_revert_delay(b, fell)
+    b.emulator.faults = FaultPlan([{"action": "ReplaceSystemDisk", "kind": "error", "status": 403, "times": 5,
+                                    "code": "InvalidOperation.NotSupported"}])
+    move = b.move()
+    assert move.status == "done" and move.record.revert.outcome == "given-up", move.reason
+    spot = move.record.revert.bought_instance_id
+    assert sorted(b.running()) == sorted([on_demand, spot])  # the state stays where it is: nothing retired
+    assert b.root_of(on_demand) == ON_DEMAND and any(spot in d for d in move.record.degraded)
+    assert [n.kind for n in task_notices(move)] == ["revert_started", "revert_given_up"]
+    b.clock.advance_to(b.clock() + 2 * b.settings.revert_after_seconds)
+    (line,) = plan(b.runner)
+    assert line["move"] is False and f"left {spot} running beside it" in line["why"]
+    assert b.move(until=b.clock() + 600).id == move.id and b.purchases() == 2

@@ -79,6 +79,10 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
                   attempt=len(moves))
     if last is not None and last.record.revert is not None and last.record.revert.outcome == "moved":
         return no(f"moved back already by {last.id}", attempt=len(moves))
+    if last is not None and last.record.revert is not None and last.record.revert.bought_instance_id:
+        # It gave up with its spot one running beside this one: a person chooses, no third instance.
+        return no(f"the last move left {last.record.revert.bought_instance_id} running beside it: {last.reason}",
+                  attempt=len(moves))
     if last is not None and any(w in last.reason for w in FINAL_GIVE_UPS):
         return no(f"nothing to move: {last.reason}", attempt=len(moves))
     if len(moves) >= MAX_ATTEMPTS:

@@ -4,6 +4,9 @@ midnight; which replacements qualify and which candidates a move may take."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from responder.replace.planner import Candidate
@@ -65,3 +68,27 @@ def test_from_on_demand_any_spot_candidate_in_the_planners_order():
 
 def test_from_spot_on_another_type_only_the_original_type():
     assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED)] == ["ecs.g7.large"]
+
+
+def _cli(tmp_path, monkeypatch, *args: str, **env: str):
+    from click.testing import CliRunner
+
+    from responder.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # no .env of the repository's
+    clean = {name: None for name in os.environ if name.startswith("RESPONDER_")}
+    store = {"RESPONDER_DATABASE_URL": f"sqlite:///{tmp_path}/tasks.db"}
+    return CliRunner().invoke(cli, list(args), env={**clean, **store, **env})
+
+
+def test_the_dry_run_with_nothing_to_move_says_so(tmp_path, monkeypatch):
+    result = _cli(tmp_path, monkeypatch, "revert", "--dry-run", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "no replacement to move back to spot"
+    result = _cli(tmp_path, monkeypatch, "revert", "--dry-run", "--json", "--quiet")
+    assert json.loads(result.stdout) == {"dry_run": True, "replacements": []}
+
+
+def test_revert_without_dry_run_refuses_when_it_is_off(tmp_path, monkeypatch):
+    result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
+    assert result.exit_code == 2 and "RESPONDER_REVERT=off" in result.stderr

@@ -12,6 +12,7 @@ import pytest
 from responder.replace.planner import Candidate
 from responder.replace.record import RevertFacts, Task, TaskRecord
 from responder.replace.revert_steps import usable, window_end
+from responder.revert.eligible import judge, qualifies
 from responder.settings import Settings, SettingsError
 from responder.store import TaskRow
 
@@ -92,3 +93,30 @@ def test_the_dry_run_with_nothing_to_move_says_so(tmp_path, monkeypatch):
 def test_revert_without_dry_run_refuses_when_it_is_off(tmp_path, monkeypatch):
     result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
     assert result.exit_code == 2 and "RESPONDER_REVERT=off" in result.stderr
+
+
+def _interruption(market: str, instance_type: str = "ecs.g7.large") -> Task:
+    from responder.clouds.base import InstanceInfo
+
+    record = TaskRecord(source=InstanceInfo("i-orig", "r", "z1", "ecs.g7.large", "Running", True, True),
+                        timings={"running": 100.0})
+    record.launch.replacement_ids = ["i-new"]
+    record.launch.replacement = Candidate(instance_type, "z1", market, "s1", "same-type-same-zone")
+    return Task(TaskRow(id="t-1", key="aliyun:r:i-orig", cloud="aliyun", region="r", instance_id="i-orig",
+                        kind="interruption", status="done"), record)
+
+
+@pytest.mark.parametrize("market, instance_type, moves", [("ondemand", "ecs.g7.large", True),
+                                                          ("spot", "ecs.g6.large", True),
+                                                          ("spot", "ecs.g7.large", False)])
+def test_on_demand_or_another_type_qualifies_and_spot_on_the_original_type_does_not(market, instance_type, moves):
+    assert qualifies(_interruption(market, instance_type)) is moves
+
+
+def test_a_replacement_moves_only_after_revert_after_and_never_under_an_on_demand_policy():
+    task, settings = _interruption("ondemand"), Settings(database_url="sqlite://")
+    assert not judge(task, [], settings, 100.0 + 1799).move
+    verdict = judge(task, [], settings, 100.0 + 1800)
+    assert verdict.move and verdict.key == "aliyun:r:i-new:revert-1"
+    chosen = Settings(database_url="sqlite://", market_policy="ondemand")
+    assert "by choice" in judge(task, [], chosen, 100.0 + 1800).why

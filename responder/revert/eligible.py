@@ -22,7 +22,7 @@ from responder.settings import Settings
 
 MAX_ATTEMPTS = 3
 SOURCE_KINDS = (EventKind.INTERRUPTION.value, EventKind.REBALANCE.value)
-FINAL_GIVE_UPS = ("is gone", "already runs on spot", "not running")  # nothing left to move
+FINAL_GIVE_UPS = ("is gone", "already runs on spot")  # nothing left to move (a stopped one may run again)
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
         return no(f"given up {len(moves)} times, the last: {last.reason}", attempt=len(moves))
     if not settings.revert:
         return no("RESPONDER_REVERT=off")
+    if settings.market_policy == "ondemand":  # on-demand by choice, not by fallback
+        return no("RESPONDER_MARKET_POLICY=ondemand: replacements run on-demand by choice")
     since = task.record.timings.get("running", task.row.updated_at)
     if last is not None:
         since = max(since, last.row.updated_at)

@@ -178,9 +178,14 @@ def before_retire(task: Task, settings: Settings, now: float, image_call: Call) 
 
 
 def _both_running(task: Task, why: str) -> tuple[str, str]:
-    bought = task.record.revert.bought_instance_id
+    bought, state = task.record.revert.bought_instance_id, task.record.race
     task.record.degraded.append(f"move back to spot stopped before the retire: {why}; the spot instance {bought} "
                                 f"runs beside {task.instance_id}, which keeps the state: terminate one of them")
+    kept = [d.disk_id for d in state.disks if d.was_deleted_with_instance]
+    if kept:  # `responder orphans` lists them once detached (the cloud's answer, not this record's)
+        task.record.degraded.append(f"disks {', '.join(kept)} of {task.instance_id} no longer go with it "
+                                    "when it is released")
+    state.eip_allocation = ""  # the EIP stays bound to the instance that keeps the state: nothing of ours left
     return give_up(task, f"{why}; {bought} runs beside it")
 
 

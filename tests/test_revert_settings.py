@@ -120,3 +120,14 @@ def test_a_replacement_moves_only_after_revert_after_and_never_under_an_on_deman
     assert verdict.move and verdict.key == "aliyun:r:i-new:revert-1"
     chosen = Settings(database_url="sqlite://", market_policy="ondemand")
     assert "by choice" in judge(task, [], chosen, 100.0 + 1800).why
+
+
+def test_an_instance_the_churn_guard_put_on_demand_stays_there_for_the_guards_window():
+    from responder.replace.churn import ChurnVerdict
+
+    task, settings = _interruption("ondemand"), Settings(database_url="sqlite://")
+    task.record.timings["received"] = 0.0
+    task.record.plan.churn = ChurnVerdict(lineage="i-orig", lineage_reclaims=4, prefer_on_demand=True)
+    held = judge(task, [], settings, 7200.0)
+    assert not held.move and "churn guard chose on-demand" in held.why
+    assert judge(task, [], settings, settings.churn_window_hours * 3600.0 + 1).move

@@ -91,6 +91,12 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
         return no("RESPONDER_REVERT=off")
     if settings.market_policy == "ondemand":  # on-demand by choice, not by fallback
         return no("RESPONDER_MARKET_POLICY=ondemand: replacements run on-demand by choice")
+    churn = task.record.plan.churn
+    if churn is not None and churn.prefer_on_demand:  # the churn guard chose on-demand: wait out its window
+        until = task.record.timings.get("received", task.row.created_at) + settings.churn_window_hours * 3600.0
+        if now < until:
+            return no(f"the churn guard chose on-demand ({churn.lineage_reclaims} reclaims): it stays for "
+                      f"{_ago(until - now)} more (RESPONDER_CHURN_WINDOW_HOURS)")
     since = task.record.timings.get("running", task.row.updated_at)
     if last is not None:
         since = max(since, last.row.updated_at)

@@ -38,6 +38,7 @@ from responder.logsafe import active_redactor
 from responder.metrics import BudgetMetrics, CountingCloud, Metrics, StoreCollector
 from responder.notify.service import Dispatcher, attach
 from responder.protect.tick import tick_protect
+from responder.revert.tick import tick_revert
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
@@ -93,6 +94,7 @@ class Ticker(threading.Thread):
                 self.runner.tick()
                 tick_targets(self.runner)  # cheap when no target is due: one indexed query
                 tick_protect(self.runner)  # cheap when no selector is due: one lookup each
+                tick_revert(self.runner)  # one store scan a minute at most
                 pause = self.runner.seconds_until_due(self.interval)
             except Exception as exc:
                 if is_store_error(exc):  # an outage is logged once, when it starts and when it ends

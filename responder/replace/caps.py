@@ -86,7 +86,7 @@ class Spend:
 
     token: str  # the deterministic ClientToken of that call (idempotency key)
     claim_key: str  # "cloud:region:instance" of the task (or "odcr:<run>" / "target:<name>")
-    kind: str  # "launch" | "ondemand-fallback" | "reservation"
+    kind: str  # "launch" | "ondemand-fallback" | "revert" | "reservation"
     units: int = 1
 
 

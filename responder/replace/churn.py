@@ -38,6 +38,7 @@ from typing import Iterable
 from responder.replace.planner import Candidate
 
 HOUR = 3600.0
+HELD, SKIPPED = "held where it runs", "not moved into"  # how revert_candidates' reasons begin
 EPISODE_S = 600.0  # reclaims of one pool this close to the occasion's first are that occasion
 REGIONAL_POOLS = 3  # pools of a region reclaiming us within EPISODE_S of each other: a regional event
 
@@ -224,7 +225,7 @@ def revert_candidates(candidates: list[Candidate], churn: ChurnVerdict | None, c
     if churn is None:
         return list(candidates), []
     if churn.prefer_on_demand:
-        held = (f"held where it runs: {churn.lineage} (and the replacements that followed it) reclaimed "
+        held = (f"{HELD}: {churn.lineage} (and the replacements that followed it) reclaimed "
                 f"{churn.lineage_reclaims} time(s) in the window (RESPONDER_CHURN_ON_DEMAND_AFTER)")
         return [], [held]
     notes = {note.pool: note for note in churn.demoted}
@@ -234,5 +235,5 @@ def revert_candidates(candidates: list[Candidate], churn: ChurnVerdict | None, c
         if note is None:
             kept.append(c)
         else:
-            reasons.append(f"not moved into: {note.reason}")
+            reasons.append(f"{SKIPPED}: {note.reason}")
     return kept, reasons

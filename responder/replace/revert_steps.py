@@ -4,7 +4,8 @@ without the deadline, for a task of kind `revert` (started by responder/revert/)
 Parts: is_revert, window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
 saw_instance (the instance to move, as the cloud shows it), before_launch (the setting and the
 window, until the spot one is bought), before_writes (received: those, then spot stock first),
-usable (the ranked candidates worth moving to), no_stock_at_launch (look again later),
+usable (the ranked candidates worth moving to), guarded (those the churn guard allows; guard_reasons,
+waiting_why: why the move waits), no_stock_at_launch (look again later),
 before_retire (the spot one runs: keep the disks, image, the fresh image Available, the root swapped),
 retired (the release is our own), finished (the finish reason and the record's revert section).
 
@@ -31,7 +32,7 @@ from typing import Optional
 
 from responder.clouds.base import InstanceInfo
 from responder.model import EventKind
-from responder.replace import race_steps, swap
+from responder.replace import churn, race_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
@@ -106,7 +107,7 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
         return Decision([Call("probe", {"market": "spot"})])
     if not record.plan.candidates:
         revert.stock_checks += 1
-        revert.why = f"no spot stock for {revert.original_type} or an equivalent yet"
+        revert.why = waiting_why(task)
         record.plan.candidates, record.plan.probed_markets = None, []
         revert.next_check_at = now + STOCK_RECHECK
         return Decision(wait_until=revert.next_check_at)
@@ -123,6 +124,33 @@ def usable(task: Task, planned: list[Candidate]) -> list[Candidate]:
     if revert.retired_market == "spot":
         keep = [c for c in keep if c.instance_type == revert.original_type]
     return keep
+
+
+def guarded(task: Task, planned: list[Candidate], facts, now: float) -> tuple[list[Candidate], list[str]]:
+    """The usable candidates the churn guard allows, ranked, and its reasons. Judged afresh at each
+    look for stock (a demotion may end while the move waits), reading the history only: a move is
+    no reclaim. A move has no deadline, so it never takes a demoted pool as a last resort the way
+    a replacement does, and it holds an instance whose chain the guard sends on-demand first."""
+    verdict = None
+    if facts is not None and facts.churn is not None:
+        verdict = facts.churn.judge(task.key, task.cloud, task.record.source, False, now, True, record=False)
+        task.record.plan.churn = verdict
+    ranked, reasons = churn.rank(planned, verdict, task.cloud, task.region)
+    kept, held = churn.revert_candidates(usable(task, ranked), verdict, task.cloud, task.region)
+    return kept, reasons + held
+
+
+def guard_reasons(task: Task) -> list[str]:
+    """What the churn guard kept the move from, at the last look for stock."""
+    return [r for r in task.record.plan.ranking if r.startswith((churn.HELD, churn.SKIPPED))]
+
+
+def waiting_why(task: Task) -> str:
+    held = guard_reasons(task)
+    if held and held[0].startswith(churn.HELD):
+        return f"the churn guard holds it: {held[0]}"
+    why = f"no spot stock for {task.record.revert.original_type} or an equivalent yet"
+    return f"{why} outside the demoted pools ({'; '.join(held)})" if held else why
 
 
 def no_stock_at_launch(task: Task, now: float) -> None:

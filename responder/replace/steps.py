@@ -282,8 +282,9 @@ def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error
     source = task.record.wanted()  # a move back to spot aims at the original's type
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
                                       found.scores, found.prices)
-    planned, task.record.plan.ranking = churn.rank(planned, task.record.plan.churn, task.cloud, task.region)
-    task.record.plan.candidates = revert_steps.usable(task, planned) if revert_steps.is_revert(task) else planned
+    planned, task.record.plan.ranking = (revert_steps.guarded(task, planned, facts, now) if revert_steps.is_revert(task)
+                                         else churn.rank(planned, task.record.plan.churn, task.cloud, task.region))
+    task.record.plan.candidates = planned
     task.record.plan.probed_markets.append(found.market.value)
 
 

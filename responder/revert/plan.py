@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from responder.errors import CloudError, NotFound
-from responder.replace import steps
+from responder.replace import revert_steps, steps
 from responder.replace.calls import Call
 from responder.replace.record import Task
 from responder.revert.eligible import Verdict
@@ -57,11 +57,11 @@ def _stock(runner, verdict: Verdict, now: float) -> dict[str, Any]:
         return {"move": False, "why": f"could not read the cloud ({exc.code}): the move will look itself"}
     candidates = task.record.plan.candidates or []
     if not candidates:
-        return {"move": False,
-                "why": f"{verdict.why}; waits for spot stock of {verdict.original_type} or an equivalent"}
+        return {"move": False, "why": f"{verdict.why}; waits: {revert_steps.waiting_why(task)}"}
     first = candidates[0]
+    guard = "".join(f"; {reason}" for reason in revert_steps.guard_reasons(task))  # a demoted pool left out
     if runner.clouds[verdict.task.cloud].capabilities.offerings_are_static:  # EC2: offered, stock unknown
         return {"to": f"{first.instance_type} in {first.zone} (spot, {first.tier})",
-                "why": f"{verdict.why}; offered there (EC2 says whether it has stock only at the launch)"}
+                "why": f"{verdict.why}; offered there (EC2 says whether it has stock only at the launch){guard}"}
     return {"to": f"{first.instance_type} in {first.zone} (spot, {first.tier})",
-            "why": f"{verdict.why}; spot stock now"}
+            "why": f"{verdict.why}; spot stock now{guard}"}

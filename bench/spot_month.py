@@ -4,8 +4,8 @@ and to the interruptions, against today's behaviour (no revert, no guard).
 Parts: Month (the pack's `spot_month:` section, regions and prices, docs/scenario.md), Sim (one
 cloud's month as a discrete-event simulation: each instance's next reclaim at its pool's published
 rate, the dry spell a reclaim leaves, region crunches with stock returning pool by pool, the revert
-ticker), revert_due (when a move back is due, modelled by its documented settings), revert_choice
-(where a move back goes, or why it waits: the product's rule), VARIANTS, run_cloud, main.
+ticker), revert_settings and revert_due (when a move back is due: the product's eligible.waits),
+revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS, run_cloud, main.
 
 Decisions come from the product's own code: a replacement is the first candidate of
 responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
@@ -39,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
 from responder.model import Market  # noqa: E402
 from responder.replace import churn, planner  # noqa: E402
+from responder.revert import eligible  # noqa: E402
+from responder.setting_values import daily_window, duration  # noqa: E402
+from responder.settings import Settings  # noqa: E402
 
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
@@ -82,18 +85,17 @@ class Month:
         return next(p["price"] for p in self.data["prices"] if p["type"] == instance_type and p["market"] == market)
 
 
-def revert_due(on_fallback_since: float, now: float, after_s: float, window: tuple[int, int] | None) -> bool:
-    """The revert rule as documented (RESPONDER_REVERT_AFTER, RESPONDER_REVERT_WINDOW): a replacement
-    on on-demand or on another type moves back once it has run `after_s`, outside the daily window
-    (start hour, end hour, UTC) when one is set. Modelled here until responder/revert/ is on main."""
-    if now - on_fallback_since < after_s:
-        return False
-    if window is None:
-        return True
-    hour = int(now // HOUR) % 24
-    start, end = window
-    inside = start <= hour < end if start <= end else (hour >= start or hour < end)
-    return not inside
+def revert_settings(responder: dict[str, Any]) -> Settings:
+    """The pack's revert settings, read by the product's own parsers (RESPONDER_REVERT_AFTER's and
+    RESPONDER_REVERT_WINDOW's syntax)."""
+    return Settings(revert_after_seconds=duration("revert_after", str(responder["revert_after"]), 1800.0),
+                    revert_window=daily_window("revert_window", str(responder.get("revert_window") or "")))
+
+
+def revert_due(on_fallback_since: float, now: float, settings: Settings) -> bool:
+    """The product's rule (revert/eligible.py waits): a replacement on on-demand or on another type
+    moves back once it has run RESPONDER_REVERT_AFTER, outside RESPONDER_REVERT_WINDOW."""
+    return not eligible.waits(on_fallback_since, settings, now)
 
 
 def revert_choice(sim: "Sim", instance: "Instance", now: float):
@@ -161,11 +163,9 @@ class Sim:
         self.count = self.fleet or spec["count"]
         self.end = (self.days or s["days"]) * DAY
         r = s["responder"]
-        window = str(r.get("revert_window") or "")
-        self.window = tuple(int(h.split(":")[0]) for h in window.split("-")) if window else None
-        self.after_s, self.tick_s = r["revert_after_minutes"] * MINUTE, r["tick_minutes"] * MINUTE
-        self.moves_per_tick, self.move_s, self.move_attempts = r["moves_per_tick"], r["move_minutes"] * MINUTE, \
-            r["move_attempts"]
+        self.settings, self.tick_s = revert_settings(r), r["tick_minutes"] * MINUTE
+        self.moves_per_tick, self.move_s = r["moves_per_tick"], r["move_minutes"] * MINUTE
+        self.move_attempts = eligible.MAX_ATTEMPTS  # moves that gave up before the product stops trying
         self.dry_until: dict[tuple[str, str], float] = {}
         self.history: list[churn.Reclaim] = []
         self.events: list[tuple] = []
@@ -285,7 +285,7 @@ class Sim:
                 break
             if instance.fallback_since is None or instance.moving or instance.attempts >= self.move_attempts:
                 continue
-            if not revert_due(instance.fallback_since, now, self.after_s, self.window):
+            if not revert_due(instance.fallback_since, now, self.settings):
                 continue
             target = revert_choice(self, instance, now)
             if target is None:

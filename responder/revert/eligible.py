@@ -2,7 +2,7 @@
 
 Parts: MAX_ATTEMPTS, Verdict (one replacement: would it move now, and why), revert_key (the claim
 key of a move: one per instance and attempt), judge (one interruption task and the moves made of
-its replacement so far → a Verdict).
+its replacement so far → a Verdict), waits (RESPONDER_REVERT_AFTER and _WINDOW: why not yet).
 
 A replacement qualifies when its task ended `done` with one instance that runs on-demand, or on
 spot on another type than the original's. It moves once it has run RESPONDER_REVERT_AFTER, when no
@@ -100,13 +100,20 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
     since = task.record.timings.get("running", task.row.updated_at)
     if last is not None:
         since = max(since, last.row.updated_at)
+    not_yet = waits(since, settings, now)
+    if not_yet:
+        return no(not_yet)
+    return Verdict(move=True, why=f"{chosen.market} {chosen.instance_type} for {_ago(now - since)}", **base)
+
+
+def waits(since: float, settings: Settings, now: float) -> str:
+    """Why a replacement running (or last tried) since `since` does not move yet, or "": it moves
+    RESPONDER_REVERT_AFTER later, outside RESPONDER_REVERT_WINDOW. The month benchmark asks the same."""
     due = since + settings.revert_after_seconds
     if now < due:
-        return no(f"runs since {_ago(now - since)}; moves {_ago(due - now)} from now (RESPONDER_REVERT_AFTER)")
+        return f"runs since {_ago(now - since)}; moves {_ago(due - now)} from now (RESPONDER_REVERT_AFTER)"
     end = window_end(now, settings.revert_window)
-    if end is not None:
-        return no(f"inside RESPONDER_REVERT_WINDOW until {when(end)}")
-    return Verdict(move=True, why=f"{chosen.market} {chosen.instance_type} for {_ago(now - since)}", **base)
+    return f"inside RESPONDER_REVERT_WINDOW until {when(end)}" if end is not None else ""
 
 
 def _ago(seconds: float) -> str:

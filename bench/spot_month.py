@@ -2,17 +2,20 @@
 and to the interruptions, against today's behaviour (no revert, no guard).
 
 Parts: Month (the pack's `spot_month:` section, regions and prices, docs/scenario.md), Sim (one
-cloud's month as a discrete-event simulation: pool crunches, region crunches, stock returning,
-each instance's next reclaim, the revert ticker), revert_due (the revert rule, modelled by its
-documented settings), VARIANTS, run_cloud, main.
+cloud's month as a discrete-event simulation: each instance's next reclaim at its pool's published
+rate, the dry spell a reclaim leaves, region crunches with stock returning pool by pool, the revert
+ticker), revert_settings and revert_due (when a move back is due: the product's eligible.waits),
+revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS, run_cloud, main.
 
 Decisions come from the product's own code: a replacement is the first candidate of
 responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
 reranked by responder/replace/churn.py (verdict, rank) over the month's own reclaim history; the
-move back to spot plans the original's candidates the same way. The world (crunches, dry spells,
-stock returns) is drawn from the seed before the month starts, so every variant faces the same one.
+move back to spot plans the original's candidates the same way and keeps those
+churn.revert_candidates allows. The region crunches are drawn from the seed before the month
+starts, so every variant faces the same ones; each instance's reclaims follow its own placements.
 
 Run: python bench/spot_month.py [--pack bench/packs/spot-month.yaml] [--seed N] [--fleet N] [--days N] [--json]
+     [--seeds N] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import random
 import sys
 import time
@@ -35,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
 from responder.model import Market  # noqa: E402
 from responder.replace import churn, planner  # noqa: E402
+from responder.revert import eligible  # noqa: E402
+from responder.setting_values import daily_window, duration  # noqa: E402
+from responder.settings import Settings  # noqa: E402
 
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
@@ -53,25 +60,57 @@ class Month:
         data = yaml.safe_load(path.read_text())
         return cls(data, data["spot_month"])
 
+    def override(self, item: str) -> None:
+        """`key=value` (value read as YAML; a.b for a nested key) in the spot_month section."""
+        key, _, value = item.partition("=")
+        *path, last = key.strip().split(".")
+        where = self.section
+        for part in path:
+            where = where[part]
+        if last not in where:
+            raise SystemExit(f"--set {item}: spot_month has no {key!r}")
+        where[last] = yaml.safe_load(value)
+
     def region(self, cloud: str) -> dict[str, Any]:
         return next(r for r in self.data["regions"] if r["cloud"] == cloud)
+
+    def monthly_hazard(self, cloud: str, instance_type: str, zone: str) -> float:
+        """Expected reclaims per instance-month in a pool: its band's share p of instances reclaimed
+        within a month, as a constant hazard -ln(1 - p)."""
+        band = next((p["band"] for p in self.section["pools"] if (p["cloud"], p["type"], p["zone"]) ==
+                     (cloud, instance_type, zone)), self.section["calm_band"])
+        return -math.log(1.0 - self.section["bands"][band])
 
     def price(self, instance_type: str, market: str) -> float:
         return next(p["price"] for p in self.data["prices"] if p["type"] == instance_type and p["market"] == market)
 
 
-def revert_due(on_fallback_since: float, now: float, after_s: float, window: tuple[int, int] | None) -> bool:
-    """The revert rule as documented (RESPONDER_REVERT_AFTER, RESPONDER_REVERT_WINDOW): a replacement
-    on on-demand or on another type moves back once it has run `after_s`, outside the daily window
-    (start hour, end hour, UTC) when one is set. Modelled here until responder/revert/ is on main."""
-    if now - on_fallback_since < after_s:
-        return False
-    if window is None:
-        return True
-    hour = int(now // HOUR) % 24
-    start, end = window
-    inside = start <= hour < end if start <= end else (hour >= start or hour < end)
-    return not inside
+def revert_settings(responder: dict[str, Any]) -> Settings:
+    """The pack's revert settings, read by the product's own parsers (RESPONDER_REVERT_AFTER's and
+    RESPONDER_REVERT_WINDOW's syntax)."""
+    return Settings(revert_after_seconds=duration("revert_after", str(responder["revert_after"]), 1800.0),
+                    revert_window=daily_window("revert_window", str(responder.get("revert_window") or "")))
+
+
+def revert_due(on_fallback_since: float, now: float, settings: Settings) -> bool:
+    """The product's rule (revert/eligible.py waits): a replacement on on-demand or on another type
+    moves back once it has run RESPONDER_REVERT_AFTER, outside RESPONDER_REVERT_WINDOW."""
+    return not eligible.waits(on_fallback_since, settings, now)
+
+
+def revert_choice(sim: "Sim", instance: "Instance", now: float):
+    """Where a due move back to spot goes, or None to wait: the original type's spot candidates
+    from the planner (the original type first, then its equivalents) ranked by the guard, and of
+    those the ones churn.revert_candidates allows — no demoted pool, no move for a chain the
+    guard sends on-demand first — and, from a spot instance of another type, only the original
+    type. The guard is consulted only in the variants that have it."""
+    verdict = sim._verdict(instance.name, now)
+    source = sim._source(sim.original, instance.zone, instance.name)
+    planned, _ = sim._plan(source, Market.SPOT, now, verdict)
+    usable, _ = churn.revert_candidates(planned, verdict, sim.cloud, sim.region_name)
+    if instance.market == "spot":
+        usable = [c for c in usable if c.instance_type == sim.original]
+    return usable[0] if usable else None
 
 
 @dataclass
@@ -123,13 +162,10 @@ class Sim:
         self.original = spec["type"]
         self.count = self.fleet or spec["count"]
         self.end = (self.days or s["days"]) * DAY
-        self.stressed = {(p["type"], p["zone"]) for p in s["stressed"]["pools"] if p["cloud"] == self.cloud}
         r = s["responder"]
-        window = str(r.get("revert_window") or "")
-        self.window = tuple(int(h.split(":")[0]) for h in window.split("-")) if window else None
-        self.after_s, self.tick_s = r["revert_after_minutes"] * MINUTE, r["tick_minutes"] * MINUTE
-        self.moves_per_tick, self.move_s, self.move_attempts = r["moves_per_tick"], r["move_minutes"] * MINUTE, \
-            r["move_attempts"]
+        self.settings, self.tick_s = revert_settings(r), r["tick_minutes"] * MINUTE
+        self.moves_per_tick, self.move_s = r["moves_per_tick"], r["move_minutes"] * MINUTE
+        self.move_attempts = eligible.MAX_ATTEMPTS  # moves that gave up before the product stops trying
         self.dry_until: dict[tuple[str, str], float] = {}
         self.history: list[churn.Reclaim] = []
         self.events: list[tuple] = []
@@ -141,13 +177,6 @@ class Sim:
     def _world(self) -> None:
         s, world = self.month.section, random.Random(f"{self.seed}:{self.cloud}:world")
         per_s = 1 / (MONTH_DAYS * DAY)
-        stress = s["stressed"]
-        for pool in sorted(self.stressed) if stress["crunches_per_month"] > 0 else ():
-            t = world.expovariate(stress["crunches_per_month"] * per_s)
-            while t < self.end:
-                dry = world.expovariate(1 / (stress["dry_hours"] * HOUR))
-                self._push(t, "crunch", ([pool], stress["crunch_share"], {pool: dry}, world.random()))
-                t += world.expovariate(stress["crunches_per_month"] * per_s)
         crunch = s["region_crunch"]
         pools = sorted((t, z) for t in self.catalog for z in self.zones)
         t = world.expovariate(crunch["per_month"] * per_s) if crunch["per_month"] > 0 else self.end
@@ -165,10 +194,16 @@ class Sim:
         return {(t, z) for t in self.catalog for z in self.zones if self.dry_until.get((t, z), 0.0) <= now}
 
     def _hazard(self, instance: Instance) -> float:
-        s = self.month.section
-        rate = s["stressed"]["reclaims_per_month"] if (instance.instance_type, instance.zone) in self.stressed \
-            else s["calm_reclaims_per_month"]
-        return rate / (MONTH_DAYS * DAY)  # expected reclaims per instance-month: a constant hazard
+        """Per second, from the pool's published band (Month.monthly_hazard)."""
+        return self.month.monthly_hazard(self.cloud, instance.instance_type, instance.zone) / (MONTH_DAYS * DAY)
+
+    def _took_stock(self, pool: tuple[str, str], now: float) -> None:
+        """A reclaim is the pool's capacity taken back: no spot stock there for a while."""
+        mean = self.month.section["reclaim_dry_hours"] * HOUR
+        if mean <= 0:
+            return  # the stated choice turned off: a reclaim leaves the pool's stock as it was
+        dry = random.Random(f"{self.seed}:{self.cloud}:{pool}:{now}").expovariate(1 / mean)
+        self.dry_until[pool] = max(self.dry_until.get(pool, 0.0), now + dry)
 
     def _bill(self, instance: Instance, now: float) -> None:
         took = max(0.0, min(now, self.end) - instance.since)
@@ -214,6 +249,7 @@ class Sim:
         return churn.verdict(recent, lineage, self.policy, now, on_demand_allowed=True)
 
     def _reclaimed(self, instance: Instance, now: float) -> None:
+        self._took_stock((instance.instance_type, instance.zone), now)
         instance.interruptions += 1
         self.figures.interruptions += 1
         self.history.append(churn.Reclaim(f"{instance.name}:{instance.version}", churn.Pool(
@@ -242,19 +278,6 @@ class Sim:
                 self._reclaimed(instance, now)
 
     # -- the move back to spot, on the ticker ---------------------------------------------------
-    def _revert_target(self, instance: Instance, now: float):
-        verdict = self._verdict(instance.name, now)
-        if verdict is not None and verdict.prefer_on_demand:
-            return None  # the guard holds it on on-demand while its chain's count is high
-        source = self._source(self.original, instance.zone, instance.name)
-        planned, _ = self._plan(source, Market.SPOT, now, verdict)
-        demoted = {note.pool for note in (verdict.demoted if verdict else [])}
-        usable = [c for c in planned if str(churn.Pool(self.cloud, self.region_name, c.zone, c.instance_type,
-                                                       c.market)) not in demoted]  # no deadline: it waits instead
-        if instance.market == "spot":
-            usable = [c for c in usable if c.instance_type == self.original]
-        return usable[0] if usable else None
-
     def _tick(self, now: float) -> None:
         started = 0
         for instance in self.instances:
@@ -262,11 +285,11 @@ class Sim:
                 break
             if instance.fallback_since is None or instance.moving or instance.attempts >= self.move_attempts:
                 continue
-            if not revert_due(instance.fallback_since, now, self.after_s, self.window):
+            if not revert_due(instance.fallback_since, now, self.settings):
                 continue
-            target = self._revert_target(instance, now)
+            target = revert_choice(self, instance, now)
             if target is None:
-                continue
+                continue  # no spot stock for it yet, or the guard holds it: the next tick looks again
             instance.moving, started = True, started + 1
             # The spot one runs beside the old one for the move; its reclaim, if it comes first, ends it.
             reclaim_at = now + self.rand.expovariate(self._hazard(Instance("", target.instance_type, target.zone,
@@ -290,6 +313,7 @@ class Sim:
             self.history.append(churn.Reclaim(f"{instance.name}:move:{now}", churn.Pool(
                 self.cloud, self.region_name, target.zone, target.instance_type, "spot"), instance.name,
                 instance.name, reclaim_at))
+            self._took_stock((target.instance_type, target.zone), reclaim_at)
             return
         # Retire the old one only now, with the spot one running the state: the product's order.
         self.figures.cost += (now - started) / HOUR * spot_price
@@ -351,6 +375,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--days", type=float, default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--seeds", type=int, default=1, help="also this many more months (seed+1, ...): one line each")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=YAML",
+                        help="override one key of the pack's spot_month section (a.b for nested), to see "
+                             "what a stated choice does, e.g. --set reclaim_dry_hours=0")
     defaults = churn.ChurnPolicy()
     parser.add_argument("--churn-reclaims", type=int, default=defaults.reclaims, help="RESPONDER_CHURN_RECLAIMS")
     parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
@@ -360,6 +387,8 @@ def main(argv: list[str] | None = None) -> dict:
     policy = churn.ChurnPolicy(args.churn_reclaims, args.churn_window_hours * HOUR, args.churn_demote_hours * HOUR,
                                args.churn_on_demand_after)
     month = Month.load(args.pack)
+    for item in args.set:
+        month.override(item)
     seed = args.seed if args.seed is not None else int(month.data.get("seed", 0))
     started = time.perf_counter()
     result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy)
@@ -375,12 +404,24 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
         print(f"{cloud:7} guard+revert vs today: cost x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}")
+    months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
-            _summary(other, f["cloud"], run_cloud(month, f["cloud"], other, args.fleet, args.days, policy))
+            figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy)
+            months[f["cloud"]].append(figures)
+            _summary(other, f["cloud"], figures)
+    if args.seeds > 1:
+        for cloud, found in months.items():
+            _over_seeds(cloud, seed, found)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result
+
+
+def _guard_effect(figures: dict) -> tuple[float, float]:
+    """Interruptions with the guard against the same behaviour without it: today → guard, revert → both."""
+    v = {name: f["interruptions_per_instance"] for name, f in figures["variants"].items()}
+    return v["guard"] / max(v["today"], 1e-9), v["both"] / max(v["revert"], 1e-9)
 
 
 def _summary(seed: int, cloud: str, figures: dict) -> None:
@@ -388,9 +429,26 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
     run >= 20 % of the month on-demand, interruptions <= 0.7 x today's, nothing lost."""
     applies = figures["today_on_demand_share"] >= 0.2
     cost_ok = "-" if not applies else ("met" if figures["cost_vs_today"] <= 0.6 else "missed")
+    alone, with_revert = _guard_effect(figures)
     print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
           f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
-          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  lost {figures['data_lost']}")
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  guard x{alone:5.3f} / "
+          f"x{with_revert:5.3f}  lost {figures['data_lost']}")
+
+
+def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
+    """The months of one cloud together: where the cost target applies and is met, the range of the
+    interruption ratio and of the guard's own effect, and what was lost."""
+    applies = [f for f in found if f["today_on_demand_share"] >= 0.2]
+    ratios = sorted(f["interruptions_vs_today"] for f in found)
+    alone = sorted(_guard_effect(f)[0] for f in found)
+    costs = sorted(f["cost_vs_today"] for f in found)
+    print(f"{cloud:7} seeds {seed}-{seed + len(found) - 1}: today's on-demand share "
+          f"{min(f['today_on_demand_share'] for f in found):.3f}-{max(f['today_on_demand_share'] for f in found):.3f}; "
+          f"cost x{costs[0]:.3f}-{costs[-1]:.3f}, target applies in {len(applies)}, met in "
+          f"{sum(f['cost_vs_today'] <= 0.6 for f in applies)}; interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} "
+          f"(median {ratios[len(ratios) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in ratios)}; guard alone "
+          f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
 
 
 if __name__ == "__main__":

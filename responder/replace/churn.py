@@ -6,7 +6,8 @@ Parts: Pool (cloud, region, zone, type, market), Reclaim (one reclaim the store 
 and how long it stays demoted; _regional: the region-wide occasions it leaves out),
 lineage_reclaims, prefers_on_demand, PoolNote and ChurnVerdict (what the task record keeps),
 verdict (history + the reclaimed instance → verdict), rank (candidates + verdict → the order to try
-them in, and why).
+them in, and why), revert_candidates (the same for a move back to spot: demoted pools left out, an
+instance sent on-demand first held where it runs).
 
 The rule, as settings (docs/churn.md):
 - a pool that reclaimed us on RESPONDER_CHURN_RECLAIMS occasions (3) within
@@ -20,7 +21,9 @@ The rule, as settings (docs/churn.md):
   against any of them;
 - a logical instance (the original and the replacements that followed it) reclaimed
   RESPONDER_CHURN_ON_DEMAND_AFTER times (4) within the window is replaced on-demand first, when the
-  market policy allows on-demand; 0 turns that off.
+  market policy allows on-demand; 0 turns that off;
+- a move back to spot (no deadline) skips the demoted pools and waits rather than go into one, and
+  does not move an instance whose chain is sent on-demand first.
 
 Pure: the history comes in as data — churn_store.py reads it from the store, the month benchmark
 (bench/spot_month.py) makes it up — so the product and the benchmark decide with the same code.
@@ -35,6 +38,7 @@ from typing import Iterable
 from responder.replace.planner import Candidate
 
 HOUR = 3600.0
+HELD, SKIPPED = "held where it runs", "not moved into"  # how revert_candidates' reasons begin
 EPISODE_S = 600.0  # reclaims of one pool this close to the occasion's first are that occasion
 REGIONAL_POOLS = 3  # pools of a region reclaiming us within EPISODE_S of each other: a regional event
 
@@ -210,3 +214,26 @@ def rank(candidates: list[Candidate], churn: ChurnVerdict | None, cloud: str,
             moved.append(c)
             reasons.append(f"ranked last: {note.reason}")
     return kept + moved, reasons
+
+
+def revert_candidates(candidates: list[Candidate], churn: ChurnVerdict | None, cloud: str,
+                      region: str) -> tuple[list[Candidate], list[str]]:
+    """The candidates a move back to spot may use, and why the others are not. Unlike a
+    replacement, a move has no deadline: it never goes into a demoted pool (it waits for another,
+    or for the demotion to end), and an instance whose chain the guard sends on-demand first
+    stays where it runs until its reclaims leave the window."""
+    if churn is None:
+        return list(candidates), []
+    if churn.prefer_on_demand:
+        held = (f"{HELD}: {churn.lineage} (and the replacements that followed it) reclaimed "
+                f"{churn.lineage_reclaims} time(s) in the window (RESPONDER_CHURN_ON_DEMAND_AFTER)")
+        return [], [held]
+    notes = {note.pool: note for note in churn.demoted}
+    kept, reasons = [], []
+    for c in candidates:
+        note = notes.get(str(Pool(cloud, region, c.zone, c.instance_type, c.market)))
+        if note is None:
+            kept.append(c)
+        else:
+            reasons.append(f"{SKIPPED}: {note.reason}")
+    return kept, reasons

@@ -10,7 +10,7 @@ import pytest
 
 from responder.notify.daily import cost_fields
 from responder.replace.costs import Costs, PriceRead, kind_of, saved_by_reverts, summarize
-from responder.replace.record import Task, TaskRecord
+from responder.replace.record import RevertFacts, Task, TaskRecord
 from responder.store import TaskRow
 
 H = 3600.0
@@ -67,7 +67,7 @@ def test_a_record_with_a_revert_section_counts_as_a_revert():
     flagged = revert()
     flagged.row = dataclasses.replace(flagged.row, kind="interruption")
     assert kind_of(flagged) == "replacement"  # on-demand to spot, without the revert's mark
-    flagged.record.revert = {"retired": "i-od", "bought": "i-spot"}  # the revert flow's own section
+    flagged.record.revert = RevertFacts(retired_instance_id="i-od", bought_instance_id="i-spot")  # the move's section
     assert kind_of(flagged) == "revert"
 
 
@@ -98,3 +98,17 @@ def test_unknown_prices_are_counted_never_guessed_and_currencies_stay_apart():
     fields = cost_fields(summary)
     assert fields["fallback_cost"] == "1 priced: 0.19 USD in 24 h; 0.10 USD per hour still running"
     assert fields["prices_unknown"] == 1 and "saved_by_reverts" not in fields
+
+
+def test_a_revert_section_saves_from_the_retire_and_a_move_given_up_saves_nothing():
+    moved = revert(since=T0 + 2 * H)  # the spot one bought at T0+2h...
+    moved.record.revert = RevertFacts(retired_instance_id="i-od", bought_instance_id="i-spot", outcome="moved",
+                                      retired_at=T0 + 2.5 * H)  # ...and the on-demand one retired half an hour later
+    summary = summarize([fallback(), moved], T0, T0 + 5 * H)
+    assert summary.spent["fallback"]["CNY"] == pytest.approx(0.79 * 2.5)  # it billed until the retire
+    assert summary.saved["CNY"] == pytest.approx(0.65 * 2.5)  # saving from the retire on
+    given_up = revert(since=T0 + 2 * H)
+    given_up.record.revert = RevertFacts(retired_instance_id="i-od", bought_instance_id="i-spot", outcome="given-up")
+    both = summarize([fallback(), given_up], T0, T0 + 5 * H)
+    assert "CNY" not in both.saved and both.hourly["fallback"]["CNY"] == pytest.approx(0.79)  # both still run
+    assert both.hourly["revert"]["CNY"] == pytest.approx(0.14)

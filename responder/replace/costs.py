@@ -12,12 +12,14 @@ price from the moment it was bought (`Costs.since`) until it ended — a later t
 its own instance (interrupted again, or moved back to spot) ends it at that task's moment — or until
 the end of the window. A revert task (another flow's: the on-demand fallback retired, a spot one
 bought) records in its own `costs` the fallback's price as `original` and the spot one's as
-`bought`, so "saved" = (original − bought) × hours since the revert (or until the spot one ended).
+`bought`, so "saved" = (original − bought) × hours since the revert retired the fallback
+(RevertFacts.retired_at; a move given up with both running saves nothing) until the spot one ended.
 Unknown prices are counted, never guessed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -84,6 +86,18 @@ class Spend:
     saved_hourly: float  # a revert: what the fallback cost per hour more than the spot one
     start: float
     end: Optional[float]  # None: still running
+    saved_from: Optional[float] = None  # a revert: when the fallback was retired (None: it was not)
+
+
+def retired_at(task: Any) -> float | None:
+    """When a revert retired the instance it moved off: its revert section's retire (None while it
+    has not, or when the move gave up with both running); a revert task without the section, at
+    its purchase."""
+    revert = getattr(task.record, "revert", None)
+    if revert is not None:
+        return revert.retired_at
+    costs = getattr(task.record, "costs", None)
+    return costs.since if costs is not None else None
 
 
 def _ended_by(tasks: list[Any]) -> dict[str, float]:
@@ -91,9 +105,11 @@ def _ended_by(tasks: list[Any]) -> dict[str, float]:
     ended: dict[str, float] = {}
     for t in tasks:
         r = t.record
-        costs = getattr(r, "costs", None)
-        at = r.race.released_at or r.original_terminated_at or (costs.since if costs else None) or t.row.created_at
-        if t.instance_id and t.status != "rejected":
+        if is_revert(t):
+            at = retired_at(t)  # a move that has not retired its instance leaves it running
+        else:
+            at = r.race.released_at or r.original_terminated_at or t.row.created_at
+        if at is not None and t.instance_id and t.status != "rejected":
             ended[t.instance_id] = min(at, ended.get(t.instance_id, at))
     return ended
 
@@ -115,7 +131,7 @@ def spends(tasks: Iterable[Any]) -> tuple[list[Spend], int]:
             kind == "revert" and costs.original.hourly is not None) else 0.0
         ends = [ended[i] for i in costs.instance_ids if i in ended and ended[i] >= costs.since]
         found.append(Spend(t.cloud, kind, costs.currency, costs.bought.hourly * costs.count, saved, costs.since,
-                           min(ends) if ends else None))
+                           min(ends) if ends else None, retired_at(t) if kind == "revert" else None))
     return found, unknown
 
 
@@ -155,8 +171,9 @@ def summarize(tasks: Iterable[Any], start: float, end: float) -> CostSummary:
             continue  # bought after the window, or ended before it
         for kind in (("replacement", "fallback") if s.kind == "fallback" else (s.kind,)):
             summary.add(kind, s.currency, s.hourly * hours, running)
-        if s.kind == "revert":
-            summary.saved[s.currency] = summary.saved.get(s.currency, 0.0) + s.saved_hourly * hours
+        if s.kind == "revert" and s.saved_from is not None:  # saved from the retire on, while the spot one runs
+            saving = _hours(dataclasses.replace(s, start=max(s.start, s.saved_from)), start, end)
+            summary.saved[s.currency] = summary.saved.get(s.currency, 0.0) + s.saved_hourly * saving
     return summary
 
 

@@ -74,11 +74,11 @@ def test_aws_on_demand_fallback_reads_the_price_list_under_the_shipped_policy(re
     task = run(client, runner, AWS_EVENT)
     costs = task.record.costs
     assert costs.bought.market == "ondemand" and costs.bought.source == "GetProducts"
-    assert costs.bought.hourly == 0.096 and costs.original.hourly == 0.036
+    assert costs.bought.hourly == 0.12 and costs.original.hourly == 0.036
     answered = [c for c in box.emulators["aws"].calls if c["action"] == "GetProducts"]
     assert answered and all(c["status"] == 200 for c in answered)
     text = client.get("/metrics").get_data(as_text=True)
-    assert re.search(r'responder_purchase_hourly_cost\{currency="USD",kind="fallback"\} 0\.096', text), text
+    assert re.search(r'responder_purchase_hourly_cost\{currency="USD",kind="fallback"\} 0\.12', text), text
 
 
 def test_a_throttled_price_read_leaves_the_task_done_with_the_price_unknown(responder_factory):

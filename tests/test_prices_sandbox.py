@@ -60,7 +60,7 @@ def test_get_products_answers_price_list_json_strings_the_filters_match(emulator
     assert len(answer["PriceList"]) == 1 and isinstance(answer["PriceList"][0], str)
     product = json.loads(answer["PriceList"][0])
     assert product["product"]["attributes"]["instanceType"] == "c5.xlarge"
-    assert hourly_from_price_list(answer["PriceList"][0]) == 0.17
+    assert hourly_from_price_list(answer["PriceList"][0]) == 0.2
     windows = [f if f["Field"] != "operatingSystem" else dict(f, Value="Windows")
                for f in on_demand_filters(REGION, "c5.xlarge")]
     assert pricing.get_products(ServiceCode="AmazonEC2", Filters=windows)["PriceList"] == []  # Linux only

@@ -131,7 +131,12 @@ def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_go
                    for t in _scenario()["regions"][0]["instance_types"] for m in ("spot", "ondemand")]
     # The shipped RESPONDER_LAUNCH_RETRY_SECONDS (the tests' default is 0): the refused zones are
     # tried again, like sold-out ones, until the original's release opens them.
-    client, runner, box = responder_factory(_scenario(offers=zone_a_gone), settings={"launch_retry_seconds": 300.0})
+    # The original's own two minutes (the sandbox's release, 6 real seconds at the tests' 20x) never
+    # end (release_after: null): only the termination below frees the group. The fast clock stands
+    # for a starved CPU, on which those two minutes used to pass within the first step and the
+    # replacement rightly joined the group elsewhere before the check that it had not.
+    client, runner, box = responder_factory(_scenario(instance={"release_after": None}, offers=zone_a_gone),
+                                            settings={"launch_retry_seconds": 300.0}, time_scale=400)
     status, body = deliver(client, WARNING)
     assert status in (200, 202), body
     task = runner.run_to_end(body["task"]["id"], timeout=5)

@@ -6,8 +6,9 @@ the emulators. Only time is ever sped up (scenario time_scale), nothing is mocke
 
 Parts: pytest_sessionstart (responder/ and handlers/ compiled to bytecode once, for the many
 `python -m responder` processes the tests start), pytest_collection_modifyitems (tests marked
-`slow` first, so two workers end together), event_bytes / event_json, sandbox_factory,
-test_settings, responder_factory.
+`slow` first, so two workers end together), pytest_runtest_protocol (each test's CPU, written
+where SUITE_CPU_FILE says: bench/suite.py's CPU per file), event_bytes / event_json,
+sandbox_factory, test_settings, responder_factory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import compileall
 import json
 import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,23 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `slow` run first (in collection order among themselves): with two workers
     (README command 2: `-n 2`) the suite then ends on short tests, not on one long one alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With SUITE_CPU_FILE set, append "<CPU seconds>\t<node id>" per test: its set-up, call and
+    teardown in this worker (threads included) and the processes it started and waited for. Wall
+    time says little on a shared machine; CPU says which set-ups cost work."""
+    where = os.environ.get("SUITE_CPU_FILE")
+    before = _cpu() if where else 0.0
+    yield
+    if where:
+        with open(where, "a") as out:  # one short append per test: lines from two workers never interleave
+            out.write(f"{_cpu() - before:.3f}\t{item.nodeid}\n")
+
+
+def _cpu() -> float:
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
 def event_bytes(relative: str) -> bytes:

@@ -1,7 +1,7 @@
 """Parsing the values of settings: what each variable may hold, and the one error a bad one raises.
 
 Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, slack_channel,
-check_notify (the notification and log-format settings, checked at start).
+check_notify (the notification and log-format settings, checked at start), check_churn.
 
 settings.py reads the environment and builds Settings from these; they read nothing themselves.
 """
@@ -90,3 +90,13 @@ def check_notify(settings) -> None:
                             f"not {settings.notify_daily_timezone!r}") from None
     if settings.notify_timeout_seconds <= 0:
         raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")
+
+
+def check_churn(settings) -> None:
+    """The churn guard's settings (replace/churn.py): counts and hours that cannot be negative."""
+    for name, value in (("RECLAIMS", settings.churn_reclaims), ("ON_DEMAND_AFTER", settings.churn_on_demand_after),
+                        ("DEMOTE_HOURS", settings.churn_demote_hours)):
+        if value < 0:
+            raise SettingsError(f"RESPONDER_CHURN_{name} must be >= 0 (0 turns it off), not {value}")
+    if settings.churn_window_hours <= 0:
+        raise SettingsError(f"RESPONDER_CHURN_WINDOW_HOURS must be positive, not {settings.churn_window_hours}")

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from responder.logsafe import redact_url
-from responder.setting_values import (SettingsError, api_rates, as_bool, check_notify, csv, protect_selectors,
-    slack_channel)
+from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
+                                      protect_selectors, slack_channel)
 from responder.store_url import url_problem
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
@@ -118,6 +118,12 @@ class Settings:
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
+    # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
+    # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
+    churn_reclaims: int = 3
+    churn_window_hours: float = 168.0
+    churn_demote_hours: float = 48.0
+    churn_on_demand_after: int = 4
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
     protect_selectors: tuple[tuple[str, str, str, str], ...] = ()
@@ -162,6 +168,7 @@ class Settings:
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
         check_notify(self)
+        check_churn(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
@@ -313,6 +320,10 @@ class Settings:
             keep_public_ip=as_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             keep_private_ip=as_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
+            churn_reclaims=number("RESPONDER_CHURN_RECLAIMS", cls.churn_reclaims, int),
+            churn_window_hours=number("RESPONDER_CHURN_WINDOW_HOURS", cls.churn_window_hours),
+            churn_demote_hours=number("RESPONDER_CHURN_DEMOTE_HOURS", cls.churn_demote_hours),
+            churn_on_demand_after=number("RESPONDER_CHURN_ON_DEMAND_AFTER", cls.churn_on_demand_after, int),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
             protect_selectors=protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
             protect_period_seconds=number("RESPONDER_PROTECT_PERIOD_SECONDS", cls.protect_period_seconds),

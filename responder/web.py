@@ -166,7 +166,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             notifier.started(sorted(runner.clouds))
         except (StoreUnavailable, SQLAlchemyError):
             log.warning("could not queue the start-up notification: task store unavailable")
-    metrics.watch_store(StoreCollector(runner.store, targets, notifier.health if notifier else None))
+    pools = runner.facts.churn.pools if runner.facts.churn is not None else None  # reclaims per pool
+    metrics.watch_store(StoreCollector(runner.store, targets, notifier.health if notifier else None, pools=pools))
     previous_finish = runner.on_finish
 
     def on_finish(task):
@@ -226,7 +227,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                             {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
 
         return Response(render_status(runner.store, targets=targets,
-                                      channel_health=notifier.health if notifier else None,
+                                      channel_health=notifier.health if notifier else None, pools=pools,
                                       refresh_seconds=refresh_seconds(request.args.get("refresh"))),
                         mimetype="text/html")
 

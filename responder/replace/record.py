@@ -1,8 +1,8 @@
 """The typed, versioned task record: everything one replacement has learned, in one place.
 
-Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
-KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
-RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan (with the churn guard's verdict), LaunchState,
+Reserved, ReservationState, KeptDisk, RaceState (the race against the release: kept disks, launch
+policy, release seen, EIP), RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
 (a task row with its record, what the flow works on), and the small generic codec (`encode`,
 `decode`) it uses for nested dataclasses.
 
@@ -23,6 +23,7 @@ from typing import Any, Optional
 from responder.capacity.engine import LedgerEntry
 from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.model import Offering
+from responder.replace.churn import ChurnVerdict
 from responder.replace.planner import Candidate
 from responder.store import TaskRow
 
@@ -60,6 +61,8 @@ class Plan:
     details_fetched: list[str] = field(default_factory=list)  # clone parts read so far
     candidates: Optional[list[Candidate]] = None  # None: not probed yet; [] probed, nothing in stock
     probed_markets: list[str] = field(default_factory=list)
+    churn: Optional[ChurnVerdict] = None  # the churn guard's view at verification (replace/churn.py)
+    ranking: list[str] = field(default_factory=list)  # why the last ranking moved candidates (the guard)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import build_times, planner, race_data, race_steps, swap
+from responder.replace import build_times, churn, planner, race_data, race_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.image_polls import Facts, image_poll_delay, learned_build_time
 from responder.replace.record import Reserved, Task
@@ -45,13 +45,22 @@ def markets(settings: Settings) -> list[Market]:
     return planner.markets_for(settings.market_policy)
 
 
+def task_markets(task: Task, settings: Settings) -> list[Market]:
+    """The policy's markets; on-demand first for an instance the churn guard says is reclaimed too often."""
+    order = markets(settings)
+    churn = task.record.plan.churn
+    if churn is not None and churn.prefer_on_demand and Market.ONDEMAND in order:
+        order = [Market.ONDEMAND] + [m for m in order if m != Market.ONDEMAND]
+    return order
+
+
 def next_market(task: Task, settings: Settings) -> Optional[Market]:
     probed = task.record.plan.probed_markets
-    return next((m for m in markets(settings) if m.value not in probed), None)
+    return next((m for m in task_markets(task, settings) if m.value not in probed), None)
 
 
 def _probe(task: Task, settings: Settings) -> Decision:
-    market = next_market(task, settings) or markets(settings)[0]
+    market = next_market(task, settings) or task_markets(task, settings)[0]
     return Decision([Call("probe", {"market": market.value})])
 
 
@@ -221,6 +230,9 @@ def _saw_instance(task: Task, call: Call, info: Optional[InstanceInfo], settings
         return "rejected", reason
     task.record.source = info
     task.record.standing_rejection = ""  # read again and accepted: the earlier verdict is gone
+    if facts.churn is not None:  # a reclaim counts against its pool before the plan is ranked
+        task.record.plan.churn = facts.churn.judge(task.key, task.cloud, info, kind == EventKind.INTERRUPTION, now,
+                                                   Market.ONDEMAND in markets(settings), record=not settings.dry_run)
     task.record.stamp("verified", now)
     return None
 
@@ -244,6 +256,7 @@ def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error
     source = task.record.source
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
                                       found.scores, found.prices)
+    planned, task.record.plan.ranking = churn.rank(planned, task.record.plan.churn, task.cloud, task.region)
     task.record.plan.candidates = planned
     task.record.plan.probed_markets.append(found.market.value)
 

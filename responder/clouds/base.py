@@ -67,6 +67,11 @@ class InstanceInfo:
     resource_group_id: str = ""  # Aliyun ResourceGroupId
     hpc_cluster_id: str = ""  # Aliyun HpcClusterId
     tenancy: str = ""  # AWS default / dedicated / host
+    # What a stand-in image must share with the instance for its root to be swapped later
+    # (clouds/*_disks.py stand_in_image): the OS, the virtualization, the billing (AWS product codes).
+    os_type: str = ""  # linux | windows
+    virtualization: str = ""  # AWS hvm | paravirtual
+    billing: str = ""  # AWS: the product codes, sorted and comma-joined, then "|" and UsageOperation
 
 
 @dataclass(frozen=True)
@@ -346,6 +351,12 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def stand_in_image(self, region: str, source: InstanceInfo) -> str:
+        """The cloud's newest public image a root swap from `source`'s own images would accept on
+        an instance launched from it (same OS, architecture, virtualization and billing), or "":
+        capacity from it now, the notice-time root swapped in later (replace/swap.py)."""
         ...
 
     def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:

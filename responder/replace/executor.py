@@ -252,6 +252,9 @@ class Executor:
         except NotFound:
             return None
 
+    def _stand_in_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        return cloud.stand_in_image(task.region, task.record.source)
+
     def _replacement_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])
 

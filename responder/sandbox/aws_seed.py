@@ -66,6 +66,7 @@ def _ensure_image(backend, image_id: str | None, arch: str) -> str:
     with fixed_id("ami", image_id):
         ami = backend.register_image(name=f"sandbox-base-{arch}", description="sandbox base image")
     ami.architecture = arch
+    ami.virtualization_type = ami.virtualization_type or "hvm"  # what EC2 registers today; a root swap compares it
     return ami.id
 
 

@@ -91,6 +91,17 @@ class _CatalogueZones:
         return RegionsAndZonesBackend.zones.get(self.region_name, [])
 
 
+def _public_amis_only(backend) -> None:
+    """Keep the few dozen public AMIs moto ships in amis.json (Amazon Linux, Ubuntu, Windows, x86_64
+    and arm64: enough for a stand-in), not its per-region `latest_amis` catalogue (over a thousand):
+    every filtered DescribeImages scans them all, and the race reads images every few seconds."""
+    from moto.ec2.models.amis import AMIS
+
+    shipped = {a["ami_id"] for a in AMIS}
+    for image_id in [i for i in backend.amis if i not in shipped]:
+        del backend.amis[image_id]
+
+
 def seed_region(account: str, region, images) -> Any:
     """Reset moto's EC2 state for (account, region) and create the scenario's resources in it."""
     if region.raw.get("world") and not region.subnets and not region.instances:
@@ -98,6 +109,7 @@ def seed_region(account: str, region, images) -> Any:
     backend = ec2_backend(account, region.region)
     backend.reset()
     backend = ec2_backend(account, region.region)
+    _public_amis_only(backend)
     vpcs: dict[str, Any] = {}
     for i, s in enumerate(region.subnets):
         vpc_id = s.get("vpc")

@@ -39,7 +39,8 @@ class AliyunDisksMixin:
                          device=r.get("Device") or "", status=_STATUS.get(r.get("Status", ""), r.get("Status", "")))
                 for r in rows]
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         params: dict[str, Any] = {"DeleteWithInstance": "true" if delete else "false"}
         params.update({f"DiskIds.{n}": d for n, d in enumerate(disk_ids, start=1)})
         doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"

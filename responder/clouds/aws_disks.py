@@ -57,12 +57,15 @@ class AwsDisksMixin:
                                   status=v.get("State", "")))
         return found
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         """DeleteOnTermination belongs to the instance's block device mapping: read where each volume
-        is attached, then one ModifyInstanceAttribute per instance and device."""
+        is attached (unless `known` holds them all, just read), then one ModifyInstanceAttribute per
+        instance and device."""
         if not delete:  # kept now, deleted or detached later: tagged as the responder's first
             self.take_charge(region, disk_ids)  # type: ignore[attr-defined]
-        for disk in self.describe_disks(region, disk_ids=disk_ids):
+        read = known if {d.disk_id for d in known} >= set(disk_ids) else self.describe_disks(region, disk_ids=disk_ids)
+        for disk in read:
             if not disk.instance_id:
                 continue  # detached already: nothing goes with an instance
             self._call(region, "modify_instance_attribute",

@@ -311,9 +311,11 @@ class CloudPort(Protocol):
         """The disks of an instance, or the named disks (those that still exist)."""
         ...
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         """delete=False: the disks outlive their instance (DeleteWithInstance / DeleteOnTermination);
-        True: they go with it again (given back before the release)."""
+        True: they go with it again (given back before the release). `known`: those disks as just
+        read (where EC2 needs their instance and device, no second read)."""
         ...
 
     def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",

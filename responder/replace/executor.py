@@ -292,7 +292,9 @@ class Executor:
             if goes_with and not disk.delete_with_instance:
                 # EC2's AttachVolume takes no DeleteOnTermination: set it once the volume is on the
                 # replacement, or it would outlive that replacement and bill unseen.
-                cloud.set_delete_with_instance(task.region, (disk_id,), True)
+                # The disk as just read: a second read could be held back by the API budget after
+                # this one spent a token, and every retry would spend it again.
+                cloud.set_delete_with_instance(task.region, (disk_id,), True, known=(disk,))
             return [disk_id]
         if disk.instance_id == task.instance_id:
             if disk.status != "detaching":

@@ -95,6 +95,7 @@ def _public_amis_only(backend) -> None:
     """Keep the few dozen public AMIs moto ships in amis.json (Amazon Linux, Ubuntu, Windows, x86_64
     and arm64: enough for a stand-in), not its per-region `latest_amis` catalogue (over a thousand):
     every filtered DescribeImages scans them all, and the race reads images every few seconds."""
+    # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
     from moto.ec2.models.amis import AMIS
 
     shipped = {a["ami_id"] for a in AMIS}

@@ -25,7 +25,8 @@ tasks whose fresh image completed), median_gap_s / p90_gap_s (capacity; a task w
 replacement counts as never: null when it decides the percentile), data_kept_share, moved (data
 disks reattached / restored), orphans (kept disks / volumes left detached, restored disks attached
 to nothing, unbound EIPs, replacements beyond one per task), failed, failed_with_replacement (a
-task that did not end `done` although its replacement was launched).
+task that did not end `done` although its replacement was launched), stand_ins (replacements
+launched from a public stand-in image: every image of ours was gone).
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def measure(box, cloud: str, tasks: list[Task], wall: float) -> dict:
             "root_states": {k: sum(r["root_state"] == k for r in rows) for k in ("fresh", "swapped", "stale", "")},
             "median_gap_s": _pct(ordered, 0.5), "p90_gap_s": _pct(ordered, 0.9),
             "data_kept_share": round(sum(r["data_kept"] for r in rows) / n, 3), "moved": moved,
+            "stand_ins": sum(bool(t.record.race.stand_in_image) for t in tasks),
             "orphans": orphans(box, cloud, tasks), "failed": sum(t.status != "done" for t in tasks),
             "failed_with_replacement": sum(r["failed_with_replacement"] for r in rows), "wall_s": round(wall, 1)}
 

@@ -1,8 +1,8 @@
 """The FC package, started as Function Compute starts it, keeps FC's contract end to end.
 
-Parts: deploy/build-fc.sh into a temporary ./build; the server started with s.yaml's own
-customRuntimeConfig command and args, in the package folder, with its PYTHONPATH pointed at the
-package's python/ and the build's bytecode only (PYTHONDONTWRITEBYTECODE: /code is read-only);
+Parts: deploy/build-fc.sh's package (tests/package_fixtures.py: built once per run); the server
+started with s.yaml's own customRuntimeConfig command and args, in the package folder, with its
+PYTHONPATH pointed at the package's python/ and the build's bytecode only (PYTHONDONTWRITEBYTECODE: /code is read-only);
 the Aliyun emulator as the cloud with no AccessKey in the environment; the sample interruption
 posted to /invoke with only FC's x-fc-* credential headers → the instance replaced, the
 interruption and replaced notices at a local receiver before the answer, and neither the secret
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from package_fixtures import deploy_package
 
 from responder.sandbox.runtime import SANDBOX_KEY, SANDBOX_SECRET
 from tests.conftest import event_bytes
@@ -49,11 +50,8 @@ def _call(url: str, body: bytes | None = None, headers: dict | None = None, time
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # the build pip-installs the requirements (minutes on a loaded machine)
 def test_the_fc_package_started_as_fc_starts_it_replaces_with_only_the_header_credentials(
-        sandbox_factory, receiver, tmp_path):  # noqa: F811
-    package = tmp_path / "build"
-    built = subprocess.run([str(ROOT / "deploy" / "build-fc.sh"), str(package)], check=False, cwd=ROOT, capture_output=True,
-                           text=True, timeout=1200, env={**os.environ, "PYTHON": sys.executable})
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        sandbox_factory, receiver, tmp_path, tmp_path_factory):  # noqa: F811
+    package, _ = deploy_package(tmp_path_factory, "fc")
     props = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]["responder"]["props"]
     runtime = props["customRuntimeConfig"]
     assert runtime["command"][0] == "python3" and props["environmentVariables"]["PYTHONPATH"] == "/code/python"

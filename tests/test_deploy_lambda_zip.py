@@ -1,7 +1,8 @@
 """The Lambda zip, unpacked as Lambda unpacks it, replaces through lambda_handler and notifies
 within the invocation.
 
-Parts: deploy/build-lambda.sh into a temporary folder, its zip unpacked (Lambda's /var/task); a
+Parts: deploy/build-lambda.sh's zip (tests/package_fixtures.py: built once per run), unpacked
+(Lambda's /var/task); a
 fresh runtime interpreter with only that folder on its path (-S, no bytecode writes: /var/task is
 read-only) calling lambda_handler with the sample spot interruption warning and a context that
 gives 75 s; the EC2 emulator as the cloud with the sandbox's AWS keys in the environment (Lambda
@@ -16,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from package_fixtures import deploy_package
 
 from tests.conftest import event_json
 from tests.notify_receiver import receiver  # noqa: F401  (the fixture)
@@ -42,13 +44,8 @@ print(json.dumps({"result": result, "status": task.status, "reason": task.reason
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # the build pip-installs the requirements (minutes on a loaded machine)
 def test_the_lambda_zip_replaces_through_lambda_handler_and_notifies_within_the_invocation(
-        sandbox_factory, receiver, tmp_path):  # noqa: F811
-    out = tmp_path / "lambda"
-    built = subprocess.run([str(ROOT / "deploy" / "build-lambda.sh"), str(out)], check=False, cwd=ROOT,
-                           capture_output=True, text=True, timeout=1200,
-                           env={**os.environ, "PYTHON": sys.executable,
-                                "LAMBDA_PYTHON": f"{sys.version_info[0]}.{sys.version_info[1]}"})
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        sandbox_factory, receiver, tmp_path, tmp_path_factory):  # noqa: F811
+    out, _ = deploy_package(tmp_path_factory, "lambda")
     task_root = tmp_path / "var-task"
     with zipfile.ZipFile(f"{out}.zip") as archive:
         archive.extractall(task_root)

@@ -1,9 +1,9 @@
 """The FC package and the Lambda zip hold the code and its production dependencies only, import
 with nothing else on the path, and stay under the platforms' limits.
 
-Parts: each build script run into a temporary directory (wheels for this interpreter's version,
-so the import check can load them), the size line it prints, no sandbox inside, the entry points
-imported by a bare interpreter (-S: no site-packages) with only the package on sys.path.
+Parts: each build script's package (tests/package_fixtures.py: built once per run; wheels for
+this interpreter's version, so the import check can load them), the size line it prints, no
+sandbox inside, the entry points imported by a bare interpreter (-S: no site-packages) with only the package on sys.path.
 """
 import os
 import subprocess
@@ -11,27 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from package_fixtures import deploy_package
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = {"fc": 500 * 1024 * 1024, "lambda": 250 * 1000 * 1000}
 ENTRY = {"fc": ("python", "import responder.wsgi"), "lambda": ("", "import handlers.lambda_function")}
 
 
-def build(kind: str, out: Path) -> tuple[Path, int]:
-    env = {**os.environ, "PYTHON": sys.executable, "LAMBDA_PYTHON": f"{sys.version_info[0]}.{sys.version_info[1]}"}
-    done = subprocess.run([str(ROOT / "deploy" / f"build-{kind}.sh"), str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith(f"{kind} package:"))
-    return out, int(line.split(" unpacked ")[1].split(" bytes")[0])
-
-
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # may wait for the other worker's build of the same package (minutes when loaded)
 @pytest.mark.parametrize("kind", ["fc", "lambda"])
-def test_the_package_is_under_its_limit_and_holds_no_sandbox(kind, tmp_path):
+def test_the_package_is_under_its_limit_and_holds_no_sandbox(kind, tmp_path, tmp_path_factory):
     """Slow: the build script pip-installs the production requirements into an empty directory and
-    zips it, as a deploy does (about 40 s of unpacking and compressing each)."""
-    out, unpacked = build(kind, tmp_path / kind)
+    zips it, as a deploy does (about 40 s of unpacking and compressing each; once per run, shared
+    with the end-to-end test of the same package)."""
+    out, unpacked = deploy_package(tmp_path_factory, kind)
     assert unpacked < LIMITS[kind]
     assert (Path(f"{out}.zip")).stat().st_size < unpacked
     deps = out / ENTRY[kind][0]

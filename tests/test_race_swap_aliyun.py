@@ -1,7 +1,8 @@
 """Capacity first, state second, on the Aliyun sandbox through the real SDK: a replacement launched
 from the source image gets the fresh image's system disk (StopInstance KeepCharging,
 ReplaceSystemDisk, StartInstance) as soon as that image is Available; `keep` leaves it; a refusal
-falls back to keep; a crash at every step swaps once; a deleted source image is never launched from."""
+falls back to keep; a crash at every step swaps once; a deleted source image is never launched from:
+a public stand-in holds the capacity until the swap (with `keep`, the fresh image is waited for)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from responder.settings import Settings
 
 DB = "i-bp1db0000000000000a"  # 40 GiB ESSD system disk + 200 GiB data disk: the image takes ~20 minutes
 SOURCE = "m-bp1base00000000000000"
+STAND_IN = "aliyun_3_x64_20G_alibase_20261101.vhd"  # the sandbox's newest public Linux x86_64 image
 WRITTEN = "files written before the notice"
 
 
@@ -104,13 +106,31 @@ def test_a_crash_at_every_step_of_the_swap_stops_replaces_and_starts_once(race):
     assert system_disk(r, replacement)["content"] == WRITTEN and task.record.race.root_state == "swapped"
 
 
-def test_a_deleted_source_image_is_never_launched_from(race):
+def test_a_deleted_source_image_launches_from_a_stand_in_then_gets_the_notice_time_system_disk(race):
     r = race("db", launch_from="source-image")
-    del r.emulator.world.images[SOURCE]  # deleted by its owner since the original was launched
+    del r.emulator.world.images[SOURCE]  # deleted by its owner, and no image of ours exists
+    (task,) = r.run([DB])
+    assert task.status == "done", task.reason
+    state, fresh = task.record.race, task.record.image.image_id
+    replacement = task.record.launch.replacement_ids[0]
+    assert state.gone_images == [SOURCE] and state.policy == "stand-in"
+    assert state.stand_in_image == STAND_IN == state.launch_image_id  # the newest public image of its OS and arch
+    assert [c["params"]["ImageId"] for c in r.emulator.calls_of("RunInstances")] == [STAND_IN]
+    assert task.record.timings["running"] < r.gone_at(DB)  # capacity held before the release
+    replace = [c["params"] for c in r.emulator.calls_of("ReplaceSystemDisk")]
+    assert [(p["InstanceId"], p["ImageId"]) for p in replace] == [(replacement, fresh)]
+    assert system_disk(r, replacement)["content"] == WRITTEN  # then the original's files
+    assert state.root_state == "swapped" and state.root_state_since > task.record.timings["running"]
+    assert f"stand-in public image {STAND_IN}" in state.why and f"not launched from {SOURCE}: gone" in task.reason
+
+
+def test_with_keep_a_deleted_source_image_waits_for_the_fresh_image(race):
+    r = race("db", launch_from="source-image", state_swap="keep")
+    del r.emulator.world.images[SOURCE]
     (task,) = r.run([DB])
     assert task.status == "done", task.reason
     launched = [c["params"]["ImageId"] for c in r.emulator.calls_of("RunInstances")]
-    assert set(launched) == {task.record.image.image_id}  # it waited for the fresh image
+    assert set(launched) == {task.record.image.image_id}  # a stand-in would never get the state
     assert task.record.race.policy == "fresh-image" and task.record.race.gone_images == [SOURCE]
-    assert task.record.race.root_state == "fresh"
-    assert f"not launched from {SOURCE}: gone" in task.reason
+    assert task.record.race.root_state == "fresh" and not task.record.race.stand_in_image
+    assert "RESPONDER_STATE_SWAP=keep" in task.record.race.why

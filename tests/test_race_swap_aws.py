@@ -1,7 +1,8 @@
 """Capacity first, state second, on the EC2 sandbox through boto3: a replacement launched from the
 source AMI gets the fresh AMI's root volume (CreateReplaceRootVolumeTask) as soon as that AMI is
 available; a crash at every step makes one task; `keep` leaves it; a deregistered source AMI is
-never launched from."""
+never launched from: an Amazon stand-in holds the capacity until the swap; a swap EC2's AMI rule refuses
+falls back to keep."""
 
 from __future__ import annotations
 
@@ -90,16 +91,43 @@ def test_keep_leaves_the_source_root_volume_and_the_fresh_ami(race):
     assert "RESPONDER_STATE_SWAP=keep" in task.reason
 
 
-def test_a_deregistered_source_ami_is_never_launched_from(race):
+def test_a_deregistered_source_ami_launches_from_a_stand_in_then_gets_the_notice_time_root(race):
     r = race("api", launch_from="source-image")
     gone = source_ami(r)
-    ec2(r, SANDBOX_ADMIN_KEY).deregister_image(ImageId=gone)  # retired by its owner since the original was launched
+    original = ec2(r).describe_images(ImageIds=[gone])["Images"][0]
+    ec2(r, SANDBOX_ADMIN_KEY).deregister_image(ImageId=gone)  # retired by its owner, no AMI of ours
     (task,) = r.run([API])
     assert task.status == "done", task.reason
+    state, fresh = task.record.race, task.record.image.image_id
+    replacement = task.record.launch.replacement_ids[0]
+    assert state.gone_images == [gone] and state.policy == "stand-in" and state.stand_in_image
+    stand_in = ec2(r).describe_images(ImageIds=[state.stand_in_image])["Images"][0]
+    assert stand_in["ImageOwnerAlias"] == "amazon" and stand_in["Architecture"] == original["Architecture"]
+    assert stand_in["VirtualizationType"] == original["VirtualizationType"]
+    assert (stand_in.get("Platform") == "windows") == (original.get("Platform") == "windows")
     assert launch_params(r) and not any(gone in p.values() for p in launch_params(r))
-    assert task.record.race.gone_images == [gone] and task.record.race.policy == "fresh-image"
-    assert task.record.race.root_state == "fresh"
+    assert task.record.timings["running"] <= r.gone_at(API)  # capacity held before the release
+    created = [c["params"] for c in r.emulator.calls_of("CreateReplaceRootVolumeTask")]
+    assert [(p["InstanceId"], p["ImageId"]) for p in created] == [(replacement, fresh)]
+    assert r.emulator.swaps.root_of(replacement) == WRITTEN  # then the original's files
+    assert state.root_state == "swapped" and state.root_state_since > task.record.timings["running"]
     assert f"not launched from {gone}: gone" in task.reason
+
+
+def test_a_swap_breaking_the_ami_rule_is_refused_and_the_replacement_keeps_its_root(race):
+    r = race("api", launch_from="source-image")
+    # The source AMI now says arm64 (a test device): the replacement launched from it is arm64,
+    # the fresh AMI made from the x86_64 original is not — EC2 refuses the swap.
+    r.emulator.backends[r.region].amis[source_ami(r)].architecture = "arm64"
+    (task,) = r.run([API])
+    assert task.status == "done", task.reason
+    refused = [c for c in r.emulator.calls_of("CreateReplaceRootVolumeTask")]
+    assert len(refused) == 1 and refused[0]["status"] == 400
+    replacement = task.record.launch.replacement_ids[0]
+    assert r.emulator.swaps.root_of(replacement) != WRITTEN
+    assert task.record.race.swap == "refused" and task.record.race.root_state == "stale"
+    assert "InvalidParameterValue" in task.record.race.swap_refused and "architecture" in task.record.race.swap_refused
+    assert any("state swap refused" in d for d in task.record.degraded) and "the swap was refused" in task.reason
 
 
 def test_a_swap_that_never_finishes_is_given_up_and_the_task_still_ends(race):

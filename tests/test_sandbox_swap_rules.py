@@ -102,3 +102,36 @@ def test_a_root_volume_is_replaced_only_on_a_running_instance_once_per_token(box
     with pytest.raises(ClientError) as stopped:
         client.create_replace_root_volume_task(InstanceId=API_AWS, ImageId=image, ClientToken="swap-3")
     assert stopped.value.response["Error"]["Code"] == "IncorrectState"
+
+
+def test_replace_system_disk_refuses_an_image_of_another_architecture_or_os(box):
+    r = box("aliyun", "web")
+    public = ecs(r, "DescribeImages", ImageOwnerAlias="system", Architecture="x86_64", OSType="linux")["Images"]["Image"]
+    assert public and {i["ImageOwnerAlias"] for i in public} == {"system"}
+    ecs(r, "StopInstance", InstanceId=WEB, StoppedMode="KeepCharging")
+    r.clock.advance(6)
+    for image, code in (("aliyun_3_arm64_20G_alibase_20261101.vhd", "ImageNotSupportInstanceType"),
+                        ("win2022_21H2_x64_dtc_en-us_40G_alibase_20261101.vhd", "InvalidParameter.OSType")):
+        with pytest.raises(CloudError) as refused:
+            ecs(r, "ReplaceSystemDisk", InstanceId=WEB, ImageId=image, ClientToken=f"swap-{code}")
+        assert refused.value.code == code
+    ecs(r, "ReplaceSystemDisk", InstanceId=WEB, ImageId=public[0]["ImageId"], ClientToken="swap-ok")
+
+
+def test_a_root_volume_is_not_replaced_from_an_ami_of_another_billing_or_platform(box):
+    r = box("aws", "api")
+    backend = r.emulator.backends[r.region]
+    image = ec2(r).describe_instances(InstanceIds=[API_AWS])["Reservations"][0]["Instances"][0]["ImageId"]
+    flipped = None if backend.amis[image].platform == "windows" else "windows"
+    for change, word in (({"product_codes": {"marketplace0code"}}, "product code"), ({"platform": flipped}, "platform"),
+                         ({"virtualization_type": "paravirtual"}, "virtualization type")):
+        ami = backend.register_image(name=f"other-{word}")
+        other = ami.id
+        ami.architecture, ami.virtualization_type, ami.platform = (backend.amis[image].architecture, "hvm",
+                                                                   backend.amis[image].platform)
+        for key, value in change.items():
+            setattr(ami, key, value)
+        with pytest.raises(ClientError) as refused:
+            ec2(r).create_replace_root_volume_task(InstanceId=API_AWS, ImageId=other, ClientToken=f"swap-{word}")
+        assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert word in refused.value.response["Error"]["Message"]

@@ -50,7 +50,7 @@ def instance_info(region: str, raw: dict[str, Any]) -> InstanceInfo:
         public_ip=public[0] if public else eip,
         private_ip=((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or [""])[0],
         public_bandwidth_out=int(raw.get("InternetMaxBandwidthOut") or 0),
-        image_id=raw.get("ImageId", ""),
+        image_id=raw.get("ImageId", ""), os_type=str(raw.get("OSType") or "").lower(),
         **clone_fields(raw),
     )
 

@@ -6,7 +6,8 @@ snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant ac
 disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
 assign_private_ip (the original's address as a secondary one of the replacement's primary ENI:
 DescribeNetworkInterfaces, AssignPrivateIpAddresses), swap_root (StopInstance KeepCharging,
-ReplaceSystemDisk, StartInstance: one step per call, from what ECS shows).
+ReplaceSystemDisk, StartInstance: one step per call, from what ECS shows), stand_in_image (the
+newest public image of the instance's OS and architecture).
 
 Every call goes through the adapter's `_call`, which classifies errors once.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from responder.clouds.base import DiskInfo, RootSwap
+from responder.clouds.base import DiskInfo, InstanceInfo, RootSwap
 from responder.errors import CloudError, NotFound, Transient
 
 _STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating", "Attaching": "attaching",
@@ -38,7 +39,8 @@ class AliyunDisksMixin:
                          device=r.get("Device") or "", status=_STATUS.get(r.get("Status", ""), r.get("Status", "")))
                 for r in rows]
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         params: dict[str, Any] = {"DeleteWithInstance": "true" if delete else "false"}
         params.update({f"DiskIds.{n}": d for n, d in enumerate(disk_ids, start=1)})
         doing = f"{'releasing' if delete else 'keeping'} disks {', '.join(disk_ids)} with their instance"
@@ -122,3 +124,23 @@ class AliyunDisksMixin:
                 raise
             return RootSwap("working", "replacing")
         return RootSwap("working", status.lower())  # Stopping, Starting, Pending: look again
+
+    def stand_in_image(self, region: str, source: InstanceInfo) -> str:
+        """The newest Available public image (DescribeImages ImageOwnerAlias=system) of the
+        instance's OS type and its type's CPU architecture: ReplaceSystemDisk keeps the system
+        disk's category and billing method (ReplaceSystemDisk, usage notes), and the image must suit
+        the instance type's architecture and OS; a replacement launched from it takes the fresh
+        image's system disk later. "" when none matches."""
+        doing = f"finding a stand-in image for {source.instance_id}"
+        types = self._call(region, "DescribeInstanceTypes", doing, {"InstanceTypes.1": source.instance_type})
+        spec = next(iter((types.get("InstanceTypes") or {}).get("InstanceType") or []), {})
+        architecture = "arm64" if spec.get("CpuArchitecture") == "ARM" else "x86_64"
+        params: dict[str, Any] = {"ImageOwnerAlias": "system", "Status": "Available", "Architecture": architecture,
+                                  "PageSize": 100}
+        if source.os_type:
+            params["OSType"] = source.os_type
+        rows = self._call(region, "DescribeImages", doing, params).get("Images", {}).get("Image", [])
+        fits = [r for r in rows if r.get("Architecture") == architecture
+                and (not source.os_type or str(r.get("OSType", "")).lower() == source.os_type)]
+        fits.sort(key=lambda r: (r.get("CreationTime", ""), r["ImageId"]), reverse=True)
+        return fits[0]["ImageId"] if fits else ""

@@ -48,7 +48,16 @@ def instance_info(region: str, owner: str, raw: dict[str, Any], request_state: s
         # what the clone copies: the spot request's MaxPrice, the placement group, the tenancy
         spot_price_limit=max_price, placement_group=placement.get("GroupName", ""),
         tenancy=placement.get("Tenancy", ""),
+        os_type="windows" if str(raw.get("Platform", "")).lower() == "windows" else "linux",
+        virtualization=raw.get("VirtualizationType", ""), billing=billing_of(raw),
     )
+
+
+def billing_of(raw: dict[str, Any]) -> str:
+    """An instance's or an AMI's billing, as CreateReplaceRootVolumeTask compares it: its product
+    codes, then its UsageOperation when EC2 gives one."""
+    codes = sorted(c.get("ProductCodeId", "") for c in raw.get("ProductCodes") or [])
+    return ",".join(codes) + "|" + str(raw.get("UsageOperation") or "")
 
 
 class AwsBatchMixin:

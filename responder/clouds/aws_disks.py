@@ -6,7 +6,8 @@ attach_disk / detach_disk (AttachVolume / DetachVolume), delete_disk, image_snap
 (DescribeImages BlockDeviceMappings), snapshot_usable (DescribeSnapshots: `completed`),
 restore_disk (CreateVolume from a snapshot, with a ClientToken), assign_private_ip (the original's
 address as a secondary one of the replacement's primary interface: AssignPrivateIpAddresses),
-swap_root (CreateReplaceRootVolumeTask from an AMI, DescribeReplaceRootVolumeTasks).
+swap_root (CreateReplaceRootVolumeTask from an AMI, DescribeReplaceRootVolumeTasks), stand_in_image
+(the newest Amazon AMI such a swap accepts on an instance launched from it).
 
 EC2 rules the race relies on ("Preserve data when an instance is terminated",
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-termination.html): a
@@ -19,10 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from responder.clouds.base import OWNED_TAG, DiskInfo, RootSwap
+from responder.clouds.aws_batch import billing_of
+from responder.clouds.base import OWNED_TAG, DiskInfo, InstanceInfo, RootSwap
 from responder.errors import Fatal, NotFound
 
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
+
+
+def same_billing(a: str, b: str) -> bool:
+    """Product codes equal; UsageOperation equal where both sides name one (billing_of)."""
+    codes_a, _, usage_a = a.partition("|")
+    codes_b, _, usage_b = b.partition("|")
+    return codes_a == codes_b and (not usage_a or not usage_b or usage_a == usage_b)
 
 
 class AwsDisksMixin:
@@ -48,12 +57,15 @@ class AwsDisksMixin:
                                   status=v.get("State", "")))
         return found
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         """DeleteOnTermination belongs to the instance's block device mapping: read where each volume
-        is attached, then one ModifyInstanceAttribute per instance and device."""
+        is attached (unless `known` holds them all, just read), then one ModifyInstanceAttribute per
+        instance and device."""
         if not delete:  # kept now, deleted or detached later: tagged as the responder's first
             self.take_charge(region, disk_ids)  # type: ignore[attr-defined]
-        for disk in self.describe_disks(region, disk_ids=disk_ids):
+        read = known if {d.disk_id for d in known} >= set(disk_ids) else self.describe_disks(region, disk_ids=disk_ids)
+        for disk in read:
             if not disk.instance_id:
                 continue  # detached already: nothing goes with an instance
             self._call(region, "modify_instance_attribute",
@@ -128,3 +140,27 @@ class AwsDisksMixin:
             failed = mine[-1].get("ReplaceRootVolumeTaskId", "")
             raise Fatal("ReplaceRootVolumeTaskFailed", f"{doing}: task {failed} {state}", "DescribeReplaceRootVolumeTasks")
         return RootSwap("done" if state == "succeeded" else "working", state)
+
+    def stand_in_image(self, region: str, source: InstanceInfo) -> str:
+        """The newest available Amazon-owned EBS AMI with the instance's architecture,
+        virtualization type, platform and billing (product codes, UsageOperation): what
+        CreateReplaceRootVolumeTask takes ("The specified AMI must have the same product code,
+        billing information, architecture type, and virtualization type as that of the instance",
+        API reference). A replacement launched from it has those keys, so the swap of the fresh AMI
+        (made from the original, which has them too) is accepted. "" when nothing matches: a
+        Marketplace product code has no Amazon stand-in."""
+        if not source.architecture:
+            return ""
+        filters = [{"Name": "architecture", "Values": [source.architecture]},
+                   {"Name": "state", "Values": ["available"]}, {"Name": "root-device-type", "Values": ["ebs"]},
+                   {"Name": "image-type", "Values": ["machine"]}]
+        if source.virtualization:
+            filters.append({"Name": "virtualization-type", "Values": [source.virtualization]})
+        images = self._call(region, "describe_images", f"finding a stand-in image for {source.instance_id}",
+                            Owners=["amazon"], Filters=filters)["Images"]
+        windows = source.os_type == "windows"
+        fits = [i for i in images if (str(i.get("Platform", "")).lower() == "windows") == windows
+                and same_billing(billing_of(i), source.billing)
+                and (not source.virtualization or i.get("VirtualizationType") == source.virtualization)]
+        fits.sort(key=lambda i: (i.get("CreationDate", ""), i["ImageId"]), reverse=True)
+        return fits[0]["ImageId"] if fits else ""

@@ -68,6 +68,11 @@ class InstanceInfo:
     resource_group_id: str = ""  # Aliyun ResourceGroupId
     hpc_cluster_id: str = ""  # Aliyun HpcClusterId
     tenancy: str = ""  # AWS default / dedicated / host
+    # What a stand-in image must share with the instance for its root to be swapped later
+    # (clouds/*_disks.py stand_in_image): the OS, the virtualization, the billing (AWS product codes).
+    os_type: str = ""  # linux | windows
+    virtualization: str = ""  # AWS hvm | paravirtual
+    billing: str = ""  # AWS: the product codes, sorted and comma-joined, then "|" and UsageOperation
 
 
 @dataclass(frozen=True)
@@ -312,9 +317,11 @@ class CloudPort(Protocol):
         """The disks of an instance, or the named disks (those that still exist)."""
         ...
 
-    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool) -> None:
+    def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
+                                 known: tuple[DiskInfo, ...] = ()) -> None:
         """delete=False: the disks outlive their instance (DeleteWithInstance / DeleteOnTermination);
-        True: they go with it again (given back before the release)."""
+        True: they go with it again (given back before the release). `known`: those disks as just
+        read (where EC2 needs their instance and device, no second read)."""
         ...
 
     def attach_disk(self, region: str, disk_id: str, instance_id: str, device: str = "",
@@ -352,6 +359,12 @@ class CloudPort(Protocol):
 
     def latest_image(self, region: str, instance_id: str) -> str:
         """The newest available image the responder made of this instance, or ""."""
+        ...
+
+    def stand_in_image(self, region: str, source: InstanceInfo) -> str:
+        """The cloud's newest public image a root swap from `source`'s own images would accept on
+        an instance launched from it (same OS, architecture, virtualization and billing), or "":
+        capacity from it now, the notice-time root swapped in later (replace/swap.py)."""
         ...
 
     def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:

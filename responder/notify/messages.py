@@ -144,7 +144,8 @@ def task_notices(task) -> list[Notice]:
             replacement_ids=list(launch.replacement_ids), image_id=record.image.image_id,
             data_kept=bool(record.image.image_id and record.image.available), gap_seconds=points.get("gap"),
             running_after_seconds=points.get("running"), root_state=record.race.root_state or None,
-            root_state_after_seconds=_after_receipt(task, record.race.root_state_since), reason=task.reason, **todo))
+            root_state_after_seconds=_after_receipt(task, record.race.root_state_since),
+            stand_in_image=record.race.stand_in_image or None, reason=task.reason, **todo))
     elif task.status == "failed":
         if any(setting in task.reason for setting in CAP_SETTINGS):
             # `capped` says what the task did before the refusal (RESPONDER_IMAGE_WHEN_CAPPED).

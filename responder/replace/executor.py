@@ -259,6 +259,9 @@ class Executor:
         except NotFound:
             return None
 
+    def _stand_in_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
+        return cloud.stand_in_image(task.region, task.record.source)
+
     def _replacement_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])
 
@@ -296,7 +299,9 @@ class Executor:
             if goes_with and not disk.delete_with_instance:
                 # EC2's AttachVolume takes no DeleteOnTermination: set it once the volume is on the
                 # replacement, or it would outlive that replacement and bill unseen.
-                cloud.set_delete_with_instance(task.region, (disk_id,), True)
+                # The disk as just read: a second read could be held back by the API budget after
+                # this one spent a token, and every retry would spend it again.
+                cloud.set_delete_with_instance(task.region, (disk_id,), True, known=(disk,))
             return [disk_id]
         if disk.instance_id == task.instance_id:
             if disk.status != "detaching":

@@ -17,6 +17,7 @@ from responder.capacity.tokens import token_for
 from responder.model import Cloud
 from responder.replace import build_times, race, race_data, swap
 from responder.replace.calls import Call, Decision
+from responder.replace.image_polls import image_poll_delay
 from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
 
@@ -75,6 +76,8 @@ def _launch_from_older(task: Task, now: float) -> Optional[Decision]:
     state = task.record.race
     if state.policy == "fresh-image":
         return None
+    if state.policy == "stand-in" and not state.launch_image_id:  # every image of ours is gone
+        return Decision([Call("stand_in_image", {"instance_id": task.instance_id})])
     if not state.launch_image_checked:
         return Decision([Call("check_launch_image", {"image_id": state.launch_image_id})])
     task.record.stamp("launch_without_fresh_image", now)
@@ -151,7 +154,8 @@ def summary(task: Task) -> str:
     if state.gone_images:
         parts.append(f"not launched from {', '.join(state.gone_images)}: gone (deleted, deregistered or retired)")
     if state.policy and state.policy != "fresh-image":
-        parts.append(f"launched from {state.policy} {state.launch_image_id}")
+        parts.append(f"launched from {state.policy} {state.launch_image_id}"
+                     + (" (a public image holding the capacity, not the original's system)" if state.stand_in_image else ""))
         image = task.record.image
         parts.append(f"fresh image {image.image_id} " + ("available" if image.available else f"failed ({state.image_failed})"))
         root = swap.root_state_text(task)
@@ -222,8 +226,33 @@ def _saw_launch_image(task: Task, image, settings, now, facts, error) -> None:
     left = [(policy, i) for policy, i in (("latest-image", state.latest_image_id),
                                          ("source-image", source.image_id if source else ""))
             if i and i not in state.gone_images]
-    state.policy, state.launch_image_id = left[0] if left else ("fresh-image", "")
+    state.policy, state.launch_image_id = left[0] if left else _no_older_image(task, settings)
     state.why += f"; image {state.gone_images[-1]} is gone ({image.reason or image.state if image else 'not found'})"
+
+
+def _no_older_image(task: Task, settings: Settings) -> tuple[str, str]:
+    """Every image of ours is gone. Capacity first: a stand-in — the cloud's public image that a
+    later root swap accepts (clouds/*_disks.py stand_in_image) — when the fresh image will be
+    swapped in; with RESPONDER_STATE_SWAP=keep (or a cloud without the swap) the stand-in would
+    never get the state: wait for the fresh image."""
+    if settings.state_swap == "swap" and task.cloud in swap.SWAPS_ROOT:
+        return "stand-in", ""
+    task.record.race.why += "; no stand-in (RESPONDER_STATE_SWAP=keep would leave it without the state)" \
+        if settings.state_swap == "keep" else ""
+    return "fresh-image", ""
+
+
+def _saw_stand_in(task: Task, image_id: str, settings, now, facts, error) -> None:
+    """`image_id`: the stand-in found (available: DescribeImages asked for that), or "" when none
+    matches the instance: then only the fresh image is left."""
+    state = task.record.race
+    if image_id:
+        state.launch_image_id, state.stand_in_image, state.launch_image_checked = image_id, image_id, True
+        state.why += f"; stand-in public image {image_id} (same OS, architecture and billing) until the fresh image " \
+                     "is swapped in"
+    else:
+        state.policy = "fresh-image"
+        state.why += "; no public image a root swap would accept: waiting for the fresh image"
 
 
 def _checked_image(task: Task, image, settings, now, facts, error) -> None:
@@ -235,10 +264,11 @@ def _checked_image(task: Task, image, settings, now, facts, error) -> None:
     elif image.state == "failed":
         record.race.image_failed = image.reason or "CreateFailed"
         record.stamp("image_failed", now)
-    else:
+    else:  # the same cadence as before the launch: aimed at the estimate, backing off once past it
+        # (a 1 s beat past a wrong estimate made thousands of reads per image at the slow end)
         waited = now - record.timings.get("image_requested", now)
-        left = (record.race.image_estimate_s or 60.0) - waited
-        record.image.next_poll_at = now + min(15.0, max(1.0, left))
+        progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
+        record.image.next_poll_at = now + image_poll_delay(facts, task, waited, progress)
 
 
 def _saw_original(task: Task, states: dict[str, str], settings, now, facts, error) -> None:
@@ -283,6 +313,7 @@ OBSERVERS = {
     "latest_image": _saw_latest,
     "check_image": _checked_image,
     "check_launch_image": _saw_launch_image,
+    "stand_in_image": _saw_stand_in,
     "original_state": _saw_original,
     "bind_eip": _bound,
     "move_private_ip": _moved_private_ip,

@@ -176,6 +176,10 @@ class RaceState:
     swap_refused: str = ""
     launch_image_checked: bool = False  # the older image was read (DescribeImages) before the launch
     gone_images: list[str] = field(default_factory=list)  # older images found deleted / retired: not launched from
+    # Every image of ours gone: the cloud's public image of the same OS / architecture / billing the
+    # replacement launched from, to hold the capacity until the fresh image is swapped in (root state
+    # `stale` until then); "" when none was used.
+    stand_in_image: str = ""
     # At the end: the fresh image Available and, for a replacement launched from another image,
     # every data disk on it. Root state is apart: a launch image's root is not the original's.
     data_kept: Optional[bool] = None

@@ -31,6 +31,7 @@ from responder.settings import Settings
 
 POLL = {"aws": 5.0, "aliyun": 2.0}  # a replace-root task takes tens of seconds; a stop or a start, seconds
 ENDED = ("done", "refused", "kept")
+SWAPS_ROOT = frozenset({"aws", "aliyun"})  # clouds with a root swap (OCI relaunches from the preserved boot volume)
 # A swap still not done after this long (a replace-root task stuck in-progress, an instance that
 # never leaves Stopping) is given up as refused: the task must not poll it forever. No cloud
 # publishes a figure; a stop, a disk replacement and a start take seconds to a few minutes.
@@ -79,7 +80,8 @@ def root_state_text(task: Task) -> str:
         return f"root disk swapped to the fresh image {image} at {_when(state.root_state_since)}"
     if state.root_state != "stale":
         return ""
-    older = f"runs the root disk of the older image {state.launch_image_id}"
+    older = (f"runs the stand-in public image {state.launch_image_id}, not the original's system (every image of "
+             f"ours is gone)" if state.stand_in_image else f"runs the root disk of the older image {state.launch_image_id}")
     if state.swap == "kept":
         return f"{older} (RESPONDER_STATE_SWAP=keep): the fresh image {image} holds the notice-time state"
     if state.swap == "refused":
@@ -87,6 +89,8 @@ def root_state_text(task: Task) -> str:
                 f"the fresh image {image} holds the notice-time state")
     if state.image_failed:
         return f"{older}: the fresh image failed, there was nothing to swap in"
+    if state.stand_in_image and state.swap != "done":
+        return f"{older} until the fresh image {image} is swapped in"
     return older
 
 

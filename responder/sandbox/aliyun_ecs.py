@@ -38,7 +38,7 @@ from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
 from responder.sandbox.aliyun_ecs_prices import PRICE_ACTIONS
 from responder.sandbox.aliyun_ecs_state import EcsError, World, request_id
-from responder.sandbox.aliyun_ecs_swap import SWAP_ACTIONS
+from responder.sandbox.aliyun_ecs_swap import SWAP_ACTIONS, seed_public_images
 from responder.sandbox.aliyun_kms import KMS_ACTIONS, KMS_VERSION
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aliyun import authorize
@@ -92,6 +92,7 @@ class AliyunEcsEmulator(CallLog):
         self.stock = self.scenario.new_stock(self.clock)
         self.faults = self.scenario.new_faults()
         self.world = World(self.scenario, self.clock, self.stock)
+        seed_public_images(self.world)
         self.policies = self.scenario.new_policies()  # RAM: None when the scenario turns it off
         self.rate_limits = rate_limits_for(self.scenario.raw, "aliyun", self.clock)  # None: `rate_limits:` off
         self.removals = ImageRemovals(self.scenario.raw)  # `deleted_images:`, deleted at their time

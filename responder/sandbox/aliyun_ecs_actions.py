@@ -117,6 +117,7 @@ def create_image(world: World, region: Region, params: dict[str, str]) -> dict[s
         "created": world.clock(), "fails": inst.get("image_result") == "CreateFailed",
         "size": (inst.get("system_disk") or {}).get("size", 40), "tags": tags,
         "arch": "arm64" if world.catalog(region).get(inst["type"], {}).get("arch") == "arm64" else "x86_64",
+        "os_type": inst.get("os_type") or (world.images.get(inst.get("image", "")) or {}).get("os_type", "linux"),
     }
     if world.scenario.raw.get("image_timing") == "disks":  # every disk snapshotted; see aliyun_ecs_disks
         image["snapshots"] = snapshot_instance(world, inst, image_id, tags)
@@ -141,6 +142,9 @@ def describe_images(world: World, region: Region, params: dict[str, str]) -> dic
         if not tags_match(image.get("tags", {}), params):
             continue
         rendered = image_json(world, image)
+        if any(params.get(key) and rendered[key].lower() not in params[key].lower().split(",")
+               for key in ("ImageOwnerAlias", "OSType", "Architecture")):
+            continue
         if rendered["Status"] in statuses:
             rows.append(rendered)
     page, number, size = page_numbered(rows, params, 10, 100)

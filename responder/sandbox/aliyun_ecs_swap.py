@@ -21,8 +21,17 @@ Rules, from the API pages:
 - ReplaceSystemDisk (https://www.alibabacloud.com/help/en/ecs/api-replacesystemdisk): "The instance
   must be in the Stopped state" (IncorrectInstanceStatus otherwise); an instance whose
   OperationLocks hold `security` is refused; the new system disk has a new id and "the original
-  system disk is released"; ClientToken makes a repeat return the first answer. The page names no
-  instance family or billing market it rules out; the emulator refuses nothing else.
+  system disk is released"; ClientToken makes a repeat return the first answer. The same page:
+  "The category of the system disk cannot be changed" and "The billing method of the system disk
+  cannot be changed" (the new disk keeps both). The page names no instance family or billing market
+  it rules out. The harsher reading of the image rules (the *Replace the operating system* guide):
+  an image of another CPU architecture than the instance type's is refused
+  (ImageNotSupportInstanceType, the code RunInstances gives the same mismatch), and so is a switch
+  between Linux and Windows (InvalidParameter.OSType, a stated code: the guide allows it in the
+  Chinese mainland only, the emulator nowhere).
+- Public images (seed_public_images): each region holds ECS's system images (ImageOwnerAlias
+  `system`) of Alibaba Cloud Linux on x86_64 and arm64 and of Windows Server, as DescribeImages
+  lists them; a responder finds a stand-in among them.
 - StartInstance: only a Stopped instance starts (Starting, then Running after
   `instance_boot_seconds`).
 """
@@ -100,16 +109,48 @@ def replace_system_disk(world: World, region: Region, params: dict[str, str]) ->
         raise EcsError("IncorrectImageStatus", "The image is not available.", 400)
     if world.instance_status(inst) != "Stopped":
         raise EcsError(*_BAD_STATUS, 403)
+    _check_fits(world, region, inst, image)
     old = next(d for d in disks_of(world, inst) if d["type"] == "system")
     disk_id = new_id("d", region.region)
     world.disks[disk_id] = dict(old, id=disk_id, content=world.image_content(image_id), image=image_id,
                                 snapshots_made=0, tags={}, size=max(int(old["size"]), int(image.get("size", 0) or 0)))
     inst["disk_ids"] = [disk_id if d == old["id"] else d for d in inst["disk_ids"]]
-    inst["image"] = image_id
+    inst["image"], inst["os_type"] = image_id, image.get("os_type", "linux")
     world.disks.pop(old["id"], None)  # "the original system disk is released"
     answer = {"DiskId": disk_id}
     world.remember("ReplaceSystemDisk", params, answer)
     return answer
+
+
+def _check_fits(world: World, region: Region, inst: dict[str, Any], image: dict[str, Any]) -> None:
+    """The image suits the instance: its type's CPU architecture, the OS the instance runs."""
+    arch = "arm64" if world.catalog(region).get(inst["type"], {}).get("arch") == "arm64" else "x86_64"
+    if image.get("arch", "x86_64") != arch:
+        raise EcsError("ImageNotSupportInstanceType", "The specified instance type does not support the image.", 403)
+    running = inst.get("os_type") or (world.images.get(inst.get("image", "")) or {}).get("os_type", "linux")
+    if image.get("os_type", "linux") != running:
+        raise EcsError("InvalidParameter.OSType", "The operating system type of the image does not match the "
+                       "instance: Linux and Windows cannot be switched by ReplaceSystemDisk here.", 400)
+
+
+# ECS's public images: (id, OS type, architecture, platform, days old). Ids in ECS's own naming.
+PUBLIC_IMAGES = (
+    ("aliyun_3_x64_20G_alibase_20261101.vhd", "linux", "x86_64", "Aliyun", 36),
+    ("aliyun_3_x64_20G_alibase_20260901.vhd", "linux", "x86_64", "Aliyun", 97),
+    ("aliyun_3_arm64_20G_alibase_20261101.vhd", "linux", "arm64", "Aliyun", 36),
+    ("win2022_21H2_x64_dtc_en-us_40G_alibase_20261101.vhd", "windows", "x86_64", "Windows Server 2022", 36),
+)
+
+
+def seed_public_images(world: World) -> None:
+    """The public images (ImageOwnerAlias=system), created days before the scenario. ECS names them
+    alike in every region and the world keys images by id: they live in the scenario's first region."""
+    for region in list(world.regions.values())[:1]:
+        for image_id, os_type, arch, platform, days in PUBLIC_IMAGES:
+            world.images.setdefault(image_id, {
+                "id": image_id, "name": image_id.removesuffix(".vhd"), "region": region.region, "instance": "",
+                "created": -86400.0 * days, "fails": False, "owner": "system", "os_type": os_type, "arch": arch,
+                "platform": platform, "size": 40 if os_type == "windows" else 20})
 
 
 def _market(inst: dict[str, Any]) -> str:

@@ -66,6 +66,7 @@ def _ensure_image(backend, image_id: str | None, arch: str) -> str:
     with fixed_id("ami", image_id):
         ami = backend.register_image(name=f"sandbox-base-{arch}", description="sandbox base image")
     ami.architecture = arch
+    ami.virtualization_type = ami.virtualization_type or "hvm"  # what EC2 registers today; a root swap compares it
     return ami.id
 
 
@@ -90,6 +91,18 @@ class _CatalogueZones:
         return RegionsAndZonesBackend.zones.get(self.region_name, [])
 
 
+def _public_amis_only(backend) -> None:
+    """Keep the few dozen public AMIs moto ships in amis.json (Amazon Linux, Ubuntu, Windows, x86_64
+    and arm64: enough for a stand-in), not its per-region `latest_amis` catalogue (over a thousand):
+    every filtered DescribeImages scans them all, and the race reads images every few seconds."""
+    # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
+    from moto.ec2.models.amis import AMIS
+
+    shipped = {a["ami_id"] for a in AMIS}
+    for image_id in [i for i in backend.amis if i not in shipped]:
+        del backend.amis[image_id]
+
+
 def seed_region(account: str, region, images) -> Any:
     """Reset moto's EC2 state for (account, region) and create the scenario's resources in it."""
     if region.raw.get("world") and not region.subnets and not region.instances:
@@ -97,6 +110,7 @@ def seed_region(account: str, region, images) -> Any:
     backend = ec2_backend(account, region.region)
     backend.reset()
     backend = ec2_backend(account, region.region)
+    _public_amis_only(backend)
     vpcs: dict[str, Any] = {}
     for i, s in enumerate(region.subnets):
         vpc_id = s.get("vpc")

@@ -1,8 +1,8 @@
 """Root volume replacement in the EC2 emulator (moto has none), and the content markers that let a
 test see whose root state an instance runs.
 
-Parts: RootSwaps (the replace-root tasks of the emulator and each instance's root content marker:
-write_root, launched, imaged), the intercepts in SWAP_HANDLERS: CreateReplaceRootVolumeTask,
+Parts: RootSwaps (the replace-root tasks of the emulator, each instance's root content marker and
+its billing: write_root, launched, billing_of), the intercepts in SWAP_HANDLERS: CreateReplaceRootVolumeTask,
 DescribeReplaceRootVolumeTasks, and CreateImage (aws_volumes' CreateImage, then the AMI takes the
 root content of its instance).
 
@@ -17,8 +17,11 @@ https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateReplaceRootVolu
 "Replace a root volume" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/replace-root.html):
 the instance must be `running` ("Replaces the EBS-backed root volume for a running instance":
 IncorrectState otherwise); only an EBS root can be replaced (an instance-store root is refused,
-UnsupportedOperation); the AMI must exist and be available and have "the same key characteristics
-as that of the instance" (here: its architecture; InvalidParameterValue otherwise); one task per
+UnsupportedOperation); the AMI must exist and be available and "must have the same product code,
+billing information, architecture type, and virtualization type as that of the instance" (the
+ImageId parameter; here: architecture, virtualization type, platform — Windows or not, which EC2
+bills apart — and product codes, the instance's being its launch AMI's; InvalidParameterValue
+otherwise); one task per
 instance at a time (the harsher reading: IncorrectState while one is pending or in progress). The
 task is `pending`, then `in-progress` while the instance restarts on the new volume, then
 `succeeded` after `root_swap_seconds` of scenario time (default 30: no published figure). The
@@ -48,6 +51,7 @@ class RootSwaps:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.root: dict[str, str] = {}  # instance → what its root volume holds
         self.image_content: dict[str, str] = {}  # AMI → what a root volume made from it holds
+        self.billing: dict[str, frozenset] = {}  # instance → its launch AMI's product codes (its billing)
         self._lock = threading.Lock()
 
     def write_root(self, instance_id: str, marker: str) -> None:
@@ -63,8 +67,19 @@ class RootSwaps:
         """Instances a RunInstances / CreateFleet answer names start with their AMI's content."""
         for instance_id in dict.fromkeys(m.group(1).decode() for m in _LAUNCHED.finditer(body)):
             image_id = backend.get_instance(instance_id).image_id
+            ami = backend.amis.get(image_id)
             with self._lock:
                 self.root[instance_id] = self.image_content.get(image_id) or f"image:{image_id}"
+                self.billing[instance_id] = frozenset(getattr(ami, "product_codes", None) or ())
+
+    def billing_of(self, backend, instance) -> frozenset:
+        """The instance's product codes: its launch AMI's (an instance seeded before the emulator
+        saw a launch reads them from that AMI while it exists)."""
+        with self._lock:
+            if instance.id in self.billing:
+                return self.billing[instance.id]
+        ami = backend.amis.get(instance.image_id)
+        return frozenset(getattr(ami, "product_codes", None) or ())
 
     def state(self, task: dict[str, Any]) -> str:
         """The task's state now; at `succeeded` the instance's root holds the AMI's content."""
@@ -107,8 +122,9 @@ def create_replace_root_volume_task(call) -> tuple[int, bytes]:
             raise Ec2Error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist", 400)
         if call.emulator.images.state(image_id) not in (None, "available"):
             raise Ec2Error("IncorrectState", f"The image '{image_id}' is not available.", 400)
-        if getattr(ami, "architecture", "") != getattr(instance, "architecture", getattr(ami, "architecture", "")):
-            raise Ec2Error("InvalidParameterValue", f"The architecture of the image '{image_id}' does not match "
+        mismatch = _key_mismatch(ami, instance, swaps.billing_of(call.backend, instance))
+        if mismatch:
+            raise Ec2Error("InvalidParameterValue", f"The {mismatch} of the image '{image_id}' does not match "
                            f"the instance '{instance_id}'.", 400)
     busy = [t for t in swaps.tasks.values() if t["instance"] == instance_id and swaps.state(t) != "succeeded"]
     if busy:
@@ -119,6 +135,23 @@ def create_replace_root_volume_task(call) -> tuple[int, bytes]:
             "delete": call.params.get("DeleteReplacedRootVolume", "false").lower() == "true"}
     swaps.tasks[task["id"]] = task
     return 200, ec2_response("CreateReplaceRootVolumeTask", {"ReplaceRootVolumeTask": swaps.render(task)})
+
+
+def _platform(thing) -> str:
+    return "windows" if str(getattr(thing, "platform", "") or "").lower() == "windows" else "linux"
+
+
+def _key_mismatch(ami, instance, instance_codes: frozenset) -> str:
+    """The first key characteristic the AMI does not share with the instance, or ""."""
+    if getattr(ami, "architecture", "") != getattr(instance, "architecture", getattr(ami, "architecture", "")):
+        return "architecture"
+    if (getattr(ami, "virtualization_type", None) or "hvm") != (getattr(instance, "virtualization_type", None) or "hvm"):
+        return "virtualization type"
+    if _platform(ami) != _platform(instance):
+        return "platform"
+    if frozenset(getattr(ami, "product_codes", None) or ()) != instance_codes:
+        return "product code"
+    return ""
 
 
 def describe_replace_root_volume_tasks(call) -> tuple[int, bytes]:
@@ -141,8 +174,12 @@ def create_image(call) -> tuple[int, bytes]:
         instance = call.backend.get_instance(call.params.get("InstanceId", ""))
         swaps: RootSwaps = call.emulator.swaps
         content = swaps.root_of(instance.id, instance.image_id)
+        codes = swaps.billing_of(call.backend, instance)
         with swaps._lock:
             swaps.image_content[image_id] = content
+        ami = call.backend.amis.get(image_id)
+        if ami is not None:  # an AMI made from a Marketplace instance keeps its product code
+            ami.product_codes = set(codes)
     return status, body
 
 

@@ -111,6 +111,22 @@ def test_a_launch_ec2_would_refuse_is_refused_and_launches_nothing(sandbox_facto
     assert len(_ec2(box).describe_instances()["Reservations"]) == before
 
 
+@pytest.mark.parametrize("params, code", [
+    ({"KeyName": "no-such-key"}, "InvalidKeyPair.NotFound"),
+    ({"Placement": {"GroupName": "pg-nosuch", "AvailabilityZone": "us-east-2a"}}, "InvalidPlacementGroup.Unknown"),
+    ({"Placement": {"GroupName": "pg-workers", "AvailabilityZone": "us-east-2b"}}, "InvalidPlacementGroup.InUse"),
+])
+def test_run_instances_is_refused_as_a_fleet_override_is(sandbox_factory, params, code):
+    box = sandbox_factory(_scenario())
+    ec2 = _ec2(box)
+    image = _describe(ec2, DOOMED)["ImageId"]
+    before = len(ec2.describe_instances()["Reservations"])
+    with pytest.raises(ec2.exceptions.ClientError) as caught:
+        ec2.run_instances(ImageId=image, InstanceType="m6i.large", MinCount=1, MaxCount=1, **params)
+    assert caught.value.response["Error"]["Code"] == code
+    assert len(ec2.describe_instances()["Reservations"]) == before
+
+
 def test_a_spread_group_may_span_zones(sandbox_factory):
     data = _scenario()
     data["regions"][0]["placement_groups"] = [{"name": "pg-workers", "strategy": "spread"}]

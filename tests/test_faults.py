@@ -30,7 +30,9 @@ aliyun_call = ecs_call
 
 
 def aliyun_images(client) -> list[dict]:
-    return aliyun_call(client, "DescribeImages", Status="Creating,Available,CreateFailed")["Images"]["Image"]
+    # Ours only: without ImageOwnerAlias ECS also lists the public images.
+    return aliyun_call(client, "DescribeImages", Status="Creating,Available,CreateFailed",
+                       ImageOwnerAlias="self")["Images"]["Image"]
 
 
 def ec2_for(emu, read_timeout: float = 10):

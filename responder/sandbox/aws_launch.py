@@ -131,6 +131,14 @@ def run_instances(call) -> tuple[int, bytes]:
         zone = p.get("Placement.AvailabilityZone") or call.view.zones[0]
     market = "spot" if p.get("InstanceMarketOptions.MarketType") == "spot" else "ondemand"
     low, high = int(p.get("MinCount", "1")), int(p.get("MaxCount", p.get("MinCount", "1")))
+    # RunInstances is refused for the same key pair, placement group and credit rules as a fleet's
+    # override (the product launches through CreateFleet; an operator's own RunInstances must not
+    # find a kinder EC2 here).
+    asked = {"KeyName": p.get("KeyName"), "Placement": {"GroupName": p.get("Placement.GroupName")},
+             "CreditSpecification": {"CpuCredits": p.get("CreditSpecification.CpuCredits")}}
+    refusal = aws_clone.launch_refusal(call.backend, _scenario_region(call), asked, instance_type, zone)
+    if refusal is not None:
+        raise refusal
     if not call.view.offered(instance_type, zone):
         raise _unsupported(instance_type, zone)
     # EC2 launches as many as it can between MinCount and MaxCount.

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limits", default="on,off", help="the emulators' rate limits: on (the packs' own), off")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    parser.add_argument("--by-action", action="store_true", help="also print the reads per replacement by action")
     args = parser.parse_args(argv)
     result: dict = {}
     for cloud in args.clouds.split(","):
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{figures['writes_per_replacement']}  throttled {figures['throttled_share']:.2%}  failed "
                   f"{figures['failed']}  orphans {figures['orphans']}  bound {figures['bucket_bound_s']} s  "
                   f"({figures['wall_s']} s wall)", file=sys.stderr if args.json else sys.stdout, flush=True)
+            if args.by_action:
+                print(f"        reads by action: {figures['reads_by_action']}",
+                      file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result

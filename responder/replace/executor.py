@@ -259,12 +259,21 @@ class Executor:
         """One step of the swap (swap.py). A refusal that waiting cannot change — the cloud rules the
         swap out for this instance, or the policy lacks the permission — is an answer, not an error:
         the replacement keeps its older root disk and the task goes on with its other steps."""
+        instance_id = call.args["instance_id"]
         try:
-            return cloud.swap_root(task.region, call.args["instance_id"], call.args["image_id"], call.token)
+            # The look that decides the step is one of the wave's shared reads: one call reads every
+            # instance whose swap the wave is watching (wave_reads.py); the write stays this task's.
+            looks = self.wave.read("roots", task.cloud, task.region, [instance_id],
+                                   lambda page: cloud.root_looks(task.region, page), lambda look: False)
+            if instance_id not in looks:
+                raise NotFound("InvalidInstanceId.NotFound", f"{instance_id} not found in {task.region}", "root look")
+            return cloud.swap_root(task.region, instance_id, call.args["image_id"], call.token, look=looks[instance_id])
         except Transient:
             raise
         except CloudError as exc:
             return RootSwap("refused", f"{exc.code}: {exc}")
+        finally:  # the step may have moved the instance: its next look reads it again
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
 
     def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])

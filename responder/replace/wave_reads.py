@@ -1,7 +1,8 @@
 """The reads a whole wave watches: image builds and instance states, read for every watched id
 whenever any task polls, and the answer shared for a moment.
 
-Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}).
+Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}), WaveReads.forget
+(an id whose answer our own write just changed: its next read asks the cloud).
 
 A reclaimed pool's tasks poll their images (and their replacements' and originals' states) on
 their own schedules; batching.py joins the polls that fall in one round. This joins the rest: the
@@ -61,3 +62,11 @@ class WaveReads:
                         watched.pop(i, None)
                     fresh[i] = answer
         return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}
+
+    def forget(self, kind: str, cloud: str, region: str, ids: list[str]) -> None:
+        """Drop what was seen of these ids: a write of ours just changed them, so an answer read
+        before it must not decide the next step (the id stays watched)."""
+        with self._lock:
+            seen = self._seen.get((kind, cloud, region), {})
+            for i in ids:
+                seen.pop(i, None)

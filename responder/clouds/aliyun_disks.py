@@ -122,10 +122,10 @@ class AliyunDisksMixin:
             return RootSwap("done", "running")
         if status == "Running":
             self._call(region, "StopInstance", doing, {"InstanceId": instance_id, "StoppedMode": "KeepCharging"})
-            return RootSwap("working", "stopping")
+            return RootSwap("working", "stopping", acted=True)
         if status == "Stopped" and replaced:
             self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
-            return RootSwap("working", "starting")
+            return RootSwap("working", "starting", acted=True)
         if status == "Stopped":
             try:
                 self._call(region, "ReplaceSystemDisk", doing, {"InstanceId": instance_id, "ImageId": image_id,
@@ -135,5 +135,5 @@ class AliyunDisksMixin:
             except CloudError:  # refused: the replacement runs on, on its older system disk
                 self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
                 raise
-            return RootSwap("working", "replacing")
+            return RootSwap("working", "replacing", acted=True)
         return RootSwap("working", status.lower())  # Stopping, Starting, Pending: look again

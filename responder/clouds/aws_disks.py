@@ -138,13 +138,13 @@ class AwsDisksMixin:
         doing = f"replacing the root volume of {instance_id} from {image_id}"
         if look is None:
             look = self.root_looks(region, (instance_id,)).get(instance_id, RootLook())
-        mine = [state for image, state in look.swaps if image == image_id]
+        mine, acted = [state for image, state in look.swaps if image == image_id], False
         if not mine:
             made = self._call(region, "create_replace_root_volume_task", doing, InstanceId=instance_id,
                               ImageId=image_id, ClientToken=client_token,
                               DeleteReplacedRootVolume=True)["ReplaceRootVolumeTask"]
-            mine = [made.get("TaskState", "")]
+            mine, acted = [made.get("TaskState", "")], True
         state = mine[-1]
         if state in ("failed", "failed-detached", "failing"):
             raise Fatal("ReplaceRootVolumeTaskFailed", f"{doing}: its task {state}", "DescribeReplaceRootVolumeTasks")
-        return RootSwap("done" if state == "succeeded" else "working", state)
+        return RootSwap("done" if state == "succeeded" else "working", state, acted=acted)

@@ -83,6 +83,7 @@ class RootSwap:
 
     state: str  # "working" (call again later) | "done"
     step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
+    acted: bool = False  # this step wrote (stopped, replaced, started, made a task): what was seen before is old
 
 
 @dataclass(frozen=True)

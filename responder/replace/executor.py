@@ -267,13 +267,18 @@ class Executor:
                                    lambda page: cloud.root_looks(task.region, page), lambda look: False)
             if instance_id not in looks:
                 raise NotFound("InvalidInstanceId.NotFound", f"{instance_id} not found in {task.region}", "root look")
-            return cloud.swap_root(task.region, instance_id, call.args["image_id"], call.token, look=looks[instance_id])
+            step = cloud.swap_root(task.region, instance_id, call.args["image_id"], call.token,
+                                   look=looks[instance_id])
         except Transient:
+            # A write whose answer was lost may have moved the instance: look again before the next step.
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
             raise
         except CloudError as exc:
-            return RootSwap("refused", f"{exc.code}: {exc}")
-        finally:  # the step may have moved the instance: its next look reads it again
             self.wave.forget("roots", task.cloud, task.region, [instance_id])
+            return RootSwap("refused", f"{exc.code}: {exc}")
+        if step.acted:  # the instance moved: a look from before must not decide its next step
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
+        return step
 
     def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])

@@ -111,8 +111,11 @@ def _swapped(task: Task, call: Call, answer: RootSwap, settings, now, facts, err
                                     f"{state.launch_image_id}; the fresh image {task.record.image.image_id} holds "
                                     "the notice-time state")
     else:
-        state.swap = "working"
+        started, state.swap = answer.step == "starting" and answer.acted, "working"
         state.swap_next_at = now + POLL.get(task.cloud, 5.0)
+        boot = task.record.race.observed_boot_s
+        if started and boot:  # a start takes about as long as the launch did: look then, not every beat
+            state.swap_next_at = max(state.swap_next_at, now + 0.8 * boot)
 
 
 def _saw_back(task: Task, call: Call, states: dict[str, str], settings, now, facts, error) -> None:

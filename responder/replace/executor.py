@@ -81,6 +81,7 @@ class Executor:
         keys = [priority(*pair) for pair in pairs]
         order = sorted(range(len(pairs)), key=keys.__getitem__)
         ordered = [pairs[i] for i in order]
+        self._look_ahead(ordered, [keys[i] for i in order])
         groups, singles = batching.group(ordered)
         jobs = [(chunk, self._batched_job(ordered, chunk)) for chunk in groups]
         jobs += [([i], self._single_job(ordered[i])) for i in singles]
@@ -96,6 +97,26 @@ class Executor:
         for position, i in enumerate(order):
             back[i] = results[position]
         return back
+
+    def _look_ahead(self, ordered: list[tuple[Task, Call]], keys: list[tuple]) -> None:
+        """The looks the round's swap steps act on, one read per (cloud, region) before the steps
+        run side by side (each would read its own, and the wave's with it, at the same moment). A
+        look that fails here is read again by its own step, which then sees the error."""
+        wanted: dict[tuple[str, str], tuple[tuple, str, list[str]]] = {}
+        for (task, call), key in zip(ordered, keys):
+            if call.verb == "swap_root":
+                wanted.setdefault((task.cloud, task.region), (key, task.id, []))[2].append(call.args["instance_id"])
+        for (cloud_name, region), (key, claim, ids) in wanted.items():
+            cloud = self.clouds[cloud_name]
+            try:
+                with asking(key, claim):
+                    self._root_looks(cloud, cloud_name, region, ids)
+            except CloudError:
+                continue
+
+    def _root_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
+        return self.wave.read("roots", cloud_name, region, ids, lambda page: cloud.root_looks(region, page),
+                              lambda look: False)
 
     def _single_job(self, pair: tuple[Task, Call]) -> Callable[[], list[CallOutcome]]:
         def job() -> list[CallOutcome]:
@@ -263,8 +284,7 @@ class Executor:
         try:
             # The look that decides the step is one of the wave's shared reads: one call reads every
             # instance whose swap the wave is watching (wave_reads.py); the write stays this task's.
-            looks = self.wave.read("roots", task.cloud, task.region, [instance_id],
-                                   lambda page: cloud.root_looks(task.region, page), lambda look: False)
+            looks = self._root_looks(cloud, task.cloud, task.region, [instance_id])
             if instance_id not in looks:
                 raise NotFound("InvalidInstanceId.NotFound", f"{instance_id} not found in {task.region}", "root look")
             step = cloud.swap_root(task.region, instance_id, call.args["image_id"], call.token,

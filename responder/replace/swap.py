@@ -20,6 +20,7 @@ Pure, like race_steps.py: the executor makes the call (executor._swap_root).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Optional
 
@@ -112,10 +113,16 @@ def _swapped(task: Task, call: Call, answer: RootSwap, settings, now, facts, err
                                     "the notice-time state")
     else:
         started, state.swap = answer.step == "starting" and answer.acted, "working"
-        state.swap_next_at = now + POLL.get(task.cloud, 5.0)
         boot = task.record.race.observed_boot_s
-        if started and boot:  # a start takes about as long as the launch did: look then, not every beat
-            state.swap_next_at = max(state.swap_next_at, now + 0.8 * boot)
+        # A start takes about as long as the launch did: look then, not every beat.
+        state.swap_next_at = _on_beat(task, now + (0.8 * boot if started and boot else 0.0))
+
+
+def _on_beat(task: Task, after: float) -> float:
+    """The first beat of the cloud's POLL at least a beat after `after`: every swap of a wave looks
+    on the same beats, so one read of the wave's looks (executor._swap_root) serves them all."""
+    beat = POLL.get(task.cloud, 5.0)
+    return math.ceil((after + beat) / beat - 1e-9) * beat
 
 
 def _saw_back(task: Task, call: Call, states: dict[str, str], settings, now, facts, error) -> None:
@@ -123,7 +130,7 @@ def _saw_back(task: Task, call: Call, states: dict[str, str], settings, now, fac
     if states and all(s.lower() == "running" for s in states.values()):
         state.swap_step = "running"
     else:
-        state.swap_next_at = now + POLL.get(task.cloud, 5.0)
+        state.swap_next_at = _on_beat(task, now)
 
 
 OBSERVERS = {"swap_root": _swapped, "replacement_state": _saw_back}

@@ -38,6 +38,9 @@ from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
 
 STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
+# Writes that check before they act, and what they look at: the round reads those looks for all of
+# its steps at once, with the wave's (wave_reads.py), and each write acts on its own.
+LOOKS = {"swap_root": "instance_id", "attach_disk": "disk_id"}
 
 
 def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> list[CallOutcome]:
@@ -102,21 +105,27 @@ class Executor:
         """The looks the round's swap steps act on, one read per (cloud, region) before the steps
         run side by side (each would read its own, and the wave's with it, at the same moment). A
         look that fails here is read again by its own step, which then sees the error."""
-        wanted: dict[tuple[str, str], tuple[tuple, str, list[str]]] = {}
+        wanted: dict[tuple[str, str, str], tuple[tuple, str, list[str]]] = {}
         for (task, call), key in zip(ordered, keys):
-            if call.verb == "swap_root":
-                wanted.setdefault((task.cloud, task.region), (key, task.id, []))[2].append(call.args["instance_id"])
-        for (cloud_name, region), (key, claim, ids) in wanted.items():
-            cloud = self.clouds[cloud_name]
+            if call.verb in LOOKS:
+                ids = wanted.setdefault((call.verb, task.cloud, task.region), (key, task.id, []))[2]
+                ids.append(call.args[LOOKS[call.verb]])
+        for (verb, cloud_name, region), (key, claim, ids) in wanted.items():
+            read = self._root_looks if verb == "swap_root" else self._disk_looks
             try:
                 with asking(key, claim):
-                    self._root_looks(cloud, cloud_name, region, ids)
+                    read(self.clouds[cloud_name], cloud_name, region, ids)
             except CloudError:
                 continue
 
     def _root_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
         return self.wave.read("roots", cloud_name, region, ids, lambda page: cloud.root_looks(region, page),
                               lambda look: False)
+
+    def _disk_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
+        return self.wave.read("disks", cloud_name, region, ids,
+                              lambda page: {d.disk_id: d for d in cloud.describe_disks(region, disk_ids=page)},
+                              lambda disk: False)
 
     def _single_job(self, pair: tuple[Task, Call]) -> Callable[[], list[CallOutcome]]:
         def job() -> list[CallOutcome]:
@@ -313,27 +322,42 @@ class Executor:
         """Check before act: an attach whose answer was lost left the disk on the replacement.
         [] when not yet (still creating, or detaching from the stopped original: EC2 keeps a stopped
         instance's volumes attached); None when the disk is gone or on someone else's instance."""
+        disk_id = call.args["disk_id"]
+        try:
+            return self._attach_seen(task, cloud, call, self._disk_looks(cloud, task.cloud, task.region, [disk_id]))
+        except CloudError:
+            self.wave.forget("disks", task.cloud, task.region, [disk_id])  # a lost answer may have moved it
+            raise
+
+    def _attach_seen(self, task: Task, cloud: CloudPort, call: Call, looks: dict) -> list[str] | None:
+        """_attach_disk's step from the wave's look at the disk; a write forgets the look (the next
+        step reads the disk again)."""
         disk_id, target = call.args["disk_id"], call.args["instance_id"]
         goes_with = bool(call.args.get("delete_with_instance"))
-        found = cloud.describe_disks(task.region, disk_ids=(disk_id,))
-        if not found:
+        disk = looks.get(disk_id)
+        if disk is None:
             return None
-        disk = found[0]
+
+        def forget() -> None:
+            self.wave.forget("disks", task.cloud, task.region, [disk_id])
         if disk.instance_id == target:
             if goes_with and not disk.delete_with_instance:
                 # EC2's AttachVolume takes no DeleteOnTermination: set it once the volume is on the
                 # replacement, or it would outlive that replacement and bill unseen.
                 cloud.set_delete_with_instance(task.region, (disk_id,), True)
+                forget()
             return [disk_id]
         if disk.instance_id == task.instance_id:
             if disk.status != "detaching":
                 cloud.detach_disk(task.region, disk_id, task.instance_id)
+                forget()
             return []
         if disk.instance_id:
             return None
         if disk.status not in ("available", ""):
             return []
         cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""), delete_with_instance=goes_with)
+        forget()
         return [] if goes_with else [disk_id]  # look again: the flag is checked once it is attached
 
     def _image_snapshots(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:

@@ -4,7 +4,8 @@ the real SDKs (tests/test_wave.py and bench/wave.py).
 Parts: wave_scenario (the pack's fleet cloned n times into one zone, notices within `spread` s),
 run_wave (one or several runners — each its own API budget and adapters, as separate processes
 would have — sharing one store and one sandbox; returns the tasks and the emulator's call log),
-call_figures (reads / writes / throttled answers and the last CreateImage, from the call log),
+call_figures (reads / writes / throttled answers and the last CreateImage, from the call log;
+reads_by_action, where the reads come from),
 bucket_bound (the time the scenario's rate limits need to admit n CreateImage calls).
 
 Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind

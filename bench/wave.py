@@ -12,7 +12,8 @@ last_create_image_s (scenario time of the wave's last CreateImage), bucket_bound
 emulated rate limits need to admit N CreateImage calls; 0 while the sandbox has no rate limits),
 zero_gap_share (replacement Running no later than the original's release), reads_per_replacement /
 writes_per_replacement (API calls the emulator answered, per replacement), throttled_share (answers
-that were throttles), reads_by_action (reads per replacement by action and id filter), failed, orphans (what still bills after every task ended, bench/race.py).
+that were throttles), reads_by_action (reads per replacement by action and id filter),
+failed, orphans (what still bills after every task ended, bench/race.py).
 `--json` prints one JSON object last: {"<cloud>": {"<n>": {...}}} (the packs' own rate limits;
 with --processes 4 as "<n>x4", limits off as "<n>-limits-off").
 """

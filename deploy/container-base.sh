@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds, where no registry can be reached, a local stand-in for the Dockerfile's FROM image
-# (python:3.11-slim: Debian 12 "bookworm" with Python 3.11) and tags it with that name, so the
-# Dockerfile users build stays unchanged. Debian's own python3 (3.11 on bookworm) takes the place
-# of the image's /usr/local build: `python` and `python3` on PATH, venv and pip available.
+# Builds, where no registry can be reached, a local stand-in for the Dockerfile's FROM image and
+# tags it with that name, so the Dockerfile users build stays unchanged. The real python:3.11-slim
+# is Debian 13 "trixie" with CPython 3.11 built from source in /usr/local (docker-library/python,
+# 3.11/slim-trixie; bookworm until August 2025). Trixie's own python3 is 3.13, so the stand-in is
+# Debian 12 "bookworm", whose python3 is 3.11, in place of the image's /usr/local build: `python`
+# and `python3` on PATH, venv and pip available. Its size is close to the real one's, not the same
+# (BENCHMARKS.md, "Cold start of the artifacts as shipped").
 #
 #   deploy/container-base.sh [TAG]        (default docker.io/library/python:3.11-slim)
 #

@@ -33,6 +33,8 @@ from responder.protect.cli import orphans, protect
 from responder.protect.tick import tick_protect
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
+from responder.revert.cli import revert
+from responder.revert.tick import tick_revert
 from responder.setting_names import unknown_settings
 from responder.settings import Settings, SettingsError
 from responder.spot.cli import nodepools, spot_scores
@@ -208,10 +210,13 @@ def tick(database_url: str | None, quiet: bool) -> None:
         targets = tick_targets(runner)
         say("protecting ahead (RESPONDER_PROTECT_SELECTORS)")
         protected = tick_protect(runner)
+        say("moving replacements back to spot (RESPONDER_REVERT)")
+        reverted = tick_revert(runner)
         say("sending notifications")
         # Notifications go out after the work: the timer that runs `tick` is their deliverer too.
         notified = notifier.tick() if notifier else 0
-    click.echo(json.dumps({"advanced": advanced, "targets": targets, "protect": protected, "notified": notified}))
+    click.echo(json.dumps({"advanced": advanced, "targets": targets, "protect": protected, "revert": reverted,
+                           "notified": notified}))
 
 
 @cli.command()
@@ -234,7 +239,7 @@ def sandbox(host: str, port: int, scenario: str | None, env_file: str | None) ->
     run_shared(loaded, host, port, env_file)
 
 
-for command in (odcr, spot_scores, nodepools, targets, db, protect, orphans):
+for command in (odcr, spot_scores, nodepools, targets, db, protect, orphans, revert):
     cli.add_command(command)
 
 

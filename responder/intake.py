@@ -25,6 +25,7 @@ from responder.metrics import Metrics
 from responder.model import Cloud, EventKind, Ignored, Interruption, Tick
 from responder.parsing import parse_body
 from responder.protect.tick import tick_protect
+from responder.revert.tick import tick_revert
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
 from responder.store_connect import StoreUnavailable
@@ -81,7 +82,7 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
     if action == Action.TICK:
 
         return {"outcome": "ticked", "advanced": runner.tick(), "targets": tick_targets(runner),
-                "protect": tick_protect(runner)}
+                "protect": tick_protect(runner), "revert": tick_revert(runner)}
     if isinstance(event, Ignored):
         return {"outcome": "ignored", "reason": event.reason}
     assert isinstance(event, Interruption)

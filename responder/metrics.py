@@ -4,7 +4,8 @@ every worker's values added up.
 Parts: Metrics (events, tasks finished, request latency, cloud API calls, capacity errors, the
 replacement histograms, notifications, the API budget: throttled calls, seconds waited, its rate;
 observe_task), BudgetMetrics (what the API budget tells, into those metrics), StoreCollector (tasks
-by status, targets' desired and held capacity, channel health: read from the store at scrape time,
+by status, targets' desired and held capacity, channel health, reclaims per pool and whether the
+churn guard demotes it (replace/churn.py): read from the store at scrape time,
 for at most SCRAPE_WAIT_SECONDS, else the last levels read), CountingCloud
 (counts a cloud port's calls by action and result), render, multiprocess_mode.
 
@@ -161,10 +162,13 @@ class StoreCollector:
     value."""
 
     def __init__(self, store, targets: Callable[[], list[dict]] | None = None,
-                 channel_health: Callable[[], dict[str, dict]] | None = None, wait: float = SCRAPE_WAIT_SECONDS):
+                 channel_health: Callable[[], dict[str, dict]] | None = None, wait: float = SCRAPE_WAIT_SECONDS,
+                 pools: Callable[[], list[dict]] | None = None):
         self.store = store
         self.targets = targets
         self.channel_health = channel_health
+        self.pools = pools
+        self.pools_read: list[dict] = []
         self.wait = wait
         self.by_status: dict[str, int] = {}
         self.targets_read: list[dict] = []
@@ -189,6 +193,11 @@ class StoreCollector:
         if self.channel_health is not None:
             try:
                 self.health_read = dict(self.channel_health())
+            except Exception:
+                up = False
+        if self.pools is not None:
+            try:
+                self.pools_read = list(self.pools())
             except Exception:
                 up = False
         self.up = up
@@ -225,6 +234,30 @@ class StoreCollector:
             for name, state in self.health_read.items():
                 failing.add_metric([name], 1 if state["status"] == "failing" else 0)
             yield failing
+        if self.pools is not None:
+            yield from _pool_metrics(self.pools_read)
+
+
+POOL_LABELS = ["cloud", "region", "zone", "instance_type", "market"]
+
+
+def _pool_metrics(pools: list[dict]):
+    """Reclaims per pool within RESPONDER_CHURN_WINDOW_HOURS (instances, and the occasions the guard
+    counts), and 1 while the churn guard demotes it."""
+    reclaims = GaugeMetricFamily("responder_pool_reclaims", "Reclaims of our instances per pool within the churn "
+                                 "window (RESPONDER_CHURN_WINDOW_HOURS)", labels=POOL_LABELS)
+    occasions = GaugeMetricFamily("responder_pool_reclaim_occasions", "Occasions on which the pool reclaimed our "
+                                  "instances within the churn window (a wave is one)", labels=POOL_LABELS)
+    demoted = GaugeMetricFamily("responder_pool_demoted", "1 while the churn guard ranks the pool last",
+                                labels=POOL_LABELS)
+    for pool in pools:
+        labels = [pool[name] for name in POOL_LABELS]
+        reclaims.add_metric(labels, pool["reclaims"])
+        occasions.add_metric(labels, pool["occasions"])
+        demoted.add_metric(labels, 1 if pool["demoted"] else 0)
+    yield reclaims
+    yield occasions
+    yield demoted
 
 
 class CountingCloud:

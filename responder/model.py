@@ -29,6 +29,7 @@ class EventKind(str, Enum):
     REBALANCE = "rebalance"  # AWS rebalance recommendation: earlier, softer
     STATE_CHANGE = "state-change"  # AWS instance state-change: may update a task
     HEALTH = "health"  # AWS Health scheduled change: acknowledged
+    REVERT = "revert"  # a move back to spot of a replacement (responder/revert/): no cloud sends it
 
 
 class Market(str, Enum):

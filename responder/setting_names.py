@@ -9,9 +9,7 @@ import difflib
 import os
 from typing import Mapping
 
-from dotenv import load_dotenv
-
-from responder.settings import Settings
+from responder.settings import Settings, load_env_file
 
 # RESPONDER_* names read by something other than Settings: s.yaml's deploy shell variables and
 # the test suite's own knobs. Everything else with the prefix that Settings does not read is a typo.
@@ -36,7 +34,7 @@ def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
     without a word), naming the closest setting. Warnings, not errors: a deploy shell or a setting
     a later release dropped must not stop a start."""
     if environ is None:  # the variables a .env in the working directory adds count too
-        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+        load_env_file()
     names = _NamesAsked()
     Settings.from_env(names, dotenv=False)
     known = sorted(n for n in names.asked if n.startswith("RESPONDER_"))

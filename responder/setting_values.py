@@ -1,7 +1,8 @@
 """Parsing the values of settings: what each variable may hold, and the one error a bad one raises.
 
-Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, slack_channel,
-check_notify (the notification and log-format settings, checked at start).
+Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, duration,
+daily_window (RESPONDER_REVERT_AFTER / _WINDOW), slack_channel,
+check_notify (the notification and log-format settings, checked at start), check_churn.
 
 settings.py reads the environment and builds Settings from these; they read nothing themselves.
 """
@@ -64,6 +65,34 @@ def api_rates(raw: str) -> tuple[tuple[str, str, float, float, bool], ...]:
     return tuple(found)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+_CLOCK = r"([01]\d|2[0-3]):([0-5]\d)"
+
+
+def duration(name: str, raw: str, default: float) -> float:
+    """Seconds, written `1800`, `1800s`, `30m` or `2h`; empty: the default."""
+    text = raw.strip().lower()
+    if not text:
+        return default
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise SettingsError(f"{name} must be a duration such as 1800, 30m or 2h, not {raw!r}")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def daily_window(name: str, raw: str) -> tuple[int, ...]:
+    """`HH:MM-HH:MM` in UTC as (start, end) minutes of the day; the end is excluded and may be
+    earlier than the start (`22:00-06:00` spans midnight). Empty: no window."""
+    text = raw.strip()
+    if not text:
+        return ()
+    match = re.fullmatch(_CLOCK + r"\s*-\s*" + _CLOCK, text)
+    if match is None or match.group(1, 2) == match.group(3, 4):
+        raise SettingsError(f"{name} must be a daily UTC window HH:MM-HH:MM such as 08:00-20:00, not {raw!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return (h1 * 60 + m1, h2 * 60 + m2)
+
+
 def slack_channel(url: str) -> tuple[str, ...]:
     """SLACK_WEBHOOK_URL (an OCI provisioner's .env) as the apprise channel it is, when
     RESPONDER_NOTIFY_URLS is not set: https://hooks.slack.com/services/T/B/X → slack://T/B/X."""
@@ -90,3 +119,13 @@ def check_notify(settings) -> None:
                             f"not {settings.notify_daily_timezone!r}") from None
     if settings.notify_timeout_seconds <= 0:
         raise SettingsError("RESPONDER_NOTIFY_TIMEOUT_SECONDS must be positive")
+
+
+def check_churn(settings) -> None:
+    """The churn guard's settings (replace/churn.py): counts and hours that cannot be negative."""
+    for name, value in (("RECLAIMS", settings.churn_reclaims), ("ON_DEMAND_AFTER", settings.churn_on_demand_after),
+                        ("DEMOTE_HOURS", settings.churn_demote_hours)):
+        if value < 0:
+            raise SettingsError(f"RESPONDER_CHURN_{name} must be >= 0 (0 turns it off), not {value}")
+    if settings.churn_window_hours <= 0:
+        raise SettingsError(f"RESPONDER_CHURN_WINDOW_HOURS must be positive, not {settings.churn_window_hours}")

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
-
 from responder.logsafe import redact_url
-from responder.setting_values import (SettingsError, api_rates, as_bool, check_notify, csv, protect_selectors,
-    slack_channel)
+from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
+                                      daily_window, duration, protect_selectors, slack_channel)
 from responder.store_url import url_problem
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
@@ -29,6 +27,17 @@ STATE_SWAP = ("swap", "keep")
 SECRET_FIELDS = {"auth_token", "aliyun_access_key_secret", "aliyun_security_token", "aws_secret_access_key",
                  "aws_session_token", "oci_key_passphrase"}
 KNOWN_CLOUDS = ("aliyun", "aws", "oci")
+
+
+def load_env_file() -> None:
+    """The working directory's .env (where the command runs), not one found from this file's
+    location upward, which only works from a source checkout; variables already set win."""
+    path = os.path.join(os.getcwd(), ".env")
+    if os.path.isfile(path):
+        # Lazy: python-dotenv loads only where there is a .env to read; no platform's start has one.
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,19 @@ class Settings:
     protect_on_receipt: bool = True  # keep the disks (DeleteWithInstance=false) right after verification
     keep_public_ip: bool = False  # Aliyun: convert the original's public IP to an EIP and move it
     keep_private_ip: bool = False  # the original's private IP, as a secondary address of the replacement
+    # Back to spot (responder/revert/): a replacement on on-demand, or on another type than the
+    # original's, is moved back to spot on the original type once stock returns, this long after it
+    # ran, never starting inside the daily UTC window (start, end) in minutes (() = no window).
+    revert: bool = True
+    revert_after_seconds: float = 1800.0
+    revert_window: tuple[int, ...] = ()
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
+    # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
+    # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
+    churn_reclaims: int = 3
+    churn_window_hours: float = 168.0
+    churn_demote_hours: float = 48.0
+    churn_on_demand_after: int = 4
     invoke_drive_seconds: float = 0.0  # /invoke works tasks this long after answering (0: FC's timeout header)
     # Protect ahead on every tick (responder/protect/tick.py): (cloud, region, key, value) selectors.
     protect_selectors: tuple[tuple[str, str, str, str], ...] = ()
@@ -162,6 +183,7 @@ class Settings:
         if self.max_odcr_count < 1:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
         check_notify(self)
+        check_churn(self)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
@@ -210,10 +232,7 @@ class Settings:
         read as they name them (FC injects the function role's STS token as ALIBABA_CLOUD_*)."""
         if environ is None:
             if dotenv:
-
-                # The working directory's .env (where the command runs), not one found from this
-                # file's location upward, which only works from a source checkout.
-                load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+                load_env_file()
             environ = os.environ
         env = environ
 
@@ -312,7 +331,15 @@ class Settings:
             protect_on_receipt=as_bool("RESPONDER_PROTECT_ON_RECEIPT", get("RESPONDER_PROTECT_ON_RECEIPT", "true")),
             keep_public_ip=as_bool("RESPONDER_KEEP_PUBLIC_IP", get("RESPONDER_KEEP_PUBLIC_IP", "false")),
             keep_private_ip=as_bool("RESPONDER_KEEP_PRIVATE_IP", get("RESPONDER_KEEP_PRIVATE_IP", "false")),
+            revert=as_bool("RESPONDER_REVERT", get("RESPONDER_REVERT", "on")),
+            revert_after_seconds=duration("RESPONDER_REVERT_AFTER", get("RESPONDER_REVERT_AFTER"),
+                                          cls.revert_after_seconds),
+            revert_window=daily_window("RESPONDER_REVERT_WINDOW", get("RESPONDER_REVERT_WINDOW")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
+            churn_reclaims=number("RESPONDER_CHURN_RECLAIMS", cls.churn_reclaims, int),
+            churn_window_hours=number("RESPONDER_CHURN_WINDOW_HOURS", cls.churn_window_hours),
+            churn_demote_hours=number("RESPONDER_CHURN_DEMOTE_HOURS", cls.churn_demote_hours),
+            churn_on_demand_after=number("RESPONDER_CHURN_ON_DEMAND_AFTER", cls.churn_on_demand_after, int),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
             protect_selectors=protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
             protect_period_seconds=number("RESPONDER_PROTECT_PERIOD_SECONDS", cls.protect_period_seconds),

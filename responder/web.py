@@ -21,13 +21,15 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from responder import __version__
-from responder.clouds.factory import clouds_from_settings, unconfigured_clouds, unconfigured_reason
+from responder.clouds.credential_check import CredentialCheck
+from responder.clouds.factory import chain_checks, clouds_from_settings, unconfigured_clouds, unconfigured_reason
 from responder.clouds.fc_credentials import RequestCredentials
 from responder.errors import BadEvent, CloudError, Unavailable
 from responder.intake import handle_body
@@ -36,6 +38,7 @@ from responder.logsafe import active_redactor
 from responder.metrics import BudgetMetrics, CountingCloud, Metrics, StoreCollector
 from responder.notify.service import Dispatcher, attach
 from responder.protect.tick import tick_protect
+from responder.revert.tick import tick_revert
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from responder.settings import Settings
@@ -76,18 +79,22 @@ def _authorised(settings: Settings) -> bool:
 class Ticker(threading.Thread):
     """Advances due tasks in the background; sleeps until the next one is due."""
 
-    def __init__(self, runner: TaskRunner, interval: float):
+    def __init__(self, runner: TaskRunner, interval: float, prepare: Callable[[], None] | None = None):
         super().__init__(name="responder-ticker", daemon=True)
         self.runner = runner
         self.interval = interval
+        self.prepare = prepare  # run first, in this thread: the credential check left out of the start
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        if self.prepare is not None:
+            self.prepare()
         while not self.stopping.is_set():
             try:
                 self.runner.tick()
                 tick_targets(self.runner)  # cheap when no target is due: one indexed query
                 tick_protect(self.runner)  # cheap when no selector is due: one lookup each
+                tick_revert(self.runner)  # one store scan a minute at most
                 pause = self.runner.seconds_until_due(self.interval)
             except Exception as exc:
                 if is_store_error(exc):  # an outage is logged once, when it starts and when it ends
@@ -136,12 +143,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         settings = with_secret_url(settings)  # the store URL and the channels, from their secrets
     elif settings.notify_secret:  # a store given: only the channels
         settings = with_secret_url(settings.with_(database_secret=""))
+    checks: dict = {}
     if runner is None:
         if store is None:
             store = Store(settings.database_url)
         if clouds is None:
-
-            clouds = clouds_from_settings(settings, unconfigured_clouds(settings))
+            checks = chain_checks(settings)  # AWS's chain is asked after the start (CredentialCheck)
+            clouds = clouds_from_settings(settings, unconfigured_clouds(settings, deferred=checks))
         # RESPONDER_NOTIFY_WEBHOOK_URL is one outbox channel now (notify.channels), not a hook.
         runner = TaskRunner(store, clouds, settings)
     metrics = Metrics()
@@ -161,12 +169,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     request_credentials = RequestCredentials(settings, runner.clouds, install)
     targets = targets or summaries(runner.store)
     notifier = attach(runner, settings, metrics=metrics, targets=targets)
-    if notifier is not None:
-        try:
-            notifier.started(sorted(runner.clouds))
-        except (StoreUnavailable, SQLAlchemyError):
-            log.warning("could not queue the start-up notification: task store unavailable")
-    metrics.watch_store(StoreCollector(runner.store, targets, notifier.health if notifier else None))
+    unconfigured = _unconfigured(settings, runner.clouds)
+
+    def announce() -> None:
+        """The start-up notice and log lines, once the served clouds are known."""
+        if notifier is not None:
+            try:
+                notifier.started(sorted(runner.clouds))
+            except (StoreUnavailable, SQLAlchemyError):
+                log.warning("could not queue the start-up notification: task store unavailable")
+        for cloud, reason in sorted(unconfigured.items()):  # loud at start-up, not only when an event arrives
+            log.error("cloud %s is unconfigured: %s", cloud, reason)
+
+    credentials = CredentialCheck(checks, runner.clouds, unconfigured, announce)
+    if not checks:
+        credentials.resolve()  # nothing left to ask: announced now, as the app is built
+    pools = runner.facts.churn.pools if runner.facts.churn is not None else None  # reclaims per pool
+    metrics.watch_store(StoreCollector(runner.store, targets, notifier.health if notifier else None, pools=pools))
     previous_finish = runner.on_finish
 
     def on_finish(task):
@@ -177,17 +196,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
             previous_finish(task)
 
     runner.on_finish = on_finish
-    unconfigured = _unconfigured(settings, runner.clouds)
-    for cloud, reason in unconfigured.items():  # loud at start-up, not only when an event arrives
-        log.error("cloud %s is unconfigured: %s", cloud, reason)
     app = Flask("responder")
     app.before_request(_refuse_token_in_query)
+    app.before_request(credentials.resolve)  # no request reads the clouds before they are checked
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["responder"] = {"runner": runner, "metrics": metrics, "settings": settings,
-                                   "notifier": notifier}
+                                   "notifier": notifier, "credentials": credentials}
 
     def start_ticker() -> Ticker:
-        ticker = Ticker(runner, settings.tick_interval)
+        ticker = Ticker(runner, settings.tick_interval, prepare=credentials.resolve)
         ticker.start()
         app.extensions["responder"]["ticker"] = ticker
         if notifier is not None:  # its own thread: a slow channel never delays a replacement
@@ -226,7 +243,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                             {"WWW-Authenticate": 'Basic realm="responder"'}, mimetype="text/plain")
 
         return Response(render_status(runner.store, targets=targets,
-                                      channel_health=notifier.health if notifier else None,
+                                      channel_health=notifier.health if notifier else None, pools=pools,
                                       refresh_seconds=refresh_seconds(request.args.get("refresh"))),
                         mimetype="text/html")
 

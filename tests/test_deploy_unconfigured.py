@@ -97,8 +97,15 @@ def test_an_event_for_a_cloud_this_deployment_does_not_serve_says_so(no_credenti
 
 
 def test_start_up_logs_each_cloud_without_credentials(no_credentials, caplog):
+    """Logged by the ticker's first act, before any request: AWS's chain is asked after the start."""
     with caplog.at_level(logging.ERROR, logger="responder.web"):
-        create_app(no_credentials)
+        app = create_app(no_credentials)
+        ticker = app.start_ticker()
+        try:
+            assert app.extensions["responder"]["credentials"].done.wait(120), "the ticker never checked"
+        finally:
+            ticker.stop()
+            ticker.join(120)
     logged = [r.getMessage() for r in caplog.records if r.name == "responder.web"]
     assert any("aliyun is unconfigured" in line for line in logged)
     assert any("aws is unconfigured" in line for line in logged)
@@ -142,3 +149,12 @@ def test_an_answer_never_says_accepted_for_a_task_that_already_failed(responder_
     body = answer.get_json()
     assert body["task"]["status"] == "failed", body
     assert answer.status_code == 200 and body["outcome"] == "failed"
+
+
+def test_a_broken_aws_profile_leaves_aws_unconfigured_with_the_reason(no_credentials, monkeypatch):
+    """The chain asked after the start fails (a profile that does not exist): AWS is unconfigured,
+    named with the failure, instead of a start that stops."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    body = create_app(no_credentials.with_(clouds=("aws",))).test_client().get("/healthz").get_json()
+    assert body["status"] == "degraded" and body["clouds"] == []
+    assert "ProfileNotFound" in body["unconfigured"]["aws"]

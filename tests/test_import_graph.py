@@ -20,7 +20,7 @@ LAYERS = [
     {"clouds"},
     {"capacity", "sandbox"},
     {"replace"},
-    {"targets", "protect", "odcr", "spot"},
+    {"targets", "protect", "odcr", "spot", "revert"},
     {"notify", "status", "metrics"},
     {"intake"},
     {"web", "wsgi", "cli_common", "cli_progress", "cli", "db_cli", "__main__"},

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 import responder.capacity.ledger  # noqa: F401 - puts the ledger table on the shared metadata
 import responder.replace.caps  # noqa: F401 - puts the spend-slot table on the shared metadata
 import responder.replace.build_times  # noqa: F401 - puts the build-times table on the shared metadata
+import responder.replace.churn_store  # noqa: F401 - puts the reclaims table on the shared metadata
 import responder.targets.table  # noqa: F401 - puts the capacity-target table on the shared metadata
 from responder import migrations
 from responder.capacity.ledger import SqlLedger

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from notify_receiver import Receiver, point_apprise_at
-from responder.notify.channels import parse_channels, url_secrets
+from responder.notify.channels import ChannelError, parse_channels, url_secrets
 from responder.notify.messages import make_notice, render
 
 SLACK_TOKENS = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")
@@ -87,11 +87,20 @@ def test_filters_pick_kinds_and_a_minimum_level_and_commas_inside_a_url_stay():
 
 
 @pytest.mark.parametrize("spec, named", [("{kinds=replacd}json://h/a", "replacd"), ("{level=loud}json://h/a", "loud"),
-                                         ("{colour=red}json://h/a", "colour"), ("nosuch://x", "nosuch")])
+                                         ("{colour=red}json://h/a", "colour")])
 def test_a_bad_channel_entry_is_refused_naming_the_problem(spec, named):
     with pytest.raises(ValueError) as refused:
         parse_channels(spec)
     assert named in str(refused.value) and "RESPONDER_NOTIFY_URLS" in str(refused.value)
+
+
+def test_a_scheme_apprise_cannot_use_fails_each_send_naming_it():
+    """apprise loads with the first send, not at start: the scheme is judged then."""
+    (channel,) = parse_channels("nosuch://x")
+    for _ in range(2):
+        with pytest.raises(ChannelError) as refused:
+            channel.send(replaced_notice())
+        assert "nosuch://" in str(refused.value) and "RESPONDER_NOTIFY_URLS" in str(refused.value)
 
 
 def test_no_user_data_token_or_signed_text_reaches_any_channel(receiver):

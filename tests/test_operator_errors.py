@@ -48,6 +48,7 @@ COMMANDS = [
     (["db", "current"], True),
     (["protect", "--cloud", "aws", "--region", "us-east-2", "--tag", "protect=daily"], True),
     (["orphans"], True),
+    (["revert", "--dry-run"], True),
 ]
 SANDBOXED = [["serve", "--sandbox", "--port", "0"], ["replay", EVENT, "--sandbox"], ["sandbox", "--port", "0"],
              ["odcr", "create", *ODCR, "--sandbox"], ["spot-scores", "--families", "m5", "--sandbox"],
@@ -88,6 +89,8 @@ SETTING_CLASSES = {
     "a postgres:// store URL": ({"RESPONDER_DATABASE_URL": "postgres://responder@db/responder"},
                                 ["postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"]),
     "a log folder that cannot be written": ({"RESPONDER_LOG_DIR": "/proc/no-such-folder"}, ["RESPONDER_LOG_DIR"]),
+    "a daily window it cannot read": ({"RESPONDER_REVERT_WINDOW": "8-20"},
+                                      ["RESPONDER_REVERT_WINDOW", "HH:MM-HH:MM", "'8-20'"]),
 }
 
 

@@ -169,6 +169,11 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
         return tuple(sorted(i["InstanceId"] for i in found["Instances"]["Instance"]
                             if i.get("Status") not in ("Stopped", "Deleted")))
 
+    def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
+        """Nothing to tag: the only instance the responder retires on ECS is a replacement it
+        launched, which carries responder:managed from RunInstances (aliyun_launch.py), the tag
+        the RAM policy's DeleteInstance condition names."""
+
     def terminate_instance(self, region: str, instance_id: str) -> None:
         self._call(region, "DeleteInstance", f"releasing {instance_id}", {"InstanceId": instance_id, "Force": "true"})
 

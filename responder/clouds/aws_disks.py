@@ -122,11 +122,12 @@ class AwsDisksMixin:
                                   f"reading the root volume swaps of {len(chunk)} instances",
                                   Filters=[{"Name": "instance-id", "Values": chunk}], MaxResults=50, **extra)
                 for t in body.get("ReplaceRootVolumeTasks", []):
-                    looks.setdefault(t.get("InstanceId", ""), []).append((t.get("ImageId", ""), t.get("TaskState", "")))
+                    found = (t.get("ImageId", ""), t.get("TaskState", ""))
+                    looks.setdefault(t.get("InstanceId", ""), []).append(found)
                 token = body.get("NextToken") or ""
                 if not token:
                     break
-        return {i: RootLook(swaps=tuple(found)) for i, found in looks.items() if i in instance_ids}
+        return {i: RootLook(swaps=tuple(seen)) for i, seen in looks.items() if i in instance_ids}
 
     def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str,
                   look: RootLook | None = None) -> RootSwap:

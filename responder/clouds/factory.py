@@ -2,8 +2,9 @@
 
 Parts: oci_missing (the OCI API-key settings not set, or no SDK), clouds_from_settings (the adapters of every configured cloud), unconfigured_clouds (each
 served cloud (RESPONDER_CLOUDS) that cannot be called, with the reason and the settings that
-would fix it), unconfigured_reason. Imports are lazy so a deployment for one cloud does not need the other's
-credentials to start.
+would fix it), chain_checks (the checks only an SDK's credential chain can answer, which a server
+runs after its start: responder.clouds.credential_check), unconfigured_reason. Imports are lazy so
+a deployment for one cloud does not need the other's credentials to start.
 
 A cloud without credentials is left out rather than built to fail: its events are answered
 `unconfigured` at once (2xx, so senders stop redelivering an event no retry can fix), /healthz
@@ -11,6 +12,8 @@ says `degraded` naming it, and start-up logs it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Collection
 
 from responder.extras import OCI_MISSING, oci_installed
 from responder.settings import Settings
@@ -23,25 +26,37 @@ OCI_SETTINGS = (("oci_user", "OCI_USER_OCID"), ("oci_fingerprint", "OCI_FINGERPR
                 ("oci_tenancy", "OCI_TENANCY_OCID"), ("oci_region", "OCI_REGION"), ("oci_key_file", "OCI_KEY_FILE"))
 
 
-def _aws_has_credentials(settings: Settings) -> bool:
-    """Keys in the environment (Lambda sets them too) answer at once and leave boto3 unimported
-    until a client is made. Otherwise boto3's own chain, as the adapter will use it (profile,
-    container or instance role); off EC2 its metadata lookup gives up after botocore's 1 s
-    timeout, once, at start-up."""
-    if settings.aws_access_key_id and settings.aws_secret_access_key:
-        return True
-    # Lazy: boto3 costs about 0.3 s of a start; it loads only when AWS is used.
+def _aws_needs_chain(settings: Settings) -> bool:
+    """AWS is served and only boto3's chain can say whether it has credentials. Keys in the
+    environment (Lambda sets them too) or an endpoint override (the sandbox) answer at once."""
+    return "aws" in settings.clouds and not settings.aws_endpoint_url and not (
+        settings.aws_access_key_id and settings.aws_secret_access_key)
+
+
+def _aws_chain_has_credentials() -> bool:
+    """boto3's own chain, as the adapter will use it (profile, container or instance role); off
+    EC2 its metadata lookup gives up after botocore's 1 s timeout."""
+    # Lazy: boto3 costs about 0.1 s of CPU and 9 MB at a start; it loads only when AWS is used.
     import boto3
 
     return boto3.session.Session().get_credentials() is not None
 
 
-def unconfigured_clouds(settings: Settings) -> dict[str, str]:
-    """cloud → why it cannot be called. An endpoint override (the sandbox) counts as configured."""
+def chain_checks(settings: Settings) -> dict[str, Callable[[], str]]:
+    """cloud → a check returning why it is unconfigured ("" when it is not), for each served cloud
+    whose credentials only its SDK's chain can tell: AWS without keys in the environment."""
+    if not _aws_needs_chain(settings):
+        return {}
+    return {"aws": lambda: "" if _aws_chain_has_credentials() else AWS_MISSING}
+
+
+def unconfigured_clouds(settings: Settings, deferred: Collection[str] = ()) -> dict[str, str]:
+    """cloud → why it cannot be called. An endpoint override (the sandbox) counts as configured.
+    A cloud in `deferred` (its chain_checks entry runs later) counts as configured here."""
     missing: dict[str, str] = {}
     if "aliyun" in settings.clouds and not (settings.aliyun_access_key_id or settings.aliyun_endpoint):
         missing["aliyun"] = ALIYUN_MISSING
-    if "aws" in settings.clouds and not (settings.aws_endpoint_url or _aws_has_credentials(settings)):
+    if "aws" not in deferred and _aws_needs_chain(settings) and not _aws_chain_has_credentials():
         missing["aws"] = AWS_MISSING
     if "oci" in settings.clouds and oci_missing(settings):
         missing["oci"] = oci_missing(settings)

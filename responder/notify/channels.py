@@ -5,7 +5,8 @@ Parts: Channel (name, filter of kinds, minimum level, send), AppriseChannel, Pla
 ChannelError, parse_channels (RESPONDER_NOTIFY_URLS → channels), channels_from_settings,
 url_secrets.
 
-An entry is an apprise URL, optionally prefixed by a filter in braces:
+apprise itself loads with a channel's first message (AppriseChannel), requests with a plain
+POST's first. An entry is an apprise URL, optionally prefixed by a filter in braces:
 `{kinds=replaced+failed;level=warning}slack://T000/B000/XXXX`. Entries are separated by commas
 that start a new entry (a comma followed by `{` or `scheme://`), so an e-mail URL's `to=a,b`
 stays whole. Plain `http(s)://` URLs are POSTed the JSON of messages.plain_body; apprise would
@@ -21,9 +22,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import requests
 
 from responder.logsafe import active_redactor
 from responder.notify.messages import FINISHED_KINDS, KINDS, LEVELS, Notice, plain_body, render
@@ -62,6 +62,10 @@ class Channel:
 
 class PlainPostChannel(Channel):
     def send(self, notice: Notice) -> None:
+        # Lazy: requests (with urllib3, about 5 MB and 60 ms of CPU) loads with the first message sent,
+        # not in every server's start.
+        import requests
+
         try:
             requests.post(self.url, json=plain_body(notice), timeout=self.timeout).raise_for_status()
         except requests.HTTPError as exc:
@@ -71,27 +75,47 @@ class PlainPostChannel(Channel):
 
 
 class AppriseChannel(Channel):
+    """The apprise plugin for the URL is made on the first send: apprise loads every one of its
+    plugins (about 190) to read one URL, about 25 MB of RSS and 0.4 s of CPU that a server's start
+    would otherwise pay before its first answer. A URL apprise cannot use fails each send with
+    the reason (the outbox records it, /healthz shows the channel failing) instead of stopping a
+    start that replacements need."""
+
     def __init__(self, url: str, **kwargs):
         super().__init__(url, **kwargs)
-        # Lazy: apprise loads its plugins (about 0.2 s); only a process with a channel pays for it.
+        self._plugin = None
+        self._made = threading.Lock()
+
+    def _make_plugin(self):
+        # Lazy: apprise and its plugins load with the first message this channel sends (see the class).
         import apprise
 
-        self._apprise = apprise
-        plugin = apprise.Apprise.instantiate(url)
+        plugin = apprise.Apprise.instantiate(self.url)
         if plugin is None:
-            raise SettingsError(f"RESPONDER_NOTIFY_URLS: apprise cannot use a {urlsplit(url).scheme}:// URL "
-                             "(see https://appriseit.com/services/)")
+            raise ChannelError(f"RESPONDER_NOTIFY_URLS: apprise cannot use a {urlsplit(self.url).scheme}:// URL "
+                               "(see https://appriseit.com/services/)")
         plugin.socket_connect_timeout = min(self.timeout, 3.0)
         plugin.socket_read_timeout = self.timeout
         plugin.request_rate_per_sec = 0  # the outbox paces deliveries; apprise's own pause would block
-        self.plugin = plugin
+        return plugin
+
+    @property
+    def plugin(self):
+        with self._made:
+            if self._plugin is None:
+                self._plugin = self._make_plugin()
+            return self._plugin
 
     def send(self, notice: Notice) -> None:
+        plugin = self.plugin
+        # Lazy: loaded already by the plugin above; named here for its enums.
+        import apprise
+
         title, body = render(notice)
-        ok = self.plugin.notify(body=body, title=title, notify_type=self._apprise.NotifyType(notice.level),
-                                body_format=self._apprise.NotifyFormat.MARKDOWN)
+        ok = plugin.notify(body=body, title=title, notify_type=apprise.NotifyType(notice.level),
+                           body_format=apprise.NotifyFormat.MARKDOWN)
         if not ok:
-            raise ChannelError(f"{self.plugin.service_name} refused or unreachable")
+            raise ChannelError(f"{plugin.service_name} refused or unreachable")
 
 
 def url_secrets(url: str) -> list[str]:
@@ -106,7 +130,7 @@ def url_secrets(url: str) -> list[str]:
 
 def parse_channels(spec: str, timeout: float = 5.0) -> list[Channel]:
     """RESPONDER_NOTIFY_URLS → channels; raises SettingsError (a ValueError) naming a bad filter,
-    kind, level or scheme."""
+    kind or level (a scheme apprise cannot use fails at its first send: AppriseChannel)."""
     channels = []
     for entry in (e.strip() for e in _ENTRY_START.split(spec.strip()) if e.strip()):
         kinds, level = frozenset(), "info"

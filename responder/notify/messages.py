@@ -3,7 +3,8 @@
 Parts: KINDS, LEVELS, Notice (one notification, as an outbox row, with the channels it goes to),
 make_notice, task_notices (the
 notices a task's current state implies: interruption, replaced, degraded (done, but something
-did not happen: what, and what it left billing), rejected, failed, cap reached, permission denied),
+did not happen: what, and what it left billing), rejected, failed, cap reached, permission denied;
+a move back to spot's: notify/revert_messages.py),
 timeline (the task's milestones relative to receipt and to the original's release), render (a
 short title and Markdown body).
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responder.logsafe import public_task_view
+from responder.notify.revert_messages import revert_notices
 from responder.model import NOTICE_SECONDS
 
 LEVELS = ("info", "success", "warning", "failure")  # apprise's NotifyType values, mildest first
@@ -28,6 +30,7 @@ KINDS = {  # kind → default level
     "failed": "failure", "cap_reached": "failure", "target_acquired": "success",
     "gap_persisting": "warning", "hunt_started": "info", "daily_report": "info", "account_limit": "warning",
     "unconfigured": "failure", "permission_denied": "failure", "relaunch_fallback": "warning",
+    "revert_started": "info", "reverted": "success", "revert_given_up": "warning",
 }
 # NOTICE_SECONDS (model.py) is the release time when no state change told us when the original
 # really went. "About" five minutes could be less; the gap is then measured from a release that
@@ -102,6 +105,8 @@ def task_notices(task) -> list[Notice]:
     """The notices the task's state implies. Keys carry the receipt time, so a rejected task
     re-opened by the real event notifies again."""
     record = task.record
+    if record.revert is not None:  # a move back to spot says what it moved, not an interruption
+        return revert_notices(task, make_notice)
     received = record.timings.get("received", task.row.created_at)
     base = dict(cloud=task.cloud, region=task.region, instance_id=task.instance_id, event=task.kind)
     key = f"{task.id}:{int(received * 1000)}"
@@ -183,6 +188,8 @@ TITLES = {
     "unconfigured": "Event not acted on: cloud unconfigured",
     "permission_denied": "Replacement failed: the cloud's policy refused a call",
     "relaunch_fallback": "Relaunch starts clean: the preserved boot volume could not be used",
+    "revert_started": "Moving back to spot", "reverted": "Moved back to spot",
+    "revert_given_up": "Move back to spot given up",
 }
 _SHOWN_LAST = ("reason", "todo")
 
@@ -197,6 +204,8 @@ _HEADLINE_FIELDS = {  # what each kind's first line already says, so the list be
     "replaced": _REPLACED_HEADLINE | {"reason"},
     "degraded": _REPLACED_HEADLINE,
     "daily_report": {"date", "timezone"},
+    **{kind: {"old_type", "old_market", "new_type", "new_zone", "new_market"}
+       for kind in ("revert_started", "reverted", "revert_given_up")},
 }
 _LABELS = {"root_state_after_seconds": "root state since (s after receipt)", "replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
            "median_gap_seconds": "median gap", "worst_gap_seconds": "worst gap", "todo": "what to do",
@@ -213,6 +222,9 @@ def render(notice: Notice) -> tuple[str, str]:
         head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_zone', '')} {f.get('old_market', '')} → "
                 f"{f.get('new_type', '?')} {f.get('new_zone', '')} {f.get('new_market', '')}, "
                 f"gap {_seconds(f.get('gap_seconds'))}, data {'kept' if f.get('data_kept') else 'NOT kept'}")
+    elif notice.kind in ("revert_started", "reverted", "revert_given_up"):
+        head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_market', '')} → "
+                f"{f.get('new_type') or f.get('original_type', '?')} {f.get('new_zone', '')} spot")
     elif notice.kind == "rejected":
         head = f"**{where}**: rejected, a forged or stale event is a security signal"
     elif notice.kind == "daily_report":

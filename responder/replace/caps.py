@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from responder.store import metadata
@@ -87,7 +86,7 @@ class Spend:
 
     token: str  # the deterministic ClientToken of that call (idempotency key)
     claim_key: str  # "cloud:region:instance" of the task (or "odcr:<run>" / "target:<name>")
-    kind: str  # "launch" | "ondemand-fallback" | "reservation"
+    kind: str  # "launch" | "ondemand-fallback" | "revert" | "reservation"
     units: int = 1
 
 
@@ -286,8 +285,14 @@ def _skips_locked(conn: sa.Connection) -> bool:
 
 def _insert_ignoring_duplicates(dialect: str):
     if dialect == "sqlite":
+        # Lazy: the store's own engine has loaded its dialect; no other store's start pays for it.
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(spend_slots).on_conflict_do_nothing()
     if dialect == "postgresql":
+        # Lazy: PostgreSQL's dialect (about 2 MB) loads with a PostgreSQL store's engine, not in every start.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(spend_slots).on_conflict_do_nothing()
     return spend_slots.insert().prefix_with("IGNORE")  # MySQL / MariaDB
 

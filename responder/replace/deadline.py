@@ -44,7 +44,13 @@ def own_deadline(task: Task) -> float:
 
 
 def gives_up_at(task: Task, settings: Settings) -> float:
-    outer = task.record.timings.get("received", task.row.created_at) + settings.retry_deadline_seconds
+    start = task.record.timings.get("received", task.row.created_at)
+    revert = task.record.revert
+    if revert is not None:  # a move back to spot has no release: counted from its last stock check or its start
+        start = max(start, revert.next_check_at, revert.started_at or 0.0)
+        own = start + SLOW_SECONDS_PER_GIB * disk_gib(task) + SETTLE_MARGIN
+        return max(start + settings.retry_deadline_seconds, own if holds(task) else 0.0)
+    outer = start + settings.retry_deadline_seconds
     return max(outer, own_deadline(task)) if holds(task) else outer
 
 

@@ -215,7 +215,7 @@ class Executor:
     def _probe(self, task: Task, cloud: CloudPort, call: Call) -> ProbeResult:
         """Stock for the candidate types on one market, with what ranks them."""
         market = Market(call.args["market"])
-        source = task.record.source
+        source = task.record.wanted()  # the original's type first on a move back to spot
         catalog = self.catalogs.get_or_load((task.cloud, task.region), lambda: cloud.instance_types(task.region))
         types = [t for t, _ in planner.candidate_types(source, catalog)]
         if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable
@@ -253,7 +253,14 @@ class Executor:
         cloud.take_charge(task.region, tuple(call.args["resource_ids"]))
 
     def _terminate_instance(self, task: Task, cloud: CloudPort, call: Call) -> None:
-        cloud.terminate_instance(task.region, call.args["instance_id"])
+        """Check before act: a retire whose answer was lost left the instance gone, and a repeat
+        is refused (ECS's RAM condition on the instance's tag cannot match an instance that no
+        longer exists)."""
+        instance_id = call.args["instance_id"]
+        state = cloud.instance_states(task.region, [instance_id]).get(instance_id, "").lower()
+        if state in ("", "terminated", "shutting-down", "deleted"):
+            return
+        cloud.terminate_instance(task.region, instance_id)
 
     # -- the race against the release (race_steps.py) ----------------------------------------
     def _describe_disks(self, task: Task, cloud: CloudPort, call: Call):

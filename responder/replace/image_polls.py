@@ -1,8 +1,8 @@
 """When to look at an image again, and what one image taught about the next.
 
-Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times), image_poll_delay (the next
-look, from progress or an estimate, never a fixed beat), learned_build_time (what an image that
-became Available says about the next task's first poll).
+Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
+image_poll_delay (the next look, from progress or an estimate, never a fixed beat),
+learned_build_time (what an image that became Available says about the next task's first poll).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from responder.replace.build_times import BuildTimes
+from responder.replace.churn_store import ChurnHistory
 from responder.replace.record import Task
 
 # An image whose task already holds its replacement gates only the swap of the root disk (capacity
@@ -27,6 +28,7 @@ class Facts:
 
     build_estimates: dict = field(default_factory=dict)
     times: Optional[BuildTimes] = None
+    churn: Optional[ChurnHistory] = None  # the store's reclaims per pool, for the churn guard
 
 
 def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:

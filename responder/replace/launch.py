@@ -102,6 +102,8 @@ class LaunchAcquirer:
             request = self._request(offering, count, token)
             launch.requests[token] = request
         kind = "launch" if offering.market == self.first_market else "ondemand-fallback"
+        if self.task.record.revert is not None:  # counted apart: a move back to spot
+            kind = "revert"
         self.ctx.take_spend(self.task, token, kind)
         self.ctx.save(self.task)  # the exact request is on the row before it is sent
         try:

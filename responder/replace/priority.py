@@ -12,6 +12,8 @@ the ones that buy capacity, which go before everything else (reads last). Pure: 
 
 from __future__ import annotations
 
+import math
+
 from responder.model import NOTICE_SECONDS
 from responder.replace.calls import Call
 from responder.replace.record import Task
@@ -32,4 +34,6 @@ def release_expected(task: Task) -> float:
 
 def priority(task: Task, call: Call) -> tuple:
     rank = 0 if call.verb in SAVES_DATA else 1 if call.verb in BUYS else 2
-    return (release_expected(task), rank, task.id)
+    # A move back to spot has no release to beat: it goes after every interruption's calls.
+    release = math.inf if task.record.revert is not None else release_expected(task)
+    return (release, rank, task.id)

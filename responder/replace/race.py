@@ -144,7 +144,8 @@ def private_ip_to_move(task: Task, keep_private_ip: bool) -> str:
         return ""
     if replacement.subnet_id != source.subnet_id or source.spot_request_state in STOP_ACTIONS:
         return ""
-    return source.private_ip
+    revert = task.record.revert  # a move back carries the address clients know: the original's, when it had moved
+    return (revert.private_ip if revert is not None and revert.private_ip else "") or source.private_ip
 
 
 def release_seen(task: Task, states: dict[str, str], now: float) -> None:

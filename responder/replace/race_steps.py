@@ -2,7 +2,7 @@
 and what to settle once the replacement runs. Pure: they read the record and return Decisions;
 the answers come back through OBSERVERS.
 
-Parts: on_receipt (keep the disks, convert the public IP), choose_launch (the launch policy, in
+Parts: on_receipt (keep the disks, convert the public IP: public_ip_step), choose_launch (the launch policy, in
 imaging once the stock is known), after_running (restores first, race_data.py; then _settle_rest: wait
 for the fresh image, see the original go, move the EIP and the private IP, reattach or give back
 the kept disks), summary (the race's part of the finish
@@ -37,7 +37,13 @@ def on_receipt(task: Task, settings: Settings, now: float) -> Optional[Decision]
     keep = [d.disk_id for d in state.disks if d.was_deleted_with_instance]
     if settings.protect_on_receipt and keep and not state.protected:
         return Decision([Call("keep_disks", {"disk_ids": keep})])
-    source = record.source
+    return public_ip_step(task, settings)
+
+
+def public_ip_step(task: Task, settings: Settings) -> Optional[Decision]:
+    """Aliyun: the public IP becomes an EIP (an EIP already bound is only read), so it can follow;
+    before the launch, which then takes no public IP of its own (an instance with one takes no EIP)."""
+    source, state = task.record.source, task.record.race
     if (settings.keep_public_ip and task.cloud == Cloud.ALIYUN.value and source and source.public_ip
             and not state.eip_converted):
         return Decision([Call("convert_public_ip", {"instance_id": task.instance_id})])
@@ -163,7 +169,9 @@ def summary(task: Task) -> str:
     if state.eip_bound:
         parts.append(f"EIP {state.eip_allocation} moved")
     if state.private_ip_moved:
-        parts.append(f"private IP {task.record.source.private_ip} moved (secondary)")
+        revert = task.record.revert
+        moved = (revert.private_ip if revert is not None else "") or task.record.source.private_ip
+        parts.append(f"private IP {moved} moved (secondary)")
     return "; ".join(parts)
 
 
@@ -176,7 +184,9 @@ def _saw_disks(task: Task, disks, settings, now, facts, error) -> None:
     stops = task.cloud == "aws" and source is not None and source.spot_request_state in race.STOP_ACTIONS
     kept = []
     for d in disks:
-        ours = settings.protect_on_receipt and d.delete_with_instance and (
+        # A move back to spot keeps them whatever the setting: its own retire would take them.
+        keeping = settings.protect_on_receipt or task.record.revert is not None
+        ours = keeping and d.delete_with_instance and (
             task.cloud in race.KEEPS_DISKS or d.kind == "data")
         kept.append(KeptDisk(disk_id=d.disk_id, kind=d.kind, category=d.category, size_gib=d.size_gib, zone=d.zone,
                              device=d.device, was_deleted_with_instance=ours, delete_with_instance=d.delete_with_instance,

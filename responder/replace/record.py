@@ -1,8 +1,9 @@
 """The typed, versioned task record: everything one replacement has learned, in one place.
 
-Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan, LaunchState, Reserved, ReservationState,
-KeptDisk, RaceState (the race against the release: kept disks, launch policy, release seen, EIP),
-RetryState, Note, TaskRecord (to_json / from_json: the only place the record is serialised), Task
+Parts: SCHEMA_VERSION, EventFacts, ImageState, Plan (with the churn guard's verdict), LaunchState,
+Reserved, ReservationState, KeptDisk, RaceState (the race against the release: kept disks, launch
+policy, release seen, EIP), RevertFacts (a move back to spot), RetryState, Note, TaskRecord (to_json
+/ from_json: the only place the record is serialised), Task
 (a task row with its record, what the flow works on), and the small generic codec (`encode`,
 `decode`) it uses for nested dataclasses.
 
@@ -23,6 +24,7 @@ from typing import Any, Optional
 from responder.capacity.engine import LedgerEntry
 from responder.clouds.base import InstanceInfo, LaunchRequest
 from responder.model import Offering
+from responder.replace.churn import ChurnVerdict
 from responder.replace.planner import Candidate
 from responder.store import TaskRow
 
@@ -60,6 +62,8 @@ class Plan:
     details_fetched: list[str] = field(default_factory=list)  # clone parts read so far
     candidates: Optional[list[Candidate]] = None  # None: not probed yet; [] probed, nothing in stock
     probed_markets: list[str] = field(default_factory=list)
+    churn: Optional[ChurnVerdict] = None  # the churn guard's view at verification (replace/churn.py)
+    ranking: list[str] = field(default_factory=list)  # why the last ranking moved candidates (the guard)
 
 
 @dataclass
@@ -176,6 +180,35 @@ class RaceState:
 
 
 @dataclass
+class RevertFacts:
+    """A move back to spot (a task of kind `revert`, responder/revert/): which replacement it moves,
+    what it bought, what it retired, and when. Cost accounting reads it: the on-demand (or other-type)
+    instance retired at `retired_at` against the spot one running since `bought_running_at`."""
+
+    from_task: str = ""  # the interruption task whose replacement is moved
+    attempt: int = 1
+    original_instance_id: str = ""  # the spot instance the interruption took
+    original_type: str = ""  # what the move aims for (the planner ranks it first)
+    launch_image_id: str = ""  # the original's image: the spot one boots from it, then gets the fresh root disk
+    retired_instance_id: str = ""  # the replacement being moved off (on-demand or another type)
+    retired_type: str = ""
+    retired_market: str = ""
+    retired_running_since: Optional[float] = None
+    private_ip: str = ""  # the original's private IP, moved onto the retired one: it moves on with the state
+    started_at: Optional[float] = None  # the spot one bought (its launch issued): the move's first spend
+    bought_instance_id: str = ""
+    bought_type: str = ""
+    bought_zone: str = ""
+    bought_market: str = ""
+    bought_running_at: Optional[float] = None
+    retired_at: Optional[float] = None
+    outcome: str = ""  # "" under way | "moved" | "given-up"
+    why: str = ""  # why it waits or gave up
+    stock_checks: int = 0
+    next_check_at: float = 0.0  # no spot stock yet: look again then
+
+
+@dataclass
 class RetryState:
     """The one retry layer's memory: consecutive server faults and throttles, reset by any success."""
 
@@ -219,6 +252,14 @@ class TaskRecord:
     # A money cap refused the task's spend: "imaged only, no launch" (RESPONDER_IMAGE_WHEN_CAPPED=yes,
     # data first) or "no image, no launch" (=no: the cap was asked before the image). replace/capped.py
     capped: str = ""
+    revert: Optional[RevertFacts] = None  # set on a move back to spot (kind `revert`)
+
+    def wanted(self) -> Optional[InstanceInfo]:
+        """The instance candidates should resemble: the source, or for a move back to spot the
+        source on the original's type (its shape from the catalogue), in the source's zone."""
+        if self.source is None or self.revert is None or not self.revert.original_type:
+            return self.source
+        return dataclasses.replace(self.source, instance_type=self.revert.original_type, cpu=0, memory_mib=0)
 
     def stamp(self, name: str, now: float) -> None:
         """Record when a milestone was first reached (later calls keep the first time)."""

@@ -40,6 +40,8 @@ from responder.replace import batching, capped, deadline, race, steps
 from responder.replace.build_times import BuildTimes
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
+from responder.replace.churn import ChurnPolicy
+from responder.replace.churn_store import ChurnHistory
 from responder.replace.driving import TaskDriving
 from responder.replace.executor import Executor
 from responder.replace.image_polls import Facts
@@ -77,7 +79,8 @@ class TaskRunner(TaskDriving):
         self.on_finish = on_finish
         self.caps = caps or MoneyCaps(store, per_hour=settings.max_launches_per_hour,
                                       per_event=settings.max_spend_per_event, clock=clock)
-        self.facts = Facts(times=BuildTimes(store.engine, clock))
+        self.facts = Facts(times=BuildTimes(store.engine, clock),
+                           churn=ChurnHistory(store.engine, ChurnPolicy.from_settings(settings), clock))
         self.sleep = sleep
         # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
         self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)

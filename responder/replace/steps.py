@@ -19,7 +19,7 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import build_times, planner, race_data, race_steps, swap
+from responder.replace import build_times, churn, planner, race_data, race_steps, revert_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.image_polls import SETTLED_POLL_S, Facts, image_poll_delay, learned_build_time
 from responder.replace.record import Reserved, Task
@@ -45,13 +45,23 @@ def markets(settings: Settings) -> list[Market]:
     return planner.markets_for(settings.market_policy)
 
 
+def task_markets(task: Task, settings: Settings) -> list[Market]:
+    """The policy's markets; on-demand first for an instance the churn guard says is reclaimed too often."""
+    order = markets(settings)
+    churn = task.record.plan.churn
+    if churn is not None and churn.prefer_on_demand and Market.ONDEMAND in order:
+        order = [Market.ONDEMAND] + [m for m in order if m != Market.ONDEMAND]
+    return order
+
+
 def next_market(task: Task, settings: Settings) -> Optional[Market]:
     probed = task.record.plan.probed_markets
-    return next((m for m in markets(settings) if m.value not in probed), None)
+    options = [Market.SPOT] if revert_steps.is_revert(task) else task_markets(task, settings)  # a move back: spot only
+    return next((m for m in options if m.value not in probed), None)
 
 
 def _probe(task: Task, settings: Settings) -> Decision:
-    market = next_market(task, settings) or markets(settings)[0]
+    market = next_market(task, settings) or task_markets(task, settings)[0]
     return Decision([Call("probe", {"market": market.value})])
 
 
@@ -64,6 +74,10 @@ def _decide_received(task: Task, settings: Settings, now: float, capabilities: C
     record = task.record
     if record.source is None:
         return Decision([Call("describe_instance", {"instance_id": task.instance_id})])
+    if revert_steps.is_revert(task):  # nothing is written before spot stock is seen (and outside the window)
+        waiting = revert_steps.before_writes(task, settings, now)
+        if waiting is not None:
+            return waiting
     if settings.dry_run:
         if record.plan.candidates is None:
             return _probe(task, settings)
@@ -75,7 +89,7 @@ def _decide_received(task: Task, settings: Settings, now: float, capabilities: C
         # Tagged when the task takes charge of it: the policy lets the responder terminate only
         # instances carrying its tag (deploy/aws-iam-policy.json).
         return Decision([Call("take_charge", {"resource_ids": [task.instance_id]})])
-    if not record.image.image_id:
+    if not record.image.image_id and not revert_steps.is_revert(task):  # a move back images once its spot one runs
         return Decision([create_image_call(task)])
     task.status = "imaging"
     return Decision()
@@ -98,10 +112,18 @@ def dry_run_writes(task: Task) -> list[Call]:
 
 def _decide_imaging(task: Task, settings: Settings, now: float, capabilities: Capabilities) -> Decision:
     record = task.record
-    if not acts_as_rebalance(task):  # first, right behind CreateImage: keep the disks, the public IP
+    # First, right behind CreateImage: keep the disks, the public IP. A move back to spot keeps them
+    # once its spot one runs (revert_steps.before_retire): given up before, it leaves them as they were.
+    if not acts_as_rebalance(task) and not revert_steps.is_revert(task):
         protect = race_steps.on_receipt(task, settings, now)
         if protect:
             return protect
+    elif revert_steps.is_revert(task):
+        address = race_steps.public_ip_step(task, settings)
+        if address:
+            return address
+        if record.race.policy == "fresh-image" and not record.image.image_id:  # no older image to launch from
+            return Decision([create_image_call(task)])
     missing = [p for p in capabilities.clone_parts if p not in record.plan.details_fetched]
     if missing:  # one part per call: a retry repeats only the part that failed
         return Decision([Call("clone_details", {"part": missing[0]})])
@@ -123,6 +145,10 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
             return Decision([Call("reserve")])
         return Decision(finish=reserve_outcome(task))
     if not launch.replacement_ids:
+        if revert_steps.is_revert(task):  # still nothing bought: the setting and the window hold
+            waiting = revert_steps.before_launch(task, settings, now)
+            if waiting is not None:
+                return waiting
         if launch.since is None:
             launch.since = now
             record.stamp("launching_since", now)
@@ -133,6 +159,10 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
         if now < launch.next_check_at:
             return Decision(wait_until=launch.next_check_at)
         return Decision([Call("instance_states", {"instance_ids": list(launch.replacement_ids)})])
+    if revert_steps.is_revert(task) and not launch.retired:
+        moving = revert_steps.before_retire(task, settings, now, create_image_call(task))
+        if moving is not None:
+            return moving
     source = record.source
     if source and source.elastic_ip_allocation and not launch.elastic_ip_moved:
         return Decision([Call("associate_address", {"allocation_id": source.elastic_ip_allocation,
@@ -152,6 +182,8 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
     where = f" ({chosen.instance_type} in {chosen.zone}, {chosen.market})" if chosen else ""
     refused = record.reservation.refused
     raced = race_steps.summary(task)
+    if revert_steps.is_revert(task):
+        return Decision(finish=revert_steps.finished(task, raced))
     return Decision(finish=("done", f"replaced by {', '.join(launch.replacement_ids)}{where}"
                                     + ("; original retired" if launch.retired else "")
                                     + (f"; no reservation: {refused}" if refused else "")
@@ -180,7 +212,7 @@ def acts_as_rebalance(task: Task) -> bool:
 def _retires_original(task: Task, settings: Settings) -> bool:
     """Rebalance `replace`: like EC2 Auto Scaling capacity rebalancing, the original is terminated
     once its replacement runs, so a recommendation never doubles the bill for long."""
-    return acts_as_rebalance(task) and settings.rebalance_retire
+    return (acts_as_rebalance(task) and settings.rebalance_retire) or revert_steps.is_revert(task)
 
 
 def reserve_outcome(task: Task) -> tuple[str, str]:
@@ -208,6 +240,8 @@ def observe(task: Task, call: Call, answer: Any, settings: Settings, now: float,
 
 def _saw_instance(task: Task, call: Call, info: Optional[InstanceInfo], settings: Settings, now: float, facts: Facts,
                   error: Optional[CloudError]):
+    if revert_steps.is_revert(task):
+        return revert_steps.saw_instance(task, None if isinstance(error, NotFound) else info, now)
     if isinstance(error, NotFound) or info is None:
         return "rejected", f"instance {task.instance_id} not found in {task.region}"
     kind = EventKind.REBALANCE if acts_as_rebalance(task) else EventKind(task.kind)
@@ -221,6 +255,9 @@ def _saw_instance(task: Task, call: Call, info: Optional[InstanceInfo], settings
         return "rejected", reason
     task.record.source = info
     task.record.standing_rejection = ""  # read again and accepted: the earlier verdict is gone
+    if facts.churn is not None:  # a reclaim counts against its pool before the plan is ranked
+        task.record.plan.churn = facts.churn.judge(task.key, task.cloud, info, kind == EventKind.INTERRUPTION, now,
+                                                   Market.ONDEMAND in markets(settings), record=not settings.dry_run)
     task.record.stamp("verified", now)
     return None
 
@@ -231,7 +268,8 @@ def _made_image(task: Task, call: Call, image_id: str, settings: Settings, now: 
     record.image.token = token_for(task.key, "image")
     record.stamp("image_requested", now)
     record.image.next_poll_at = now + image_poll_delay(facts, task, elapsed=0.0, progress=0.0)
-    task.status = "imaging"
+    if task.status == "received":  # a move back to spot images later, its spot one already running
+        task.status = "imaging"
 
 
 def _got_details(task: Task, call: Call, info: InstanceInfo, settings, now, facts, error) -> None:
@@ -241,9 +279,11 @@ def _got_details(task: Task, call: Call, info: InstanceInfo, settings, now, fact
 
 def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error) -> None:
     """`found` is the executor's ProbeResult; ranking it is pure planning."""
-    source = task.record.source
+    source = task.record.wanted()  # a move back to spot aims at the original's type
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
                                       found.scores, found.prices)
+    planned, task.record.plan.ranking = (revert_steps.guarded(task, planned, facts, now) if revert_steps.is_revert(task)
+                                         else churn.rank(planned, task.record.plan.churn, task.cloud, task.region))
     task.record.plan.candidates = planned
     task.record.plan.probed_markets.append(found.market.value)
 
@@ -289,6 +329,8 @@ def _launched(task: Task, call: Call, outcome, settings: Settings, now: float, f
         launch.next_check_at = now + 1.0
         record.stamp("launch_issued", now)
         return None
+    if revert_steps.is_revert(task):
+        return revert_steps.no_stock_at_launch(task, now)
     if next_market(task, settings) is not None:
         record.plan.candidates = None  # this market is sold out: probe the next one at once
         return None
@@ -326,6 +368,8 @@ def _reserved(task: Task, call: Call, reserved: Optional[Reserved], settings, no
 def _retired(task: Task, call: Call, answer, settings, now, facts, error) -> None:
     task.record.launch.retired = True
     task.record.stamp("original_retired", now)
+    if revert_steps.is_revert(task):
+        revert_steps.retired(task, now)
 
 
 def _took_charge(task: Task, call: Call, answer, settings, now, facts, error) -> None:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from responder.sandbox.aliyun_ecs_clone import launch_attributes
+from responder.sandbox.aliyun_ecs_disks import release
 from responder.sandbox.aliyun_ecs_state import (
     EcsError,
     World,
@@ -173,7 +174,7 @@ def delete_instance(world: World, region: Region, params: dict[str, str]) -> dic
     inst = world.instances.get(instance_id)
     if inst is None or inst["region"] != region.region:
         raise not_found("InstanceId", instance_id)
-    del world.instances[instance_id]
+    release(world, inst, world.clock())  # its disks and EIP as a release leaves them
     # Releasing an instance frees its capacity for the next buyer (or its reservation slot).
     if not inst.get("from_pool"):
         world.stock.give_back(inst["type"], inst["zone"], inst.get("market", "ondemand"), 1)

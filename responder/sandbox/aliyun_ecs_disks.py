@@ -1,7 +1,8 @@
 """Disks, snapshots, EIPs and the release of interrupted instances in the Aliyun wire emulator.
 
 Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
-use), settle (release every interrupted instance whose time has come; give a `first_read` sample
+use), release (an instance goes: its disks and EIP), settle (release every interrupted instance
+whose time has come; give a `first_read` sample
 its notice when a call names it), snapshot_instance (the
 snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
 and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,
@@ -72,10 +73,14 @@ def settle(world: World, params: dict[str, str] | None = None) -> None:
             inst["release_checked"] = True
             due = inst["release_at"] = race_model.release_at("aliyun", inst, world.scenario.raw)
         if due is not None and now >= due:
-            _release(world, inst, now)
+            release(world, inst, inst["release_at"])
 
 
-def _release(world: World, inst: dict[str, Any], now: float) -> None:
+def release(world: World, inst: dict[str, Any], at: float) -> None:
+    """The instance goes (its notice ran out, or DeleteInstance): every disk whose DeleteWithInstance
+    is true with it, the others detached and kept; a bound EIP unbound and kept ("after the instance
+    is released, the EIP is disassociated", DeleteInstance,
+    https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deleteinstance)."""
     for disk in disks_of(world, inst):
         if disk["delete_with_instance"]:
             _delete_disk(world, disk)
@@ -84,7 +89,7 @@ def _release(world: World, inst: dict[str, Any], now: float) -> None:
     for eip in world.eips.values():
         if eip["instance"] == inst["id"]:
             eip["instance"] = ""
-    world.released[inst["id"]] = inst["release_at"]  # when it went, not when someone next asked
+    world.released[inst["id"]] = at  # when it went, not when someone next asked
     del world.instances[inst["id"]]
 
 

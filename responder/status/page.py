@@ -3,8 +3,8 @@
 Parts: fit_scale (the time scale: a round number of seconds that fits the tasks shown), axis (its
 tick marks), task_row (one task: the original, its state, the replacement with its type, zone and
 market, the timeline notice → image → launch → Running against the release, the gap), view
-(everything the page shows), refresh_seconds (`?refresh=N`: how often the page reloads its tasks in
-place), render_status (HTML), WINDOW, REFRESH_SECONDS.
+(everything the page shows, with the reclaims per pool), refresh_seconds (`?refresh=N`: how often
+the page reloads its tasks in place), render_status (HTML), WINDOW, REFRESH_SECONDS.
 
 The scale fits the tasks, not a fixed ten minutes: it is the round number just above the 90th
 percentile of the finished tasks' lengths, so one slow task does not shrink two hundred fast ones
@@ -111,7 +111,7 @@ def task_row(task: Task, scale: float, now: float) -> dict[str, Any]:
 
 def view(store, now: float, targets: Callable[[], list[dict]] | None = None,
          channel_health: Callable[[], dict[str, dict]] | None = None,
-         refresh_seconds: int = REFRESH_SECONDS) -> dict[str, Any]:
+         refresh_seconds: int = REFRESH_SECONDS, pools: Callable[[], list[dict]] | None = None) -> dict[str, Any]:
     tasks = [Task(r) for r in store.list(limit=500) if r.created_at >= now - WINDOW and r.kind != MARKER_KIND]
     # Tasks still working grow until they end: the scale fits the ones that have a length.
     scale = fit_scale([_length(timeline(t), t, now) for t in tasks if t.status not in UNFINISHED])
@@ -123,8 +123,15 @@ def view(store, now: float, targets: Callable[[], list[dict]] | None = None,
         "targets": targets() if targets else None, "channels": channel_health() if channel_health else None,
         "counts": {s: sum(t.status == s for t in tasks) for s in ("done", "failed", "rejected")},
         "working": sum(t.status in UNFINISHED for t in tasks), "with_gap": sum(g > 0 for g in gaps),
-        "refresh_seconds": refresh_seconds,
+        "refresh_seconds": refresh_seconds, "pools": _pools(pools),
     }
+
+
+def _pools(pools: Callable[[], list[dict]] | None) -> list[dict] | None:
+    """Reclaims per pool (the churn guard's history), with until when a demoted one stays last."""
+    if pools is None:
+        return None
+    return [dict(p, until=_stamp(p["demoted_until"]) if p["demoted"] else "") for p in pools()]
 
 
 def refresh_seconds(asked: str | None) -> int:

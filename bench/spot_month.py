@@ -1,0 +1,455 @@
+"""A simulated month of a spot fleet: what the churn guard and the move back to spot do to the bill
+and to the interruptions, against today's behaviour (no revert, no guard).
+
+Parts: Month (the pack's `spot_month:` section, regions and prices, docs/scenario.md), Sim (one
+cloud's month as a discrete-event simulation: each instance's next reclaim at its pool's published
+rate, the dry spell a reclaim leaves, region crunches with stock returning pool by pool, the revert
+ticker), revert_settings and revert_due (when a move back is due: the product's eligible.waits),
+revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS, run_cloud, main.
+
+Decisions come from the product's own code: a replacement is the first candidate of
+responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
+reranked by responder/replace/churn.py (verdict, rank) over the month's own reclaim history; the
+move back to spot plans the original's candidates the same way and keeps those
+churn.revert_candidates allows. The region crunches are drawn from the seed before the month
+starts, so every variant faces the same ones; each instance's reclaims follow its own placements.
+
+Run: python bench/spot_month.py [--pack bench/packs/spot-month.yaml] [--seed N] [--fleet N] [--days N] [--json]
+     [--seeds N] [--set KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
+from responder.model import Market  # noqa: E402
+from responder.replace import churn, planner  # noqa: E402
+from responder.revert import eligible  # noqa: E402
+from responder.setting_values import daily_window, duration  # noqa: E402
+from responder.settings import Settings  # noqa: E402
+
+DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
+MONTH_DAYS = 30.0
+PACK = ROOT / "bench" / "packs" / "spot-month.yaml"
+# (name, churn guard, revert): "today" is the responder without either.
+VARIANTS = (("today", False, False), ("guard", True, False), ("revert", False, True), ("both", True, True))
+
+
+@dataclass
+class Month:
+    data: dict[str, Any]
+    section: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> "Month":
+        data = yaml.safe_load(path.read_text())
+        return cls(data, data["spot_month"])
+
+    def override(self, item: str) -> None:
+        """`key=value` (value read as YAML; a.b for a nested key) in the spot_month section."""
+        key, _, value = item.partition("=")
+        *path, last = key.strip().split(".")
+        where = self.section
+        for part in path:
+            where = where[part]
+        if last not in where:
+            raise SystemExit(f"--set {item}: spot_month has no {key!r}")
+        where[last] = yaml.safe_load(value)
+
+    def region(self, cloud: str) -> dict[str, Any]:
+        return next(r for r in self.data["regions"] if r["cloud"] == cloud)
+
+    def monthly_hazard(self, cloud: str, instance_type: str, zone: str) -> float:
+        """Expected reclaims per instance-month in a pool: its band's share p of instances reclaimed
+        within a month, as a constant hazard -ln(1 - p)."""
+        band = next((p["band"] for p in self.section["pools"] if (p["cloud"], p["type"], p["zone"]) ==
+                     (cloud, instance_type, zone)), self.section["calm_band"])
+        return -math.log(1.0 - self.section["bands"][band])
+
+    def price(self, instance_type: str, market: str) -> float:
+        return next(p["price"] for p in self.data["prices"] if p["type"] == instance_type and p["market"] == market)
+
+
+def revert_settings(responder: dict[str, Any]) -> Settings:
+    """The pack's revert settings, read by the product's own parsers (RESPONDER_REVERT_AFTER's and
+    RESPONDER_REVERT_WINDOW's syntax)."""
+    return Settings(revert_after_seconds=duration("revert_after", str(responder["revert_after"]), 1800.0),
+                    revert_window=daily_window("revert_window", str(responder.get("revert_window") or "")))
+
+
+def revert_due(on_fallback_since: float, now: float, settings: Settings) -> bool:
+    """The product's rule (revert/eligible.py waits): a replacement on on-demand or on another type
+    moves back once it has run RESPONDER_REVERT_AFTER, outside RESPONDER_REVERT_WINDOW."""
+    return not eligible.waits(on_fallback_since, settings, now)
+
+
+def revert_choice(sim: "Sim", instance: "Instance", now: float):
+    """Where a due move back to spot goes, or None to wait: the original type's spot candidates
+    from the planner (the original type first, then its equivalents) ranked by the guard, and of
+    those the ones churn.revert_candidates allows — no demoted pool, no move for a chain the
+    guard sends on-demand first — and, from a spot instance of another type, only the original
+    type. The guard is consulted only in the variants that have it."""
+    verdict = sim._verdict(instance.name, now)
+    source = sim._source(sim.original, instance.zone, instance.name)
+    planned, _ = sim._plan(source, Market.SPOT, now, verdict)
+    usable, _ = churn.revert_candidates(planned, verdict, sim.cloud, sim.region_name)
+    if instance.market == "spot":
+        usable = [c for c in usable if c.instance_type == sim.original]
+    return usable[0] if usable else None
+
+
+@dataclass
+class Instance:
+    name: str  # the logical instance: the chain's first id, what the guard calls its lineage
+    instance_type: str
+    zone: str
+    market: str
+    since: float  # on this placement since
+    fallback_since: float | None = None  # on on-demand or another type since (None: on the original)
+    version: int = 0  # bumps on every placement: a stale reclaim event is skipped
+    moving: bool = False
+    attempts: int = 0  # failed moves of this fallback episode
+    interruptions: int = 0
+
+
+@dataclass
+class Figures:
+    cost: float = 0.0
+    on_demand_seconds: float = 0.0
+    instance_seconds: float = 0.0
+    interruptions: int = 0
+    moves: int = 0
+    moves_failed: int = 0
+    data_lost: int = 0
+    fallbacks: int = 0
+
+
+@dataclass
+class Sim:
+    month: Month
+    cloud: str
+    guard: bool
+    revert: bool
+    seed: int
+    fleet: int | None = None
+    days: float | None = None
+    policy: churn.ChurnPolicy = field(default_factory=churn.ChurnPolicy)  # the product's defaults
+    figures: Figures = field(default_factory=Figures)
+
+    def __post_init__(self):
+        s, region = self.month.section, self.month.region(self.cloud)
+        self.region_name = region["region"]
+        self.catalog = {t["type"]: InstanceTypeSpec(t["type"], t["family"], t["cpu"], float(t["memory_gib"]),
+                                                    t.get("arch", "x86_64")) for t in region["instance_types"]}
+        self.subnets = [Subnet(n["id"], n["zone"], n["vpc"]) for n in region["subnets"]]
+        self.zones = list(region["zones"])
+        spec = next(f for f in s["fleets"] if f["cloud"] == self.cloud)
+        self.original = spec["type"]
+        self.count = self.fleet or spec["count"]
+        self.end = (self.days or s["days"]) * DAY
+        r = s["responder"]
+        self.settings, self.tick_s = revert_settings(r), r["tick_minutes"] * MINUTE
+        self.moves_per_tick, self.move_s = r["moves_per_tick"], r["move_minutes"] * MINUTE
+        self.move_attempts = eligible.MAX_ATTEMPTS  # moves that gave up before the product stops trying
+        self.dry_until: dict[tuple[str, str], float] = {}
+        self.history: list[churn.Reclaim] = []
+        self.events: list[tuple] = []
+        self.sequence = 0
+        self.rand = random.Random(f"{self.seed}:{self.cloud}:instances")
+        self.instances: list[Instance] = []
+
+    # -- the world, drawn before the month from its own seed: the same for every variant --------
+    def _world(self) -> None:
+        s, world = self.month.section, random.Random(f"{self.seed}:{self.cloud}:world")
+        per_s = 1 / (MONTH_DAYS * DAY)
+        crunch = s["region_crunch"]
+        pools = sorted((t, z) for t in self.catalog for z in self.zones)
+        t = world.expovariate(crunch["per_month"] * per_s) if crunch["per_month"] > 0 else self.end
+        while t < self.end:
+            dries = {p: world.expovariate(1 / (crunch["dry_hours"] * HOUR)) for p in pools}
+            self._push(t, "crunch", (pools, crunch["share"], dries, world.random()))
+            t += world.expovariate(crunch["per_month"] * per_s)
+
+    def _push(self, at: float, kind: str, payload: Any) -> None:
+        self.sequence += 1  # ties go in the order pushed, never by comparing payloads
+        heapq.heappush(self.events, (at, self.sequence, kind, payload))
+
+    # -- placement, cost and reclaims ---------------------------------------------------------
+    def _in_stock(self, now: float) -> set[tuple[str, str]]:
+        return {(t, z) for t in self.catalog for z in self.zones if self.dry_until.get((t, z), 0.0) <= now}
+
+    def _hazard(self, instance: Instance) -> float:
+        """Per second, from the pool's published band (Month.monthly_hazard)."""
+        return self.month.monthly_hazard(self.cloud, instance.instance_type, instance.zone) / (MONTH_DAYS * DAY)
+
+    def _took_stock(self, pool: tuple[str, str], now: float) -> None:
+        """A reclaim is the pool's capacity taken back: no spot stock there for a while."""
+        mean = self.month.section["reclaim_dry_hours"] * HOUR
+        if mean <= 0:
+            return  # the stated choice turned off: a reclaim leaves the pool's stock as it was
+        dry = random.Random(f"{self.seed}:{self.cloud}:{pool}:{now}").expovariate(1 / mean)
+        self.dry_until[pool] = max(self.dry_until.get(pool, 0.0), now + dry)
+
+    def _bill(self, instance: Instance, now: float) -> None:
+        took = max(0.0, min(now, self.end) - instance.since)
+        self.figures.cost += took / HOUR * self.month.price(instance.instance_type, instance.market)
+        self.figures.instance_seconds += took
+        if instance.market == "ondemand":
+            self.figures.on_demand_seconds += took
+
+    def _place(self, instance: Instance, candidate, now: float) -> None:
+        self._bill(instance, now)
+        instance.instance_type, instance.zone, instance.market = candidate.instance_type, candidate.zone, \
+            candidate.market
+        instance.since, instance.version = now, instance.version + 1
+        on_original = candidate.market == "spot" and candidate.instance_type == self.original
+        if on_original:
+            instance.fallback_since, instance.attempts = None, 0
+        elif instance.fallback_since is None:
+            instance.fallback_since = now
+            self.figures.fallbacks += 1
+        if candidate.market == "spot":
+            self._push(now + self.rand.expovariate(self._hazard(instance)), "reclaim", (instance, instance.version))
+
+    def _source(self, instance_type: str, zone: str, name: str) -> InstanceInfo:
+        spec = self.catalog[instance_type]
+        subnet = next(s for s in self.subnets if s.zone == zone)
+        return InstanceInfo(name, self.region_name, zone, instance_type, "running", True, True, spec.cpu,
+                            int(spec.memory_gib * 1024), spec.architecture, vpc_id=subnet.vpc_id,
+                            subnet_id=subnet.subnet_id)
+
+    def _plan(self, source: InstanceInfo, market: Market, now: float, verdict) -> tuple[list, list[str]]:
+        """The product's plan: planner.plan_candidates, the churn guard's rank when it is on."""
+        in_stock = self._in_stock(now) if market == Market.SPOT else {(t, z) for t in self.catalog for z in self.zones}
+        prices = ({(t, z): self.month.price(t, "spot") for t in self.catalog for z in self.zones}
+                  if self.cloud == "aws" and market == Market.SPOT else None)  # AWS ranks spot by price (executor)
+        planned = planner.plan_candidates(source, self.catalog, market, in_stock, self.subnets, prices=prices)
+        return churn.rank(planned, verdict, self.cloud, self.region_name) if self.guard else (planned, [])
+
+    def _verdict(self, lineage: str, now: float):
+        if not self.guard:
+            return None
+        recent = [r for r in self.history if r.at >= now - self.policy.horizon_s]
+        self.history = recent
+        return churn.verdict(recent, lineage, self.policy, now, on_demand_allowed=True)
+
+    def _reclaimed(self, instance: Instance, now: float) -> None:
+        self._took_stock((instance.instance_type, instance.zone), now)
+        instance.interruptions += 1
+        self.figures.interruptions += 1
+        self.history.append(churn.Reclaim(f"{instance.name}:{instance.version}", churn.Pool(
+            self.cloud, self.region_name, instance.zone, instance.instance_type, "spot"), instance.name,
+            instance.name, now))
+        verdict = self._verdict(instance.name, now)
+        order = [Market.SPOT, Market.ONDEMAND]  # RESPONDER_MARKET_POLICY=spot-then-ondemand
+        if verdict is not None and verdict.prefer_on_demand:  # steps.task_markets
+            order = [Market.ONDEMAND, Market.SPOT]
+        source = self._source(instance.instance_type, instance.zone, instance.name)
+        for market in order:
+            planned, _ = self._plan(source, market, now, verdict)
+            if planned:
+                self._place(instance, planned[0], now)
+                return
+        self.figures.data_lost += 1  # nowhere to go on any market: the model counts it lost
+
+    def _crunch(self, payload, now: float) -> None:
+        pools, share, dries, draw = payload
+        for pool in pools:
+            self.dry_until[pool] = max(self.dry_until.get(pool, 0.0), now + dries[pool])
+        pick = random.Random(f"{self.seed}:{self.cloud}:{now}:{draw}")
+        for instance in sorted(self.instances, key=lambda i: i.name):
+            if instance.market == "spot" and (instance.instance_type, instance.zone) in pools \
+                    and pick.random() < share:
+                self._reclaimed(instance, now)
+
+    # -- the move back to spot, on the ticker ---------------------------------------------------
+    def _tick(self, now: float) -> None:
+        started = 0
+        for instance in self.instances:
+            if started >= self.moves_per_tick:
+                break
+            if instance.fallback_since is None or instance.moving or instance.attempts >= self.move_attempts:
+                continue
+            if not revert_due(instance.fallback_since, now, self.settings):
+                continue
+            target = revert_choice(self, instance, now)
+            if target is None:
+                continue  # no spot stock for it yet, or the guard holds it: the next tick looks again
+            instance.moving, started = True, started + 1
+            # The spot one runs beside the old one for the move; its reclaim, if it comes first, ends it.
+            reclaim_at = now + self.rand.expovariate(self._hazard(Instance("", target.instance_type, target.zone,
+                                                                           "spot", now)))
+            self._push(now + self.move_s, "moved", (instance, instance.version, target, reclaim_at, now))
+        if now + self.tick_s < self.end:
+            self._push(now + self.tick_s, "tick", None)
+
+    def _moved(self, payload, now: float) -> None:
+        instance, version, target, reclaim_at, started = payload
+        instance.moving = False
+        spot_price = self.month.price(target.instance_type, "spot")
+        if version != instance.version:  # the old one was reclaimed meanwhile: the move ended with it
+            self.figures.cost += (now - started) / HOUR * spot_price
+            return
+        if reclaim_at < now:  # the spot one was reclaimed before it took over: the old one stays
+            self.figures.cost += (reclaim_at - started) / HOUR * spot_price
+            self.figures.moves_failed += 1
+            instance.attempts += 1
+            instance.fallback_since = now  # tried again RESPONDER_REVERT_AFTER later
+            self.history.append(churn.Reclaim(f"{instance.name}:move:{now}", churn.Pool(
+                self.cloud, self.region_name, target.zone, target.instance_type, "spot"), instance.name,
+                instance.name, reclaim_at))
+            self._took_stock((target.instance_type, target.zone), reclaim_at)
+            return
+        # Retire the old one only now, with the spot one running the state: the product's order.
+        self.figures.cost += (now - started) / HOUR * spot_price
+        self.figures.moves += 1
+        self._place(instance, target, now)
+
+    # -- the month ------------------------------------------------------------------------------
+    def run(self) -> Figures:
+        self._world()
+        for n in range(self.count):
+            zone = self.zones[n % len(self.zones)]
+            instance = Instance(f"{self.cloud}-{n:03d}", self.original, zone, "spot", 0.0)
+            self.instances.append(instance)
+            self._place(instance, planner.Candidate(self.original, zone, "spot", "", "start"), 0.0)
+        if self.revert:
+            self._push(self.tick_s, "tick", None)
+        while self.events and self.events[0][0] < self.end:
+            now, _, kind, payload = heapq.heappop(self.events)
+            if kind == "crunch":
+                self._crunch(payload, now)
+            elif kind == "reclaim":
+                instance, version = payload
+                if version == instance.version and instance.market == "spot":
+                    self._reclaimed(instance, now)
+            elif kind == "tick":
+                self._tick(now)
+            elif kind == "moved":
+                self._moved(payload, now)
+        for instance in self.instances:
+            self._bill(instance, self.end)
+        return self.figures
+
+
+def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, days: float | None = None,
+              policy: churn.ChurnPolicy | None = None) -> dict:
+    """Every variant's figures for one cloud, and the ratios the issue asks for."""
+    policy = policy or churn.ChurnPolicy()
+    found = {name: Sim(month, cloud, guard, revert, seed, fleet, days, policy).run()
+             for name, guard, revert in VARIANTS}
+    sim = Sim(month, cloud, False, False, seed, fleet, days)
+    on_demand = sim.count * sim.end / HOUR * month.price(sim.original, "ondemand")
+    today, both = found["today"], found["both"]
+    per = {name: {"cost_vs_on_demand": round(f.cost / on_demand, 3),
+                  "interruptions_per_instance": round(f.interruptions / sim.count, 2),
+                  "on_demand_share": round(f.on_demand_seconds / f.instance_seconds, 3),
+                  "moves": f.moves, "moves_failed": f.moves_failed, "data_lost": f.data_lost}
+           for name, f in found.items()}
+    return {"cost_vs_today": round(both.cost / today.cost, 3), "cost_vs_on_demand": per["both"]["cost_vs_on_demand"],
+            "interruptions_vs_today": round(both.interruptions / max(1, today.interruptions), 3),
+            "on_demand_share": per["both"]["on_demand_share"], "data_lost": both.data_lost,
+            "today_on_demand_share": per["today"]["on_demand_share"], "variants": per}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pack", type=Path, default=PACK)
+    parser.add_argument("--seed", type=int, default=None, help="default: the pack's seed")
+    parser.add_argument("--fleet", type=int, default=None, help="instances per cloud (default: the pack's)")
+    parser.add_argument("--days", type=float, default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--seeds", type=int, default=1, help="also this many more months (seed+1, ...): one line each")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=YAML",
+                        help="override one key of the pack's spot_month section (a.b for nested), to see "
+                             "what a stated choice does, e.g. --set reclaim_dry_hours=0")
+    defaults = churn.ChurnPolicy()
+    parser.add_argument("--churn-reclaims", type=int, default=defaults.reclaims, help="RESPONDER_CHURN_RECLAIMS")
+    parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
+    parser.add_argument("--churn-demote-hours", type=float, default=defaults.demote_s / HOUR)
+    parser.add_argument("--churn-on-demand-after", type=int, default=defaults.on_demand_after)
+    args = parser.parse_args(argv)
+    policy = churn.ChurnPolicy(args.churn_reclaims, args.churn_window_hours * HOUR, args.churn_demote_hours * HOUR,
+                               args.churn_on_demand_after)
+    month = Month.load(args.pack)
+    for item in args.set:
+        month.override(item)
+    seed = args.seed if args.seed is not None else int(month.data.get("seed", 0))
+    started = time.perf_counter()
+    result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy)
+              for f in month.section["fleets"]}
+    print(f"spot month: pack {args.pack.name}, seed {seed}, churn guard {policy.reclaims} occasions in "
+          f"{policy.window_s / HOUR:g} h demote {policy.demote_s / HOUR:g} h, on-demand after "
+          f"{policy.on_demand_after}; {time.perf_counter() - started:.1f} s")
+    print(f"{'cloud':7} {'variant':7} {'cost/OD':>8} {'interr./inst':>12} {'OD share':>9} {'moves':>6} "
+          f"{'failed':>6} {'lost':>5}")
+    for cloud, figures in result.items():
+        for name, v in figures["variants"].items():
+            print(f"{cloud:7} {name:7} {v['cost_vs_on_demand']:8.3f} {v['interruptions_per_instance']:12.2f} "
+                  f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
+        print(f"{cloud:7} guard+revert vs today: cost x{figures['cost_vs_today']}, "
+              f"interruptions x{figures['interruptions_vs_today']}")
+    months = {cloud: [figures] for cloud, figures in result.items()}
+    for other in range(seed + 1, seed + args.seeds):
+        for f in month.section["fleets"]:
+            figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy)
+            months[f["cloud"]].append(figures)
+            _summary(other, f["cloud"], figures)
+    if args.seeds > 1:
+        for cloud, found in months.items():
+            _over_seeds(cloud, seed, found)
+    if args.json:
+        print(json.dumps(result, separators=(",", ":")))
+    return result
+
+
+def _guard_effect(figures: dict) -> tuple[float, float]:
+    """Interruptions with the guard against the same behaviour without it: today → guard, revert → both."""
+    v = {name: f["interruptions_per_instance"] for name, f in figures["variants"].items()}
+    return v["guard"] / max(v["today"], 1e-9), v["both"] / max(v["revert"], 1e-9)
+
+
+def _summary(seed: int, cloud: str, figures: dict) -> None:
+    """One month in a line, with the issue's targets: cost <= 0.6 x today's where today's fallbacks
+    run >= 20 % of the month on-demand, interruptions <= 0.7 x today's, nothing lost."""
+    applies = figures["today_on_demand_share"] >= 0.2
+    cost_ok = "-" if not applies else ("met" if figures["cost_vs_today"] <= 0.6 else "missed")
+    alone, with_revert = _guard_effect(figures)
+    print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
+          f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  guard x{alone:5.3f} / "
+          f"x{with_revert:5.3f}  lost {figures['data_lost']}")
+
+
+def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
+    """The months of one cloud together: where the cost target applies and is met, the range of the
+    interruption ratio and of the guard's own effect, and what was lost."""
+    applies = [f for f in found if f["today_on_demand_share"] >= 0.2]
+    ratios = sorted(f["interruptions_vs_today"] for f in found)
+    alone = sorted(_guard_effect(f)[0] for f in found)
+    costs = sorted(f["cost_vs_today"] for f in found)
+    print(f"{cloud:7} seeds {seed}-{seed + len(found) - 1}: today's on-demand share "
+          f"{min(f['today_on_demand_share'] for f in found):.3f}-{max(f['today_on_demand_share'] for f in found):.3f}; "
+          f"cost x{costs[0]:.3f}-{costs[-1]:.3f}, target applies in {len(applies)}, met in "
+          f"{sum(f['cost_vs_today'] <= 0.6 for f in applies)}; interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} "
+          f"(median {ratios[len(ratios) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in ratios)}; guard alone "
+          f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 realistic pack, through the real SDKs on the sandbox, in scenario time (responder/sandbox/wave_drive.py).
 
 Run: python bench/wave.py [--sizes 50,200,500] [--clouds aliyun,aws] [--processes 1,4] [--limits on,off] [--json]
+[--by-action]
 (figures in BENCHMARKS.md, "Waves")
 
 Each run drives one runner (or --processes runners, each its own API budget and adapters as
@@ -11,7 +12,8 @@ last_create_image_s (scenario time of the wave's last CreateImage), bucket_bound
 emulated rate limits need to admit N CreateImage calls; 0 while the sandbox has no rate limits),
 zero_gap_share (replacement Running no later than the original's release), reads_per_replacement /
 writes_per_replacement (API calls the emulator answered, per replacement), throttled_share (answers
-that were throttles), failed, orphans (what still bills after every task ended, bench/race.py).
+that were throttles), reads_by_action (reads per replacement by action and id filter),
+failed, orphans (what still bills after every task ended, bench/race.py).
 `--json` prints one JSON object last: {"<cloud>": {"<n>": {...}}} (the packs' own rate limits;
 with --processes 4 as "<n>x4", limits off as "<n>-limits-off").
 """
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limits", default="on,off", help="the emulators' rate limits: on (the packs' own), off")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    parser.add_argument("--by-action", action="store_true", help="also print the reads per replacement by action")
     args = parser.parse_args(argv)
     result: dict = {}
     for cloud in args.clouds.split(","):
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{figures['writes_per_replacement']}  throttled {figures['throttled_share']:.2%}  failed "
                   f"{figures['failed']}  orphans {figures['orphans']}  bound {figures['bucket_bound_s']} s  "
                   f"({figures['wall_s']} s wall)", file=sys.stderr if args.json else sys.stdout, flush=True)
+            if args.by_action:
+                print(f"        reads by action: {figures['reads_by_action']}",
+                      file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, separators=(",", ":")))
     return result

@@ -6,8 +6,9 @@ snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant ac
 disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
 assign_private_ip (the original's address as a secondary one of the replacement's primary ENI:
 DescribeNetworkInterfaces, AssignPrivateIpAddresses), swap_root (StopInstance KeepCharging,
-ReplaceSystemDisk, StartInstance: one step per call, from what ECS shows), stand_in_image (the
-newest public image of the instance's OS and architecture).
+ReplaceSystemDisk, StartInstance: one step per call, from what ECS shows), root_looks (what the swap
+stands at, for a page of instances in one DescribeInstances), stand_in_image (the newest public
+image of the instance's OS and architecture).
 
 Every call goes through the adapter's `_call`, which classifies errors once.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from responder.clouds.base import DiskInfo, InstanceInfo, RootSwap
+from responder.clouds.base import DiskInfo, InstanceInfo, RootLook, RootSwap
 from responder.errors import CloudError, NotFound, Transient
 
 _STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating", "Attaching": "attaching",
@@ -90,29 +91,43 @@ class AliyunDisksMixin:
         self._call(region, "AssignPrivateIpAddresses", doing, {"NetworkInterfaceId": rows[0]["NetworkInterfaceId"],
                                                               "PrivateIpAddress.1": ip, "ClientToken": client_token})
 
-    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+    def root_looks(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, RootLook]:
+        """Status and image per instance, 100 ids per DescribeInstances: ReplaceSystemDisk gives the
+        instance the new image ("ImageId: the ID of the image that the instance is running",
+        https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeinstances),
+        so one read of many instances says where each swap stands."""
+        looks: dict[str, RootLook] = {}
+        for start in range(0, len(instance_ids), 100):
+            chunk = list(instance_ids[start:start + 100])
+            rows = self._call(region, "DescribeInstances", f"reading the root disks of {len(chunk)} instances",
+                              {"InstanceIds": json.dumps(chunk), "PageSize": 100})["Instances"]["Instance"]
+            looks.update({r["InstanceId"]: RootLook(status=r.get("Status", ""), root_image=r.get("ImageId", ""))
+                          for r in rows})
+        return looks
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str,
+                  look: RootLook | None = None) -> RootSwap:
         """One step of giving the instance a system disk from `image_id` (ReplaceSystemDisk,
         https://www.alibabacloud.com/help/en/ecs/api-replacesystemdisk: the instance must be Stopped;
         the new disk has a new id, the old one is released). What ECS shows decides the step — the
-        system disk's ImageId says whether it was replaced — so a repeat or a restart never stops,
-        replaces or starts twice. The stop keeps the capacity: StoppedMode=KeepCharging (StopInstance:
-        "its instance type resources and public IP address are retained"; the economical mode may give
-        them back and the start then fail for lack of stock)."""
+        instance's ImageId says whether its system disk was replaced — so a repeat or a restart never
+        stops, replaces or starts twice. The stop keeps the capacity: StoppedMode=KeepCharging
+        (StopInstance: "its instance type resources and public IP address are retained"; the
+        economical mode may give them back and the start then fail for lack of stock)."""
         doing = f"replacing the system disk of {instance_id} from {image_id}"
-        status = self.instance_states(region, [instance_id]).get(instance_id, "")
-        if not status:
+        if look is None:
+            look = self.root_looks(region, (instance_id,)).get(instance_id)
+        if look is None or not look.status:
             raise NotFound("InvalidInstanceId.NotFound", f"{doing}: no such instance", "DescribeInstances")
-        disks = self._call(region, "DescribeDisks", doing, {"InstanceId": instance_id, "DiskType": "system"})
-        system = (disks.get("Disks") or {}).get("Disk") or []
-        replaced = bool(system) and system[0].get("ImageId") == image_id
+        status, replaced = look.status, look.root_image == image_id
         if status == "Running" and replaced:
             return RootSwap("done", "running")
         if status == "Running":
             self._call(region, "StopInstance", doing, {"InstanceId": instance_id, "StoppedMode": "KeepCharging"})
-            return RootSwap("working", "stopping")
+            return RootSwap("working", "stopping", acted=True)
         if status == "Stopped" and replaced:
             self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
-            return RootSwap("working", "starting")
+            return RootSwap("working", "starting", acted=True)
         if status == "Stopped":
             try:
                 self._call(region, "ReplaceSystemDisk", doing, {"InstanceId": instance_id, "ImageId": image_id,
@@ -122,7 +137,7 @@ class AliyunDisksMixin:
             except CloudError:  # refused: the replacement runs on, on its older system disk
                 self._call(region, "StartInstance", doing, {"InstanceId": instance_id})
                 raise
-            return RootSwap("working", "replacing")
+            return RootSwap("working", "replacing", acted=True)
         return RootSwap("working", status.lower())  # Stopping, Starting, Pending: look again
 
     def stand_in_image(self, region: str, source: InstanceInfo) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from responder.clouds.aws_batch import billing_of
-from responder.clouds.base import OWNED_TAG, DiskInfo, InstanceInfo, RootSwap
+from responder.clouds.base import OWNED_TAG, DiskInfo, InstanceInfo, RootLook, RootSwap
 from responder.errors import Fatal, NotFound
 
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
@@ -121,25 +121,46 @@ class AwsDisksMixin:
         self._call(region, "assign_private_ip_addresses", doing, NetworkInterfaceId=primary["NetworkInterfaceId"],
                    PrivateIpAddresses=[ip], AllowReassignment=False)
 
-    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+    def root_looks(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, RootLook]:
+        """The replace-root tasks of a page of instances in one DescribeReplaceRootVolumeTasks (an
+        `instance-id` filter of many values; the answer paged by NextToken, MaxResults at most 50).
+        Every id asked gets a look, with no tasks when it has none: EC2 answers tasks, not instances."""
+        looks: dict[str, list[tuple[str, str]]] = {i: [] for i in instance_ids}
+        for start in range(0, len(instance_ids), 100):
+            chunk, token = list(instance_ids[start:start + 100]), ""
+            while True:
+                extra = {"NextToken": token} if token else {}
+                body = self._call(region, "describe_replace_root_volume_tasks",
+                                  f"reading the root volume swaps of {len(chunk)} instances",
+                                  Filters=[{"Name": "instance-id", "Values": chunk}], MaxResults=50, **extra)
+                for t in body.get("ReplaceRootVolumeTasks", []):
+                    found = (t.get("ImageId", ""), t.get("TaskState", ""))
+                    looks.setdefault(t.get("InstanceId", ""), []).append(found)
+                token = body.get("NextToken") or ""
+                if not token:
+                    break
+        return {i: RootLook(swaps=tuple(seen)) for i, seen in looks.items() if i in instance_ids}
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str,
+                  look: RootLook | None = None) -> RootSwap:
         """The instance's root volume replaced by one from `image_id` ("Replace a root volume",
         https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/replace-root.html): the instance keeps its
         id, addresses and other volumes, and restarts. Its task for this AMI is read first; none yet:
         CreateReplaceRootVolumeTask with the token (a repeat returns the same task) and the replaced
         volume deleted with it (it would bill unseen). A failed task is a refusal."""
         doing = f"replacing the root volume of {instance_id} from {image_id}"
-        tasks = self._call(region, "describe_replace_root_volume_tasks", doing,
-                           Filters=[{"Name": "instance-id", "Values": [instance_id]}])["ReplaceRootVolumeTasks"]
-        mine = [t for t in tasks if t.get("ImageId") == image_id]
+        if look is None:
+            look = self.root_looks(region, (instance_id,)).get(instance_id, RootLook())
+        mine, acted = [state for image, state in look.swaps if image == image_id], False
         if not mine:
-            mine = [self._call(region, "create_replace_root_volume_task", doing, InstanceId=instance_id,
-                               ImageId=image_id, ClientToken=client_token,
-                               DeleteReplacedRootVolume=True)["ReplaceRootVolumeTask"]]
-        state = mine[-1].get("TaskState", "")
+            made = self._call(region, "create_replace_root_volume_task", doing, InstanceId=instance_id,
+                              ImageId=image_id, ClientToken=client_token,
+                              DeleteReplacedRootVolume=True)["ReplaceRootVolumeTask"]
+            mine, acted = [made.get("TaskState", "")], True
+        state = mine[-1]
         if state in ("failed", "failed-detached", "failing"):
-            failed = mine[-1].get("ReplaceRootVolumeTaskId", "")
-            raise Fatal("ReplaceRootVolumeTaskFailed", f"{doing}: task {failed} {state}", "DescribeReplaceRootVolumeTasks")
-        return RootSwap("done" if state == "succeeded" else "working", state)
+            raise Fatal("ReplaceRootVolumeTaskFailed", f"{doing}: its task {state}", "DescribeReplaceRootVolumeTasks")
+        return RootSwap("done" if state == "succeeded" else "working", state, acted=acted)
 
     def stand_in_image(self, region: str, source: InstanceInfo) -> str:
         """The newest available Amazon-owned EBS AMI with the instance's architecture,

@@ -89,6 +89,17 @@ class RootSwap:
 
     state: str  # "working" (call again later) | "done"
     step: str = ""  # the cloud's own step: stopping / replacing / starting (Aliyun), the task state (EC2)
+    acted: bool = False  # this step wrote (stopped, replaced, started, made a task): what was seen before is old
+
+
+@dataclass(frozen=True)
+class RootLook:
+    """What decides a root swap's next step (CloudPort.root_looks), read for many instances in one
+    call so a wave's swaps share their looks; the write (swap_root) then acts on it."""
+
+    status: str = ""  # the instance's status as the cloud says it (Aliyun: Running, Stopped, Stopping, ...)
+    root_image: str = ""  # the image its system disk was made from (Aliyun DescribeInstances ImageId)
+    swaps: tuple[tuple[str, str], ...] = ()  # (image id, task state) of its replace-root tasks (EC2)
 
 
 @dataclass(frozen=True)
@@ -367,12 +378,19 @@ class CloudPort(Protocol):
         capacity from it now, the notice-time root swapped in later (replace/swap.py)."""
         ...
 
-    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str) -> RootSwap:
+    def root_looks(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, RootLook]:
+        """What each instance's root swap stands at, a page of ids per call; ids the cloud does not
+        know are absent."""
+        ...
+
+    def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str,
+                  look: RootLook | None = None) -> RootSwap:
         """One step of putting `image_id`'s root disk onto the instance, which keeps its id,
         addresses and data disks (AWS CreateReplaceRootVolumeTask; Aliyun StopInstance KeepCharging,
-        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows: a repeat never
-        swaps twice, and `client_token` makes the replacing call itself idempotent. A refusal (the
-        cloud rules the swap out for this instance) raises its CloudError."""
+        ReplaceSystemDisk, StartInstance). Check before act, from what the cloud shows — `look`, read
+        by root_looks after this instance's last step, or read here when None: a repeat never swaps
+        twice, and `client_token` makes the replacing call itself idempotent. A refusal (the cloud
+        rules the swap out for this instance) raises its CloudError."""
         ...
 
     # -- protect ahead of time and retention (responder/protect/) ------------------------------

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from responder.errors import NotFound
 from responder.replace.calls import Call
+from responder.replace.image_polls import SETTLED_POLL_S
 from responder.replace.record import Task
 from responder.replace.wave_reads import WaveReads
 
@@ -102,9 +103,12 @@ def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveRea
 
 
 def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
-    """Every image the wave is building is read with these (wave_reads.py)."""
+    """Every image the wave is building is read with these (wave_reads.py). When every asking task
+    holds its replacement already, an answer up to SETTLED_POLL_S old will do."""
+    settled = all(task.record.launch.replacement_ids for task, _ in pairs)
     found = wave.read("images", cloud.cloud, region, [call.args["image_id"] for _, call in pairs],
-                      lambda page: cloud.describe_images(region, page), lambda image: image.state != "creating")
+                      lambda page: cloud.describe_images(region, page), lambda image: image.state != "creating",
+                      fresh_s=SETTLED_POLL_S if settled else None)
     return [found.get(call.args["image_id"]) or NotFound("InvalidImageId.NotFound",
                                                          f"image {call.args['image_id']} not found in {region}",
                                                          "DescribeImages")

@@ -38,6 +38,9 @@ from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
 
 STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
+# Writes that check before they act, and what they look at: the round reads those looks for all of
+# its steps at once, with the wave's (wave_reads.py), and each write acts on its own.
+LOOKS = {"swap_root": "instance_id", "attach_disk": "disk_id"}
 
 
 def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> list[CallOutcome]:
@@ -81,6 +84,7 @@ class Executor:
         keys = [priority(*pair) for pair in pairs]
         order = sorted(range(len(pairs)), key=keys.__getitem__)
         ordered = [pairs[i] for i in order]
+        self._look_ahead(ordered, [keys[i] for i in order])
         groups, singles = batching.group(ordered)
         jobs = [(chunk, self._batched_job(ordered, chunk)) for chunk in groups]
         jobs += [([i], self._single_job(ordered[i])) for i in singles]
@@ -96,6 +100,32 @@ class Executor:
         for position, i in enumerate(order):
             back[i] = results[position]
         return back
+
+    def _look_ahead(self, ordered: list[tuple[Task, Call]], keys: list[tuple]) -> None:
+        """The looks the round's swap steps act on, one read per (cloud, region) before the steps
+        run side by side (each would read its own, and the wave's with it, at the same moment). A
+        look that fails here is read again by its own step, which then sees the error."""
+        wanted: dict[tuple[str, str, str], tuple[tuple, str, list[str]]] = {}
+        for (task, call), key in zip(ordered, keys):
+            if call.verb in LOOKS:
+                ids = wanted.setdefault((call.verb, task.cloud, task.region), (key, task.id, []))[2]
+                ids.append(call.args[LOOKS[call.verb]])
+        for (verb, cloud_name, region), (key, claim, ids) in wanted.items():
+            read = self._root_looks if verb == "swap_root" else self._disk_looks
+            try:
+                with asking(key, claim):
+                    read(self.clouds[cloud_name], cloud_name, region, ids)
+            except CloudError:
+                continue
+
+    def _root_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
+        return self.wave.read("roots", cloud_name, region, ids, lambda page: cloud.root_looks(region, page),
+                              lambda look: False)
+
+    def _disk_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
+        return self.wave.read("disks", cloud_name, region, ids,
+                              lambda page: {d.disk_id: d for d in cloud.describe_disks(region, disk_ids=page)},
+                              lambda disk: False)
 
     def _single_job(self, pair: tuple[Task, Call]) -> Callable[[], list[CallOutcome]]:
         def job() -> list[CallOutcome]:
@@ -269,12 +299,25 @@ class Executor:
         """One step of the swap (swap.py). A refusal that waiting cannot change — the cloud rules the
         swap out for this instance, or the policy lacks the permission — is an answer, not an error:
         the replacement keeps its older root disk and the task goes on with its other steps."""
+        instance_id = call.args["instance_id"]
         try:
-            return cloud.swap_root(task.region, call.args["instance_id"], call.args["image_id"], call.token)
+            # The look that decides the step is one of the wave's shared reads: one call reads every
+            # instance whose swap the wave is watching (wave_reads.py); the write stays this task's.
+            looks = self._root_looks(cloud, task.cloud, task.region, [instance_id])
+            if instance_id not in looks:
+                raise NotFound("InvalidInstanceId.NotFound", f"{instance_id} not found in {task.region}", "root look")
+            step = cloud.swap_root(task.region, instance_id, call.args["image_id"], call.token,
+                                   look=looks[instance_id])
         except Transient:
+            # A write whose answer was lost may have moved the instance: look again before the next step.
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
             raise
         except CloudError as exc:
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
             return RootSwap("refused", f"{exc.code}: {exc}")
+        if step.acted:  # the instance moved: a look from before must not decide its next step
+            self.wave.forget("roots", task.cloud, task.region, [instance_id])
+        return step
 
     def _original_state(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])
@@ -289,12 +332,24 @@ class Executor:
         """Check before act: an attach whose answer was lost left the disk on the replacement.
         [] when not yet (still creating, or detaching from the stopped original: EC2 keeps a stopped
         instance's volumes attached); None when the disk is gone or on someone else's instance."""
+        disk_id = call.args["disk_id"]
+        try:
+            return self._attach_seen(task, cloud, call, self._disk_looks(cloud, task.cloud, task.region, [disk_id]))
+        except CloudError:
+            self.wave.forget("disks", task.cloud, task.region, [disk_id])  # a lost answer may have moved it
+            raise
+
+    def _attach_seen(self, task: Task, cloud: CloudPort, call: Call, looks: dict) -> list[str] | None:
+        """_attach_disk's step from the wave's look at the disk; a write forgets the look (the next
+        step reads the disk again)."""
         disk_id, target = call.args["disk_id"], call.args["instance_id"]
         goes_with = bool(call.args.get("delete_with_instance"))
-        found = cloud.describe_disks(task.region, disk_ids=(disk_id,))
-        if not found:
+        disk = looks.get(disk_id)
+        if disk is None:
             return None
-        disk = found[0]
+
+        def forget() -> None:
+            self.wave.forget("disks", task.cloud, task.region, [disk_id])
         if disk.instance_id == target:
             if goes_with and not disk.delete_with_instance:
                 # EC2's AttachVolume takes no DeleteOnTermination: set it once the volume is on the
@@ -302,16 +357,19 @@ class Executor:
                 # The disk as just read: a second read could be held back by the API budget after
                 # this one spent a token, and every retry would spend it again.
                 cloud.set_delete_with_instance(task.region, (disk_id,), True, known=(disk,))
+                forget()
             return [disk_id]
         if disk.instance_id == task.instance_id:
             if disk.status != "detaching":
                 cloud.detach_disk(task.region, disk_id, task.instance_id)
+                forget()
             return []
         if disk.instance_id:
             return None
         if disk.status not in ("available", ""):
             return []
         cloud.attach_disk(task.region, disk_id, target, call.args.get("device", ""), delete_with_instance=goes_with)
+        forget()
         return [] if goes_with else [disk_id]  # look again: the flag is checked once it is attached
 
     def _image_snapshots(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """When to look at an image again, and what one image taught about the next.
 
-Parts: Facts (what the runner learned across tasks: image build times, reclaims), image_poll_delay (the next
-look, from progress or an estimate, never a fixed beat), learned_build_time (what an image that
-became Available says about the next task's first poll).
+Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
+image_poll_delay (the next look, from progress or an estimate, never a fixed beat),
+learned_build_time (what an image that became Available says about the next task's first poll).
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ from typing import Optional
 from responder.replace.build_times import BuildTimes
 from responder.replace.churn_store import ChurnHistory
 from responder.replace.record import Task
+
+# An image whose task already holds its replacement gates only the swap of the root disk (capacity
+# first, state second): its polls go on a slow beat and take the wave's answer up to this old
+# (batching.py), so a wave of hundreds reads its building images a page a call every this many
+# seconds, not every 2 s; the swap follows the image by at most this much.
+SETTLED_POLL_S = 15.0
 
 
 @dataclass

@@ -20,6 +20,7 @@ Pure, like race_steps.py: the executor makes the call (executor._swap_root).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Optional
 
@@ -115,8 +116,17 @@ def _swapped(task: Task, call: Call, answer: RootSwap, settings, now, facts, err
                                     f"{state.launch_image_id}; the fresh image {task.record.image.image_id} holds "
                                     "the notice-time state")
     else:
-        state.swap = "working"
-        state.swap_next_at = now + POLL.get(task.cloud, 5.0)
+        started, state.swap = answer.step == "starting" and answer.acted, "working"
+        boot = task.record.race.observed_boot_s
+        # A start takes about as long as the launch did: look then, not every beat.
+        state.swap_next_at = _on_beat(task, now + (0.8 * boot if started and boot else 0.0))
+
+
+def _on_beat(task: Task, after: float) -> float:
+    """The first beat of the cloud's POLL at least a beat after `after`: every swap of a wave looks
+    on the same beats, so one read of the wave's looks (executor._swap_root) serves them all."""
+    beat = POLL.get(task.cloud, 5.0)
+    return math.ceil((after + beat) / beat - 1e-9) * beat
 
 
 def _saw_back(task: Task, call: Call, states: dict[str, str], settings, now, facts, error) -> None:
@@ -124,7 +134,7 @@ def _saw_back(task: Task, call: Call, states: dict[str, str], settings, now, fac
     if states and all(s.lower() == "running" for s in states.values()):
         state.swap_step = "running"
     else:
-        state.swap_next_at = now + POLL.get(task.cloud, 5.0)
+        state.swap_next_at = _on_beat(task, now)
 
 
 OBSERVERS = {"swap_root": _swapped, "replacement_state": _saw_back}

@@ -1,7 +1,8 @@
 """The reads a whole wave watches: image builds and instance states, read for every watched id
 whenever any task polls, and the answer shared for a moment.
 
-Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}).
+Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}), WaveReads.forget
+(an id whose answer our own write just changed: its next read asks the cloud).
 
 A reclaimed pool's tasks poll their images (and their replacements' and originals' states) on
 their own schedules; batching.py joins the polls that fall in one round. This joins the rest: the
@@ -31,10 +32,11 @@ class WaveReads:
         self._seen: dict[tuple, dict[str, tuple[float, Any]]] = {}  # … → id → (when, answer or _ABSENT)
 
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
-             fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool]) -> dict[str, Any]:
+             fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],
+             fresh_s: float | None = None) -> dict[str, Any]:
         """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
-        more watching (its answer will not change)."""
-        key, now = (kind, cloud, region), self.clock()
+        more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S)."""
+        key, now, fresh_s = (kind, cloud, region), self.clock(), FRESH_S if fresh_s is None else fresh_s
         with self._lock:
             watched = self._watched.setdefault(key, {})
             seen = self._seen.setdefault(key, {})
@@ -44,7 +46,7 @@ class WaveReads:
                 del seen[i]
             for i in wanted:
                 watched[i] = now
-            fresh = {i: seen[i][1] for i in wanted if i in seen and seen[i][0] >= now - FRESH_S}
+            fresh = {i: seen[i][1] for i in wanted if i in seen and seen[i][0] >= now - fresh_s}
             missing = [i for i in dict.fromkeys(wanted) if i not in fresh]
             room = -len(missing) % PAGE  # the rest of the page the call costs anyway
             others = [i for i in watched if i not in fresh and i not in missing][:room] if missing else []
@@ -61,3 +63,11 @@ class WaveReads:
                         watched.pop(i, None)
                     fresh[i] = answer
         return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}
+
+    def forget(self, kind: str, cloud: str, region: str, ids: list[str]) -> None:
+        """Drop what was seen of these ids: a write of ours just changed them, so an answer read
+        before it must not decide the next step (the id stays watched)."""
+        with self._lock:
+            seen = self._seen.get((kind, cloud, region), {})
+            for i in ids:
+                seen.pop(i, None)

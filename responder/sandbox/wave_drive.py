@@ -4,7 +4,8 @@ the real SDKs (tests/test_wave.py and bench/wave.py).
 Parts: wave_scenario (the pack's fleet cloned n times into one zone, notices within `spread` s),
 run_wave (one or several runners — each its own API budget and adapters, as separate processes
 would have — sharing one store and one sandbox; returns the tasks and the emulator's call log),
-call_figures (reads / writes / throttled answers and the last CreateImage, from the call log),
+call_figures (reads / writes / throttled answers and the last CreateImage, from the call log;
+reads_by_action, where the reads come from),
 bucket_bound (the time the scenario's rate limits need to admit n CreateImage calls).
 
 Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -109,4 +111,25 @@ def call_figures(calls: list[dict[str, Any]], replacements: int) -> dict[str, An
     return {"last_create_image_s": round(max(images), 2) if images else None,
             "reads_per_replacement": round(reads / per, 2),
             "writes_per_replacement": round((len(calls) - reads) / per, 2),
-            "throttled_share": round(len(throttled) / max(1, len(calls)), 4)}
+            "throttled_share": round(len(throttled) / max(1, len(calls)), 4),
+            "reads_by_action": reads_by_action(calls, per)}
+
+
+def reads_by_action(calls: list[dict[str, Any]], per: int) -> dict[str, float]:
+    """Reads per replacement by action, and by the filter that tells one kind of read from another
+    (DescribeDisks by instance or by ids, DescribeImages by ids or by tag): where the reads come from."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        if not is_read(call["action"]):
+            continue
+        params = call.get("params") or {}
+        how = next((k for k in ("InstanceId", "InstanceIds", "DiskIds", "ImageId", "Tag.1.Key", "SnapshotIds",
+                                "DiskType", "InstanceId.1", "Filter.1.Name", "ImageId.1", "VolumeId.1")
+                    if k in params), "")
+        value = str(params.get(how, ""))
+        many = value.count(",") + 1 if how in ("InstanceIds", "DiskIds", "ImageId", "SnapshotIds") else 1
+        many = max(many, sum(1 for k in params if k.startswith(("InstanceId.", "ImageId.", "VolumeId."))
+                             or re.fullmatch(r"Filter\.1\.Value\.\d+", k)))
+        key = f"{call['action']} {how}{' (one)' if many == 1 and how else ''}".strip()
+        counts[key] = counts.get(key, 0) + 1
+    return {k: round(v / per, 2) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}

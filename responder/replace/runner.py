@@ -235,18 +235,17 @@ class TaskRunner(TaskDriving):
         the API budget); each answer is folded into its task. A task leaves the rounds when it
         waits, ends, or its call must wait: it is saved and its lease let go at once (its ids go
         into `put_down`), so a task that waits is never held by one that still works.
-        `hand_over` (a request's own task, in a wave): its verification, and once its image is
-        asked for its next batchable read, wait for the next grid point, where the tick reads them
-        with the wave's (one DescribeInstances verifies a page of notices: a request each would
-        spend the API's per-minute budget before the wave's CreateImage calls could follow)."""
+        `hand_over` (a request's own task, in a wave): once its image is asked, its next batchable
+        read waits for the next grid point, where the tick reads it with the wave's. The notice's
+        own verification stays in the request: its answer says `rejected` for a forged event at
+        once (the documented answer, and a flood's copies are answered from that row)."""
         put_down = set() if put_down is None else put_down
         moving = list(tasks)
         for _ in range(MAX_ROUNDS):
             pairs = []
             for task in moving:
                 call = self._next_call(task)
-                if call is not None and hand_over and call.verb in batching.BATCHED and (
-                        task.record.image.image_id or call.verb == "describe_instance"):
+                if call is not None and hand_over and call.verb in batching.BATCHED and task.record.image.image_id:
                     task.next_at, call = batching.on_grid(self.clock()), None
                 if call is None:
                     self._put_down(task, put_down)

@@ -38,6 +38,15 @@ def box():
     started.stop()
 
 
+@pytest.fixture
+def own_box():
+    """A world of its own, for a test that counts what its tick starts: the module's box already
+    holds the instances an earlier test's tick launched, which a new store's targets adopt."""
+    started = start_sandbox(None, only=("oci",))
+    yield started
+    started.stop()
+
+
 def write_env(path, values: dict) -> str:
     path.write_text("".join(f'{k}="{v}"\n' if " " in v else f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
     return str(path)
@@ -76,10 +85,11 @@ def test_a_subnet_the_tenancy_lacks_is_refused_naming_it_as_text(box, tmp_path):
 
 
 def test_tick_from_the_old_directory_keeps_its_dated_log_its_stats_json_and_a_daily_report_with_the_hunt(
-        box, tmp_path, receiver):  # noqa: F811 - the fixture
+        own_box, tmp_path, receiver):  # noqa: F811 - the fixture
     """The cron line the import recommends (`cd DIR && responder tick`), run where the old .env is:
     logs/ gets the day's file without RESPONDER_LOG_DIR, RESPONDER_STATS_FILE gets the statistics,
     and the daily report sent by `tick` (not only `serve`) carries each hunting target's line."""
+    box = own_box
     env, old = env_of(box, tmp_path)
     env.pop("RESPONDER_LOG_DIR")
     store = {"RESPONDER_DATABASE_URL": env["RESPONDER_DATABASE_URL"]}
@@ -93,10 +103,15 @@ def test_tick_from_the_old_directory_keeps_its_dated_log_its_stats_json_and_a_da
         timeout=120, check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT), **store, "RESPONDER_OCI_ENDPOINT": env["RESPONDER_OCI_ENDPOINT"],
              "RESPONDER_STATS_FILE": "stats.json", "RESPONDER_NOTIFY_URLS": f"{receiver.base}/hook",
-             "RESPONDER_NOTIFY_DAILY_AT": now.strftime("%H:%M"), "RESPONDER_NOTIFY_DAILY_TIMEZONE": "UTC"})
+             "RESPONDER_NOTIFY_DAILY_AT": now.strftime("%H:%M"), "RESPONDER_NOTIFY_DAILY_TIMEZONE": "UTC",
+             # The level the old directory runs at, whatever the test worker's own environment holds.
+             "RESPONDER_LOG_LEVEL": "INFO"})
     assert proc.returncode == 0, proc.stderr
     (log_file,) = (tmp_path / "logs").glob("*.log")
-    assert datetime.now().strftime("%Y-%m-%d") in log_file.name and log_file.read_text(encoding="utf-8")
+    logged = log_file.read_text(encoding="utf-8")
+    assert datetime.now().strftime("%Y-%m-%d") in log_file.name, log_file.name
+    # The hunt's start is in the day's file (what the old cron script's log showed).
+    assert "hunt_started" in logged and "a1-main" in logged, (logged, proc.stdout, proc.stderr[-2000:])
     stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
     a1 = stats["targets"]["a1-main"]
     assert (a1["shape"], a1["state"], a1["outcomes"]) == ("VM.Standard.A1.Flex", "hunting", {"out_of_capacity": 1})

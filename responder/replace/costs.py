@@ -1,7 +1,7 @@
 """What replacements cost: the task record's prices, and the money arithmetic over many records.
 
 Parts: PriceRead (one offering's hourly price as read, or why it is unknown), Costs (the record's
-`costs` section: the original's price and the price of what the task bought), REVERT_KIND /
+`costs` section: the original's price and the price of what the task bought),
 is_revert (how a move back to spot is told apart), kind_of (replacement | fallback | revert),
 Spend (one task's bought capacity over time), spends (tasks → Spend, each ended by the task that
 took its instance away), CostSummary / summarize (money over a window, per currency), and
@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-REVERT_KIND = "revert"  # the task row kind of a move back to spot (responder/revert/)
+from responder.model import EventKind
+
 HOUR = 3600.0
 
 
@@ -61,7 +62,7 @@ class Costs:
 
 def is_revert(task: Any) -> bool:
     """A move of an on-demand fallback back to spot: its row kind, or a record with a revert section."""
-    return task.kind == REVERT_KIND or getattr(task.record, "revert", None) is not None
+    return task.kind == EventKind.REVERT.value or getattr(task.record, "revert", None) is not None
 
 
 def kind_of(task: Any) -> str:

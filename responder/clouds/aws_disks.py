@@ -127,18 +127,11 @@ class AwsDisksMixin:
         Every id asked gets a look, with no tasks when it has none: EC2 answers tasks, not instances."""
         looks: dict[str, list[tuple[str, str]]] = {i: [] for i in instance_ids}
         for start in range(0, len(instance_ids), 100):
-            chunk, token = list(instance_ids[start:start + 100]), ""
-            while True:
-                extra = {"NextToken": token} if token else {}
-                body = self._call(region, "describe_replace_root_volume_tasks",
-                                  f"reading the root volume swaps of {len(chunk)} instances",
-                                  Filters=[{"Name": "instance-id", "Values": chunk}], MaxResults=50, **extra)
-                for t in body.get("ReplaceRootVolumeTasks", []):
-                    found = (t.get("ImageId", ""), t.get("TaskState", ""))
-                    looks.setdefault(t.get("InstanceId", ""), []).append(found)
-                token = body.get("NextToken") or ""
-                if not token:
-                    break
+            chunk = list(instance_ids[start:start + 100])
+            for t in self._pages(region, "describe_replace_root_volume_tasks", "ReplaceRootVolumeTasks",
+                                 f"reading the root volume swaps of {len(chunk)} instances",
+                                 Filters=[{"Name": "instance-id", "Values": chunk}], MaxResults=50):
+                looks.setdefault(t.get("InstanceId", ""), []).append((t.get("ImageId", ""), t.get("TaskState", "")))
         return {i: RootLook(swaps=tuple(seen)) for i, seen in looks.items() if i in instance_ids}
 
     def swap_root(self, region: str, instance_id: str, image_id: str, client_token: str,

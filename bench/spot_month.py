@@ -36,9 +36,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from spot_month_leave import leave_choice  # noqa: E402  (this file's own folder)
+
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
 from responder.model import Market  # noqa: E402
-from responder.replace import churn, planner  # noqa: E402
+from responder.replace import churn, planner, revert_steps  # noqa: E402
 from responder.revert import eligible  # noqa: E402
 from responder.setting_values import daily_window, duration  # noqa: E402
 from responder.settings import Settings  # noqa: E402
@@ -46,8 +48,9 @@ from responder.settings import Settings  # noqa: E402
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
 PACK = ROOT / "bench" / "packs" / "spot-month.yaml"
-# (name, churn guard, revert): "today" is the responder without either.
-VARIANTS = (("today", False, False), ("guard", True, False), ("revert", False, True), ("both", True, True))
+# (name, churn guard, revert, leave demoted pools): "today" is the responder without any of them.
+VARIANTS = (("today", False, False, False), ("guard", True, False, False), ("revert", False, True, False),
+            ("both", True, True, False), ("leave", True, True, True))
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Instance:
     moving: bool = False
     attempts: int = 0  # failed moves of this fallback episode
     interruptions: int = 0
+    left_at: float = -math.inf  # when it last moved out of a demoted pool
 
 
 @dataclass
@@ -135,6 +139,7 @@ class Figures:
     interruptions: int = 0
     moves: int = 0
     moves_failed: int = 0
+    leaves: int = 0  # moves out of a demoted pool (of `moves`)
     data_lost: int = 0
     fallbacks: int = 0
 
@@ -150,6 +155,8 @@ class Sim:
     days: float | None = None
     policy: churn.ChurnPolicy = field(default_factory=churn.ChurnPolicy)  # the product's defaults
     figures: Figures = field(default_factory=Figures)
+    leave: bool = False  # move our spot instances out of a pool the guard demotes, before its next reclaim
+    leave_memory: bool = True  # ...and not into a pool we left within the guard's horizon
 
     def __post_init__(self):
         s, region = self.month.section, self.month.region(self.cloud)
@@ -172,6 +179,8 @@ class Sim:
         self.sequence = 0
         self.rand = random.Random(f"{self.seed}:{self.cloud}:instances")
         self.instances: list[Instance] = []
+        self.standings_at: tuple[float, dict] | None = None
+        self.left: dict = {}  # pool → when an instance of ours last moved out of it
 
     # -- the world, drawn before the month from its own seed: the same for every variant --------
     def _world(self) -> None:
@@ -248,6 +257,13 @@ class Sim:
         self.history = recent
         return churn.verdict(recent, lineage, self.policy, now, on_demand_allowed=True)
 
+    def _standings(self, now: float) -> dict:
+        """The guard's standings of every pool now (read once per tick, not per instance)."""
+        if self.standings_at is None or self.standings_at[0] != now:
+            recent = [r for r in self.history if r.at >= now - self.policy.horizon_s]
+            self.standings_at = (now, churn.standings(recent, self.policy, now))
+        return self.standings_at[1]
+
     def _reclaimed(self, instance: Instance, now: float) -> None:
         self._took_stock((instance.instance_type, instance.zone), now)
         instance.interruptions += 1
@@ -283,11 +299,16 @@ class Sim:
         for instance in self.instances:
             if started >= self.moves_per_tick:
                 break
-            if instance.fallback_since is None or instance.moving or instance.attempts >= self.move_attempts:
+            if instance.moving or instance.attempts >= self.move_attempts:
                 continue
-            if not revert_due(instance.fallback_since, now, self.settings):
+            if instance.fallback_since is not None:
+                if not revert_due(instance.fallback_since, now, self.settings):
+                    continue
+                target = revert_choice(self, instance, now)
+            elif self.leave and instance.market == "spot" and revert_steps.window_end(now, self.settings.revert_window) is None:
+                target = leave_choice(self, instance, now)
+            else:
                 continue
-            target = revert_choice(self, instance, now)
             if target is None:
                 continue  # no spot stock for it yet, or the guard holds it: the next tick looks again
             instance.moving, started = True, started + 1
@@ -309,7 +330,8 @@ class Sim:
             self.figures.cost += (reclaim_at - started) / HOUR * spot_price
             self.figures.moves_failed += 1
             instance.attempts += 1
-            instance.fallback_since = now  # tried again RESPONDER_REVERT_AFTER later
+            if instance.fallback_since is not None:
+                instance.fallback_since = now  # tried again RESPONDER_REVERT_AFTER later
             self.history.append(churn.Reclaim(f"{instance.name}:move:{now}", churn.Pool(
                 self.cloud, self.region_name, target.zone, target.instance_type, "spot"), instance.name,
                 instance.name, reclaim_at))
@@ -318,6 +340,10 @@ class Sim:
         # Retire the old one only now, with the spot one running the state: the product's order.
         self.figures.cost += (now - started) / HOUR * spot_price
         self.figures.moves += 1
+        if instance.fallback_since is None:
+            self.figures.leaves += 1
+            instance.left_at = now
+            self.left[churn.Pool(self.cloud, self.region_name, instance.zone, instance.instance_type, "spot")] = now
         self._place(instance, target, now)
 
     # -- the month ------------------------------------------------------------------------------
@@ -348,11 +374,12 @@ class Sim:
 
 
 def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, days: float | None = None,
-              policy: churn.ChurnPolicy | None = None) -> dict:
+              policy: churn.ChurnPolicy | None = None, leave_memory: bool = True) -> dict:
     """Every variant's figures for one cloud, and the ratios the issue asks for."""
     policy = policy or churn.ChurnPolicy()
-    found = {name: Sim(month, cloud, guard, revert, seed, fleet, days, policy).run()
-             for name, guard, revert in VARIANTS}
+    found = {name: Sim(month, cloud, guard, revert, seed, fleet, days, policy, leave=leave,
+                     leave_memory=leave_memory).run()
+             for name, guard, revert, leave in VARIANTS}
     sim = Sim(month, cloud, False, False, seed, fleet, days)
     on_demand = sim.count * sim.end / HOUR * month.price(sim.original, "ondemand")
     today, both = found["today"], found["both"]
@@ -364,6 +391,9 @@ def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, day
     return {"cost_vs_today": round(both.cost / today.cost, 3), "cost_vs_on_demand": per["both"]["cost_vs_on_demand"],
             "interruptions_vs_today": round(both.interruptions / max(1, today.interruptions), 3),
             "on_demand_share": per["both"]["on_demand_share"], "data_lost": both.data_lost,
+            "leave_interruptions_vs_today": round(found["leave"].interruptions / max(1, today.interruptions), 3),
+            "leave_cost_vs_today": round(found["leave"].cost / today.cost, 3),
+            "leave_moves_per_instance": round(found["leave"].moves / sim.count, 2),
             "today_on_demand_share": per["today"]["on_demand_share"], "variants": per}
 
 
@@ -383,6 +413,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
     parser.add_argument("--churn-demote-hours", type=float, default=defaults.demote_s / HOUR)
     parser.add_argument("--churn-on-demand-after", type=int, default=defaults.on_demand_after)
+    parser.add_argument("--no-leave-memory", action="store_true",
+                        help="the leave variant may move into a pool it left within the guard's horizon")
     args = parser.parse_args(argv)
     policy = churn.ChurnPolicy(args.churn_reclaims, args.churn_window_hours * HOUR, args.churn_demote_hours * HOUR,
                                args.churn_on_demand_after)
@@ -391,7 +423,8 @@ def main(argv: list[str] | None = None) -> dict:
         month.override(item)
     seed = args.seed if args.seed is not None else int(month.data.get("seed", 0))
     started = time.perf_counter()
-    result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy)
+    result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy,
+                               not args.no_leave_memory)
               for f in month.section["fleets"]}
     print(f"spot month: pack {args.pack.name}, seed {seed}, churn guard {policy.reclaims} occasions in "
           f"{policy.window_s / HOUR:g} h demote {policy.demote_s / HOUR:g} h, on-demand after "
@@ -407,7 +440,8 @@ def main(argv: list[str] | None = None) -> dict:
     months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
-            figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy)
+            figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy,
+                                not args.no_leave_memory)
             months[f["cloud"]].append(figures)
             _summary(other, f["cloud"], figures)
     if args.seeds > 1:
@@ -433,7 +467,9 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
     print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
           f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
           f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  guard x{alone:5.3f} / "
-          f"x{with_revert:5.3f}  lost {figures['data_lost']}")
+          f"x{with_revert:5.3f}  lost {figures['data_lost']}  leave: interruptions x"
+          f"{figures['leave_interruptions_vs_today']:5.3f} cost x{figures['leave_cost_vs_today']:5.3f} moves/inst "
+          f"{figures['leave_moves_per_instance']:4.2f}")
 
 
 def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
@@ -449,6 +485,11 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
           f"{sum(f['cost_vs_today'] <= 0.6 for f in applies)}; interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} "
           f"(median {ratios[len(ratios) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in ratios)}; guard alone "
           f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
+    leave = sorted(f["leave_interruptions_vs_today"] for f in found)
+    moves = sorted(f["leave_moves_per_instance"] for f in found)
+    print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
+          f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
+          f"{moves[0]:.2f}-{moves[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import spot_month  # noqa: E402
+import spot_month_leave  # noqa: E402
 
 KEYS = {"cost_vs_today", "cost_vs_on_demand", "interruptions_vs_today", "on_demand_share", "data_lost"}
 
@@ -95,3 +96,34 @@ def test_a_move_back_never_goes_into_a_demoted_pool():
     elsewhere = churn.Pool("aws", "us-east-2", "us-east-2c", "m5.large", "spot")
     sim.history += [churn.Reclaim(f"x{n}", elsewhere, "i-x", "i-x", now - 3600 * (n + 1)) for n in range(4)]
     assert spot_month.revert_choice(sim, instance, now) is None  # reclaimed 4 times: held on on-demand
+
+
+def test_leaving_a_demoted_pool_goes_to_the_quietest_pool_not_left_lately():
+    """The prototype of the `leave` variant (bench/spot_month_leave.py): out of a demoted pool, into
+    a quieter one (the quietest first), never into one we left within the guard's horizon, and one
+    move out per instance and window."""
+    month = spot_month.Month.load(spot_month.PACK)
+    sim = spot_month.Sim(month, "aws", guard=True, revert=True, seed=1, fleet=3, leave=True)
+    hot, warm = ("us-east-2a", "us-east-2b")
+    pool = {z: churn.Pool("aws", "us-east-2", z, "m5.large", "spot")
+            for z in ("us-east-2a", "us-east-2b", "us-east-2c")}
+    sim.history = [churn.Reclaim(f"k{n}", pool[hot], f"i-{n}", f"i-{n}", 1000.0 + n * 3600) for n in range(3)]
+    sim.history.append(churn.Reclaim("w", pool[warm], "i-w", "i-w", 1000.0))
+    now = 1000.0 + 4 * 3600
+    instance = spot_month.Instance("i-x", "m5.large", hot, "spot", 0.0)
+    target = spot_month_leave.leave_choice(sim, instance, now)
+    assert (target.instance_type, target.zone, target.market) == ("m5.large", "us-east-2c", "spot")  # not warm
+    calm = spot_month.Instance("i-y", "m5.large", "us-east-2c", "spot", 0.0)
+    assert spot_month_leave.leave_choice(sim, calm, now) is None  # its pool is not demoted: it stays
+    sim.left[pool["us-east-2c"]] = now - 3600
+    assert spot_month_leave.leave_choice(sim, instance, now).zone == warm  # quieter, and not left lately
+    instance.left_at = now - 24 * 3600
+    assert spot_month_leave.leave_choice(sim, instance, now) is None  # it moved out a day ago
+
+
+def test_the_leave_variant_is_measured_beside_the_others(capsys):
+    spot_month.main(["--fleet", "12", "--days", "10", "--json"])
+    for figures in last_json(capsys).values():
+        leave = figures["variants"]["leave"]
+        assert leave["data_lost"] == 0 and leave["moves"] >= 0
+        assert {"leave_interruptions_vs_today", "leave_cost_vs_today", "leave_moves_per_instance"} <= set(figures)

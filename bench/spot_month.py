@@ -5,7 +5,8 @@ Parts: Month (the pack's `spot_month:` section, regions and prices, docs/scenari
 cloud's month as a discrete-event simulation: each instance's next reclaim at its pool's published
 rate, the dry spell a reclaim leaves, region crunches with stock returning pool by pool, the revert
 ticker), revert_settings and revert_due (when a move back is due: the product's eligible.waits),
-revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS, run_cloud, main.
+revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS (with `leave`,
+a prototype the product does not have: bench/spot_month_leave.py), run_cloud, main.
 
 Decisions come from the product's own code: a replacement is the first candidate of
 responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
@@ -15,7 +16,7 @@ churn.revert_candidates allows. The region crunches are drawn from the seed befo
 starts, so every variant faces the same ones; each instance's reclaims follow its own placements.
 
 Run: python bench/spot_month.py [--pack bench/packs/spot-month.yaml] [--seed N] [--fleet N] [--days N] [--json]
-     [--seeds N] [--set KEY=VALUE ...]
+     [--seeds N] [--set KEY=VALUE ...] [--no-leave-memory]
 """
 
 from __future__ import annotations
@@ -489,7 +490,7 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
     moves = sorted(f["leave_moves_per_instance"] for f in found)
     print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
           f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
-          f"{moves[0]:.2f}-{moves[-1]:.2f}")
+          f"{moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants']['leave']['data_lost'] for f in found)}")
 
 
 if __name__ == "__main__":

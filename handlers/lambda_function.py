@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import logging
 
-from responder.start_cost import collector_paused
+from responder.start_cost import collector_paused, defer_unused_stdlib
 
 with collector_paused():  # Lambda's init phase: the import's objects are never garbage (responder/start_cost.py)
+    defer_unused_stdlib()  # asyncio and importlib.metadata, which SQLAlchemy imports and the store never calls
     from responder.errors import BadEvent
     from responder.intake import handle_body
     from responder.logformat import log_context

@@ -3,7 +3,8 @@
 Parts: app, with logging set up first (logformat.configure_server_logging: records to stdout, where
 FC ships them to SLS and a container runtime to its log driver; the `FC Invoke Start/End RequestId`
 lines bare, as FC's console reads them), then a warning for each RESPONDER_* variable that is no
-setting; imported and built with the cyclic collector paused (responder/start_cost.py).
+setting; imported and built with the cyclic collector paused and asyncio / importlib.metadata
+loaded at their first use (responder/start_cost.py).
 
 Each worker runs its own background ticker; the store's lease keeps them off the same task.
 Without that set-up the root logger stays at WARNING with no handler of ours: no task log
@@ -13,7 +14,7 @@ and no FC line would reach the platform.
 import logging
 import sys
 
-from responder.start_cost import collector_paused
+from responder.start_cost import collector_paused, defer_unused_stdlib
 
 
 def keep_fc_lines_bare(stream=None) -> None:
@@ -57,4 +58,5 @@ def _serving_app():
 
 
 with collector_paused():  # responder/start_cost.py: the import's objects are never garbage
+    defer_unused_stdlib()  # asyncio and importlib.metadata, which SQLAlchemy imports and the store never calls
     app = _serving_app()

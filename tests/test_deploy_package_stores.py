@@ -6,7 +6,8 @@ opens a Store on SQLite, MariaDB and PostgreSQL (tests/databases.py: a database 
 already at its schema, as on a restart), writes a task whose data overflows MySQL's 64 KB
 TEXT, reads it back, and reports what it imported. deploy/prune-site-packages.sh leaves greenlet
 out (SQLAlchemy's synchronous engine never calls it); the store's LONG_TEXT loads SQLAlchemy's MySQL
-dialect only for a MySQL URL (responder/store.py, LongText).
+dialect only for a MySQL URL (responder/store.py, LongText). And the package's start, with a
+first event, leaves asyncio and importlib.metadata unrun (responder/start_cost.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from package_fixtures import deploy_package
@@ -47,3 +49,41 @@ def test_the_shipped_fc_package_keeps_a_large_task_on_each_backend_without_green
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.splitlines()[-1])
     assert found == {"kept": True, "duplicate": False, "greenlet": False, "mysql_dialect": backend == "mariadb"}
+
+
+START = """
+import gc, json, sys
+import responder.wsgi
+from werkzeug.test import create_environ
+unrun = [name for name, defined in (("asyncio", "get_event_loop"), ("importlib.metadata", "version"))
+         if defined not in vars(sys.modules[name])]
+seen = []
+environ = create_environ("/invoke", method="POST", data=open(sys.argv[1], "rb").read(), content_type="application/json")
+answer = json.loads(b"".join(responder.wsgi.app(environ, lambda status, headers, exc_info=None: seen.append(status))))
+unrun_after_event = [name for name, defined in (("asyncio", "get_event_loop"), ("importlib.metadata", "version"))
+                     if defined not in vars(sys.modules[name])]
+import asyncio
+print(json.dumps({"unrun": unrun, "status": seen[0], "outcome": answer.get("outcome"),
+                  "unrun_after_event": unrun_after_event, "collector": gc.isenabled(),
+                  "asyncio_works": asyncio.run(asyncio.sleep(0, "ok"))}))
+"""
+
+
+@pytest.mark.slow
+def test_the_shipped_fc_package_starts_and_answers_a_first_event_without_running_asyncio_or_metadata(
+        tmp_path, tmp_path_factory):
+    """Started as FC starts it (-S, the package only), SQLAlchemy's asyncio and importlib.metadata are
+    listed but not run (responder/start_cost.py), nor by a first ignored event; a later use runs them."""
+    package, _ = deploy_package(tmp_path_factory, "fc")
+    url = f"sqlite:///{tmp_path}/tasks.db"
+    upgrade(url)
+    env = {"PYTHONPATH": f"{package / 'python'}:{package}", "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(tmp_path),
+           "RESPONDER_DATABASE_URL": url, "RESPONDER_ALLOW_LOCAL_SQLITE": "true", "RESPONDER_CLOUDS": "aliyun",
+           "RESPONDER_BACKGROUND_TICKER": "false"}
+    event = Path(__file__).resolve().parents[1] / "events" / "aliyun" / "ignored-other-event.json"
+    done = subprocess.run([sys.executable, "-S", "-c", START, str(event)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {"unrun": ["asyncio", "importlib.metadata"], "status": "200 OK", "outcome": "ignored",
+                     "unrun_after_event": ["asyncio", "importlib.metadata"], "collector": True, "asyncio_works": "ok"}

@@ -50,7 +50,7 @@ class LongText(sa.types.TypeDecorator):
 
     def load_dialect_impl(self, dialect):
         if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import LONGTEXT
+            from sqlalchemy.dialects.mysql import LONGTEXT  # lazy: only a MySQL store loads that dialect
 
             return LONGTEXT()
         return self.impl_instance

@@ -21,7 +21,7 @@ def keep_fc_lines_bare(stream=None) -> None:
     """FC finds an invocation's log by the bare `FC Invoke Start RequestId: …` / `FC Invoke End
     RequestId: …` lines on stdout (Function Compute, custom runtime "log format"): with JSON logs
     they are written so as well, and stay JSON records too (with their request id)."""
-    from responder.logformat import FC_LOGGER
+    from responder.logformat import FC_LOGGER  # lazy: the app's modules load with the collector paused (below)
 
     fc = logging.getLogger(FC_LOGGER)
     if not any(getattr(h, "_responder_bare", False) for h in fc.handlers):
@@ -35,9 +35,12 @@ def keep_fc_lines_bare(stream=None) -> None:
 def _serving_app():
     """Logging set up first, each unknown RESPONDER_* name warned about, then the app (and its
     ticker when the settings ask for one)."""
+    # Lazy: the app's modules are imported here, with the collector paused (responder/start_cost.py).
     from responder.logfiles import configure_log_file
     from responder.logformat import configure_logging as configure_json_logging
     from responder.logformat import configure_server_logging
+
+    # Lazy: as above.
     from responder.setting_names import unknown_settings
     from responder.settings import Settings
     from responder.web import create_app

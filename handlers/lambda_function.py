@@ -18,13 +18,17 @@ from __future__ import annotations
 import json
 import logging
 
-from responder.errors import BadEvent
-from responder.logformat import log_context
-from responder.logsafe import install_log_redaction
-from responder.settings import Settings
-from responder.store import Store
-from responder.replace.runner import TaskRunner
-from responder.intake import handle_body
+from responder.start_cost import collector_paused, defer_unused_stdlib
+
+with collector_paused():  # Lambda's init phase: the import's objects are never garbage (responder/start_cost.py)
+    defer_unused_stdlib()  # asyncio and importlib.metadata, which SQLAlchemy imports and the store never calls
+    from responder.errors import BadEvent
+    from responder.intake import handle_body
+    from responder.logformat import log_context
+    from responder.logsafe import install_log_redaction
+    from responder.replace.runner import TaskRunner
+    from responder.settings import Settings
+    from responder.store import Store
 
 log = logging.getLogger("responder.lambda")
 SAFETY_MARGIN_MS = 15_000  # stop ticking this long before Lambda's timeout

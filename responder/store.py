@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 
 from responder import migrations
@@ -38,8 +37,27 @@ __all__ = ["Store", "TaskRow", "ClaimResult", "StoreUnavailable", "SchemaOutOfDa
 from responder.logsafe import public_task_view
 
 metadata = sa.MetaData()
+
+
+class LongText(sa.types.TypeDecorator):
+    """TEXT, LONGTEXT on MySQL / MariaDB (whose TEXT stops at 64 KB): what the migrations'
+    `sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")` builds, chosen when a dialect
+    compiles it (TypeDecorator.load_dialect_impl) so that a start on SQLite or PostgreSQL does not
+    import SQLAlchemy's MySQL dialect package, which loads every MySQL driver's module with it."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import LONGTEXT  # lazy: only a MySQL store loads that dialect
+
+            return LONGTEXT()
+        return self.impl_instance
+
+
 # At least a megabyte on every backend: a type catalogue plus user data overflows MySQL's 64 KB TEXT.
-LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+LONG_TEXT = LongText()
 
 tasks = sa.Table(
     "responder_tasks",

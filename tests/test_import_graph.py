@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent / "responder"
 # Low to high. A module imports its own layer or lower ones. `*.cli` modules are commands: the top.
 LAYERS = [
     {"errors", "model", "logsafe", "retry", "caching", "extras", "store_url", "store_connect", "store_health", "settings",
-     "setting_values", "setting_names", "logformat", "logfiles", "migrations", "store", "parsing", "__init__"},
+     "setting_values", "setting_names", "logformat", "logfiles", "migrations", "store", "parsing", "start_cost", "__init__"},
     {"clouds"},
     {"capacity", "sandbox"},
     {"replace"},

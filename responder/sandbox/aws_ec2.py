@@ -50,8 +50,15 @@ from responder.sandbox import (
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aws import access_key_of, authorize_ec2, authorize_secret
 from responder.sandbox.aws_tokens import ClientTokens
-from responder.sandbox.aws_wire import (Ec2Error, check_filter_values, ec2_response, error_body, parse_query, status_for,
-                                       unflatten)
+from responder.sandbox.aws_wire import (
+    Ec2Error,
+    check_filter_values,
+    ec2_response,
+    error_body,
+    parse_query,
+    status_for,
+    unflatten,
+)
 from responder.sandbox.call_log import CallLog
 from responder.sandbox.image_removals import ImageRemovals
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler

@@ -239,3 +239,35 @@ def test_rates_are_configurable_and_a_malformed_one_is_refused_with_the_format()
 
 def test_a_caller_who_says_nothing_goes_behind_every_task():
     assert LAST > (1e18, 2, "zzz") and sorted([LAST, (5.0, 0, "a")]) == [(5.0, 0, "a"), LAST]
+
+
+def test_a_deferred_caller_that_comes_back_at_its_time_is_never_refused_by_the_exact_bucket():
+    """EC2's CreateImage bucket (mutating, 50 / 5) met by 200 callers that come back exactly when
+    the budget said (scenario times that are sums of floats, as a wave's are): the emulator's exact
+    bucket refuses none. Without the margin, one came back at the edge where ours held a token and
+    the cloud's 0.99999 of one, and the throttle cut the rate for half a minute."""
+    from responder.sandbox.rate_limits import Bucket
+
+    clock = ManualClock()
+    budget = ApiBudget(clock)
+    mutating = EC2_CLASSES["mutating"]
+    cloud = Bucket(mutating.capacity, mutating.refill)
+    clock.advance(0.05)
+    waiting = {f"task-{k:03d}": 0.05 + 0.05 * (k // 20) for k in range(200)}  # notices over 0.5 s
+    made, refused = 0, 0
+    while waiting:
+        now = min(waiting.values())
+        clock.advance_to(max(now, clock()))
+        for claim in sorted(c for c, at in waiting.items() if at <= clock()):
+            try:
+                with asking((float(claim[-3:]),), claim):
+                    budget.before("aws", "us-east-1", "CreateImage")
+            except Deferred as deferred:
+                waiting[claim] = deferred.retry_at
+                continue
+            ok = cloud.take(clock())
+            budget.after("aws", "us-east-1", "CreateImage", throttled=not ok)
+            made, refused = made + ok, refused + (not ok)
+            del waiting[claim]
+    assert refused == 0 and made == 200
+    assert clock() <= 0.05 + (200 - 50) / 5 + 0.1  # and the bucket's own pace: 30 s for the 150 past its 50

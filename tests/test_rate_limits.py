@@ -137,6 +137,19 @@ def test_rate_limits_off_lets_every_call_through(aws_box):
 
 
 # -- ECS -----------------------------------------------------------------------------------------
+def test_ec2_refuses_more_than_200_filter_values_in_one_call(aws_box):
+    """EC2's FilterLimitExceeded (400): the responder's many-instance reads send at most 100 values
+    a call, and the emulator refuses what EC2 would, so a read of more than it takes fails here too."""
+    start, _ = aws_box
+    _, client = start(_aws_scenario())
+    ids = [f"i-{n:017x}" for n in range(201)]
+    refused = _refused(lambda: client.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids}]))
+    assert refused["Error"]["Code"] == "FilterLimitExceeded"
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "200" in refused["Error"]["Message"]
+    assert client.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids[:200]}])["Volumes"] == []
+
+
 @pytest.fixture
 def ecs_box(no_proxy_env):  # noqa: F811  (the imported fixture)
     """Factory: ecs_box(rate_limits) → (clock, emulator, SDK client); stopped at teardown."""

@@ -58,7 +58,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
                                 placement_scores=True, elastic_ips=True,
-                                clone_parts=("user_data", "elastic_ip", "credit"))
+                                clone_parts=("user_data", "elastic_ip", "credit"),
+                                reads_ahead=("describe_disks", "latest_image", "elastic_ip"))
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, **session_kwargs: Any):

@@ -1,7 +1,7 @@
 """The AWS adapter's reads of many at once (replace/batching.py groups a wave's reads into these).
 
 Parts: AwsBatchMixin — describe_instances (with each spot instance's request state),
-describe_images, latest_images, disks_of, clone_details_many.
+describe_images, latest_images, disks_of, clone_details_many, elastic_ips_of.
 
 Ids go as a filter, not as `...Ids`: "If you specify an instance ID that is not valid, an error is
 returned" (DescribeInstances, EC2 API reference) fails the whole call for one gone id, while a
@@ -135,11 +135,17 @@ class AwsBatchMixin:
     def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:
         if part != "elastic_ip":  # DescribeInstanceAttribute (user data) takes one instance
             return clone_each(self, region, infos, part)
-        allocations: dict[str, str] = {}
-        for chunk in chunks([info.instance_id for info in infos]):
+        allocations = self.elastic_ips_of(region, tuple(info.instance_id for info in infos))
+        return {info.instance_id: dataclasses.replace(info, elastic_ip_allocation=allocations[info.instance_id])
+                for info in infos}
+
+    def elastic_ips_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, str]:
+        """The Elastic IP allocation of each instance ("" when it has none): DescribeAddresses by
+        the instance-id filter, up to 100 instances a call (it has no paging: one page answers)."""
+        allocations: dict[str, str] = {i: "" for i in instance_ids}
+        for chunk in chunks(list(instance_ids)):
             addresses = self._call(region, "describe_addresses", f"reading the Elastic IPs of {len(chunk)} instances",
                                    Filters=_by("instance-id", chunk))["Addresses"]
             allocations.update({a["InstanceId"]: a["AllocationId"] for a in addresses
-                                if a.get("AllocationId") and a.get("InstanceId")})
-        return {info.instance_id: dataclasses.replace(info, elastic_ip_allocation=allocations.get(info.instance_id, ""))
-                for info in infos}
+                                if a.get("AllocationId") and a.get("InstanceId") in allocations})
+        return allocations

@@ -180,6 +180,10 @@ class Capabilities:
     clone_parts: tuple[str, ...] = ()  # what clone_details reads, one call each, in this order
     disks_go_with_instance: bool = False  # the release deletes disks and their unfinished snapshots (Aliyun)
     public_ip_converts: bool = False  # a NAT public IP can be turned into an EIP before the release (Aliyun)
+    # Reads of one instance's facts that the API answers for many instances in one call (AWS: the
+    # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id): a wave
+    # reads them ahead for the instances whose CreateImage waits (replace/batching.py).
+    reads_ahead: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Parts: POLL_GRID_S / on_grid (where a task's wait ends, so a wave's polls coinci
 (whether a notice comes in a wave), BatchRead
 (how one verb is read for many tasks at once), BATCHED (verb → BatchRead),
 group (a round's calls → groups of batchable calls, and the calls that go alone), and the
-readers: instances, images, states, disk states, disks of instances, latest images, clone details.
+readers: instances, images, states, disk states, disks of instances, latest images, clone details;
+expect_ahead (the instance facts a wave reads ahead, AHEAD_FRESH_S / AHEAD_WATCH_S).
 
 A BatchRead takes the cloud port, the region and the round's (task, call) pairs of one group, and
 returns one answer (or the error the adapter classified) per pair, in order. A group's call is one
@@ -134,13 +135,43 @@ def _disk_states(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveR
     return [{d: found.get(d) for d in call.args["disk_ids"]} for _, call in pairs]
 
 
+# Reads ahead (Capabilities.reads_ahead): a wave's CreateImage calls wait for their API bucket
+# (EC2: 50, then 5 a second), and each task reads its disks, its earlier AMIs and its Elastic IP
+# right after its own; read in the rounds of the tasks that got through, each would cost a call per
+# handful of tasks. The executor expects them (expect_ahead) when a task first asks for its
+# CreateImage, and the first read of a kind also reads up to a page of the expected instances.
+# An answer serves its task for AHEAD_FRESH_S (a page of 100 at 5 CreateImage a second is used
+# within 20 s); an expected id stays watched for AHEAD_WATCH_S (the wave's last CreateImage,
+# 90 s after the first at 500, and the two-minute notice).
+AHEAD_FRESH_S = 30.0
+AHEAD_WATCH_S = 180.0
+_AHEAD_KINDS = {"describe_disks": "disks of", "latest_image": "latest image", "elastic_ip": "elastic ip"}
+
+
+def expect_ahead(cloud, wave: WaveReads, task: Task) -> None:
+    """This task will soon read its disks, its earlier AMIs and its Elastic IP: watch them."""
+    for verb in cloud.capabilities.reads_ahead:
+        wave.expect(_AHEAD_KINDS[verb], task.cloud, task.region, [task.instance_id])
+
+
+def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch: Callable) -> dict:
+    """{id: answer} of one instance fact, read with the expected instances' when the cloud reads it
+    for many at once; else one union of pages of the asked ids."""
+    if verb not in cloud.capabilities.reads_ahead:
+        return _union(fetch, ids)
+    return wave.read(_AHEAD_KINDS[verb], cloud.cloud, region, ids, fetch, lambda answer: True,
+                     fresh_s=AHEAD_FRESH_S, watch_s=AHEAD_WATCH_S)
+
+
 def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
-    found = _union(lambda page: cloud.disks_of(region, page), [call.args["instance_id"] for _, call in pairs])
+    ids = [call.args["instance_id"] for _, call in pairs]
+    found = _ahead(cloud, region, "describe_disks", wave, ids, lambda page: cloud.disks_of(region, page))
     return [found.get(call.args["instance_id"], []) for _, call in pairs]
 
 
 def _latest(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
-    found = _union(lambda page: cloud.latest_images(region, page), [call.args["instance_id"] for _, call in pairs])
+    ids = [call.args["instance_id"] for _, call in pairs]
+    found = _ahead(cloud, region, "latest_image", wave, ids, lambda page: cloud.latest_images(region, page))
     return [found.get(call.args["instance_id"], "") for _, call in pairs]
 
 
@@ -163,6 +194,13 @@ def _clone_details(cloud, region: str, pairs: list[tuple[Task, Call]], wave: Wav
             answers[n] = known
         else:
             by_part.setdefault(call.args["part"], []).append(n)
+    if "elastic_ip" in by_part and "elastic_ip" in cloud.capabilities.reads_ahead:
+        indices = by_part.pop("elastic_ip")
+        found = _ahead(cloud, region, "elastic_ip", wave, [pairs[n][0].instance_id for n in indices],
+                       lambda page: cloud.elastic_ips_of(region, page))
+        for n in indices:
+            task = pairs[n][0]
+            answers[n] = dataclasses.replace(task.record.source, elastic_ip_allocation=found.get(task.instance_id, ""))
     for part, indices in by_part.items():
         infos = tuple(pairs[n][0].record.source for n in indices)
         found = cloud.clone_details_many(region, infos, part)

@@ -203,6 +203,7 @@ class Executor:
 
     def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
         self._refuse_if_capped(task)
+        batching.expect_ahead(cloud, self.wave, task)  # its next reads go with the wave's while it waits
         return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
                                   tags=tuple(tuple(t) for t in call.args["tags"]))
 

@@ -1,7 +1,8 @@
 """The reads a whole wave watches: image builds and instance states, read for every watched id
 whenever any task polls, and the answer shared for a moment.
 
-Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}), WaveReads.forget
+Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}), WaveReads.expect
+(ids a read will soon be asked for: the next call for any of them reads them too), WaveReads.forget
 (an id whose answer our own write just changed: its next read asks the cloud).
 
 A reclaimed pool's tasks poll their images (and their replacements' and originals' states) on
@@ -9,7 +10,8 @@ their own schedules; batching.py joins the polls that fall in one round. This jo
 call one task's poll makes also asks for every other id the wave is watching (up to the page the
 call costs anyway), and a poll due within FRESH_S of that answer takes it without a call. An id
 leaves the watch when its answer is final (an image no longer creating) or absent, or when no
-task asked about it for WATCH_S. Per executor,
+task asked about it for WATCH_S (or the `watch_s` the kind's caller gives: ids expected long before
+they are asked, like the instances of a wave whose CreateImage waits for the API budget). Per executor,
 thread-safe; on the task clock.
 """
 
@@ -33,20 +35,23 @@ class WaveReads:
 
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
              fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],
-             fresh_s: float | None = None) -> dict[str, Any]:
+             fresh_s: float | None = None, watch_s: float = WATCH_S) -> dict[str, Any]:
         """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
-        more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S)."""
+        more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S);
+        `watch_s`, how long an id stays watched after it was last asked or expected (WATCH_S)."""
         key, now, fresh_s = (kind, cloud, region), self.clock(), FRESH_S if fresh_s is None else fresh_s
         with self._lock:
             watched = self._watched.setdefault(key, {})
             seen = self._seen.setdefault(key, {})
-            for i in [i for i, asked in watched.items() if asked < now - WATCH_S]:
+            for i in [i for i, asked in watched.items() if asked < now - watch_s]:
                 del watched[i]
-            for i in [i for i, (at, _) in seen.items() if at < now - WATCH_S]:
+            for i in [i for i, (at, _) in seen.items() if at < now - max(WATCH_S, fresh_s)]:
                 del seen[i]
             for i in wanted:
                 watched[i] = now
             fresh = {i: seen[i][1] for i in wanted if i in seen and seen[i][0] >= now - fresh_s}
+            for i in [i for i, answer in fresh.items() if answer is _ABSENT or settled(answer)]:
+                watched.pop(i, None)  # answered for good: no later call reads it again for others
             missing = [i for i in dict.fromkeys(wanted) if i not in fresh]
             room = -len(missing) % PAGE  # the rest of the page the call costs anyway
             others = [i for i in watched if i not in fresh and i not in missing][:room] if missing else []
@@ -63,6 +68,17 @@ class WaveReads:
                         watched.pop(i, None)
                     fresh[i] = answer
         return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}
+
+    def expect(self, kind: str, cloud: str, region: str, ids: list[str]) -> None:
+        """These ids will be asked about soon: watch them now, so the next call of this kind (for
+        any id) reads them with its own, up to the page it costs anyway."""
+        now = self.clock()
+        with self._lock:
+            watched = self._watched.setdefault((kind, cloud, region), {})
+            seen = self._seen.get((kind, cloud, region), {})
+            for i in ids:
+                if i not in seen:
+                    watched[i] = now
 
     def forget(self, kind: str, cloud: str, region: str, ids: list[str]) -> None:
         """Drop what was seen of these ids: a write of ours just changed them, so an answer read

@@ -50,7 +50,15 @@ from responder.sandbox import (
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aws import access_key_of, authorize_ec2, authorize_secret
 from responder.sandbox.aws_tokens import ClientTokens
-from responder.sandbox.aws_wire import Ec2Error, ec2_response, error_body, parse_query, status_for, unflatten
+from responder.sandbox.aws_wire import (
+    Ec2Error,
+    check_filter_values,
+    ec2_response,
+    error_body,
+    parse_query,
+    status_for,
+    unflatten,
+)
 from responder.sandbox.call_log import CallLog
 from responder.sandbox.image_removals import ImageRemovals
 from responder.sandbox.loopback import DropConnection, LoopbackServer, QuietHandler
@@ -294,6 +302,7 @@ class AwsEc2Emulator(CallLog):
             if checked:
                 authorize_ec2(self.policies.aws, call)  # IAM answers before anything is done
                 self._throttle(call)
+            check_filter_values(params)
             fault = self.faults.fault_for(action)
             if fault is not None and fault.ends_before_action:
                 self._record(action, 0, fault.kind, logged, t=started, wall=arrived, fault=fault.kind,

@@ -3,7 +3,8 @@
 Parts: parse_query (form body → flat params), unflatten (EC2 `A.1.B` params → nested dicts and
 lists), ec2_response (a dict → the EC2 XML response of an operation, driven by botocore's own
 service model so the SDK is guaranteed to parse what we write), error_body (the EC2 XML error
-envelope), status_for (the HTTP status real EC2 uses for an error code).
+envelope), status_for (the HTTP status real EC2 uses for an error code), check_filter_values (EC2's
+refusal of a call with more than MAX_FILTER_VALUES filter values).
 
 Why the botocore model: EC2 XML element names are the shapes' `locationName`s (camelCase, lists
 as `<xSet><item>`), and guessing them by hand is how emulators drift from the real service.
@@ -36,6 +37,21 @@ _STATUS = {
 
 def status_for(code: str) -> int:
     return _STATUS.get(code, 400)
+
+
+# EC2 refuses a describe call whose filters carry more than 200 values in all, with
+# FilterLimitExceeded (HTTP 400): "The maximum number of filter values specified on a single call
+# is 200" (the answer as EC2 sends it, quoted in https://github.com/convox/rack/issues/2205 and
+# https://github.com/gjbae1212/gossm/issues/31; the API reference's Filter type names no limit).
+# The responder's many-instance reads send at most 100 a call (clouds/one_by_one.py chunks).
+MAX_FILTER_VALUES = 200
+
+
+def check_filter_values(params: dict[str, str]) -> None:
+    values = sum(1 for k in params if k.startswith("Filter.") and ".Value." in k)
+    if values > MAX_FILTER_VALUES:
+        raise Ec2Error("FilterLimitExceeded", "The maximum number of filter values specified on a single call is "
+                       f"{MAX_FILTER_VALUES}", 400)
 
 
 def _service_model():

@@ -28,6 +28,7 @@ from responder.sandbox.aliyun_ecs_state import (
     json_list,
     new_id,
     not_found,
+    page_after,
     page_numbered,
     repeat_list,
     repeat_tags,
@@ -136,13 +137,25 @@ def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict
         disks_of(world, inst)
     ids = set(json_list(params, "DiskIds"))
     wanted = params.get("DiskType", "all")
-    rows = [_disk_json(world, d) for d in world.disks.values()
+    rows = [d for d in world.disks.values()
             if d["region"] == region.region and (not ids or d["id"] in ids)
             and (not params.get("InstanceId") or d["instance"] == params["InstanceId"])
+            and (not params.get("ZoneId") or d["zone"] == params["ZoneId"])
             and wanted in ("all", d["type"]) and (not params.get("Status") or params["Status"] == (
                 "In_use" if d["instance"] else "Available")) and tags_match(d["tags"], params)]
+    if params.get("NextToken") or params.get("MaxResults"):
+        # "When NextToken is specified, PageSize and PageNumber do not take effect and TotalCount in
+        # the response is invalid" (DescribeDisks, ECS API reference): no TotalCount to lean on.
+        listing = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k in _FILTERS or k.startswith("Tag."))
+        page, token = page_after(rows, lambda d: d["id"], params, 10, 100, listing)
+        return {"NextToken": token, "Disks": {"Disk": [_disk_json(world, d) for d in page]}}
     page, number, size = page_numbered(rows, params, 10, 100)
-    return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size, "Disks": {"Disk": page}}
+    return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size,
+            "Disks": {"Disk": [_disk_json(world, d) for d in page]}}
+
+
+# What a NextToken is bound to: the listing's filters (a token used with others is refused).
+_FILTERS = frozenset({"RegionId", "ZoneId", "InstanceId", "DiskIds", "DiskType", "Status"})
 
 
 def _find(table: dict[str, dict[str, Any]], region: Region, kind: str, value: str) -> dict[str, Any]:

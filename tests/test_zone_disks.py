@@ -66,7 +66,7 @@ def test_a_token_listing_never_skips_a_disk_while_the_wave_creates_and_deletes_d
     box, cloud, region, zone, ids = zone_box
     world = box.emulators["aliyun"].world
     cloud.disks_of(region, tuple(ids[:1]))  # the emulator makes an instance's disks on first use
-    before = set(d.disk_id for d in cloud.zone_disks(region, zone)[0]) | {
+    before = {d.disk_id for d in cloud.zone_disks(region, zone)[0]} | {
         d for d, disk in world.disks.items() if disk["zone"] == zone}
     listed, touched = _list(cloud, region, zone, world, "token", random.Random(3))
     steady = before - touched
@@ -76,7 +76,7 @@ def test_a_token_listing_never_skips_a_disk_while_the_wave_creates_and_deletes_d
 
 def test_page_number_paging_skips_disks_under_the_same_churn(zone_box):
     """Why the listing takes tokens: by offset, a row deleted on an earlier page shifts the rest."""
-    box, cloud, region, zone, ids = zone_box
+    box, cloud, region, zone, _ = zone_box
     world = box.emulators["aliyun"].world
     cloud.zone_disks(region, zone)
     before = {d for d, disk in world.disks.items() if disk["zone"] == zone}
@@ -85,7 +85,7 @@ def test_page_number_paging_skips_disks_under_the_same_churn(zone_box):
 
 
 def test_a_token_is_bound_to_its_listing(zone_box):
-    box, cloud, region, zone, ids = zone_box
+    _, cloud, region, zone, _ = zone_box
     cloud.zone_disks(region, zone)
     body = cloud._call(region, "DescribeDisks", "first page", {"ZoneId": zone, "MaxResults": 5})
     assert body["NextToken"] and "TotalCount" not in body

@@ -18,7 +18,8 @@ an error is never turned into an answer). Thread-safe; per executor, so per proc
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PAGE = 100  # the most ids one DescribeInstances takes on both clouds
 
@@ -85,7 +86,7 @@ class GroupCommit:
             asked = tuple(batch.ids)
         try:
             batch.found = fetch(asked)
-        except BaseException as exc:  # every caller in the batch gets the same outcome
+        except BaseException as exc:  # noqa: BLE001 - every caller gets the outcome; none is left with no answer
             batch.error = exc
         finally:
             with self._lock:

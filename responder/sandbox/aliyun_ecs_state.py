@@ -13,13 +13,11 @@ is a function (world, region, params) -> dict that runs under World.lock.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import string
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from responder.sandbox.scenario import Region, Scenario
@@ -126,31 +124,6 @@ def page_token(items: list, params: dict[str, str], default_size: int, max_size:
         raise EcsError("InvalidParameter.NextToken", "The specified NextToken is not valid.", 400) from None
     rest = items[start + size:]
     return items[start:start + size], (format(start + size, "x") if rest else "")
-
-
-def page_after(items: list, key: Callable[[Any], str], params: dict[str, str], default_size: int, max_size: int,
-               listing: str) -> tuple[list, str]:
-    """NextToken/MaxResults paging that a listing's own changes cannot make skip a row: the token
-    names the last row returned (by `key`, the rows sorted by it) and the listing it belongs to
-    (`listing`, the filters), and the next page starts after that row. A row deleted between pages
-    shifts nothing; one created between pages appears only if it sorts after the token (ECS does
-    not say whether a listing sees rows created during it: the harsher reading, it may not). A
-    token from another listing is refused as ECS refuses a bad one."""
-    size = min(max(int_param(params, "MaxResults", default_size), 1), max_size)
-    token, after = params.get("NextToken", ""), ""
-    if token:
-        try:
-            mark, after = bytes.fromhex(token).decode().split("|", 1)
-        except ValueError:
-            mark = None
-        if mark != hashlib.sha1(listing.encode()).hexdigest()[:12]:
-            raise EcsError("InvalidParameter.NextToken", "The specified NextToken is not valid.", 400)
-    rows = sorted((row for row in items if key(row) > after), key=key)
-    page = rows[:size]
-    if len(rows) <= size:
-        return page, ""
-    mark = hashlib.sha1(listing.encode()).hexdigest()[:12]
-    return page, f"{mark}|{key(page[-1])}".encode().hex()
 
 
 def new_id(prefix: str, region: str) -> str:

@@ -10,7 +10,9 @@ Where ECS takes many ids in one call, one call per page of ids (100, the documen
   (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimages);
 - DescribeInstanceRamRole `InstanceIds`: a JSON array; the English page says up to 100 ids, the
   Chinese one (help.aliyun.com document_detail/54243) 50, and PageSize is at most 50: the harsher 50.
-DescribeUserData and DescribeDisks by `InstanceId` take one instance: those stay one call each.
+DescribeUserData and DescribeDisks by `InstanceId` take one instance: user data stays one call each;
+the disks of several instances of one zone may come from one listing of the zone's disks instead
+(DescribeDisks `ZoneId` with `NextToken` / `MaxResults` ≤ 100, aliyun_disks.zone_disks).
 Ids ECS does not know are simply absent from the answers.
 """
 
@@ -100,9 +102,27 @@ class AliyunBatchMixin:
                 return {i: newest[i][1] if i in newest else "" for i in instance_ids}
             page += 1
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, list[DiskInfo]]:
-        # DescribeDisks filters by one InstanceId: one call per instance.
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+        """DescribeDisks filters by one InstanceId: one call per instance — or, for several
+        instances of one zone, one NextToken listing of the zone's disks when that took fewer
+        pages last time than there are instances (a wave is one zone: its tasks share it)."""
+        pages = self._zone_listing_pages().get((region, zone))
+        if zone and len(instance_ids) > 1 and (pages is None or pages < len(instance_ids)):
+            wanted = set(instance_ids)
+            found: dict[str, list[DiskInfo]] = {i: [] for i in instance_ids}
+            disks, pages = self.zone_disks(region, zone)
+            self._zone_listing_pages()[(region, zone)] = pages
+            for disk in disks:
+                if disk.instance_id in wanted:
+                    found[disk.instance_id].append(disk)
+            return found
         return each(instance_ids, lambda i: self.describe_disks(region, instance_id=i))
+
+    def _zone_listing_pages(self) -> dict[tuple[str, str], int]:
+        """Pages the last listing of each (region, zone) took: whether the next one is cheaper."""
+        if "_zone_pages" not in self.__dict__:  # per adapter copy (each process its own)
+            self.__dict__["_zone_pages"] = {}
+        return self.__dict__["_zone_pages"]
 
     def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:
         if part != "role":  # DescribeUserData and DescribeDisks take one instance

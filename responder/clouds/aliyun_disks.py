@@ -1,6 +1,7 @@
 """The Aliyun adapter's disks: what the race against the release reads and moves.
 
-Parts: AliyunDisksMixin — describe_disks, set_delete_with_instance (ModifyDiskAttribute),
+Parts: disk_info (one DescribeDisks row), AliyunDisksMixin — describe_disks, zone_disks (the disks in
+use in one zone, one NextToken listing), set_delete_with_instance (ModifyDiskAttribute),
 attach_disk, detach_disk, delete_disk, image_snapshots (DescribeImages DiskDeviceMappings),
 snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant access can make a
 disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
@@ -25,6 +26,14 @@ _STATUS = {"Available": "available", "In_use": "in-use", "Creating": "creating",
            "Detaching": "detaching"}
 
 
+def disk_info(r: dict[str, Any]) -> DiskInfo:
+    """One DescribeDisks row."""
+    return DiskInfo(disk_id=r["DiskId"], kind=r.get("Type", "data"), category=r.get("Category", ""),
+                    size_gib=int(r.get("Size") or 0), zone=r.get("ZoneId", ""),
+                    delete_with_instance=bool(r.get("DeleteWithInstance")), instance_id=r.get("InstanceId") or "",
+                    device=r.get("Device") or "", status=_STATUS.get(r.get("Status", ""), r.get("Status", "")))
+
+
 class AliyunDisksMixin:
     def describe_disks(self, region: str, instance_id: str = "", disk_ids: tuple[str, ...] = ()) -> list[DiskInfo]:
         doing = f"listing disks of {instance_id or ', '.join(disk_ids)}"
@@ -34,11 +43,24 @@ class AliyunDisksMixin:
         if disk_ids:
             params["DiskIds"] = json.dumps(list(disk_ids))
         rows = self._call(region, "DescribeDisks", doing, params).get("Disks", {}).get("Disk", [])
-        return [DiskInfo(disk_id=r["DiskId"], kind=r.get("Type", "data"), category=r.get("Category", ""),
-                         size_gib=int(r.get("Size") or 0), zone=r.get("ZoneId", ""),
-                         delete_with_instance=bool(r.get("DeleteWithInstance")), instance_id=r.get("InstanceId") or "",
-                         device=r.get("Device") or "", status=_STATUS.get(r.get("Status", ""), r.get("Status", "")))
-                for r in rows]
+        return [disk_info(r) for r in rows]
+
+    def zone_disks(self, region: str, zone: str) -> tuple[list[DiskInfo], int]:
+        """(every disk attached to an instance in `zone`, pages read): one listing by `ZoneId`,
+        paged by NextToken / MaxResults (at most 100). ECS DescribeDisks: "If a large number of
+        entries are to be returned, we recommend that you use [NextToken]. When NextToken is
+        specified, PageSize and PageNumber do not take effect and TotalCount in the response is
+        invalid" — so the listing ends when no NextToken comes back, never by a count. PageNumber
+        paging could skip a disk when the wave deletes one between pages; a token cannot."""
+        params: dict[str, Any] = {"ZoneId": zone, "Status": "In_use", "MaxResults": 100}
+        disks, pages = [], 0
+        while True:
+            body = self._call(region, "DescribeDisks", f"listing the disks in use in {zone}", params)
+            disks += [disk_info(r) for r in body.get("Disks", {}).get("Disk", [])]
+            pages += 1
+            if not body.get("NextToken"):
+                return disks, pages
+            params["NextToken"] = body["NextToken"]
 
     def set_delete_with_instance(self, region: str, disk_ids: tuple[str, ...], delete: bool,
                                  known: tuple[DiskInfo, ...] = ()) -> None:

@@ -264,8 +264,9 @@ class CloudPort(Protocol):
         """latest_image of each instance ("" when there is none)."""
         ...
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, list[DiskInfo]]:
-        """describe_disks(instance_id=...) of each instance."""
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+        """describe_disks(instance_id=...) of each instance; `zone`, where they all are (when known),
+        lets an API that filters disks by one instance list the zone's disks instead."""
         ...
 
     def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:

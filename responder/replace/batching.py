@@ -96,7 +96,10 @@ def _union(fetch: Callable[[tuple[str, ...]], dict], ids: list[str]) -> dict:
 
 
 def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
-    found = cloud.describe_instances(region, tuple(dict.fromkeys(task.instance_id for task, _ in pairs)))
+    """Verification (and the source read): the wave's requests verifying at the same moment share
+    one call (group_reads.py); never an answer older than the call, so a verdict is always fresh."""
+    found = wave.together.read(("instances", cloud.cloud, region), [task.instance_id for task, _ in pairs],
+                               lambda page: cloud.describe_instances(region, page))
     return [found.get(task.instance_id) or NotFound("InvalidInstanceId.NotFound",
                                                     f"instance {task.instance_id} not found in {region}",
                                                     "DescribeInstances")
@@ -164,8 +167,20 @@ def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch
 
 
 def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
-    ids = [call.args["instance_id"] for _, call in pairs]
-    found = _ahead(cloud, region, "describe_disks", wave, ids, lambda page: cloud.disks_of(region, page))
+    """The disks of each original: read ahead with the wave's expected instances where the cloud
+    reads many at once (reads_ahead), else per zone (a wave is one zone: where the API filters disks
+    by one instance, the zone's listing serves them all)."""
+    if "describe_disks" in cloud.capabilities.reads_ahead:
+        ids = [call.args["instance_id"] for _, call in pairs]
+        found = _ahead(cloud, region, "describe_disks", wave, ids, lambda page: cloud.disks_of(region, page))
+        return [found.get(call.args["instance_id"], []) for _, call in pairs]
+    by_zone: dict[str, list[str]] = {}
+    for task, call in pairs:
+        zone = task.record.source.zone if task.record.source is not None else ""
+        by_zone.setdefault(zone, []).append(call.args["instance_id"])
+    found = {}
+    for zone, zone_ids in by_zone.items():
+        found.update(cloud.disks_of(region, tuple(dict.fromkeys(zone_ids)), zone=zone))
     return [found.get(call.args["instance_id"], []) for _, call in pairs]
 
 

@@ -238,7 +238,8 @@ class TaskRunner(TaskDriving):
         `hand_over` (a request's own task, in a wave): once its image is asked, its next batchable
         read waits for the next grid point, where the tick reads it with the wave's. The notice's
         own verification stays in the request: its answer says `rejected` for a forged event at
-        once (the documented answer, and a flood's copies are answered from that row)."""
+        once (the documented answer, and a flood's copies are answered from that row); requests
+        verifying at the same moment share their DescribeInstances (batching._instances)."""
         put_down = set() if put_down is None else put_down
         moving = list(tasks)
         for _ in range(MAX_ROUNDS):

@@ -3,7 +3,8 @@ whenever any task polls, and the answer shared for a moment.
 
 Parts: FRESH_S, WaveReads.read (kind, cloud, region, wanted ids, fetch → {id: answer}), WaveReads.expect
 (ids a read will soon be asked for: the next call for any of them reads them too), WaveReads.forget
-(an id whose answer our own write just changed: its next read asks the cloud).
+(an id whose answer our own write just changed: its next read asks the cloud), WaveReads.together
+(reads asked at the same moment by several threads, one call for all: group_reads.py).
 
 A reclaimed pool's tasks poll their images (and their replacements' and originals' states) on
 their own schedules; batching.py joins the polls that fall in one round. This joins the rest: the
@@ -20,6 +21,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from responder.replace.group_reads import GroupCommit
+
 FRESH_S = 1.5  # an answer this recent serves another's poll: a wave reads every 2 s (ECS: checks 1-2 s apart)
 PAGE = 100
 WATCH_S = 30.0  # an id no task asked about for this long leaves the watch (its task ended or moved on)
@@ -32,6 +35,8 @@ class WaveReads:
         self._lock = threading.Lock()
         self._watched: dict[tuple, dict[str, float]] = {}  # (kind, cloud, region) → id → last asked
         self._seen: dict[tuple, dict[str, tuple[float, Any]]] = {}  # … → id → (when, answer or _ABSENT)
+        # Verification: each notice's request asks for its own instance, a wave's at the same moment.
+        self.together = GroupCommit()
 
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
              fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],

@@ -1,7 +1,7 @@
 """Disks, snapshots, EIPs and the release of interrupted instances in the Aliyun wire emulator.
 
-Parts: disks_of (an instance's disks, made from its scenario `system_disk` / `data_disks` on first
-use), release (an instance goes: its disks and EIP), settle (release every interrupted instance
+Parts: page_after (DescribeDisks NextToken paging that skips nothing), disks_of (an instance's
+disks, made from its scenario `system_disk` / `data_disks` on first use), release (an instance goes: its disks and EIP), settle (release every interrupted instance
 whose time has come; give a `first_read` sample
 its notice when a call names it), snapshot_instance (the
 snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
@@ -19,12 +19,15 @@ a disk kept (DeleteWithInstance=false) becomes Available, detached, and keeps bi
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from responder.sandbox import race_model
 from responder.sandbox.aliyun_ecs_state import (
     EcsError,
     World,
+    int_param,
     json_list,
     new_id,
     not_found,
@@ -130,19 +133,56 @@ def _disk_json(world: World, disk: dict[str, Any]) -> dict[str, Any]:
             "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in disk["tags"].items()]}}
 
 
+def page_after(items: list, key: Callable[[Any], str], params: dict[str, str], default_size: int, max_size: int,
+               listing: str) -> tuple[list, str]:
+    """NextToken/MaxResults paging that a listing's own changes cannot make skip a row: the token
+    names the last row returned (by `key`, the rows sorted by it) and the listing it belongs to
+    (`listing`, the filters), and the next page starts after that row. A row deleted between pages
+    shifts nothing; one created between pages appears only if it sorts after the token (ECS does
+    not say whether a listing sees rows created during it: the harsher reading, it may not). A
+    token from another listing is refused as ECS refuses a bad one."""
+    size = min(max(int_param(params, "MaxResults", default_size), 1), max_size)
+    token, after = params.get("NextToken", ""), ""
+    if token:
+        try:
+            mark, after = bytes.fromhex(token).decode().split("|", 1)
+        except ValueError:
+            mark = None
+        if mark != hashlib.sha1(listing.encode()).hexdigest()[:12]:
+            raise EcsError("InvalidParameter.NextToken", "The specified NextToken is not valid.", 400)
+    rows = sorted((row for row in items if key(row) > after), key=key)
+    page = rows[:size]
+    if len(rows) <= size:
+        return page, ""
+    mark = hashlib.sha1(listing.encode()).hexdigest()[:12]
+    return page, f"{mark}|{key(page[-1])}".encode().hex()
+
+
 # -- actions ---------------------------------------------------------------------------------
 def describe_disks(world: World, region: Region, params: dict[str, str]) -> dict[str, Any]:
     for inst in world.instances.values():
         disks_of(world, inst)
     ids = set(json_list(params, "DiskIds"))
     wanted = params.get("DiskType", "all")
-    rows = [_disk_json(world, d) for d in world.disks.values()
+    rows = [d for d in world.disks.values()
             if d["region"] == region.region and (not ids or d["id"] in ids)
             and (not params.get("InstanceId") or d["instance"] == params["InstanceId"])
+            and (not params.get("ZoneId") or d["zone"] == params["ZoneId"])
             and wanted in ("all", d["type"]) and (not params.get("Status") or params["Status"] == (
                 "In_use" if d["instance"] else "Available")) and tags_match(d["tags"], params)]
+    if params.get("NextToken") or params.get("MaxResults"):
+        # "When NextToken is specified, PageSize and PageNumber do not take effect and TotalCount in
+        # the response is invalid" (DescribeDisks, ECS API reference): no TotalCount to lean on.
+        listing = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k in _FILTERS or k.startswith("Tag."))
+        page, token = page_after(rows, lambda d: d["id"], params, 10, 100, listing)
+        return {"NextToken": token, "Disks": {"Disk": [_disk_json(world, d) for d in page]}}
     page, number, size = page_numbered(rows, params, 10, 100)
-    return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size, "Disks": {"Disk": page}}
+    return {"TotalCount": len(rows), "PageNumber": number, "PageSize": size,
+            "Disks": {"Disk": [_disk_json(world, d) for d in page]}}
+
+
+# What a NextToken is bound to: the listing's filters (a token used with others is refused).
+_FILTERS = frozenset({"RegionId", "ZoneId", "InstanceId", "DiskIds", "DiskType", "Status"})
 
 
 def _find(table: dict[str, dict[str, Any]], region: Region, kind: str, value: str) -> dict[str, Any]:

@@ -9,14 +9,17 @@ reads_by_action, where the reads come from),
 bucket_bound (the time the scenario's rate limits need to admit n CreateImage calls).
 
 Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind
-one load balancer; calls take no scenario time.
+one load balancer; calls take no scenario time, so the arrivals of one DELIVERY_BEAT_S are answered
+side by side (on_beat).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import random
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +34,12 @@ from responder.store import Store
 
 PACK = Path(__file__).resolve().parent / "scenarios"
 MIN_STEP = 0.05
+# Notices are delivered as concurrent requests (a load balancer, FC's concurrency), on a beat of
+# the time one ECS / EC2 read takes to come back (about 0.1-0.2 s): calls take no scenario time
+# here, so the notices that would arrive while a request's verification is in flight arrive
+# together instead, and share its next read (replace/group_reads.py).
+DELIVERY_BEAT_S = 0.2
+DELIVERIES = 16  # requests answered side by side, per beat
 THROTTLED = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "RequestLimitExceeded",
                        "TooManyRequests", "ServiceUnavailable"})
 _HEX = "0123456789abcdef"
@@ -40,6 +49,11 @@ def bucket_bound(scenario: dict, cloud: str, n: int) -> float:
     """Seconds the scenario's rate limits need to admit n CreateImage calls at all (0: no limits)."""
     limits = rate_limits_for(scenario, cloud, ManualClock())
     return round(limits.bound_seconds("CreateImage", n), 2) if limits is not None else 0.0
+
+
+def on_beat(at: float) -> float:
+    """When a notice sent at `at` is delivered: the next DELIVERY_BEAT_S."""
+    return math.ceil(at / DELIVERY_BEAT_S - 1e-9) * DELIVERY_BEAT_S
 
 
 def wave_scenario(cloud: str, n: int, seed: int = 11, spread: float = 10.0, **top) -> tuple[dict, list]:
@@ -81,17 +95,20 @@ def run_wave(cloud: str, n: int, new_runner: Callable, processes: int = 1, seed:
                                           kind=EventKind.INTERRUPTION, account=str(region.get("account", ""))))
                         for i, at in clones), key=lambda a: a[0])
         submitted, turn = [], 0
-        while clock() <= until:
-            while queue and queue[0][0] <= clock():
-                submitted.append(runners[turn % processes].submit(queue.pop(0)[1]))
-                turn += 1
-            for runner in runners:
-                runner.tick()
-            due = store.next_due_at()
-            upcoming = [t for t in (due, queue[0][0] if queue else None) if t is not None]
-            if not upcoming:
-                break
-            clock.advance_to(max(min(upcoming), clock() + MIN_STEP))
+        with ThreadPoolExecutor(max_workers=DELIVERIES) as front:
+            while clock() <= until:
+                arrived = []
+                while queue and on_beat(queue[0][0]) <= clock():
+                    arrived.append(front.submit(runners[turn % processes].submit, queue.pop(0)[1]))
+                    turn += 1
+                submitted += [f.result() for f in arrived]  # all answered before the beat's ticks
+                for runner in runners:
+                    runner.tick()
+                due = store.next_due_at()
+                upcoming = [t for t in (due, on_beat(queue[0][0]) if queue else None) if t is not None]
+                if not upcoming:
+                    break
+                clock.advance_to(max(min(upcoming), clock() + MIN_STEP))
         rows = [store.get(r.task.id) for r in submitted]
         return {"rows": rows, "calls": box.emulators[cloud].calls, "box": box, "region": region["region"],
                 "scenario": scenario}
@@ -123,7 +140,7 @@ def reads_by_action(calls: list[dict[str, Any]], per: int) -> dict[str, float]:
         if not is_read(call["action"]):
             continue
         params = call.get("params") or {}
-        how = next((k for k in ("InstanceId", "InstanceIds", "DiskIds", "ImageId", "Tag.1.Key", "SnapshotIds",
+        how = next((k for k in ("InstanceId", "InstanceIds", "DiskIds", "ZoneId", "ImageId", "Tag.1.Key", "SnapshotIds",
                                 "DiskType", "InstanceId.1", "Filter.1.Name", "ImageId.1", "VolumeId.1")
                     if k in params), "")
         value = str(params.get(how, ""))

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from race_fixtures import Race, shape, sold_out
+from responder.clouds.leftovers_port import OwnImage
 from responder.protect.ahead import protect_fleet
 from responder.protect.leftovers import plan_retention
 from responder.protect.orphans import find_orphans
-from responder.clouds.base import OwnImage
 from responder.settings import Settings
 
 WEB = "i-bp1web000000000000a"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from responder.clouds.aws_capacity import OWNED_TAG
-from responder.clouds.base import OwnImage, OwnSnapshot, OwnTemplate
+from responder.clouds.leftovers_port import OwnImage, OwnSnapshot, OwnTemplate
 from responder.errors import NotFound
 
 SOURCE_TAG = "responder:source-instance"

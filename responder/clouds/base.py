@@ -2,8 +2,9 @@
 
 Parts: InstanceInfo, ImageInfo, InstanceTypeSpec, Subnet, LaunchRequest, LaunchResult,
 Reservation, InstanceSummary, Capabilities (what a cloud can do, declared instead of probed), TOKEN_TAG,
-CloudPort (the Protocol every adapter implements in full), OwnImage / OwnSnapshot / OwnTemplate and LeftoversPort
-(what retention and `responder orphans` read of what the responder made).
+CloudPort (the Protocol every adapter implements in full). What retention and `responder orphans`
+read of what the responder made (OwnImage, OwnSnapshot, OwnTemplate, LeftoversPort) is in
+leftovers_port.py.
 
 Adapters translate to and from one cloud's API and classify its errors into responder.errors.
 They never sleep, never retry, never decide: the engine and the task state machine do that. Before
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from responder.clouds.gate import CallGate
+from responder.clouds.leftovers_port import OwnImage
 from responder.clouds.prices import HourlyPrice
 from responder.model import Market, Offering
 
@@ -115,39 +117,6 @@ class DiskInfo:
     instance_id: str = ""  # "" once detached (Available)
     device: str = ""
     status: str = ""  # lower case: available / in-use / creating (the cloud's own word otherwise)
-
-
-@dataclass(frozen=True)
-class OwnImage:
-    """An image the responder made (it carries responder:source-instance), for retention."""
-
-    image_id: str
-    instance_id: str
-    made_by: str  # "protect" (ahead of time) or "interruption"
-    created: str  # the cloud's ISO time: sorts in time order
-    state: str
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class OwnSnapshot:
-    """A snapshot the responder's images were made of (it carries responder:source-instance)."""
-
-    snapshot_id: str
-    instance_id: str
-    size_gib: int
-    image_id: str  # the image that uses it; "": its image is gone and it bills alone
-    created_at: float  # epoch seconds
-
-
-@dataclass(frozen=True)
-class OwnTemplate:
-    """A launch template the responder made for one launch (it carries responder:managed)."""
-
-    template_id: str
-    name: str
-    claim: str  # the claim key of the task that launched with it ("" when the tag is missing)
-    created_at: float  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -408,16 +377,3 @@ class CloudPort(Protocol):
     def delete_image(self, region: str, image_id: str) -> None:
         """The image and the snapshots it was made of."""
         ...
-
-
-class LeftoversPort(Protocol):
-    """What a cloud whose images leave snapshots behind, or whose launch makes a launch template,
-    adds for retention and `responder orphans` (AWS). Only what carries the responder's tags."""
-
-    def own_snapshots(self, region: str) -> list[OwnSnapshot]: ...
-
-    def delete_snapshot(self, region: str, snapshot_id: str) -> None: ...
-
-    def own_launch_templates(self, region: str) -> list[OwnTemplate]: ...
-
-    def delete_launch_template(self, region: str, template_id: str) -> None: ...

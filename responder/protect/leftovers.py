@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from responder.clouds.base import CloudPort, OwnImage
+from responder.clouds.base import CloudPort
+from responder.clouds.leftovers_port import OwnImage
 from responder.errors import CloudError, NotFound
 from responder.replace.record import Task
 

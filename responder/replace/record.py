@@ -5,8 +5,8 @@ Reserved, ReservationState, KeptDisk, RaceState (the race against the release: k
 policy, release seen, EIP), RevertFacts (a move back to spot), RetryState, Note, Costs (from
 replace/costs.py: the original's and the purchase's hourly prices), TaskRecord (to_json / from_json:
 the only place the record is serialised), Task
-(a task row with its record, what the flow works on), and the small generic codec (`encode`,
-`decode`) it uses for nested dataclasses.
+(a task row with its record, what the flow works on); the record is kept as JSON by the small
+generic codec of record_codec.py.
 
 The record is stored as JSON in the task row's `data` column. No other module reads or writes
 that JSON: they work on these dataclasses. A record written by an older schema is upgraded in
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Optional
 
 from responder.capacity.engine import LedgerEntry
@@ -28,6 +26,7 @@ from responder.model import Offering
 from responder.replace.churn import ChurnVerdict
 from responder.replace.costs import Costs
 from responder.replace.planner import Candidate
+from responder.replace.record_codec import decode, encode
 from responder.store import TaskRow
 
 SCHEMA_VERSION = 3
@@ -299,54 +298,6 @@ class TaskRecord:
 def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
     """Version 1 was a free-form dict; keep what a resumed task needs (event, timings)."""
     return {"version": 2, "event": raw.get("event") or {}, "timings": raw.get("timings") or {}}
-
-
-# -- the codec: nested dataclasses, lists, dicts, tuples, Optional, enums ---------------------
-def encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def decode(kind: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is typing.Union:  # Optional[X]
-        inner = [a for a in args if a is not type(None)]
-        return decode(inner[0], value)
-    if origin is list:
-        return [decode(args[0], v) for v in value]
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(args[0], v) for v in value)
-        return tuple(decode(a, v) for a, v in zip(args, value))
-    if origin is dict:
-        return {k: decode(args[1], v) for k, v in value.items()}
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = _hints(kind)
-        names = {f.name for f in dataclasses.fields(kind)}
-        return kind(**{k: decode(hints[k], v) for k, v in value.items() if k in names})
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind(value)
-    if kind is float and isinstance(value, int):
-        return float(value)
-    return value
 
 
 class Task:

@@ -4,7 +4,8 @@ Parts: Call (an intended cloud call: verb, arguments, token), Decision (calls to
 come back, or an end), decide
 (the task's record → the next Decision), observe (a call's answer → the record), and the pieces
 per state: verification, image polling, probe results, the launch outcome, Running, retiring the
-original after a rebalance replacement, reservations.
+original after a rebalance replacement, reservations (what an interruption buys, and how a
+reservation ends: reserve.py).
 
 Nothing here calls a cloud or the store: the executor (executor.py) makes each Call and hands the
 answer back to `observe`, and the runner (runner.py) saves the record and applies the retry
@@ -23,6 +24,7 @@ from responder.replace import build_times, churn, planner, race_data, race_steps
 from responder.replace.calls import Call, Decision
 from responder.replace.image_polls import SETTLED_POLL_S, Facts, image_poll_delay, learned_build_time
 from responder.replace.record import Reserved, Task
+from responder.replace.reserve import capacity_action, reserve_outcome
 from responder.replace.verify import instance_rejection, may_change_soon
 from responder.settings import Settings
 
@@ -190,20 +192,6 @@ def _decide_launching(task: Task, settings: Settings, now: float, capabilities: 
                                     + (f"; {raced}" if raced else "")))
 
 
-def capacity_action(cloud: str, settings: Settings) -> str:
-    """What an interruption buys on this cloud: `launch` a replacement, `reserve` capacity instead
-    (an ODCR on AWS, a capacity reservation — private pool — on Aliyun), or `both`. One engine and
-    one set of money caps for both clouds; OCI has no reservation to buy and always launches."""
-    if cloud == Cloud.AWS.value:
-        return settings.aws_action
-    if cloud == Cloud.ALIYUN.value:
-        return "launch" if settings.aliyun_action == "replace" else settings.aliyun_action
-    return "launch"
-
-
-ACTION_SETTING = {Cloud.AWS.value: "RESPONDER_AWS_ACTION", Cloud.ALIYUN.value: "RESPONDER_ALIYUN_ACTION"}
-
-
 def acts_as_rebalance(task: Task) -> bool:
     """A rebalance task, until the real interruption of the same instance arrives."""
     return task.kind == EventKind.REBALANCE.value and task.record.interrupted_at is None
@@ -213,14 +201,6 @@ def _retires_original(task: Task, settings: Settings) -> bool:
     """Rebalance `replace`: like EC2 Auto Scaling capacity rebalancing, the original is terminated
     once its replacement runs, so a recommendation never doubles the bill for long."""
     return (acts_as_rebalance(task) and settings.rebalance_retire) or revert_steps.is_revert(task)
-
-
-def reserve_outcome(task: Task) -> tuple[str, str]:
-    reserved = task.record.reservation.reserved
-    if reserved is None:
-        return "failed", "no capacity to reserve for any candidate: " + "; ".join(task.record.launch.refusals)
-    return "done", (f"reserved {reserved.reservation_id} ({reserved.instance_type} in {reserved.zone}); "
-                    f"no replacement launched ({ACTION_SETTING.get(task.cloud, 'RESPONDER_AWS_ACTION')}=reserve)")
 
 
 DECIDERS: dict[str, Callable[[Task, Settings, float, Capabilities], Decision]] = {

@@ -131,8 +131,8 @@ def test_settings(tmp_path):
 @pytest.fixture
 def responder_factory(sandbox_factory, test_settings):
     """build(scenario=None, settings_changes={}, **scenario_overrides) → (client, runner, sandbox)."""
-    from responder.store import Store
     from responder.replace.runner import TaskRunner
+    from responder.store import Store
     from responder.web import create_app
 
     def build(scenario=None, settings=None, **overrides):

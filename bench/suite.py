@@ -1,13 +1,14 @@
 """The test suite's own time: README command 2's pytest run, timed, with the CPU it used, the
 machine's load around it, and where the time went per test file.
 
-Run: python bench/suite.py [--workers 2] [--top 25] [--log FILE] [--json] [-- PYTEST_ARGS ...]
-`--workers 0` runs in one process (the suite before two workers). Wall time is the figure the issue
-asks for; CPU time (the run and every process it waited for) says how much of that was work, so a
-run on a busy machine can still be compared with one on a quiet one. Per file: the sum of its tests'
-setup, call and teardown (pytest --durations=0), which overlap across workers, and the CPU its tests
-used (tests/conftest.py records each test's CPU, threads and waited-for processes included, where
-SUITE_CPU_FILE says); the CPU left over is pytest's own (workers starting, collecting).
+Run: python bench/suite.py [--workers 4] [--top 25] [--log FILE] [--json] [-- PYTEST_ARGS ...]
+`--workers 0` runs in one process, `--workers 2` as README command 2 ran before it took four. Wall
+time is the figure the issue asks for; CPU time (the run and every process it waited for) says how
+much of that was work, so a run on a busy machine can still be compared with one on a quiet one.
+Per file: the sum of its tests' setup, call and teardown (pytest --durations=0), which overlap
+across workers, and the CPU its tests used (tests/conftest.py records each test's CPU, threads and
+waited-for processes included, where SUITE_CPU_FILE says); the CPU left over is pytest's own
+(workers starting, collecting).
 Figures: BENCHMARKS.md, "The test suite".
 """
 
@@ -38,7 +39,7 @@ def run(workers: int, extra: list[str], log: str | None = None) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".cpu") as cpu_file:
         env = {**os.environ, "SUITE_CPU_FILE": cpu_file.name}
         started, cpu_before = time.monotonic(), _children_cpu()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+        done = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, env=env)
         wall, cpu = time.monotonic() - started, _children_cpu() - cpu_before
         per_test = [line.split("\t", 1) for line in cpu_file.read().splitlines() if "\t" in line]
     if log:
@@ -70,7 +71,7 @@ def _children_cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers; 0 runs in one process")
+    parser.add_argument("--workers", type=int, default=4, help="pytest-xdist workers (README command 2: 4); 0 runs in one process")
     parser.add_argument("--top", type=int, default=25, help="files listed, slowest first")
     parser.add_argument("--log", default=None, help="write pytest's whole output here (failures, durations)")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")

@@ -42,10 +42,21 @@ def pytest_sessionstart(session):
         compileall.compile_dir(str(ROOT / package), quiet=1, workers=1)
 
 
+def pytest_configure(config):
+    """Under xdist's default `--dist load`, tests are dealt one at a time (`--maxschedchunk 1`)
+    unless the command line says otherwise. Unlimited, the first worker is handed the first quarter
+    of its share of the collection in one block: every `slow` test (they are sorted first), run one
+    after another on that worker while the others run the short ones. Dealt one at a time, each
+    idle worker takes the next slow test, so their waits (builds, processes, scenario clocks)
+    overlap."""
+    if getattr(config.option, "dist", "no") == "load" and getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `slow` run first (in collection order among themselves): with two workers
-    (README command 2: `-n 2`) the suite then ends on short tests, not on one long one alone."""
+    """Tests marked `slow` run first (in collection order among themselves), dealt one at a time
+    (pytest_configure): the suite then ends on short tests, not on one long one alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
@@ -120,8 +131,8 @@ def test_settings(tmp_path):
 @pytest.fixture
 def responder_factory(sandbox_factory, test_settings):
     """build(scenario=None, settings_changes={}, **scenario_overrides) → (client, runner, sandbox)."""
-    from responder.store import Store
     from responder.replace.runner import TaskRunner
+    from responder.store import Store
     from responder.web import create_app
 
     def build(scenario=None, settings=None, **overrides):

@@ -1,4 +1,4 @@
-"""Something expensive built once per test run, however many workers run it (pytest -n 2).
+"""Something expensive built once per test run, however many workers run it (pytest -n 4).
 
 Parts: built_once (a directory in the run's shared temporary folder, built under a file lock by
 the first worker that asks; the others wait for it and reuse it).
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:

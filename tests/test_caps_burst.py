@@ -65,7 +65,7 @@ def _serve_burst(tmp_path, url: str, doomed: list[str], cap: int) -> tuple[list[
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)  # five processes' start and 500 verifications on two shared cores (-n 2)
+@pytest.mark.timeout(300)  # five processes' start and 500 verifications on two cores shared with the suite's other workers
 def test_a_burst_of_interruptions_in_four_serve_processes_buys_exactly_the_cap(tmp_path):
     """Slow: a sandbox and four `responder serve` processes on PostgreSQL take 500 interruptions at
     once (about a minute on two cores)."""

@@ -51,6 +51,8 @@ def _call(url: str, body: bytes | None = None, headers: dict | None = None, time
 @pytest.mark.timeout(1500)  # the build pip-installs the requirements (minutes on a loaded machine)
 def test_the_fc_package_started_as_fc_starts_it_replaces_with_only_the_header_credentials(
         sandbox_factory, receiver, tmp_path, tmp_path_factory):  # noqa: F811
+    """Slow: the package is built (pip installs the requirements; shared with the size test, built
+    once per run) and served by a process started as FC starts it."""
     package, _ = deploy_package(tmp_path_factory, "fc")
     props = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]["responder"]["props"]
     runtime = props["customRuntimeConfig"]

@@ -45,6 +45,8 @@ print(json.dumps({"result": result, "status": task.status, "reason": task.reason
 @pytest.mark.timeout(1500)  # the build pip-installs the requirements (minutes on a loaded machine)
 def test_the_lambda_zip_replaces_through_lambda_handler_and_notifies_within_the_invocation(
         sandbox_factory, receiver, tmp_path, tmp_path_factory):  # noqa: F811
+    """Slow: the zip is built (pip installs the requirements; shared with the size test, built once
+    per run) and its handler runs in a process of the runtime's interpreter."""
     out, _ = deploy_package(tmp_path_factory, "lambda")
     task_root = tmp_path / "var-task"
     with zipfile.ZipFile(f"{out}.zip") as archive:

@@ -46,8 +46,8 @@ def scenario(tmp_path, cloud="aws", available=0, schedule=(), zone=None, faults=
 
 def cli(*args, env=None, timeout=90):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "responder.odcr.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=full_env, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "responder.odcr.cli", *map(str, args)], check=False,
+                          capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=timeout)
     return proc
 
 
@@ -78,7 +78,31 @@ def test_with_stock_eight_are_reserved_in_one_reservation_and_one_attempt(tmp_pa
 
 @both
 def test_capacity_freeing_two_then_four_then_four_reaches_ten_growing_the_reservation(tmp_path, cloud):
-    proc = create(tmp_path, cloud, 10, available=2, schedule=[(30, 4), (60, 4)])
+    """The emulator runs here on a clock that moves only when told: the next four are freed once the
+    CLI holds what was free (its "ok:" line), not when a scaled clock says so, which raced the CLI's
+    start on a busy machine (it could find four freed before its first attempt and never halve)."""
+    from responder.sandbox.runtime import start_sandbox
+    from responder.sandbox.stock import ManualClock
+
+    clock = ManualClock()
+    box = start_sandbox(scenario(tmp_path, cloud, available=2, schedule=[(30, 4), (60, 4)]), only=(cloud,),
+                        clock=clock)
+    try:
+        env, endpoint = _sandbox_access(box, cloud)
+        proc = subprocess.Popen([sys.executable, "-m", "responder.odcr.cli", "create", "--cloud", cloud,
+                                 "--region", REGION[cloud], "--endpoint", endpoint, "--ledger", str(tmp_path / "l.db"),
+                                 "--instance-type", TYPE[cloud], "--availability-zone", ZONES[cloud][0],
+                                 "--count", "10", *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+        stderr_lines = []
+        for line in proc.stderr:
+            stderr_lines.append(line)
+            if line.strip().startswith("ok:"):
+                clock.advance_to(30 if clock() < 30 else 60)  # the next step of the schedule frees four more
+        stdout, _ = proc.communicate(timeout=90)
+    finally:
+        box.stop()
+    proc.stdout, proc.stderr = stdout, "".join(stderr_lines)
     assert proc.returncode == 0, proc.stderr
     out = result(proc)
     assert out["completed"] and out["actual_count"] == 10
@@ -194,6 +218,17 @@ def test_a_signal_stops_cleanly_and_still_prints_the_json(tmp_path, sig, code):
     assert res["actual_count"] == 2 and not res["completed"] and res["reason"] == "stopped"
 
 
+def _sandbox_access(box, cloud) -> tuple[dict, str]:
+    """The sandbox credentials (environment) and --endpoint that reach `box`'s emulator of `cloud`."""
+    from responder.sandbox.runtime import SANDBOX_KEY, SANDBOX_SECRET
+
+    if cloud == "aws":
+        env = {"AWS_ACCESS_KEY_ID": SANDBOX_KEY, "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET}
+        return env, box.emulators["aws"].endpoint_url
+    return ({"ALIBABA_CLOUD_ACCESS_KEY_ID": SANDBOX_KEY, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SANDBOX_SECRET},
+            "http://" + box.emulators["aliyun"].endpoint)
+
+
 # -- against an emulator that outlives the CLI ----------------------------------------------
 
 @pytest.fixture
@@ -201,22 +236,17 @@ def live(tmp_path, request):
     """Start the cloud's emulator here; the CLI reaches it with --endpoint and sandbox credentials."""
     cloud, stock = request.param
     path = scenario(tmp_path, cloud, **stock)
-    from responder.sandbox.runtime import SANDBOX_KEY, SANDBOX_SECRET, start_sandbox
+    from responder.sandbox.runtime import start_sandbox
 
     box = start_sandbox(path, only=(cloud,))
-    if cloud == "aws":
-        env = {"AWS_ACCESS_KEY_ID": SANDBOX_KEY, "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET}
-        endpoint = box.emulators["aws"].endpoint_url
-    else:
-        env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": SANDBOX_KEY, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SANDBOX_SECRET}
-        endpoint = "http://" + box.emulators["aliyun"].endpoint
+    env, endpoint = _sandbox_access(box, cloud)
     args = ["--cloud", cloud, "--region", REGION[cloud], "--endpoint", endpoint, "--ledger", str(tmp_path / "l.db")]
     yield cloud, box, args, env
     box.stop()
 
 
-@pytest.mark.parametrize("live", [("aws", dict(available=10, schedule=[(30, 10), (70, 10)])),
-                                  ("aliyun", dict(available=10, schedule=[(30, 10), (70, 10)]))], indirect=True)
+@pytest.mark.parametrize("live", [("aws", {"available": 10, "schedule": [(30, 10), (70, 10)]}),
+                                  ("aliyun", {"available": 10, "schedule": [(30, 10), (70, 10)]})], indirect=True)
 def test_expanding_a_reservation_of_ten_by_twenty_as_capacity_frees_up(live):
     cloud, box, args, env = live
     from responder.model import Offering
@@ -229,8 +259,8 @@ def test_expanding_a_reservation_of_ten_by_twenty_as_capacity_frees_up(live):
     assert out["completed"] and box.clouds[cloud].describe_reservation(REGION[cloud], made.reservation_id).total == 30
 
 
-@pytest.mark.parametrize("live", [("aws", dict(available=4, schedule=[(40, 6)], time_scale=8)),
-                                  ("aliyun", dict(available=4, schedule=[(40, 6)], time_scale=8))], indirect=True)
+@pytest.mark.parametrize("live", [("aws", {"available": 4, "schedule": [(40, 6)], "time_scale": 8}),
+                                  ("aliyun", {"available": 4, "schedule": [(40, 6)], "time_scale": 8})], indirect=True)
 def test_a_run_killed_with_sigkill_resumes_from_the_ledger_without_buying_twice(live):
     cloud, box, args, env = live
     sub = ["create", "--instance-type", TYPE[cloud], "--availability-zone", ZONES[cloud][0], "--count", "10",

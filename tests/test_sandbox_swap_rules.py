@@ -4,6 +4,8 @@ StartInstance / ReplaceSystemDisk (aliyun_ecs_swap.py) and EC2 CreateReplaceRoot
 
 from __future__ import annotations
 
+import threading
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -102,6 +104,41 @@ def test_a_root_volume_is_replaced_only_on_a_running_instance_once_per_token(box
     with pytest.raises(ClientError) as stopped:
         client.create_replace_root_volume_task(InstanceId=API_AWS, ImageId=image, ClientToken="swap-3")
     assert stopped.value.response["Error"]["Code"] == "IncorrectState"
+
+
+def test_root_volume_tasks_asked_side_by_side_start_once_per_instance_and_always_answer(box):
+    """A wave's swaps run side by side: concurrent creates for one instance with different tokens
+    start exactly one task (the rest IncorrectState), and describes made meanwhile always answer."""
+    r = box("aws", "api")
+    image = ec2(r).describe_instances(InstanceIds=[API_AWS])["Reservations"][0]["Instances"][0]["ImageId"]
+    start = threading.Barrier(16)
+    outcomes: list[str] = []
+
+    def create(n: int) -> None:
+        client = ec2(r)
+        start.wait()
+        try:
+            client.create_replace_root_volume_task(InstanceId=API_AWS, ImageId=image, ClientToken=f"side-{n}")
+            outcomes.append("started")
+        except ClientError as refused:
+            outcomes.append(refused.response["Error"]["Code"])
+
+    def describe(_: int) -> None:
+        client = ec2(r)
+        start.wait()
+        for _ in range(5):
+            client.describe_replace_root_volume_tasks(Filters=[{"Name": "instance-id", "Values": [API_AWS]}])
+            outcomes.append("described")
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    threads += [threading.Thread(target=describe, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(outcomes)) == ["IncorrectState", "described", "started"]
+    assert outcomes.count("started") == 1 and outcomes.count("IncorrectState") == 7
+    assert outcomes.count("described") == 40
 
 
 def test_replace_system_disk_refuses_an_image_of_another_architecture_or_os(box):

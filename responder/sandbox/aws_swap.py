@@ -53,6 +53,9 @@ class RootSwaps:
         self.image_content: dict[str, str] = {}  # AMI → what a root volume made from it holds
         self.billing: dict[str, frozenset] = {}  # instance → its launch AMI's product codes (its billing)
         self._lock = threading.Lock()
+        # One CreateReplaceRootVolumeTask at a time: its "one task in progress per instance" check
+        # and its insert must not interleave with another's (the swaps of a wave run side by side).
+        self.creating = threading.Lock()
 
     def write_root(self, instance_id: str, marker: str) -> None:
         """Files written on the instance's root volume: its content is now `marker`."""
@@ -126,14 +129,18 @@ def create_replace_root_volume_task(call) -> tuple[int, bytes]:
         if mismatch:
             raise Ec2Error("InvalidParameterValue", f"The {mismatch} of the image '{image_id}' does not match "
                            f"the instance '{instance_id}'.", 400)
-    busy = [t for t in swaps.tasks.values() if t["instance"] == instance_id and swaps.state(t) != "succeeded"]
-    if busy:
-        raise Ec2Error("IncorrectState", f"The instance '{instance_id}' already has a replace root volume task "
-                       f"in progress ({busy[0]['id']}).", 400)
-    task = {"id": "replacevol-" + uuid.uuid4().hex[:17], "instance": instance_id, "image": image_id,
-            "started": call.emulator.clock(),
-            "delete": call.params.get("DeleteReplacedRootVolume", "false").lower() == "true"}
-    swaps.tasks[task["id"]] = task
+    with swaps.creating:
+        with swaps._lock:  # a copy: other swaps add their tasks while this one looks
+            mine = [t for t in swaps.tasks.values() if t["instance"] == instance_id]
+        busy = [t for t in mine if swaps.state(t) != "succeeded"]
+        if busy:
+            raise Ec2Error("IncorrectState", f"The instance '{instance_id}' already has a replace root volume task "
+                           f"in progress ({busy[0]['id']}).", 400)
+        task = {"id": "replacevol-" + uuid.uuid4().hex[:17], "instance": instance_id, "image": image_id,
+                "started": call.emulator.clock(),
+                "delete": call.params.get("DeleteReplacedRootVolume", "false").lower() == "true"}
+        with swaps._lock:
+            swaps.tasks[task["id"]] = task
     return 200, ec2_response("CreateReplaceRootVolumeTask", {"ReplaceRootVolumeTask": swaps.render(task)})
 
 
@@ -161,7 +168,9 @@ def describe_replace_root_volume_tasks(call) -> tuple[int, bytes]:
     for f in as_list(call.p.get("Filter")):
         if f.get("Name") == "instance-id":
             instances |= set(as_list(f.get("Value")))
-    rows = [swaps.render(t) for t in list(swaps.tasks.values())
+    with swaps._lock:  # a copy: swaps running side by side add tasks meanwhile
+        tasks = list(swaps.tasks.values())
+    rows = [swaps.render(t) for t in tasks
             if (not ids or t["id"] in ids) and (not instances or t["instance"] in instances)]
     return 200, ec2_response("DescribeReplaceRootVolumeTasks", {"ReplaceRootVolumeTasks": rows})
 

@@ -1,7 +1,7 @@
 """The test suite's own time: README command 2's pytest run, timed, with the CPU it used, the
 machine's load around it, and where the time went per test file.
 
-Run: python bench/suite.py [--workers 6] [--top 25] [--log FILE] [--json] [-- PYTEST_ARGS ...]
+Run: python bench/suite.py [--workers 4] [--top 25] [--log FILE] [--json] [-- PYTEST_ARGS ...]
 `--workers 0` runs in one process, `--workers 2` as README command 2 ran before it took four. Wall
 time is the figure the issue asks for; CPU time (the run and every process it waited for) says how
 much of that was work, so a run on a busy machine can still be compared with one on a quiet one.
@@ -71,7 +71,7 @@ def _children_cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=6, help="pytest-xdist workers (README command 2: 6); 0 runs in one process")
+    parser.add_argument("--workers", type=int, default=4, help="pytest-xdist workers (README command 2: 4); 0 runs in one process")
     parser.add_argument("--top", type=int, default=25, help="files listed, slowest first")
     parser.add_argument("--log", default=None, help="write pytest's whole output here (failures, durations)")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")

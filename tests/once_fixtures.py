@@ -1,4 +1,4 @@
-"""Something expensive built once per test run, however many workers run it (pytest -n 6).
+"""Something expensive built once per test run, however many workers run it (pytest -n 4).
 
 Parts: built_once (a directory in the run's shared temporary folder, built under a file lock by
 the first worker that asks; the others wait for it and reuse it).

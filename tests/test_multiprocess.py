@@ -210,7 +210,7 @@ def test_four_processes_and_ten_deliveries_each_replace_every_instance_exactly_o
     """Slow: a sandbox process and four `responder serve` processes start; 1,000 deliveries and 100
     replacements follow on a real database."""
     # Scenario time at 5x: the doomed instances go 300 scenario seconds in, a minute of real time for
-    # 1,000 deliveries and 100 replacements even with other tests running beside this one (-n 6).
+    # 1,000 deliveries and 100 replacements even with other tests running beside this one (-n 4).
     box, serves, _ = cluster(DOOMED, image_build_seconds=2, time_scale=5)
     deliveries = [(serves[(n + k) % len(serves)], interruption(i)) for k in range(10) for n, i in enumerate(DOOMED)]
     started = time.monotonic()

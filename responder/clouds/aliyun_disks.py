@@ -1,7 +1,7 @@
 """The Aliyun adapter's disks: what the race against the release reads and moves.
 
-Parts: disk_info (one DescribeDisks row), AliyunDisksMixin — describe_disks, zone_disks (the disks in
-use in one zone, one NextToken listing), set_delete_with_instance (ModifyDiskAttribute),
+Parts: disk_info (one DescribeDisks row), AliyunDisksMixin — describe_disks, zone_disks (the disks of
+one zone, one NextToken listing), set_delete_with_instance (ModifyDiskAttribute),
 attach_disk, detach_disk, delete_disk, image_snapshots (DescribeImages DiskDeviceMappings),
 snapshot_usable (DescribeSnapshots `Available`: an ESSD snapshot with instant access can make a
 disk before it finishes), restore_disk (CreateDisk from a snapshot, with a ClientToken),
@@ -46,16 +46,18 @@ class AliyunDisksMixin:
         return [disk_info(r) for r in rows]
 
     def zone_disks(self, region: str, zone: str) -> tuple[list[DiskInfo], int]:
-        """(every disk attached to an instance in `zone`, pages read): one listing by `ZoneId`,
-        paged by NextToken / MaxResults (at most 100). ECS DescribeDisks: "If a large number of
+        """(every disk in `zone`, pages read): one listing by `ZoneId`, paged by NextToken /
+        MaxResults (at most 100). No Status filter: a disk of an original caught `Attaching` or
+        `Detaching` must be listed as its per-instance read would list it (one missed would be
+        released with its instance). ECS DescribeDisks: "If a large number of
         entries are to be returned, we recommend that you use [NextToken]. When NextToken is
         specified, PageSize and PageNumber do not take effect and TotalCount in the response is
         invalid" — so the listing ends when no NextToken comes back, never by a count. PageNumber
         paging could skip a disk when the wave deletes one between pages; a token cannot."""
-        params: dict[str, Any] = {"ZoneId": zone, "Status": "In_use", "MaxResults": 100}
+        params: dict[str, Any] = {"ZoneId": zone, "MaxResults": 100}
         disks, pages = [], 0
         while True:
-            body = self._call(region, "DescribeDisks", f"listing the disks in use in {zone}", params)
+            body = self._call(region, "DescribeDisks", f"listing the disks in {zone}", params)
             disks += [disk_info(r) for r in body.get("Disks", {}).get("Disk", [])]
             pages += 1
             if not body.get("NextToken"):

@@ -1,12 +1,11 @@
 """Disks, snapshots, EIPs and the release of interrupted instances in the Aliyun wire emulator.
 
 Parts: page_after (DescribeDisks NextToken paging that skips nothing), disks_of (an instance's
-disks, made from its scenario `system_disk` / `data_disks` on first use), release (an instance goes: its disks and EIP), settle (release every interrupted instance
-whose time has come; give a `first_read` sample
-its notice when a call names it), snapshot_instance (the
-snapshots CreateImage takes, one per disk; an image's status from them is World.image_status),
-and the actions in DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk,
-CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
+disks, made from its scenario `system_disk` / `data_disks` on first use), release (an instance
+goes: its disks and EIP), settle (release every interrupted instance whose time has come; give a
+`first_read` sample its notice when a call names it), snapshot_instance (the snapshots CreateImage
+takes, one per disk; an image's status from them is World.image_status), and the actions in
+DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk, CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
 AssociateEipAddress, DescribeEipAddresses.
 
 The rules follow the ECS documentation (figures and sources in race_model.py): a preemptible
@@ -142,20 +141,20 @@ def page_after(items: list, key: Callable[[Any], str], params: dict[str, str], d
     not say whether a listing sees rows created during it: the harsher reading, it may not). A
     token from another listing is refused as ECS refuses a bad one."""
     size = min(max(int_param(params, "MaxResults", default_size), 1), max_size)
+    ours = hashlib.sha1(listing.encode()).hexdigest()[:12]
     token, after = params.get("NextToken", ""), ""
     if token:
         try:
             mark, after = bytes.fromhex(token).decode().split("|", 1)
         except ValueError:
             mark = None
-        if mark != hashlib.sha1(listing.encode()).hexdigest()[:12]:
+        if mark != ours:
             raise EcsError("InvalidParameter.NextToken", "The specified NextToken is not valid.", 400)
     rows = sorted((row for row in items if key(row) > after), key=key)
     page = rows[:size]
     if len(rows) <= size:
         return page, ""
-    mark = hashlib.sha1(listing.encode()).hexdigest()[:12]
-    return page, f"{mark}|{key(page[-1])}".encode().hex()
+    return page, f"{ours}|{key(page[-1])}".encode().hex()
 
 
 # -- actions ---------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ disks, made from its scenario `system_disk` / `data_disks` on first use), releas
 goes: its disks and EIP), settle (release every interrupted instance whose time has come; give a
 `first_read` sample its notice when a call names it), snapshot_instance (the snapshots CreateImage
 takes, one per disk; an image's status from them is World.image_status), and the actions in
-DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk, CreateDisk, DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip,
-AssociateEipAddress, DescribeEipAddresses.
+DISK_ACTIONS: DescribeDisks, ModifyDiskAttribute, AttachDisk, DetachDisk, DeleteDisk, CreateDisk,
+DescribeSnapshots, DeleteSnapshot, DeleteImage, ConvertNatPublicIpToEip, AssociateEipAddress,
+DescribeEipAddresses.
 
 The rules follow the ECS documentation (figures and sources in race_model.py): a preemptible
 instance is released about five minutes after its notice, with every disk whose

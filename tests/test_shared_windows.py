@@ -73,7 +73,7 @@ def test_a_budget_takes_its_calls_from_the_store_a_batch_at_a_time(tmp_path):
         assert conn.execute(sa.select(api_windows.c.used)).scalar() == 3 * batch_of(200)
 
 
-def test_a_store_that_does_not_answer_leaves_each_budget_its_own_count_and_never_blocks(tmp_path):
+def test_a_store_that_does_not_answer_leaves_each_budget_its_own_count_and_never_blocks(tmp_path, caplog):
     """The store's database is gone: the budget admits at its own documented figure (200 calls a
     minute of its own), raises nothing but its own Deferred, and asks the store again only after
     OUTAGE_SECONDS; back, the store's count rules again (here: the account's window is spent)."""
@@ -89,6 +89,9 @@ def test_a_store_that_does_not_answer_leaves_each_budget_its_own_count_and_never
             assert deferred.retry_at > clock()
             break
     assert admitted == 200
+    # one line naming what happened, once per outage try, never the driver's message (its path)
+    said = [r.getMessage() for r in caplog.records if r.name == "responder.budget"]
+    assert said and all("shared windows are not answering" in m and "gone.db" not in m for m in said)
     store = Store(f"sqlite:///{tmp_path}/back.db")
     windows.engine = store.engine
     clock.advance_to(60.0 + 1.0)  # the next minute: nothing of the budget's own count is left in the window
@@ -99,3 +102,4 @@ def test_a_store_that_does_not_answer_leaves_each_budget_its_own_count_and_never
         raise AssertionError("admitted a call of an account window the store says is spent")
     except Deferred as deferred:
         assert deferred.retry_at >= 120.0
+    assert budget.next_admission("aliyun", "cn-hangzhou", "CreateImage") >= 120.0  # a throttle's retry waits as long

@@ -175,8 +175,9 @@ class ApiBudget:
         """When a call of `action` would be admitted now, by a caller behind every waiting task."""
         with self._lock:
             now = self.clock()
-            return max((limiter.admits_at(now, LAST, "") for _, limiter in self._for(cloud, region, camel(action),
-                                                                                       now)), default=now)
+            limiters = self._for(cloud, region, camel(action), now)
+            spent = [at for at in self._account_short(cloud, region, limiters, now, LAST, "") if isinstance(at, float)]
+            return max([*(limiter.admits_at(now, LAST, "") for _, limiter in limiters), *spent], default=now)
 
     def rates(self) -> dict[tuple[str, str, str], float]:
         """Every bucket's current fill rate (calls per second), by (cloud, region, bucket)."""

@@ -28,6 +28,7 @@ deleted now and then by whoever opens a new window.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from responder.capacity.api_limits import Limit
 from responder.store import metadata
+from responder.store_connect import log_store_failure
 
+log = logging.getLogger("responder.budget")
 BATCH_SHARE = 1 / 20  # of a window's calls, taken from the store at once (10 of ECS's 200 a minute)
 KEEP_WINDOWS = 5  # past windows' rows kept (nothing reads them; a few help whoever looks at the table)
 RACE_RETRIES = 4  # a take that lost a race for the last calls (or the row's creation) looks again
@@ -67,7 +70,9 @@ class SharedWindows:
         not answer (the caller then goes by its own count)."""
         try:
             return self._grant(name, window, want, int(calls))
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
+            log_store_failure(log, self.engine, "API budget: the shared windows are not answering, each "
+                                                "process counts its own calls", exc)
             return None
 
     def _grant(self, name: str, window: int, want: int, calls: int) -> int:

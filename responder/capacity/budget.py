@@ -90,7 +90,7 @@ class ApiBudget:
 
     @classmethod
     def from_settings(cls, settings, clock: Callable[[], float] = time.time,
-                      shared: SharedWindows | None = None) -> "ApiBudget":
+                      shared: SharedWindows | None = None) -> ApiBudget:
         return cls(clock, overrides(settings.api_rates), shared=shared)
 
     def _for(self, cloud: str, region: str, action: str, now: float) -> list[tuple[str, Limiter]]:

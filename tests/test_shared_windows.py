@@ -5,14 +5,18 @@ that does not answer leaves each budget its own count, never a block."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from responder.capacity.budget import ApiBudget
 from responder.capacity.shared_windows import OUTAGE_SECONDS, SharedWindows, api_windows, batch_of
 from responder.errors import Deferred
 from responder.sandbox.budget_drive import share_one_window
+from responder.sandbox.rate_limits import RateLimits
 from responder.sandbox.stock import ManualClock
 from responder.store import Store
 from tests.databases import database_url  # noqa: F401 - a fixture
@@ -103,3 +107,25 @@ def test_a_store_that_does_not_answer_leaves_each_budget_its_own_count_and_never
     except Deferred as deferred:
         assert deferred.retry_at >= 120.0
     assert budget.next_admission("aliyun", "cn-hangzhou", "CreateImage") >= 120.0  # a throttle's retry waits as long
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(min_value=0, max_value=20, allow_nan=False),
+                          st.integers(0, 120)), min_size=1, max_size=30))
+def test_budgets_sharing_a_store_are_never_refused_by_the_window_whatever_each_asks(plan):
+    """Three budgets on one store, each asking bursts of its own sizes at its own times (plan: which
+    budget, seconds to wait, calls it wants), against the emulator's ECS window of 200 a minute: the
+    cloud refuses none of the calls they admit."""
+    clock = ManualClock(0.0)
+    cloud = RateLimits("aliyun", clock)
+    with tempfile.TemporaryDirectory() as tmp:
+        shared = SharedWindows(Store(f"sqlite:///{tmp}/plan.db").engine)
+        budgets = [ApiBudget(clock, shared=shared) for _ in range(3)]
+        for which, seconds, wanted in plan:
+            clock.advance(seconds)
+            for _ in range(wanted):
+                try:
+                    budgets[which].before("aliyun", "cn-hangzhou", "DescribeInstances")
+                except Deferred:
+                    break
+                assert cloud.admit("1", "cn-hangzhou", "DescribeInstances") is None, clock()

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from unittest import mock
 
 from moto.ec2.models import ec2_backends
-from moto.ec2.utils import parse_user_data
+from moto.ec2.utils import parse_user_data, random_rsa_key_pair
 from moto.iam.models import iam_backends
 
 _ID_FUNCS = {  # resource → (module holding the generator, generator name)
@@ -110,8 +110,6 @@ def _one_rsa_key() -> dict[str, Any]:
     """The material of every key pair a scenario seeds in this process: moto makes a 2048-bit RSA
     key per CreateKeyPair (about 50 ms of CPU), and a seeded pair's private half is never shown
     (DescribeKeyPairs returns the name and fingerprint only), so one key serves them all."""
-    from moto.ec2.utils import random_rsa_key_pair
-
     return random_rsa_key_pair()
 
 

@@ -108,6 +108,21 @@ def test_the_seeded_spot_instance_looks_like_ec2_shows_it(ec2):
     assert addresses[0]["PublicIp"] == inst["PublicIpAddress"]
 
 
+
+def test_the_images_are_the_public_amis_moto_ships_and_the_scenarios_key_pair_is_seeded(ec2, make_emulator):
+    """The stand-in catalogue is moto's amis.json (a few dozen), not its per-region lists of over a
+    thousand, and stays so when a second emulator re-seeds the region; the scenario's key pair is
+    there with an RSA fingerprint whichever key material this process made."""
+    from moto.ec2.models.amis import AMIS
+
+    shipped = {a["ami_id"] for a in AMIS}
+    public = {i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]}
+    assert public == shipped and len(public) < 100
+    again = client_for(make_emulator())
+    assert {i["ImageId"] for i in again.describe_images(Owners=["amazon"])["Images"]} == shipped
+    pair = again.describe_key_pairs(KeyNames=["my-kp"])["KeyPairs"][0]
+    assert (pair["KeyName"], pair["KeyType"]) == ("my-kp", "rsa") and pair["KeyFingerprint"]
+
 M_SHAPE = ["m5.large", "m6i.large", "m7i.large"]  # three different types: a set EC2 scores fairly
 
 

@@ -1,7 +1,7 @@
 """The deploy policies grant exactly what the code calls, as the vendors' table names it, and the
 sandbox enforces them.
 
-Parts: flow_calls (every flow run once on one shared sandbox enforcing the shipped policies — the
+Parts: flow_calls (every flow run once per test run, on one shared sandbox enforcing the shipped policies — the
 Aliyun and AWS replacements, an AWS reservation and rebalance replacement, `odcr create` + `odcr
 expand` on both clouds, `spot-scores` and `nodepools` — and the calls the emulators answered),
 then checks: the flows call what responder/clouds/actions.py lists; every shipped document (the
@@ -29,6 +29,7 @@ from responder.sandbox.authz import OCI_COMPARTMENT, OCI_GROUP
 from responder.sandbox.authz_json import Check, JsonPolicy
 from responder.sandbox.authz_oci import OciPolicy
 from tests.conftest import event_bytes
+from tests.once_fixtures import built_once
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = {"aliyun": ROOT / "deploy" / "aliyun-ram-policy.json", "aws": ROOT / "deploy" / "aws-iam-policy.json"}
@@ -90,19 +91,26 @@ def _cli_flows(env: dict[str, str], tmp: Path) -> None:
 
 @pytest.fixture(scope="module")
 def flow_calls(tmp_path_factory) -> dict[str, list[dict]]:
+    """The calls the flows made, recorded once for the run: with tests dealt one at a time, each
+    worker running one of this file's tests would otherwise drive every flow again. The tests only
+    read the log, so the workers share it (as JSON, the form /_sandbox/calls serves it in)."""
+    recorded = built_once(tmp_path_factory, "policy-flow-calls", _record_flow_calls)
+    return json.loads((recorded / "calls.json").read_text())
+
+
+def _record_flow_calls(where: Path) -> None:
     from responder.sandbox.scenario import load_scenario
     from responder.sandbox.shared import SharedSandbox
 
-    tmp = tmp_path_factory.mktemp("flows")
     scenario = load_scenario(time_scale=50)
     assert scenario.new_policies().aws is not None, "the default sandbox enforces the shipped policies"
     with SharedSandbox(scenario) as box, pytest.MonkeyPatch.context() as patch:
         env = env_of(box)
         for name, value in env.items():
             patch.setenv(name, value)  # boto3 reads its credentials from the process environment
-        _replace_flows(env, tmp)
-        _cli_flows(env, tmp)
-        return box.calls()
+        _replace_flows(env, where)
+        _cli_flows(env, where)
+        (where / "calls.json").write_text(json.dumps(box.calls()))
 
 
 def _answered(flow_calls, cloud: str) -> set[str]:

@@ -14,6 +14,7 @@ Every handler takes an aws_ec2.Call and returns (status, body) or raises Ec2Erro
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import threading
 import uuid
@@ -43,12 +44,18 @@ def offered_fn(region) -> Callable[[str, str], bool]:
     listed = {t["type"]: (set(t["zones"]) if t.get("zones") else None) for t in region.instance_types}
     if listed:
         return lambda t, z: z in zones and t in listed and (listed[t] is None or z in listed[t])
+    return lambda t, z: z in zones and (t, z) in _moto_catalogue(region.region)
+
+
+@functools.cache
+def _moto_catalogue(region_name: str) -> frozenset[tuple[str, str]]:
+    """moto's (type, zone) offerings of a region: a static table, read once per process and region
+    on its first question (a default sandbox has 37 regions, most never asked)."""
     # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
     from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
 
-    catalog = {(o["InstanceType"], o["Location"])
-               for o in INSTANCE_TYPE_OFFERINGS["availability-zone"].get(region.region, [])}
-    return lambda t, z: z in zones and (t, z) in catalog
+    return frozenset((o["InstanceType"], o["Location"])
+                     for o in INSTANCE_TYPE_OFFERINGS["availability-zone"].get(region_name, []))
 
 
 def _scenario_region(call):

@@ -2,8 +2,9 @@
 
 Parts: ec2_backend (moto's backend for an account and region), zone_ids (zone name → zone id),
 _CatalogueZones (the zones of a `world` region, without making its backend),
-fixed_id (make moto's next generated id a chosen one), seed_region (VPCs, subnets, security
-groups, key pairs, IAM instance profiles, AMIs, instances with spot requests and Elastic IPs).
+fixed_id (make moto's next generated id a chosen one), _public_amis_only and _one_rsa_key (what a
+seeded backend costs to make), seed_region (VPCs, subnets, security groups, key pairs, IAM
+instance profiles, AMIs, instances with spot requests and Elastic IPs).
 
 Why patch the id generators: moto 5 has no custom-id hook for EC2 (its `moto_id` manager covers
 other services), and re-keying objects afterwards would leave stale ids in the default security
@@ -14,11 +15,12 @@ server thread starts, so the patch is never visible to a request.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Iterator
 from unittest import mock
 
 from moto.ec2.models import ec2_backends
-from moto.ec2.utils import parse_user_data
+from moto.ec2.utils import parse_user_data, random_rsa_key_pair
 from moto.iam.models import iam_backends
 
 _ID_FUNCS = {  # resource → (module holding the generator, generator name)
@@ -91,26 +93,34 @@ class _CatalogueZones:
         return RegionsAndZonesBackend.zones.get(self.region_name, [])
 
 
-def _public_amis_only(backend) -> None:
-    """Keep the few dozen public AMIs moto ships in amis.json (Amazon Linux, Ubuntu, Windows, x86_64
-    and arm64: enough for a stand-in), not its per-region `latest_amis` catalogue (over a thousand):
-    every filtered DescribeImages scans them all, and the race reads images every few seconds."""
-    # Lazy: moto loads in about 1.5 s; an Aliyun- or OCI-only sandbox never needs it.
-    from moto.ec2.models.amis import AMIS
+@contextlib.contextmanager
+def _public_amis_only() -> Iterator[None]:
+    """Backends made within the block hold the few dozen public AMIs moto ships in amis.json
+    (Amazon Linux, Ubuntu, Windows, x86_64 and arm64: enough for a stand-in), not its per-region
+    `latest_amis` and ECS catalogues (over a thousand): every filtered DescribeImages would scan them
+    all, the race reads images every few seconds, and making them (a volume and a snapshot each)
+    was a third of a sandbox's start. moto skips those catalogues when MOTO_AMIS_PATH is set, which
+    it reads through its module's `environ`; the shipped list itself was loaded at import."""
+    with mock.patch("moto.ec2.models.amis.environ", {"MOTO_AMIS_PATH": ""}):
+        yield
 
-    shipped = {a["ami_id"] for a in AMIS}
-    for image_id in [i for i in backend.amis if i not in shipped]:
-        del backend.amis[image_id]
+
+@functools.cache
+def _one_rsa_key() -> dict[str, Any]:
+    """The material of every key pair a scenario seeds in this process: moto makes a 2048-bit RSA
+    key per CreateKeyPair (about 50 ms of CPU), and a seeded pair's private half is never shown
+    (DescribeKeyPairs returns the name and fingerprint only), so one key serves them all."""
+    return random_rsa_key_pair()
 
 
 def seed_region(account: str, region, images) -> Any:
     """Reset moto's EC2 state for (account, region) and create the scenario's resources in it."""
     if region.raw.get("world") and not region.subnets and not region.instances:
         return _CatalogueZones(region.region)
+    with _public_amis_only():
+        backend = ec2_backend(account, region.region)
+        backend.reset()
     backend = ec2_backend(account, region.region)
-    backend.reset()
-    backend = ec2_backend(account, region.region)
-    _public_amis_only(backend)
     vpcs: dict[str, Any] = {}
     for i, s in enumerate(region.subnets):
         vpc_id = s.get("vpc")
@@ -137,7 +147,8 @@ def _seed_instance(account: str, backend, inst: dict[str, Any], vpcs, subnet_vpc
                                               vpc_id=vpc.id if vpc else None)
         group_ids.append(sg_id)
     if inst.get("key_pair") and inst["key_pair"] not in backend.key_pairs:
-        backend.create_key_pair(inst["key_pair"], key_type="rsa", tags={})
+        with mock.patch("moto.ec2.models.key_pairs.random_rsa_key_pair", _one_rsa_key):
+            backend.create_key_pair(inst["key_pair"], key_type="rsa", tags={})
     image_id = _ensure_image(backend, inst.get("image"), arch_of.get(inst["type"], "x86_64"))
     tags = {str(k): str(v) for k, v in (inst.get("tags") or {}).items()}
     if inst.get("name"):

@@ -2,12 +2,13 @@
 
 Parts: OciSandbox (the emulator, the key file and the endpoint, with `env` — the OCI_* names an
 OCI provisioner's .env uses plus RESPONDER_OCI_ENDPOINT — `settings_fields` for Settings.with_ and
-`cloud()` — an OciCloud signing with that key), start_oci (a key pair, its private PEM written
-mode 0600, the emulator verifying with the public half).
+`cloud()` — an OciCloud signing with that key), start_oci (the process's emulator key pair, its
+private PEM written mode 0600, the emulator verifying with the public half).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -56,11 +57,17 @@ def write_private_key(pem: str, directory: str | Path | None = None) -> str:
     return str(path)
 
 
+# One API key per process for every emulator it starts: a 2048-bit RSA key costs about 60 ms of
+# CPU, more than the rest of an OCI emulator's start. Each emulator is a separate account on its own
+# port with its own key file; the key only proves the caller read that file.
+_emulator_key = functools.cache(new_api_key)
+
+
 def start_oci(scenario, clock=None, key_dir: str | Path | None = None, serve: bool = True,
               endpoint: str = "") -> OciSandbox:
-    """A fresh API key and the emulator that trusts it. serve=False: the shared sandbox serves it
-    under `endpoint` (its /oci base URL)."""
-    key = new_api_key()
+    """The emulator, trusting the process's API key, written to a key file of its own. serve=False:
+    the shared sandbox serves it under `endpoint` (its /oci base URL)."""
+    key = _emulator_key()
     key_file = write_private_key(key.private_pem, key_dir)
     emulator = OciEmulator(scenario, key.public_pem, key.fingerprint, clock=clock).start(serve=serve)
     return OciSandbox(emulator, key_file, key.fingerprint, emulator.endpoint if serve else endpoint)

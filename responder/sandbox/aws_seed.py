@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from typing import Any, Iterator
 from unittest import mock
 
@@ -113,10 +114,21 @@ def _one_rsa_key() -> dict[str, Any]:
     return random_rsa_key_pair()
 
 
+# Seeding patches moto's module globals (ids, the AMI catalogue switch, the key maker); two
+# emulators seeding in one process at once could interleave a patch's exit with another's and
+# leave a patch in place, so seeding takes turns.
+_SEEDING = threading.Lock()
+
+
 def seed_region(account: str, region, images) -> Any:
     """Reset moto's EC2 state for (account, region) and create the scenario's resources in it."""
     if region.raw.get("world") and not region.subnets and not region.instances:
         return _CatalogueZones(region.region)
+    with _SEEDING:
+        return _seed_region(account, region, images)
+
+
+def _seed_region(account: str, region, images) -> Any:
     with _public_amis_only():
         backend = ec2_backend(account, region.region)
         backend.reset()

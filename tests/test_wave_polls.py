@@ -1,0 +1,74 @@
+"""A wave's polls in one round are one call per kind, through the real Aliyun SDK on the ECS
+emulator (replace/batching.py, wave_reads.py): a round's describe_image and check_image polls
+(tasks before and after their launch) go as one DescribeImages, and a later poll takes the answer
+read since its own last look instead of calling."""
+
+from __future__ import annotations
+
+import pytest
+
+from responder.replace.calls import Call
+from responder.replace.record import Task
+from responder.replace.runner import TaskRunner
+from responder.sandbox.runtime import start_sandbox
+from responder.sandbox.scenario import ManualClock
+from responder.sandbox.wave_drive import wave_scenario
+from responder.settings import Settings
+from responder.store import Store, TaskRow
+
+N = 30
+
+
+@pytest.fixture
+def imaging(tmp_path):
+    """(executor, emulator, clock, tasks): N originals of one zone, each with its image being created."""
+    scenario, clones = wave_scenario("aliyun", N, rate_limits="off")
+    clock = ManualClock(20.0)
+    box = start_sandbox(scenario, only=("aliyun",), clock=clock)
+    cloud, region = box.clouds["aliyun"], scenario["regions"][0]["region"]
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/polls.db", background_ticker=False)
+    runner = TaskRunner(Store(settings.database_url, clock=clock), {"aliyun": cloud}, settings,
+                        clock=clock, sleep=clock.advance)
+    tasks = []
+    for n, (instance_id, _) in enumerate(clones):
+        task = Task(TaskRow(id=f"t{n}", key=f"aliyun:{region}:{instance_id}", cloud="aliyun", region=region,
+                            instance_id=instance_id, kind="interruption", status="imaging"))
+        task.record.source = cloud.describe_instance(region, instance_id)
+        task.record.image.image_id = cloud.create_image(region, instance_id, f"img-{n}", client_token=f"tok-{n}")
+        if n % 2:  # half the wave already holds its replacement: its image polls are check_image
+            task.record.launch.replacement_ids = [f"i-repl{n}"]
+        tasks.append(task)
+    yield runner.executor, box.emulators["aliyun"], clock, tasks
+    box.stop()
+
+
+def _poll(task: Task) -> Call:
+    verb = "check_image" if task.record.launch.replacement_ids else "describe_image"
+    return Call(verb, {"image_id": task.record.image.image_id})
+
+
+def test_a_rounds_image_polls_of_both_verbs_are_one_describe_images(imaging):
+    executor, emulator, clock, tasks = imaging
+    start = len(emulator.calls)
+    outcomes = executor.run_round([(task, _poll(task)) for task in tasks])
+    assert all(o.error is None and o.answer.image_id == t.record.image.image_id for o, t in zip(outcomes, tasks))
+    made = [c for c in emulator.calls[start:] if c["action"].startswith("Describe")]
+    assert [c["action"] for c in made] == ["DescribeImages"]
+    assert len(made[0]["params"]["ImageId"].split(",")) == N
+
+
+def test_polls_due_later_take_the_answer_read_since_their_own_last_look(imaging):
+    """Each task polls on its own beat (a few every second); a poll whose image was read since its
+    own last look takes that answer: the wave's polls cost a call per page a beat, not one per task."""
+    executor, emulator, clock, tasks = imaging
+    executor.run_round([(task, _poll(task)) for task in tasks])  # every image looked at once
+    start = len(emulator.calls)
+    for second in range(10):  # then three tasks poll each second
+        clock.advance(1.0)
+        due = tasks[3 * second:3 * second + 3]
+        outcomes = executor.run_round([(task, _poll(task)) for task in due])
+        assert all(o.error is None for o in outcomes)
+    made = [c for c in emulator.calls[start:] if c["action"] == "DescribeImages"]
+    # All read at 20 s: the 3 due at 21 s take it (fresh), the 3 due at 22 s call (it is their own
+    # last look) and read all 30; every later poll takes that answer, read since its own last look.
+    assert len(made) == 1, [c["t"] for c in made]

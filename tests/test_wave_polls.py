@@ -72,3 +72,14 @@ def test_polls_due_later_take_the_answer_read_since_their_own_last_look(imaging)
     # All read at 20 s: the 3 due at 21 s take it (fresh), the 3 due at 22 s call (it is their own
     # last look) and read all 30; every later poll takes that answer, read since its own last look.
     assert len(made) == 1, [c["t"] for c in made]
+
+
+def test_a_settled_image_far_from_done_is_polled_less_often_and_closely_near_the_end():
+    """Once the replacement runs the image gates only the swap: at 10 % after 120 s (about 1,080 s
+    left) the next look is SETTLED_MAX_POLL_S away; at 98 % the wave's slow beat, SETTLED_POLL_S."""
+    from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S, Facts, settled_poll_delay
+    task = Task(TaskRow(id="t", key="aliyun:r:i", cloud="aliyun", region="r", instance_id="i",
+                        kind="interruption", status="launching"))
+    assert settled_poll_delay(Facts(), task, 120.0, 10.0) == SETTLED_MAX_POLL_S
+    assert settled_poll_delay(Facts(), task, 980.0, 98.0) == SETTLED_POLL_S
+    assert settled_poll_delay(Facts(), task, 600.0, 90.0) == pytest.approx(600.0 / 9 / 2)  # 67 s left: half

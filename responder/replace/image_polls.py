@@ -1,7 +1,8 @@
 """When to look at an image again, and what one image taught about the next.
 
 Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
-image_poll_delay (the next look, from progress or an estimate, never a fixed beat),
+image_poll_delay (the next look, from progress or an estimate, never a fixed beat), settled_poll_delay
+(the same once the task holds its replacement: the image gates only the swap),
 learned_build_time (what an image that became Available says about the next task's first poll).
 """
 
@@ -19,6 +20,9 @@ from responder.replace.record import Task
 # (batching.py), so a wave of hundreds reads its building images a page a call every this many
 # seconds, not every 2 s; the swap follows the image by at most this much.
 SETTLED_POLL_S = 15.0
+# ... and while its progress says the image is far from done, half the time it says is left, up to
+# this: a 20-minute build is looked at a few times a minute early on, every SETTLED_POLL_S at the end.
+SETTLED_MAX_POLL_S = 60.0
 
 
 @dataclass
@@ -60,6 +64,16 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     # Step through the window around the estimate in steps of 0.5 % of it (0.3 s for a one-minute
     # image, the 15 s cap for hours): a fixed half-second beat read a slow image thousands of times.
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(15.0, max(0.1, estimate * 0.005))
+
+
+def settled_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
+    """image_poll_delay for a task that holds its replacement: at least SETTLED_POLL_S, and half the
+    time the progress figure says is left (up to SETTLED_MAX_POLL_S), so the swap still follows the
+    image by at most SETTLED_POLL_S once it is near."""
+    delay = max(image_poll_delay(facts, task, elapsed, progress), SETTLED_POLL_S)
+    if 0 < progress < 100 and elapsed > 0:
+        delay = max(delay, min(SETTLED_MAX_POLL_S, elapsed * (100 - progress) / progress / 2))
+    return delay
 
 
 def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:

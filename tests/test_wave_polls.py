@@ -83,3 +83,19 @@ def test_a_settled_image_far_from_done_is_polled_less_often_and_closely_near_the
     assert settled_poll_delay(Facts(), task, 120.0, 10.0) == SETTLED_MAX_POLL_S
     assert settled_poll_delay(Facts(), task, 980.0, 98.0) == SETTLED_POLL_S
     assert settled_poll_delay(Facts(), task, 600.0, 90.0) == pytest.approx(600.0 / 9 / 2)  # 67 s left: half
+
+
+def test_settled_polls_a_minute_apart_stay_watched_so_the_first_of_a_cluster_reads_them_all(imaging):
+    """Settled polls come about a minute apart and the wave's cluster within seconds: the first
+    call of the cluster reads every image polled the minute before, and the rest take its answer."""
+    executor, emulator, clock, tasks = imaging
+    settled = [t for t in tasks if t.record.launch.replacement_ids]
+    executor.run_round([(task, _poll(task)) for task in settled])
+    clock.advance(60.0)
+    start = len(emulator.calls)
+    for second in range(5):  # three polls each second, a minute after the last
+        due = settled[3 * second:3 * second + 3]
+        assert all(o.error is None for o in executor.run_round([(task, _poll(task)) for task in due]))
+        clock.advance(1.0)
+    made = [c for c in emulator.calls[start:] if c["action"] == "DescribeImages"]
+    assert len(made) == 1 and len(made[0]["params"]["ImageId"].split(",")) == len(settled)

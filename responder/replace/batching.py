@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from responder.errors import NotFound
 from responder.replace.calls import Call
-from responder.replace.image_polls import SETTLED_POLL_S
+from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S
 from responder.replace.record import Task
 from responder.replace.wave_reads import SINCE_ASKED_S, WaveReads
 
@@ -108,6 +108,12 @@ def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveRea
             for task, _ in pairs]
 
 
+# An image stays watched across its task's slowest poll (settled: up to SETTLED_MAX_POLL_S apart):
+# a wave's polls of one minute cluster within seconds, and the first call of the cluster must read
+# the images polled a minute ago too, or each beat of the cluster makes its own call.
+IMAGE_WATCH_S = 1.5 * SETTLED_MAX_POLL_S
+
+
 def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """Every image the wave is building is read with these (wave_reads.py). When every asking task
     holds its replacement already, an answer up to SETTLED_POLL_S old will do; any poll takes an
@@ -115,7 +121,7 @@ def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads)
     settled = all(task.record.launch.replacement_ids for task, _ in pairs)
     found = wave.read("images", cloud.cloud, region, [call.args["image_id"] for _, call in pairs],
                       lambda page: cloud.describe_images(region, page), lambda image: image.state != "creating",
-                      fresh_s=SETTLED_POLL_S if settled else None, since_asked_s=SINCE_ASKED_S)
+                      fresh_s=SETTLED_POLL_S if settled else None, since_asked_s=SINCE_ASKED_S, watch_s=IMAGE_WATCH_S)
     return [found.get(call.args["image_id"]) or NotFound("InvalidImageId.NotFound",
                                                          f"image {call.args['image_id']} not found in {region}",
                                                          "DescribeImages")

@@ -48,7 +48,7 @@ def _poll(task: Task) -> Call:
 
 
 def test_a_rounds_image_polls_of_both_verbs_are_one_describe_images(imaging):
-    executor, emulator, clock, tasks = imaging
+    executor, emulator, _, tasks = imaging
     start = len(emulator.calls)
     outcomes = executor.run_round([(task, _poll(task)) for task in tasks])
     assert all(o.error is None and o.answer.image_id == t.record.image.image_id for o, t in zip(outcomes, tasks))
@@ -99,3 +99,14 @@ def test_settled_polls_a_minute_apart_stay_watched_so_the_first_of_a_cluster_rea
         clock.advance(1.0)
     made = [c for c in emulator.calls[start:] if c["action"] == "DescribeImages"]
     assert len(made) == 1 and len(made[0]["params"]["ImageId"].split(",")) == len(settled)
+
+
+def test_a_settled_image_with_no_progress_figure_is_polled_by_its_estimate():
+    """EC2 gives no progress: half the time the estimate leaves, between the two beats."""
+    from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S, Facts, settled_poll_delay
+    task = Task(TaskRow(id="t", key="aws:r:i", cloud="aws", region="r", instance_id="i",
+                        kind="interruption", status="launching"))
+    facts = Facts(build_estimates={("aws", "r"): (1200.0, False)})
+    assert settled_poll_delay(facts, task, 100.0, 0.0) >= SETTLED_MAX_POLL_S  # far off: aimed at the estimate
+    assert settled_poll_delay(facts, task, 1150.0, 0.0) == pytest.approx(25.0)
+    assert settled_poll_delay(facts, task, 1190.0, 0.0) >= SETTLED_POLL_S

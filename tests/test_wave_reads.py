@@ -89,7 +89,7 @@ def test_a_poll_takes_an_answer_read_since_its_own_last_look():
     """A task polling every 10 s takes the wave's answer read 6 s ago (newer than what it knew);
     never the answer its own last poll already had, and never one older than since_asked_s."""
     clock, asked, fetch, wave = _reader()
-    poll = dict(settled=lambda _: False, since_asked_s=30.0)
+    poll = {"settled": lambda _: False, "since_asked_s": 30.0}
     wave.read("images", "aws", "r", ["x"], fetch, **poll)  # x's own poll at 0
     clock.advance(4.0)
     wave.read("images", "aws", "r", ["y"], fetch, **poll)  # y's poll at 4 also reads x

@@ -130,7 +130,7 @@ def test_a_zone_listing_serves_the_next_rounds_of_originals_verified_before_it(z
     from responder.replace import batching
     from responder.replace.calls import Call
     from responder.replace.wave_reads import WaveReads
-    box, cloud, region, zone, ids = zone_box
+    box, cloud, region, _, ids = zone_box
     clock = box.clock
     alone = {i: sorted(d.disk_id for d in cloud.describe_disks(region, instance_id=i)) for i in ids}
     tasks = [_task(cloud, region, i, clock()) for i in ids]

@@ -68,12 +68,18 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
 
 def settled_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
     """image_poll_delay for a task that holds its replacement: at least SETTLED_POLL_S, and half the
-    time the progress figure says is left (up to SETTLED_MAX_POLL_S), so the swap still follows the
-    image by at most SETTLED_POLL_S once it is near."""
+    time left (up to SETTLED_MAX_POLL_S) — from the progress figure, else (EC2 gives none) from this
+    image's estimate or what images took here — so the swap follows the image by at most
+    SETTLED_POLL_S once it is near, and by at most SETTLED_MAX_POLL_S where an estimate was long."""
     delay = max(image_poll_delay(facts, task, elapsed, progress), SETTLED_POLL_S)
     if 0 < progress < 100 and elapsed > 0:
-        delay = max(delay, min(SETTLED_MAX_POLL_S, elapsed * (100 - progress) / progress / 2))
-    return delay
+        left = elapsed * (100 - progress) / progress
+    else:
+        own = task.record.race.image_estimate_s if task.record.race.disks else None
+        known = facts.build_estimates.get((task.cloud, task.region))
+        estimate = own or (known[0] if known else None)
+        left = estimate - elapsed if estimate else 0.0
+    return max(delay, min(SETTLED_MAX_POLL_S, left / 2))
 
 
 def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:

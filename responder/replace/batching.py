@@ -69,7 +69,7 @@ class BatchRead:
 def group(pairs: list[tuple[Task, Call]]) -> tuple[list[list[int]], list[int]]:
     """(groups, singles): indices into `pairs`, each group one (cloud, region, reader) of at most
     `most` calls, in the order the calls came (the caller orders them by priority)."""
-    groups: dict[tuple[str, str, str], list[list[int]]] = {}
+    groups: dict[tuple[str, str, Any], list[list[int]]] = {}
     singles: list[int] = []
     for i, (task, call) in enumerate(pairs):
         spec = BATCHED.get(call.verb)

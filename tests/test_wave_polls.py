@@ -110,3 +110,11 @@ def test_a_settled_image_with_no_progress_figure_is_polled_by_its_estimate():
     assert settled_poll_delay(facts, task, 100.0, 0.0) >= SETTLED_MAX_POLL_S  # far off: aimed at the estimate
     assert settled_poll_delay(facts, task, 1150.0, 0.0) == pytest.approx(25.0)
     assert settled_poll_delay(facts, task, 1190.0, 0.0) >= SETTLED_POLL_S
+
+
+def test_settled_polls_fall_on_the_wave_s_slow_beat():
+    """Settled polls end on multiples of SETTLED_POLL_S: the wave sees its images become Available
+    together, and their swaps start (and share their looks) together."""
+    from responder.replace.image_polls import SETTLED_POLL_S, settled_poll_at
+    assert settled_poll_at(101.0, 20.0) == 9 * SETTLED_POLL_S  # 121 s: up to the next beat, 135 s
+    assert settled_poll_at(100.0, 20.0) == 8 * SETTLED_POLL_S  # on a beat already: 120 s

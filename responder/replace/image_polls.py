@@ -2,12 +2,13 @@
 
 Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
 image_poll_delay (the next look, from progress or an estimate, never a fixed beat), settled_poll_delay
-(the same once the task holds its replacement: the image gates only the swap),
+(the same once the task holds its replacement: the image gates only the swap), settled_poll_at,
 learned_build_time (what an image that became Available says about the next task's first poll).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -80,6 +81,13 @@ def settled_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float
         estimate = own or (known[0] if known else None)
         left = estimate - elapsed if estimate else 0.0
     return max(delay, min(SETTLED_MAX_POLL_S, left / 2))
+
+
+def settled_poll_at(now: float, delay: float) -> float:
+    """When a settled task looks at its image next: `delay` from now, moved up to the next multiple
+    of SETTLED_POLL_S, so the wave sees its images become Available together and their swaps start
+    together (the swaps' looks are one read per beat however many swaps share it)."""
+    return math.ceil((now + delay) / SETTLED_POLL_S - 1e-9) * SETTLED_POLL_S
 
 
 def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:

@@ -66,3 +66,46 @@ def test_an_expected_id_leaves_the_watch_after_watch_s():
     clock.advance(181.0)
     wave.read("disks of", "aws", "r", ["a"], fetch, lambda _: True, fresh_s=30.0, watch_s=180.0)
     assert asked == [("a",)]
+
+
+def test_a_wave_larger_than_a_page_reads_its_stalest_ids_first():
+    """150 watched ids, one poll a beat: each call's room goes to the ids read longest ago, so two
+    calls cover the wave and the next polls of any id take those answers (not one call per poll)."""
+    clock, asked, fetch, wave = _reader()
+    ids = [f"i{n:03}" for n in range(150)]
+    wave.read("states", "aliyun", "r", ids, fetch, lambda _: False)  # two pages, every id watched
+    assert [len(page) for page in asked] == [100, 50]
+    clock.advance(FRESH_S + 0.5)
+    wave.read("states", "aliyun", "r", ["i000"], fetch, lambda _: False)  # i000 and the 99 next stalest
+    clock.advance(1.0)
+    wave.read("states", "aliyun", "r", ["i001"], fetch, lambda _: False)  # fresh from that call: no call
+    assert len(asked) == 3
+    clock.advance(1.0)
+    wave.read("states", "aliyun", "r", ["i149"], fetch, lambda _: False)
+    assert len(asked) == 4 and set(asked[2]) | set(asked[3]) == set(ids)  # the pages took turns
+
+
+def test_a_poll_takes_an_answer_read_since_its_own_last_look():
+    """A task polling every 10 s takes the wave's answer read 6 s ago (newer than what it knew);
+    never the answer its own last poll already had, and never one older than since_asked_s."""
+    clock, asked, fetch, wave = _reader()
+    poll = {"settled": lambda _: False, "since_asked_s": 30.0}
+    wave.read("images", "aws", "r", ["x"], fetch, **poll)  # x's own poll at 0
+    clock.advance(4.0)
+    wave.read("images", "aws", "r", ["y"], fetch, **poll)  # y's poll at 4 also reads x
+    clock.advance(6.0)
+    assert wave.read("images", "aws", "r", ["x"], fetch, **poll) == {"x": "x@4.0"}  # no call
+    assert len(asked) == 2
+    clock.advance(10.0)  # x's last look was at 10 and took the answer of 4: it asks the cloud
+    assert wave.read("images", "aws", "r", ["x"], fetch, **poll) == {"x": "x@20.0"}
+    # A new image expected when it is created: its first poll takes any read made since.
+    wave.expect("images", "aws", "r", ["z"])
+    clock.advance(3.0)
+    wave.read("images", "aws", "r", ["w"], fetch, **poll)  # another new image's poll reads z with it
+    clock.advance(20.0)
+    calls = len(asked)
+    assert wave.read("images", "aws", "r", ["z"], fetch, **poll) == {"z": "z@23.0"}
+    assert len(asked) == calls
+    clock.advance(31.0)  # no answer read since, and past since_asked_s: a call
+    wave.read("images", "aws", "r", ["z"], fetch, **poll)
+    assert len(asked) == calls + 1

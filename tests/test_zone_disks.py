@@ -110,3 +110,51 @@ def test_the_disks_of_many_instances_of_a_zone_come_from_one_listing(zone_box):
     cloud.disks_of(region, tuple(ids[:2]), zone=zone)
     cloud.disks_of(region, tuple(ids[:1]), zone=zone)
     assert [c["params"].get("InstanceId", "zone") for c in emulator.calls[start:]] == ["zone", ids[0]]
+
+
+def _task(cloud, region: str, instance_id: str, verified_at: float):
+    """A task of the wave whose original was verified at `verified_at` (its source read as verification reads it)."""
+    from responder.replace.record import Task
+    from responder.store import TaskRow
+    task = Task(TaskRow(id=f"t-{instance_id}", key=f"aliyun:{region}:{instance_id}", cloud="aliyun", region=region,
+                        instance_id=instance_id, kind="interruption", status="imaging"))
+    task.record.source = cloud.describe_instance(region, instance_id)
+    task.record.stamp("verified", verified_at)
+    return task
+
+
+def test_a_zone_listing_serves_the_next_rounds_of_originals_verified_before_it(zone_box):
+    """At 500 the CreateImage window lets tasks through a few at a time: each round reads its disks
+    from the listing made for the first (counting the tasks expected to ask), not one call per task;
+    a task verified after the listing was read, or a listing older than ZONE_LISTING_FRESH_S, reads again."""
+    from responder.replace import batching
+    from responder.replace.calls import Call
+    from responder.replace.wave_reads import WaveReads
+    box, cloud, region, _, ids = zone_box
+    clock = box.clock
+    alone = {i: sorted(d.disk_id for d in cloud.describe_disks(region, instance_id=i)) for i in ids}
+    tasks = [_task(cloud, region, i, clock()) for i in ids]
+    wave, read = WaveReads(clock), batching.BATCHED["describe_disks"].read
+    for task in tasks:  # every task asked for its CreateImage: each will want its disks soon
+        batching.expect_ahead(cloud, wave, task)
+    emulator = box.emulators["aliyun"]
+    start = len(emulator.calls)
+    answers = []
+    for task in tasks:  # rounds of one task each, a second apart
+        clock.advance(1.0)
+        pairs = [(task, Call("describe_disks", {"instance_id": task.instance_id}))]
+        answers += [sorted(d.disk_id for d in disks) for disks in read(cloud, region, pairs, wave)]
+    made = [c for c in emulator.calls[start:] if c["action"] == "DescribeDisks"]
+    assert answers == [alone[i] for i in ids]  # the listing answers each exactly as its own read
+    assert made and all("ZoneId" in c["params"] for c in made)
+    listing_pages = len(made)  # one listing, served to every later round (N rounds within 30 s)
+    assert listing_pages < 5, listing_pages
+    late = _task(cloud, region, ids[0], clock() + 1.0)  # verified after the listing: reads again
+    clock.advance(2.0)
+    start = len(emulator.calls)
+    read(cloud, region, [(late, Call("describe_disks", {"instance_id": ids[0]}))], wave)
+    assert [c["action"] for c in emulator.calls[start:]] == ["DescribeDisks"]
+    clock.advance(batching.ZONE_LISTING_FRESH_S + 1)
+    start = len(emulator.calls)
+    read(cloud, region, [(tasks[1], Call("describe_disks", {"instance_id": ids[1]}))], wave)
+    assert [c["action"] for c in emulator.calls[start:]] == ["DescribeDisks"]  # stale: its own read

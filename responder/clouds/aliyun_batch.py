@@ -102,16 +102,20 @@ class AliyunBatchMixin:
                 return {i: newest[i][1] if i in newest else "" for i in instance_ids}
             page += 1
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "",
+                 on_listing=None, soon: int = 0) -> dict[str, list[DiskInfo]]:
         """DescribeDisks filters by one InstanceId: one call per instance — or, for several
         instances of one zone, one NextToken listing of the zone's disks when that took fewer
-        pages last time than there are instances (a wave is one zone: its tasks share it)."""
-        pages = self._zone_listing_pages().get((region, zone))
-        if zone and len(instance_ids) > 1 and (pages is None or pages < len(instance_ids)):
+        pages last time than there are instances, counting the `soon` more expected to ask (a
+        wave is one zone: its tasks share it); `on_listing` gets every disk such a listing returned."""
+        pages, asking = self._zone_listing_pages().get((region, zone)), len(instance_ids) + soon
+        if zone and asking > 1 and (pages is None or pages < asking):
             wanted = set(instance_ids)
             found: dict[str, list[DiskInfo]] = {i: [] for i in instance_ids}
             disks, pages = self.zone_disks(region, zone)
             self._zone_listing_pages()[(region, zone)] = pages
+            if on_listing is not None:
+                on_listing(disks)
             for disk in disks:
                 if disk.instance_id in wanted:
                     found[disk.instance_id].append(disk)

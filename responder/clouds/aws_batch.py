@@ -124,7 +124,8 @@ class AwsBatchMixin:
                     newest[source] = (image.get("CreationDate", ""), image["ImageId"])
         return {i: newest[i][1] if i in newest else "" for i in instance_ids}
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "",
+                 on_listing=None, soon: int = 0) -> dict[str, list[DiskInfo]]:
         # EC2 takes 100 instance ids in one attachment filter: the zone is not needed.
         found: dict[str, list[DiskInfo]] = {i: [] for i in instance_ids}
         for chunk in chunks(instance_ids):

@@ -14,6 +14,7 @@ budget; clouds/gate.py), which may refuse with errors.Deferred: waiting is the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -233,9 +234,12 @@ class CloudPort(Protocol):
         """latest_image of each instance ("" when there is none)."""
         ...
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "",
+                 on_listing: Callable[[list[DiskInfo]], None] | None = None, soon: int = 0) -> dict[str, list[DiskInfo]]:
         """describe_disks(instance_id=...) of each instance; `zone`, where they all are (when known),
-        lets an API that filters disks by one instance list the zone's disks instead."""
+        lets an API that filters disks by one instance list the zone's disks instead (worth it for
+        these and the `soon` more instances expected to ask), and then `on_listing` is given every
+        disk of that listing (the caller may serve later tasks from it)."""
         ...
 
     def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:

@@ -53,7 +53,8 @@ class OneByOne:
     def latest_images(self, region: str, instance_ids: tuple[str, ...]) -> dict[str, str]:
         return each(instance_ids, lambda i: self.latest_image(region, i))  # type: ignore[attr-defined]
 
-    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "") -> dict[str, list[DiskInfo]]:
+    def disks_of(self, region: str, instance_ids: tuple[str, ...], zone: str = "",
+                 on_listing=None, soon: int = 0) -> dict[str, list[DiskInfo]]:
         return each(instance_ids, lambda i: self.describe_disks(region, instance_id=i))  # type: ignore[attr-defined]
 
     def clone_details_many(self, region: str, infos: tuple[InstanceInfo, ...], part: str) -> dict[str, InstanceInfo]:

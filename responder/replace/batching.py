@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 from responder.errors import NotFound
 from responder.replace.calls import Call
-from responder.replace.image_polls import SETTLED_POLL_S
+from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S
 from responder.replace.record import Task
-from responder.replace.wave_reads import WaveReads
+from responder.replace.wave_reads import SINCE_ASKED_S, WaveReads
 
 PAGE = 100  # ids per call: the most DescribeInstances / DescribeImages / DescribeDisks take on both clouds
 # Waits end on a grid, so the polls of a wave's tasks fall due in the same tick and go as one call
@@ -67,16 +67,18 @@ class BatchRead:
 
 
 def group(pairs: list[tuple[Task, Call]]) -> tuple[list[list[int]], list[int]]:
-    """(groups, singles): indices into `pairs`, each group one (cloud, region, verb) of at most
+    """(groups, singles): indices into `pairs`, each group one (cloud, region, reader) of at most
     `most` calls, in the order the calls came (the caller orders them by priority)."""
-    groups: dict[tuple[str, str, str], list[list[int]]] = {}
+    groups: dict[tuple[str, str, Any], list[list[int]]] = {}
     singles: list[int] = []
     for i, (task, call) in enumerate(pairs):
         spec = BATCHED.get(call.verb)
         if spec is None:
             singles.append(i)
             continue
-        chunks = groups.setdefault((task.cloud, task.region, call.verb), [[]])
+        # By reader, not by verb: a round's describe_image and check_image (or its three state
+        # polls) are one kind of read, and go as one call.
+        chunks = groups.setdefault((task.cloud, task.region, spec.read), [[]])
         if len(chunks[-1]) >= spec.most:
             chunks.append([])
         chunks[-1].append(i)
@@ -106,13 +108,20 @@ def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveRea
             for task, _ in pairs]
 
 
+# An image stays watched across its task's slowest poll (settled: up to SETTLED_MAX_POLL_S apart):
+# a wave's polls of one minute cluster within seconds, and the first call of the cluster must read
+# the images polled a minute ago too, or each beat of the cluster makes its own call.
+IMAGE_WATCH_S = 1.5 * SETTLED_MAX_POLL_S
+
+
 def _images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """Every image the wave is building is read with these (wave_reads.py). When every asking task
-    holds its replacement already, an answer up to SETTLED_POLL_S old will do."""
+    holds its replacement already, an answer up to SETTLED_POLL_S old will do; any poll takes an
+    answer read since its own last one (a poll is a look at a moment within its own interval)."""
     settled = all(task.record.launch.replacement_ids for task, _ in pairs)
     found = wave.read("images", cloud.cloud, region, [call.args["image_id"] for _, call in pairs],
                       lambda page: cloud.describe_images(region, page), lambda image: image.state != "creating",
-                      fresh_s=SETTLED_POLL_S if settled else None)
+                      fresh_s=SETTLED_POLL_S if settled else None, since_asked_s=SINCE_ASKED_S, watch_s=IMAGE_WATCH_S)
     return [found.get(call.args["image_id"]) or NotFound("InvalidImageId.NotFound",
                                                          f"image {call.args['image_id']} not found in {region}",
                                                          "DescribeImages")
@@ -126,9 +135,11 @@ def _launch_images(cloud, region: str, pairs: list[tuple[Task, Call]], wave: Wav
 
 def _states(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """instance_states / original_state: {id: state} of the ids each call named (absent: gone).
-    Every instance the wave waits on (replacements to run, originals to go) is read with these."""
+    Every instance the wave waits on (replacements to run, originals to go) is read with these; a
+    poll takes an answer read since its own last one, as for images."""
     states = wave.read("states", cloud.cloud, region, [i for _, call in pairs for i in call.args["instance_ids"]],
-                       lambda page: cloud.instance_states(region, list(page)), lambda state: False)
+                       lambda page: cloud.instance_states(region, list(page)), lambda state: False,
+                       since_asked_s=SINCE_ASKED_S)
     return [{i: states[i] for i in call.args["instance_ids"] if i in states} for _, call in pairs]
 
 
@@ -155,6 +166,9 @@ def expect_ahead(cloud, wave: WaveReads, task: Task) -> None:
     """This task will soon read its disks, its earlier AMIs and its Elastic IP: watch them."""
     for verb in cloud.capabilities.reads_ahead:
         wave.expect(_AHEAD_KINDS[verb], task.cloud, task.region, [task.instance_id])
+    if "describe_disks" not in cloud.capabilities.reads_ahead and task.record.source is not None:
+        # Counted, not read ahead: how many will soon want the zone's listing (_disks_of).
+        wave.expect(f"disks in {task.record.source.zone}", task.cloud, task.region, [task.instance_id])
 
 
 def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch: Callable) -> dict:
@@ -166,21 +180,38 @@ def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch
                      fresh_s=AHEAD_FRESH_S, watch_s=AHEAD_WATCH_S)
 
 
+# A zone's disk listing serves the originals verified before it was read for this long: at 500
+# the tasks past ECS's CreateImage window come back a few a second, each round smaller than the
+# listing's pages; within this they take the listing instead of one DescribeDisks each.
+ZONE_LISTING_FRESH_S = 30.0
+
+
 def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:
     """The disks of each original: read ahead with the wave's expected instances where the cloud
     reads many at once (reads_ahead), else per zone (a wave is one zone: where the API filters disks
-    by one instance, the zone's listing serves them all)."""
+    by one instance, the zone's listing serves them all, and serves the next rounds a while)."""
     if "describe_disks" in cloud.capabilities.reads_ahead:
         ids = [call.args["instance_id"] for _, call in pairs]
         found = _ahead(cloud, region, "describe_disks", wave, ids, lambda page: cloud.disks_of(region, page))
         return [found.get(call.args["instance_id"], []) for _, call in pairs]
-    by_zone: dict[str, list[str]] = {}
+    by_zone: dict[str, list[tuple[Task, Call]]] = {}
     for task, call in pairs:
-        zone = task.record.source.zone if task.record.source is not None else ""
-        by_zone.setdefault(zone, []).append(call.args["instance_id"])
+        by_zone.setdefault(task.record.source.zone if task.record.source is not None else "", []).append((task, call))
     found = {}
-    for zone, zone_ids in by_zone.items():
-        found.update(cloud.disks_of(region, tuple(dict.fromkeys(zone_ids)), zone=zone))
+    for zone, zone_pairs in by_zone.items():
+        ids = tuple(dict.fromkeys(call.args["instance_id"] for _, call in zone_pairs))
+        key = ("zone disks", cloud.cloud, region, zone)
+        # Verified after the listing was read, a task reads its own: an original's disks are
+        # read no earlier than its notice was confirmed, as its own read would be.
+        verified = max(task.record.timings.get("verified", wave.clock()) for task, _ in zone_pairs)
+        listed = wave.listing(key, verified, ZONE_LISTING_FRESH_S) if zone else None
+        wave.settle(f"disks in {zone}", cloud.cloud, region, ids)
+        if listed is not None:
+            found.update({i: [d for d in listed if d.instance_id == i] for i in ids})
+            continue
+        soon = wave.expected(f"disks in {zone}", cloud.cloud, region, ZONE_LISTING_FRESH_S) if zone else 0
+        found.update(cloud.disks_of(region, ids, zone=zone, soon=soon,
+                                    on_listing=lambda disks, key=key: wave.keep_listing(key, disks)))
     return [found.get(call.args["instance_id"], []) for _, call in pairs]
 
 

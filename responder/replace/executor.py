@@ -204,8 +204,10 @@ class Executor:
     def _create_image(self, task: Task, cloud: CloudPort, call: Call) -> str:
         self._refuse_if_capped(task)
         batching.expect_ahead(cloud, self.wave, task)  # its next reads go with the wave's while it waits
-        return cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
-                                  tags=tuple(tuple(t) for t in call.args["tags"]))
+        image_id = cloud.create_image(task.region, task.instance_id, call.args["name"], client_token=call.token,
+                                      tags=tuple(tuple(t) for t in call.args["tags"]))
+        self.wave.expect("images", task.cloud, task.region, [image_id])  # its first poll takes the wave's next read
+        return image_id
 
     def _clone_details(self, task: Task, cloud: CloudPort, call: Call):
         return cloud.clone_details(task.region, task.record.source, parts=(call.args["part"],))
@@ -237,7 +239,10 @@ class Executor:
         return ProbeResult(market, catalog, in_stock, subnets, scores, prices)
 
     def _acquire_replacement(self, task: Task, cloud: CloudPort, call: Call):
-        return launch_replacement(self._launch_context(cloud), task, markets(self.settings)[0])
+        outcome = launch_replacement(self._launch_context(cloud), task, markets(self.settings)[0])
+        # Its polls until Running take the answer of any read of the wave's states made since.
+        self.wave.expect("states", task.cloud, task.region, list(outcome.instance_ids))
+        return outcome
 
     def _instance_states(self, task: Task, cloud: CloudPort, call: Call) -> dict[str, str]:
         return cloud.instance_states(task.region, call.args["instance_ids"])

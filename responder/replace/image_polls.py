@@ -1,12 +1,14 @@
 """When to look at an image again, and what one image taught about the next.
 
 Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
-image_poll_delay (the next look, from progress or an estimate, never a fixed beat),
+image_poll_delay (the next look, from progress or an estimate, never a fixed beat), settled_poll_delay
+(the same once the task holds its replacement: the image gates only the swap), settled_poll_at,
 learned_build_time (what an image that became Available says about the next task's first poll).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,6 +21,9 @@ from responder.replace.record import Task
 # (batching.py), so a wave of hundreds reads its building images a page a call every this many
 # seconds, not every 2 s; the swap follows the image by at most this much.
 SETTLED_POLL_S = 15.0
+# ... and while its progress says the image is far from done, half the time it says is left, up to
+# this: a 20-minute build is looked at a few times a minute early on, every SETTLED_POLL_S at the end.
+SETTLED_MAX_POLL_S = 60.0
 
 
 @dataclass
@@ -60,6 +65,29 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
     # Step through the window around the estimate in steps of 0.5 % of it (0.3 s for a one-minute
     # image, the 15 s cap for hours): a fixed half-second beat read a slow image thousands of times.
     return min(15.0, max(0.2, estimate * 0.1)) if exact else min(15.0, max(0.1, estimate * 0.005))
+
+
+def settled_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
+    """image_poll_delay for a task that holds its replacement: at least SETTLED_POLL_S, and half the
+    time left (up to SETTLED_MAX_POLL_S) — from the progress figure, else (EC2 gives none) from this
+    image's estimate or what images took here — so the swap follows the image by at most
+    SETTLED_POLL_S once it is near, and by at most SETTLED_MAX_POLL_S where an estimate was long."""
+    delay = max(image_poll_delay(facts, task, elapsed, progress), SETTLED_POLL_S)
+    if 0 < progress < 100 and elapsed > 0:
+        left = elapsed * (100 - progress) / progress
+    else:
+        own = task.record.race.image_estimate_s if task.record.race.disks else None
+        known = facts.build_estimates.get((task.cloud, task.region))
+        estimate = own or (known[0] if known else None)
+        left = estimate - elapsed if estimate else 0.0
+    return max(delay, min(SETTLED_MAX_POLL_S, left / 2))
+
+
+def settled_poll_at(now: float, delay: float) -> float:
+    """When a settled task looks at its image next: `delay` from now, moved up to the next multiple
+    of SETTLED_POLL_S, so the wave sees its images become Available together and their swaps start
+    together (the swaps' looks are one read per beat however many swaps share it)."""
+    return math.ceil((now + delay) / SETTLED_POLL_S - 1e-9) * SETTLED_POLL_S
 
 
 def learned_build_time(facts: Facts, task: Task, seen_available_after: float) -> Optional[tuple[float, bool]]:

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 from responder.capacity.engine import CapacityEngine, EngineConfig, Holding, LedgerEntry, Waits
 from responder.capacity.tokens import token_for
 from responder.clouds.base import TOKEN_TAG, CloudPort, LaunchRequest
-from responder.errors import Fatal, Invalid, NoCapacity, NotFound, TokenReused
+from responder.errors import Deferred, Fatal, Invalid, NoCapacity, NotFound, TokenReused
 from responder.model import Market, Offering
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
@@ -108,6 +108,13 @@ class LaunchAcquirer:
         self.ctx.save(self.task)  # the exact request is on the row before it is sent
         try:
             result = self.ctx.cloud.launch(self.task.region, request)
+        except Deferred:
+            # The API budget held a call back before it was sent, and the launch's buying call
+            # (CreateFleet, RunInstances) is its last: nothing was bought. The next try sends the
+            # same request (same token) without first looking for what it launched — in a wave,
+            # a DescribeInstances per task whose launch waited for the budget.
+            launch.requests.pop(token, None)
+            raise
         except (NoCapacity, Invalid, NotFound, Fatal):
             # The cloud answered and refused (no stock, a parameter it rejects: a key pair, a cluster
             # placement group's other zone...): nothing was bought, the spend is given back. A

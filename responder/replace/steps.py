@@ -22,7 +22,13 @@ from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
 from responder.replace import build_times, churn, planner, race_data, race_steps, revert_steps, swap
 from responder.replace.calls import Call, Decision
-from responder.replace.image_polls import SETTLED_POLL_S, Facts, image_poll_delay, learned_build_time
+from responder.replace.image_polls import (
+    Facts,
+    image_poll_delay,
+    learned_build_time,
+    settled_poll_at,
+    settled_poll_delay,
+)
 from responder.replace.record import Reserved, Task
 from responder.replace.reserve import capacity_action, reserve_outcome
 from responder.replace.verify import instance_rejection, may_change_soon
@@ -282,10 +288,10 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
         record.image.last_creating_after = now - requested
         if 0 < progress < 100:
             record.image.total_estimate = (now - requested) * 100 / progress
-        delay = image_poll_delay(facts, task, now - requested, progress)
         if record.launch.replacement_ids:  # capacity first: only the swap waits, on the wave's slow beat
-            delay = max(delay, SETTLED_POLL_S)
-        record.image.next_poll_at = now + delay
+            record.image.next_poll_at = settled_poll_at(now, settled_poll_delay(facts, task, now - requested, progress))
+        else:
+            record.image.next_poll_at = now + image_poll_delay(facts, task, now - requested, progress)
         return None
     record.image.available = True
     record.stamp("image_available", now)

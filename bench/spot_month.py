@@ -15,11 +15,12 @@ reranked by responder/replace/churn.py (verdict, rank) over the month's own recl
 move back to spot plans the original's candidates the same way and keeps those
 churn.revert_candidates allows. In the `bands` variant (the product as shipped) spot candidates are
 first ranked by the published interruption bands (responder/replace/bands.py), the bands being
-those the emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py). The region crunches are drawn from the seed before the month
-starts, so every variant faces the same ones; each instance's reclaims follow its own placements.
+those the emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py).
+The region crunches are drawn from the seed before the month starts, so every variant faces the
+same ones; each instance's reclaims follow its own placements.
 
 Run: python bench/spot_month.py [--pack bench/packs/spot-month.yaml] [--seed N] [--fleet N] [--days N] [--json]
-     [--seeds N] [--set KEY=VALUE ...] [--no-leave-memory]
+     [--seeds N] [--set KEY=VALUE ...] [--no-leave-memory] [--calm-band BAND]
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spot_month_calm import calm_choice, stressed  # noqa: E402  (this file's own folder)
+from spot_month_calm import CALM_BAND, calm_choice, stressed  # noqa: E402  (this file's own folder)
 from spot_month_leave import leave_choice  # noqa: E402
 
 from responder.clouds import spot_bands  # noqa: E402
@@ -195,6 +196,7 @@ class Sim:
     leave_memory: bool = True  # ...and not into a pool we left within the guard's horizon
     bands: bool = False  # rank spot candidates by the published bands (replace/bands.py), as the product does
     calm: bool = False  # move out of a published-stressed pool (bench/spot_month_calm.py), a prototype
+    calm_band: str = CALM_BAND  # ...at or above this band
 
     def __post_init__(self):
         s, region = self.month.section, self.month.region(self.cloud)
@@ -417,11 +419,11 @@ class Sim:
 
 
 def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, days: float | None = None,
-              policy: churn.ChurnPolicy | None = None, leave_memory: bool = True) -> dict:
+              policy: churn.ChurnPolicy | None = None, leave_memory: bool = True, calm_band: str = CALM_BAND) -> dict:
     """Every variant's figures for one cloud, and the ratios the issue asks for."""
     policy = policy or churn.ChurnPolicy()
     found = {name: Sim(month, cloud, guard, revert, seed, fleet, days, policy, leave=leave,
-                     leave_memory=leave_memory, bands=banded, calm=calm).run()
+                     leave_memory=leave_memory, bands=banded, calm=calm, calm_band=calm_band).run()
              for name, guard, revert, leave, banded, calm in VARIANTS}
     sim = Sim(month, cloud, False, False, seed, fleet, days)
     on_demand = sim.count * sim.end / HOUR * month.price(sim.original, "ondemand")
@@ -465,6 +467,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
     parser.add_argument("--churn-demote-hours", type=float, default=defaults.demote_s / HOUR)
     parser.add_argument("--churn-on-demand-after", type=int, default=defaults.on_demand_after)
+    parser.add_argument("--calm-band", default=CALM_BAND, choices=spot_bands.BANDS,
+                        help="the calm prototype moves out of pools in this band or above")
     parser.add_argument("--no-leave-memory", action="store_true",
                         help="the leave variant may move into a pool it left within the guard's horizon")
     args = parser.parse_args(argv)
@@ -476,7 +480,7 @@ def main(argv: list[str] | None = None) -> dict:
     seed = args.seed if args.seed is not None else int(month.data.get("seed", 0))
     started = time.perf_counter()
     result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy,
-                               not args.no_leave_memory)
+                               not args.no_leave_memory, args.calm_band)
               for f in month.section["fleets"]}
     print(f"spot month: pack {args.pack.name}, seed {seed}, churn guard {policy.reclaims} occasions in "
           f"{policy.window_s / HOUR:g} h demote {policy.demote_s / HOUR:g} h, on-demand after "
@@ -489,13 +493,14 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
         print(f"{cloud:7} the product (guard+revert+bands) vs today: cost x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}, moves per instance a month "
-              f"{figures['moves_per_instance_month']}; without the bands: cost x{figures['without_bands_cost_vs_today']}, "
+              f"{figures['moves_per_instance_month']}; without the bands: cost "
+              f"x{figures['without_bands_cost_vs_today']}, "
               f"interruptions x{figures['without_bands_interruptions_vs_today']}")
     months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
             figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy,
-                                not args.no_leave_memory)
+                                not args.no_leave_memory, args.calm_band)
             months[f["cloud"]].append(figures)
             _summary(other, f["cloud"], figures)
     if args.seeds > 1:
@@ -524,7 +529,8 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
           f"x{figures['without_bands_interruptions_vs_today']:5.3f})  guard x{alone:5.3f} / "
           f"x{with_revert:5.3f}  lost {figures['data_lost']}  leave: interruptions x"
           f"{figures['leave_interruptions_vs_today']:5.3f} cost x{figures['leave_cost_vs_today']:5.3f} moves/inst "
-          f"{figures['leave_moves_per_instance']:4.2f}  calm: interruptions x{figures['calm_interruptions_vs_today']:5.3f} "
+          f"{figures['leave_moves_per_instance']:4.2f}  calm: interruptions "
+          f"x{figures['calm_interruptions_vs_today']:5.3f} "
           f"cost x{figures['calm_cost_vs_today']:5.3f} moves/inst {figures['calm_moves_per_instance_month']:4.2f}")
 
 

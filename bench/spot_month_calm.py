@@ -25,12 +25,12 @@ from responder.replace import churn
 if TYPE_CHECKING:  # spot_month imports this module
     from spot_month import Instance, Sim
 
-CALM_BAND = ">20%"  # stated: only the top band, the one the ranking already puts after calmer pools
+CALM_BAND = ">20%"  # stated default: only the top band, the one the ranking already puts after calmer pools
 
 
 def stressed(sim: Sim, instance_type: str, zone: str) -> bool:
     band = spot_bands.band_for(sim.band_view.bands if sim.band_view else None, instance_type, zone)
-    return band is not None and band >= spot_bands.BANDS.index(CALM_BAND)
+    return band is not None and band >= spot_bands.BANDS.index(sim.calm_band)
 
 
 def calm_choice(sim: Sim, instance: Instance, now: float):

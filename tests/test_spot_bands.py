@@ -10,7 +10,7 @@ import copy
 
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aws_fixtures import *  # noqa: F403  (the emulator, cloud and scenario_dict fixtures)
+from aws_fixtures import *  # the emulator, cloud and scenario_dict fixtures
 from aws_fixtures import REGION as AWS_REGION
 
 from responder.clouds import spot_bands
@@ -80,7 +80,8 @@ def test_describe_spot_advice_answers_the_scenarios_bands_in_the_documented_shap
 ])
 def test_describe_spot_advice_refuses_what_the_api_refuses(aliyun_emulator, params, code):  # noqa: F811
     with pytest.raises(Exception) as refused:
-        adapter(aliyun_emulator(aliyun_scenario()))._call(ALI, "DescribeSpotAdvice", "test", {"RegionId": ALI, **params})
+        adapter(aliyun_emulator(aliyun_scenario()))._call(ALI, "DescribeSpotAdvice", "test",
+                                                          {"RegionId": ALI, **params})
     cause = refused.value.__cause__
     assert isinstance(cause, ServerException) and cause.get_error_code() == code
 
@@ -151,8 +152,8 @@ def test_a_top_band_pool_goes_after_calmer_equivalents_and_a_lower_band_first_wi
     # Below the top band, the rank class stays first: only the zones of the original type reorder.
     ranked, reasons = bands.rank(CANDIDATES, bands.BandView({("g7", "i"): 3, ("g7", "j"): 1}, "x"))
     assert [(c.instance_type, c.zone) for c in ranked] == [("g7", "j"), ("g7", "i"), ("g6", "i"), ("g6", "j")]
-    assert reasons == ["ranked after calmer pools: g7 in i (spot) is in the published interruption band 15-20% "
-                       "a month (x)"]
+    assert reasons == [("ranked after calmer pools: g7 in i (spot) is in the published interruption band 15-20% "
+                        "a month (x)")]
 
 
 def test_no_bands_keep_the_planners_order():
@@ -193,7 +194,7 @@ def test_a_replacement_out_of_a_top_band_pool_goes_to_a_calmer_zone_of_the_same_
 
 
 def test_no_band_data_replaces_in_the_old_order(replace_on):
-    task, box = replace_on(aliyun_scenario(advice=None))
+    task, _ = replace_on(aliyun_scenario(advice=None))
     assert placed(task) == ("ecs.g7.large", "cn-hangzhou-i")
     assert any("no published interruption bands" in r for r in task.record.plan.ranking)
 

@@ -3,8 +3,8 @@ and the document behind AWS's Spot Instance Advisor.
 
 Parts: BANDS (the Advisor's band labels, lowest first), STATED_RATES (label → the rate a scenario's
 band stands for), pool_rates (scenario → {(type, zone): rate in %}), check_config, discount (the
-spot price as a % of on-demand), advisor_document (the AWS JSON), serve_advisor and ADVISOR_PATH (its route). The Aliyun action
-is aliyun_ecs_advice.py.
+spot price as a % of on-demand), advisor_document (the AWS JSON), serve_advisor and ADVISOR_PATH
+(its route). The Aliyun action is aliyun_ecs_advice.py.
 
 Where the bands come from, per region: the region's `spot_advice:` (docs/scenario.md
 `spot_advice`): `default` (the band of every pool not listed; omitted: no data for those) and
@@ -99,7 +99,8 @@ def check_config(region: dict[str, Any], where: str) -> None:
     if not isinstance(advice, dict):
         raise ScenarioError(f"{where}.spot_advice: must be a mapping with `default` and `pools`, not {advice!r}")
     if advice.get("default") is not None and advice["default"] not in STATED_RATES:
-        raise ScenarioError(f"{where}.spot_advice.default: must be one of {', '.join(BANDS)}, not {advice['default']!r}")
+        raise ScenarioError(f"{where}.spot_advice.default: must be one of {', '.join(BANDS)}, "
+                            f"not {advice['default']!r}")
     for i, pool in enumerate(advice.get("pools") or []):
         at = f"{where}.spot_advice.pools[{i}]"
         if not isinstance(pool, dict) or "type" not in pool:

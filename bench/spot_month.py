@@ -5,23 +5,28 @@ Parts: Month (the pack's `spot_month:` section, regions and prices, docs/scenari
 cloud's month as a discrete-event simulation: each instance's next reclaim at its pool's published
 rate, the dry spell a reclaim leaves, region crunches with stock returning pool by pool, the revert
 ticker), revert_settings and revert_due (when a move back is due: the product's eligible.waits),
-revert_choice (where a move back goes, or why it waits: the product's rule), VARIANTS (with `leave`,
-a prototype the product does not have: bench/spot_month_leave.py), run_cloud, main.
+revert_choice (where a move back goes, or why it waits: the product's rule), published_bands (what
+the emulators would serve from the pack), VARIANTS (with `leave` and `calm`, prototypes the product
+does not have: bench/spot_month_leave.py, bench/spot_month_calm.py), run_cloud, main.
 
 Decisions come from the product's own code: a replacement is the first candidate of
 responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
 reranked by responder/replace/churn.py (verdict, rank) over the month's own reclaim history; the
 move back to spot plans the original's candidates the same way and keeps those
-churn.revert_candidates allows. The region crunches are drawn from the seed before the month
-starts, so every variant faces the same ones; each instance's reclaims follow its own placements.
+churn.revert_candidates allows. In the `bands` variant (the product as shipped) spot candidates are
+first ranked by the published interruption bands (responder/replace/bands.py), the bands being
+those the emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py).
+The region crunches are drawn from the seed before the month starts, so every variant faces the
+same ones; each instance's reclaims follow its own placements.
 
 Run: python bench/spot_month.py [--pack bench/packs/spot-month.yaml] [--seed N] [--fleet N] [--days N] [--json]
-     [--seeds N] [--set KEY=VALUE ...] [--no-leave-memory]
+     [--seeds N] [--set KEY=VALUE ...] [--no-leave-memory] [--calm-band BAND]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import heapq
 import json
 import math
@@ -37,21 +42,31 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spot_month_leave import leave_choice  # noqa: E402  (this file's own folder)
+from spot_month_calm import CALM_BAND, calm_choice, stressed  # noqa: E402  (this file's own folder)
+from spot_month_leave import leave_choice  # noqa: E402
 
+from responder.clouds import spot_bands  # noqa: E402
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
 from responder.model import Market  # noqa: E402
-from responder.replace import churn, planner, revert_steps  # noqa: E402
+from responder.replace import bands, churn, planner, revert_steps  # noqa: E402
 from responder.revert import eligible  # noqa: E402
+from responder.sandbox import spot_advice  # noqa: E402
+from responder.sandbox.aliyun_ecs_advice import describe_spot_advice  # noqa: E402
+from responder.sandbox.aliyun_ecs_state import World  # noqa: E402
+from responder.sandbox.scenario import load_scenario  # noqa: E402
 from responder.setting_values import daily_window, duration  # noqa: E402
 from responder.settings import Settings  # noqa: E402
 
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
 PACK = ROOT / "bench" / "packs" / "spot-month.yaml"
-# (name, churn guard, revert, leave demoted pools): "today" is the responder without any of them.
-VARIANTS = (("today", False, False, False), ("guard", True, False, False), ("revert", False, True, False),
-            ("both", True, True, False), ("leave", True, True, True))
+# (name, churn guard, revert, leave demoted pools, published bands, planned moves out of a
+# published-stressed pool): "today" is the responder without any of them; "bands" the product as
+# shipped (guard, revert and the published bands); "leave" and "calm" prototypes it does not have.
+VARIANTS = (("today", False, False, False, False, False), ("guard", True, False, False, False, False),
+            ("revert", False, True, False, False, False), ("both", True, True, False, False, False),
+            ("leave", True, True, True, False, False), ("bands", True, True, False, True, False),
+            ("calm", True, True, False, True, True))
 
 
 @dataclass
@@ -89,6 +104,25 @@ class Month:
         return next(p["price"] for p in self.data["prices"] if p["type"] == instance_type and p["market"] == market)
 
 
+def published_bands(month: Month, cloud: str) -> bands.BandView:
+    """The bands the emulators serve from the pack (responder/sandbox/spot_advice.py: its
+    `spot_month:` pools and `calm_band`), read as the adapters read them: the Advisor's document per
+    region and type on AWS, the emulator's DescribeSpotAdvice answer per zone and type on Aliyun."""
+    scenario = load_scenario(copy.deepcopy(month.data))
+    region = scenario.regions_of(cloud)[0]
+    types = [t["type"] for t in region.instance_types]
+    if cloud == "aws":
+        found = spot_bands.advisor_bands(spot_advice.advisor_document(scenario), region.region, types)
+        return bands.BandView(found, bands.SOURCES["aws"])
+    clock = scenario.new_clock()
+    world = World(scenario, clock, scenario.new_stock(clock))
+    found = {}
+    for start in range(0, len(types), spot_bands.ALIYUN_TYPES_PER_CALL):  # ten types a call, as the adapter asks
+        asked = {f"InstanceTypes.{n}": t for n, t in enumerate(types[start:start + spot_bands.ALIYUN_TYPES_PER_CALL], 1)}
+        found.update(spot_bands.aliyun_bands(describe_spot_advice(world, region, {"RegionId": region.region, **asked})))
+    return bands.BandView(found, bands.SOURCES["aliyun"])
+
+
 def revert_settings(responder: dict[str, Any]) -> Settings:
     """The pack's revert settings, read by the product's own parsers (RESPONDER_REVERT_AFTER's and
     RESPONDER_REVERT_WINDOW's syntax)."""
@@ -114,6 +148,8 @@ def revert_choice(sim: "Sim", instance: "Instance", now: float):
     usable, _ = churn.revert_candidates(planned, verdict, sim.cloud, sim.region_name)
     if instance.market == "spot":
         usable = [c for c in usable if c.instance_type == sim.original]
+    if sim.calm:  # the prototype's move back never goes into a published-stressed pool
+        usable = [c for c in usable if not stressed(sim, c.instance_type, c.zone)]
     return usable[0] if usable else None
 
 
@@ -158,6 +194,9 @@ class Sim:
     figures: Figures = field(default_factory=Figures)
     leave: bool = False  # move our spot instances out of a pool the guard demotes, before its next reclaim
     leave_memory: bool = True  # ...and not into a pool we left within the guard's horizon
+    bands: bool = False  # rank spot candidates by the published bands (replace/bands.py), as the product does
+    calm: bool = False  # move out of a published-stressed pool (bench/spot_month_calm.py), a prototype
+    calm_band: str = CALM_BAND  # ...at or above this band
 
     def __post_init__(self):
         s, region = self.month.section, self.month.region(self.cloud)
@@ -182,6 +221,7 @@ class Sim:
         self.instances: list[Instance] = []
         self.standings_at: tuple[float, dict] | None = None
         self.left: dict = {}  # pool → when an instance of ours last moved out of it
+        self.band_view = published_bands(self.month, self.cloud) if self.bands else None
 
     # -- the world, drawn before the month from its own seed: the same for every variant --------
     def _world(self) -> None:
@@ -249,6 +289,8 @@ class Sim:
         prices = ({(t, z): self.month.price(t, "spot") for t in self.catalog for z in self.zones}
                   if self.cloud == "aws" and market == Market.SPOT else None)  # AWS ranks spot by price (executor)
         planned = planner.plan_candidates(source, self.catalog, market, in_stock, self.subnets, prices=prices)
+        if self.band_view is not None and market == Market.SPOT:
+            planned, _ = bands.rank(planned, self.band_view)
         return churn.rank(planned, verdict, self.cloud, self.region_name) if self.guard else (planned, [])
 
     def _verdict(self, lineage: str, now: float):
@@ -308,6 +350,8 @@ class Sim:
                 target = revert_choice(self, instance, now)
             elif self.leave and instance.market == "spot" and revert_steps.window_end(now, self.settings.revert_window) is None:
                 target = leave_choice(self, instance, now)
+            elif self.calm and instance.market == "spot" and revert_steps.window_end(now, self.settings.revert_window) is None:
+                target = calm_choice(self, instance, now)
             else:
                 continue
             if target is None:
@@ -375,26 +419,35 @@ class Sim:
 
 
 def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, days: float | None = None,
-              policy: churn.ChurnPolicy | None = None, leave_memory: bool = True) -> dict:
+              policy: churn.ChurnPolicy | None = None, leave_memory: bool = True, calm_band: str = CALM_BAND) -> dict:
     """Every variant's figures for one cloud, and the ratios the issue asks for."""
     policy = policy or churn.ChurnPolicy()
     found = {name: Sim(month, cloud, guard, revert, seed, fleet, days, policy, leave=leave,
-                     leave_memory=leave_memory).run()
-             for name, guard, revert, leave in VARIANTS}
+                     leave_memory=leave_memory, bands=banded, calm=calm, calm_band=calm_band).run()
+             for name, guard, revert, leave, banded, calm in VARIANTS}
     sim = Sim(month, cloud, False, False, seed, fleet, days)
     on_demand = sim.count * sim.end / HOUR * month.price(sim.original, "ondemand")
-    today, both = found["today"], found["both"]
+    # The product as shipped: the guard, the move back and the published bands ("bands").
+    today, both, product = found["today"], found["both"], found["bands"]
+    month_share = MONTH_DAYS * DAY / sim.end  # per instance a month
     per = {name: {"cost_vs_on_demand": round(f.cost / on_demand, 3),
                   "interruptions_per_instance": round(f.interruptions / sim.count, 2),
                   "on_demand_share": round(f.on_demand_seconds / f.instance_seconds, 3),
                   "moves": f.moves, "moves_failed": f.moves_failed, "data_lost": f.data_lost}
            for name, f in found.items()}
-    return {"cost_vs_today": round(both.cost / today.cost, 3), "cost_vs_on_demand": per["both"]["cost_vs_on_demand"],
-            "interruptions_vs_today": round(both.interruptions / max(1, today.interruptions), 3),
-            "on_demand_share": per["both"]["on_demand_share"], "data_lost": both.data_lost,
+    return {"cost_vs_today": round(product.cost / today.cost, 3),
+            "cost_vs_on_demand": per["bands"]["cost_vs_on_demand"],
+            "interruptions_vs_today": round(product.interruptions / max(1, today.interruptions), 3),
+            "on_demand_share": per["bands"]["on_demand_share"], "data_lost": product.data_lost,
+            "moves_per_instance_month": round(product.moves / sim.count * month_share, 2),
+            "without_bands_interruptions_vs_today": round(both.interruptions / max(1, today.interruptions), 3),
+            "without_bands_cost_vs_today": round(both.cost / today.cost, 3),
             "leave_interruptions_vs_today": round(found["leave"].interruptions / max(1, today.interruptions), 3),
             "leave_cost_vs_today": round(found["leave"].cost / today.cost, 3),
             "leave_moves_per_instance": round(found["leave"].moves / sim.count, 2),
+            "calm_interruptions_vs_today": round(found["calm"].interruptions / max(1, today.interruptions), 3),
+            "calm_cost_vs_today": round(found["calm"].cost / today.cost, 3),
+            "calm_moves_per_instance_month": round(found["calm"].moves / sim.count * month_share, 2),
             "today_on_demand_share": per["today"]["on_demand_share"], "variants": per}
 
 
@@ -414,6 +467,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--churn-window-hours", type=float, default=defaults.window_s / HOUR)
     parser.add_argument("--churn-demote-hours", type=float, default=defaults.demote_s / HOUR)
     parser.add_argument("--churn-on-demand-after", type=int, default=defaults.on_demand_after)
+    parser.add_argument("--calm-band", default=CALM_BAND, choices=spot_bands.BANDS,
+                        help="the calm prototype moves out of pools in this band or above")
     parser.add_argument("--no-leave-memory", action="store_true",
                         help="the leave variant may move into a pool it left within the guard's horizon")
     args = parser.parse_args(argv)
@@ -425,7 +480,7 @@ def main(argv: list[str] | None = None) -> dict:
     seed = args.seed if args.seed is not None else int(month.data.get("seed", 0))
     started = time.perf_counter()
     result = {f["cloud"]: run_cloud(month, f["cloud"], seed, args.fleet, args.days, policy,
-                               not args.no_leave_memory)
+                               not args.no_leave_memory, args.calm_band)
               for f in month.section["fleets"]}
     print(f"spot month: pack {args.pack.name}, seed {seed}, churn guard {policy.reclaims} occasions in "
           f"{policy.window_s / HOUR:g} h demote {policy.demote_s / HOUR:g} h, on-demand after "
@@ -436,13 +491,16 @@ def main(argv: list[str] | None = None) -> dict:
         for name, v in figures["variants"].items():
             print(f"{cloud:7} {name:7} {v['cost_vs_on_demand']:8.3f} {v['interruptions_per_instance']:12.2f} "
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
-        print(f"{cloud:7} guard+revert vs today: cost x{figures['cost_vs_today']}, "
-              f"interruptions x{figures['interruptions_vs_today']}")
+        print(f"{cloud:7} the product (guard+revert+bands) vs today: cost x{figures['cost_vs_today']}, "
+              f"interruptions x{figures['interruptions_vs_today']}, moves per instance a month "
+              f"{figures['moves_per_instance_month']}; without the bands: cost "
+              f"x{figures['without_bands_cost_vs_today']}, "
+              f"interruptions x{figures['without_bands_interruptions_vs_today']}")
     months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
             figures = run_cloud(month, f["cloud"], other, args.fleet, args.days, policy,
-                                not args.no_leave_memory)
+                                not args.no_leave_memory, args.calm_band)
             months[f["cloud"]].append(figures)
             _summary(other, f["cloud"], figures)
     if args.seeds > 1:
@@ -467,10 +525,13 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
     alone, with_revert = _guard_effect(figures)
     print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
           f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
-          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'})  guard x{alone:5.3f} / "
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'}; without bands "
+          f"x{figures['without_bands_interruptions_vs_today']:5.3f})  guard x{alone:5.3f} / "
           f"x{with_revert:5.3f}  lost {figures['data_lost']}  leave: interruptions x"
           f"{figures['leave_interruptions_vs_today']:5.3f} cost x{figures['leave_cost_vs_today']:5.3f} moves/inst "
-          f"{figures['leave_moves_per_instance']:4.2f}")
+          f"{figures['leave_moves_per_instance']:4.2f}  calm: interruptions "
+          f"x{figures['calm_interruptions_vs_today']:5.3f} "
+          f"cost x{figures['calm_cost_vs_today']:5.3f} moves/inst {figures['calm_moves_per_instance_month']:4.2f}")
 
 
 def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
@@ -486,11 +547,22 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
           f"{sum(f['cost_vs_today'] <= 0.6 for f in applies)}; interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} "
           f"(median {ratios[len(ratios) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in ratios)}; guard alone "
           f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
+    plain = sorted(f["without_bands_interruptions_vs_today"] for f in found)
+    moved = sorted(f["moves_per_instance_month"] for f in found)
+    print(f"{cloud:7} without the bands (guard+revert): interruptions x{plain[0]:.3f}-{plain[-1]:.3f} (median "
+          f"{plain[len(plain) // 2]:.3f}); the product's moves per instance a month {moved[0]:.2f}-{moved[-1]:.2f}")
     leave = sorted(f["leave_interruptions_vs_today"] for f in found)
     moves = sorted(f["leave_moves_per_instance"] for f in found)
     print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
           f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
           f"{moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants']['leave']['data_lost'] for f in found)}")
+    calm = sorted(f["calm_interruptions_vs_today"] for f in found)
+    calm_moves = sorted(f["calm_moves_per_instance_month"] for f in found)
+    calm_costs = sorted(f["calm_cost_vs_today"] for f in found)
+    print(f"{cloud:7} moving out of published-stressed pools (prototype): interruptions x{calm[0]:.3f}-{calm[-1]:.3f} "
+          f"(median {calm[len(calm) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in calm)}; cost x{calm_costs[0]:.3f}-"
+          f"{calm_costs[-1]:.3f}; moves per instance a month {calm_moves[0]:.2f}-{calm_moves[-1]:.2f}; lost "
+          f"{sum(f['variants']['calm']['data_lost'] for f in found)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from responder.clouds.spot_bands import ADVISOR_URL
 from responder.logsafe import redact_url
 from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
                                       daily_window, duration, protect_selectors, slack_channel)
@@ -132,6 +133,10 @@ class Settings:
     revert: bool = True
     revert_after_seconds: float = 1800.0
     revert_window: tuple[int, ...] = ()
+    # The interruption bands the clouds publish (clouds/spot_bands.py): among spot candidates of one
+    # rank, a calmer pool first; the AWS Spot Instance Advisor's document is read from the URL.
+    spot_bands: bool = True
+    spot_advisor_url: str = ADVISOR_URL
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
     # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
     # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
@@ -335,6 +340,8 @@ class Settings:
             revert_after_seconds=duration("RESPONDER_REVERT_AFTER", get("RESPONDER_REVERT_AFTER"),
                                           cls.revert_after_seconds),
             revert_window=daily_window("RESPONDER_REVERT_WINDOW", get("RESPONDER_REVERT_WINDOW")),
+            spot_bands=as_bool("RESPONDER_SPOT_BANDS", get("RESPONDER_SPOT_BANDS", "on")),
+            spot_advisor_url=get("RESPONDER_SPOT_ADVISOR_URL", ADVISOR_URL),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             churn_reclaims=number("RESPONDER_CHURN_RECLAIMS", cls.churn_reclaims, int),
             churn_window_hours=number("RESPONDER_CHURN_WINDOW_HOURS", cls.churn_window_hours),

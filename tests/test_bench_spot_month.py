@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import spot_month  # noqa: E402
+import spot_month_calm  # noqa: E402
 import spot_month_leave  # noqa: E402
 
 KEYS = {"cost_vs_today", "cost_vs_on_demand", "interruptions_vs_today", "on_demand_share", "data_lost"}
@@ -127,3 +128,31 @@ def test_the_leave_variant_is_measured_beside_the_others(capsys):
         leave = figures["variants"]["leave"]
         assert leave["data_lost"] == 0 and leave["moves"] >= 0
         assert {"leave_interruptions_vs_today", "leave_cost_vs_today", "leave_moves_per_instance"} <= set(figures)
+
+
+def test_the_bench_ranks_with_the_bands_the_emulators_serve_from_the_pack():
+    """The `bands` variant (the product as shipped) reads the pack's pools as the emulators serve
+    them: per zone on Aliyun, per type (the zones' mean) on AWS; a replacement out of the top band
+    pool goes to a calmer pool of the original type."""
+    month = spot_month.Month.load(spot_month.PACK)
+    aliyun, aws = spot_month.published_bands(month, "aliyun"), spot_month.published_bands(month, "aws")
+    assert aliyun.bands[("ecs.g7.large", "cn-hangzhou-i")] == 4 and aliyun.bands[("ecs.g7.large", "cn-hangzhou-k")] == 0
+    assert aws.bands[("m5.large", "")] == 2 and aws.bands[("m6i.large", "")] == 0
+    sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True)
+    source = sim._source("ecs.g7.large", "cn-hangzhou-i", "i-x")
+    planned, _ = sim._plan(source, spot_month.Market.SPOT, 0.0, None)
+    assert (planned[0].instance_type, planned[0].zone) == ("ecs.g7.large", "cn-hangzhou-k")
+    plain = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3)
+    assert plain._plan(source, spot_month.Market.SPOT, 0.0, None)[0][0].zone == "cn-hangzhou-i"
+
+
+def test_the_calm_prototype_moves_once_out_of_a_published_stressed_pool():
+    month = spot_month.Month.load(spot_month.PACK)
+    sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True, calm=True)
+    hot = spot_month.Instance("i-h", "ecs.g7.large", "cn-hangzhou-i", "spot", 0.0)
+    warm = spot_month.Instance("i-w", "ecs.g7.large", "cn-hangzhou-j", "spot", 0.0)
+    target = spot_month_calm.calm_choice(sim, hot, 3600.0)
+    assert (target.instance_type, target.zone, target.market) == ("ecs.g7.large", "cn-hangzhou-k", "spot")
+    assert spot_month_calm.calm_choice(sim, warm, 3600.0) is None  # 10-15 %: under the threshold
+    hot.left_at = 0.0
+    assert spot_month_calm.calm_choice(sim, hot, 3600.0) is None  # one planned move per window

@@ -163,6 +163,8 @@ FLOW_OF = {
         "ecs:DeleteInstance": ("targets-release", AL(lambda a: a.terminate_instance(ALI, OURS))),
         "kms:GetSecretValue": ("store-secret", _secret("aliyun", ALI)),
         "ecs:DescribePrice": ("cost", AL(lambda a: _fresh_price(a, Offering("ecs.g7.large", "cn-hangzhou-i", Market.SPOT)))),
+        # a replacement goes on without the bands (advice): the adapter's read is what stops
+        "ecs:DescribeSpotAdvice": ("spot-bands", AL(lambda a: a.spot_bands(ALI, ["ecs.g7.large"]))),
         "ecs:StopInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, HEALTHY, SWAP_IMAGE, "t-swap"))),
         "ecs:ReplaceSystemDisk": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_REPLACE, SWAP_IMAGE, "t-swap"))),
         "ecs:StartInstance": ("race-swap", AL(lambda a: a.swap_root(ALI, TO_START, SWAP_IMAGE, "t-swap"))),

@@ -22,6 +22,8 @@ CALLED: dict[str, dict[str, frozenset[str]]] = {
             "DescribeInstances", "DescribeUserData", "DescribeInstanceRamRole", "DescribeDisks", "CreateImage",
             "DescribeImages", "DescribeInstanceTypes", "DescribeAvailableResource", "DescribeVSwitches",
             "RunInstances",
+            # the interruption bands that order spot candidates (clouds/spot_bands.py)
+            "DescribeSpotAdvice",
         }),
         "odcr": frozenset({
             "DescribeInstanceTypes", "DescribeAvailableResource", "CreateCapacityReservation",

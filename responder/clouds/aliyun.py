@@ -27,6 +27,7 @@ from typing import Any
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 
+from responder.clouds import spot_bands
 from responder.clouds.aliyun_batch import ANY_IMAGE_STATUS, IMAGE_STATES, AliyunBatchMixin
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
@@ -189,6 +190,16 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
         return {}
+
+    def spot_bands(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], int]:
+        """DescribeSpotAdvice for every zone, ten types a call (spot_bands.py: the API and the scale)."""
+        found: dict[tuple[str, str], int] = {}
+        for start in range(0, len(instance_types), spot_bands.ALIYUN_TYPES_PER_CALL):
+            chunk = instance_types[start:start + spot_bands.ALIYUN_TYPES_PER_CALL]
+            params = {"RegionId": region, **{f"InstanceTypes.{n}": t for n, t in enumerate(chunk, 1)}}
+            found.update(spot_bands.aliyun_bands(self._call(region, "DescribeSpotAdvice",
+                                                            f"reading the interruption bands in {region}", params)))
+        return found
 
     # -- images ----------------------------------------------------------------------------
     def create_image(self, region: str, instance_id: str, name: str, client_token: str,

@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from responder.clouds import spot_bands
 from responder.clouds.aws_batch import AwsBatchMixin
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
@@ -62,9 +63,11 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                                 reads_ahead=("describe_disks", "latest_image", "elastic_ip"))
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
-                 timeout: float = 10.0, **session_kwargs: Any):
+                 timeout: float = 10.0, advisor_url: str = spot_bands.ADVISOR_URL, **session_kwargs: Any):
         """`session`: a boto3 Session to make clients from (used under the lock, in this process
-        only); otherwise one is made from `session_kwargs` on first use, per process."""
+        only); otherwise one is made from `session_kwargs` on first use, per process. `advisor_url`:
+        where the Spot Instance Advisor's data is read (RESPONDER_SPOT_ADVISOR_URL)."""
+        self.advisor = spot_bands.AdvisorDocument(advisor_url, timeout)
         self._given_session = session
         self._session_kwargs = session_kwargs
         self._endpoint_url = endpoint_url

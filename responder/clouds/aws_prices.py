@@ -1,7 +1,8 @@
 """AWS prices for the EC2 adapter: the spot price history for spot, the Price List API for on-demand.
 
 Parts: PRICE_LIST_REGION, on_demand_filters, hourly_from_price_list (one PriceList entry → its
-hourly on-demand USD price), AwsPricesMixin.hourly_price.
+hourly on-demand USD price), AwsPricesMixin.hourly_price and spot_bands (the Spot Instance
+Advisor's interruption bands, clouds/spot_bands.py).
 
 Spot: DescribeSpotPriceHistory with StartTime now answers the current Linux/UNIX price per zone
 (AwsCapacityMixin.spot_prices). On-demand: the AWS Price List Query API (`pricing` GetProducts,
@@ -20,6 +21,7 @@ import json
 from typing import Any
 
 from responder.clouds.prices import HourlyPrice, price_cache
+from responder.clouds.spot_bands import AdvisorDocument
 from responder.errors import NotFound
 from responder.model import Market, Offering
 
@@ -49,6 +51,13 @@ class AwsPricesMixin:
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]:
         raise NotImplementedError  # provided by AwsCapacityMixin
+
+    advisor: AdvisorDocument  # set by AwsCloud
+
+    def spot_bands(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], int]:
+        """The Spot Instance Advisor's bands for the region's types, per type (every zone): one
+        fetch of its document per process per day (spot_bands.py)."""
+        return self.advisor.bands(region, list(instance_types))
 
     def hourly_price(self, region: str, offering: Offering) -> HourlyPrice:
         market = Market(offering.market)

@@ -272,6 +272,11 @@ class CloudPort(Protocol):
 
     def spot_prices(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], float]: ...
 
+    def spot_bands(self, region: str, instance_types: list[str]) -> dict[tuple[str, str], int]:
+        """(type, zone) → the published interruption band (clouds/spot_bands.py; zone "" for a band
+        that holds in every zone); empty where the cloud publishes none. Raises when it cannot be read."""
+        return {}
+
     def hourly_price(self, region: str, offering: Offering) -> HourlyPrice:
         """What one instance of the offering costs per hour (Linux), cached (clouds/prices.py);
         a CloudError when it cannot be read (NotFound: the cloud publishes no such price)."""

@@ -89,7 +89,7 @@ def clouds_from_settings(settings: Settings, missing: dict[str, str] | None = No
         from responder.clouds.aws import AwsCloud
 
         # boto3 finds credentials itself (env, profile, Lambda role); we only pass an endpoint override.
-        clouds["aws"] = AwsCloud(endpoint_url=settings.aws_endpoint_url or None)
+        clouds["aws"] = AwsCloud(endpoint_url=settings.aws_endpoint_url or None, advisor_url=settings.spot_advisor_url)
     if "oci" in settings.clouds and "oci" not in missing:
         # Lazy: the OCI SDK is an install extra and costs about 0.3 s and 30 MB to load.
         from responder.clouds.oci import OciCloud

@@ -43,6 +43,8 @@ ALIYUN: dict[str, tuple[str, ...]] = {
     "DescribeCapacityReservations": ("ecs:DescribeCapacityReservations",),
     "DescribeNetworkInterfaces": ("ecs:DescribeNetworkInterfaces",),
     "DescribePrice": ("ecs:DescribePrice",),
+    # "RAM authorization": none disclosed on the API page; the harsher reading is its own action
+    "DescribeSpotAdvice": ("ecs:DescribeSpotAdvice",),
     "CreateImage": ("ecs:CreateImage",),
     # RamRoleName: the caller passes the role to the instance (RAM: "ram:PassRole").
     "RunInstances": ("ecs:RunInstances", "ram:PassRole"),

@@ -27,6 +27,7 @@ from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
 from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
 from responder.replace import batching, capped, planner
+from responder.replace.bands import BandReads, BandView
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
@@ -56,6 +57,7 @@ class ProbeResult:
     subnets: list[Subnet]
     scores: dict[tuple[str, str], float] | None = None
     prices: dict[tuple[str, str], float] | None = None
+    bands: BandView | None = None  # the published interruption bands (spot; replace/bands.py)
 
 
 class Executor:
@@ -67,6 +69,7 @@ class Executor:
         self.catalogs = TTLCache(ttl=3600)
         self.subnets = TTLCache(ttl=300)
         self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
+        self.band_reads = BandReads(clock)  # the published interruption bands, a day per region
         # Live stock, on the task clock: a reclaimed pool's tasks ask for the same candidates within
         # seconds, and one probe answers them all; short, because stock moves (and a launch refused
         # for no stock probes again, see steps._launched).
@@ -236,7 +239,9 @@ class Executor:
                                                    lambda: cloud.placement_scores(task.region, types))
             prices = self.market_facts.get_or_load(("prices", task.region, tuple(types)),
                                                    lambda: cloud.spot_prices(task.region, types))
-        return ProbeResult(market, catalog, in_stock, subnets, scores, prices)
+        bands = (self.band_reads.read(task.cloud, task.region, cloud, types)
+                 if market == Market.SPOT and self.settings.spot_bands else None)
+        return ProbeResult(market, catalog, in_stock, subnets, scores, prices, bands)
 
     def _acquire_replacement(self, task: Task, cloud: CloudPort, call: Call):
         outcome = launch_replacement(self._launch_context(cloud), task, markets(self.settings)[0])

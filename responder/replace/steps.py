@@ -20,7 +20,7 @@ from responder.capacity.tokens import token_for
 from responder.clouds.base import Capabilities, InstanceInfo
 from responder.errors import CloudError, NotFound
 from responder.model import Cloud, EventKind, Interruption, Market
-from responder.replace import build_times, churn, planner, race_data, race_steps, revert_steps, swap
+from responder.replace import bands, build_times, churn, planner, race_data, race_steps, revert_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.image_polls import (
     Facts,
@@ -268,8 +268,10 @@ def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error
     source = task.record.wanted()  # a move back to spot aims at the original's type
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
                                       found.scores, found.prices)
-    planned, task.record.plan.ranking = (revert_steps.guarded(task, planned, facts, now) if revert_steps.is_revert(task)
-                                         else churn.rank(planned, task.record.plan.churn, task.cloud, task.region))
+    planned, by_band = bands.rank(planned, found.bands)  # a calmer published band first; the guard's after
+    planned, guarded = (revert_steps.guarded(task, planned, facts, now) if revert_steps.is_revert(task)
+                        else churn.rank(planned, task.record.plan.churn, task.cloud, task.region))
+    task.record.plan.ranking = by_band + guarded
     task.record.plan.candidates = planned
     task.record.plan.probed_markets.append(found.market.value)
 

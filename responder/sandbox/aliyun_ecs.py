@@ -33,6 +33,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request, Response
 
 from responder.sandbox.aliyun_ecs_actions import READ_ACTIONS
+from responder.sandbox.aliyun_ecs_advice import ADVICE_ACTIONS
 from responder.sandbox.aliyun_ecs_capacity import CAPACITY_ACTIONS
 from responder.sandbox.aliyun_ecs_disks import DISK_ACTIONS, settle
 from responder.sandbox.aliyun_ecs_network import NETWORK_ACTIONS
@@ -49,7 +50,8 @@ from responder.sandbox.rate_limits import rate_limits_for
 from responder.sandbox.scenario import Scenario, load_scenario
 
 API_VERSION, VPC_VERSION = "2014-05-26", "2016-04-28"
-ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS, **SWAP_ACTIONS, **PRICE_ACTIONS}
+ECS_ACTIONS = {**READ_ACTIONS, **CAPACITY_ACTIONS, **DISK_ACTIONS, **NETWORK_ACTIONS, **SWAP_ACTIONS, **PRICE_ACTIONS,
+               **ADVICE_ACTIONS}
 VPC_ACTIONS = {a: ECS_ACTIONS[a] for a in ("DescribeVSwitches", "AssociateEipAddress", "DescribeEipAddresses")}
 PRODUCTS = {API_VERSION: ECS_ACTIONS, VPC_VERSION: VPC_ACTIONS, KMS_VERSION: KMS_ACTIONS}
 # Never echoed into the call log: they are credentials or change on every call.

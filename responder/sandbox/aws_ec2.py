@@ -46,6 +46,7 @@ from responder.sandbox import (
     aws_seed,
     aws_swap,
     aws_volumes,
+    spot_advice,
 )
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
 from responder.sandbox.authz_aws import access_key_of, authorize_ec2, authorize_secret
@@ -144,6 +145,7 @@ class AwsEc2Emulator(CallLog):
         self.swaps = aws_swap.RootSwaps(self.clock, self.scenario.raw, self.epoch)
         self.tokens = ClientTokens()
         self.endpoint_url = ""
+        self.advisor_fetches = 0  # GETs of the Advisor's document (not an EC2 call: not in the call log)
         self._server: LoopbackServer | None = None
         self._moto = None
         self._handlers: dict[str, Handler] = {
@@ -265,6 +267,9 @@ class AwsEc2Emulator(CallLog):
     def _wsgi(self, environ: dict[str, Any], start_response):
         if environ.get("PATH_INFO", "").startswith("/_sandbox/"):
             return self._control(environ, start_response)
+        if environ.get("PATH_INFO", "") == spot_advice.ADVISOR_PATH:  # the Spot Instance Advisor's data, public
+            self.advisor_fetches += 1
+            return spot_advice.serve_advisor(self.scenario, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:

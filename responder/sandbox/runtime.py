@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from responder.sandbox.scenario import Scenario, load_scenario
+from responder.sandbox.spot_advice import ADVISOR_PATH
 
 SANDBOX_KEY, SANDBOX_SECRET = "sandbox-key", "sandbox-secret"
 
@@ -44,7 +45,9 @@ class Sandbox:
 
             emulator = AwsEc2Emulator(self.scenario, clock=self.clock).start()
             self.emulators["aws"] = emulator
+            # The Spot Instance Advisor's document comes from the emulator too (spot_advice.py).
             self.clouds["aws"] = AwsCloud(endpoint_url=emulator.endpoint_url, aws_access_key_id=SANDBOX_KEY,
+                                          advisor_url=emulator.endpoint_url + ADVISOR_PATH,
                                           aws_secret_access_key=SANDBOX_SECRET,
                                           region_name=self.scenario.regions_of("aws")[0].region)
         if self.scenario.raw.get("oci") and self._wanted("oci"):

@@ -22,6 +22,7 @@ from responder.sandbox.image_removals import check_config as check_deleted_image
 from responder.sandbox.prices import check_prices
 from responder.sandbox.race_model import FIRST_READ, SnapshotTime
 from responder.sandbox.rate_limits import check_config as check_rate_limits
+from responder.sandbox.spot_advice import check_config as check_spot_advice
 from responder.sandbox.stock import ScenarioError
 
 _PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*)")
@@ -93,6 +94,7 @@ def _stock(stock: Any) -> None:
 
 
 def _region(region: dict[str, Any], where: str) -> None:
+    check_spot_advice(region, where)
     if "zones" in region and not (isinstance(region["zones"], list) and region["zones"]):
         raise ScenarioError(f"{where}.zones: must be a list of zone ids, not {region['zones']!r}")
     for i, subnet in enumerate(_list_of_mappings(region.get("subnets"), f"{where}.subnets")):

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from responder.clouds.spot_bands import ADVISOR_URL
 from responder.logsafe import redact_url
 from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
                                       daily_window, duration, protect_selectors, slack_channel)
 from responder.store_url import url_problem
+
+# Where AWS publishes the Spot Instance Advisor's data (a public document, not a signed API).
+ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")

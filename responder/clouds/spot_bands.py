@@ -29,10 +29,11 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from responder.settings import ADVISOR_URL
+
 BANDS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 TOP = len(BANDS) - 1
 EDGES = (5.0, 10.0, 15.0, 20.0)
-ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
 ADVISOR_TTL_S = 86400.0  # the Advisor states a trailing month; a day old is fresh enough
 ADVISOR_RETRY_S = 600.0  # after a failed fetch, tasks go on without bands this long before the next try
 ALIYUN_TYPES_PER_CALL = 10

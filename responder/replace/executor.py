@@ -1,12 +1,13 @@
 """The only code in the replacement flow that calls a cloud: one method per Call verb.
 
-Parts: ProbeResult (what a stock probe saw), Executor (run_round(pairs) → one CallOutcome per
-call: the round's calls in priority order (priority.py), batchable reads of many tasks as one call
-each (batching.py), the rest one by one on a bounded pool; run(task, call) → the answer of one; keeps
-the slow-changing facts cached; takes the money caps before every spend).
+Parts: Executor (run_round(pairs) → one CallOutcome per call: the round's calls in priority order
+(priority.py), batchable reads of many tasks as one call each (batching.py), the rest one by one on
+a bounded pool; run(task, call) → the answer of one; takes the money caps before every spend). A
+`probe` call runs through probing.py, which keeps the slow-changing facts that rank it cached.
 
 Steps (steps.py) decide which calls to make and fold the answers into the record; the runner
-(runner.py) saves and retries. Nothing else in replace/ talks to a cloud. The adapters ask the API
+(runner.py) saves and retries. Nothing else in replace/ talks to a cloud but what the executor
+runs (probing.py, batching.py, launch.py, reserve.py). The adapters ask the API
 budget before each call (clouds/gate.py CallGate); a call it holds back comes back as a
 CallOutcome whose error is errors.Deferred, and the runner brings its task back then. Each job of
 a round asks as its task (capacity/budget.py `asking`: the task's priority, so a deferred task
@@ -18,27 +19,24 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from responder.caching import TTLCache
 from responder.capacity.budget import Turns, asking
-from responder.clouds.base import CloudPort, InstanceTypeSpec, RootSwap, Subnet
+from responder.clouds.base import CloudPort, RootSwap
 from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
-from responder.replace import batching, capped, planner
-from responder.replace.bands import BandReads, BandView
+from responder.replace import batching, capped
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps, Spend
 from responder.replace.launch import LaunchContext, launch_replacement
 from responder.replace.priority import priority
+from responder.replace.probing import ProbeResult, Probes
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
 from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
 
-STOCK_TTL_S = 2.0  # how long one live stock probe serves every task of a wave
 # Writes that check before they act, and what they look at: the round reads those looks for all of
 # its steps at once, with the wave's (wave_reads.py), and each write acts on its own.
 LOOKS = {"swap_root": "instance_id", "attach_disk": "disk_id"}
@@ -49,31 +47,13 @@ def _in_turn(turns: Turns, index: int, job: Callable[[], list[CallOutcome]]) -> 
         return job()
 
 
-@dataclass(frozen=True)
-class ProbeResult:
-    market: Market
-    catalog: dict[str, InstanceTypeSpec]
-    in_stock: set[tuple[str, str]]
-    subnets: list[Subnet]
-    scores: dict[tuple[str, str], float] | None = None
-    prices: dict[tuple[str, str], float] | None = None
-    bands: BandView | None = None  # the published interruption bands (spot; replace/bands.py)
-
-
 class Executor:
     def __init__(self, clouds: dict[str, CloudPort], settings: Settings, caps: MoneyCaps,
                  save: Callable[[Task], None], clock: Callable[[], float], sleep: Callable[[float], None],
                  rand: Callable[[], float]):
         self.clouds, self.settings, self.caps = clouds, settings, caps
         self.save, self.clock, self.sleep, self.rand = save, clock, sleep, rand
-        self.catalogs = TTLCache(ttl=3600)
-        self.subnets = TTLCache(ttl=300)
-        self.market_facts = TTLCache(ttl=60)  # AWS offerings, placement scores, spot prices
-        self.band_reads = BandReads(clock)  # the published interruption bands, a day per region
-        # Live stock, on the task clock: a reclaimed pool's tasks ask for the same candidates within
-        # seconds, and one probe answers them all; short, because stock moves (and a launch refused
-        # for no stock probes again, see steps._launched).
-        self.stock = TTLCache(ttl=STOCK_TTL_S, clock=clock)
+        self.probes = Probes(clock, settings.spot_bands)  # stock probes and what ranks them, cached
         self.wave = WaveReads(clock)  # image builds and instance states the wave watches, read together
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -219,29 +199,7 @@ class Executor:
         return cloud.describe_image(task.region, call.args["image_id"])
 
     def _probe(self, task: Task, cloud: CloudPort, call: Call) -> ProbeResult:
-        """Stock for the candidate types on one market, with what ranks them."""
-        market = Market(call.args["market"])
-        source = task.record.wanted()  # the original's type first on a move back to spot
-        catalog = self.catalogs.get_or_load((task.cloud, task.region), lambda: cloud.instance_types(task.region))
-        types = [t for t, _ in planner.candidate_types(source, catalog)]
-        if cloud.capabilities.offerings_are_static:  # where a type is offered, not live stock: cacheable
-            in_stock = self.market_facts.get_or_load(("offerings", task.cloud, task.region, tuple(types), market),
-                                                     lambda: cloud.offerings_with_stock(task.region, types, market))
-        else:  # live stock (Aliyun DescribeAvailableResource): one probe serves a wave for a moment
-            in_stock = self.stock.get_or_load((task.cloud, task.region, tuple(types), market),
-                                              lambda: cloud.offerings_with_stock(task.region, types, market))
-        subnets = self.subnets.get_or_load((task.cloud, task.region, source.vpc_id),
-                                           lambda: cloud.subnets(task.region, source.vpc_id))
-        scores = prices = None
-        if market == Market.SPOT and cloud.capabilities.placement_scores:
-            # Scores and prices move slowly; a burst of interruptions in one region shares one read.
-            scores = self.market_facts.get_or_load(("scores", task.region, tuple(types)),
-                                                   lambda: cloud.placement_scores(task.region, types))
-            prices = self.market_facts.get_or_load(("prices", task.region, tuple(types)),
-                                                   lambda: cloud.spot_prices(task.region, types))
-        bands = (self.band_reads.read(task.cloud, task.region, cloud, types)
-                 if market == Market.SPOT and self.settings.spot_bands else None)
-        return ProbeResult(market, catalog, in_stock, subnets, scores, prices, bands)
+        return self.probes.probe(task, cloud, Market(call.args["market"]))
 
     def _acquire_replacement(self, task: Task, cloud: CloudPort, call: Call):
         outcome = launch_replacement(self._launch_context(cloud), task, markets(self.settings)[0])

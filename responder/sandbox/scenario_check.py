@@ -22,7 +22,7 @@ from responder.sandbox.image_removals import check_config as check_deleted_image
 from responder.sandbox.prices import check_prices
 from responder.sandbox.race_model import FIRST_READ, SnapshotTime
 from responder.sandbox.rate_limits import check_config as check_rate_limits
-from responder.sandbox.spot_advice import check_config as check_spot_advice
+from responder.sandbox.spot_advice_check import check_config as check_spot_advice
 from responder.sandbox.stock import ScenarioError
 
 _PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*)")

@@ -1,8 +1,7 @@
 """The interruption bands the clouds publish, served from the scenario: Aliyun's DescribeSpotAdvice
 and the document behind AWS's Spot Instance Advisor.
 
-Parts: BANDS (the Advisor's band labels, lowest first), STATED_RATES (label → the rate a scenario's
-band stands for), pool_rates (scenario → {(type, zone): rate in %}), check_config, discount (the
+Parts: pool_rates (scenario → {(type, zone): rate in %}), discount (the
 spot price as a % of on-demand), advisor_document (the AWS JSON), serve_advisor and ADVISOR_PATH
 (its route). The Aliyun action is aliyun_ecs_advice.py.
 
@@ -37,18 +36,12 @@ from __future__ import annotations
 
 import json
 from statistics import mean
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from responder.sandbox.prices import price_of
-from responder.sandbox.stock import ScenarioError
+from responder.sandbox.scenario import Region, Scenario
+from responder.sandbox.spot_advice_check import BANDS, STATED_RATES
 
-if TYPE_CHECKING:  # the scenario loader checks `spot_advice:` with this module: no import cycle at run time
-    from responder.sandbox.scenario import Region, Scenario
-
-BANDS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
-# What a band stands for when a scenario names only the band: the middle of a closed band, and
-# 25 % for the open top one (its floor plus half a band's width), as the month pack states.
-STATED_RATES = {"<5%": 2.5, "5-10%": 7.5, "10-15%": 12.5, "15-20%": 17.5, ">20%": 25.0}
 # A rate on a band's edge goes into the higher band (the harsher reading).
 ADVISOR_RANGES = [{"index": i, "label": label, "dots": i, "max": top}
                   for i, (label, top) in enumerate(zip(BANDS, (5, 10, 15, 20, 100)))]
@@ -89,28 +82,6 @@ def pool_rates(scenario_raw: dict[str, Any], region: Region) -> dict[tuple[str, 
             if rate is not None:
                 found[(spec["type"], zone)] = rate
     return found
-
-
-def check_config(region: dict[str, Any], where: str) -> None:
-    """A region's `spot_advice:`: bands by their labels, rates as numbers in 0-100."""
-    advice = region.get("spot_advice")
-    if advice is None:
-        return
-    if not isinstance(advice, dict):
-        raise ScenarioError(f"{where}.spot_advice: must be a mapping with `default` and `pools`, not {advice!r}")
-    if advice.get("default") is not None and advice["default"] not in STATED_RATES:
-        raise ScenarioError(f"{where}.spot_advice.default: must be one of {', '.join(BANDS)}, "
-                            f"not {advice['default']!r}")
-    for i, pool in enumerate(advice.get("pools") or []):
-        at = f"{where}.spot_advice.pools[{i}]"
-        if not isinstance(pool, dict) or "type" not in pool:
-            raise ScenarioError(f"{at}: must be a mapping with `type` and `band` (or `rate`), not {pool!r}")
-        if "rate" in pool:
-            if isinstance(pool["rate"], bool) or not isinstance(pool["rate"], (int, float)) \
-                    or not 0 <= pool["rate"] <= 100:
-                raise ScenarioError(f"{at}.rate: must be a percentage 0-100, not {pool['rate']!r}")
-        elif pool.get("band") not in STATED_RATES:
-            raise ScenarioError(f"{at}.band: must be one of {', '.join(BANDS)}, not {pool.get('band')!r}")
 
 
 def discount(raw: dict[str, Any], spec: dict[str, Any], zone: str | None) -> int:

@@ -94,6 +94,7 @@ class LaunchAcquirer:
         if offering in self.refused_here:  # a fleet call already reported it sold out
             raise NoCapacity("InsufficientInstanceCapacity", f"{offering} refused in this fleet request")
         request = launch.requests.get(token)
+        built_now = request is None
         if request is not None:  # sent before and the answer never came back: did it launch?
             found = self.ctx.cloud.find_launched(self.task.region, token)
             if found:
@@ -110,10 +111,14 @@ class LaunchAcquirer:
             result = self.ctx.cloud.launch(self.task.region, request)
         except Deferred:
             # The API budget held a call back before it was sent, and the launch's buying call
-            # (CreateFleet, RunInstances) is its last: nothing was bought. The next try sends the
-            # same request (same token) without first looking for what it launched — in a wave,
-            # a DescribeInstances per task whose launch waited for the budget.
-            launch.requests.pop(token, None)
+            # (CreateFleet, RunInstances) is its last: this try bought nothing. When this try also
+            # built the request, it was never sent at all, and the next try sends it (same token)
+            # without first looking for what it launched — in a wave, a DescribeInstances per task
+            # whose launch waited for the budget. A request an earlier try sent (its answer lost)
+            # stays: that try may have bought, and only the very same request may go again under
+            # its token (ECS answers IdempotenceParamNotMatch to a token with other parameters).
+            if built_now:
+                launch.requests.pop(token, None)
             raise
         except (NoCapacity, Invalid, NotFound, Fatal):
             # The cloud answered and refused (no stock, a parameter it rejects: a key pair, a cluster

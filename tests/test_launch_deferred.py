@@ -35,6 +35,16 @@ class HoldOnce:
         return None
 
 
+def launching_task(cloud, scenario, clones) -> tuple[Task, Candidate]:
+    """The first clone's task at its launch, with the original's own pool as the candidate."""
+    region, instance_id = scenario["regions"][0]["region"], clones[0][0]
+    task = Task(TaskRow(id="t", key=f"aliyun:{region}:{instance_id}", cloud="aliyun", region=region,
+                        instance_id=instance_id, kind="interruption", status="launching"))
+    task.record.source = source = cloud.describe_instance(region, instance_id)
+    task.record.race.launch_image_id = source.image_id
+    return task, Candidate(source.instance_type, source.zone, "spot", source.subnet_id, "same")
+
+
 def test_a_launch_held_back_by_the_budget_is_sent_again_without_looking_for_it_first():
     scenario, clones = wave_scenario("aliyun", 2, rate_limits="off")
     clock = ManualClock(20.0)
@@ -42,12 +52,7 @@ def test_a_launch_held_back_by_the_budget_is_sent_again_without_looking_for_it_f
     try:
         cloud = copy.copy(box.clouds["aliyun"])
         cloud.gate = HoldOnce("RunInstances")
-        region, instance_id = scenario["regions"][0]["region"], clones[0][0]
-        task = Task(TaskRow(id="t", key=f"aliyun:{region}:{instance_id}", cloud="aliyun", region=region,
-                            instance_id=instance_id, kind="interruption", status="launching"))
-        task.record.source = source = cloud.describe_instance(region, instance_id)
-        task.record.race.launch_image_id = source.image_id
-        candidate = Candidate(source.instance_type, source.zone, "spot", source.subnet_id, "same")
+        task, candidate = launching_task(cloud, scenario, clones)
         spent = []
         ctx = LaunchContext(cloud=cloud, clock=clock, sleep=clock.advance, rand=lambda: 0.5, save=lambda t: None,
                             take_spend=lambda t, token, kind: spent.append(token), give_back=lambda token: None)
@@ -73,12 +78,7 @@ def test_a_request_sent_before_stays_when_its_next_try_is_held_back():
     box = start_sandbox(scenario, only=("aliyun",), clock=clock)
     try:
         cloud = copy.copy(box.clouds["aliyun"])
-        region, instance_id = scenario["regions"][0]["region"], clones[0][0]
-        task = Task(TaskRow(id="t", key=f"aliyun:{region}:{instance_id}", cloud="aliyun", region=region,
-                            instance_id=instance_id, kind="interruption", status="launching"))
-        task.record.source = source = cloud.describe_instance(region, instance_id)
-        task.record.race.launch_image_id = source.image_id
-        candidate = Candidate(source.instance_type, source.zone, "spot", source.subnet_id, "same")
+        task, candidate = launching_task(cloud, scenario, clones)
         ctx = LaunchContext(cloud=cloud, clock=clock, sleep=clock.advance, rand=lambda: 0.5, save=lambda t: None,
                             take_spend=lambda t, token, kind: None, give_back=lambda token: None)
         acquirer = LaunchAcquirer(ctx, task, [candidate], Market.SPOT)

@@ -1,6 +1,6 @@
-"""A prototype for bench/spot_month.py's `calm` variant: planned moves out of a pool whose
-published interruption band is at or above a threshold (issue 22's third step, not built in the
-product: docs/churn.md "Published interruption bands"). Measured only.
+"""The rule of bench/spot_month.py's `calm` variant: planned moves out of a pool whose published
+interruption band is at or above a threshold. The product makes no such moves (docs/churn.md
+"Published interruption bands" says what they would need); the month simulates them only.
 
 Parts: CALM_BAND (the stated threshold), stressed (a pool at or above it), calm_choice (one
 instance at one tick: whether it moves, and to where).

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
 import responder.capacity.ledger  # noqa: F401 - puts the ledger table on the shared metadata
+import responder.capacity.shared_windows  # noqa: F401 - puts the API windows table on the shared metadata
 import responder.replace.caps  # noqa: F401 - puts the spend-slot table on the shared metadata
 import responder.replace.build_times  # noqa: F401 - puts the build-times table on the shared metadata
 import responder.replace.churn_store  # noqa: F401 - puts the reclaims table on the shared metadata

@@ -70,3 +70,21 @@ def test_a_wave_of_100_in_one_zone_ends_done_with_one_image_and_one_replacement_
     order = {t.instance_id: release_expected(t) for t in tasks}
     made = [order[_ids_in(c)[0]] for c in images]
     assert sum(a <= b for a, b in zip(made, made[1:])) >= 0.95 * (len(made) - 1)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_four_processes_on_one_store_share_the_account_s_ecs_window_and_none_of_their_calls_is_refused(tmp_path):
+    """Four runners (each its own API budget, as four processes or function instances) on one store
+    and one emulated account whose CreateImage threshold is 10 a minute: a wave of 40 takes four
+    minutes of CreateImage, and the emulator's call log shows no call refused — the runners spent
+    the account's window together (capacity/shared_windows.py) instead of 10 a minute each."""
+    ran = run_wave("aliyun", 40, new_runner, processes=4, database_url=f"sqlite:///{tmp_path}/wave.db",
+                   scenario_changes={"rate_limits": {"aliyun": {"CreateImage": {"calls": 10, "seconds": 60}}}},
+                   api_rates=(("aliyun", "CreateImage", 10.0, 60.0, True),), launch_from="auto", tick_workers=1)
+    tasks, calls = [Task(row) for row in ran["rows"]], ran["calls"]
+    assert collections.Counter(t.status for t in tasks) == {"done": 40}, [t.reason for t in tasks if t.status != "done"]
+    assert call_figures(calls, 40)["throttled_share"] == 0, [c for c in calls if c.get("throttled")][:3]
+    images = [c["t"] for c in calls if c["action"] == "CreateImage"]
+    per_minute = collections.Counter(int(t // 60) for t in images)
+    assert len(images) == 40 and max(per_minute.values()) == 10, per_minute

@@ -117,9 +117,12 @@ class Limiter:
         """When this caller may go: after the lock-out, the probe beat, and the tokens of every
         deferred call of higher priority that still waits."""
         self._settle(now)
-        ahead = sum(1 for c, (p, _, _) in self.waiting.items() if c != claim and p < priority)
-        at = max(self.held_until, self._ready_at(now, 1 + ahead))
+        at = max(self.held_until, self._ready_at(now, 1 + self.ahead(priority, claim)))
         return max(at, self.last_probe + PROBE_SHARE * self.limit.window) if self.probing else at
+
+    def ahead(self, priority: tuple, claim: str) -> int:
+        """Deferred calls of higher priority than this caller's that still wait."""
+        return sum(1 for c, (p, _, _) in self.waiting.items() if c != claim and p < priority)
 
     def take(self, now: float, claim: str) -> float:
         """Admit one call; returns how long this claim waited for it (0 when it never did)."""

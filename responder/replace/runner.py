@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from responder.capacity.budget import ApiBudget
+from responder.capacity.shared_windows import SharedWindows
 from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
@@ -83,7 +84,8 @@ class TaskRunner(TaskDriving):
                            churn=ChurnHistory(store.engine, ChurnPolicy.from_settings(settings), clock))
         self.sleep = sleep
         # The process's API budget, asked by every adapter before each call (RESPONDER_API_BUDGET).
-        self.budget = budget or (ApiBudget.from_settings(settings, clock) if settings.api_budget else None)
+        self.budget = budget or (ApiBudget.from_settings(settings, clock, shared=SharedWindows(store.engine))
+                                if settings.api_budget else None)
         for cloud in clouds.values() if self.budget is not None else ():
             cloud.gate = self.budget
         self.retries = RetryPolicy(settings, clock, rand, self.budget)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 import threading
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -129,3 +130,34 @@ def test_budgets_sharing_a_store_are_never_refused_by_the_window_whatever_each_a
                 except Deferred:
                     break
                 assert cloud.admit("1", "cn-hangzhou", "DescribeInstances") is None, clock()
+
+
+def test_a_fresh_window_admits_at_its_first_instant_and_edges_are_kept_only_after_a_spent_one(tmp_path):
+    """A call at the very start of a minute goes at once while nobody spent a window; once the store
+    said the account's window was spent, the next window's first and last half seconds are left
+    alone (the cloud's minute may start a little off ours, and there the minute is full)."""
+    store = Store(f"sqlite:///{tmp_path}/edges.db")
+    clock = ManualClock(60.0)  # the first instant of a minute
+    budget = ApiBudget(clock, shared=SharedWindows(store.engine))
+    budget.before("aliyun", "cn-hangzhou", "CreateImage")  # a fresh window: not deferred
+    assert SharedWindows(store.engine).grant("aliyun:cn-hangzhou:CreateImage", 1, 200, 200) == 200 - batch_of(200)
+    retry_at = None
+    for _ in range(batch_of(200) + 1):  # what the budget holds of the window, then the spent store
+        try:
+            budget.before("aliyun", "cn-hangzhou", "CreateImage")
+        except Deferred as deferred:
+            retry_at = deferred.retry_at
+            break
+    assert retry_at == 120.5
+    clock.advance_to(120.0)  # the window after a spent one: its first half second is left alone
+    with pytest.raises(Deferred) as deferred:
+        budget.before("aliyun", "cn-hangzhou", "CreateImage")
+    assert deferred.value.retry_at == 120.5
+    clock.advance_to(120.5)
+    budget.before("aliyun", "cn-hangzhou", "CreateImage")
+    clock.advance_to(179.8)  # and its last
+    with pytest.raises(Deferred) as deferred:
+        budget.before("aliyun", "cn-hangzhou", "CreateImage")
+    assert deferred.value.retry_at == 180.5
+    clock.advance_to(240.0)  # two windows on, none of them spent: at once again
+    budget.before("aliyun", "cn-hangzhou", "CreateImage")

@@ -111,8 +111,11 @@ class SharedWindows:
 
 
 # The cloud's minute may begin a little before or after ours (clocks synchronised, not equal): a
-# window's calls taken from the store are spent only inside it, this share of the window from
-# either end, so none of them can fall into a neighbouring minute of the cloud's.
+# call sent this share of the window from either end may be counted in a neighbouring minute of the
+# cloud's. That matters only where the account spends whole windows: once the store said one was
+# spent, the process keeps its calls of the current and the next window off their edges. A window
+# that nobody spends has room for a call counted a minute early or late, so on a fresh window a call
+# goes at once.
 EDGE_SHARE = 1 / 120  # half a second of ECS's minute
 OUTAGE_SECONDS = 30.0  # after the store did not answer, each process goes by its own count this long
 
@@ -124,6 +127,7 @@ class Held:
     period: int = -1
     calls: int = 0  # taken from the store for `period`, not spent yet
     spent: bool = False  # the store said the account's window `period` has nothing left
+    last_spent: float = -math.inf  # the latest period the store said was spent (edges kept after it)
     alone_until: float = -math.inf  # the store did not answer: the process's own count only
 
 
@@ -150,15 +154,17 @@ class AccountWindows:
         """`now` when the process holds `need` calls of the account's current window (or the store
         is out), a later time when the window cannot give them, or the Fetch that would get them."""
         held = self._held(name, limit, now)
-        if held is None or held.calls >= need:
+        if held is None:
             return now
         period = held.period
         start, end = period * limit.window, (period + 1) * limit.window
         edge = EDGE_SHARE * limit.window
-        if held.spent or now >= end - edge:
+        if held.spent and held.calls < need:
             return end + edge
-        if now < start + edge:
-            return start + edge
+        if held.last_spent >= period - 1 and not start + edge <= now < end - edge:
+            return start + edge if now < start + edge else end + edge  # the account spends whole windows
+        if held.calls >= need:
+            return now
         return Fetch(name, period, max(need - held.calls, batch_of(limit.capacity)), limit.capacity)
 
     def fetch(self, fetch: Fetch) -> int | None:
@@ -171,6 +177,8 @@ class AccountWindows:
         elif held.period == fetch.period:
             held.calls += got
             held.spent = got < fetch.want
+            if held.spent:
+                held.last_spent = fetch.period
         # a window that ended meanwhile: what it gave is lost, as any batch not spent in time
 
     def spend(self, name: str, limit: Limit, now: float) -> None:

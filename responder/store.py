@@ -2,13 +2,14 @@
 
 Parts: metadata + tasks table (the shape the migrations in responder.migrations build), the
 notification outbox tables and insert_notices, TaskRow (what a row holds), Store (claim, get,
-list, save, save_with_outbox, lease, release, due; recheck_later and prune_rejected for rejected
-rows), ClaimResult; re-exported
+list, save, save_with_outbox, lease, holder, renew, release, due; recheck_later and prune_rejected
+for rejected rows), ClaimResult, LeaseLost; re-exported
 from responder.store_connect: make_engine, StoreUnavailable, redact_url.
 
 One task per cloud:region:instance (`key`, unique): the unique constraint makes a redelivered
 event find the existing task, however many deliveries race. A lease column taken with a
-conditional UPDATE keeps two tickers off the same task on every backend.
+conditional UPDATE keeps two tickers off the same task on every backend; a worker's save names
+its lease (`holder`, renewed by it), so one whose lease passed to another writes nothing (LeaseLost).
 
 The schema is Alembic's (`responder db upgrade`). A Store refuses a database whose schema is not
 at this code's head (SchemaOutOfDate, naming the command to run) unless asked to upgrade it: a
@@ -111,6 +112,14 @@ outbox_deliveries = sa.Table(
 
 UNFINISHED = ("received", "imaging", "launching")
 _guarded = unavailable_on_error("task store")  # driver errors leave a Store method as StoreUnavailable
+
+
+class LeaseLost(Exception):
+    """The task's lease passed from this worker to another: what it holds of the task is stale."""
+
+    def __init__(self, task_id: str):
+        super().__init__(f"task {task_id}: its lease passed to another worker")
+        self.task_id = task_id
 
 
 @dataclass
@@ -297,25 +306,36 @@ class Store:
             return [_row_to_task(r) for r in conn.execute(query)]
 
     @_guarded
-    def save(self, task: TaskRow) -> None:
+    def save(self, task: TaskRow, holder: str | None = None, lease_seconds: float = 0.0) -> None:
+        """`holder`: the lease owner this save is made for (lease_seconds renews it); LeaseLost
+        when the task's lease is no longer that owner's. None saves whoever holds it."""
         task.updated_at = self.clock()
         with self.engine.begin() as conn:
-            conn.execute(tasks.update().where(tasks.c.id == task.id).values(
-                status=task.status, reason=task.reason, data=json.dumps(task.data), next_at=task.next_at,
-                updated_at=task.updated_at))
+            self._write(conn, task, holder, lease_seconds)
 
     @_guarded
-    def save_with_outbox(self, task: TaskRow, notices: list) -> None:
+    def save_with_outbox(self, task: TaskRow, notices: list, holder: str | None = None,
+                         lease_seconds: float = 0.0) -> None:
         """Save the task row and insert its notifications (objects with `outbox_values()`) in one
         transaction: a notification exists exactly when the state change that caused it does.
         A notice whose dedupe key is already in the outbox is skipped (re-saving a state re-derives
-        the same notices)."""
+        the same notices). `holder` as for save."""
         task.updated_at = self.clock()
         with self.engine.begin() as conn:
-            conn.execute(tasks.update().where(tasks.c.id == task.id).values(
-                status=task.status, reason=task.reason, data=json.dumps(task.data), next_at=task.next_at,
-                updated_at=task.updated_at))
+            self._write(conn, task, holder, lease_seconds)
             insert_notices(conn, notices, task.updated_at)
+
+    @staticmethod
+    def _write(conn: sa.Connection, task: TaskRow, holder: str | None, lease_seconds: float) -> None:
+        update = tasks.update().where(tasks.c.id == task.id)
+        lease = {}
+        if holder is not None:
+            update = update.where(tasks.c.lease_owner == holder)
+            lease = {"lease_until": task.updated_at + lease_seconds}
+        written = conn.execute(update.values(status=task.status, reason=task.reason, data=json.dumps(task.data),
+                                             next_at=task.next_at, updated_at=task.updated_at, **lease)).rowcount
+        if holder is not None and written != 1:
+            raise LeaseLost(task.id)
 
     def _me(self) -> str:
         """The lease owner: this process *and* thread. The request that submitted a task and the
@@ -333,6 +353,22 @@ class Store:
                     sa.or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now, tasks.c.lease_owner == me),
                 ).values(lease_owner=me, lease_until=now + seconds)).rowcount
         return taken == 1
+
+    def holder(self) -> str:
+        """Who this thread's leases name: what its saves and renewals hand over as `holder` (a
+        worker's calls may save from other threads)."""
+        return self._me()
+
+    @_guarded
+    def renew(self, task_ids: list[str], holder: str, seconds: float) -> set[str]:
+        """Extend the leases `holder` still holds among `task_ids`; the ids it holds. One that ran
+        out and nobody took since is still its own; one another took, even if released since, is not."""
+        if not task_ids:
+            return set()
+        mine = sa.and_(tasks.c.id.in_(task_ids), tasks.c.lease_owner == holder)
+        with self.engine.begin() as conn:
+            conn.execute(tasks.update().where(mine).values(lease_until=self.clock() + seconds))
+            return set(conn.execute(sa.select(tasks.c.id).where(mine)).scalars())
 
     @_guarded
     def release(self, task_id: str) -> None:

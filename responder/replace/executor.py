@@ -36,6 +36,7 @@ from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
 from responder.replace.wave_reads import WaveReads
 from responder.settings import Settings
+from responder.store import LeaseLost
 
 # Writes that check before they act, and what they look at: the round reads those looks for all of
 # its steps at once, with the wave's (wave_reads.py), and each write acts on its own.
@@ -114,7 +115,7 @@ class Executor:
         def job() -> list[CallOutcome]:
             try:
                 return [CallOutcome(answer=self.run(*pair))]
-            except (CloudError, CapReached) as exc:
+            except (CloudError, CapReached, LeaseLost) as exc:  # LeaseLost: a launch's intent was not saved
                 return [CallOutcome(error=exc)]
         return job
 

@@ -306,6 +306,7 @@ class Task:
     def __init__(self, row: TaskRow, record: TaskRecord | None = None):
         self.row = row
         self.record = record if record is not None else TaskRecord.from_json(row.data)
+        self.holder: str | None = None  # the lease it is worked under (store.holder): every save names it
 
     @classmethod
     def of(cls, row: TaskRow | None) -> "Task | None":

@@ -9,7 +9,9 @@ together in rounds — each round every task still moving names its next call (s
 executor makes the round's calls together (earliest release first, reads of many tasks batched
 into one call, every call through the API budget), and each answer is folded back (steps.observe).
 A task leaves the rounds when a step sets a time to come back, its call must wait, or it ends: it
-is saved and its lease let go at once, so no wait or retry holds a lease. `tick` works every due
+is saved and its lease let go at once, so no wait or retry holds a lease. The leases of the tasks
+still moving are renewed before each round, and every save names its lease (saving.py): a worker
+whose lease ran out and passed to another writes nothing more of that task, nor launches for it. `tick` works every due
 task this way, so a wave's tasks share their reads and their budget. The request that claims a
 task holds its lease from the claim on: the first delivery of an event always gets the same answer.
 
@@ -37,7 +39,7 @@ from responder.clouds.base import CloudPort
 from responder.errors import CloudError, NotFound, PermissionDenied, Transient
 from responder.logformat import log_context
 from responder.model import EventKind, Interruption
-from responder.replace import batching, capped, deadline, pricing, race, steps
+from responder.replace import batching, capped, deadline, race, steps
 from responder.replace.build_times import BuildTimes
 from responder.replace.calls import CallOutcome
 from responder.replace.caps import MoneyCaps
@@ -48,17 +50,17 @@ from responder.replace.executor import Executor
 from responder.replace.image_polls import Facts
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.retrying import RetryPolicy
+from responder.replace.saving import TaskSaving
 from responder.replace.steps import Call, CapReached
 from responder.replace.verify import event_rejection, verdict_seconds
 from responder.settings import Settings
-from responder.store import Store, TaskRow
+from responder.store import LeaseLost, Store, TaskRow
 
 log = logging.getLogger("responder.tasks")
 MAX_ROUNDS = 40  # calls one task may make in one go: a step that neither waits nor moves is a bug, not a loop
 MAX_DECISIONS = 8  # decisions in a row that only change the state, before one must call or wait
 TICK_BATCH = 500  # due tasks worked together by one tick: a whole wave
 PRUNE_SECONDS = 60.0  # rejected rows past retention are deleted from the tick at most this often
-PRUNE_EVERY_REJECTIONS = 100  # ...and after this many new rejections in one process
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class SubmitResult:
     duplicate: bool
 
 
-class TaskRunner(TaskDriving):
+class TaskRunner(TaskDriving, TaskSaving):
     def __init__(self, store: Store, clouds: dict[str, CloudPort], settings: Settings,
                  clock: Callable[[], float] = time.time, rand: Callable[[], float] = random.random,
                  on_finish: Callable[[TaskRow], None] | None = None, caps: MoneyCaps | None = None,
@@ -89,7 +91,7 @@ class TaskRunner(TaskDriving):
         for cloud in clouds.values() if self.budget is not None else ():
             cloud.gate = self.budget
         self.retries = RetryPolicy(settings, clock, rand, self.budget)
-        self.executor = Executor(clouds, settings, self.caps, save=self._save, clock=clock, sleep=sleep, rand=rand)
+        self.executor = Executor(clouds, settings, self.caps, save=self.save, clock=clock, sleep=sleep, rand=rand)
         self._wake = threading.Event()
         self._rejections, self._next_prune = 0, 0.0
         self.arrivals = batching.Arrivals()  # whether a notice comes in a wave: its reads then join the wave's
@@ -123,12 +125,12 @@ class TaskRunner(TaskDriving):
             if task.status == "failed" and task.record.denied and not task.record.launch.replacement_ids:
                 return SubmitResult(self._retry_denied(task.id), duplicate=False)
             return SubmitResult(task, duplicate=True)
-        task = Task(claim.task)
+        (task,) = self.hold([Task(claim.task)])
         try:
             rejection = event_rejection(event, self.settings)
             if rejection:
                 task.finish("rejected", rejection)
-                self._save_finished(task)
+                self.save_finished(task)
                 return SubmitResult(task, duplicate=False)
             self._work(task, hand_over=self.arrivals.in_a_wave(task.cloud, task.region, self.clock()))
         finally:
@@ -142,7 +144,7 @@ class TaskRunner(TaskDriving):
         if not self.store.lease(task_id, self.settings.lease_seconds):
             return Task(self.store.get(task_id))
         try:
-            task = Task(self.store.get(task_id))
+            (task,) = self.hold([Task(self.store.get(task_id))])
             if task.status == "failed" and task.record.denied:
                 task.record.denied = ""
                 task.row.status, task.row.reason, task.next_at = "received", "", 0.0
@@ -158,7 +160,7 @@ class TaskRunner(TaskDriving):
         if not self.store.lease(task_id, self.settings.lease_seconds):
             return Task(self.store.get(task_id))
         try:
-            task = Task(self.store.get(task_id))
+            (task,) = self.hold([Task(self.store.get(task_id))])
             if steps.acts_as_rebalance(task):
                 record = task.record
                 record.interrupted_at = self.clock()
@@ -181,7 +183,7 @@ class TaskRunner(TaskDriving):
         leased = [task_id for task_id in task_ids if self.store.lease(task_id, self.settings.lease_seconds)]
         put_down: set[str] = set()
         try:
-            tasks = [t for t in (Task.of(self.store.get(task_id)) for task_id in leased) if t is not None]
+            tasks = self.hold([t for t in (Task.of(self.store.get(task_id)) for task_id in leased) if t is not None])
             now = self.clock()
             self._work(*[t for t in tasks if t.status in steps.DECIDERS and t.next_at <= now], put_down=put_down)
             return tasks
@@ -198,13 +200,15 @@ class TaskRunner(TaskDriving):
         if not self.store.lease(row.id, self.settings.lease_seconds):
             return Task(row)  # a worker holds it; the note is not worth a lost update
         try:
-            task = Task(self.store.get(row.id))
+            (task,) = self.hold([Task(self.store.get(row.id))])
             now = self.clock()
             task.record.notes = (task.record.notes + [Note(event.kind.value, dict(event.detail), now)])[-20:]
             if event.detail_value("state") in ("terminated", "shutting-down"):
                 task.record.original_terminated_at = now
-            self._save(task)
+            self.save(task)
             return task
+        except LeaseLost:
+            return Task(self.store.get(row.id))
         finally:
             self.store.release(row.id)
 
@@ -245,13 +249,14 @@ class TaskRunner(TaskDriving):
         put_down = set() if put_down is None else put_down
         moving = list(tasks)
         for _ in range(MAX_ROUNDS):
+            moving = self.renew(moving, put_down)
             pairs = []
             for task in moving:
                 call = self._next_call(task)
                 if call is not None and hand_over and call.verb in batching.BATCHED and task.record.image.image_id:
                     task.next_at, call = batching.on_grid(self.clock()), None
                 if call is None:
-                    self._put_down(task, put_down)
+                    self.put_down(task, put_down)
                 else:
                     pairs.append((task, call))
             if not pairs:
@@ -264,18 +269,9 @@ class TaskRunner(TaskDriving):
                 if going_on:
                     moving.append(task)
                 else:
-                    self._put_down(task, put_down)
+                    self.put_down(task, put_down)
         for task in moving:
-            self._put_down(task, put_down)
-
-    def _put_down(self, task: Task, put_down: set[str]) -> None:
-        with log_context(task_id=task.id, instance_id=task.instance_id):
-            if task.finished:
-                self._save_finished(task)
-            else:
-                self._save(task)
-        self.store.release(task.id)
-        put_down.add(task.id)
+            self.put_down(task, put_down)
 
     def _next_call(self, task: Task) -> Call | None:
         """The task's next call; None when it ends, waits, or has nothing to call now. A decision
@@ -298,6 +294,8 @@ class TaskRunner(TaskDriving):
     def _fold(self, task: Task, call: Call, outcome: CallOutcome) -> bool:
         """Fold one call's outcome into its task; False when the task must stop for now."""
         exc = outcome.error
+        if isinstance(exc, LeaseLost):  # another worker has it now: nothing of this view is kept
+            return False
         if isinstance(exc, CapReached):
             if call.verb == "reserve" and task.record.launch.replacement_ids:
                 # `both`: the replacement runs; the reservation beside it is what the cap refused.
@@ -363,30 +361,3 @@ class TaskRunner(TaskDriving):
             return
         log.warning("task %s failed: %s", task.id, reason)
         task.finish("failed", reason)
-
-    def _save(self, task: Task) -> None:
-        if self.notices is None:
-            self.store.save(task.synced_row())
-            return
-        try:
-            notices = self.notices(task)
-        except Exception:  # deriving a message must never stop the state from being saved
-            log.exception("notifications for task %s could not be derived", task.id)
-            notices = []
-        self.store.save_with_outbox(task.synced_row(), notices)
-
-    def _save_finished(self, task: Task) -> None:
-        task.record.stamp("finished", self.clock())
-        if task.status == "done":  # the prices of what it bought: never delays or fails the task
-            pricing.price_task(self.clouds[task.cloud], task, self.clock())
-        self._save(task)
-        if task.status == "rejected":
-            self._rejections += 1
-            if self._rejections % PRUNE_EVERY_REJECTIONS == 0:
-                self.prune_rejected()
-        log.info("task %s %s: %s", task.id, task.status, task.reason)
-        if self.on_finish:
-            try:
-                self.on_finish(task.row)
-            except Exception:  # a broken webhook must never undo a replacement
-                log.exception("notification for task %s failed", task.id)

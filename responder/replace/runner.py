@@ -11,8 +11,8 @@ into one call, every call through the API budget), and each answer is folded bac
 A task leaves the rounds when a step sets a time to come back, its call must wait, or it ends: it
 is saved and its lease let go at once, so no wait or retry holds a lease. The leases of the tasks
 still moving are renewed before each round, and every save names its lease (saving.py): a worker
-whose lease ran out and passed to another writes nothing more of that task, nor launches for it. `tick` works every due
-task this way, so a wave's tasks share their reads and their budget. The request that claims a
+whose lease ran out and passed to another writes nothing more of that task, nor launches for it.
+`tick` works every due task this way, so a wave's tasks share their reads and their budget. The request that claims a
 task holds its lease from the claim on: the first delivery of an event always gets the same answer.
 
 A transient error goes to the one retry layer (retrying.py); a task holding an image or a

@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from responder.replace import runner as runner_module
 from responder.replace.runner import TaskRunner
+from responder.replace.saving import PRUNE_EVERY_REJECTIONS
 from responder.store import Store
 from responder.web import create_app
 from tests.conftest import event_json
@@ -118,7 +118,7 @@ def test_a_flood_of_forged_bodies_leaves_a_bounded_table(forged_app):
     client, runner, box = forged_app(rejected_keep_rows=keep)
     _flood(client, FLOOD // 4, pool=1000, seed=21)
     rejected = runner.store.list(status="rejected", limit=10_000)
-    assert len(rejected) <= keep + runner_module.PRUNE_EVERY_REJECTIONS  # trimmed while the flood lasted
+    assert len(rejected) <= keep + PRUNE_EVERY_REJECTIONS  # trimmed while the flood lasted
     assert len(_reads(box)) > len(rejected) + keep  # more instances than rows left
     runner.prune_rejected()
     newest = runner.store.list(status="rejected", limit=10_000)

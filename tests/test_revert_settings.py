@@ -63,12 +63,12 @@ RANKED = [Candidate("ecs.g7.large", "z1", "spot", "s1", "same-type-same-zone"),
 
 
 def test_from_on_demand_any_spot_candidate_in_the_planners_order():
-    assert [c.instance_type for c in usable(_move("ecs.g7.large", "ondemand"), RANKED)] == ["ecs.g7.large",
+    assert [c.instance_type for c in usable(_move("ecs.g7.large", "ondemand"), RANKED, Settings())] == ["ecs.g7.large",
                                                                                              "ecs.g6.large"]
 
 
 def test_from_spot_on_another_type_only_the_original_type():
-    assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED)] == ["ecs.g7.large"]
+    assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED, Settings())] == ["ecs.g7.large"]
 
 
 def _cli(tmp_path, monkeypatch, *args: str, **env: str):

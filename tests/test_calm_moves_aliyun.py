@@ -142,3 +142,10 @@ def test_a_crash_at_every_step_of_a_planned_move_resumes_without_a_second_purcha
     bought = move.record.revert.bought_instance_id
     assert b.purchases() == 2 and b.running() == [bought] and len(b.moves()) == 1
     assert b.root_of(bought) == ON_REPLACEMENT and b.address_on() == bought
+
+
+def test_planned_moves_are_their_own_setting_a_move_back_turned_off_leaves_them_on(calm):
+    b = calm(revert=False)
+    replaced_in_the_stressed_pool(b)
+    move = b.move()
+    assert move.record.revert.outcome == "moved" and b.purchases() == 2, move.reason

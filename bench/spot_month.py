@@ -585,21 +585,21 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
     print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
           f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
           f"{moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants']['leave']['data_lost'] for f in found)}")
-    fleet = sorted(f["fleet_interruptions_vs_today"] for f in found)
-    fleet_moves = sorted(f["fleet_planned_moves_per_instance_month"] for f in found)
-    fleet_costs = sorted(f["fleet_cost_vs_today"] for f in found)
-    print(f"{cloud:7} the product's planned moves if it knew the whole fleet: interruptions x{fleet[0]:.3f}-"
-          f"{fleet[-1]:.3f} (median {fleet[len(fleet) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in fleet)}; cost "
-          f"x{fleet_costs[0]:.3f}-{fleet_costs[-1]:.3f}; planned moves per instance a month {fleet_moves[0]:.2f}-"
-          f"{fleet_moves[-1]:.2f}; lost {sum(f['variants']['fleet']['data_lost'] for f in found)}")
-    calm = sorted(f["calm_interruptions_vs_today"] for f in found)
-    calm_moves = sorted(f["calm_moves_per_instance_month"] for f in found)
-    calm_costs = sorted(f["calm_cost_vs_today"] for f in found)
-    print(f"{cloud:7} moving out of published-stressed pools (prototype): interruptions x{calm[0]:.3f}-{calm[-1]:.3f} "
-          f"(median {calm[len(calm) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in calm)}; cost x{calm_costs[0]:.3f}-"
-          f"{calm_costs[-1]:.3f}; moves per instance a month {calm_moves[0]:.2f}-{calm_moves[-1]:.2f}; lost "
-          f"{sum(f['variants']['calm']['data_lost'] for f in found)}")
+    _moves_line(cloud, found, "the product's planned moves if it knew the whole fleet", "fleet", "planned moves",
+                "fleet_planned_moves_per_instance_month")
+    _moves_line(cloud, found, "moving out of published-stressed pools (prototype)", "calm", "moves",
+                "calm_moves_per_instance_month")
 
+
+def _moves_line(cloud: str, found: list[dict], label: str, variant: str, moves_name: str, moves_key: str) -> None:
+    """One variant that moves instances out of stressed pools, over the months: its interruptions
+    and cost against today's, its moves per instance a month, what it lost."""
+    ratios = sorted(f[f"{variant}_interruptions_vs_today"] for f in found)
+    moves = sorted(f[moves_key] for f in found)
+    costs = sorted(f[f"{variant}_cost_vs_today"] for f in found)
+    print(f"{cloud:7} {label}: interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}), "
+          f"<= 0.7 in {sum(r <= 0.7 for r in ratios)}; cost x{costs[0]:.3f}-{costs[-1]:.3f}; {moves_name} per "
+          f"instance a month {moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants'][variant]['data_lost'] for f in found)}")
 
 if __name__ == "__main__":
     main()

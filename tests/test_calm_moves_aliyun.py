@@ -8,12 +8,11 @@ RESPONDER_CALM_MOVES=off or no bands: no move; a crash at every step resumes."""
 from __future__ import annotations
 
 import pytest
-from revert_fixtures import RETURN, WRITES, Back, fallback_scenario
+from revert_fixtures import RETURN, WRITES, Back, backs, fallback_scenario
 
 from responder.replace.calm_rule import CALM
 from responder.revert.plan import plan
 from responder.revert.tick import tick_revert
-from responder.settings import Settings
 
 STRESSED, CALM_ZONE = "cn-hangzhou-j", "cn-hangzhou-i"
 ON_REPLACEMENT = "files written on the replacement in the stressed pool"
@@ -36,20 +35,7 @@ def stressed_scenario(calm_stock_returns: bool = True) -> dict:
 
 @pytest.fixture
 def calm(tmp_path):
-    started = []
-
-    def start(calm_stock_returns: bool = True, **settings_changes):
-        settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
-                            keep_public_ip=True, **settings_changes)
-        where = tmp_path / str(len(started))
-        where.mkdir()
-        one = Back("aliyun", settings, where, scenario=stressed_scenario(calm_stock_returns))
-        started.append(one)
-        return one
-
-    yield start
-    for one in started:
-        one.stop()
+    yield from backs(tmp_path, stressed_scenario)
 
 
 def replaced_in_the_stressed_pool(b: Back):
@@ -101,7 +87,7 @@ def test_the_move_back_to_spot_never_undoes_a_planned_move_and_none_follows_with
 
 
 def test_no_calmer_stock_means_no_write_and_the_planned_move_waits(calm):
-    b = calm(calm_stock_returns=False)
+    b = calm(False)
     replaced_in_the_stressed_pool(b)
     b.move(until=RETURN + 4000.0)
     (move,) = b.moves()

@@ -90,9 +90,11 @@ def test_the_dry_run_with_nothing_to_move_says_so(tmp_path, monkeypatch):
     assert json.loads(result.stdout) == {"dry_run": True, "replacements": []}
 
 
-def test_revert_without_dry_run_refuses_when_it_is_off(tmp_path, monkeypatch):
-    result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
-    assert result.exit_code == 2 and "RESPONDER_REVERT=off" in result.stderr
+def test_revert_without_dry_run_refuses_when_it_and_the_planned_moves_are_off(tmp_path, monkeypatch):
+    result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off", RESPONDER_CALM_MOVES="off")
+    assert result.exit_code == 2 and "RESPONDER_REVERT=off and RESPONDER_CALM_MOVES=off" in result.stderr
+    planned_only = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
+    assert planned_only.exit_code == 0, planned_only.stderr  # planned moves are their own setting
 
 
 def _interruption(market: str, instance_type: str = "ecs.g7.large") -> Task:

@@ -13,9 +13,13 @@ Decisions come from the product's own code: a replacement is the first candidate
 responder/replace/planner.py plan_candidates on the task's markets (steps.task_markets' order),
 reranked by responder/replace/churn.py (verdict, rank) over the month's own reclaim history; the
 move back to spot plans the original's candidates the same way and keeps those
-churn.revert_candidates allows. In the `bands` variant (the product as shipped) spot candidates are
-first ranked by the published interruption bands (responder/replace/bands.py), the bands being
-those the emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py).
+churn.revert_candidates allows. In the `ranked` and `bands` variants spot candidates are first ranked
+by the published interruption bands (responder/replace/bands.py), the bands being those the
+emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py); `bands` (the
+product as shipped) also makes the product's planned moves out of a published-stressed pool
+(responder/replace/calm_rule.py, responder/revert/calm.py, bench/spot_month_calm.py product_choice):
+only instances the product knows, the ones it placed (a replacement or a move's), never the fleet's
+own first instances, which no task of the responder has seen.
 The region crunches are drawn from the seed before the month starts, so every variant faces the
 same ones; each instance's reclaims follow its own placements.
 
@@ -42,13 +46,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spot_month_calm import CALM_BAND, calm_choice, stressed  # noqa: E402  (this file's own folder)
+from spot_month_calm import CALM_BAND, calm_choice, product_choice, stressed  # noqa: E402  (this file's own folder)
 from spot_month_leave import leave_choice  # noqa: E402
 
 from responder.clouds import spot_bands  # noqa: E402
 from responder.clouds.base import InstanceInfo, InstanceTypeSpec, Subnet  # noqa: E402
 from responder.model import Market  # noqa: E402
-from responder.replace import bands, churn, planner, revert_steps  # noqa: E402
+from responder.replace import bands, calm_rule, churn, planner, revert_steps  # noqa: E402
 from responder.revert import eligible  # noqa: E402
 from responder.sandbox import spot_advice  # noqa: E402
 from responder.sandbox.aliyun_ecs_advice import describe_spot_advice  # noqa: E402
@@ -61,12 +65,16 @@ DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
 PACK = ROOT / "bench" / "packs" / "spot-month.yaml"
 # (name, churn guard, revert, leave demoted pools, published bands, planned moves out of a
-# published-stressed pool): "today" is the responder without any of them; "bands" the product as
-# shipped (guard, revert and the published bands); "leave" and "calm" prototypes it does not have.
-VARIANTS = (("today", False, False, False, False, False), ("guard", True, False, False, False, False),
-            ("revert", False, True, False, False, False), ("both", True, True, False, False, False),
-            ("leave", True, True, True, False, False), ("bands", True, True, False, True, False),
-            ("calm", True, True, False, True, True))
+# published-stressed pool: "" none, "product" the product's rule, "prototype" the bench's earlier
+# rule that also moves the fleet's first instances): "today" is the responder without any of them;
+# "ranked" guard, revert and bands without planned moves; "bands" the product as shipped (with the
+# product's planned moves); "fleet" the product's rule as if it knew the fleet's first instances
+# too (what a fleet inventory would add); "leave" and "calm" prototypes it does not have.
+VARIANTS = (("today", False, False, False, False, ""), ("guard", True, False, False, False, ""),
+            ("revert", False, True, False, False, ""), ("both", True, True, False, False, ""),
+            ("leave", True, True, True, False, ""), ("ranked", True, True, False, True, ""),
+            ("bands", True, True, False, True, "product"), ("fleet", True, True, False, True, "fleet"),
+            ("calm", True, True, False, True, "prototype"))
 
 
 @dataclass
@@ -123,11 +131,12 @@ def published_bands(month: Month, cloud: str) -> bands.BandView:
     return bands.BandView(found, bands.SOURCES["aliyun"])
 
 
-def revert_settings(responder: dict[str, Any]) -> Settings:
+def revert_settings(responder: dict[str, Any], calm_band: str = CALM_BAND) -> Settings:
     """The pack's revert settings, read by the product's own parsers (RESPONDER_REVERT_AFTER's and
-    RESPONDER_REVERT_WINDOW's syntax)."""
+    RESPONDER_REVERT_WINDOW's syntax); the planned moves' band, their window the default."""
     return Settings(revert_after_seconds=duration("revert_after", str(responder["revert_after"]), 1800.0),
-                    revert_window=daily_window("revert_window", str(responder.get("revert_window") or "")))
+                    revert_window=daily_window("revert_window", str(responder.get("revert_window") or "")),
+                    calm_band=calm_band)
 
 
 def revert_due(on_fallback_since: float, now: float, settings: Settings) -> bool:
@@ -148,8 +157,10 @@ def revert_choice(sim: "Sim", instance: "Instance", now: float):
     usable, _ = churn.revert_candidates(planned, verdict, sim.cloud, sim.region_name)
     if instance.market == "spot":
         usable = [c for c in usable if c.instance_type == sim.original]
-    if sim.calm:  # the prototype's move back never goes into a published-stressed pool
+    if sim.calm == "prototype":  # the prototype's move back never goes into a published-stressed pool
         usable = [c for c in usable if not stressed(sim, c.instance_type, c.zone)]
+    elif sim.calm in ("product", "fleet"):  # nor the product's, while planned moves are on (revert_steps.usable)
+        usable = calm_rule.unstressed(usable, bands.of_pools(planned, sim.band_view), sim.settings)
     return usable[0] if usable else None
 
 
@@ -166,6 +177,7 @@ class Instance:
     attempts: int = 0  # failed moves of this fallback episode
     interruptions: int = 0
     left_at: float = -math.inf  # when it last moved out of a demoted pool
+    band: int | None = None  # its pool's published band when it was placed (the product's LaunchState.band)
 
 
 @dataclass
@@ -195,7 +207,7 @@ class Sim:
     leave: bool = False  # move our spot instances out of a pool the guard demotes, before its next reclaim
     leave_memory: bool = True  # ...and not into a pool we left within the guard's horizon
     bands: bool = False  # rank spot candidates by the published bands (replace/bands.py), as the product does
-    calm: bool = False  # move out of a published-stressed pool (bench/spot_month_calm.py), a prototype
+    calm: str = ""  # move out of a published-stressed pool (bench/spot_month_calm.py): "product" | "prototype"
     calm_band: str = CALM_BAND  # ...at or above this band
 
     def __post_init__(self):
@@ -210,7 +222,7 @@ class Sim:
         self.count = self.fleet or spec["count"]
         self.end = (self.days or s["days"]) * DAY
         r = s["responder"]
-        self.settings, self.tick_s = revert_settings(r), r["tick_minutes"] * MINUTE
+        self.settings, self.tick_s = revert_settings(r, self.calm_band), r["tick_minutes"] * MINUTE
         self.moves_per_tick, self.move_s = r["moves_per_tick"], r["move_minutes"] * MINUTE
         self.move_attempts = eligible.MAX_ATTEMPTS  # moves that gave up before the product stops trying
         self.dry_until: dict[tuple[str, str], float] = {}
@@ -273,6 +285,8 @@ class Sim:
         elif instance.fallback_since is None:
             instance.fallback_since = now
             self.figures.fallbacks += 1
+        instance.band = (spot_bands.band_for(self.band_view.bands, candidate.instance_type, candidate.zone)
+                         if self.band_view is not None and candidate.market == "spot" else None)
         if candidate.market == "spot":
             self._push(now + self.rand.expovariate(self._hazard(instance)), "reclaim", (instance, instance.version))
 
@@ -351,7 +365,7 @@ class Sim:
             elif self.leave and instance.market == "spot" and revert_steps.window_end(now, self.settings.revert_window) is None:
                 target = leave_choice(self, instance, now)
             elif self.calm and instance.market == "spot" and revert_steps.window_end(now, self.settings.revert_window) is None:
-                target = calm_choice(self, instance, now)
+                target = (calm_choice if self.calm == "prototype" else product_choice)(self, instance, now)
             else:
                 continue
             if target is None:
@@ -445,6 +459,13 @@ def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, day
             "leave_interruptions_vs_today": round(found["leave"].interruptions / max(1, today.interruptions), 3),
             "leave_cost_vs_today": round(found["leave"].cost / today.cost, 3),
             "leave_moves_per_instance": round(found["leave"].moves / sim.count, 2),
+            "planned_moves_per_instance_month": round(product.leaves / sim.count * month_share, 2),
+            "without_planned_moves_interruptions_vs_today": round(found["ranked"].interruptions /
+                                                                  max(1, today.interruptions), 3),
+            "without_planned_moves_cost_vs_today": round(found["ranked"].cost / today.cost, 3),
+            "fleet_interruptions_vs_today": round(found["fleet"].interruptions / max(1, today.interruptions), 3),
+            "fleet_cost_vs_today": round(found["fleet"].cost / today.cost, 3),
+            "fleet_planned_moves_per_instance_month": round(found["fleet"].leaves / sim.count * month_share, 2),
             "calm_interruptions_vs_today": round(found["calm"].interruptions / max(1, today.interruptions), 3),
             "calm_cost_vs_today": round(found["calm"].cost / today.cost, 3),
             "calm_moves_per_instance_month": round(found["calm"].moves / sim.count * month_share, 2),
@@ -468,7 +489,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--churn-demote-hours", type=float, default=defaults.demote_s / HOUR)
     parser.add_argument("--churn-on-demand-after", type=int, default=defaults.on_demand_after)
     parser.add_argument("--calm-band", default=CALM_BAND, choices=spot_bands.BANDS,
-                        help="the calm prototype moves out of pools in this band or above")
+                        help="planned moves (the product's and the calm prototype's) leave pools in this band or above")
     parser.add_argument("--no-leave-memory", action="store_true",
                         help="the leave variant may move into a pool it left within the guard's horizon")
     args = parser.parse_args(argv)
@@ -491,9 +512,11 @@ def main(argv: list[str] | None = None) -> dict:
         for name, v in figures["variants"].items():
             print(f"{cloud:7} {name:7} {v['cost_vs_on_demand']:8.3f} {v['interruptions_per_instance']:12.2f} "
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
-        print(f"{cloud:7} the product (guard+revert+bands) vs today: cost x{figures['cost_vs_today']}, "
+        print(f"{cloud:7} the product (guard+revert+bands+planned moves) vs today: cost x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}, moves per instance a month "
-              f"{figures['moves_per_instance_month']}; without the bands: cost "
+              f"{figures['moves_per_instance_month']} (planned {figures['planned_moves_per_instance_month']}); "
+              f"without planned moves: interruptions x{figures['without_planned_moves_interruptions_vs_today']}; "
+              f"without the bands: cost "
               f"x{figures['without_bands_cost_vs_today']}, "
               f"interruptions x{figures['without_bands_interruptions_vs_today']}")
     months = {cloud: [figures] for cloud, figures in result.items()}
@@ -525,7 +548,9 @@ def _summary(seed: int, cloud: str, figures: dict) -> None:
     alone, with_revert = _guard_effect(figures)
     print(f"seed {seed:3d} {cloud:7} today on-demand {figures['today_on_demand_share']:5.3f}  cost x"
           f"{figures['cost_vs_today']:5.3f} ({cost_ok})  interruptions x{figures['interruptions_vs_today']:5.3f} "
-          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'}; without bands "
+          f"({'met' if figures['interruptions_vs_today'] <= 0.7 else 'missed'}; planned moves/inst "
+          f"{figures['planned_moves_per_instance_month']:4.2f}; without them "
+          f"x{figures['without_planned_moves_interruptions_vs_today']:5.3f}; without bands "
           f"x{figures['without_bands_interruptions_vs_today']:5.3f})  guard x{alone:5.3f} / "
           f"x{with_revert:5.3f}  lost {figures['data_lost']}  leave: interruptions x"
           f"{figures['leave_interruptions_vs_today']:5.3f} cost x{figures['leave_cost_vs_today']:5.3f} moves/inst "
@@ -549,21 +574,32 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
           f"x{alone[0]:.3f}-{alone[-1]:.3f}; lost {sum(f['data_lost'] for f in found)}")
     plain = sorted(f["without_bands_interruptions_vs_today"] for f in found)
     moved = sorted(f["moves_per_instance_month"] for f in found)
+    planned = sorted(f["planned_moves_per_instance_month"] for f in found)
+    ranked = sorted(f["without_planned_moves_interruptions_vs_today"] for f in found)
     print(f"{cloud:7} without the bands (guard+revert): interruptions x{plain[0]:.3f}-{plain[-1]:.3f} (median "
-          f"{plain[len(plain) // 2]:.3f}); the product's moves per instance a month {moved[0]:.2f}-{moved[-1]:.2f}")
+          f"{plain[len(plain) // 2]:.3f}); the product's moves per instance a month {moved[0]:.2f}-{moved[-1]:.2f}, "
+          f"of them planned moves {planned[0]:.2f}-{planned[-1]:.2f}; bands without planned moves: interruptions "
+          f"x{ranked[0]:.3f}-{ranked[-1]:.3f} (median {ranked[len(ranked) // 2]:.3f})")
     leave = sorted(f["leave_interruptions_vs_today"] for f in found)
     moves = sorted(f["leave_moves_per_instance"] for f in found)
     print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
           f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
           f"{moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants']['leave']['data_lost'] for f in found)}")
-    calm = sorted(f["calm_interruptions_vs_today"] for f in found)
-    calm_moves = sorted(f["calm_moves_per_instance_month"] for f in found)
-    calm_costs = sorted(f["calm_cost_vs_today"] for f in found)
-    print(f"{cloud:7} moving out of published-stressed pools (prototype): interruptions x{calm[0]:.3f}-{calm[-1]:.3f} "
-          f"(median {calm[len(calm) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in calm)}; cost x{calm_costs[0]:.3f}-"
-          f"{calm_costs[-1]:.3f}; moves per instance a month {calm_moves[0]:.2f}-{calm_moves[-1]:.2f}; lost "
-          f"{sum(f['variants']['calm']['data_lost'] for f in found)}")
+    _moves_line(cloud, found, "the product's planned moves if it knew the whole fleet", "fleet", "planned moves",
+                "fleet_planned_moves_per_instance_month")
+    _moves_line(cloud, found, "moving out of published-stressed pools (prototype)", "calm", "moves",
+                "calm_moves_per_instance_month")
 
+
+def _moves_line(cloud: str, found: list[dict], label: str, variant: str, moves_name: str, moves_key: str) -> None:
+    """One variant that moves instances out of stressed pools, over the months: its interruptions
+    and cost against today's, its moves per instance a month, what it lost."""
+    ratios = sorted(f[f"{variant}_interruptions_vs_today"] for f in found)
+    moves = sorted(f[moves_key] for f in found)
+    costs = sorted(f[f"{variant}_cost_vs_today"] for f in found)
+    print(f"{cloud:7} {label}: interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}), "
+          f"<= 0.7 in {sum(r <= 0.7 for r in ratios)}; cost x{costs[0]:.3f}-{costs[-1]:.3f}; {moves_name} per "
+          f"instance a month {moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants'][variant]['data_lost'] for f in found)}")
 
 if __name__ == "__main__":
     main()

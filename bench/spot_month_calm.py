@@ -1,11 +1,18 @@
-"""The rule of bench/spot_month.py's `calm` variant: planned moves out of a pool whose published
-interruption band is at or above a threshold. The product makes no such moves (docs/churn.md
-"Published interruption bands" says what they would need); the month simulates them only.
+"""Planned moves out of a pool whose published interruption band is at or above a threshold, in
+bench/spot_month.py: the product's rule (the `bands` variant) and the prototype that preceded it
+(the `calm` variant), which also moves the fleet's first instances, ones the product never saw.
 
-Parts: CALM_BAND (the stated threshold), stressed (a pool at or above it), calm_choice (one
-instance at one tick: whether it moves, and to where).
+Parts: CALM_BAND (the stated threshold), stressed (a pool at or above it), product_choice (the
+product's rule, responder/revert/calm.py and responder/replace/calm_rule.py, for one instance at one
+tick; in the `fleet` variant for the fleet's first instances too, as if the product knew them),
+calm_choice (the prototype's).
 
-The rule measured: on the ticker, outside RESPONDER_REVERT_WINDOW, counted in the same per-tick
+The product's rule: an instance it placed (a replacement, or a move's; the bench's `version > 1`)
+on spot on the original type, whose pool's band at the placement is at or above the threshold,
+moves RESPONDER_REVERT_AFTER after it took over, outside RESPONDER_REVERT_WINDOW, at most once per
+RESPONDER_CALM_WINDOW_HOURS, to the best-ranked calmer zone of its type the churn guard allows.
+
+The prototype's rule: on the ticker, outside RESPONDER_REVERT_WINDOW, counted in the same per-tick
 limit as the move back (the bench's moves_per_tick), an instance of ours on spot on the original
 type in a pool at or above the threshold moves once to the best-ranked spot pool of the original
 type below it (the product's ranking with the bands and the churn guard); at most one such move per
@@ -20,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from responder.clouds import spot_bands
 from responder.model import Market
-from responder.replace import churn
+from responder.replace import bands, calm_rule, churn
+from responder.revert import eligible
 
 if TYPE_CHECKING:  # spot_month imports this module
     from spot_month import Instance, Sim
@@ -31,6 +39,22 @@ CALM_BAND = ">20%"  # stated default: only the top band, the one the ranking alr
 def stressed(sim: Sim, instance_type: str, zone: str) -> bool:
     band = spot_bands.band_for(sim.band_view.bands if sim.band_view else None, instance_type, zone)
     return band is not None and band >= spot_bands.BANDS.index(sim.calm_band)
+
+
+def product_choice(sim: Sim, instance: Instance, now: float):
+    """Where the product's planned move takes a spot instance, or None: it stays."""
+    settings = sim.settings
+    known = instance.version > 1 or sim.calm == "fleet"  # the product knows only what it placed
+    if not known or instance.instance_type != sim.original or not calm_rule.stressed(instance.band, settings):
+        return None  # the fleet's own first instance (no task of ours saw it), or not stressed
+    if now - instance.left_at < settings.calm_window_hours * 3600.0 or eligible.waits(instance.since, settings, now):
+        return None
+    verdict = sim._verdict(instance.name, now)
+    source = sim._source(sim.original, instance.zone, instance.name)
+    planned, _ = sim._plan(source, Market.SPOT, now, verdict)
+    usable, _ = churn.revert_candidates(planned, verdict, sim.cloud, sim.region_name)
+    targets = calm_rule.targets(usable, bands.of_pools(planned, sim.band_view), sim.original, instance.zone, settings)
+    return targets[0] if targets else None
 
 
 def calm_choice(sim: Sim, instance: Instance, now: float):

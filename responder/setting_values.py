@@ -2,7 +2,7 @@
 
 Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, duration,
 daily_window (RESPONDER_REVERT_AFTER / _WINDOW), slack_channel,
-check_notify (the notification and log-format settings, checked at start), check_churn.
+check_notify (the notification and log-format settings, checked at start), check_churn, check_calm.
 
 settings.py reads the environment and builds Settings from these; they read nothing themselves.
 """
@@ -129,3 +129,12 @@ def check_churn(settings) -> None:
             raise SettingsError(f"RESPONDER_CHURN_{name} must be >= 0 (0 turns it off), not {value}")
     if settings.churn_window_hours <= 0:
         raise SettingsError(f"RESPONDER_CHURN_WINDOW_HOURS must be positive, not {settings.churn_window_hours}")
+
+
+def check_calm(settings, bands: tuple[str, ...]) -> None:
+    """The planned moves' settings (revert/calm.py): a band above the lowest (every pool is at or
+    above the lowest), a positive window."""
+    if settings.calm_band not in bands[1:]:
+        raise SettingsError(f"RESPONDER_CALM_BAND must be one of {', '.join(bands[1:])}, not {settings.calm_band!r}")
+    if settings.calm_window_hours <= 0:
+        raise SettingsError(f"RESPONDER_CALM_WINDOW_HOURS must be positive, not {settings.calm_window_hours}")

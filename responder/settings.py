@@ -14,12 +14,14 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from responder.logsafe import redact_url
-from responder.setting_values import (SettingsError, api_rates, as_bool, check_churn, check_notify, csv,
+from responder.setting_values import (SettingsError, api_rates, as_bool, check_calm, check_churn, check_notify, csv,
                                       daily_window, duration, protect_selectors, slack_channel)
 from responder.store_url import url_problem
 
 # Where AWS publishes the Spot Instance Advisor's data (a public document, not a signed API).
 ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
+# The Advisor's interruption bands, lowest first: the one scale clouds/spot_bands.py reads every cloud onto.
+SPOT_BANDS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 
 MARKET_POLICIES = ("spot-then-ondemand", "spot-only", "ondemand")
 REBALANCE_POLICIES = ("image-only", "replace", "ignore")
@@ -139,6 +141,11 @@ class Settings:
     # rank, a calmer pool first; the AWS Spot Instance Advisor's document is read from the URL.
     spot_bands: bool = True
     spot_advisor_url: str = ADVISOR_URL
+    # Planned moves (revert/calm.py): a spot instance of ours in a pool at or above this published band
+    # moves to a calmer pool of its type, at most once per window (docs/churn.md "Planned moves").
+    calm_moves: bool = True
+    calm_band: str = ">20%"
+    calm_window_hours: float = 168.0
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
     # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
     # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
@@ -191,6 +198,7 @@ class Settings:
             raise SettingsError(f"RESPONDER_MAX_ODCR_COUNT must be >= 1, not {self.max_odcr_count}")
         check_notify(self)
         check_churn(self)
+        check_calm(self, SPOT_BANDS)
         if self.max_target_count < 1:
             raise SettingsError(f"RESPONDER_MAX_TARGET_COUNT must be >= 1, not {self.max_target_count}")
         if self.hunt_min_interval_seconds < 0:
@@ -344,6 +352,9 @@ class Settings:
             revert_window=daily_window("RESPONDER_REVERT_WINDOW", get("RESPONDER_REVERT_WINDOW")),
             spot_bands=as_bool("RESPONDER_SPOT_BANDS", get("RESPONDER_SPOT_BANDS", "on")),
             spot_advisor_url=get("RESPONDER_SPOT_ADVISOR_URL", ADVISOR_URL),
+            calm_moves=as_bool("RESPONDER_CALM_MOVES", get("RESPONDER_CALM_MOVES", "on")),
+            calm_band=get("RESPONDER_CALM_BAND", cls.calm_band),
+            calm_window_hours=number("RESPONDER_CALM_WINDOW_HOURS", cls.calm_window_hours),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             churn_reclaims=number("RESPONDER_CHURN_RECLAIMS", cls.churn_reclaims, int),
             churn_window_hours=number("RESPONDER_CHURN_WINDOW_HOURS", cls.churn_window_hours),

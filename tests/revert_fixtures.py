@@ -5,7 +5,8 @@ Parts: RETURN (scenario second the spot stock comes back), fallback_scenario (th
 with every spot pool sold out until RETURN in the original's own pool), Back (a Race that falls
 back, then moves back: `fall_back`, `lose_answers`, `move` (crash: a restart after every tick);
 what the cloud holds at the end:
-`purchases`, `root_of`, `data_disk_on`, `address_on`, `instances`, `writes_since`).
+`purchases`, `root_of`, `data_disk_on`, `address_on`, `instances`, `writes_since`), backs (a
+fixture's body: Backs on scenarios of the test's choosing, each in its own folder, all stopped after).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from responder.replace.record import Task
 from responder.revert.tick import tick_revert
 from responder.sandbox.aliyun_ecs_swap import write_root
 from responder.sandbox.faults import FaultPlan
+from responder.settings import Settings
 
 RETURN = 4000.0
 SCAN_STEP = 60.0  # the ticker's revert pass runs at most once a minute (revert/tick.py)
@@ -150,3 +152,22 @@ class Back(Race):
 
     def writes_since_fall_back(self) -> list[str]:
         return [c["action"] for c in self.emulator.calls[self.calls_before_move:] if c["action"] in WRITES[self.cloud]]
+
+
+def backs(tmp_path, scenario_of):
+    """Yields start(*scenario_args, **settings_changes) → a started Back on scenario_of(*scenario_args),
+    with the back-to-spot tests' settings; stops them all when the test ends (use with `yield from`)."""
+    started = []
+
+    def start(*scenario_args, **settings_changes) -> Back:
+        settings = Settings(database_url="sqlite://", background_ticker=False, launch_retry_seconds=120,
+                            keep_public_ip=True, **settings_changes)
+        where = tmp_path / str(len(started))
+        where.mkdir()
+        one = Back("aliyun", settings, where, scenario=scenario_of(*scenario_args))
+        started.append(one)
+        return one
+
+    yield start
+    for one in started:
+        one.stop()

@@ -148,7 +148,7 @@ def test_the_bench_ranks_with_the_bands_the_emulators_serve_from_the_pack():
 
 def test_the_calm_prototype_moves_once_out_of_a_published_stressed_pool():
     month = spot_month.Month.load(spot_month.PACK)
-    sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True, calm=True)
+    sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True, calm="prototype")
     hot = spot_month.Instance("i-h", "ecs.g7.large", "cn-hangzhou-i", "spot", 0.0)
     warm = spot_month.Instance("i-w", "ecs.g7.large", "cn-hangzhou-j", "spot", 0.0)
     target = spot_month_calm.calm_choice(sim, hot, 3600.0)
@@ -156,3 +156,22 @@ def test_the_calm_prototype_moves_once_out_of_a_published_stressed_pool():
     assert spot_month_calm.calm_choice(sim, warm, 3600.0) is None  # 10-15 %: under the threshold
     hot.left_at = 0.0
     assert spot_month_calm.calm_choice(sim, hot, 3600.0) is None  # one planned move per window
+
+
+def test_the_products_planned_move_is_for_an_instance_it_placed_in_a_stressed_pool_once_a_window():
+    """The `bands` variant moves with the product's rule (bench/spot_month_calm.py product_choice):
+    only an instance the product placed (a replacement: version > 1), whose pool's band at the
+    placement is the top one, RESPONDER_REVERT_AFTER after it took over, into a calmer zone of its
+    type, and not again within RESPONDER_CALM_WINDOW_HOURS; the `fleet` variant knows the fleet too."""
+    month = spot_month.Month.load(spot_month.PACK)
+    sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True, calm="product")
+    first = spot_month.Instance("i-f", "ecs.g7.large", "cn-hangzhou-i", "spot", 0.0, band=4)
+    assert spot_month_calm.product_choice(sim, first, 3600.0) is None  # the fleet's own: no task of ours saw it
+    replaced = spot_month.Instance("i-r", "ecs.g7.large", "cn-hangzhou-i", "spot", 0.0, version=2, band=4)
+    assert spot_month_calm.product_choice(sim, replaced, 600.0) is None  # RESPONDER_REVERT_AFTER not over
+    target = spot_month_calm.product_choice(sim, replaced, 3600.0)
+    assert (target.instance_type, target.zone, target.market) == ("ecs.g7.large", "cn-hangzhou-k", "spot")
+    replaced.left_at = 0.0
+    assert spot_month_calm.product_choice(sim, replaced, 3600.0) is None  # one planned move per window
+    sim.calm = "fleet"
+    assert spot_month_calm.product_choice(sim, first, 3600.0).zone == "cn-hangzhou-k"

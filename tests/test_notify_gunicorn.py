@@ -81,9 +81,9 @@ def series(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.mark.slow
-# A hang guard, not a speed limit: the flow ends with the root swap, which follows the settled image
-# poll (up to 60 s apart where EC2 gives no progress figure, replace/image_polls.py); with the
-# workers' start under -n 4 the default 120 s was reached once.
+# A hang guard, not a speed limit: the flow runs in real time and ends with the root swap (tens of
+# seconds after the image); with two workers starting under -n 4 on a loaded machine the default
+# 120 s was reached once.
 @pytest.mark.timeout(300)
 def test_two_workers_count_a_full_flow_once_each_and_deliver_each_notification_once(notifying_gunicorn, receiver):
     """Slow: a `responder sandbox` process and a two-worker gunicorn start, and the flows run in real

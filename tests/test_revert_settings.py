@@ -63,12 +63,12 @@ RANKED = [Candidate("ecs.g7.large", "z1", "spot", "s1", "same-type-same-zone"),
 
 
 def test_from_on_demand_any_spot_candidate_in_the_planners_order():
-    assert [c.instance_type for c in usable(_move("ecs.g7.large", "ondemand"), RANKED)] == ["ecs.g7.large",
+    assert [c.instance_type for c in usable(_move("ecs.g7.large", "ondemand"), RANKED, Settings())] == ["ecs.g7.large",
                                                                                              "ecs.g6.large"]
 
 
 def test_from_spot_on_another_type_only_the_original_type():
-    assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED)] == ["ecs.g7.large"]
+    assert [c.instance_type for c in usable(_move("ecs.g6.large", "spot"), RANKED, Settings())] == ["ecs.g7.large"]
 
 
 def _cli(tmp_path, monkeypatch, *args: str, **env: str):
@@ -90,9 +90,11 @@ def test_the_dry_run_with_nothing_to_move_says_so(tmp_path, monkeypatch):
     assert json.loads(result.stdout) == {"dry_run": True, "replacements": []}
 
 
-def test_revert_without_dry_run_refuses_when_it_is_off(tmp_path, monkeypatch):
-    result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
-    assert result.exit_code == 2 and "RESPONDER_REVERT=off" in result.stderr
+def test_revert_without_dry_run_refuses_when_it_and_the_planned_moves_are_off(tmp_path, monkeypatch):
+    result = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off", RESPONDER_CALM_MOVES="off")
+    assert result.exit_code == 2 and "RESPONDER_REVERT=off and RESPONDER_CALM_MOVES=off" in result.stderr
+    planned_only = _cli(tmp_path, monkeypatch, "revert", "--quiet", RESPONDER_REVERT="off")
+    assert planned_only.exit_code == 0, planned_only.stderr  # planned moves are their own setting
 
 
 def _interruption(market: str, instance_type: str = "ecs.g7.large") -> Task:

@@ -112,6 +112,24 @@ def test_a_settled_image_with_no_progress_figure_is_polled_by_its_estimate():
     assert settled_poll_delay(facts, task, 1190.0, 0.0) >= SETTLED_POLL_S
 
 
+def test_a_settled_image_known_only_by_the_prior_is_looked_at_a_beat_away_then_wider():
+    """A prior (333 s for a small first EBS snapshot) is a harsh guess, not a measure: aimed at, it
+    held the swap of an image built in seconds back a full minute. Without an observed figure the
+    looks back off from the time already waited; an observed figure is aimed at as before."""
+    from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S, Facts, settled_poll_delay
+    from responder.replace.record import Belief, KeptDisk
+    task = Task(TaskRow(id="t", key="aws:r:i", cloud="aws", region="r", instance_id="i",
+                        kind="interruption", status="launching"))
+    race = task.record.race
+    race.disks = [KeptDisk(disk_id="vol-1", kind="system", size_gib=8, category="gp2", zone="r-a")]
+    race.image_belief, race.image_estimate_s = Belief(333.1, 0.0, 0, "prior", "aws/r gp2 <=16 GiB first"), 333.1
+    assert settled_poll_delay(Facts(), task, 1.5, 0.0) == SETTLED_POLL_S
+    assert settled_poll_delay(Facts(), task, 60.0, 0.0) == pytest.approx(30.0)
+    assert settled_poll_delay(Facts(), task, 200.0, 0.0) == SETTLED_MAX_POLL_S
+    race.image_belief = Belief(333.1, 0.9, 5, "observed", "aws/r gp2 <=16 GiB first")
+    assert settled_poll_delay(Facts(), task, 1.5, 0.0) == SETTLED_MAX_POLL_S  # 331 s left: aimed at
+
+
 def test_settled_polls_fall_on_the_wave_s_slow_beat():
     """Settled polls end on multiples of SETTLED_POLL_S: the wave sees its images become Available
     together, and their swaps start (and share their looks) together."""

@@ -29,9 +29,9 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from responder.settings import ADVISOR_URL
+from responder.settings import ADVISOR_URL, SPOT_BANDS
 
-BANDS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
+BANDS = SPOT_BANDS
 TOP = len(BANDS) - 1
 EDGES = (5.0, 10.0, 15.0, 20.0)
 ADVISOR_TTL_S = 86400.0  # the Advisor states a trailing month; a day old is fresh enough

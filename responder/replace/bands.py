@@ -1,7 +1,8 @@
 """Placing spot capacity by the interruption bands the clouds publish: a calmer pool first.
 
 Parts: BandView (the bands a probe read, or why there are none), rank (spot candidates + bands →
-the order to try them in, and why), BandReads (the executor's reads: a day per cloud, region and
+the order to try them in, and why), of_pools / chosen (each ranked pool's band kept in the task
+record, and the band of the pool a launch chose: the planned moves read it, revert/calm.py), BandReads (the executor's reads: a day per cloud, region and
 types; a failed read is no bands, never a failed task).
 
 The rule (docs/churn.md, "Published interruption bands"):
@@ -70,6 +71,25 @@ def rank(candidates: list[Candidate], view: BandView | None) -> tuple[list[Candi
             reasons.append(f"ranked after calmer pools: {candidate.instance_type} in {candidate.zone} (spot) is in "
                            f"the published interruption band {BANDS[band]} a month ({view.source})")
     return ranked, reasons
+
+
+def pool_name(candidate: Candidate) -> str:
+    return f"{candidate.instance_type} {candidate.zone}"
+
+
+def of_pools(candidates: list[Candidate], view: BandView | None) -> dict[str, int]:
+    """The published band of each spot candidate that has one ("<type> <zone>" → band)."""
+    if view is None or not view.bands:
+        return {}
+    found = {pool_name(c): band_for(view.bands, c.instance_type, c.zone) for c in candidates if c.market == "spot"}
+    return {pool: band for pool, band in found.items() if band is not None}
+
+
+def chosen(pool_bands: dict[str, int], candidate: Candidate | None) -> int | None:
+    """The band of the pool a launch bought in, from the last probe's bands (None: on-demand, none known)."""
+    if candidate is None or candidate.market != "spot":
+        return None
+    return pool_bands.get(pool_name(candidate))
 
 
 class BandReads:

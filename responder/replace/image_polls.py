@@ -69,18 +69,34 @@ def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) 
 
 def settled_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:
     """image_poll_delay for a task that holds its replacement: at least SETTLED_POLL_S, and half the
-    time left (up to SETTLED_MAX_POLL_S) — from the progress figure, else (EC2 gives none) from this
-    image's estimate or what images took here — so the swap follows the image by at most
-    SETTLED_POLL_S once it is near, and by at most SETTLED_MAX_POLL_S where an estimate was long."""
+    time left (up to SETTLED_MAX_POLL_S) — from the progress figure, else (EC2 gives none) from what
+    images took here (observed, never the prior), else half the time already waited — so the swap
+    follows the image by at most SETTLED_POLL_S once it is near, and by at most SETTLED_MAX_POLL_S
+    where an estimate was long."""
     delay = max(image_poll_delay(facts, task, elapsed, progress), SETTLED_POLL_S)
     if 0 < progress < 100 and elapsed > 0:
         left = elapsed * (100 - progress) / progress
     else:
-        own = task.record.race.image_estimate_s if task.record.race.disks else None
-        known = facts.build_estimates.get((task.cloud, task.region))
-        estimate = own or (known[0] if known else None)
-        left = estimate - elapsed if estimate else 0.0
+        estimate = _observed_estimate(facts, task)
+        # Only a figure something observed says how long is left. A prior is a harsh guess (333 s for
+        # a small first EBS snapshot that may take seconds): aimed at, it held a swap back a full
+        # minute and then taught the store the late look as the build time. Without one, back off
+        # from the time already waited: the first look a beat away, the next ones wider.
+        left = estimate - elapsed if estimate is not None else elapsed
     return max(delay, min(SETTLED_MAX_POLL_S, left / 2))
+
+
+def _observed_estimate(facts: Facts, task: Task) -> Optional[float]:
+    """How long this image should take from what was seen: images this runner watched here, else the
+    store's observations of disks like these; None when only the prior speaks."""
+    known = facts.build_estimates.get((task.cloud, task.region))
+    if known:
+        return known[0]
+    race = task.record.race
+    belief = race.image_belief
+    if race.disks and race.image_estimate_s and belief is not None and belief.source == "observed":
+        return race.image_estimate_s
+    return None
 
 
 def settled_poll_at(now: float, delay: float) -> float:

@@ -65,6 +65,9 @@ class Plan:
     probed_markets: list[str] = field(default_factory=list)
     churn: Optional[ChurnVerdict] = None  # the churn guard's view at verification (replace/churn.py)
     ranking: list[str] = field(default_factory=list)  # why the last ranking moved candidates (the guard)
+    # The published interruption band (an index into spot_bands.BANDS) of each spot pool the last
+    # probe ranked, "<type> <zone>" → band: where the launch's band comes from (replace/bands.py).
+    bands: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class LaunchState:
     since: Optional[float] = None
     replacement_ids: list[str] = field(default_factory=list)
     replacement: Optional[Candidate] = None
+    band: int | None = None  # the chosen spot pool's published band when it was bought (None: none known)
     launched_offering: Optional[Offering] = None
     launched_at: Optional[float] = None
     next_check_at: float = 0.0
@@ -191,6 +195,8 @@ class RevertFacts:
     instance retired at `retired_at` against the spot one running since `bought_running_at`."""
 
     from_task: str = ""  # the interruption task whose replacement is moved
+    # "" a move back to spot; "calm" a planned move out of a published-stressed pool (revert/calm.py)
+    purpose: str = ""
     attempt: int = 1
     original_instance_id: str = ""  # the spot instance the interruption took
     original_type: str = ""  # what the move aims for (the planner ranks it first)

@@ -1,7 +1,7 @@
 """A move back to spot as the replacement flow's steps run it: the interruption's machinery
 without the deadline, for a task of kind `revert` (started by responder/revert/).
 
-Parts: is_revert, window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
+Parts: is_revert, is_calm (a planned move out of a stressed pool), window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
 saw_instance (the instance to move, as the cloud shows it), before_launch (the setting and the
 window, until the spot one is bought), before_writes (received: those, then spot stock first),
 usable (the ranked candidates worth moving to), guarded (those the churn guard allows; guard_reasons,
@@ -22,6 +22,10 @@ How it differs from an interruption, and why:
   and the swap ended. A failed image or a refused swap gives the move up with both instances
   running (named in the reason): retiring would lose the state.
 - It has no release time of its own: its calls go after every interruption's (priority.py).
+A planned move out of a published-stressed pool (RevertFacts.purpose CALM, revert/calm.py) is the
+same task and the same steps: it moves a spot instance to a calmer zone of its own type
+(calm_rule.targets), RESPONDER_CALM_MOVES holds it as RESPONDER_REVERT holds a move back, and a
+planned move that finds no calmer pool in stock for RESPONDER_CALM_WINDOW_HOURS gives up (it wrote nothing).
 Pure, like steps.py: the executor makes the calls.
 """
 
@@ -32,7 +36,7 @@ from typing import Optional
 
 from responder.clouds.base import InstanceInfo
 from responder.model import EventKind
-from responder.replace import churn, race_steps, swap
+from responder.replace import calm_rule, churn, race_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
@@ -44,6 +48,10 @@ DAY = 86400.0
 
 def is_revert(task: Task) -> bool:
     return task.kind == EventKind.REVERT.value and task.record.revert is not None
+
+
+def is_calm(task: Task) -> bool:
+    return task.record.revert is not None and task.record.revert.purpose == calm_rule.CALM
 
 
 def window_end(now: float, window: tuple[int, ...]) -> Optional[float]:
@@ -77,7 +85,9 @@ def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Option
         return give_up(task, f"instance {task.instance_id} is gone")
     if str(info.status).lower() != "running":
         return give_up(task, f"instance {task.instance_id} is {info.status}, not running")
-    if info.spot and info.instance_type == revert.original_type:
+    if is_calm(task) and not (info.spot and info.instance_type == revert.original_type):
+        return give_up(task, f"instance {task.instance_id} no longer runs on spot as {revert.original_type}")
+    if not is_calm(task) and info.spot and info.instance_type == revert.original_type:
         return give_up(task, f"instance {task.instance_id} already runs on spot as {info.instance_type}")
     task.record.source = info
     task.record.stamp("verified", now)
@@ -86,7 +96,9 @@ def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Option
 
 def before_launch(task: Task, settings: Settings, now: float) -> Optional[Decision]:
     """Until the spot one is bought: RESPONDER_REVERT=off gives the move up, the window holds it."""
-    if not settings.revert:
+    if is_calm(task) and not calm_rule.enabled(settings):
+        return Decision(finish=give_up(task, "RESPONDER_CALM_MOVES=off or RESPONDER_SPOT_BANDS=off"))
+    if not is_calm(task) and not settings.revert:
         return Decision(finish=give_up(task, "RESPONDER_REVERT=off"))
     end = window_end(now, settings.revert_window)
     if end is not None:
@@ -106,6 +118,10 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
             return Decision(wait_until=revert.next_check_at)
         return Decision([Call("probe", {"market": "spot"})])
     if not record.plan.candidates:
+        waited = now - record.timings.get("received", now)
+        if is_calm(task) and waited >= settings.calm_window_hours * 3600.0:
+            return Decision(finish=give_up(task, f"no calmer pool had stock in {waited / 3600.0:.0f} h "
+                                                 "(RESPONDER_CALM_WINDOW_HOURS)"))
         revert.stock_checks += 1
         revert.why = waiting_why(task)
         record.plan.candidates, record.plan.probed_markets = None, []
@@ -115,10 +131,14 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
     return None
 
 
-def usable(task: Task, planned: list[Candidate]) -> list[Candidate]:
+def usable(task: Task, planned: list[Candidate], settings: Settings) -> list[Candidate]:
     """A move is worth making to spot only, and never to what the instance already runs; from a
-    spot instance of another type, only to the original type."""
-    revert = task.record.revert
+    spot instance of another type, only to the original type; while planned moves are on, never
+    into a pool one would leave again. A planned move: a calmer zone of the same type."""
+    revert, pool_bands = task.record.revert, task.record.plan.bands
+    if is_calm(task):
+        return calm_rule.targets(planned, pool_bands, revert.original_type, task.record.source.zone, settings)
+    planned = calm_rule.unstressed(planned, pool_bands, settings)
     keep = [c for c in planned if c.market == "spot"
             and not (c.instance_type == revert.retired_type and revert.retired_market == "spot")]
     if revert.retired_market == "spot":
@@ -126,7 +146,8 @@ def usable(task: Task, planned: list[Candidate]) -> list[Candidate]:
     return keep
 
 
-def guarded(task: Task, planned: list[Candidate], facts, now: float) -> tuple[list[Candidate], list[str]]:
+def guarded(task: Task, planned: list[Candidate], facts, settings: Settings,
+            now: float) -> tuple[list[Candidate], list[str]]:
     """The usable candidates the churn guard allows, ranked, and its reasons. Judged afresh at each
     look for stock (a demotion may end while the move waits), reading the history only: a move is
     no reclaim. A move has no deadline, so it never takes a demoted pool as a last resort the way
@@ -136,7 +157,7 @@ def guarded(task: Task, planned: list[Candidate], facts, now: float) -> tuple[li
         verdict = facts.churn.judge(task.key, task.cloud, task.record.source, False, now, True, record=False)
         task.record.plan.churn = verdict
     ranked, reasons = churn.rank(planned, verdict, task.cloud, task.region)
-    kept, held = churn.revert_candidates(usable(task, ranked), verdict, task.cloud, task.region)
+    kept, held = churn.revert_candidates(usable(task, ranked, settings), verdict, task.cloud, task.region)
     return kept, reasons + held
 
 
@@ -150,6 +171,8 @@ def waiting_why(task: Task) -> str:
     if held and held[0].startswith(churn.HELD):
         return f"the churn guard holds it: {held[0]}"
     why = f"no spot stock for {task.record.revert.original_type} or an equivalent yet"
+    if is_calm(task):
+        why = f"no spot stock yet in a calmer zone of {task.record.revert.original_type} (RESPONDER_CALM_BAND)"
     return f"{why} outside the demoted pools ({'; '.join(held)})" if held else why
 
 
@@ -227,5 +250,6 @@ def finished(task: Task, summary: str) -> tuple[str, str]:
     revert = task.record.revert
     revert.outcome, revert.why = "moved", ""
     where = f"{revert.bought_type} in {revert.bought_zone}, {revert.bought_market}"
-    return "done", (f"moved back to spot: {revert.bought_instance_id} ({where}) replaces {task.instance_id} "
+    done = "moved to a calmer pool" if is_calm(task) else "moved back to spot"
+    return "done", (f"{done}: {revert.bought_instance_id} ({where}) replaces {task.instance_id} "
                     f"({revert.retired_type}, {revert.retired_market}), retired" + (f"; {summary}" if summary else ""))

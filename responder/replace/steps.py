@@ -269,7 +269,9 @@ def _probed(task: Task, call: Call, found, settings: Settings, now, facts, error
     planned = planner.plan_candidates(source, found.catalog, found.market, found.in_stock, found.subnets,
                                       found.scores, found.prices)
     planned, by_band = bands.rank(planned, found.bands)  # a calmer published band first; the guard's after
-    planned, guarded = (revert_steps.guarded(task, planned, facts, now) if revert_steps.is_revert(task)
+    if found.market == Market.SPOT:
+        task.record.plan.bands = bands.of_pools(planned, found.bands)
+    planned, guarded = (revert_steps.guarded(task, planned, facts, settings, now) if revert_steps.is_revert(task)
                         else churn.rank(planned, task.record.plan.churn, task.cloud, task.region))
     task.record.plan.ranking = by_band + guarded
     task.record.plan.candidates = planned
@@ -312,6 +314,7 @@ def _launched(task: Task, call: Call, outcome, settings: Settings, now: float, f
     if outcome.instance_ids:
         launch.replacement_ids = list(outcome.instance_ids)
         launch.replacement = outcome.chosen
+        launch.band = bands.chosen(record.plan.bands, outcome.chosen)  # what a planned move reads (revert/calm.py)
         launch.adopted = outcome.adopted
         launch.launched_at = now
         launch.next_check_at = now + 1.0

@@ -12,6 +12,7 @@ import click
 
 from responder.cli_common import build_runtime, settings_or_usage_error
 from responder.cli_progress import QUIET, progress
+from responder.replace import calm_rule
 from responder.replace.runner import TaskRunner
 from responder.revert.plan import plan
 from responder.revert.tick import start_due
@@ -32,8 +33,8 @@ def revert(dry_run: bool, as_json: bool, database_url: str | None, quiet: bool) 
             lines = plan(runner)
         _show({"dry_run": True, "replacements": lines}, lines, as_json)
         return
-    if not settings.revert:
-        raise click.UsageError("RESPONDER_REVERT=off: no move back to spot is started")
+    if not (settings.revert or calm_rule.enabled(settings)):
+        raise click.UsageError("RESPONDER_REVERT=off and RESPONDER_CALM_MOVES=off: no move is started")
     with progress("starting the due moves back to spot", quiet):
         started = start_due(runner)
     lines = [{"instance_id": t.instance_id, "revert_task": t.id, "status": t.status, "why": t.reason or

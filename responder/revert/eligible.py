@@ -1,8 +1,9 @@
 """Which finished replacements a move back to spot is for, and why or why not. Pure.
 
 Parts: MAX_ATTEMPTS, Verdict (one replacement: would it move now, and why), revert_key (the claim
-key of a move: one per instance and attempt), judge (one interruption task and the moves made of
-its replacement so far → a Verdict), waits (RESPONDER_REVERT_AFTER and _WINDOW: why not yet).
+key of a move: one per instance and attempt; move_key, a planned move's too), judge (one interruption
+task and the moves made of its replacement so far → a Verdict), moves_say (what the moves so far
+rule out, shared with the planned moves), waits (RESPONDER_REVERT_AFTER and _WINDOW: why not yet).
 
 A replacement qualifies when its task ended `done` with one instance that runs on-demand, or on
 spot on another type than the original's. It moves once it has run RESPONDER_REVERT_AFTER, when no
@@ -12,6 +13,7 @@ RESPONDER_REVERT_AFTER later, MAX_ATTEMPTS times at most: each attempt may make 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,7 +24,7 @@ from responder.settings import Settings
 
 MAX_ATTEMPTS = 3
 SOURCE_KINDS = (EventKind.INTERRUPTION.value, EventKind.REBALANCE.value)
-FINAL_GIVE_UPS = ("is gone", "already runs on spot")  # nothing left to move (a stopped one may run again)
+FINAL_GIVE_UPS = ("is gone", "already runs on spot", "no longer runs on spot")  # nothing left to move (a stopped one may run again)
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,29 @@ class Verdict:
     why: str
     attempt: int = 1
     under_way: Optional[str] = None  # the task id of a move not finished
+    purpose: str = ""  # "" a move back to spot; calm_rule.CALM a planned move out of a stressed pool
+    since: float | None = None  # a planned move: when the instance took over (revert/calm.py)
 
     @property
     def key(self) -> str:
-        return revert_key(self.task.cloud, self.task.region, self.instance_id, self.attempt)
+        return move_key(self.task.cloud, self.task.region, self.instance_id, self.attempt, self.purpose)
 
     def to_json(self) -> dict:
         return {"cloud": self.task.cloud, "region": self.task.region, "instance_id": self.instance_id,
-                "from": f"{self.now_type} ({self.now_market})", "to": f"{self.original_type} (spot)",
+                "from": f"{self.now_type} ({self.now_market})",
+                "to": f"{self.original_type} (spot{', a calmer zone' if self.purpose else ''})",
                 "move": self.move, "why": self.why, "task": self.task.id,
                 **({"revert_task": self.under_way} if self.under_way else {})}
 
 
 def revert_key(cloud: str, region: str, instance_id: str, attempt: int) -> str:
-    return f"{cloud}:{region}:{instance_id}:revert-{attempt}"
+    return move_key(cloud, region, instance_id, attempt)
+
+
+def move_key(cloud: str, region: str, instance_id: str, attempt: int, purpose: str = "") -> str:
+    """A move back: `...:revert-<attempt>`; a planned move: `...:calm-<attempt>`, a key of its own,
+    so its tokens differ from any move back's of the same instance."""
+    return f"{cloud}:{region}:{instance_id}:{purpose or 'revert'}-{attempt}"
 
 
 def qualifies(task: Task) -> bool:
@@ -72,21 +83,9 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
     def no(why: str, **more) -> Verdict:
         return Verdict(move=False, why=why, **{**base, **more})
 
-    last = moves[-1] if moves else None
-    if last is not None and not last.finished:
-        waiting = last.record.revert.why if last.record.revert else ""
-        return no(f"a move is under way ({last.id}{': ' + waiting if waiting else ''})", under_way=last.id,
-                  attempt=len(moves))
-    if last is not None and last.record.revert is not None and last.record.revert.outcome == "moved":
-        return no(f"moved back already by {last.id}", attempt=len(moves))
-    if last is not None and last.record.revert is not None and last.record.revert.bought_instance_id:
-        # It gave up with its spot one running beside this one: a person chooses, no third instance.
-        return no(f"the last move left {last.record.revert.bought_instance_id} running beside it: {last.reason}",
-                  attempt=len(moves))
-    if last is not None and any(w in last.reason for w in FINAL_GIVE_UPS):
-        return no(f"nothing to move: {last.reason}", attempt=len(moves))
-    if len(moves) >= MAX_ATTEMPTS:
-        return no(f"given up {len(moves)} times, the last: {last.reason}", attempt=len(moves))
+    earlier = moves_say(moves, no)
+    if earlier is not None:
+        return earlier
     if not settings.revert:
         return no("RESPONDER_REVERT=off")
     if settings.market_policy == "ondemand":  # on-demand by choice, not by fallback
@@ -96,14 +95,36 @@ def judge(task: Task, moves: list[Task], settings: Settings, now: float) -> Verd
         until = task.record.timings.get("received", task.row.created_at) + settings.churn_window_hours * 3600.0
         if now < until:
             return no(f"the churn guard chose on-demand ({churn.lineage_reclaims} reclaims): it stays for "
-                      f"{_ago(until - now)} more (RESPONDER_CHURN_WINDOW_HOURS)")
+                      f"{ago(until - now)} more (RESPONDER_CHURN_WINDOW_HOURS)")
     since = task.record.timings.get("running", task.row.updated_at)
-    if last is not None:
-        since = max(since, last.row.updated_at)
+    if moves:
+        since = max(since, moves[-1].row.updated_at)
     not_yet = waits(since, settings, now)
     if not_yet:
         return no(not_yet)
-    return Verdict(move=True, why=f"{chosen.market} {chosen.instance_type} for {_ago(now - since)}", **base)
+    return Verdict(move=True, why=f"{chosen.market} {chosen.instance_type} for {ago(now - since)}", **base)
+
+
+def moves_say(moves: list[Task], no: Callable[..., Verdict]) -> Verdict | None:
+    """Why the moves made of an instance so far (oldest first) keep it from another, or None."""
+    last = moves[-1] if moves else None
+    if last is None:
+        return None
+    if not last.finished:
+        waiting = last.record.revert.why if last.record.revert else ""
+        return no(f"a move is under way ({last.id}{': ' + waiting if waiting else ''})", under_way=last.id,
+                  attempt=len(moves))
+    if last.record.revert is not None and last.record.revert.outcome == "moved":
+        return no(f"moved already by {last.id}", attempt=len(moves))
+    if last.record.revert is not None and last.record.revert.bought_instance_id:
+        # It gave up with its spot one running beside this one: a person chooses, no third instance.
+        return no(f"the last move left {last.record.revert.bought_instance_id} running beside it: {last.reason}",
+                  attempt=len(moves))
+    if any(w in last.reason for w in FINAL_GIVE_UPS):
+        return no(f"nothing to move: {last.reason}", attempt=len(moves))
+    if len(moves) >= MAX_ATTEMPTS:
+        return no(f"given up {len(moves)} times, the last: {last.reason}", attempt=len(moves))
+    return None
 
 
 def waits(since: float, settings: Settings, now: float) -> str:
@@ -111,11 +132,11 @@ def waits(since: float, settings: Settings, now: float) -> str:
     RESPONDER_REVERT_AFTER later, outside RESPONDER_REVERT_WINDOW. The month benchmark asks the same."""
     due = since + settings.revert_after_seconds
     if now < due:
-        return f"runs since {_ago(now - since)}; moves {_ago(due - now)} from now (RESPONDER_REVERT_AFTER)"
+        return f"runs since {ago(now - since)}; moves {ago(due - now)} from now (RESPONDER_REVERT_AFTER)"
     end = window_end(now, settings.revert_window)
     return f"inside RESPONDER_REVERT_WINDOW until {when(end)}" if end is not None else ""
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
     seconds = max(0.0, seconds)
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"

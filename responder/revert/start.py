@@ -1,6 +1,7 @@
 """A move back to spot as a task: its claim key and its first record.
 
-Parts: launch_image (what the spot one boots from), first_record, start_move (claim the task: the
+Parts: launch_image (what the spot one boots from), private_ip, first_record (a move back's or a
+planned move's: RevertFacts.purpose), start_move (claim the task: the
 key is per instance and attempt, so a second ticker or a restart finds the same row and never
 starts a second move).
 
@@ -25,21 +26,29 @@ def launch_image(task: Task) -> str:
     return (source.image_id if source else "") or task.record.race.launch_image_id
 
 
+def private_ip(task: Task) -> str:
+    """The original's private IP where it moved with the state: onto a replacement, or on by a move."""
+    if task.record.revert is not None:
+        return task.record.revert.private_ip
+    return task.record.source.private_ip if task.record.race.private_ip_moved else ""
+
+
 def first_record(verdict: Verdict, now: float) -> TaskRecord:
     task = verdict.task
     record = TaskRecord(event=EventFacts(account=task.record.event.account), timings={"received": now})
+    earlier = task.record.revert  # a planned move of an instance a move bought: the chain's original
     record.revert = RevertFacts(
-        from_task=task.id, attempt=verdict.attempt, original_instance_id=task.instance_id,
+        from_task=task.id, attempt=verdict.attempt, purpose=verdict.purpose,
+        original_instance_id=earlier.original_instance_id if earlier else task.instance_id,
         original_type=verdict.original_type, launch_image_id=launch_image(task),
         retired_instance_id=verdict.instance_id, retired_type=verdict.now_type, retired_market=verdict.now_market,
-        retired_running_since=task.record.timings.get("running"),
-        private_ip=task.record.source.private_ip if task.record.race.private_ip_moved else "")
-    race = record.race
+        retired_running_since=verdict.since or task.record.timings.get("running"), private_ip=private_ip(task))
+    race, what = record.race, "planned move to a calmer pool" if verdict.purpose else "move back to spot"
     if record.revert.launch_image_id:
         race.policy, race.launch_image_id = "source-image", record.revert.launch_image_id
-        race.why = "move back to spot: at once from the original's image, then the fresh root disk swapped in"
+        race.why = f"{what}: at once from the original's image, then the fresh root disk swapped in"
     else:
-        race.policy, race.why = "fresh-image", "move back to spot: no older image known"
+        race.policy, race.why = "fresh-image", f"{what}: no older image known"
     return record
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import weakref
 
+from responder.replace import calm_rule
 from responder.replace.record import Task
 from responder.revert.scan import verdicts
 from responder.revert.start import start_move
@@ -48,9 +49,10 @@ def start_due(runner) -> list[Task]:
 
 
 def tick_revert(runner, force: bool = False) -> dict:
-    """{"started": [task ids]} when a pass ran, {} when none was due or RESPONDER_REVERT=off."""
+    """{"started": [task ids]} when a pass ran, {} when none was due or both RESPONDER_REVERT and
+    the planned moves (RESPONDER_CALM_MOVES) are off."""
     settings = runner.settings
-    if not settings.revert or settings.dry_run:
+    if not (settings.revert or calm_rule.enabled(settings)) or settings.dry_run:
         return {}
     now = runner.clock()
     if not force and now < _next_scan.get(runner, float("-inf")):

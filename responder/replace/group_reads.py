@@ -1,9 +1,9 @@
 """Reads asked by several threads at once share one call, "group commit" style, and a request in a
 wave waits a moment for company before it reads.
 
-Parts: GroupCommit.read (key, ids, fetch → {id: answer} for these ids, from a call made for them
-and for whoever asked beside them), lingering (how long the calling request's read may wait for
-others' ids: VERIFY_LINGER_S for a notice that arrives in a wave), GroupCommit.lingering /
+Parts: GroupCommit.read (key, ids, fetch, rank → {id: answer} for these ids, from a call made for
+them and for whoever asked beside them), lingering (how long the calling request's read may wait
+for others' ids: VERIFY_LINGER_S for a notice that arrives in a wave), GroupCommit.lingering /
 next_deadline (the callers waiting for company and when the first wait ends: a driver on a
 manual clock moves time to it instead of waiting on them).
 
@@ -20,7 +20,10 @@ Requests in flight side by side are few when a wave is spread over several proce
 quarter of it, one notice in a few hundred milliseconds), so a request that arrives in a wave
 (batching.Arrivals) lingers: its batch stays open for VERIFY_LINGER_S (on the task clock), or
 until it holds `most` ids, or until a reader that does not linger (the tick) joins it, and the
-notices arriving meanwhile join it. ECS advises aggregating requests (the "API throttling" /
+notices arriving meanwhile join it. The requests of one lingering read then make their next
+call (CreateImage) in the order of their `rank` (the task's priority: earliest release first),
+each after the one before it was decided by the API budget (budget.Turns), as one alone would
+have gone in arrival order. ECS advises aggregating requests (the "API throttling" /
 流量控制 page) and counts DescribeInstances per account and minute (e.g. 200 a minute), so four
 processes that each read once per notice spend the window on verification alone.
 
@@ -34,9 +37,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+from responder.capacity.budget import Turns
 
 PAGE = 100  # the most ids one DescribeInstances takes on both clouds
 # How long a notice arriving in a wave waits for others before its verification read: a few
@@ -48,17 +53,19 @@ VERIFY_LINGER_S = 0.5
 STILL_CLOCK_S = 2.0
 _LOOK_S = 0.01  # how often a waiting leader looks at the task clock
 
-_linger: ContextVar[float] = ContextVar("responder_read_linger", default=0.0)
+_linger: ContextVar[tuple[float, ExitStack] | None] = ContextVar("responder_read_linger", default=None)
 
 
 @contextmanager
 def lingering(seconds: float) -> Iterator[None]:
-    """Shared reads this thread asks within the block may wait up to `seconds` for company."""
-    token = _linger.set(seconds)
-    try:
-        yield
-    finally:
-        _linger.reset(token)
+    """Shared reads this thread asks within the block may wait up to `seconds` for company; the
+    budget turn such a read hands out is held until the block ends."""
+    with ExitStack() as turns:
+        token = _linger.set((seconds, turns) if seconds > 0 else None)
+        try:
+            yield
+        finally:
+            _linger.reset(token)
 
 
 class _Batch:
@@ -72,6 +79,9 @@ class _Batch:
         self.found: dict[str, Any] = {}
         self.error: BaseException | None = None
         self.closed = False  # its call went: no id joins it any more
+        self.ranks: list[Any] = []  # of its lingering callers, in the order they joined
+        self.turns: Turns | None = None
+        self.places: list[int] = []  # each lingering caller's place in rank order
 
 
 class GroupCommit:
@@ -82,20 +92,24 @@ class GroupCommit:
         # key → its batches in order: the first holds the turn (lingering or in flight), the rest wait
         self._batches: dict[tuple, list[_Batch]] = {}
 
-    def read(self, key: tuple, ids: list[str], fetch: Callable[[tuple[str, ...]], dict[str, Any]]) -> dict[str, Any]:
+    def read(self, key: tuple, ids: list[str], fetch: Callable[[tuple[str, ...]], dict[str, Any]],
+             rank: Any = ()) -> dict[str, Any]:
         """{id: answer} for `ids` (ids the cloud does not know are absent); raises what the call
-        that carried them raised."""
+        that carried them raised. `rank`: where a lingering caller's next call goes among its batch's."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
         if len(ids) > self.most:  # a page of its own at most: split, each part as any caller
             found: dict[str, Any] = {}
             for start in range(0, len(ids), self.most):
-                found.update(self.read(key, ids[start:start + self.most], fetch))
+                found.update(self.read(key, ids[start:start + self.most], fetch, rank))
             return found
-        linger = _linger.get()
+        linger, turns = _linger.get() or (0.0, None)
         with self._lock:
             batch, leads = self._join(key, ids, linger)
+            slot = len(batch.ranks) if turns is not None else None
+            if slot is not None:
+                batch.ranks.append(rank)
         if leads:
             batch.turn.wait()
             self._wait_for_company(batch)
@@ -103,6 +117,8 @@ class GroupCommit:
         batch.done.wait()
         if batch.error is not None:
             raise batch.error
+        if turns is not None and slot is not None and batch.turns is not None:
+            turns.enter_context(batch.turns.turn(batch.places[slot]))
         return {i: batch.found[i] for i in ids if i in batch.found}
 
     def _join(self, key: tuple, ids: list[str], linger: float) -> tuple[_Batch, bool]:
@@ -131,6 +147,9 @@ class GroupCommit:
         with self._lock:
             batch.closed = True
             asked = tuple(batch.ids)
+            order = sorted(range(len(batch.ranks)), key=batch.ranks.__getitem__)
+            batch.places = [order.index(slot) for slot in range(len(order))]
+            batch.turns = Turns(len(order)) if order else None
         try:
             batch.found = fetch(asked)
         except BaseException as exc:  # noqa: BLE001 - every caller gets the outcome; none is left with no answer

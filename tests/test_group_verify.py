@@ -313,3 +313,19 @@ def test_the_events_of_one_body_are_verified_in_turn_without_waiting_for_company
     assert status == 202 and [r["outcome"] for r in body["results"]] == ["accepted"] * 3, body
     assert time.monotonic() - started < 60
     assert _verifications(box, set(real[1:4])) == [[i] for i in real[1:4]]
+
+
+def test_a_lingering_read_goes_once_every_request_the_server_runs_at_once_waits_in_it(monkeypatch):
+    # gunicorn's 8 threads all waiting: no ninth request could come to join, so the read goes.
+    monkeypatch.setattr(group_reads, "STILL_CLOCK_S", 120.0)
+    group, calls = GroupCommit(clock=ManualClock(0.0)), []
+
+    def ask(i: str) -> None:
+        with group_reads.lingering(5.0, company=3):
+            group.read(("k",), [i], lambda page: calls.append(page) or {})
+    threads = [threading.Thread(target=ask, args=(i,)) for i in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads) and sorted(calls[0]) == ["a", "b", "c"] and len(calls) == 1

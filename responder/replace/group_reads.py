@@ -53,15 +53,17 @@ VERIFY_LINGER_S = 0.5
 STILL_CLOCK_S = 2.0
 _LOOK_S = 0.01  # how often a waiting leader looks at the task clock
 
-_linger: ContextVar[tuple[float, ExitStack] | None] = ContextVar("responder_read_linger", default=None)
+_linger: ContextVar[tuple[float, ExitStack, int] | None] = ContextVar("responder_read_linger", default=None)
 
 
 @contextmanager
-def lingering(seconds: float) -> Iterator[None]:
-    """Shared reads this thread asks within the block may wait up to `seconds` for company; the
-    budget turn such a read hands out is held until the block ends."""
+def lingering(seconds: float, company: int = 0) -> Iterator[None]:
+    """Shared reads this thread asks within the block may wait up to `seconds` for company, or
+    until `company` requests wait in the batch (the requests the server runs side by side: no
+    other could join; 0 for no such bound); the budget turn such a read hands out is held until
+    the block ends."""
     with ExitStack() as turns:
-        token = _linger.set((seconds, turns) if seconds > 0 else None)
+        token = _linger.set((seconds, turns, company) if seconds > 0 else None)
         try:
             yield
         finally:
@@ -104,9 +106,9 @@ class GroupCommit:
             for start in range(0, len(ids), self.most):
                 found.update(self.read(key, ids[start:start + self.most], fetch, rank))
             return found
-        linger, turns = _linger.get() or (0.0, None)
+        linger, turns, company = _linger.get() or (0.0, None, 0)
         with self._lock:
-            batch, leads = self._join(key, ids, linger)
+            batch, leads = self._join(key, ids, linger, company)
             slot = len(batch.ranks) if turns is not None else None
             if slot is not None:
                 batch.ranks.append(rank)
@@ -121,7 +123,7 @@ class GroupCommit:
             turns.enter_context(batch.turns.turn(batch.places[slot]))
         return {i: batch.found[i] for i in ids if i in batch.found}
 
-    def _join(self, key: tuple, ids: list[str], linger: float) -> tuple[_Batch, bool]:
+    def _join(self, key: tuple, ids: list[str], linger: float, company: int = 0) -> tuple[_Batch, bool]:
         """Under the lock: the open batch of `key` with room for `ids`, or a new one (led by us)."""
         batches = self._batches.setdefault(key, [])
         batch = next((b for b in batches if not b.closed and len(set(b.ids) | set(ids)) <= self.most), None)
@@ -133,7 +135,8 @@ class GroupCommit:
                 batch.turn.set()
         batch.ids.extend(i for i in ids if i not in batch.ids)
         batch.callers += 1
-        if linger <= 0 or len(batch.ids) >= self.most:  # full, or asked by one who cannot wait: it goes
+        # Full, asked by one who cannot wait, or every request the server runs at once is in it: it goes.
+        if linger <= 0 or len(batch.ids) >= self.most or 0 < company <= batch.callers:
             batch.go.set()
         return batch, leads
 

@@ -93,6 +93,7 @@ class TaskRunner(TaskDriving):
         self._rejections, self._next_prune = 0, 0.0
         self.arrivals = batching.Arrivals()  # whether a notice comes in a wave: its reads then join the wave's
         self.verify_linger_s = VERIFY_LINGER_S  # a request in a wave waits for company to verify with
+        self.verify_company = 0  # requests served side by side (gunicorn's threads): that many wait no longer
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
@@ -132,7 +133,7 @@ class TaskRunner(TaskDriving):
                 self._save_finished(task)
                 return SubmitResult(task, duplicate=False)
             in_a_wave = self.arrivals.in_a_wave(task.cloud, task.region, self.clock())
-            with lingering(self.verify_linger_s if in_a_wave and may_linger else 0.0):
+            with lingering(self.verify_linger_s if in_a_wave and may_linger else 0.0, self.verify_company):
                 self._work(task, hand_over=in_a_wave)
         finally:
             self.store.release(task.id)

@@ -25,6 +25,9 @@ if os.environ.get("RESPONDER_INVOKE_PORT", "0") not in ("", "0", os.environ.get(
 workers = 2
 threads = 8
 worker_class = "gthread"
+# A worker's requests in a wave wait together for their verification read (replace/group_reads.py)
+# no longer once all its threads are waiting: no other request could reach it (responder/wsgi.py).
+os.environ.setdefault("GUNICORN_THREADS", str(threads))
 
 # /invoke drives a race task to the end inside the invocation; FC's function timeout (s.yaml) is
 # 1800 s, so gunicorn must not kill the worker first.

@@ -54,6 +54,7 @@ def _get_runner() -> TaskRunner:
 
         settings = with_secret_url(settings)  # RESPONDER_DATABASE_SECRET: the store URL from a secret
         _runner = TaskRunner(Store(settings.database_url), clouds_from_settings(settings), settings)
+        _runner.verify_linger_s = 0.0  # one invocation at a time per container: no request could join its read
         from responder.notify.service import attach
 
         global _notifier

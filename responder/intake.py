@@ -66,7 +66,8 @@ def handle_events(runner: TaskRunner, events: list, metrics: Metrics | None = No
     """Act on already parsed events (replay parses first, to know which sandbox clouds to start)."""
     results, accepted = [], False
     for event in events:
-        result = _handle_event(runner, event)
+        # The events of one body go in turn: none would join another's verification read.
+        result = _handle_event(runner, event, may_linger=len(events) == 1)
         accepted = accepted or result["outcome"] == "accepted"
         results.append(result)
         if metrics:
@@ -77,7 +78,7 @@ def handle_events(runner: TaskRunner, events: list, metrics: Metrics | None = No
     return (202 if accepted else 200), body
 
 
-def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
+def _handle_event(runner: TaskRunner, event, may_linger: bool = True) -> dict[str, Any]:
     action = action_for(event, runner.settings)
     if action == Action.TICK:
 
@@ -103,7 +104,7 @@ def _handle_event(runner: TaskRunner, event) -> dict[str, Any]:
         except (SQLAlchemyError, StoreUnavailable) as exc:
             raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     try:
-        submitted = runner.submit(event)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
+        submitted = runner.submit(event, may_linger)  # IMAGE_ONLY and REPLACE differ in the steps, by kind and policy
     except (SQLAlchemyError, StoreUnavailable) as exc:
         raise Unavailable(f"task store unavailable: {exc.__class__.__name__}") from exc
     task = submitted.task

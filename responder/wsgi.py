@@ -12,6 +12,7 @@ and no FC line would reach the platform.
 """
 
 import logging
+import os
 import sys
 
 from responder.start_cost import collector_paused, defer_unused_stdlib
@@ -55,6 +56,8 @@ def _serving_app():
     for line in unknown_settings():  # a misspelt setting is named, not silently ignored
         logging.getLogger("responder.settings").warning(line)
     built = create_app(settings)
+    # gunicorn.conf.py's threads: once that many requests wait for company, none other can come.
+    built.extensions["responder"]["runner"].verify_company = int(os.environ.get("GUNICORN_THREADS", "0") or 0)
     if settings.background_ticker:
         built.start_ticker()
     return built

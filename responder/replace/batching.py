@@ -27,6 +27,7 @@ from typing import Any, Callable
 from responder.errors import NotFound
 from responder.replace.calls import Call
 from responder.replace.image_polls import SETTLED_MAX_POLL_S, SETTLED_POLL_S
+from responder.replace.priority import priority
 from responder.replace.record import Task
 from responder.replace.wave_reads import SINCE_ASKED_S, WaveReads
 
@@ -101,7 +102,7 @@ def _instances(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveRea
     """Verification (and the source read): the wave's requests verifying at the same moment share
     one call (group_reads.py); never an answer older than the call, so a verdict is always fresh."""
     found = wave.together.read(("instances", cloud.cloud, region), [task.instance_id for task, _ in pairs],
-                               lambda page: cloud.describe_instances(region, page))
+                               lambda page: cloud.describe_instances(region, page), rank=priority(*pairs[0]))
     return [found.get(task.instance_id) or NotFound("InvalidInstanceId.NotFound",
                                                     f"instance {task.instance_id} not found in {region}",
                                                     "DescribeInstances")

@@ -47,6 +47,7 @@ from responder.replace.churn import ChurnPolicy
 from responder.replace.churn_store import ChurnHistory
 from responder.replace.driving import TaskDriving
 from responder.replace.executor import Executor
+from responder.replace.group_reads import VERIFY_LINGER_S, lingering
 from responder.replace.image_polls import Facts
 from responder.replace.record import EventFacts, Note, RetryState, Task, TaskRecord
 from responder.replace.retrying import RetryPolicy
@@ -95,14 +96,17 @@ class TaskRunner(TaskDriving, TaskSaving):
         self._wake = threading.Event()
         self._rejections, self._next_prune = 0, 0.0
         self.arrivals = batching.Arrivals()  # whether a notice comes in a wave: its reads then join the wave's
+        self.verify_linger_s = VERIFY_LINGER_S  # a request in a wave waits for company to verify with
+        self.verify_company = 0  # requests served side by side (gunicorn's threads): that many wait no longer
         # What happened, as notices saved with the state (the outbox): set by the app factory
         # when notification channels are configured; None saves the task alone.
         self.notices: Callable[[Task], list] | None = None
 
     # -- entry points -------------------------------------------------------------------------
-    def submit(self, event: Interruption) -> SubmitResult:
+    def submit(self, event: Interruption, may_linger: bool = True) -> SubmitResult:
         """Claim the task for this instance (holding its lease), then move it as far as it goes
-        without waiting. Duplicates return the existing task at once: its owner works it."""
+        without waiting. Duplicates return the existing task at once: its owner works it. In a
+        wave (`may_linger`) its verification waits verify_linger_s for others' (group_reads.py)."""
         if event.cloud.value not in self.clouds:
             raise CloudError("CloudNotConfigured", f"no {event.cloud.value} cloud is configured for {event.key}")
         received = self.clock()
@@ -132,7 +136,9 @@ class TaskRunner(TaskDriving, TaskSaving):
                 task.finish("rejected", rejection)
                 self.save_finished(task)
                 return SubmitResult(task, duplicate=False)
-            self._work(task, hand_over=self.arrivals.in_a_wave(task.cloud, task.region, self.clock()))
+            in_a_wave = self.arrivals.in_a_wave(task.cloud, task.region, self.clock())
+            with lingering(self.verify_linger_s if in_a_wave and may_linger else 0.0, self.verify_company):
+                self._work(task, hand_over=in_a_wave)
         finally:
             self.store.release(task.id)
         self._wake.set()

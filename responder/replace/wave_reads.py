@@ -40,8 +40,8 @@ class WaveReads:
         self._watched: dict[tuple, dict[str, float]] = {}  # (kind, cloud, region) → id → last asked
         self._seen: dict[tuple, dict[str, tuple[float, Any]]] = {}  # … → id → (when, answer or _ABSENT)
         self._listings: dict[tuple, tuple[float, list]] = {}  # (what, cloud, region, zone) → (when, items)
-        # Verification: each notice's request asks for its own instance, a wave's at the same moment.
-        self.together = GroupCommit()
+        # Verification: each notice's request asks for its own instance, a wave's within a moment.
+        self.together = GroupCommit(clock=clock)
 
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
              fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],

@@ -10,7 +10,8 @@ bucket_bound (the time the scenario's rate limits need to admit n CreateImage ca
 
 Each runner gets the arrivals in turn and every runner ticks at every step, like processes behind
 one load balancer; calls take no scenario time, so the arrivals of one DELIVERY_BEAT_S are answered
-side by side (on_beat).
+side by side (on_beat). A request waiting for company before its verification read waits on the
+scenario clock: the driver moves the clock on while it waits, and the notices of the next beats join it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import copy
 import math
 import random
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -39,7 +41,9 @@ MIN_STEP = 0.05
 # here, so the notices that would arrive while a request's verification is in flight arrive
 # together instead, and share its next read (replace/group_reads.py).
 DELIVERY_BEAT_S = 0.2
-DELIVERIES = 16  # requests answered side by side, per beat
+# Requests answered side by side at least; more while notices in a wave wait for company before
+# their verification (each holds its request until its read, as a server's thread would).
+DELIVERIES = 16
 THROTTLED = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "RequestLimitExceeded",
                        "TooManyRequests", "ServiceUnavailable"})
 _HEX = "0123456789abcdef"
@@ -94,26 +98,37 @@ def run_wave(cloud: str, n: int, new_runner: Callable, processes: int = 1, seed:
         queue = sorted(((at, Interruption(cloud=Cloud(cloud), region=region["region"], instance_id=i,
                                           kind=EventKind.INTERRUPTION, account=str(region.get("account", ""))))
                         for i, at in clones), key=lambda a: a[0])
-        submitted, turn = [], 0
-        with ThreadPoolExecutor(max_workers=DELIVERIES) as front:
+        requests, turn = [], 0
+        with ThreadPoolExecutor(max_workers=max(DELIVERIES, n)) as front:
             while clock() <= until:
-                arrived = []
                 while queue and on_beat(queue[0][0]) <= clock():
-                    arrived.append(front.submit(runners[turn % processes].submit, queue.pop(0)[1]))
+                    requests.append(front.submit(runners[turn % processes].submit, queue.pop(0)[1]))
                     turn += 1
-                submitted += [f.result() for f in arrived]  # all answered before the beat's ticks
+                lingering = _settle(requests, runners)  # answered, or waiting for company on the clock
                 for runner in runners:
                     runner.tick()
                 due = store.next_due_at()
-                upcoming = [t for t in (due, on_beat(queue[0][0]) if queue else None) if t is not None]
+                upcoming = [t for t in (due, on_beat(queue[0][0]) if queue else None, *lingering) if t is not None]
                 if not upcoming:
                     break
                 clock.advance_to(max(min(upcoming), clock() + MIN_STEP))
-        rows = [store.get(r.task.id) for r in submitted]
+        rows = [store.get(f.result().task.id) for f in requests]
         return {"rows": rows, "calls": box.emulators[cloud].calls, "box": box, "region": region["region"],
                 "scenario": scenario}
     finally:
         box.stop()
+
+
+def _settle(requests: list, runners: list) -> list[float]:
+    """Wait until every request is answered or waits for company on the scenario clock (a notice
+    in a wave lingers before its verification read, replace/group_reads.py); returns when those
+    waits end, so the clock moves there rather than the driver waiting on them."""
+    while True:
+        groups = [runner.executor.wave.together for runner in runners]
+        open_requests = sum(not f.done() for f in requests)
+        if open_requests <= sum(g.lingering() for g in groups):
+            return [t for t in (g.next_deadline() for g in groups) if t is not None]
+        time.sleep(0.002)
 
 
 def is_read(action: str) -> bool:

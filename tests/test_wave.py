@@ -68,10 +68,13 @@ def test_a_wave_of_100_in_one_zone_ends_done_with_one_image_and_one_replacement_
     assert batched, "no read carried more than one instance"
     # Earliest release first: CreateImage follows the originals' expected release order. Calls made
     # at one scenario instant went side by side (the requests of one shared verification, each
-    # admitted by the budget in release order): the call log's order among them is the threads'.
+    # admitted by the budget in release order): the call log's order among them is the threads', so
+    # only calls at different instants are compared, and there must be enough of those to say so.
     order = {t.instance_id: release_expected(t) for t in tasks}
-    made = [release for _, release in sorted((c["t"], order[_ids_in(c)[0]]) for c in images)]
-    assert sum(a <= b for a, b in zip(made, made[1:])) >= 0.95 * (len(made) - 1)
+    made = sorted((c["t"], order[_ids_in(c)[0]]) for c in images)
+    across = [(a, b) for (ta, a), (tb, b) in zip(made, made[1:]) if ta < tb]
+    assert len(across) >= 10, f"CreateImage at only {len(across) + 1} instants"
+    assert sum(a <= b for a, b in across) >= 0.95 * len(across), across
 
 
 @pytest.mark.slow

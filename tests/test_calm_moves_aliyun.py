@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from revert_fixtures import RETURN, WRITES, Back, backs, fallback_scenario
 
+from responder.notify.messages import render, task_notices
 from responder.replace.calm_rule import CALM
 from responder.revert.plan import plan
 from responder.revert.tick import tick_revert
@@ -68,6 +69,11 @@ def test_a_replacement_in_a_stressed_pool_moves_once_to_the_calm_zone_with_its_s
     assert b.address_on() == bought  # the EIP followed
     tokens = [c["params"]["ClientToken"] for c in b.emulator.calls_of("RunInstances") if c["t"] >= RETURN]
     assert tokens and len(set(tokens)) == 1
+    # Its notifications say what it did: it was on spot already, nothing moved "back to spot".
+    rendered = [render(n) for n in task_notices(move)]
+    assert [title for title, _ in rendered] == ["[responder] Moving to a calmer spot pool",
+                                                "[responder] Moved to a calmer spot pool"]
+    assert all("back to spot" not in body and "a calmer pool" in body.splitlines()[0] for _, body in rendered)
 
 
 def test_the_move_back_to_spot_never_undoes_a_planned_move_and_none_follows_within_the_window(calm):

@@ -192,6 +192,10 @@ TITLES = {
     "revert_started": "Moving back to spot", "reverted": "Moved back to spot",
     "revert_given_up": "Move back to spot given up",
 }
+# A planned move (`purpose` calm, revert/calm.py) is a revert task of spot to spot: the same kinds
+# (so channel routing and levels hold), titled for what it does.
+PLANNED_MOVE_TITLES = {"revert_started": "Moving to a calmer spot pool", "reverted": "Moved to a calmer spot pool",
+                       "revert_given_up": "Move to a calmer spot pool given up"}
 _SHOWN_LAST = ("reason", "todo")
 
 
@@ -205,7 +209,7 @@ _HEADLINE_FIELDS = {  # what each kind's first line already says, so the list be
     "replaced": _REPLACED_HEADLINE | {"reason"},
     "degraded": _REPLACED_HEADLINE,
     "daily_report": {"date", "timezone"},
-    **{kind: {"old_type", "old_market", "new_type", "new_zone", "new_market"}
+    **{kind: {"old_type", "old_market", "new_type", "new_zone", "new_market", "purpose"}
        for kind in ("revert_started", "reverted", "revert_given_up")},
 }
 _LABELS = {"root_state_after_seconds": "root state since (s after receipt)", "replacement_ids": "replacement", "image_id": "image", "running_after_seconds": "Running after",
@@ -217,7 +221,8 @@ _LABELS = {"root_state_after_seconds": "root state since (s after receipt)", "re
 def render(notice: Notice) -> tuple[str, str]:
     """(title, Markdown body): a headline, then one `- label: value` line per field it did not say."""
     f = notice.fields
-    title = f"[responder] {TITLES.get(notice.kind, notice.kind)}"
+    titles = PLANNED_MOVE_TITLES if f.get("purpose") and notice.kind in PLANNED_MOVE_TITLES else TITLES
+    title = f"[responder] {titles.get(notice.kind, notice.kind)}"
     where = " ".join(str(f[k]) for k in ("cloud", "region", "instance_id") if f.get(k))
     if notice.kind in ("replaced", "degraded"):
         head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_zone', '')} {f.get('old_market', '')} → "
@@ -225,7 +230,8 @@ def render(notice: Notice) -> tuple[str, str]:
                 f"gap {_seconds(f.get('gap_seconds'))}, data {'kept' if f.get('data_kept') else 'NOT kept'}")
     elif notice.kind in ("revert_started", "reverted", "revert_given_up"):
         head = (f"**{where}**: {f.get('old_type', '?')} {f.get('old_market', '')} → "
-                f"{f.get('new_type') or f.get('original_type', '?')} {f.get('new_zone', '')} spot")
+                f"{f.get('new_type') or f.get('original_type', '?')} {f.get('new_zone', '')} spot"
+                f"{', a calmer pool' if f.get('purpose') else ''}")
     elif notice.kind == "rejected":
         head = f"**{where}**: rejected, a forged or stale event is a security signal"
     elif notice.kind == "daily_report":

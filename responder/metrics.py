@@ -37,7 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from responder.errors import CloudError, Fatal, Invalid, NoCapacity, NotFound, Throttled, Transient
 from responder.notify.messages import timeline
-from responder.replace.costs import CostSummary, summarize
+from responder.replace.costs import PURCHASE_KINDS, CostSummary, summarize
 from responder.replace.record import Task
 from responder.store import tasks
 from responder.store_health import health_of
@@ -271,12 +271,13 @@ def _pool_metrics(pools: list[dict]):
 def _cost_families(costs: CostSummary):
     """What the tasks' purchases cost from each purchase until it ended or now, what still runs costs
     per hour (replacement: every interruption's purchase; fallback: the part on-demand or on a
-    pricier type; revert: moves back to spot), what reverts saved, and how many prices are unknown."""
+    pricier type; revert: moves back to spot; planned_move: moves out of a stressed spot pool), what
+    reverts saved, and how many prices are unknown."""
     spent = GaugeMetricFamily("responder_purchase_cost", "Money spent on what tasks bought, until it ended or now, "
                               "by kind and currency", labels=["kind", "currency"])
     hourly = GaugeMetricFamily("responder_purchase_hourly_cost", "What the purchases still running cost per hour, "
                                "by kind and currency", labels=["kind", "currency"])
-    for kind in ("replacement", "fallback", "revert"):
+    for kind in PURCHASE_KINDS:
         for currency, amount in costs.spent.get(kind, {}).items():
             spent.add_metric([kind, currency], round(amount, 6))
         for currency, amount in costs.hourly.get(kind, {}).items():

@@ -12,6 +12,7 @@ from revert_fixtures import RETURN, WRITES, Back, backs, fallback_scenario
 
 from responder.notify.messages import render, task_notices
 from responder.replace.calm_rule import CALM
+from responder.replace.costs import kind_of, summarize
 from responder.revert.plan import plan
 from responder.revert.tick import tick_revert
 
@@ -74,6 +75,10 @@ def test_a_replacement_in_a_stressed_pool_moves_once_to_the_calm_zone_with_its_s
     assert [title for title, _ in rendered] == ["[responder] Moving to a calmer spot pool",
                                                 "[responder] Moved to a calmer spot pool"]
     assert all("back to spot" not in body and "a calmer pool" in body.splitlines()[0] for _, body in rendered)
+    # Its spend is its own kind in the cost report: spot bought for spot saves nothing as a revert would.
+    assert (kind_of(replaced), kind_of(move)) == ("replacement", "planned_move")
+    day = summarize([replaced, move], 0.0, revert.retired_at + 3600.0)
+    assert day.counts.get("planned_move") == 1 and "revert" not in day.counts and not day.saved
 
 
 def test_the_move_back_to_spot_never_undoes_a_planned_move_and_none_follows_within_the_window(calm):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from responder.notify.messages import Notice, make_notice, timeline
 from responder.protect import MARKER_KIND
-from responder.replace.costs import CostSummary, summarize
+from responder.replace.costs import PURCHASE_KINDS, CostSummary, summarize
 from responder.replace.record import Task
 
 CATCH_UP_SECONDS = 12 * 3600.0
@@ -79,9 +79,10 @@ def _money(by_currency: dict[str, float]) -> str:
 def cost_fields(summary: CostSummary) -> dict[str, str | int]:
     """What the purchases cost in the 24 hours, per kind: replacements (every interruption's
     purchase), fallbacks (the part that went on-demand or to a pricier type), reverts (moves back to
-    spot), and what reverts saved; nothing when no task was priced."""
+    spot), planned moves (out of a stressed spot pool), and what reverts saved; nothing when no task
+    was priced."""
     fields: dict[str, str | int] = {}
-    for kind in ("replacement", "fallback", "revert"):
+    for kind in PURCHASE_KINDS:
         if summary.counts.get(kind):
             fields[f"{kind}_cost"] = (f"{summary.counts[kind]} priced: {_money(summary.spent.get(kind, {}))} in 24 h; "
                                       f"{_money(summary.hourly.get(kind, {}))} per hour still running")

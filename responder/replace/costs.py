@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from responder.model import EventKind
+from responder.replace.calm_rule import CALM
 
 HOUR = 3600.0
 
@@ -65,11 +66,17 @@ def is_revert(task: Any) -> bool:
     return task.kind == EventKind.REVERT.value or getattr(task.record, "revert", None) is not None
 
 
+# What the cost report and /metrics split purchases by. A planned move out of a stressed pool
+# (revert/calm.py) is spot bought for spot: not a move back, and nothing it "saved" is a fallback's.
+PURCHASE_KINDS = ("replacement", "fallback", "revert", "planned_move")
+
+
 def kind_of(task: Any) -> str:
-    """revert; fallback (on-demand for a spot original, or a pricier type); else replacement."""
+    """planned_move; revert; fallback (on-demand for a spot original, or a pricier type); else replacement."""
     costs: Costs = task.record.costs
     if is_revert(task):
-        return "revert"
+        revert = getattr(task.record, "revert", None)
+        return "planned_move" if revert is not None and revert.purpose == CALM else "revert"
     o, b = costs.original, costs.bought
     if b.market == "ondemand" and o.market == "spot":
         return "fallback"

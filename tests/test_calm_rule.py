@@ -101,3 +101,19 @@ def test_a_planned_move_that_finds_no_calmer_stock_for_a_window_gives_up_having_
     ended = before_writes(task, settings, 168 * H)
     status, reason = ended.finish
     assert status == "done" and "no calmer pool had stock" in reason and task.record.revert.outcome == "given-up"
+
+
+def test_a_planned_move_gives_up_unwritten_when_its_pool_is_no_longer_published_as_stressed():
+    """The scan judged by the band at the launch; the look for stock reads the bands again: a pool
+    published calmer since is left alone (a move reboots the instance for nothing)."""
+    settings = Settings()
+    source = InstanceInfo(instance_id="i-r", region="cn-hangzhou", zone=J, instance_type="ecs.g7.large",
+                          status="Running", spot=True, reclaiming=False)
+    task = _task(RevertFacts(purpose=CALM, original_type="ecs.g7.large", retired_type="ecs.g7.large",
+                             retired_market="spot"), timings={"received": 0.0}, source=source)
+    task.record.plan.candidates, task.record.plan.bands = RANKED, dict(BANDS)
+    assert before_writes(task, settings, H) is None  # still >20 %: the move goes on
+    task.record.plan.bands["ecs.g7.large cn-hangzhou-j"] = 2
+    status, reason = before_writes(task, settings, H).finish
+    assert status == "done" and task.record.revert.outcome == "given-up"
+    assert reason.startswith("planned move to a calmer pool given up: its pool is no longer published as stressed")

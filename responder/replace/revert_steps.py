@@ -40,7 +40,7 @@ from responder.replace import calm_rule, churn, race_steps, swap
 from responder.replace.calls import Call, Decision
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
-from responder.settings import Settings
+from responder.settings import SPOT_BANDS, Settings
 
 STOCK_RECHECK = 300.0  # no spot stock yet: look again then (one probe serves every move of a region)
 DAY = 86400.0
@@ -75,7 +75,8 @@ def when(at: float) -> str:
 def give_up(task: Task, why: str) -> tuple[str, str]:
     revert = task.record.revert
     revert.outcome, revert.why = "given-up", why
-    return "done", f"move back to spot given up: {why}; {task.instance_id} stays as it is"
+    what = "planned move to a calmer pool" if is_calm(task) else "move back to spot"
+    return "done", f"{what} given up: {why}; {task.instance_id} stays as it is"
 
 
 def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Optional[tuple[str, str]]:
@@ -127,8 +128,21 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
         record.plan.candidates, record.plan.probed_markets = None, []
         revert.next_check_at = now + STOCK_RECHECK
         return Decision(wait_until=revert.next_check_at)
+    calmed = is_calm(task) and _now_calm(task, settings)
+    if calmed:  # the launch-time band said stressed; the band read at this look says otherwise
+        return Decision(finish=give_up(task, f"its pool is no longer published as stressed ({calmed})"))
     revert.why = ""
     return None
+
+
+def _now_calm(task: Task, settings: Settings) -> str:
+    """The instance's own pool, as the bands read at this look for stock publish it, when that is
+    below RESPONDER_CALM_BAND ("" when it is still stressed or not published now)."""
+    source = task.record.source
+    band = task.record.plan.bands.get(f"{source.instance_type} {source.zone}") if source is not None else None
+    if band is None or calm_rule.stressed(band, settings):
+        return ""
+    return f"{source.instance_type} {source.zone}: {SPOT_BANDS[band]} a month"
 
 
 def usable(task: Task, planned: list[Candidate], settings: Settings) -> list[Candidate]:

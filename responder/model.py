@@ -50,6 +50,11 @@ class TaskStatus(str, Enum):
         return self in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.REJECTED)
 
 
+
+def claim_key(cloud: str, region: str, instance_id: str) -> str:
+    """The claim key of an instance's task (Interruption.key): what a task's row is found by."""
+    return f"{cloud}:{region}:{instance_id}"
+
 @dataclass(frozen=True)
 class Interruption:
     """A cloud told us an instance is going away (or may soon)."""
@@ -67,7 +72,7 @@ class Interruption:
     @property
     def key(self) -> str:
         """The claim key: one task per cloud:region:instance, whatever the delivery."""
-        return f"{self.cloud.value}:{self.region}:{self.instance_id}"
+        return claim_key(self.cloud.value, self.region, self.instance_id)
 
     def detail_value(self, name: str, default: str = "") -> str:
         return dict(self.detail).get(name, default)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from responder.model import EventKind
+from responder.model import EventKind, claim_key
 from responder.replace.record import Task
 from responder.replace.revert_steps import when, window_end
 from responder.settings import Settings
@@ -60,7 +60,7 @@ def revert_key(cloud: str, region: str, instance_id: str, attempt: int) -> str:
 def move_key(cloud: str, region: str, instance_id: str, attempt: int, purpose: str = "") -> str:
     """A move back: `...:revert-<attempt>`; a planned move: `...:calm-<attempt>`, a key of its own,
     so its tokens differ from any move back's of the same instance."""
-    return f"{cloud}:{region}:{instance_id}:{purpose or 'revert'}-{attempt}"
+    return f"{claim_key(cloud, region, instance_id)}:{purpose or 'revert'}-{attempt}"
 
 
 def qualifies(task: Task) -> bool:

@@ -8,7 +8,7 @@ store only; no cloud call.
 
 from __future__ import annotations
 
-from responder.model import EventKind
+from responder.model import EventKind, claim_key
 from responder.replace.calm_rule import CALM, stressed
 from responder.replace.record import Task
 from responder.revert.calm import judge_calm, placed_of
@@ -33,8 +33,8 @@ def moves_of(store: Store, task: Task, instance_id: str, purpose: str = "") -> l
 
 
 def interrupted(store: Store, task: Task, instance_id: str) -> bool:
-    """The cloud took it (or warned of it) since: its own task holds the claim key (model.Interruption.key)."""
-    row = store.get_by_key(f"{task.cloud}:{task.region}:{instance_id}")
+    """The cloud took it (or warned of it) since: its own task holds the claim key."""
+    row = store.get_by_key(claim_key(task.cloud, task.region, instance_id))
     return row is not None and row.status != "rejected"
 
 

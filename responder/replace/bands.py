@@ -73,8 +73,13 @@ def rank(candidates: list[Candidate], view: BandView | None) -> tuple[list[Candi
     return ranked, reasons
 
 
+def pool_key(instance_type: str, zone: str) -> str:
+    """How a pool is named in the record's `plan.bands` ("<type> <zone>")."""
+    return f"{instance_type} {zone}"
+
+
 def pool_name(candidate: Candidate) -> str:
-    return f"{candidate.instance_type} {candidate.zone}"
+    return pool_key(candidate.instance_type, candidate.zone)
 
 
 def of_pools(candidates: list[Candidate], view: BandView | None) -> dict[str, int]:

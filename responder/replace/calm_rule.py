@@ -2,9 +2,9 @@
 move may go. Pure; the move itself is a `revert` task with the purpose CALM (revert/calm.py says
 which instances move, revert_steps.py runs it).
 
-Parts: CALM, enabled (RESPONDER_CALM_MOVES with the bands to judge by), threshold (RESPONDER_CALM_BAND
-as an index into spot_bands.BANDS), stressed, targets (the candidates a planned move may take),
-unstressed (the move back's candidates while planned moves are on).
+Parts: CALM, is_planned_move (a task of one), enabled (RESPONDER_CALM_MOVES with the bands to judge
+by), threshold (RESPONDER_CALM_BAND as an index into spot_bands.BANDS), stressed, targets (the
+candidates a planned move may take), unstressed (the move back's candidates while planned moves are on).
 
 Why a planned move goes to the same type only: on AWS the Advisor's band is per type and region, so
 another zone of a stressed type is no calmer; on Aliyun the band is per zone and type and a calmer
@@ -16,11 +16,19 @@ that pool is calmer (the ranking may still try it first for a replacement, which
 
 from __future__ import annotations
 
+from typing import Any
+
 from responder.replace.bands import pool_name
 from responder.replace.planner import Candidate
 from responder.settings import SPOT_BANDS, Settings
 
 CALM = "calm"  # RevertFacts.purpose of a planned move
+
+
+def is_planned_move(task: Any) -> bool:
+    """A task (or its record's revert section) of a planned move, not a move back to spot."""
+    revert = getattr(task.record, "revert", None)
+    return revert is not None and revert.purpose == CALM
 
 
 def enabled(settings: Settings) -> bool:

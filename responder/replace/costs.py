@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from responder.model import EventKind
-from responder.replace.calm_rule import CALM
+from responder.replace.calm_rule import is_planned_move
 
 HOUR = 3600.0
 
@@ -75,8 +75,7 @@ def kind_of(task: Any) -> str:
     """planned_move; revert; fallback (on-demand for a spot original, or a pricier type); else replacement."""
     costs: Costs = task.record.costs
     if is_revert(task):
-        revert = getattr(task.record, "revert", None)
-        return "planned_move" if revert is not None and revert.purpose == CALM else "revert"
+        return "planned_move" if is_planned_move(task) else "revert"
     o, b = costs.original, costs.bought
     if b.market == "ondemand" and o.market == "spot":
         return "fallback"

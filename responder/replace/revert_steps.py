@@ -1,7 +1,7 @@
 """A move back to spot as the replacement flow's steps run it: the interruption's machinery
 without the deadline, for a task of kind `revert` (started by responder/revert/).
 
-Parts: is_revert, is_calm (a planned move out of a stressed pool), window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
+Parts: is_revert, window_end (the daily RESPONDER_REVERT_WINDOW: when the one we are in ends),
 saw_instance (the instance to move, as the cloud shows it), before_launch (the setting and the
 window, until the spot one is bought), before_writes (received: those, then spot stock first),
 usable (the ranked candidates worth moving to), guarded (those the churn guard allows; guard_reasons,
@@ -37,6 +37,7 @@ from typing import Optional
 from responder.clouds.base import InstanceInfo
 from responder.model import EventKind
 from responder.replace import calm_rule, churn, race_steps, swap
+from responder.replace.bands import pool_key
 from responder.replace.calls import Call, Decision
 from responder.replace.planner import Candidate
 from responder.replace.record import Task
@@ -48,10 +49,6 @@ DAY = 86400.0
 
 def is_revert(task: Task) -> bool:
     return task.kind == EventKind.REVERT.value and task.record.revert is not None
-
-
-def is_calm(task: Task) -> bool:
-    return task.record.revert is not None and task.record.revert.purpose == calm_rule.CALM
 
 
 def window_end(now: float, window: tuple[int, ...]) -> Optional[float]:
@@ -75,7 +72,7 @@ def when(at: float) -> str:
 def give_up(task: Task, why: str) -> tuple[str, str]:
     revert = task.record.revert
     revert.outcome, revert.why = "given-up", why
-    what = "planned move to a calmer pool" if is_calm(task) else "move back to spot"
+    what = "planned move to a calmer pool" if calm_rule.is_planned_move(task) else "move back to spot"
     return "done", f"{what} given up: {why}; {task.instance_id} stays as it is"
 
 
@@ -86,9 +83,9 @@ def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Option
         return give_up(task, f"instance {task.instance_id} is gone")
     if str(info.status).lower() != "running":
         return give_up(task, f"instance {task.instance_id} is {info.status}, not running")
-    if is_calm(task) and not (info.spot and info.instance_type == revert.original_type):
+    if calm_rule.is_planned_move(task) and not (info.spot and info.instance_type == revert.original_type):
         return give_up(task, f"instance {task.instance_id} no longer runs on spot as {revert.original_type}")
-    if not is_calm(task) and info.spot and info.instance_type == revert.original_type:
+    if not calm_rule.is_planned_move(task) and info.spot and info.instance_type == revert.original_type:
         return give_up(task, f"instance {task.instance_id} already runs on spot as {info.instance_type}")
     task.record.source = info
     task.record.stamp("verified", now)
@@ -97,9 +94,9 @@ def saw_instance(task: Task, info: Optional[InstanceInfo], now: float) -> Option
 
 def before_launch(task: Task, settings: Settings, now: float) -> Optional[Decision]:
     """Until the spot one is bought: RESPONDER_REVERT=off gives the move up, the window holds it."""
-    if is_calm(task) and not calm_rule.enabled(settings):
+    if calm_rule.is_planned_move(task) and not calm_rule.enabled(settings):
         return Decision(finish=give_up(task, "RESPONDER_CALM_MOVES=off or RESPONDER_SPOT_BANDS=off"))
-    if not is_calm(task) and not settings.revert:
+    if not calm_rule.is_planned_move(task) and not settings.revert:
         return Decision(finish=give_up(task, "RESPONDER_REVERT=off"))
     end = window_end(now, settings.revert_window)
     if end is not None:
@@ -120,7 +117,7 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
         return Decision([Call("probe", {"market": "spot"})])
     if not record.plan.candidates:
         waited = now - record.timings.get("received", now)
-        if is_calm(task) and waited >= settings.calm_window_hours * 3600.0:
+        if calm_rule.is_planned_move(task) and waited >= settings.calm_window_hours * 3600.0:
             return Decision(finish=give_up(task, f"no calmer pool had stock in {waited / 3600.0:.0f} h "
                                                  "(RESPONDER_CALM_WINDOW_HOURS)"))
         revert.stock_checks += 1
@@ -128,7 +125,7 @@ def before_writes(task: Task, settings: Settings, now: float) -> Optional[Decisi
         record.plan.candidates, record.plan.probed_markets = None, []
         revert.next_check_at = now + STOCK_RECHECK
         return Decision(wait_until=revert.next_check_at)
-    calmed = is_calm(task) and _now_calm(task, settings)
+    calmed = calm_rule.is_planned_move(task) and _now_calm(task, settings)
     if calmed:  # the launch-time band said stressed; the band read at this look says otherwise
         return Decision(finish=give_up(task, f"its pool is no longer published as stressed ({calmed})"))
     revert.why = ""
@@ -139,7 +136,7 @@ def _now_calm(task: Task, settings: Settings) -> str:
     """The instance's own pool, as the bands read at this look for stock publish it, when that is
     below RESPONDER_CALM_BAND ("" when it is still stressed or not published now)."""
     source = task.record.source
-    band = task.record.plan.bands.get(f"{source.instance_type} {source.zone}") if source is not None else None
+    band = task.record.plan.bands.get(pool_key(source.instance_type, source.zone)) if source is not None else None
     if band is None or calm_rule.stressed(band, settings):
         return ""
     return f"{source.instance_type} {source.zone}: {SPOT_BANDS[band]} a month"
@@ -150,7 +147,7 @@ def usable(task: Task, planned: list[Candidate], settings: Settings) -> list[Can
     spot instance of another type, only to the original type; while planned moves are on, never
     into a pool one would leave again. A planned move: a calmer zone of the same type."""
     revert, pool_bands = task.record.revert, task.record.plan.bands
-    if is_calm(task):
+    if calm_rule.is_planned_move(task):
         return calm_rule.targets(planned, pool_bands, revert.original_type, task.record.source.zone, settings)
     planned = calm_rule.unstressed(planned, pool_bands, settings)
     keep = [c for c in planned if c.market == "spot"
@@ -185,7 +182,7 @@ def waiting_why(task: Task) -> str:
     if held and held[0].startswith(churn.HELD):
         return f"the churn guard holds it: {held[0]}"
     why = f"no spot stock for {task.record.revert.original_type} or an equivalent yet"
-    if is_calm(task):
+    if calm_rule.is_planned_move(task):
         why = f"no spot stock yet in a calmer zone of {task.record.revert.original_type} (RESPONDER_CALM_BAND)"
     return f"{why} outside the demoted pools ({'; '.join(held)})" if held else why
 
@@ -264,6 +261,6 @@ def finished(task: Task, summary: str) -> tuple[str, str]:
     revert = task.record.revert
     revert.outcome, revert.why = "moved", ""
     where = f"{revert.bought_type} in {revert.bought_zone}, {revert.bought_market}"
-    done = "moved to a calmer pool" if is_calm(task) else "moved back to spot"
+    done = "moved to a calmer pool" if calm_rule.is_planned_move(task) else "moved back to spot"
     return "done", (f"{done}: {revert.bought_instance_id} ({where}) replaces {task.instance_id} "
                     f"({revert.retired_type}, {revert.retired_market}), retired" + (f"; {summary}" if summary else ""))

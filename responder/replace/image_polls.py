@@ -1,9 +1,10 @@
 """When to look at an image again, and what one image taught about the next.
 
 Parts: SETTLED_POLL_S, Facts (what the runner learned across tasks: image build times, reclaims),
-image_poll_delay (the next look, from progress or an estimate, never a fixed beat), settled_poll_delay
-(the same once the task holds its replacement: the image gates only the swap), settled_poll_at,
-learned_build_time (what an image that became Available says about the next task's first poll).
+progress_of (an image's progress figure), image_poll_delay (the next look, from progress or an
+estimate, never a fixed beat), settled_poll_delay (the same once the task holds its replacement: the
+image gates only the swap), settled_poll_at, learned_build_time (what an image that became
+Available says about the next task's first poll).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class Facts:
     build_estimates: dict = field(default_factory=dict)
     times: Optional[BuildTimes] = None
     churn: Optional[ChurnHistory] = None  # the store's reclaims per pool, for the churn guard
+
+
+def progress_of(image) -> float:
+    """A building image's progress figure in percent ("42%" on ECS); 0 when the cloud gives none (EC2)."""
+    return float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
 
 
 def image_poll_delay(facts: Facts, task: Task, elapsed: float, progress: float) -> float:

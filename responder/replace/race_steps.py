@@ -17,7 +17,7 @@ from responder.capacity.tokens import token_for
 from responder.model import Cloud
 from responder.replace import build_times, race, race_data, swap
 from responder.replace.calls import Call, Decision
-from responder.replace.image_polls import settled_poll_at, settled_poll_delay
+from responder.replace.image_polls import progress_of, settled_poll_at, settled_poll_delay
 from responder.replace.record import KeptDisk, Task
 from responder.settings import Settings
 
@@ -267,7 +267,7 @@ def _checked_image(task: Task, image, settings, now, facts, error) -> None:
     else:  # aimed at the estimate, backing off once past it (a 1 s beat past a wrong estimate made
         # thousands of reads per image at the slow end); the replacement runs: the wave's slow beat
         waited = now - record.timings.get("image_requested", now)
-        progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
+        progress = progress_of(image)
         record.image.next_poll_at = settled_poll_at(now, settled_poll_delay(facts, task, waited, progress))
 
 

@@ -26,6 +26,7 @@ from responder.replace.image_polls import (
     Facts,
     image_poll_delay,
     learned_build_time,
+    progress_of,
     settled_poll_at,
     settled_poll_delay,
 )
@@ -288,7 +289,7 @@ def _saw_image(task: Task, call: Call, image, settings: Settings, now: float, fa
         timeout = build_times.image_timeout(task, settings.image_timeout_seconds)
         if now - requested > timeout:
             return "failed", f"image {image.image_id} not available after {timeout:.0f} s"
-        progress = float(str(image.progress).rstrip("%") or 0) if image.progress else 0.0
+        progress = progress_of(image)
         record.image.last_creating_after = now - requested
         if 0 < progress < 100:
             record.image.total_estimate = (now - requested) * 100 / progress

@@ -1,6 +1,7 @@
 """Frozen dataclasses and enums shared by every layer.
 
-Parts: Cloud, NOTICE_SECONDS (how long each cloud waits after its notice), EventKind, Market, TaskStatus, Interruption (one model for every payload shape),
+Parts: Cloud, NOTICE_SECONDS (how long each cloud waits after its notice), EventKind, RECORD_KINDS (rows that are
+no interruption), Market, TaskStatus, Interruption (one model for every payload shape),
 Ignored (a payload we acknowledge without acting), Offering (type x zone x market).
 """
 
@@ -30,6 +31,12 @@ class EventKind(str, Enum):
     STATE_CHANGE = "state-change"  # AWS instance state-change: may update a task
     HEALTH = "health"  # AWS Health scheduled change: acknowledged
     REVERT = "revert"  # a move back to spot of a replacement (responder/revert/): no cloud sends it
+    ADOPTED = "adopted"  # a fleet instance planned moves judge as if we had placed it (revert/fleet.py): no event
+
+
+# Task rows that record something and are no interruption (protect's per-period markers, the
+# adopted fleet instances): reports and the status page never count them as interruptions.
+RECORD_KINDS = frozenset({"protect", EventKind.ADOPTED.value})
 
 
 class Market(str, Enum):

@@ -1,7 +1,8 @@
 """Parsing the values of settings: what each variable may hold, and the one error a bad one raises.
 
-Parts: SettingsError (names the variable), csv, as_bool, protect_selectors, api_rates, duration,
-daily_window (RESPONDER_REVERT_AFTER / _WINDOW), slack_channel,
+Parts: SettingsError (names the variable), csv, as_bool, selectors (RESPONDER_PROTECT_SELECTORS,
+RESPONDER_FLEET_SELECTORS; protect_selectors), check_selectors (only the clouds RESPONDER_CLOUDS
+lists), api_rates, duration, daily_window (RESPONDER_REVERT_AFTER / _WINDOW), slack_channel,
 check_notify (the notification and log-format settings, checked at start), check_churn, check_calm.
 
 settings.py reads the environment and builds Settings from these; they read nothing themselves.
@@ -33,17 +34,30 @@ def as_bool(name: str, value: str) -> bool:
 
 
 def protect_selectors(raw: str) -> tuple[tuple[str, str, str, str], ...]:
-    """RESPONDER_PROTECT_SELECTORS: comma-separated cloud:region:key=value items."""
+    return selectors("RESPONDER_PROTECT_SELECTORS", raw)
+
+
+def selectors(name: str, raw: str) -> tuple[tuple[str, str, str, str], ...]:
+    """`name`: comma-separated cloud:region:key=value items (the instances carrying that tag)."""
     found = []
     for item in csv(raw):
         cloud, _, rest = item.partition(":")
         region, _, tag = rest.partition(":")
         key, eq, value = tag.partition("=")
         if cloud.strip() not in ("aliyun", "aws") or not region.strip() or not eq or not key.strip():
-            raise SettingsError("RESPONDER_PROTECT_SELECTORS entries must be cloud:region:key=value with cloud "
-                                f"aliyun or aws, not {item!r}")
+            raise SettingsError(f"{name} entries must be cloud:region:key=value with cloud aliyun or aws, "
+                                f"not {item!r}")
         found.append((cloud.strip(), region.strip(), key.strip(), value.strip()))
     return tuple(found)
+
+
+def check_selectors(settings) -> None:
+    """A selector of a cloud RESPONDER_CLOUDS leaves out would never be read: said at start."""
+    for name, listed in (("RESPONDER_PROTECT_SELECTORS", settings.protect_selectors),
+                         ("RESPONDER_FLEET_SELECTORS", settings.fleet_selectors)):
+        off = sorted({s[0] for s in listed} - set(settings.clouds))
+        if off:
+            raise SettingsError(f"{name} names {', '.join(off)}, which RESPONDER_CLOUDS leaves out")
 
 
 _RATE = re.compile(r"(aliyun|aws|oci):([\w:*.-]+)=(\d+(?:\.\d+)?)(?:\+(\d+(?:\.\d+)?)/s|/(\d+(?:\.\d+)?)s)")

@@ -14,8 +14,8 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from responder.logsafe import redact_url
-from responder.setting_values import (SettingsError, api_rates, as_bool, check_calm, check_churn, check_notify, csv,
-                                      daily_window, duration, protect_selectors, slack_channel)
+from responder.setting_values import (SettingsError, api_rates, as_bool, check_calm, check_churn, check_notify,
+                                      check_selectors, csv, daily_window, duration, selectors, slack_channel)
 from responder.store_url import url_problem
 
 # Where AWS publishes the Spot Instance Advisor's data (a public document, not a signed API).
@@ -146,6 +146,8 @@ class Settings:
     calm_moves: bool = True
     calm_band: str = ">20%"
     calm_window_hours: float = 168.0
+    # The fleet's own instances planned moves judge too (revert/fleet.py): (cloud, region, key, value).
+    fleet_selectors: tuple[tuple[str, str, str, str], ...] = ()
     launch_running_seconds: float = 180.0  # `auto`: a launch to Running, believed until observed (build_times.py)
     # The churn guard (replace/churn.py): a pool that reclaimed us on N occasions within the window is
     # demoted for a while; an instance's chain reclaimed this often in the window goes on-demand first (0: never).
@@ -219,9 +221,7 @@ class Settings:
             raise SettingsError(f"RESPONDER_PROTECT_PERIOD_SECONDS must be >= 60, not {self.protect_period_seconds}")
         if not 1 <= self.protect_keep <= 20:
             raise SettingsError(f"RESPONDER_PROTECT_KEEP must be 1 to 20, not {self.protect_keep}")
-        off = sorted({s[0] for s in self.protect_selectors} - set(self.clouds))
-        if off:
-            raise SettingsError(f"RESPONDER_PROTECT_SELECTORS names {', '.join(off)}, which RESPONDER_CLOUDS leaves out")
+        check_selectors(self)
 
     def __repr__(self) -> str:
         shown = []
@@ -355,13 +355,14 @@ class Settings:
             calm_moves=as_bool("RESPONDER_CALM_MOVES", get("RESPONDER_CALM_MOVES", "on")),
             calm_band=get("RESPONDER_CALM_BAND", cls.calm_band),
             calm_window_hours=number("RESPONDER_CALM_WINDOW_HOURS", cls.calm_window_hours),
+            fleet_selectors=selectors("RESPONDER_FLEET_SELECTORS", get("RESPONDER_FLEET_SELECTORS")),
             launch_running_seconds=number("RESPONDER_LAUNCH_RUNNING_SECONDS", cls.launch_running_seconds),
             churn_reclaims=number("RESPONDER_CHURN_RECLAIMS", cls.churn_reclaims, int),
             churn_window_hours=number("RESPONDER_CHURN_WINDOW_HOURS", cls.churn_window_hours),
             churn_demote_hours=number("RESPONDER_CHURN_DEMOTE_HOURS", cls.churn_demote_hours),
             churn_on_demand_after=number("RESPONDER_CHURN_ON_DEMAND_AFTER", cls.churn_on_demand_after, int),
             invoke_drive_seconds=number("RESPONDER_INVOKE_DRIVE_SECONDS", cls.invoke_drive_seconds),
-            protect_selectors=protect_selectors(get("RESPONDER_PROTECT_SELECTORS")),
+            protect_selectors=selectors("RESPONDER_PROTECT_SELECTORS", get("RESPONDER_PROTECT_SELECTORS")),
             protect_period_seconds=number("RESPONDER_PROTECT_PERIOD_SECONDS", cls.protect_period_seconds),
             protect_keep=number("RESPONDER_PROTECT_KEEP", cls.protect_keep, int),
             protect_tick_budget_seconds=number("RESPONDER_PROTECT_TICK_BUDGET_SECONDS",

@@ -28,7 +28,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 
 from responder.clouds import spot_bands
-from responder.clouds.aliyun_batch import ANY_IMAGE_STATUS, IMAGE_STATES, AliyunBatchMixin
+from responder.clouds.aliyun_batch import ANY_IMAGE_STATUS, IMAGE_STATES, AliyunBatchMixin, instance_info
 from responder.clouds.aliyun_capacity import AliyunCapacityMixin, flatten_tags
 from responder.clouds.aliyun_disks import AliyunDisksMixin
 from responder.clouds.aliyun_errors import classify
@@ -302,12 +302,21 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
 
     # -- protect ahead of time and retention -----------------------------------------------
     def instances_tagged(self, region: str, key: str, value: str) -> list[str]:
+        doing = f"listing instances tagged {key}={value}"
+        return [r["InstanceId"] for r in self._tagged_rows(region, key, value, doing)]
+
+    def fleet_instances(self, region: str, key: str, value: str) -> list[InstanceInfo]:
+        return [instance_info(region, raw) for raw in self._tagged_rows(
+            region, key, value, f"reading the fleet tagged {key}={value}", {"Status": "Running"})]
+
+    def _tagged_rows(self, region: str, key: str, value: str, doing: str, more: dict | None = None) -> list[dict]:
+        """DescribeInstances by one tag, a page of 100 rows a call."""
         found, page = [], 1
         while True:
-            body = self._call(region, "DescribeInstances", f"listing instances tagged {key}={value}",
-                              {"Tag.1.Key": key, "Tag.1.Value": value, "PageSize": 100, "PageNumber": page})
+            body = self._call(region, "DescribeInstances", doing, {"Tag.1.Key": key, "Tag.1.Value": value,
+                                                                   "PageSize": 100, "PageNumber": page, **(more or {})})
             rows = body["Instances"]["Instance"]
-            found += [r["InstanceId"] for r in rows]
+            found += rows
             if not rows or len(found) >= int(body.get("TotalCount") or 0):
                 return found
             page += 1

@@ -379,6 +379,11 @@ class CloudPort(Protocol):
     # -- protect ahead of time and retention (responder/protect/) ------------------------------
     def instances_tagged(self, region: str, key: str, value: str) -> list[str]: ...
 
+    def fleet_instances(self, region: str, key: str, value: str) -> list[InstanceInfo]:
+        """The running instances carrying the tag, as describe_instances shows them, read by the tag
+        (a page of 100 a call, never a call per instance): the fleet planned moves judge (revert/fleet.py)."""
+        ...
+
     def own_images(self, region: str) -> list[OwnImage]:
         """Images tagged responder:source-instance, and only those: retention never sees others."""
         ...

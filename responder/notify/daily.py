@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from responder.model import RECORD_KINDS
 from responder.notify.messages import Notice, make_notice, timeline
-from responder.protect import MARKER_KIND
 from responder.replace.costs import PURCHASE_KINDS, CostSummary, summarize
 from responder.replace.record import Task
 
@@ -40,7 +40,7 @@ def daily_report(store, scheduled: datetime, caps=None, targets: Callable[[], li
                  per_hour_cap: int | None = None) -> Notice:
     end = scheduled.timestamp()
     start = end - DAY
-    every = [Task(r) for r in store.list(limit=5000) if r.kind != MARKER_KIND]
+    every = [Task(r) for r in store.list(limit=5000) if r.kind not in RECORD_KINDS]
     tasks = [t for t in every if start <= t.row.created_at < end]
     real = [t for t in tasks if t.status != "rejected"]
     done = [t for t in real if t.status == "done"]

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from responder.model import EventKind
+from responder.model import RECORD_KINDS, EventKind
 from responder.replace.calm_rule import is_planned_move
 
 HOUR = 3600.0
@@ -112,6 +112,8 @@ def _ended_by(tasks: list[Any]) -> dict[str, float]:
     ended: dict[str, float] = {}
     for t in tasks:
         r = t.record
+        if t.kind in RECORD_KINDS:  # an adopted fleet instance: adopting it ended nothing
+            continue
         if is_revert(t):
             at = retired_at(t)  # a move that has not retired its instance leaves it running
         else:

@@ -6,7 +6,8 @@ record at its launch), placed_of (task → Placed or None), judge_calm (one inst
 moves so far → a Verdict), calm_verdicts (the scan: every stressed instance of ours, judged).
 
 Which instances: the replacement an interruption (or rebalance) task left on spot on the original's
-type, and the spot instance a move (back or planned) bought, while the band its pool had at the
+type, a fleet instance adopted (RESPONDER_FLEET_SELECTORS, revert/adoption.py: itself, as if
+placed), and the spot instance a move (back or planned) bought, while the band its pool had at the
 launch is at or above RESPONDER_CALM_BAND (replace/calm_rule.py). A replacement on on-demand or on
 another type is the move back's (eligible.qualifies): the two never judge the same instance, and the
 move back never goes into a stressed pool while planned moves are on, so neither undoes the other.
@@ -29,6 +30,10 @@ from responder.replace.record import Task
 from responder.revert.eligible import SOURCE_KINDS, Verdict, ago, moves_say, waits
 from responder.settings import SPOT_BANDS, Settings
 
+# Tasks whose record names the spot instance they left running: an interruption's (its replacement)
+# and an adopted fleet instance's (the instance itself, recorded as if placed: revert/adoption.py).
+PLACING_KINDS = SOURCE_KINDS + (EventKind.ADOPTED.value,)
+
 
 @dataclass(frozen=True)
 class Placed:
@@ -46,7 +51,7 @@ def placed_of(task: Task) -> Placed | None:
     if task.status != "done" or len(launch.replacement_ids) != 1 or launch.replacement is None:
         return None
     chosen, since = launch.replacement, record.timings.get("running", task.row.updated_at)
-    if task.kind in SOURCE_KINDS and record.revert is None and record.source is not None:
+    if task.kind in PLACING_KINDS and record.revert is None and record.source is not None:
         if chosen.market == "spot" and chosen.instance_type == record.source.instance_type:
             return Placed(launch.replacement_ids[0], chosen.instance_type, chosen.zone, launch.band, since)
         return None

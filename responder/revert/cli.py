@@ -36,7 +36,7 @@ def revert(dry_run: bool, as_json: bool, database_url: str | None, quiet: bool) 
     if not (settings.revert or calm_rule.enabled(settings)):
         raise click.UsageError("RESPONDER_REVERT=off and RESPONDER_CALM_MOVES=off: no move is started")
     with progress("starting the due moves back to spot", quiet):
-        started = start_due(runner)
+        started = start_due(runner, force=True)
     lines = [{"instance_id": t.instance_id, "revert_task": t.id, "status": t.status, "why": t.reason or
               (t.record.revert.why if t.record.revert else "")} for t in started]
     _show({"started": lines}, lines, as_json)
@@ -50,6 +50,8 @@ def _show(body: dict, lines: list[dict], as_json: bool) -> None:
         click.echo("no replacement to move back to spot")
     for line in lines:
         verb = "MOVE" if line.get("move") else ("started" if "revert_task" in line and "move" not in line else "stay")
+        if "adopt" in line:  # a fleet instance (revert/fleet.py): adopted by the next fleet read, or left
+            verb = "ADOPT" if line["adopt"] else "leave"
         to = f" → {line['to']}" if line.get("to") else ""
         where = f"{line.get('cloud', '')} {line.get('instance_id')} {line.get('from', '')}"
         click.echo(f"{verb:7} {where}{to}: {line['why']}")

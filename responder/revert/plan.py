@@ -1,10 +1,11 @@
 """The dry-run of the moves back to spot: which replacements would move, to what, why or why not.
 
 Parts: plan (every qualifying replacement, judged; the due ones with a stock read: the instance as
-the cloud shows it, then spot stock ranked by the planner, as the move itself would read them).
+the cloud shows it, then spot stock ranked by the planner, as the move itself would read them; then
+the fleet's instances not adopted yet, RESPONDER_FLEET_SELECTORS: adopt or not, and why).
 
-Reads only (DescribeInstances, the stock probe), through the executor and the API budget: nothing
-is written to the cloud or the store.
+Reads only (DescribeInstances, the stock probe, the fleet by its tags), through the executor and the
+API budget: nothing is written to the cloud or the store.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from responder.replace import revert_steps, steps
 from responder.replace.calls import Call
 from responder.replace.record import Task
 from responder.revert.eligible import Verdict
+from responder.revert.fleet import look_fleet
 from responder.revert.scan import verdicts
 from responder.revert.start import first_record
 from responder.revert.tick import cap_room
@@ -33,6 +35,8 @@ def plan(runner) -> list[dict[str, Any]]:
         elif verdict.move:
             line.update(_stock(runner, verdict, now))
         lines.append(line)
+    # The fleet's instances not adopted yet: whether the next fleet read adopts them, and why not.
+    lines += [look.to_json() for look in look_fleet(runner, now, write=False) if not look.why.startswith("adopted")]
     return lines
 
 

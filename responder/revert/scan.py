@@ -1,5 +1,6 @@
 """The instances a move is for, read from the task store: replacements a move back to spot is for,
-and spot instances in a published-stressed pool a planned move is for.
+and spot instances in a published-stressed pool a planned move is for (placed by a task of ours, or
+of the fleet and adopted: revert/fleet.py).
 
 Parts: SCAN_LIMIT, moves_of (the moves of one instance of one purpose, oldest first), interrupted
 (the cloud took the instance since), verdicts (every instance that qualifies, judged). Reads the
@@ -32,21 +33,24 @@ def moves_of(store: Store, task: Task, instance_id: str, purpose: str = "") -> l
     return found
 
 
-def interrupted(store: Store, task: Task, instance_id: str) -> bool:
+def interrupted(store: Store, cloud: str, region: str, instance_id: str) -> bool:
     """The cloud took it (or warned of it) since: its own task holds the claim key."""
-    row = store.get_by_key(claim_key(task.cloud, task.region, instance_id))
+    row = store.get_by_key(claim_key(cloud, region, instance_id))
     return row is not None and row.status != "rejected"
 
 
 def verdicts(store: Store, settings: Settings, now: float, limit: int = SCAN_LIMIT) -> list[Verdict]:
     """Moves back first, then planned moves: a store read per qualifying instance only."""
-    kinds = SOURCE_KINDS + (EventKind.REVERT.value,)  # a move's bought instance may be in a stressed pool
+    # A move's bought instance may be in a stressed pool; an adopted one is (revert/fleet.py).
+    kinds = SOURCE_KINDS + (EventKind.REVERT.value, EventKind.ADOPTED.value)
     tasks = [Task(row) for row in store.list(status="done", limit=limit) if row.kind in kinds]
     judged = [judge(t, moves_of(store, t, t.record.launch.replacement_ids[0]), settings, now)
               for t in tasks if t.kind in SOURCE_KINDS and qualifies(t)]
     for task in tasks:
         placed = placed_of(task)
-        if placed is None or not stressed(placed.band, settings) or interrupted(store, task, placed.instance_id):
+        if placed is None or not stressed(placed.band, settings):
+            continue
+        if interrupted(store, task.cloud, task.region, placed.instance_id):
             continue
         judged.append(judge_calm(task, placed, moves_of(store, task, placed.instance_id, CALM), settings, now))
     return judged

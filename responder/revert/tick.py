@@ -2,10 +2,12 @@
 intake): start the moves back to spot that are due.
 
 Parts: SCAN_SECONDS, cap_room (moves leave half the hour's launch cap to interruptions), start_due
-(claim each due move and work it at once), tick_revert (never raises: a failed pass must not stop
+(adopt the fleet's stressed instances when due, revert/fleet.py; claim each due move and work it at
+once), tick_revert (never raises: a failed pass must not stop
 the task tick; it is reported).
 
-A pass reads the store only; the cloud is asked by the moves themselves, through the executor and
+A pass reads the store only (and, every fleet.FLEET_SCAN_SECONDS, the fleet by its tags); the
+cloud is otherwise asked by the moves themselves, through the executor and
 the API budget, after every interruption's calls (replace/priority.py). A move waiting for stock
 is an unfinished task the task tick looks at again (replace/revert_steps.STOCK_RECHECK).
 """
@@ -17,6 +19,7 @@ import weakref
 
 from responder.replace import calm_rule
 from responder.replace.record import Task
+from responder.revert.fleet import adopt_due
 from responder.revert.scan import verdicts
 from responder.revert.start import start_move
 from responder.store_connect import is_store_error, log_store_failure
@@ -36,11 +39,13 @@ def cap_room(runner) -> str:
     return ""
 
 
-def start_due(runner) -> list[Task]:
-    """Claim every due move (a second ticker finds the same rows) and work them once."""
+def start_due(runner, force: bool = False) -> list[Task]:
+    """Claim every due move (a second ticker finds the same rows) and work them once; the fleet is
+    read first when its read is due (`force`: now, as `responder revert` asks)."""
     now = runner.clock()
     if cap_room(runner):
         return []
+    adopt_due(runner, now, force)  # the fleet's own instances in stressed pools, as tasks the scan reads
     due = [v for v in verdicts(runner.store, runner.settings, now) if v.move and v.task.cloud in runner.clouds]
     started = [start_move(runner.store, v, now) for v in due]
     if started:

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from responder.model import RECORD_KINDS
 from responder.notify.messages import timeline
-from responder.protect import MARKER_KIND
 from responder.replace.record import Task
 from responder.store import UNFINISHED
 
@@ -112,7 +112,7 @@ def task_row(task: Task, scale: float, now: float) -> dict[str, Any]:
 def view(store, now: float, targets: Callable[[], list[dict]] | None = None,
          channel_health: Callable[[], dict[str, dict]] | None = None,
          refresh_seconds: int = REFRESH_SECONDS, pools: Callable[[], list[dict]] | None = None) -> dict[str, Any]:
-    tasks = [Task(r) for r in store.list(limit=500) if r.created_at >= now - WINDOW and r.kind != MARKER_KIND]
+    tasks = [Task(r) for r in store.list(limit=500) if r.created_at >= now - WINDOW and r.kind not in RECORD_KINDS]
     # Tasks still working grow until they end: the scale fits the ones that have a length.
     scale = fit_scale([_length(timeline(t), t, now) for t in tasks if t.status not in UNFINISHED])
     rows = sorted((task_row(t, scale, now) for t in tasks), key=lambda r: r["received_at"], reverse=True)

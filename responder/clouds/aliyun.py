@@ -56,7 +56,7 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
     gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
     capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"), disks_go_with_instance=True,
-                                public_ip_converts=True)
+                                public_ip_converts=True, retires_tagged_only=True)
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str = "",
                  endpoint: str = "", timeout: int = 10):
@@ -173,9 +173,10 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
                             if i.get("Status") not in ("Stopped", "Deleted")))
 
     def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
-        """Nothing to tag: the only instance the responder retires on ECS is a replacement it
-        launched, which carries responder:managed from RunInstances (aliyun_launch.py), the tag
-        the RAM policy's DeleteInstance condition names."""
+        """Nothing to tag: an instance the responder retires on ECS is a replacement it launched,
+        which carries responder:managed from RunInstances (aliyun_launch.py), the tag the RAM
+        policy's DeleteInstance condition names, or a fleet instance its owner tagged so
+        (capabilities.retires_tagged_only; revert/adoption.py adopts no other)."""
 
     def terminate_instance(self, region: str, instance_id: str) -> None:
         self._call(region, "DeleteInstance", f"releasing {instance_id}", {"InstanceId": instance_id, "Force": "true"})

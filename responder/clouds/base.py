@@ -150,6 +150,10 @@ class Capabilities:
     clone_parts: tuple[str, ...] = ()  # what clone_details reads, one call each, in this order
     disks_go_with_instance: bool = False  # the release deletes disks and their unfinished snapshots (Aliyun)
     public_ip_converts: bool = False  # a NAT public IP can be turned into an EIP before the release (Aliyun)
+    # The policy lets the responder release only instances carrying OWNED_TAG, and take_charge does not
+    # tag (Aliyun: the RAM policy's DeleteInstance condition; a right to tag any instance would be a
+    # right to release any): an instance it did not launch is retired only when its owner tagged it.
+    retires_tagged_only: bool = False
     # Reads of one instance's facts that the API answers for many instances in one call (AWS: the
     # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id): a wave
     # reads them ahead for the instances whose CreateImage waits (replace/batching.py).

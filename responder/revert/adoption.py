@@ -14,7 +14,8 @@ unchanged. Its move retires the instance itself, the original: its own image to 
 data disks, EIP and (RESPONDER_KEEP_PRIVATE_IP) private IP move to the new one.
 
 Which: a running spot instance carrying a RESPONDER_FLEET_SELECTORS tag, in a pool published at or
-above RESPONDER_CALM_BAND, that no task of ours knows (it is no replacement or move's instance: that
+above RESPONDER_CALM_BAND, that the responder may release (on Aliyun, where the RAM policy lets it
+release only instances tagged responder:managed=true, one its owner tagged so), that no task of ours knows (it is no replacement or move's instance: that
 task judges it) and whose claim key holds no task (an interruption in flight or handled: that task
 decides). A calm pool's instance is not recorded: it is looked at again on the next pass, so a pool
 published as stressed later is caught then, and a calm fleet writes no row.
@@ -22,7 +23,7 @@ published as stressed later is caught then, and a calm fleet writes no row.
 
 from __future__ import annotations
 
-from responder.clouds.base import InstanceInfo
+from responder.clouds.base import OWNED_TAG, InstanceInfo
 from responder.model import EventKind, claim_key
 from responder.replace.calm_rule import stressed
 from responder.replace.planner import Candidate
@@ -38,9 +39,11 @@ def adopted_key(cloud: str, region: str, instance_id: str) -> str:
     return f"{claim_key(cloud, region, instance_id)}:adopted"
 
 
-def cloud_says(info: InstanceInfo, band: int | None, settings: Settings) -> str:
+def cloud_says(info: InstanceInfo, band: int | None, settings: Settings, tagged_only: bool = False) -> str:
     """Why the cloud's view of this fleet instance keeps it from adoption ("" when nothing does).
-    `band`: its pool's published band now."""
+    `band`: its pool's published band now; `tagged_only`: the cloud's policy lets the responder
+    release only instances carrying OWNED_TAG (Capabilities.retires_tagged_only), and a planned move
+    releases the instance it moves once the new one runs: without the tag it would end with both."""
     if not info.spot:
         return "on-demand: planned moves are for spot instances"
     if str(info.status).lower() != "running":
@@ -51,6 +54,9 @@ def cloud_says(info: InstanceInfo, band: int | None, settings: Settings) -> str:
         return "no published band for its pool"
     if not stressed(band, settings):
         return f"its pool is published at {SPOT_BANDS[band]} a month, below RESPONDER_CALM_BAND={settings.calm_band}"
+    if tagged_only and OWNED_TAG not in info.tags:
+        return (f"it carries no {OWNED_TAG[0]}={OWNED_TAG[1]}: the cloud's policy lets the responder release only "
+                "instances so tagged, and a planned move releases the one it moves (tag it to let it move)")
     return ""
 
 

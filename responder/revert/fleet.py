@@ -83,7 +83,8 @@ def read_fleet(runner, selector: tuple[str, str, str, str]) -> list[Look]:
     looks = []
     for info in infos:
         band = band_for(bands, info.instance_type, info.zone) if info.spot else None
-        looks.append(Look(cloud_name, info, band, cloud_says(info, band, runner.settings)))
+        why = cloud_says(info, band, runner.settings, cloud.capabilities.retires_tagged_only)
+        looks.append(Look(cloud_name, info, band, why))
     return looks
 
 

@@ -2,7 +2,8 @@
 
 Parts: AwsCloud — describe_instance, create_image / describe_image, instance_types,
 offerings_with_stock, subnets, launch (CreateFleet instant with an on-the-fly launch template),
-instance_states, create / modify / describe / cancel / list reservations (ODCRs), and the AWS-only
+instance_states, fleet_instances (the running instances of a tag), create / modify / describe / cancel /
+list reservations (ODCRs), and the AWS-only
 placement_scores, spot_prices, associate_address; protect and retention come from aws_protect, EBS
 volumes from aws_disks, hourly prices from aws_prices (spot price history and the Price List API).
 Errors are classified by aws_errors.classify.
@@ -31,7 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from responder.clouds import spot_bands
-from responder.clouds.aws_batch import AwsBatchMixin
+from responder.clouds.aws_batch import AwsBatchMixin, instance_info
 from responder.clouds.aws_capacity import OWNED_TAG, AwsCapacityMixin
 from responder.clouds.aws_capacity import tag_list as _tags
 from responder.clouds.aws_disks import AwsDisksMixin
@@ -181,6 +182,13 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
                             Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": [client_token]},
                                      {"Name": "instance-state-name", "Values": ["pending", "running"]}])
         return tuple(sorted(i["InstanceId"] for r in found for i in r["Instances"]))
+
+    def fleet_instances(self, region: str, key: str, value: str) -> list[InstanceInfo]:
+        """No DescribeSpotInstanceRequests: an interruption in flight is the claim key's business."""
+        found = self._pages(region, "describe_instances", "Reservations", f"reading the fleet tagged {key}={value}",
+                            Filters=[{"Name": f"tag:{key}", "Values": [value]},
+                                     {"Name": "instance-state-name", "Values": ["running"]}])
+        return [instance_info(region, r.get("OwnerId", ""), i, "") for r in found for i in r["Instances"]]
 
     def take_charge(self, region: str, resource_ids: tuple[str, ...]) -> None:
         """CreateTags responder:managed=true (idempotent): the IAM policy limits TerminateInstances,

@@ -1,7 +1,6 @@
 """What the AWS adapter does for protect-ahead and retention: only what carries the responder's tags.
 
-Parts: IMAGE_STATES, AwsProtectMixin — instances_tagged, fleet_instances (the running ones as
-InstanceInfo: the planned moves' fleet, revert/fleet.py), own_images (AMIs tagged
+Parts: IMAGE_STATES, AwsProtectMixin — instances_tagged, own_images (AMIs tagged
 responder:source-instance, and only those), delete_image (DeregisterImage, then DeleteSnapshot of
 the snapshots the AMI was made of), own_snapshots / delete_snapshot (snapshots tagged
 responder:source-instance, with the AMI that uses them, "" when none does any more), own_launch_templates /
@@ -16,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from responder.clouds.aws_capacity import OWNED_TAG
-from responder.clouds.base import InstanceInfo
 from responder.clouds.leftovers_port import OwnImage, OwnSnapshot, OwnTemplate
 from responder.errors import NotFound
 
@@ -43,14 +41,6 @@ class AwsProtectMixin:
                             Filters=[{"Name": f"tag:{key}", "Values": [value]},
                                      {"Name": "instance-state-name", "Values": _LIVE_STATES}])
         return sorted(i["InstanceId"] for r in found for i in r["Instances"])
-
-    def fleet_instances(self, region: str, key: str, value: str) -> list[InstanceInfo]:
-        """No DescribeSpotInstanceRequests: an interruption in flight is the claim key's business."""
-        from responder.clouds.aws_batch import instance_info  # aws_batch imports this module
-        found = self._pages(region, "describe_instances", "Reservations", f"reading the fleet tagged {key}={value}",
-                            Filters=[{"Name": f"tag:{key}", "Values": [value]},
-                                     {"Name": "instance-state-name", "Values": ["running"]}])
-        return [instance_info(region, r.get("OwnerId", ""), i, "") for r in found for i in r["Instances"]]
 
     def own_images(self, region: str) -> list[OwnImage]:
         images = self._call(region, "describe_images", "listing the responder's images", Owners=["self"],

@@ -32,7 +32,7 @@ from responder.errors import CloudError
 from responder.model import RECORD_KINDS
 from responder.replace import calm_rule
 from responder.replace.record import Task
-from responder.revert.adoption import ADOPTED, adopted_key, adopted_record, cloud_says, store_says
+from responder.revert.adoption import ADOPTED, adopted_key, adopted_record, calmer_zone, cloud_says, store_says
 from responder.revert.scan import SCAN_LIMIT, interrupted
 from responder.settings import SPOT_BANDS
 from responder.store import Store
@@ -83,7 +83,8 @@ def read_fleet(runner, selector: tuple[str, str, str, str]) -> list[Look]:
     looks = []
     for info in infos:
         band = band_for(bands, info.instance_type, info.zone) if info.spot else None
-        why = cloud_says(info, band, runner.settings, cloud.capabilities.retires_tagged_only)
+        why = cloud_says(info, band, runner.settings, cloud.capabilities.retires_tagged_only,
+                         calmer_zone(bands, info, runner.settings))
         looks.append(Look(cloud_name, info, band, why))
     return looks
 

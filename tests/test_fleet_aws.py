@@ -6,8 +6,8 @@ stressed type is calmer and a planned move would only wait (docs/churn.md)."""
 from __future__ import annotations
 
 import pytest
-
 from race_fixtures import Race, shape
+
 from responder.revert.fleet import look_fleet
 from responder.settings import Settings
 

@@ -16,11 +16,12 @@ data disks, EIP and (RESPONDER_KEEP_PRIVATE_IP) private IP move to the new one.
 
 Which: a running spot instance carrying a RESPONDER_FLEET_SELECTORS tag, in a pool published at or
 above RESPONDER_CALM_BAND while another zone of its type is published below it (a planned move's
-only kind of target: calm_rule.targets), that the responder may release (on Aliyun, where the RAM policy lets it
-release only instances tagged responder:managed=true, one its owner tagged so), that no task of ours knows (it is no replacement or move's instance: that
-task judges it) and whose claim key holds no task (an interruption in flight or handled: that task
-decides). A calm pool's instance is not recorded: it is looked at again on the next pass, so a pool
-published as stressed later is caught then, and a calm fleet writes no row.
+only kind of target: calm_rule.targets), that the responder may release (on Aliyun, where the RAM
+policy lets it release only instances tagged responder:managed=true, one its owner tagged so), that
+no task of ours knows (it is no replacement or move's instance: that task judges it) and whose
+claim key holds no task (an interruption in flight or handled: that task decides). A calm pool's
+instance is not recorded: it is looked at again on the next pass, so a pool published as stressed
+later is caught then, and a calm fleet writes no row.
 """
 
 from __future__ import annotations

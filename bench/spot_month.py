@@ -15,11 +15,12 @@ reranked by responder/replace/churn.py (verdict, rank) over the month's own recl
 move back to spot plans the original's candidates the same way and keeps those
 churn.revert_candidates allows. In the `ranked` and `bands` variants spot candidates are first ranked
 by the published interruption bands (responder/replace/bands.py), the bands being those the
-emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py); `bands` (the
-product as shipped) also makes the product's planned moves out of a published-stressed pool
-(responder/replace/calm_rule.py, responder/revert/calm.py, bench/spot_month_calm.py product_choice):
-only instances the product knows, the ones it placed (a replacement or a move's), never the fleet's
-own first instances, which no task of the responder has seen.
+emulators serve from the pack's `spot_month:` pools (responder/sandbox/spot_advice.py); `bands` also
+makes the product's planned moves out of a published-stressed pool (responder/replace/calm_rule.py,
+responder/revert/calm.py, bench/spot_month_calm.py product_choice) of the instances it placed (a
+replacement or a move's); `fleet`, the product with the fleet named (RESPONDER_FLEET_SELECTORS), also
+adopts the fleet's own first instances by the product's rule (responder/revert/adoption.py,
+spot_month_calm.adopt_due) and moves them the same way: the headline figures are its own.
 The region crunches are drawn from the seed before the month starts, so every variant faces the
 same ones; each instance's reclaims follow its own placements.
 
@@ -46,7 +47,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spot_month_calm import CALM_BAND, calm_choice, product_choice, stressed  # noqa: E402  (this file's own folder)
+from spot_month_calm import CALM_BAND, adopt_due, calm_choice, product_choice, stressed  # noqa: E402  (this file's own folder)
 from spot_month_leave import leave_choice  # noqa: E402
 
 from responder.clouds import spot_bands  # noqa: E402
@@ -65,11 +66,12 @@ DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 MONTH_DAYS = 30.0
 PACK = ROOT / "bench" / "packs" / "spot-month.yaml"
 # (name, churn guard, revert, leave demoted pools, published bands, planned moves out of a
-# published-stressed pool: "" none, "product" the product's rule, "prototype" the bench's earlier
-# rule that also moves the fleet's first instances): "today" is the responder without any of them;
-# "ranked" guard, revert and bands without planned moves; "bands" the product as shipped (with the
-# product's planned moves); "fleet" the product's rule as if it knew the fleet's first instances
-# too (what a fleet inventory would add); "leave" and "calm" prototypes it does not have.
+# published-stressed pool: "" none, "product" the product's rule, "fleet" the product's rule with the
+# fleet named, "prototype" the bench's earlier rule that also moves the fleet's first instances):
+# "today" is the responder without any of them; "ranked" guard, revert and bands without planned
+# moves; "bands" the product with RESPONDER_FLEET_SELECTORS unset (planned moves of what it placed);
+# "fleet" the product with the fleet named (its first instances adopted: responder/revert/fleet.py),
+# the headline; "leave" and "calm" prototypes it does not have.
 VARIANTS = (("today", False, False, False, False, ""), ("guard", True, False, False, False, ""),
             ("revert", False, True, False, False, ""), ("both", True, True, False, False, ""),
             ("leave", True, True, True, False, ""), ("ranked", True, True, False, True, ""),
@@ -178,6 +180,7 @@ class Instance:
     interruptions: int = 0
     left_at: float = -math.inf  # when it last moved out of a demoted pool
     band: int | None = None  # its pool's published band when it was placed (the product's LaunchState.band)
+    adopted_at: float | None = None  # a first instance the product adopted (the fleet named): when
 
 
 @dataclass
@@ -207,7 +210,7 @@ class Sim:
     leave: bool = False  # move our spot instances out of a pool the guard demotes, before its next reclaim
     leave_memory: bool = True  # ...and not into a pool we left within the guard's horizon
     bands: bool = False  # rank spot candidates by the published bands (replace/bands.py), as the product does
-    calm: str = ""  # move out of a published-stressed pool (bench/spot_month_calm.py): "product" | "prototype"
+    calm: str = ""  # out of a published-stressed pool (bench/spot_month_calm.py): "product", "fleet", "prototype"
     calm_band: str = CALM_BAND  # ...at or above this band
 
     def __post_init__(self):
@@ -234,6 +237,7 @@ class Sim:
         self.standings_at: tuple[float, dict] | None = None
         self.left: dict = {}  # pool → when an instance of ours last moved out of it
         self.band_view = published_bands(self.month, self.cloud) if self.bands else None
+        self.fleet_read_at = 0.0  # the product's next fleet read (spot_month_calm.adopt_due)
 
     # -- the world, drawn before the month from its own seed: the same for every variant --------
     def _world(self) -> None:
@@ -353,6 +357,7 @@ class Sim:
     # -- the move back to spot, on the ticker ---------------------------------------------------
     def _tick(self, now: float) -> None:
         started = 0
+        adopt_due(self, now)  # the fleet named (the `fleet` variant): its first instances judged too
         for instance in self.instances:
             if started >= self.moves_per_tick:
                 break
@@ -441,8 +446,9 @@ def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, day
              for name, guard, revert, leave, banded, calm in VARIANTS}
     sim = Sim(month, cloud, False, False, seed, fleet, days)
     on_demand = sim.count * sim.end / HOUR * month.price(sim.original, "ondemand")
-    # The product as shipped: the guard, the move back and the published bands ("bands").
-    today, both, product = found["today"], found["both"], found["bands"]
+    # The product: the guard, the move back, the published bands and planned moves, the fleet named
+    # ("fleet"); "bands" is the same product with RESPONDER_FLEET_SELECTORS unset.
+    today, both, product, unnamed = found["today"], found["both"], found["fleet"], found["bands"]
     month_share = MONTH_DAYS * DAY / sim.end  # per instance a month
     per = {name: {"cost_vs_on_demand": round(f.cost / on_demand, 3),
                   "interruptions_per_instance": round(f.interruptions / sim.count, 2),
@@ -450,9 +456,9 @@ def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, day
                   "moves": f.moves, "moves_failed": f.moves_failed, "data_lost": f.data_lost}
            for name, f in found.items()}
     return {"cost_vs_today": round(product.cost / today.cost, 3),
-            "cost_vs_on_demand": per["bands"]["cost_vs_on_demand"],
+            "cost_vs_on_demand": per["fleet"]["cost_vs_on_demand"],
             "interruptions_vs_today": round(product.interruptions / max(1, today.interruptions), 3),
-            "on_demand_share": per["bands"]["on_demand_share"], "data_lost": product.data_lost,
+            "on_demand_share": per["fleet"]["on_demand_share"], "data_lost": product.data_lost,
             "moves_per_instance_month": round(product.moves / sim.count * month_share, 2),
             "without_bands_interruptions_vs_today": round(both.interruptions / max(1, today.interruptions), 3),
             "without_bands_cost_vs_today": round(both.cost / today.cost, 3),
@@ -463,9 +469,10 @@ def run_cloud(month: Month, cloud: str, seed: int, fleet: int | None = None, day
             "without_planned_moves_interruptions_vs_today": round(found["ranked"].interruptions /
                                                                   max(1, today.interruptions), 3),
             "without_planned_moves_cost_vs_today": round(found["ranked"].cost / today.cost, 3),
-            "fleet_interruptions_vs_today": round(found["fleet"].interruptions / max(1, today.interruptions), 3),
-            "fleet_cost_vs_today": round(found["fleet"].cost / today.cost, 3),
-            "fleet_planned_moves_per_instance_month": round(found["fleet"].leaves / sim.count * month_share, 2),
+            "without_fleet_interruptions_vs_today": round(unnamed.interruptions / max(1, today.interruptions), 3),
+            "without_fleet_cost_vs_today": round(unnamed.cost / today.cost, 3),
+            "without_fleet_planned_moves_per_instance_month": round(unnamed.leaves / sim.count * month_share, 2),
+            "without_fleet_data_lost": unnamed.data_lost,
             "calm_interruptions_vs_today": round(found["calm"].interruptions / max(1, today.interruptions), 3),
             "calm_cost_vs_today": round(found["calm"].cost / today.cost, 3),
             "calm_moves_per_instance_month": round(found["calm"].moves / sim.count * month_share, 2),
@@ -512,13 +519,16 @@ def main(argv: list[str] | None = None) -> dict:
         for name, v in figures["variants"].items():
             print(f"{cloud:7} {name:7} {v['cost_vs_on_demand']:8.3f} {v['interruptions_per_instance']:12.2f} "
                   f"{v['on_demand_share']:9.3f} {v['moves']:6d} {v['moves_failed']:6d} {v['data_lost']:5d}")
-        print(f"{cloud:7} the product (guard+revert+bands+planned moves) vs today: cost x{figures['cost_vs_today']}, "
+        print(f"{cloud:7} the product (guard+revert+bands+planned moves, the fleet named) vs today: cost "
+              f"x{figures['cost_vs_today']}, "
               f"interruptions x{figures['interruptions_vs_today']}, moves per instance a month "
               f"{figures['moves_per_instance_month']} (planned {figures['planned_moves_per_instance_month']}); "
               f"without planned moves: interruptions x{figures['without_planned_moves_interruptions_vs_today']}; "
               f"without the bands: cost "
               f"x{figures['without_bands_cost_vs_today']}, "
-              f"interruptions x{figures['without_bands_interruptions_vs_today']}")
+              f"interruptions x{figures['without_bands_interruptions_vs_today']}; the fleet not named "
+              f"(RESPONDER_FLEET_SELECTORS unset): cost x{figures['without_fleet_cost_vs_today']}, interruptions "
+              f"x{figures['without_fleet_interruptions_vs_today']}")
     months = {cloud: [figures] for cloud, figures in result.items()}
     for other in range(seed + 1, seed + args.seeds):
         for f in month.section["fleets"]:
@@ -585,18 +595,21 @@ def _over_seeds(cloud: str, seed: int, found: list[dict]) -> None:
     print(f"{cloud:7} leaving demoted pools: interruptions x{leave[0]:.3f}-{leave[-1]:.3f} (median "
           f"{leave[len(leave) // 2]:.3f}), <= 0.7 in {sum(r <= 0.7 for r in leave)}; moves per instance "
           f"{moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants']['leave']['data_lost'] for f in found)}")
-    _moves_line(cloud, found, "the product's planned moves if it knew the whole fleet", "fleet", "planned moves",
-                "fleet_planned_moves_per_instance_month")
+    _moves_line(cloud, found, "the product without the fleet named (RESPONDER_FLEET_SELECTORS unset)", "bands",
+                "planned moves", "without_fleet_planned_moves_per_instance_month", "without_fleet")
     _moves_line(cloud, found, "moving out of published-stressed pools (prototype)", "calm", "moves",
                 "calm_moves_per_instance_month")
 
 
-def _moves_line(cloud: str, found: list[dict], label: str, variant: str, moves_name: str, moves_key: str) -> None:
+def _moves_line(cloud: str, found: list[dict], label: str, variant: str, moves_name: str, moves_key: str,
+                prefix: str = "") -> None:
     """One variant that moves instances out of stressed pools, over the months: its interruptions
-    and cost against today's, its moves per instance a month, what it lost."""
-    ratios = sorted(f[f"{variant}_interruptions_vs_today"] for f in found)
+    and cost against today's (its keys start with `prefix`, else the variant's name), its moves per
+    instance a month, what it lost."""
+    prefix = prefix or variant
+    ratios = sorted(f[f"{prefix}_interruptions_vs_today"] for f in found)
     moves = sorted(f[moves_key] for f in found)
-    costs = sorted(f[f"{variant}_cost_vs_today"] for f in found)
+    costs = sorted(f[f"{prefix}_cost_vs_today"] for f in found)
     print(f"{cloud:7} {label}: interruptions x{ratios[0]:.3f}-{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}), "
           f"<= 0.7 in {sum(r <= 0.7 for r in ratios)}; cost x{costs[0]:.3f}-{costs[-1]:.3f}; {moves_name} per "
           f"instance a month {moves[0]:.2f}-{moves[-1]:.2f}; lost {sum(f['variants'][variant]['data_lost'] for f in found)}")

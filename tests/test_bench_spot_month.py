@@ -162,7 +162,9 @@ def test_the_products_planned_move_is_for_an_instance_it_placed_in_a_stressed_po
     """The `bands` variant moves with the product's rule (bench/spot_month_calm.py product_choice):
     only an instance the product placed (a replacement: version > 1), whose pool's band at the
     placement is the top one, RESPONDER_REVERT_AFTER after it took over, into a calmer zone of its
-    type, and not again within RESPONDER_CALM_WINDOW_HOURS; the `fleet` variant knows the fleet too."""
+    type, and not again within RESPONDER_CALM_WINDOW_HOURS; the `fleet` variant (the fleet named)
+adopts the fleet's first instances by the product's rule (responder/revert/adoption.py) and moves
+them RESPONDER_REVERT_AFTER after the adoption."""
     month = spot_month.Month.load(spot_month.PACK)
     sim = spot_month.Sim(month, "aliyun", guard=True, revert=True, seed=1, fleet=3, bands=True, calm="product")
     first = spot_month.Instance("i-f", "ecs.g7.large", "cn-hangzhou-i", "spot", 0.0, band=4)
@@ -173,5 +175,9 @@ def test_the_products_planned_move_is_for_an_instance_it_placed_in_a_stressed_po
     assert (target.instance_type, target.zone, target.market) == ("ecs.g7.large", "cn-hangzhou-k", "spot")
     replaced.left_at = 0.0
     assert spot_month_calm.product_choice(sim, replaced, 3600.0) is None  # one planned move per window
-    sim.calm = "fleet"
-    assert spot_month_calm.product_choice(sim, first, 3600.0).zone == "cn-hangzhou-k"
+    sim.calm, sim.instances = "fleet", [first]  # the fleet named: its first instance adopted by the product's rule
+    first.version = 1
+    spot_month_calm.adopt_due(sim, 600.0)
+    assert first.adopted_at == 600.0
+    assert spot_month_calm.product_choice(sim, first, 1200.0) is None  # RESPONDER_REVERT_AFTER from the adoption
+    assert spot_month_calm.product_choice(sim, first, 600.0 + 1801.0).zone == "cn-hangzhou-k"

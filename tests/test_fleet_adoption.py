@@ -14,6 +14,7 @@ from responder.replace.costs import spends
 from responder.replace.record import Task
 from responder.revert.adoption import ADOPTED, adopted_key, adopted_record, calmer_zone, cloud_says, store_says
 from responder.revert.calm import Placed, judge_calm, placed_of
+from responder.revert.cli import _show
 from responder.settings import Settings, SettingsError
 from responder.store import TaskRow
 
@@ -73,3 +74,14 @@ def test_an_adopted_row_reads_as_an_instance_the_responder_placed_and_moves_afte
     assert spends([task]) == ([], 0)
     assert placed_of(Task(TaskRow(id="t-b", key=key, cloud="aliyun", region="cn-hangzhou", instance_id="i-db",
                                   kind=ADOPTED, status="received", data=record.to_json()))) is None
+
+
+def test_the_dry_run_prints_a_fleet_instance_as_adopt_or_leave_with_why(capsys):
+    lines = [{"cloud": "aliyun", "instance_id": "i-db", "from": "ecs.g7.xlarge (spot) in j", "adopt": True,
+              "why": "fleet instance in a pool published at >20%"},
+             {"cloud": "aliyun", "instance_id": "i-web", "from": "ecs.g7.large (spot) in i", "adopt": False,
+              "why": "its pool is published at <5% a month"}]
+    _show({}, lines, False)
+    assert capsys.readouterr().out.splitlines() == [
+        "ADOPT   aliyun i-db ecs.g7.xlarge (spot) in j: fleet instance in a pool published at >20%",
+        "leave   aliyun i-web ecs.g7.large (spot) in i: its pool is published at <5% a month"]

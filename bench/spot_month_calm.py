@@ -27,9 +27,8 @@ skips pools at or above the threshold in this variant (it has no deadline).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
+from typing import TYPE_CHECKING
 
 from responder.clouds import spot_bands
 from responder.model import Market

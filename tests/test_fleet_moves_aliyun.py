@@ -115,6 +115,9 @@ def test_nothing_but_the_stressed_spot_fleet_instance_is_adopted_and_the_dry_run
     assert line["adopt"] is False and "responder:managed=true" in line["why"]
     b.emulator.world.instances[DB]["tags"]["responder:managed"] = "true"
     assert CACHE not in lines  # untagged: not the fleet
+    # The protect pass's listing of the tag reads the same pages (ids only).
+    tagged = b.box.clouds["aliyun"].instances_tagged("cn-hangzhou", "fleet", "yes")
+    assert sorted(tagged) == sorted([DB, WEB, API, BATCH])
     assert adopted(b) == [] and b.writes_since_fall_back() == []  # the dry run wrote nothing
     tick_revert(b.runner, force=True)
     assert [t.instance_id for t in adopted(b)] == [DB]

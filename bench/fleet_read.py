@@ -12,7 +12,6 @@ DescribeInstances per page of 100 instances and one band read a day, never a cal
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import tempfile
@@ -20,10 +19,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from protect import cloned  # noqa: E402  (this file's own folder)
 
 from responder.replace.runner import TaskRunner  # noqa: E402
 from responder.revert.fleet import look_fleet  # noqa: E402
@@ -36,16 +35,15 @@ SELECTOR = ("aliyun", "cn-hangzhou", "fleet", "yes")
 
 
 def fleet(n: int) -> dict:
-    """The realistic Aliyun pack with its database cloned n times: healthy, tagged, no data disk."""
-    data = yaml.safe_load((ROOT / "responder" / "sandbox" / "scenarios" / "realistic-aliyun.yaml").read_text())
-    region = data["regions"][0]
-    db = next(i for i in region["instances"] if i["tags"]["app"] == "db")
-    db.pop("locks", None)
-    db.pop("data_disks", None)
-    db["tags"] = {"fleet": "yes", "responder:managed": "true"}
-    region["instances"] = [dict(copy.deepcopy(db), id=f"i-bp1f{k:016d}") for k in range(n)]
-    region["spot_advice"] = {"default": "<5%",
-                             "pools": [{"type": "ecs.g7.xlarge", "zone": "cn-hangzhou-j", "band": ">20%"}]}
+    """The realistic Aliyun pack with its database cloned n times: healthy, tagged, no data disk;
+    ecs.g7.xlarge published >20 % in cn-hangzhou-j (its zone), <5 % elsewhere."""
+    def healthy(db: dict) -> None:
+        db.pop("locks", None)
+        db.pop("data_disks", None)
+        db["tags"] = {"fleet": "yes", "responder:managed": "true"}
+    data = cloned("aliyun", "db", n, "i-bp1f{:016d}", healthy)
+    data["regions"][0]["spot_advice"] = {"default": "<5%",
+                                         "pools": [{"type": "ecs.g7.xlarge", "zone": "cn-hangzhou-j", "band": ">20%"}]}
     data["stock"] = {"default": 1000}
     return data
 

@@ -1,6 +1,8 @@
 """The protect pass benchmark: one tick's protect pass over N tagged instances on the EC2 sandbox,
 through boto3 on the wire, period after period, in scenario time.
 
+Parts: cloned (a realistic pack's instance cloned N times, also bench/fleet_read.py's), fleet, run, main.
+
 Run: python bench/protect.py [--instances 200] [--periods 3] [--json]   (BENCHMARKS.md, "Protect ahead")
 
 Each period: one tick makes an AMI of every tagged instance and applies retention (keep 1: from the
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -35,15 +38,23 @@ PERIOD_S = 3600.0
 SELECTOR = ("aws", "us-east-2", "protect", "yes")
 
 
+def cloned(cloud: str, app: str, n: int, ids: str, change: Callable[[dict], None]) -> dict:
+    """The realistic pack of `cloud` with its instance tagged app=`app` changed, then cloned n times
+    (ids: a format of the clone's number)."""
+    data = yaml.safe_load((ROOT / "responder" / "sandbox" / "scenarios" / f"realistic-{cloud}.yaml").read_text())
+    region = data["regions"][0]
+    one = next(i for i in region["instances"] if i["tags"]["app"] == app)
+    change(one)
+    region["instances"] = [dict(copy.deepcopy(one), id=ids.format(k)) for k in range(n)]
+    return data
+
+
 def fleet(n: int) -> dict:
     """The realistic AWS pack with its web server cloned n times, healthy and tagged protect=yes."""
-    data = yaml.safe_load((ROOT / "responder" / "sandbox" / "scenarios" / "realistic-aws.yaml").read_text())
-    region = data["regions"][0]
-    web = next(i for i in region["instances"] if i["tags"]["app"] == "web")
-    web.pop("spot_request_state", None)
-    web["tags"]["protect"] = "yes"
-    region["instances"] = [dict(copy.deepcopy(web), id=f"i-0bbb{k:013x}") for k in range(n)]
-    return data
+    def healthy(web: dict) -> None:
+        web.pop("spot_request_state", None)
+        web["tags"]["protect"] = "yes"
+    return cloned("aws", "web", n, "i-0bbb{:013x}", healthy)
 
 
 def run(instances: int, periods: int) -> list[dict]:

@@ -21,7 +21,8 @@ from responder.replace.calm_rule import CALM
 from responder.replace.costs import kind_of, summarize
 from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
-from responder.revert.fleet import look_fleet
+from responder.revert.adoption import adopted_key
+from responder.revert.fleet import ADOPT_LEASE_SECONDS, look_fleet
 from responder.revert.plan import plan
 from responder.revert.tick import tick_revert
 
@@ -156,3 +157,18 @@ def test_no_fleet_named_or_planned_moves_off_adopts_and_moves_nothing(fleet, off
     b = fleet(**{"fleet_selectors": (FLEET,), **off})
     b.move(until=4000.0)
     assert adopted(b) == [] and b.moves() == [] and b.emulator.calls_of("RunInstances") == []
+
+
+def test_an_adoption_cut_short_between_its_claim_and_its_finish_is_finished_by_the_next_read(fleet):
+    b = start(fleet)
+    key = adopted_key("aliyun", "cn-hangzhou", DB)
+    # A process claimed the row (leased) and stopped before marking it done.
+    b.store.claim(key, "aliyun", "cn-hangzhou", DB, EventKind.ADOPTED.value, data={}, lease_seconds=ADOPT_LEASE_SECONDS)
+    for _ in range(20):  # twenty minutes of tickers: no ticker works the leased row meanwhile
+        b.runner.tick()
+        tick_revert(b.runner, force=True)
+        b.clock.advance(60.0)
+    row = b.store.get_by_key(key)
+    assert row.status == "done" and row.reason.startswith("adopted: fleet spot instance ecs.g7.xlarge")
+    assert Task(row).record.launch.replacement_ids == [DB] and Task(row).record.launch.band == 4
+    assert b.emulator.calls_of("CreateImage") == []  # never worked as an interruption

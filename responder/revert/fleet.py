@@ -134,7 +134,7 @@ def _adopt(store: Store, look: Look, now: float) -> None:
     row = claimed.task
     if row.status == "done":
         return  # adopted before, by this process or another
-    row.status = "done"
+    row.status, row.data = "done", record.to_json()  # a row a crash left unfinished gets this read's record
     row.reason = (f"adopted: fleet spot instance {info.instance_type} in {info.zone}, a pool published at "
                   f"{SPOT_BANDS[look.band]} a month (RESPONDER_FLEET_SELECTORS)")
     store.save(row)

@@ -4,7 +4,9 @@ planned moves: a spot instance of ours in a published-stressed pool moves to a c
 type (calm; the rule in replace/calm_rule.py).
 
 Parts: eligible (pure: which finished replacements would move, why / why not), calm (pure: which
-spot instances a planned move is for, and when), start (a move as a
+spot instances a planned move is for, and when), adoption (pure: which instance of the named fleet,
+RESPONDER_FLEET_SELECTORS, is adopted as if placed, and its record), fleet (the fleet read by its
+tags and the adoption, every 15 minutes on the revert pass), start (a move as a
 task of kind `revert`: its claim key, its record), scan (eligible replacements read from the store),
 tick (the ticker's pass: RESPONDER_REVERT, _AFTER, _WINDOW), plan (the dry-run: what would move, to
 what, from a stock read), cli (`responder revert [--dry-run]`).

@@ -60,6 +60,27 @@ def test_expected_ids_are_read_with_the_first_call_and_serve_their_own_reads_lat
     assert asked[1] == ("b",)
 
 
+def test_facts_read_ahead_stay_watched_until_their_own_task_takes_them():
+    """`once` (read ahead): a page read for others keeps its ids watched, so when the answers go
+    stale before their tasks ask (the budget admits a wave's CreateImage over a minute and more),
+    the next task's call reads them again together: a call per page, never one per task."""
+    clock, asked, fetch, wave = _reader()
+    ids = [f"i{n:02}" for n in range(10)]
+    wave.expect("disks of", "aws", "r", ids)
+    read = lambda i: wave.read("disks of", "aws", "r", [i], fetch, lambda _: True, fresh_s=30.0,  # noqa: E731
+                               watch_s=180.0, once=True)
+    assert read("i00") == {"i00": "i00@0.0"}
+    assert asked == [tuple(ids)]
+    clock.advance(40.0)  # every answer read ahead is stale now
+    for n, i in enumerate(ids[1:], start=1):
+        assert read(i) == {i: f"{i}@40.0"}  # read by the first stale task's call
+        clock.advance(1.0)
+    assert len(asked) == 2 and set(asked[1]) == set(ids[1:])  # i00 took its answer: not read again
+    clock.advance(40.0)
+    read("i05")  # asked again later (a retry): alone, every other task took its own
+    assert asked[2] == ("i05",)
+
+
 def test_an_expected_id_leaves_the_watch_after_watch_s():
     clock, asked, fetch, wave = _reader()
     wave.expect("disks of", "aws", "r", ["b"])

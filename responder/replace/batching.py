@@ -178,7 +178,7 @@ def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch
     if verb not in cloud.capabilities.reads_ahead:
         return _union(fetch, ids)
     return wave.read(_AHEAD_KINDS[verb], cloud.cloud, region, ids, fetch, lambda answer: True,
-                     fresh_s=AHEAD_FRESH_S, watch_s=AHEAD_WATCH_S)
+                     fresh_s=AHEAD_FRESH_S, watch_s=AHEAD_WATCH_S, once=True)
 
 
 # A zone's disk listing serves the originals verified before it was read for this long: at 500

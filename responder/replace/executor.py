@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from responder.capacity.budget import Turns, asking
-from responder.clouds.base import CloudPort, RootSwap
+from responder.clouds.base import CloudPort, DiskInfo, RootSwap
 from responder.errors import CloudError, NotFound, Transient
 from responder.model import Market
 from responder.replace import batching, capped
@@ -237,7 +237,12 @@ class Executor:
         return cloud.describe_disks(task.region, instance_id=call.args["instance_id"])
 
     def _keep_disks(self, task: Task, cloud: CloudPort, call: Call) -> None:
-        cloud.set_delete_with_instance(task.region, tuple(call.args["disk_ids"]), delete=False)
+        """The disks as the race read them (describe_disks of this instance, after its notice was
+        confirmed): where EC2 needs each one's device, no second read, one per task."""
+        ids = tuple(call.args["disk_ids"])
+        known = tuple(DiskInfo(d.disk_id, d.kind, d.category, d.size_gib, d.zone, True, instance_id=task.instance_id,
+                               device=d.device) for d in task.record.race.disks if d.disk_id in ids and d.device)
+        cloud.set_delete_with_instance(task.region, ids, delete=False, known=known)
 
     def _follow_instance(self, task: Task, cloud: CloudPort, call: Call) -> list[str]:
         cloud.set_delete_with_instance(task.region, tuple(call.args["disk_ids"]), delete=True)

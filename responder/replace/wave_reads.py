@@ -45,13 +45,19 @@ class WaveReads:
 
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
              fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],
-             fresh_s: float | None = None, watch_s: float = WATCH_S, since_asked_s: float = 0.0) -> dict[str, Any]:
+             fresh_s: float | None = None, watch_s: float = WATCH_S, since_asked_s: float = 0.0,
+             once: bool = False) -> dict[str, Any]:
         """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
         more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S);
         `watch_s`, how long an id stays watched after it was last asked or expected (WATCH_S);
         `since_asked_s` (polls, never the look a write acts on): an answer read after the id was
         last asked or expected also serves, up to this old — it is newer than what the asker knew,
-        so taking it is polling a little earlier, within the asker's own poll interval."""
+        so taking it is polling a little earlier, within the asker's own poll interval; `once`
+        (facts read ahead, each id asked for by its own task): an id leaves the watch when its
+        asker takes its answer, not when a call read it for others — an answer read ahead can go
+        stale before its task asks (the API budget admits the wave's tasks over a minute or more),
+        and the next call then reads it again with the rest of the page instead of one call per
+        task."""
         key, now, fresh_s = (kind, cloud, region), self.clock(), FRESH_S if fresh_s is None else fresh_s
         with self._lock:
             watched = self._watched.setdefault(key, {})
@@ -65,7 +71,7 @@ class WaveReads:
                 watched[i] = now
             fresh = {i: seen[i][1] for i in wanted
                      if i in seen and _serves(seen[i][0], now, fresh_s, before[i], since_asked_s)}
-            for i in [i for i, answer in fresh.items() if answer is _ABSENT or settled(answer)]:
+            for i in [i for i, answer in fresh.items() if once or answer is _ABSENT or settled(answer)]:
                 watched.pop(i, None)  # answered for good: no later call reads it again for others
             missing = [i for i in dict.fromkeys(wanted) if i not in fresh]
             room = -len(missing) % PAGE  # the rest of the page the call costs anyway
@@ -74,11 +80,13 @@ class WaveReads:
             others = sorted((i for i in watched if i not in fresh and i not in missing),
                             key=lambda i: seen[i][0] if i in seen else float("-inf"))[:room] if missing else []
         if missing:
-            self._fetch(key, missing + others, fetch, settled, now, fresh)
+            self._fetch(key, missing + others, fetch, settled, now, fresh, set(missing) if once else None)
         return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}
 
     def _fetch(self, key: tuple, asked: list[str], fetch: Callable[[tuple[str, ...]], dict[str, Any]],
-               settled: Callable[[Any], bool], now: float, fresh: dict[str, Any]) -> None:
+               settled: Callable[[Any], bool], now: float, fresh: dict[str, Any],
+               only_leave: set[str] | None = None) -> None:
+        """`only_leave`: the ids that may leave the watch (None: every settled one)."""
         found: dict[str, Any] = {}
         for start in range(0, len(asked), PAGE):
             found.update(fetch(tuple(asked[start:start + PAGE])))
@@ -87,7 +95,7 @@ class WaveReads:
             for i in asked:
                 answer = found.get(i, _ABSENT)
                 seen[i] = (now, answer)
-                if answer is _ABSENT or settled(answer):
+                if (answer is _ABSENT or settled(answer)) and (only_leave is None or i in only_leave):
                     watched.pop(i, None)
                 fresh[i] = answer
 

@@ -162,6 +162,7 @@ def reads_by_action(calls: list[dict[str, Any]], per: int) -> dict[str, float]:
         many = value.count(",") + 1 if how in ("InstanceIds", "DiskIds", "ImageId", "SnapshotIds") else 1
         many = max(many, sum(1 for k in params if k.startswith(("InstanceId.", "ImageId.", "VolumeId."))
                              or re.fullmatch(r"Filter\.1\.Value\.\d+", k)))
+        how = params.get(how, how) if how == "Filter.1.Name" else how  # which filter: EC2 reads many ways
         key = f"{call['action']} {how}{' (one)' if many == 1 and how else ''}".strip()
         counts[key] = counts.get(key, 0) + 1
     return {k: round(v / per, 2) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}

@@ -151,8 +151,9 @@ class Capabilities:
     disks_go_with_instance: bool = False  # the release deletes disks and their unfinished snapshots (Aliyun)
     public_ip_converts: bool = False  # a NAT public IP can be turned into an EIP before the release (Aliyun)
     # Reads of one instance's facts that the API answers for many instances in one call (AWS: the
-    # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id): a wave
-    # reads them ahead for the instances whose CreateImage waits (replace/batching.py).
+    # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id; ECS: our
+    # images, one listing by tag key): a wave reads them ahead for the instances whose CreateImage
+    # waits (replace/batching.py).
     reads_ahead: tuple[str, ...] = ()
 
 

@@ -55,8 +55,10 @@ class AliyunCloud(AliyunCapacityMixin, AliyunInventoryMixin, AliyunDisksMixin, A
     # RunInstances takes one offering; DescribeAvailableResource is live stock; ECS publishes no
     # placement scores; a public IP becomes an EIP only by conversion (not done here yet).
     gate: CallGate = OPEN_GATE  # the API budget, when the runner gives it one
+    # Our images are one listing by tag key whatever instances ask (aliyun_batch.latest_images): read
+    # ahead, one listing serves the wave's tasks as they come through ECS's CreateImage window.
     capabilities = Capabilities(clone_parts=("user_data", "role", "system_disk"), disks_go_with_instance=True,
-                                public_ip_converts=True, retires_tagged_only=True)
+                                public_ip_converts=True, retires_tagged_only=True, reads_ahead=("latest_image",))
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str = "",
                  endpoint: str = "", timeout: int = 10):

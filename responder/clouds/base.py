@@ -155,8 +155,9 @@ class Capabilities:
     # right to release any): an instance it did not launch is retired only when its owner tagged it.
     retires_tagged_only: bool = False
     # Reads of one instance's facts that the API answers for many instances in one call (AWS: the
-    # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id): a wave
-    # reads them ahead for the instances whose CreateImage waits (replace/batching.py).
+    # volumes by attachment.instance-id, our AMIs by tag, the Elastic IPs by instance-id; ECS: our
+    # images, one listing by tag key): a wave reads them ahead for the instances whose CreateImage
+    # waits (replace/batching.py).
     reads_ahead: tuple[str, ...] = ()
 
 

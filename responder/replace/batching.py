@@ -182,9 +182,13 @@ def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch
 
 
 # A zone's disk listing serves the originals verified before it was read for this long: at 500
-# the tasks past ECS's CreateImage window come back a few a second, each round smaller than the
-# listing's pages; within this they take the listing instead of one DescribeDisks each.
-ZONE_LISTING_FRESH_S = 30.0
+# the tasks past ECS's CreateImage window come back a minute and two minutes later (the window is
+# per minute), each round smaller than the listing's pages; within this they take the listing
+# instead of one DescribeDisks each, or a new listing of a dozen pages per window. Their disks were
+# read after the notice was confirmed all the same (a doomed instance's disks do not change within
+# its notice), and the listing never decides a disk's fate alone: CreateImage images every disk
+# attached when it runs, and each give-back reads the disks again.
+ZONE_LISTING_FRESH_S = 150.0
 
 
 def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:

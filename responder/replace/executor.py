@@ -34,7 +34,7 @@ from responder.replace.probing import ProbeResult, Probes
 from responder.replace.record import Task
 from responder.replace.reserve import reserve_capacity
 from responder.replace.steps import Call, CapReached, acts_as_rebalance, markets
-from responder.replace.wave_reads import WaveReads
+from responder.replace.wave_reads import SINCE_ASKED_S, WaveReads
 from responder.settings import Settings
 from responder.store import LeaseLost
 
@@ -102,14 +102,18 @@ class Executor:
             except CloudError:
                 continue
 
+    # A swap's and an attach's looks take an answer the wave read since this id's last look (its
+    # own poll would have read no older): only this task moves the instance or the disk, forgetting
+    # the look after each write, and the cloud's own moves (a stop ending, the original's release
+    # freeing a disk) only go forward — an older answer makes a step wait one poll, never act twice.
     def _root_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
         return self.wave.read("roots", cloud_name, region, ids, lambda page: cloud.root_looks(region, page),
-                              lambda look: False)
+                              lambda look: False, since_asked_s=SINCE_ASKED_S)
 
     def _disk_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
         return self.wave.read("disks", cloud_name, region, ids,
                               lambda page: {d.disk_id: d for d in cloud.describe_disks(region, disk_ids=page)},
-                              lambda disk: False)
+                              lambda disk: False, since_asked_s=SINCE_ASKED_S)
 
     def _single_job(self, pair: tuple[Task, Call]) -> Callable[[], list[CallOutcome]]:
         def job() -> list[CallOutcome]:

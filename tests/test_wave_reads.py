@@ -4,6 +4,7 @@ of ours makes the id's next read ask the cloud."""
 
 from __future__ import annotations
 
+from responder.clouds.base import RootLook
 from responder.replace.wave_reads import FRESH_S, WaveReads
 from responder.sandbox.scenario import ManualClock
 
@@ -130,3 +131,22 @@ def test_a_poll_takes_an_answer_read_since_its_own_last_look():
     clock.advance(31.0)  # no answer read since, and past since_asked_s: a call
     wave.read("images", "aws", "r", ["z"], fetch, **poll)
     assert len(asked) == calls + 1
+
+
+def test_a_page_smaller_than_a_hundred_bounds_the_ids_a_call_fills():
+    """`page`: an answer paged by something else (EC2's replace-root tasks, 50 a page) is asked for
+    no more ids than one page answers, so filling the call with watched ids never costs a second page."""
+    clock, asked, fetch, wave = _reader()
+    ids = [f"i{n:02}" for n in range(80)]
+    wave.read("roots", "aws", "r", ids, fetch, lambda _: False, page=50)
+    assert [len(p) for p in asked] == [50, 30]
+    clock.advance(FRESH_S + 0.5)
+    wave.read("roots", "aws", "r", ["i00"], fetch, lambda _: False, page=50)
+    assert len(asked[2]) == 50
+
+
+def test_an_instance_whose_replace_root_tasks_all_ended_leaves_the_root_watch():
+    assert RootLook(swaps=(("ami-1", "succeeded"),)).swaps_ended
+    assert RootLook(swaps=(("ami-0", "failed"), ("ami-1", "succeeded"))).swaps_ended
+    assert not RootLook(swaps=(("ami-1", "in-progress"),)).swaps_ended
+    assert not RootLook().swaps_ended  # no task yet: the swap is still to come

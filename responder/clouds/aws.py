@@ -61,7 +61,8 @@ class AwsCloud(AwsCapacityMixin, AwsInventoryMixin, AwsProtectMixin, AwsDisksMix
     capabilities = Capabilities(launches_many_offerings=True, offerings_are_static=True,
                                 placement_scores=True, elastic_ips=True,
                                 clone_parts=("user_data", "elastic_ip", "credit"),
-                                reads_ahead=("describe_disks", "latest_image", "elastic_ip"))
+                                reads_ahead=("describe_disks", "latest_image", "elastic_ip"),
+                                root_look_page=50)  # DescribeReplaceRootVolumeTasks: MaxResults at most 50
 
     def __init__(self, endpoint_url: str | None = None, *, session: Any = None,
                  timeout: float = 10.0, advisor_url: str = spot_bands.ADVISOR_URL, **session_kwargs: Any):

@@ -104,6 +104,11 @@ class RootLook:
     root_image: str = ""  # the image its system disk was made from (Aliyun DescribeInstances ImageId)
     swaps: tuple[tuple[str, str], ...] = ()  # (image id, task state) of its replace-root tasks (EC2)
 
+    @property
+    def swaps_ended(self) -> bool:
+        """EC2: every replace-root task of the instance has ended (succeeded, failed): nothing to watch."""
+        return bool(self.swaps) and all(state in ("succeeded", "failed", "failed-detached") for _, state in self.swaps)
+
 
 @dataclass(frozen=True)
 class DiskInfo:
@@ -159,6 +164,7 @@ class Capabilities:
     # images, one listing by tag key): a wave reads them ahead for the instances whose CreateImage
     # waits (replace/batching.py).
     reads_ahead: tuple[str, ...] = ()
+    root_look_page: int = 100  # instances whose root looks one call answers in one page
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ class Executor:
     # freeing a disk) only go forward — an older answer makes a step wait one poll, never act twice.
     def _root_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
         return self.wave.read("roots", cloud_name, region, ids, lambda page: cloud.root_looks(region, page),
-                              lambda look: False, since_asked_s=SINCE_ASKED_S)
+                              lambda look: look.swaps_ended, since_asked_s=SINCE_ASKED_S,
+                              page=cloud.capabilities.root_look_page)
 
     def _disk_looks(self, cloud: CloudPort, cloud_name: str, region: str, ids: list[str]) -> dict:
         return self.wave.read("disks", cloud_name, region, ids,

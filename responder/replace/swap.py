@@ -30,10 +30,7 @@ from responder.replace.calls import Call, Decision
 from responder.replace.record import Task
 from responder.settings import Settings
 
-# A replace-root task takes tens of seconds to minutes (it restarts the instance); a stop or a start,
-# seconds. A look every 10 s costs a wave of 500 a page a look at most and the swap ends 5 s later
-# on average than at 5 s; the swap is state, never capacity (the replacement already runs).
-POLL = {"aws": 10.0, "aliyun": 2.0}
+POLL = {"aws": 5.0, "aliyun": 2.0}  # a replace-root task takes tens of seconds; a stop or a start, seconds
 ENDED = ("done", "refused", "kept")
 SWAPS_ROOT = frozenset({"aws", "aliyun"})  # clouds with a root swap (OCI relaunches from the preserved boot volume)
 # A swap still not done after this long (a replace-root task stuck in-progress, an instance that

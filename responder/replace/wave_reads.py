@@ -46,7 +46,7 @@ class WaveReads:
     def read(self, kind: str, cloud: str, region: str, wanted: list[str],
              fetch: Callable[[tuple[str, ...]], dict[str, Any]], settled: Callable[[Any], bool],
              fresh_s: float | None = None, watch_s: float = WATCH_S, since_asked_s: float = 0.0,
-             once: bool = False) -> dict[str, Any]:
+             once: bool = False, page: int = PAGE) -> dict[str, Any]:
         """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
         more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S);
         `watch_s`, how long an id stays watched after it was last asked or expected (WATCH_S);
@@ -57,7 +57,8 @@ class WaveReads:
         asker takes its answer, not when a call read it for others — an answer read ahead can go
         stale before its task asks (the API budget admits the wave's tasks over a minute or more),
         and the next call then reads it again with the rest of the page instead of one call per
-        task."""
+        task; `page`, the ids one call answers in one page (fewer where the answer is paged by
+        something else: EC2's replace-root tasks, 50 a page)."""
         key, now, fresh_s = (kind, cloud, region), self.clock(), FRESH_S if fresh_s is None else fresh_s
         with self._lock:
             watched = self._watched.setdefault(key, {})
@@ -74,22 +75,22 @@ class WaveReads:
             for i in [i for i, answer in fresh.items() if once or answer is _ABSENT or settled(answer)]:
                 watched.pop(i, None)  # answered for good: no later call reads it again for others
             missing = [i for i in dict.fromkeys(wanted) if i not in fresh]
-            room = -len(missing) % PAGE  # the rest of the page the call costs anyway
+            room = -len(missing) % page  # the rest of the page the call costs anyway
             # The stalest first (never read before them all): the pages of a wave larger than
             # one page take turns, instead of the first watched ids riding every call.
             others = sorted((i for i in watched if i not in fresh and i not in missing),
                             key=lambda i: seen[i][0] if i in seen else float("-inf"))[:room] if missing else []
         if missing:
-            self._fetch(key, missing + others, fetch, settled, now, fresh, set(missing) if once else None)
+            self._fetch(key, missing + others, fetch, settled, now, fresh, set(missing) if once else None, page)
         return {i: fresh[i] for i in wanted if fresh.get(i, _ABSENT) is not _ABSENT}
 
     def _fetch(self, key: tuple, asked: list[str], fetch: Callable[[tuple[str, ...]], dict[str, Any]],
                settled: Callable[[Any], bool], now: float, fresh: dict[str, Any],
-               only_leave: set[str] | None = None) -> None:
+               only_leave: set[str] | None = None, page: int = PAGE) -> None:
         """`only_leave`: the ids that may leave the watch (None: every settled one)."""
         found: dict[str, Any] = {}
-        for start in range(0, len(asked), PAGE):
-            found.update(fetch(tuple(asked[start:start + PAGE])))
+        for start in range(0, len(asked), page):
+            found.update(fetch(tuple(asked[start:start + page])))
         with self._lock:
             watched, seen = self._watched[key], self._seen[key]
             for i in asked:

@@ -50,9 +50,10 @@ class WaveReads:
         """{id: answer} for `wanted` (absent ids left out); `settled(answer)` says an id needs no
         more watching (its answer will not change); `fresh_s`, how old an answer may be (FRESH_S);
         `watch_s`, how long an id stays watched after it was last asked or expected (WATCH_S);
-        `since_asked_s` (polls, never the look a write acts on): an answer read after the id was
-        last asked or expected also serves, up to this old — it is newer than what the asker knew,
-        so taking it is polling a little earlier, within the asker's own poll interval; `once`
+        `since_asked_s` (polls, and looks whose older answer can only make a step wait: the asker
+        forgets the id after each write of its own): an answer read after the id was last asked or
+        expected also serves, up to this old — it is newer than what the asker knew, so taking it
+        is polling a little earlier, within the asker's own poll interval; `once`
         (facts read ahead, each id asked for by its own task): an id leaves the watch when its
         asker takes its answer, not when a call read it for others — an answer read ahead can go
         stale before its task asks (the API budget admits the wave's tasks over a minute or more),

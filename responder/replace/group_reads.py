@@ -44,12 +44,10 @@ from typing import Any
 from responder.capacity.budget import Turns
 
 PAGE = 100  # the most ids one DescribeInstances takes on both clouds
-# How long a notice arriving in a wave waits for others before its verification read: a second
-# on an answer whose notice window is 120 s (EC2) or 300 s (ECS), against one DescribeInstances
-# per notice and process otherwise. Each process lingers on its own share of the wave (behind a
-# load balancer, four processes see a quarter of its notices each): at 0.5 s, four processes made
-# about 80 verification reads of a wave of 500 within 10 s; at 1 s, half as many.
-VERIFY_LINGER_S = 1.0
+# How long a notice arriving in a wave waits for others before its verification read: a few
+# hundred milliseconds on an answer whose notice window is 120 s (EC2) or 300 s (ECS), against one
+# DescribeInstances per notice and process otherwise.
+VERIFY_LINGER_S = 0.5
 # A clock that stands still (a test's manual clock nobody moves) still ends a wait after this much
 # real time; the task clock is real time in service, where the linger ends first.
 STILL_CLOCK_S = 2.0

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from responder.replace import race_steps
 from responder.replace.calls import Call
-from responder.replace.image_polls import SETTLED_POLL_S
-from responder.replace.record import KeptDisk, Task
+from responder.replace.record import Task
 from responder.replace.runner import TaskRunner
 from responder.sandbox.runtime import start_sandbox
 from responder.sandbox.scenario import ManualClock
@@ -138,27 +136,3 @@ def test_settled_polls_fall_on_the_wave_s_slow_beat():
     from responder.replace.image_polls import SETTLED_POLL_S, settled_poll_at
     assert settled_poll_at(101.0, 20.0) == 9 * SETTLED_POLL_S  # 121 s: up to the next beat, 135 s
     assert settled_poll_at(100.0, 20.0) == 8 * SETTLED_POLL_S  # on a beat already: 120 s
-
-
-def _giving_back(in_wave: bool) -> Task:
-    """A task whose replacement runs from the fresh image, with one kept system disk to give back."""
-    task = Task(TaskRow(id="g", key="aliyun:r:i-1", cloud="aliyun", region="r", instance_id="i-1", kind="interruption",
-                        status="imaging"))
-    task.record.launch.replacement_ids = ["i-2"]
-    task.record.image.image_id, task.record.image.available = "m-1", True
-    task.record.race.disks = [KeptDisk("d-1", "system", "cloud_essd", 40, "z", was_deleted_with_instance=True)]
-    task.record.race.in_wave = in_wave
-    return task
-
-
-def test_a_waves_give_backs_wait_for_the_slow_beat_and_a_lone_task_gives_back_at_once():
-    """Kept disks are given back on the wave's slow beat (SETTLED_POLL_S) so a wave's give-backs
-    read their disks in one DescribeDisks per beat; a lone notice gives back at once."""
-    settings = Settings(database_url="sqlite://", background_ticker=False)
-    lone = race_steps.after_running(_giving_back(False), settings, 101.0)
-    assert [c.verb for c in lone.calls] == ["disk_states"]
-    task = _giving_back(True)
-    first = race_steps.after_running(task, settings, 101.0)
-    assert not first.calls and first.wait_until == 7 * SETTLED_POLL_S  # 105 s: the next beat
-    late = race_steps.after_running(task, settings, 105.4)  # the round came a little late: still due
-    assert [c.verb for c in late.calls] == ["disk_states"]

@@ -182,13 +182,11 @@ def _ahead(cloud, region: str, verb: str, wave: WaveReads, ids: list[str], fetch
 
 
 # A zone's disk listing serves the originals verified before it was read for this long: at 500
-# the tasks past ECS's CreateImage window come back a minute and two minutes later (the window is
-# per minute), each round smaller than the listing's pages; within this they take the listing
-# instead of one DescribeDisks each, or a new listing of a dozen pages per window. Their disks were
-# read after the notice was confirmed all the same (a doomed instance's disks do not change within
-# its notice), and the listing never decides a disk's fate alone: CreateImage images every disk
-# attached when it runs, and each give-back reads the disks again.
-ZONE_LISTING_FRESH_S = 150.0
+# the tasks past ECS's CreateImage window come back a few a second, each round smaller than the
+# listing's pages; within this they take the listing instead of one DescribeDisks each. Not longer:
+# an original released since the listing took its disks with it, and keeping a disk that no longer
+# exists fails the task (150 s did, in tests/test_image_when_capped.py).
+ZONE_LISTING_FRESH_S = 30.0
 
 
 def _disks_of(cloud, region: str, pairs: list[tuple[Task, Call]], wave: WaveReads) -> list[Any]:

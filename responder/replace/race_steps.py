@@ -138,10 +138,6 @@ def _settle_rest(task: Task, settings: Settings, now: float) -> Optional[Decisio
     give_back = race.to_give_back(task)
     if give_back and record.image.available:
         if not state.disk_states_read:
-            if state.in_wave and state.give_back_at is None:  # not urgent: seconds of a disk's bill
-                state.give_back_at = settled_poll_at(now, 0.0)
-            if state.give_back_at is not None and now < state.give_back_at:
-                return Decision(wait_until=state.give_back_at)
             return Decision([Call("disk_states", {"disk_ids": [d.disk_id for d in give_back]})])
         calls = [Call("delete_disk", {"disk_id": d.disk_id}) for d in give_back if d.disk_id in state.detached]
         attached = [d.disk_id for d in give_back if d.disk_id not in state.detached]

@@ -156,11 +156,6 @@ class RaceState:
     latest_looked_up: bool = False
     latest_image_id: str = ""  # the newest image we made of this instance earlier (responder protect)
     disk_states_read: bool = False
-    # The notice came in a wave (replace/batching.Arrivals): kept disks are given back on the
-    # wave's slow beat (give_back_at, set once they are due), so the wave's give-backs read their
-    # disks together.
-    in_wave: bool = False
-    give_back_at: Optional[float] = None
     detached: list[str] = field(default_factory=list)  # kept disks seen detached (the original is gone)
     eip_allocation: str = ""  # Aliyun: the original's public IP, converted
     eip_converted: bool = False

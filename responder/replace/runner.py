@@ -137,7 +137,6 @@ class TaskRunner(TaskDriving, TaskSaving):
                 self.save_finished(task)
                 return SubmitResult(task, duplicate=False)
             in_a_wave = self.arrivals.in_a_wave(task.cloud, task.region, self.clock())
-            task.record.race.in_wave = in_a_wave
             with lingering(self.verify_linger_s if in_a_wave and may_linger else 0.0, self.verify_company):
                 self._work(task, hand_over=in_a_wave)
         finally:

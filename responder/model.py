@@ -34,9 +34,11 @@ class EventKind(str, Enum):
     ADOPTED = "adopted"  # a fleet instance planned moves judge as if we had placed it (revert/fleet.py): no event
 
 
+# The task kind of protect's per-period marker rows (responder/protect/tick.py).
+PROTECT_MARKER_KIND = "protect"
 # Task rows that record something and are no interruption (protect's per-period markers, the
 # adopted fleet instances): reports and the status page never count them as interruptions.
-RECORD_KINDS = frozenset({"protect", EventKind.ADOPTED.value})
+RECORD_KINDS = frozenset({PROTECT_MARKER_KIND, EventKind.ADOPTED.value})
 
 
 class Market(str, Enum):

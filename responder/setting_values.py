@@ -1,7 +1,7 @@
 """Parsing the values of settings: what each variable may hold, and the one error a bad one raises.
 
 Parts: SettingsError (names the variable), csv, as_bool, selectors (RESPONDER_PROTECT_SELECTORS,
-RESPONDER_FLEET_SELECTORS; protect_selectors), check_selectors (only the clouds RESPONDER_CLOUDS
+RESPONDER_FLEET_SELECTORS), check_selectors (only the clouds RESPONDER_CLOUDS
 lists), api_rates, duration, daily_window (RESPONDER_REVERT_AFTER / _WINDOW), slack_channel,
 check_notify (the notification and log-format settings, checked at start), check_churn, check_calm.
 
@@ -31,10 +31,6 @@ def as_bool(name: str, value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise SettingsError(f"{name} must be true or false, not {value!r}")
-
-
-def protect_selectors(raw: str) -> tuple[tuple[str, str, str, str], ...]:
-    return selectors("RESPONDER_PROTECT_SELECTORS", raw)
 
 
 def selectors(name: str, raw: str) -> tuple[tuple[str, str, str, str], ...]:

@@ -8,4 +8,4 @@ MARKER_KIND (the task kind of the tick's per-period marker rows: not an interrup
 status page and the daily report leave them out).
 """
 
-MARKER_KIND = "protect"
+from responder.model import PROTECT_MARKER_KIND as MARKER_KIND  # noqa: F401  (the kind is the model's)

@@ -49,6 +49,7 @@ class Look:
     info: InstanceInfo
     band: int | None
     why: str = ""  # why it is not adopted; "" adopted (or, in a dry run, would be)
+    adopted_as: str = ""  # the task row that adopted it before ("" if none)
 
     def to_json(self) -> dict:
         info = self.info
@@ -121,7 +122,7 @@ def _judged(store: Store, look: Look, known: set[str]) -> Look:
     info = look.info
     row = store.get_by_key(adopted_key(look.cloud, info.region, info.instance_id))
     if row is not None and row.status == "done":
-        return Look(look.cloud, info, look.band, f"adopted already ({row.id})")
+        return Look(look.cloud, info, look.band, f"adopted already ({row.id})", adopted_as=row.id)
     why = store_says(info.instance_id in known, interrupted(store, look.cloud, info.region, info.instance_id))
     return Look(look.cloud, info, look.band, why) if why else look
 

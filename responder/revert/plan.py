@@ -36,7 +36,7 @@ def plan(runner) -> list[dict[str, Any]]:
             line.update(_stock(runner, verdict, now))
         lines.append(line)
     # The fleet's instances not adopted yet: whether the next fleet read adopts them, and why not.
-    lines += [look.to_json() for look in look_fleet(runner, now, write=False) if not look.why.startswith("adopted")]
+    lines += [look.to_json() for look in look_fleet(runner, now, write=False) if not look.adopted_as]
     return lines
 
 

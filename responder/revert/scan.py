@@ -12,7 +12,7 @@ from __future__ import annotations
 from responder.model import EventKind, claim_key
 from responder.replace.calm_rule import CALM, stressed
 from responder.replace.record import Task
-from responder.revert.calm import judge_calm, placed_of
+from responder.revert.calm import PLACING_KINDS, judge_calm, placed_of
 from responder.revert.eligible import MAX_ATTEMPTS, SOURCE_KINDS, Verdict, judge, move_key, qualifies
 from responder.settings import Settings
 from responder.store import Store
@@ -42,7 +42,7 @@ def interrupted(store: Store, cloud: str, region: str, instance_id: str) -> bool
 def verdicts(store: Store, settings: Settings, now: float, limit: int = SCAN_LIMIT) -> list[Verdict]:
     """Moves back first, then planned moves: a store read per qualifying instance only."""
     # A move's bought instance may be in a stressed pool; an adopted one is (revert/fleet.py).
-    kinds = SOURCE_KINDS + (EventKind.REVERT.value, EventKind.ADOPTED.value)
+    kinds = PLACING_KINDS + (EventKind.REVERT.value,)
     tasks = [Task(row) for row in store.list(status="done", limit=limit) if row.kind in kinds]
     judged = [judge(t, moves_of(store, t, t.record.launch.replacement_ids[0]), settings, now)
               for t in tasks if t.kind in SOURCE_KINDS and qualifies(t)]

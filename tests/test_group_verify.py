@@ -18,7 +18,7 @@ import time
 import pytest
 
 from responder.intake import handle_body
-from responder.replace import group_reads
+from responder.replace import batching, group_reads
 from responder.replace.group_reads import VERIFY_LINGER_S, GroupCommit
 from responder.replace.runner import TaskRunner
 from responder.sandbox.runtime import start_sandbox
@@ -329,3 +329,25 @@ def test_a_lingering_read_goes_once_every_request_the_server_runs_at_once_waits_
     for t in threads:
         t.join(10)
     assert not any(t.is_alive() for t in threads) and sorted(calls[0]) == ["a", "b", "c"] and len(calls) == 1
+
+
+def test_a_sender_posting_one_notice_at_a_time_stops_waiting_for_company_and_a_burst_waits_again(
+        wave_app, monkeypatch):
+    # One notice at a time, each within the wave window of the last: after LONELY_LINGERS waits that
+    # nobody joined, a notice no longer waits the linger in full for company that never comes.
+    monkeypatch.setattr(group_reads, "STILL_CLOCK_S", 120.0)
+    post_together, box, runner, real, _ = wave_app(real=14)
+    waited = []
+    for instance_id in real[:6]:
+        before = runner.clock()
+        ((status, body),) = post_together([instance_id])
+        assert status == 202 and body["outcome"] == "accepted", body
+        waited.append(runner.clock() - before >= VERIFY_LINGER_S)
+    assert waited == [False] + [True] * batching.LONELY_LINGERS + [False] * (5 - batching.LONELY_LINGERS)
+    assert _verifications(box, set(real[:6])) == [[i] for i in real[:6]]
+    # Notices that arrive beside each other wait again and share their reads.
+    burst = real[6:]
+    answers = post_together(burst)
+    assert [a[0] for a in answers] == [202] * len(burst), answers
+    reads = _verifications(box, set(burst))
+    assert len(reads) <= 2 and sorted(i for r in reads for i in r) == sorted(burst), reads

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,21 +41,55 @@ POLL_GRID_S = 1.0
 
 
 WAVE_WINDOW_S = 2.0  # notices this close together in one region are a wave: their reads are shared
+# Waits for company in a row that no other notice joined before a notice stops waiting: the sender
+# posts one notice at a time (a queue's consumer, a replay), each arriving within WAVE_WINDOW_S of the
+# last yet never beside it, and each wait would cost it the linger in full for nothing.
+LONELY_LINGERS = 2
+
+
+@dataclass(frozen=True)
+class Arrival:
+    in_a_wave: bool  # another notice of the cloud and region arrived within WAVE_WINDOW_S
+    may_linger: bool  # its verification may wait for company (group_reads.lingering)
 
 
 class Arrivals:
     """Whether a notice comes in a wave: another of the same cloud and region arrived here within
     WAVE_WINDOW_S. Then the request works its task up to CreateImage and leaves the reads to the
-    tick, which makes them with the wave's; a lone notice is worked through (its answer shows the plan)."""
+    tick, which makes them with the wave's; a lone notice is worked through (its answer shows the plan).
+
+    Whether it waits for company: in a wave, unless LONELY_LINGERS waits in a row found none (a
+    sender posting one at a time) and no notice is being worked beside it as it arrives. A notice
+    that arrives beside another, or a pause longer than the wave window, starts the waits again."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], float] = {}
+        self._seen: dict[tuple[str, str], int] = {}  # notices that arrived, counted
+        self._working: dict[tuple[str, str], int] = {}  # notices being worked now
+        self._lonely: dict[tuple[str, str], int] = {}  # waits in a row that no notice joined
         self._lock = threading.Lock()
 
-    def in_a_wave(self, cloud: str, region: str, now: float) -> bool:
+    @contextmanager
+    def arrive(self, cloud: str, region: str, now: float) -> Iterator[Arrival]:
+        """The notice's arrival, held while its request works it."""
+        key = (cloud, region)
         with self._lock:
-            last, self._last[(cloud, region)] = self._last.get((cloud, region)), now
-        return last is not None and now - last <= WAVE_WINDOW_S
+            last, self._last[key] = self._last.get(key), now
+            wave = last is not None and now - last <= WAVE_WINDOW_S
+            beside = self._working.get(key, 0) > 0
+            if not wave:
+                self._lonely[key] = 0
+            linger = wave and (beside or self._lonely.get(key, 0) < LONELY_LINGERS)
+            self._seen[key] = seen = self._seen.get(key, 0) + 1
+            self._working[key] = self._working.get(key, 0) + 1
+        try:
+            yield Arrival(wave, linger)
+        finally:
+            with self._lock:
+                self._working[key] -= 1
+                if linger:
+                    joined = beside or self._seen[key] != seen
+                    self._lonely[key] = 0 if joined else self._lonely.get(key, 0) + 1
 
 
 def on_grid(at: float) -> float:

@@ -18,14 +18,14 @@ carrying every id queued by then (up to `most`; more start another).
 
 Requests in flight side by side are few when a wave is spread over several processes (each sees a
 quarter of it, one notice in a few hundred milliseconds), so a request that arrives in a wave
-(batching.Arrivals) lingers: its batch stays open for VERIFY_LINGER_S (on the task clock), or
-until it holds `most` ids, or until a reader that does not linger (the tick) joins it, and the
-notices arriving meanwhile join it. The requests of one lingering read then make their next
-call (CreateImage) in the order of their `rank` (the task's priority: earliest release first),
-each after the one before it was decided by the API budget (budget.Turns), as one alone would
-have gone in arrival order. ECS advises aggregating requests (the "API throttling" /
-流量控制 page) and counts DescribeInstances per account and minute (e.g. 200 a minute), so four
-processes that each read once per notice spend the window on verification alone.
+(batching.Arrivals: unless its sender posts one at a time) lingers: its batch stays open for
+VERIFY_LINGER_S (on the task clock), or until it holds `most` ids, or until a reader that does not
+linger (the tick) joins it, and the notices arriving meanwhile join it. The requests of one
+lingering read then make their next call (CreateImage) in the order of their `rank` (the task's
+priority: earliest release first), each after the one before it was decided by the API budget
+(budget.Turns), as one alone would have gone in arrival order. ECS advises aggregating requests
+(the "API throttling" / 流量控制 page) and counts DescribeInstances per account and minute (e.g.
+200 a minute), so four processes that each read once per notice spend the window on verification alone.
 
 Each caller gets the answers for its own ids, whoever else asked with it; a call that fails fails
 the same way for every caller in it (each then retries, or is deferred by the budget, exactly as

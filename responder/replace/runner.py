@@ -136,9 +136,9 @@ class TaskRunner(TaskDriving, TaskSaving):
                 task.finish("rejected", rejection)
                 self.save_finished(task)
                 return SubmitResult(task, duplicate=False)
-            in_a_wave = self.arrivals.in_a_wave(task.cloud, task.region, self.clock())
-            with lingering(self.verify_linger_s if in_a_wave and may_linger else 0.0, self.verify_company):
-                self._work(task, hand_over=in_a_wave)
+            with self.arrivals.arrive(task.cloud, task.region, self.clock()) as arrival, \
+                    lingering(self.verify_linger_s if arrival.may_linger and may_linger else 0.0, self.verify_company):
+                self._work(task, hand_over=arrival.in_a_wave)
         finally:
             self.store.release(task.id)
         self._wake.set()

@@ -177,7 +177,9 @@ def outcome_json(task, box, started: float) -> dict:
         "instance_type": chosen.instance_type if chosen else None, "zone": chosen.zone if chosen else None,
         "market": chosen.market if chosen else None, "intended_calls": record.intended,
         "calls": box.calls(task.cloud) if box else [],
-        "timings": {k: round(v - received, 3) for k, v in record.timings.items()},
+        # Moments as seconds after receipt; the figures that are durations already (the gaps, "_s")
+        # as they are.
+        "timings": {k: round(v if k.endswith("_s") else v - received, 3) for k, v in record.timings.items()},
     }
 
 

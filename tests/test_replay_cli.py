@@ -25,6 +25,9 @@ def test_a_real_interruption_is_replaced_and_reported_with_calls_and_timings():
     assert (out["instance_type"], out["zone"], out["market"]) == ("ecs.g7.large", "cn-hangzhou-j", "spot")
     assert out["calls"][:2] == ["DescribeInstances", "CreateImage"] and "RunInstances" in out["calls"]
     assert out["timings"]["received"] == 0 and out["timings"]["running"] > out["timings"]["image_requested"]
+    # The gaps are durations, not moments: never shifted by the time of receipt.
+    assert 0 <= out["timings"]["capacity_gap_s"] <= out["timings"]["running"], out["timings"]
+    assert 0 <= out["timings"]["service_gap_s"] <= out["timings"]["service_ready"], out["timings"]
 
 
 @pytest.mark.parametrize("name,code,status", [

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from notify_receiver import receiver  # noqa: F401 - the fixture
-from sandbox_process import SandboxProcess
+from sandbox_process import SandboxProcess, fast_default_scenario
 from tests.conftest import ROOT, event_bytes
 from test_metrics_multiprocess import free_port
 
@@ -27,8 +27,8 @@ EVENTS = ("aliyun/cloudmonitor-interruption.json", "aws/spot-interruption-warnin
 
 
 @pytest.fixture
-def shared_sandbox():
-    box = SandboxProcess().wait_ready()
+def shared_sandbox(tmp_path):
+    box = SandboxProcess("--scenario", str(fast_default_scenario(tmp_path))).wait_ready()
     yield box
     box.stop()
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sandbox_process import fast_default_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
@@ -68,20 +70,6 @@ def test_every_block_that_needs_an_account_or_a_database_is_at_least_valid_shell
 def test_readme_command_two_is_what_ci_runs_verbatim():
     command = next(line for line in sh_blocks()[0].splitlines() if "pytest" in line)
     assert command in (ROOT / ".ci" / "run").read_text()
-
-
-def fast_default(tmp_path: Path, scale: float = 10) -> Path:
-    """The shipped default scenario with its clock `scale` times real time, as tests run scenarios:
-    the same samples and figures, but an AMI's snapshots and a root-volume swap (about 70 s of the
-    AWS sample's replay at 1x) take a tenth of the real time. The releases come sooner in real time
-    too: still well after each replay's own steps."""
-    from responder.sandbox.scenario import DEFAULT_SCENARIO
-
-    text = Path(DEFAULT_SCENARIO).read_text()
-    assert "\ntime_scale: 1 " in text
-    path = tmp_path / "default-fast.yaml"
-    path.write_text(text.replace("\ntime_scale: 1 ", f"\ntime_scale: {scale} ", 1))
-    return path
 
 
 def _sandbox_clouds(server: subprocess.Popen) -> dict[str, str]:
@@ -153,7 +141,7 @@ def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_e
     assert "_sandbox/advance?seconds=600" in block.split("responder replay")[0]
     assert "responder sandbox --port" in block
     block = block.replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
-    block = block.replace("responder sandbox --port", f"responder sandbox --scenario {fast_default(tmp_path)} --port")
+    block = block.replace("responder sandbox --port", f"responder sandbox --scenario {fast_default_scenario(tmp_path)} --port")
     done = bash(block, shell_env, ROOT, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert done.stdout.count("status: done") == 2, done.stdout[-3000:]

@@ -5,6 +5,7 @@ differ on purpose. Real boto3, EC2 emulator. And a launch EC2 would refuse is re
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import boto3
 import pytest
@@ -13,7 +14,11 @@ from botocore.config import Config
 from responder.clouds.base import LaunchRequest
 from responder.errors import CloudError
 from responder.model import Market, Offering
+from responder.replace.runner import TaskRunner
 from responder.sandbox.authz import SANDBOX_ADMIN_KEY
+from responder.sandbox.stock import SandboxClock
+from responder.store import Store
+from responder.web import create_app
 from tests.scenarios import scenario
 from tests.test_aws_flow import WARNING, deliver, run
 
@@ -138,11 +143,12 @@ def test_a_spread_group_may_span_zones(sandbox_factory):
 
 
 @pytest.mark.slow
-def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_gone(responder_factory):
-    """Slow: the refused launch is tried again on the launch back-off (about a minute) once the
-    original is gone. Stock only outside the original's zone: while the original lives, EC2 refuses the group's
-    other zones (InvalidPlacementGroup.InUse) and the refused launch costs no spend; once the
-    original is released the group has no live member and the replacement joins it elsewhere."""
+def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_gone(sandbox_factory, test_settings):
+    """Slow: the refused launch is tried again on the launch back-off (30 s, on a runner clock at
+    10x: 3 real seconds) once the original is gone. Stock only outside the original's zone: while
+    the original lives, EC2 refuses the group's other zones (InvalidPlacementGroup.InUse) and the
+    refused launch costs no spend; once the original is released the group has no live member and
+    the replacement joins it elsewhere."""
     zone_a_gone = [{"type": t["type"], "zone": "us-east-2a", "market": m, "available": 0}
                    for t in _scenario()["regions"][0]["instance_types"] for m in ("spot", "ondemand")]
     # The shipped RESPONDER_LAUNCH_RETRY_SECONDS (the tests' default is 0): the refused zones are
@@ -151,17 +157,22 @@ def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_go
     # end (release_after: null): only the termination below frees the group. The fast clock stands
     # for a starved CPU, on which those two minutes used to pass within the first step and the
     # replacement rightly joined the group elsewhere before the check that it had not.
-    client, runner, box = responder_factory(_scenario(instance={"release_after": None}, offers=zone_a_gone),
-                                            settings={"launch_retry_seconds": 300.0}, time_scale=400)
-    status, body = deliver(client, WARNING)
+    box = sandbox_factory(_scenario(instance={"release_after": None}, offers=zone_a_gone), time_scale=400)
+    # The runner's own time at 10x too (leases, back-offs, deadlines: all on its clock), so the
+    # back-off's 30 s is waited in 3 real seconds; the tests' other runners use real time.
+    clock, settings = SandboxClock(10), test_settings.with_(launch_retry_seconds=300.0)
+    runner = TaskRunner(Store(settings.database_url, clock=clock), box.clouds, settings, clock=clock,
+                        sleep=lambda seconds: time.sleep(seconds / 10))
+    status, body = deliver(create_app(settings, runner=runner).test_client(), WARNING)
     assert status in (200, 202), body
-    task = runner.run_to_end(body["task"]["id"], timeout=5)
+    fast_sleep = lambda seconds: time.sleep(seconds / 10)  # noqa: E731 - the runner's clock, in real time
+    task = runner.run_to_end(body["task"]["id"], timeout=50, sleep=fast_sleep)
     assert task.status == "launching" and not task.record.launch.replacement_ids, task.reason
     # The original goes (as its release would take it): the group has no live member left.
     boto3.client("ec2", region_name=REGION, endpoint_url=box.emulators["aws"].endpoint_url,
                  aws_access_key_id=SANDBOX_ADMIN_KEY, aws_secret_access_key="sandbox-secret",
                  config=Config(retries={"total_max_attempts": 1})).terminate_instances(InstanceIds=[DOOMED])
-    task = runner.run_to_end(task.id, timeout=60)
+    task = runner.run_to_end(task.id, timeout=600, sleep=fast_sleep)
     assert task.status == "done", task.reason
     ec2 = _ec2(box)
     placed = _describe(ec2, task.record.launch.replacement_ids[0])["Placement"]

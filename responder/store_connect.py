@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -156,6 +157,20 @@ def _answering_psycopg_connection(seconds: float):
     return AnsweringConnection
 
 
+def _while_locked(statement: Callable[[], object], seconds: float, locked: type[Exception]) -> None:
+    """Runs `statement` again while SQLite answers "database is locked" (`locked`: the driver's
+    OperationalError), for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            statement()
+            return
+        except locked as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: str, timeouts: Timeouts) -> sa.Engine:
     # A writer that waits longer than this for another's lock gets "database is locked".
     busy_seconds = timeouts.statement + 1
@@ -167,8 +182,14 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> sa.Engine:
     def _sqlite_pragmas(dbapi_connection, _record):
         # WAL lets the web thread read while the ticker writes.
         cursor = dbapi_connection.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+        if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            # The mode is kept in the file: only the first connection of a new file changes it. Two
+            # that change it at once both hold a shared lock and want an exclusive one, and SQLite
+            # answers one of them "database is locked" at once rather than calling the busy handler
+            # into a deadlock ("a busy handler ... is not guaranteed to be invoked", sqlite3_busy_handler);
+            # that one tries again within the busy timeout.
+            _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), busy_seconds,
+                          engine.dialect.dbapi.OperationalError)
             # WAL + NORMAL survives a process crash (what FC and gunicorn restarts are) without
             # an fsync per commit; only an OS crash could lose the last commits.
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -166,3 +166,35 @@ def test_serve_on_an_unupgraded_server_database_names_the_upgrade_command(tmp_pa
 
 def test_settings_never_show_the_database_password():
     assert PASSWORD not in repr(Settings(database_url=f"mysql+pymysql://responder:{PASSWORD}@db/responder"))
+
+
+
+def _open_at_the_barrier(path: str, barrier, answers) -> None:
+    barrier.wait()
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        engine.dispose()
+        answers.put("ok")
+    except Exception as exc:  # the answer is compared below, whatever it is
+        answers.put(repr(exc)[:200])
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path):
+    # The first connections of a new file switch it to WAL; two that do it at the same moment
+    # both want the exclusive lock, and SQLite answers one "database is locked" without waiting.
+    # Three `responder upgrade`s or workers started together met it about once in 160 opens.
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for round_ in range(100):
+        path = str(tmp_path / f"new-{round_}.db")
+        barrier, answers = context.Barrier(4), context.Queue()
+        opening = [context.Process(target=_open_at_the_barrier, args=(path, barrier, answers)) for _ in range(4)]
+        for process in opening:
+            process.start()
+        for process in opening:
+            process.join(60)
+        assert [answers.get(timeout=5) for _ in opening] == ["ok"] * 4, round_
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"

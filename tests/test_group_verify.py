@@ -354,3 +354,27 @@ def test_a_sender_posting_one_notice_at_a_time_stops_waiting_for_company_and_a_b
     assert [a[0] for a in answers] == [202] * len(burst), answers
     reads = _verifications(box, set(burst))
     assert len(reads) <= 2 and sorted(i for r in reads for i in r) == sorted(burst), reads
+
+
+def test_a_sender_one_at_a_time_stops_the_waits_whatever_regions_it_names_and_a_pause_starts_them_again():
+    arrivals, now = batching.Arrivals(), 100.0
+
+    def one(region: str) -> batching.Arrival:
+        with arrivals.arrive("aws", region, now) as arrival:
+            return arrival
+    regions = ["us-east-1", "eu-west-1"] * 4
+    waits = []
+    for region in regions:  # one at a time, 0.1 s apart, alternating regions
+        now += 0.1
+        waits.append(one(region).may_linger)
+    # Each region's first notice is no wave; the next two lingers find nobody; then no more waits.
+    assert waits == [False, False] + [True] * batching.LONELY_LINGERS + [False] * (6 - batching.LONELY_LINGERS)
+    now += 0.1
+    with arrivals.arrive("aws", "us-east-1", now) as first:  # a notice being worked...
+        now += 0.1
+        beside = one("us-east-1")  # ...and one arriving beside it waits for company again
+    assert not first.may_linger and beside.may_linger
+    now += batching.WAVE_WINDOW_S + 1  # a pause: the next wave's notices wait again
+    one("eu-west-1")
+    now += 0.1
+    assert one("eu-west-1").may_linger

@@ -59,14 +59,16 @@ class Arrivals:
     tick, which makes them with the wave's; a lone notice is worked through (its answer shows the plan).
 
     Whether it waits for company: in a wave, unless LONELY_LINGERS waits in a row found none (a
-    sender posting one at a time) and no notice is being worked beside it as it arrives. A notice
-    that arrives beside another, or a pause longer than the wave window, starts the waits again."""
+    sender posting one at a time, whatever the regions it names) and no notice of its region is
+    being worked beside it as it arrives. A notice that arrives beside another, or a pause longer
+    than the wave window between any two notices, starts the waits again."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], float] = {}
         self._seen: dict[tuple[str, str], int] = {}  # notices that arrived, counted
         self._working: dict[tuple[str, str], int] = {}  # notices being worked now
-        self._lonely: dict[tuple[str, str], int] = {}  # waits in a row that no notice joined
+        self._lonely = 0  # waits in a row that no notice joined, in any region: the sender's habit
+        self._latest: float | None = None  # the last notice's arrival, in any region
         self._lock = threading.Lock()
 
     @contextmanager
@@ -76,10 +78,11 @@ class Arrivals:
         with self._lock:
             last, self._last[key] = self._last.get(key), now
             wave = last is not None and now - last <= WAVE_WINDOW_S
+            if self._latest is None or now - self._latest > WAVE_WINDOW_S:
+                self._lonely = 0
+            self._latest = now
             beside = self._working.get(key, 0) > 0
-            if not wave:
-                self._lonely[key] = 0
-            linger = wave and (beside or self._lonely.get(key, 0) < LONELY_LINGERS)
+            linger = wave and (beside or self._lonely < LONELY_LINGERS)
             self._seen[key] = seen = self._seen.get(key, 0) + 1
             self._working[key] = self._working.get(key, 0) + 1
         try:
@@ -89,7 +92,7 @@ class Arrivals:
                 self._working[key] -= 1
                 if linger:
                     joined = beside or self._seen[key] != seen
-                    self._lonely[key] = 0 if joined else self._lonely.get(key, 0) + 1
+                    self._lonely = 0 if joined else self._lonely + 1
 
 
 def on_grid(at: float) -> float:

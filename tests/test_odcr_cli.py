@@ -205,7 +205,8 @@ def test_a_signal_stops_cleanly_and_still_prints_the_json(tmp_path, sig, code):
     path = scenario(tmp_path, "aliyun", available=2)
     proc = subprocess.Popen([sys.executable, "-m", "responder.odcr.cli", "--cloud", "aliyun", "create",
                              "--instance-type", TYPE["aliyun"], "--availability-zone", ZONES["aliyun"][0],
-                             "--count", "10", "--sandbox", "--scenario", str(path), "--wait-after-success", "30"],
+                             "--count", "10", "--sandbox", "--scenario", str(path), "--wait-after-halving", "0.05",
+                             "--wait-after-success", "30"],  # the signal comes during the long wait
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     for line in proc.stderr:

@@ -36,8 +36,8 @@ def fast_default_scenario(folder: Path, scale: float = 30) -> Path:
     """The shipped default scenario with its clock `scale` times real time, as tests run scenarios:
     the same samples and figures, but an AMI's snapshots and a root-volume swap (about 70 s of the
     AWS sample's flow at 1x) take a thirtieth of the real time. The releases come sooner in real
-    time too (the AWS sample's 120 s in 4 s): a flow that meets its release still ends `done`,
-    from the instance's own image, as it would on a slow day."""
+    time too (the AWS sample's 120 s in 4 s): the tests that use it assert how a flow ends, not
+    its race against the release."""
     from responder.sandbox.scenario import DEFAULT_SCENARIO
 
     text = Path(DEFAULT_SCENARIO).read_text()

@@ -1,8 +1,9 @@
 """Helpers for tests that run `responder sandbox` and other responder commands as processes.
 
-Parts: fast_default_scenario (the shipped scenario on a faster clock), SandboxProcess (start `python -m responder sandbox --port 0`, read its export lines with a
-deadline, `state()` / `calls()` over HTTP, stop with a signal), responder_env (a clean environment
-with the exports applied), run_responder (one command to completion).
+Parts: fast_default_scenario (the shipped scenario on a faster clock), SandboxProcess (start
+`python -m responder sandbox --port 0`, read its export lines with a deadline, `state()` / `calls()`
+over HTTP, stop with a signal), responder_env (a clean environment with the exports applied),
+run_responder (one command to completion).
 """
 
 from __future__ import annotations

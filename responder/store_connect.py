@@ -182,14 +182,15 @@ def _sqlite_engine(url: str, timeouts: Timeouts) -> sa.Engine:
     def _sqlite_pragmas(dbapi_connection, _record):
         # WAL lets the web thread read while the ticker writes.
         cursor = dbapi_connection.cursor()
-        if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        if not memory:
             # The mode is kept in the file: only the first connection of a new file changes it. Two
             # that change it at once both hold a shared lock and want an exclusive one, and SQLite
             # answers one of them "database is locked" at once rather than calling the busy handler
             # into a deadlock ("a busy handler ... is not guaranteed to be invoked", sqlite3_busy_handler);
             # that one tries again within the busy timeout.
-            _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), busy_seconds,
-                          engine.dialect.dbapi.OperationalError)
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), busy_seconds,
+                              engine.dialect.loaded_dbapi.OperationalError)
             # WAL + NORMAL survives a process crash (what FC and gunicorn restarts are) without
             # an fsync per commit; only an OS crash could lose the last commits.
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -198,3 +198,8 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path):
             process.join(60)
         assert [answers.get(timeout=5) for _ in opening] == ["ok"] * 4, round_
         assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # A later connection finds the file in WAL and still sets its own (per-connection) synchronous.
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()

@@ -161,11 +161,13 @@ def test_a_cluster_group_original_is_replaced_in_another_zone_only_once_it_is_go
     # The runner's own time at 10x too (leases, back-offs, deadlines: all on its clock), so the
     # back-off's 30 s is waited in 3 real seconds; the tests' other runners use real time.
     clock, settings = SandboxClock(10), test_settings.with_(launch_retry_seconds=300.0)
+
+    def fast_sleep(seconds: float) -> None:  # a wait on the runner's clock, in real time
+        time.sleep(seconds / 10)
     runner = TaskRunner(Store(settings.database_url, clock=clock), box.clouds, settings, clock=clock,
-                        sleep=lambda seconds: time.sleep(seconds / 10))
+                        sleep=fast_sleep)
     status, body = deliver(create_app(settings, runner=runner).test_client(), WARNING)
     assert status in (200, 202), body
-    fast_sleep = lambda seconds: time.sleep(seconds / 10)  # noqa: E731 - the runner's clock, in real time
     task = runner.run_to_end(body["task"]["id"], timeout=50, sleep=fast_sleep)
     assert task.status == "launching" and not task.record.launch.replacement_ids, task.reason
     # The original goes (as its release would take it): the group has no live member left.

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sandbox_process import fast_default_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +140,8 @@ def test_the_docs_sandbox_session_replays_both_samples_after_ten_minutes(shell_e
     assert "_sandbox/advance?seconds=600" in block.split("responder replay")[0]
     assert "responder sandbox --port" in block
     block = block.replace("9100", str(free_port())).replace("/tmp/", f"{tmp_path}/")
-    block = block.replace("responder sandbox --port", f"responder sandbox --scenario {fast_default_scenario(tmp_path)} --port")
+    fast = fast_default_scenario(tmp_path)
+    block = block.replace("responder sandbox --port", f"responder sandbox --scenario {fast} --port")
     done = bash(block, shell_env, ROOT, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert done.stdout.count("status: done") == 2, done.stdout[-3000:]

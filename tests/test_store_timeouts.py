@@ -6,6 +6,7 @@ answers 503 with a fixed body; `responder serve` prints one line and exits non-z
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import socket
 import sqlite3
 import subprocess
@@ -185,8 +186,6 @@ def test_processes_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path):
     # The first connections of a new file switch it to WAL; two that do it at the same moment
     # both want the exclusive lock, and SQLite answers one "database is locked" without waiting.
     # Three `responder upgrade`s or workers started together met it about once in 160 opens.
-    import multiprocessing
-
     context = multiprocessing.get_context("fork")
     for round_ in range(100):
         path = str(tmp_path / f"new-{round_}.db")

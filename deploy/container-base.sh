@@ -7,12 +7,14 @@
 # and `python3` on PATH, venv and pip available. Its size is close to the real one's, not the same
 # (BENCHMARKS.md, "Cold start of the artifacts as shipped").
 #
-#   deploy/container-base.sh [TAG]        (default docker.io/library/python:3.11-slim)
+#   deploy/container-base.sh [TAG]        (default: the Dockerfile's FROM, python:${PYTHON_VERSION}-slim)
 #
-# Needs root, debootstrap and podman (Debian packages). Skips the work when the tag exists.
+# Needs root, debootstrap and podman (Debian packages). Skips the work when the tag exists or a
+# registry gives it.
 set -euo pipefail
-TAG=${1:-docker.io/library/python:3.11-slim}
-if podman image exists "$TAG"; then
+cd "$(dirname "$0")/.."
+TAG=${1:-docker.io/library/python:$(sed -n 's/^ARG PYTHON_VERSION=//p' Dockerfile)-slim}
+if podman image exists "$TAG" || podman pull -q "$TAG" >/dev/null 2>&1; then
   echo "base image $TAG exists"; exit 0
 fi
 ROOTFS=$(mktemp -d /tmp/responder-base.XXXXXX)
